@@ -1,0 +1,1 @@
+"""Agents hold devices, pull batches from the server, run them and report back."""

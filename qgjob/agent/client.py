@@ -1,0 +1,162 @@
+"""The agent's side of the agent protocol, over HTTP. Network trouble and server restarts
+surface as `ServerUnavailable` so the runner can back off and try again."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from qgjob import __version__
+from qgjob.agent.executors.base import JobTicket
+from qgjob.domain.attempts import Outcome
+from qgjob.domain.models import DeviceSpec
+
+
+class ServerUnavailable(Exception):
+    """The server could not be reached or answered with a 5xx."""
+
+
+class AgentUnknown(Exception):
+    """The server does not know this agent (any more): register again."""
+
+
+class LeaseLost(Exception):
+    """The job left this agent's lease (cancelled, rescued, reassigned): drop it."""
+
+
+class Rejected(Exception):
+    """The server refused a request as invalid (4xx): a bug or a version mismatch."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    agent_id: str
+    heartbeat_seconds: float
+    lease_seconds: float
+    claim_wait_seconds: float
+
+
+@dataclass(frozen=True)
+class Assignment:
+    lease_id: str
+    app_version_id: str
+    target: str
+    jobs: tuple[JobTicket, ...]
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    name: str
+    state: str
+    holds_app_version_id: str | None
+    current_job_id: str | None
+    lease_id: str | None
+
+
+class AgentClient:
+    def __init__(self, server: str, token: str | None = None, *, timeout: float = 10.0) -> None:
+        headers = {"User-Agent": f"qgjob-agent/{__version__}"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._timeout = timeout
+        self._http = httpx.AsyncClient(
+            base_url=server.rstrip("/"), headers=headers, timeout=timeout,
+            limits=httpx.Limits(max_connections=300, max_keepalive_connections=300),
+        )
+        self.agent_id = ""
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def register(
+        self, name: str, executor: str, devices: Sequence[DeviceSpec]
+    ) -> Registration:
+        body = {
+            "name": name, "version": __version__, "executor": executor,
+            "devices": [
+                {"name": d.name, "target": d.target,
+                 "holds_app_version_id": d.holds_app_version_id}
+                for d in devices
+            ],
+        }
+        data = await self._post("/agents", body)
+        self.agent_id = data["agent"]["agent_id"]
+        return Registration(self.agent_id, data["heartbeat_seconds"], data["lease_seconds"],
+                            data["claim_wait_seconds"])
+
+    async def claim(
+        self, device: str, target: str, holds: str | None, wait_seconds: float
+    ) -> Assignment | None:
+        body = {"device": device, "target": target, "holds_app_version_id": holds,
+                "wait_seconds": wait_seconds}
+        data = await self._post(f"/agents/{self.agent_id}/claim", body,
+                                timeout=wait_seconds + self._timeout)
+        if data is None:
+            return None
+        jobs = tuple(
+            JobTicket(j["job_id"], j["org_id"], j["app_version_id"], j["test_path"],
+                      j["target"], j["priority"])
+            for j in data["jobs"]
+        )
+        return Assignment(data["lease_id"], data["app_version_id"], data["target"], jobs)
+
+    async def start(self, job_id: str, lease_id: str) -> int:
+        """Mark the job running; returns the attempt number."""
+        data = await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/start",
+                                {"lease_id": lease_id})
+        return int(data["attempts"])
+
+    async def report(
+        self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None
+    ) -> str:
+        body = {"lease_id": lease_id, "attempt": attempt, "outcome": outcome.value,
+                "error": error[-8000:] if error else None}
+        data = await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/report", body)
+        return str(data["status"])
+
+    async def release(self, lease_id: str, job_ids: Sequence[str]) -> None:
+        await self._post(f"/agents/{self.agent_id}/leases/{lease_id}/release",
+                         {"job_ids": list(job_ids)})
+
+    async def heartbeat(self, devices: Sequence[DeviceStatus]) -> tuple[str, ...]:
+        """Returns the ids of running jobs a user cancelled."""
+        body = {"devices": [d.__dict__ for d in devices]}
+        data = await self._post(f"/agents/{self.agent_id}/heartbeat", body)
+        if not data["known"]:
+            raise AgentUnknown("the server does not know this agent")
+        return tuple(data["cancel_job_ids"])
+
+    async def record_install(
+        self, device: str, app_version_id: str, target: str, seconds: float, ok: bool
+    ) -> None:
+        await self._post(f"/agents/{self.agent_id}/installs",
+                         {"device": device, "app_version_id": app_version_id,
+                          "target": target, "seconds": seconds, "ok": ok})
+
+    async def _post(self, path: str, body: dict[str, Any], timeout: float | None = None) -> Any:
+        try:
+            response = await self._http.post(path, json=body, timeout=timeout or self._timeout)
+        except httpx.HTTPError as exc:
+            raise ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code == 204:
+            return None
+        if response.status_code >= 500:
+            raise ServerUnavailable(f"server answered {response.status_code}")
+        detail = _detail(response)
+        if response.status_code == 409 and "lease_lost" in response.text:
+            raise LeaseLost(detail)
+        if response.status_code == 404 and "register again" in detail:
+            raise AgentUnknown(detail)
+        if response.status_code >= 400:
+            raise Rejected(f"{response.status_code}: {detail}")
+        return response.json()
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text[:200]

@@ -1,0 +1,33 @@
+"""Parsing `--devices emulator:3,device:1,browserstack:1` into named devices."""
+
+from __future__ import annotations
+
+from qgjob.domain.models import DeviceSpec
+from qgjob.domain.values import InvalidValue, parse_target
+
+MAX_DEVICES = 256
+
+
+def parse_devices(spec: str) -> list[DeviceSpec]:
+    """`kind:count` pairs separated by commas; a bare kind means one device. Devices are
+    named `<kind>-1`, `<kind>-2`, … in the order given."""
+    devices: list[DeviceSpec] = []
+    counters: dict[str, int] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        kind, _, count_text = part.partition(":")
+        target = parse_target(kind)
+        count_text = count_text.strip() or "1"
+        if not count_text.isdigit() or int(count_text) < 1:
+            raise InvalidValue(
+                f"device count {count_text!r} in {part!r} must be a positive integer"
+            )
+        for _ in range(int(count_text)):
+            counters[target] = counters.get(target, 0) + 1
+            devices.append(DeviceSpec(name=f"{target}-{counters[target]}", target=target))
+    if not devices:
+        raise InvalidValue("no devices given; e.g. --devices emulator:2,device:1")
+    if len(devices) > MAX_DEVICES:
+        raise InvalidValue(f"at most {MAX_DEVICES} devices per agent")
+    return devices

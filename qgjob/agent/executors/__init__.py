@@ -1,0 +1,1 @@
+"""How an agent installs an app and runs one test on a device."""

@@ -1,0 +1,44 @@
+"""The executor interface. An executor installs an app build on a device and runs one test;
+it never decides retries or states (the server does)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+from qgjob.domain.attempts import Outcome
+
+
+@dataclass(frozen=True)
+class JobTicket:
+    """What an agent knows of a job it was handed."""
+
+    job_id: str
+    org_id: str
+    app_version_id: str
+    test_path: str
+    target: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outcome: Outcome
+    error: str | None = None
+
+
+class InstallFailed(Exception):
+    """The app could not be installed on the device."""
+
+
+class Executor(Protocol):
+    name: str
+
+    async def install(self, app_version_id: str, target: str, device: str) -> None:
+        """Install the app build on the device; raise InstallFailed if it cannot."""
+        ...
+
+    async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event) -> RunResult:
+        """Run one test. Must stop promptly (outcome CANCELLED) once `cancelled` is set."""
+        ...

@@ -1,0 +1,40 @@
+"""A labelled simulation: sleeps instead of installing and testing, and fails at a given
+rate. For demos (`qgjob up`), tests and benchmarks; it never touches a device."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from dataclasses import dataclass, field
+
+from qgjob.agent.executors.base import JobTicket, RunResult
+from qgjob.domain.attempts import Outcome
+
+
+@dataclass
+class SimulateExecutor:
+    install_seconds: float = 2.0
+    test_seconds: float = 3.0
+    fail_rate: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
+    name: str = "simulate"
+
+    def __post_init__(self) -> None:
+        if self.install_seconds < 0 or self.test_seconds < 0:
+            raise ValueError("simulated durations must not be negative")
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise ValueError("--fail-rate must be between 0 and 1")
+
+    async def install(self, app_version_id: str, target: str, device: str) -> None:
+        await asyncio.sleep(self.install_seconds)
+
+    async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event) -> RunResult:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(cancelled.wait(), self.test_seconds)
+            return RunResult(Outcome.CANCELLED, "stopped on cancel (simulated)")
+        if self.rng.random() < self.fail_rate:
+            return RunResult(
+                Outcome.FAILED, f"simulated failure (--fail-rate {self.fail_rate:g})"
+            )
+        return RunResult(Outcome.PASSED)

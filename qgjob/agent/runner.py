@@ -1,0 +1,255 @@
+"""The agent process: registers its devices, runs one worker per device (long-poll a batch,
+install the app when the device does not hold it, start, run and report each job) and a
+heartbeat that keeps leases alive and carries cancellations.
+
+Stopping is graceful: the first stop request ends claiming, finishes running jobs and hands
+back the unstarted rest of each batch; `interrupt=True` also stops running jobs and hands
+them back without spending their attempts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from qgjob.agent.client import (
+    AgentClient,
+    AgentUnknown,
+    Assignment,
+    DeviceStatus,
+    LeaseLost,
+    Rejected,
+    ServerUnavailable,
+)
+from qgjob.agent.executors.base import Executor, InstallFailed, JobTicket, RunResult
+from qgjob.domain.attempts import Outcome
+from qgjob.domain.models import DeviceSpec
+
+log = logging.getLogger("qgjob.agent")
+T = TypeVar("T")
+_BACKOFF_MAX = 10.0
+_REPORT_GIVE_UP_SECONDS = 600.0
+
+
+@dataclass
+class _Device:
+    spec: DeviceSpec
+    holds: str | None = None
+    state: str = "idle"
+    lease_id: str | None = None
+    job_id: str | None = None
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    interrupted: bool = False
+
+    def status(self) -> DeviceStatus:
+        return DeviceStatus(self.spec.name, self.state, self.holds, self.job_id, self.lease_id)
+
+
+class Agent:
+    def __init__(
+        self, client: AgentClient, name: str, devices: Sequence[DeviceSpec], executor: Executor
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.executor = executor
+        self.devices = [_Device(spec, holds=spec.holds_app_version_id) for spec in devices]
+        self.heartbeat_seconds = 5.0
+        self.claim_wait_seconds = 30.0
+        self._stopping = asyncio.Event()
+        self._interrupting = False
+        self.jobs_run = 0
+
+    # life cycle -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Register, then work until `stop()`."""
+        await self._register()
+        heartbeat = asyncio.create_task(self._heartbeat_forever())
+        try:
+            await asyncio.gather(*(self._work(device) for device in self.devices))
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            log.info("agent %s stopped after %d job(s)", self.name, self.jobs_run)
+
+    def stop(self, interrupt: bool = False) -> None:
+        if interrupt and not self._interrupting:
+            self._interrupting = True
+            for device in self.devices:
+                if device.job_id is not None:
+                    device.interrupted = True
+                    device.cancel.set()
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def _register(self) -> None:
+        async def register() -> None:
+            specs = [DeviceSpec(d.spec.name, d.spec.target, d.holds) for d in self.devices]
+            registration = await self.client.register(self.name, self.executor.name, specs)
+            self.heartbeat_seconds = registration.heartbeat_seconds
+            self.claim_wait_seconds = registration.claim_wait_seconds
+
+        await self._retrying("register", register, until_stopped=False)
+        log.info("agent %s registered as %s with %d device(s): %s", self.name,
+                 self.client.agent_id, len(self.devices),
+                 ", ".join(f"{d.spec.name} ({d.spec.target})" for d in self.devices))
+
+    # one worker per device ------------------------------------------------------------------
+
+    async def _work(self, device: _Device) -> None:
+        while not self.stopping:
+            try:
+                assignment = await self._claim(device)
+                if assignment is not None:
+                    await self._run_batch(device, assignment)
+            except AgentUnknown:
+                await self._register()
+            except Exception:
+                log.exception("%s: unexpected error; continuing", device.spec.name)
+                await asyncio.sleep(1.0)
+
+    async def _claim(self, device: _Device) -> Assignment | None:
+        claim = asyncio.ensure_future(self._retrying(
+            f"{device.spec.name} claim",
+            lambda: self.client.claim(device.spec.name, device.spec.target, device.holds,
+                                      self.claim_wait_seconds),
+        ))
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({claim, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not claim.done():
+            claim.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await claim
+            return None
+        assignment = claim.result()
+        if assignment is not None and self.stopping:
+            await self._hand_back(assignment.lease_id, [j.job_id for j in assignment.jobs])
+            return None
+        return assignment
+
+    async def _run_batch(self, device: _Device, batch: Assignment) -> None:
+        device.lease_id = batch.lease_id
+        try:
+            for index, job in enumerate(batch.jobs):
+                if self.stopping:
+                    await self._hand_back(batch.lease_id, [j.job_id for j in batch.jobs[index:]])
+                    return
+                if device.holds != batch.app_version_id and not await self._install(device, batch):
+                    await self._hand_back(batch.lease_id, [j.job_id for j in batch.jobs[index:]])
+                    return
+                await self._run_job(device, batch.lease_id, job)
+        finally:
+            device.state, device.lease_id, device.job_id = "idle", None, None
+
+    async def _install(self, device: _Device, batch: Assignment) -> bool:
+        device.state = "installing"
+        log.info("%s: installing %s (%s executor)", device.spec.name, batch.app_version_id,
+                 self.executor.name)
+        started = time.monotonic()
+        try:
+            await self.executor.install(batch.app_version_id, batch.target, device.spec.name)
+            ok = True
+        except InstallFailed as failure:
+            log.error("%s: install of %s failed: %s", device.spec.name, batch.app_version_id,
+                      failure)
+            ok = False
+        device.holds = batch.app_version_id if ok else None
+        seconds = time.monotonic() - started
+        with contextlib.suppress(ServerUnavailable, Rejected, LeaseLost):
+            await self.client.record_install(device.spec.name, batch.app_version_id,
+                                             batch.target, seconds, ok)
+        return ok
+
+    async def _run_job(self, device: _Device, lease_id: str, job: JobTicket) -> None:
+        try:
+            attempt = await self._retrying(
+                f"{job.job_id} start", lambda: self.client.start(job.job_id, lease_id)
+            )
+        except LeaseLost as lost:
+            log.info("%s: skipping %s: %s", device.spec.name, job.job_id, lost)
+            return
+        device.state, device.job_id, device.interrupted = "running", job.job_id, False
+        device.cancel = asyncio.Event()
+        log.info("%s: running %s %s (attempt %d)", device.spec.name, job.job_id,
+                 job.test_path, attempt)
+        result = await self._execute(device, job)
+        device.state, device.job_id = "idle", None
+        self.jobs_run += 1
+        try:
+            status = await self._retrying(
+                f"{job.job_id} report",
+                lambda: self.client.report(job.job_id, lease_id, attempt, result.outcome,
+                                           result.error),
+                give_up_after=_REPORT_GIVE_UP_SECONDS, until_stopped=False,
+            )
+            log.info("%s: %s %s -> %s", device.spec.name, job.job_id, result.outcome.value,
+                     status)
+        except LeaseLost as lost:
+            log.warning("%s: report of %s refused: %s", device.spec.name, job.job_id, lost)
+
+    async def _execute(self, device: _Device, job: JobTicket) -> RunResult:
+        try:
+            result = await self.executor.run(job, device.spec.name, device.cancel)
+        except Exception as exc:
+            log.exception("%s: executor crashed on %s", device.spec.name, job.job_id)
+            return RunResult(Outcome.FAILED, f"executor error: {type(exc).__name__}: {exc}")
+        if result.outcome is Outcome.CANCELLED and device.interrupted:
+            return RunResult(Outcome.INTERRUPTED, "the agent was stopped during the test")
+        return result
+
+    async def _hand_back(self, lease_id: str, job_ids: list[str]) -> None:
+        if not job_ids:
+            return
+        with contextlib.suppress(ServerUnavailable, Rejected, LeaseLost, AgentUnknown):
+            await self.client.release(lease_id, job_ids)
+            log.info("handed back %d unstarted job(s)", len(job_ids))
+
+    # heartbeats -----------------------------------------------------------------------------
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                cancelled = await self.client.heartbeat([d.status() for d in self.devices])
+            except AgentUnknown:
+                log.warning("the server forgot this agent; registering again")
+                await self._register()
+                continue
+            except (ServerUnavailable, Rejected) as problem:
+                log.warning("heartbeat failed: %s", problem)
+                continue
+            for device in self.devices:
+                if device.job_id in cancelled and not device.cancel.is_set():
+                    log.info("%s: stopping %s (cancelled by a user)", device.spec.name,
+                             device.job_id)
+                    device.cancel.set()
+
+    # retrying -------------------------------------------------------------------------------
+
+    async def _retrying(
+        self, what: str, call: Callable[[], Awaitable[T]], *,
+        give_up_after: float | None = None, until_stopped: bool = True,
+    ) -> T:
+        """Call until the server answers; back off while it is unreachable."""
+        delay, started = 0.25, time.monotonic()
+        while True:
+            try:
+                return await call()
+            except ServerUnavailable as problem:
+                if give_up_after is not None and time.monotonic() - started > give_up_after:
+                    raise
+                if until_stopped and self.stopping:
+                    raise
+                log.warning("%s: server unavailable (%s); retrying in %.1fs", what, problem,
+                            delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)

@@ -1,0 +1,64 @@
+"""The app factory: every server, test and `qgjob up` builds its app here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from qgjob import __version__
+from qgjob.api.errors import RequestGuard, install_error_handlers
+from qgjob.api.routes import agents, cluster, jobs
+from qgjob.service import JobService
+from qgjob.settings import ServerSettings
+from qgjob.store import open_store
+from qgjob.store.base import Store
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    store: Store | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    maintenance: bool = True,
+) -> FastAPI:
+    """Build the API. Without `store`, the app opens (and migrates) the database its settings
+    name at start-up and closes it at shutdown."""
+    settings = settings or ServerSettings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        if store is None:
+            active = await to_thread.run_sync(open_store, settings.resolved_database_url)
+        else:
+            active = store
+        service = JobService(settings, active, clock=clock)
+        app.state.service = service
+        task = asyncio.create_task(service.maintain_forever()) if maintenance else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if own_store:
+                active.close()
+
+    app = FastAPI(
+        title="qgjob",
+        version=__version__,
+        summary="Queue, group and run AppWright tests on emulators, devices and BrowserStack.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.include_router(jobs.router)
+    app.include_router(cluster.router)
+    app.include_router(agents.router)
+    return app

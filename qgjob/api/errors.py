@@ -1,0 +1,116 @@
+"""Clear 4xx answers for bad input, never a traceback: validation errors in one readable
+line, a body size cap, JSON only, and store errors mapped to 404/409."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qgjob.store.base import Conflict, LeaseLost, NotFound
+
+log = logging.getLogger("qgjob.server")
+
+
+def describe_validation_errors(errors: list[Any]) -> tuple[str, list[dict[str, str]]]:
+    """One line for people, a list for programs."""
+    items = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        field = ".".join(location) or "body"
+        message = str(error.get("msg", "is invalid"))
+        message = message.removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            field, message = "body", "is not valid JSON"
+        elif error.get("type") == "missing":
+            message = "is required"
+        elif error.get("type") == "extra_forbidden":
+            message = "is not a known field"
+        items.append({"field": field, "message": message})
+    line = "; ".join(
+        i["message"] if i["message"].startswith(i["field"]) else f"{i['field']}: {i['message']}"
+        for i in items
+    )
+    return line, items
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail, items = describe_validation_errors(list(exc.errors()))
+        return JSONResponse({"detail": detail, "errors": items}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(LeaseLost)
+    async def _lease_lost(_: Request, exc: LeaseLost) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": "lease_lost"}, status_code=409)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+class RequestGuard:
+    """Refuses bodies over `max_body_bytes` (413) and non-JSON bodies (415) before any route
+    reads them; counts streamed bytes too, since Content-Length may be absent or wrong."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            await _reject(send, 413, f"request body is larger than {self.max_body_bytes} bytes")
+            return
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        has_body = length not in (None, "0") or "transfer-encoding" in headers
+        if has_body and content_type != "application/json" and not content_type.endswith("+json"):
+            await _reject(send, 415, "request body must be JSON (Content-Type: application/json)")
+            return
+        await self.app(scope, self._counting(receive, send), send)
+
+    def _counting(self, receive: Receive, send: Send) -> Receive:
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    limit = self.max_body_bytes
+                    raise HTTPException(413, f"request body is larger than {limit} bytes")
+            return message
+
+        return counted
+
+
+async def _reject(send: Send, status: int, detail: str) -> None:
+    body = JSONResponse({"detail": detail}).body
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,106 @@
+"""The agent protocol: register, long-poll for a batch, start and report each job,
+heartbeat, hand back unstarted work, record installs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from qgjob import __version__
+from qgjob.api.deps import ServiceDep
+from qgjob.api.schemas import (
+    AgentPublic,
+    AgentRegistered,
+    AgentRegistration,
+    AttemptReport,
+    BatchPublic,
+    ClaimRequest,
+    Heartbeat,
+    HeartbeatReply,
+    InstallReport,
+    JobList,
+    JobPublic,
+    ReleaseRequest,
+    StartRequest,
+    iso,
+)
+from qgjob.domain.models import DeviceSpec
+from qgjob.store.base import DeviceReport
+
+router = APIRouter(prefix="/agents", tags=["agent protocol"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=AgentRegistered)
+async def register(body: AgentRegistration, service: ServiceDep) -> AgentRegistered:
+    """An agent process announces itself and its devices. Registering again under the same
+    name replaces the earlier run: its unfinished batches are rescued at once."""
+    devices = [DeviceSpec(d.name, d.target, d.holds_app_version_id) for d in body.devices]
+    agent = await service.register_agent(
+        body.name, body.version or __version__, body.executor or "unknown", devices
+    )
+    settings = service.settings
+    return AgentRegistered(
+        agent=AgentPublic.of(agent),
+        heartbeat_seconds=settings.heartbeat_seconds,
+        lease_seconds=settings.lease_seconds,
+        claim_wait_seconds=settings.claim_wait_seconds,
+    )
+
+
+@router.post("/{agent_id}/claim", response_model=BatchPublic,
+             responses={204: {"description": "no work within wait_seconds"}})
+async def claim(
+    agent_id: str, body: ClaimRequest, request: Request, service: ServiceDep
+) -> BatchPublic | Response:
+    """Long-poll: answered the moment a batch for this device exists, or 204 after
+    `wait_seconds`."""
+    batch = await service.claim(
+        agent_id, body.device, body.target, body.holds_app_version_id, body.wait_seconds,
+        gone=request.is_disconnected,
+    )
+    if batch is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return BatchPublic.of(batch)
+
+
+@router.post("/{agent_id}/jobs/{job_id}/start", response_model=JobPublic,
+             responses={409: {"description": "the job left this lease (cancelled, rescued)"}})
+async def start(agent_id: str, job_id: str, body: StartRequest, service: ServiceDep) -> JobPublic:
+    return JobPublic.of(await service.start(job_id, body.lease_id))
+
+
+@router.post("/{agent_id}/jobs/{job_id}/report", response_model=JobPublic,
+             responses={409: {"description": "the job left this lease; the report is refused"}})
+async def report(
+    agent_id: str, job_id: str, body: AttemptReport, service: ServiceDep
+) -> JobPublic:
+    job = await service.report(job_id, body.lease_id, body.attempt, body.outcome, body.error)
+    return JobPublic.of(job)
+
+
+@router.post("/{agent_id}/leases/{lease_id}/release", response_model=JobList)
+async def release(
+    agent_id: str, lease_id: str, body: ReleaseRequest, service: ServiceDep
+) -> JobList:
+    """Hand back jobs of a batch that were not started (e.g. the agent is shutting down)."""
+    jobs = await service.release(lease_id, body.job_ids)
+    return JobList(jobs=[JobPublic.of(j) for j in jobs], count=len(jobs))
+
+
+@router.post("/{agent_id}/heartbeat", response_model=HeartbeatReply)
+async def heartbeat(agent_id: str, body: Heartbeat, service: ServiceDep) -> HeartbeatReply:
+    """Extends the leases of devices that report working on them; answers with the running
+    jobs a user cancelled. `known: false` tells the agent to register again."""
+    reports = [
+        DeviceReport(d.name, d.state, d.holds_app_version_id, d.current_job_id, d.lease_id)
+        for d in body.devices
+    ]
+    ack = await service.heartbeat(agent_id, reports)
+    return HeartbeatReply(known=ack.known, cancel_job_ids=list(ack.cancel_job_ids),
+                          lease_expires_at=iso(ack.lease_expires_at))
+
+
+@router.post("/{agent_id}/installs", status_code=status.HTTP_204_NO_CONTENT)
+async def record_install(agent_id: str, body: InstallReport, service: ServiceDep) -> Response:
+    await service.record_install(agent_id, body.device, body.app_version_id, body.target,
+                                 body.seconds, body.ok)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,78 @@
+"""Looking at the system: groups, agents, the queue, health."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from qgjob.api.deps import ServiceDep
+from qgjob.api.schemas import (
+    AgentList,
+    AgentPublic,
+    GroupList,
+    GroupPublic,
+    Health,
+    QueueRow,
+    QueueSummary,
+)
+
+router = APIRouter(tags=["cluster"])
+
+
+@router.get("/groups", response_model=GroupList)
+@router.get("/debug/groups", response_model=GroupList, include_in_schema=False)
+async def list_groups(
+    service: ServiceDep,
+    all: Annotated[bool, Query(description="include groups whose jobs all finished")] = False,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> GroupList:
+    """Jobs grouped by (app_version_id, target): one app install serves a whole group.
+    Groups with queued or running jobs, oldest first; `?all=true` adds finished ones."""
+    groups = await service.groups(include_finished=all, limit=limit)
+    return GroupList(groups=[GroupPublic.of(g) for g in groups])
+
+
+@router.get("/agents", response_model=AgentList)
+async def list_agents(service: ServiceDep) -> AgentList:
+    """Agents, their devices, the app each device holds and the job it runs."""
+    agents = await service.list_agents()
+    return AgentList(agents=[AgentPublic.of(a) for a in agents])
+
+
+@router.get("/queue", response_model=QueueSummary)
+async def queue_summary(service: ServiceDep) -> QueueSummary:
+    """Queued and running jobs by priority, target and org."""
+    rows = await service.queue_counts()
+    by_priority: dict[str, int] = {}
+    by_target: dict[str, int] = {}
+    by_org: dict[str, int] = {}
+    for row in rows:
+        by_priority[str(row.priority)] = by_priority.get(str(row.priority), 0) + row.queued
+        by_target[row.target] = by_target.get(row.target, 0) + row.queued
+        by_org[row.org_id] = by_org.get(row.org_id, 0) + row.queued
+    return QueueSummary(
+        queued=sum(r.queued for r in rows),
+        running=sum(r.running for r in rows),
+        by_priority=by_priority,
+        by_target=by_target,
+        by_org=by_org,
+        rows=[QueueRow(priority=r.priority, target=r.target, org_id=r.org_id,
+                       queued=r.queued, running=r.running) for r in rows],
+    )
+
+
+@router.get("/health", response_model=Health, responses={503: {"description": "unavailable"}})
+async def health(service: ServiceDep) -> Health | JSONResponse:
+    """200 when the server and its database answer."""
+    try:
+        return Health.model_validate(await service.health())
+    except Exception as exc:  # the database is down or unreadable
+        return JSONResponse({"status": "unavailable", "detail": str(exc)[:200]}, 503)
+
+
+@router.get("/", include_in_schema=False)
+async def home() -> RedirectResponse:
+    # The web dashboard lands here (issue 9); until then, the interactive API docs.
+    return RedirectResponse("/docs")

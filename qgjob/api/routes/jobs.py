@@ -1,0 +1,84 @@
+"""Submitting, reading and cancelling jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from qgjob.api.deps import ServiceDep
+from qgjob.api.schemas import (
+    AppVersionId,
+    JobBatchCreate,
+    JobCreate,
+    JobList,
+    JobPublic,
+    OrgId,
+    TargetName,
+)
+from qgjob.domain.states import states_for_public
+from qgjob.service import JobRequest
+from qgjob.store.base import JobFilter
+
+router = APIRouter(tags=["jobs"])
+
+PublicStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+
+
+def _request(body: JobCreate) -> JobRequest:
+    return JobRequest(
+        org_id=body.org_id, app_version_id=body.app_version_id, test_path=body.test_path,
+        target=body.target, priority=int(body.priority), max_attempts=body.max_attempts,
+    )
+
+
+@router.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobPublic)
+async def submit_job(body: JobCreate, service: ServiceDep) -> JobPublic:
+    [job] = await service.submit([_request(body)])
+    return JobPublic.of(job)
+
+
+@router.post("/jobs/batch", status_code=status.HTTP_201_CREATED, response_model=JobList)
+async def submit_jobs(body: JobBatchCreate, service: ServiceDep) -> JobList:
+    """Submit several jobs at once: all are stored, or none (one transaction)."""
+    jobs = await service.submit([_request(j) for j in body.jobs])
+    return JobList(jobs=[JobPublic.of(j) for j in jobs], count=len(jobs))
+
+
+@router.get("/jobs/{job_id}", response_model=JobPublic)
+async def get_job(job_id: str, service: ServiceDep) -> JobPublic:
+    job = await service.get_job(job_id)
+    if job is None:
+        raise HTTPException(404, f"no job with id {job_id!r}")
+    return JobPublic.of(job)
+
+
+@router.get("/jobs", response_model=JobList)
+async def list_jobs(
+    service: ServiceDep,
+    org_id: Annotated[OrgId | None, Query()] = None,
+    status: Annotated[PublicStatus | None, Query()] = None,
+    app_version_id: Annotated[AppVersionId | None, Query()] = None,
+    target: Annotated[TargetName | None, Query()] = None,
+    job_id: Annotated[list[str] | None, Query(max_length=1000)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> JobList:
+    """Jobs, newest first. Repeat `job_id` to fetch several jobs by id."""
+    query = JobFilter(
+        org_id=org_id,
+        states=states_for_public(status) if status else None,
+        app_version_id=app_version_id,
+        target=target,
+        job_ids=tuple(job_id) if job_id else None,
+        limit=limit,
+    )
+    jobs = await service.list_jobs(query)
+    return JobList(jobs=[JobPublic.of(j) for j in jobs], count=len(jobs))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
+async def cancel_job(job_id: str, service: ServiceDep) -> JobPublic:
+    """Cancel a job: a queued one at once; a running one is stopped by its agent within one
+    heartbeat (`cancel_requested` is true until then). 409 if the job already finished."""
+    change = await service.cancel(job_id)
+    return JobPublic.of(change.after)

@@ -1,0 +1,269 @@
+"""What the HTTP API accepts and returns. Separate from domain objects and database rows:
+these are the promises of ../CONTRACT.md, and they change only deliberately."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from qgjob.domain import values
+from qgjob.domain.attempts import Outcome
+from qgjob.domain.models import Agent, Batch, Device, GroupSummary, Job
+
+OrgId = Annotated[str, Field(max_length=values.ORG_ID_MAX * 4),
+                  AfterValidator(values.check_org_id)]
+AppVersionId = Annotated[str, Field(max_length=values.APP_VERSION_ID_MAX * 4),
+                         AfterValidator(values.check_app_version_id)]
+TestPath = Annotated[str, Field(max_length=values.TEST_PATH_MAX * 4),
+                     AfterValidator(values.check_test_path)]
+TargetName = Literal["emulator", "device", "browserstack"]
+Name = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
+]
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    moment = datetime.fromtimestamp(ts, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobCreate(Strict):
+    org_id: OrgId
+    app_version_id: AppVersionId
+    test_path: TestPath
+    target: TargetName = "emulator"
+    priority: int | str = Field(default=values.DEFAULT_PRIORITY,
+                                description="1 (lowest) to 5 (highest), or low, normal, "
+                                            "medium, high, urgent, critical")
+    max_attempts: int | None = Field(default=None, ge=1, le=10)
+
+    @field_validator("priority", mode="after")
+    @classmethod
+    def _priority(cls, raw: int | str) -> int:
+        return values.parse_priority(raw)
+
+
+MAX_JOBS_PER_REQUEST = 1000
+
+
+class JobBatchCreate(Strict):
+    jobs: list[JobCreate] = Field(min_length=1, max_length=MAX_JOBS_PER_REQUEST)
+
+
+class JobPublic(BaseModel):
+    job_id: str
+    org_id: str
+    app_version_id: str
+    test_path: str
+    target: str
+    priority: int
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    attempts: int
+    max_attempts: int
+    agent: str | None
+    device: str | None
+    error: str | None
+    flaky: bool
+    cancel_requested: bool
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobPublic:
+        return cls(
+            job_id=job.job_id, org_id=job.org_id, app_version_id=job.app_version_id,
+            test_path=job.test_path, target=job.target, priority=job.priority,
+            status=job.state.public,  # type: ignore[arg-type]
+            attempts=job.attempts, max_attempts=job.max_attempts,
+            agent=job.agent_name, device=job.device_id, error=job.error, flaky=job.flaky,
+            cancel_requested=job.cancel_requested,
+            created_at=iso(job.created_at) or "", started_at=iso(job.started_at),
+            finished_at=iso(job.finished_at),
+        )
+
+
+class JobList(BaseModel):
+    jobs: list[JobPublic]
+    count: int
+
+
+class GroupPublic(BaseModel):
+    group_key: str
+    app_version_id: str
+    target: str
+    org_id: str | None = Field(description="set when the server groups per org")
+    job_ids: list[str]
+    counts: dict[str, int]
+
+    @classmethod
+    def of(cls, group: GroupSummary) -> GroupPublic:
+        return cls(group_key=group.group_key, app_version_id=group.app_version_id,
+                   target=group.target, org_id=group.org_id, job_ids=list(group.job_ids),
+                   counts=group.counts)
+
+
+class GroupList(BaseModel):
+    groups: list[GroupPublic]
+
+
+class DevicePublic(BaseModel):
+    device_id: str
+    name: str
+    target: str
+    state: str
+    holds_app_version_id: str | None
+    current_job_id: str | None
+    last_seen_at: str | None
+
+    @classmethod
+    def of(cls, device: Device) -> DevicePublic:
+        return cls(device_id=device.device_id, name=device.name, target=device.target,
+                   state=device.state, holds_app_version_id=device.holds_app_version_id,
+                   current_job_id=device.current_job_id, last_seen_at=iso(device.last_seen_at))
+
+
+class AgentPublic(BaseModel):
+    agent_id: str
+    name: str
+    state: str
+    version: str
+    executor: str
+    registered_at: str | None
+    last_seen_at: str | None
+    devices: list[DevicePublic]
+
+    @classmethod
+    def of(cls, agent: Agent) -> AgentPublic:
+        return cls(agent_id=agent.agent_id, name=agent.name, state=agent.state,
+                   version=agent.version, executor=agent.executor,
+                   registered_at=iso(agent.registered_at), last_seen_at=iso(agent.last_seen_at),
+                   devices=[DevicePublic.of(d) for d in agent.devices])
+
+
+class AgentList(BaseModel):
+    agents: list[AgentPublic]
+
+
+class QueueRow(BaseModel):
+    priority: int
+    target: str
+    org_id: str
+    queued: int
+    running: int
+
+
+class QueueSummary(BaseModel):
+    queued: int
+    running: int
+    by_priority: dict[str, int]
+    by_target: dict[str, int]
+    by_org: dict[str, int]
+    rows: list[QueueRow]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    database: str
+    schema_version: int
+
+
+# The agent protocol ---------------------------------------------------------------------------
+
+class DeviceAnnouncement(Strict):
+    name: Name
+    target: TargetName
+    holds_app_version_id: AppVersionId | None = None
+
+
+class AgentRegistration(Strict):
+    name: Name
+    version: str = Field(default="", max_length=64)
+    executor: str = Field(default="", max_length=64)
+    devices: list[DeviceAnnouncement] = Field(min_length=1, max_length=256)
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_names(cls, devices: list[DeviceAnnouncement]) -> list[DeviceAnnouncement]:
+        names = [d.name for d in devices]
+        if len(set(names)) != len(names):
+            raise ValueError("device names must be unique within an agent")
+        return devices
+
+
+class AgentRegistered(BaseModel):
+    agent: AgentPublic
+    heartbeat_seconds: float
+    lease_seconds: float
+    claim_wait_seconds: float
+
+
+class ClaimRequest(Strict):
+    device: Name
+    target: TargetName
+    holds_app_version_id: AppVersionId | None = None
+    wait_seconds: float = Field(default=0.0, ge=0, le=60)
+
+
+class BatchPublic(BaseModel):
+    lease_id: str
+    lease_expires_at: str | None
+    app_version_id: str
+    target: str
+    jobs: list[JobPublic]
+
+    @classmethod
+    def of(cls, batch: Batch) -> BatchPublic:
+        return cls(lease_id=batch.lease.lease_id, lease_expires_at=iso(batch.lease.expires_at),
+                   app_version_id=batch.app_version_id, target=batch.target,
+                   jobs=[JobPublic.of(j) for j in batch.jobs])
+
+
+class StartRequest(Strict):
+    lease_id: Name
+
+
+class AttemptReport(Strict):
+    lease_id: Name
+    attempt: int = Field(ge=1)
+    outcome: Outcome
+    error: str | None = Field(default=None, max_length=8192)
+
+
+class ReleaseRequest(Strict):
+    job_ids: list[Name] = Field(max_length=1000)
+
+
+class DeviceStatus(Strict):
+    name: Name
+    state: Literal["idle", "installing", "running"]
+    holds_app_version_id: AppVersionId | None = None
+    current_job_id: Name | None = None
+    lease_id: Name | None = None
+
+
+class Heartbeat(Strict):
+    devices: list[DeviceStatus] = Field(default_factory=list, max_length=256)
+
+
+class HeartbeatReply(BaseModel):
+    known: bool
+    cancel_job_ids: list[str]
+    lease_expires_at: str | None
+
+
+class InstallReport(Strict):
+    device: Name
+    app_version_id: AppVersionId
+    target: TargetName
+    seconds: float = Field(ge=0, le=86400)
+    ok: bool = True

@@ -1,0 +1,1 @@
+"""The `qgjob` command line. Rich rendering lives only here."""

@@ -1,0 +1,3 @@
+from qgjob.cli.main import main
+
+main()

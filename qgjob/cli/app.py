@@ -1,0 +1,52 @@
+"""The Typer app and its global options. Commands live in sibling modules; heavy imports
+(httpx, the server) happen inside commands so `qgjob --help` starts fast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from qgjob.cli.http import ApiClient
+
+DEFAULT_SERVER = "http://localhost:8000"
+
+app = typer.Typer(
+    name="qgjob",
+    help="Queue, group and run AppWright tests on emulators, devices and BrowserStack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class Globals:
+    server: str
+    token: str | None
+
+    def client(self) -> ApiClient:
+        from qgjob.cli.http import ApiClient
+
+        return ApiClient(self.server, self.token)
+
+
+@app.callback()
+def _globals(
+    ctx: typer.Context,
+    server: Annotated[str, typer.Option(envvar="QGJOB_SERVER", help="The qgjob server's URL.")]
+    = DEFAULT_SERVER,
+    token: Annotated[str | None, typer.Option(envvar="QGJOB_TOKEN", help="API token.",
+                                              show_default=False)] = None,
+) -> None:
+    ctx.obj = Globals(server=server, token=token or None)
+
+
+def globals_of(ctx: typer.Context) -> Globals:
+    found = ctx.find_object(Globals)
+    assert found is not None
+    return found

@@ -1,0 +1,75 @@
+"""Commands that look at the system: groups, agents, queue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from qgjob.cli import render
+from qgjob.cli.app import app, globals_of
+from qgjob.cli.jobs import JsonOption
+
+
+@app.command()
+def groups(
+    ctx: typer.Context,
+    include_finished: Annotated[bool, typer.Option("--all", help="Include finished groups.")]
+    = False,
+    as_json: JsonOption = False,
+) -> int:
+    """The current groups (jobs that share an app build and target) and their jobs."""
+    params = {"all": "true"} if include_finished else None
+    found = globals_of(ctx).client().get("/groups", params)["groups"]
+    if as_json:
+        render.json_lines(found)
+    elif not found:
+        render.stderr.print("no groups with queued or running jobs")
+    else:
+        rows = [
+            [g["app_version_id"], g["target"], g["org_id"] or "(all orgs)", _counts(g["counts"]),
+             " ".join(g["job_ids"][:6]) + (" …" if len(g["job_ids"]) > 6 else "")]
+            for g in found
+        ]
+        render.stdout.print(render.table(["APP", "TARGET", "ORG", "JOBS", "JOB IDS"], rows))
+    return 0
+
+
+@app.command()
+def agents(ctx: typer.Context, as_json: JsonOption = False) -> int:
+    """Agents, their devices, what each device holds and runs."""
+    found = globals_of(ctx).client().get("/agents")["agents"]
+    if as_json:
+        render.json_lines(found)
+        return 0
+    if not found:
+        render.stderr.print("no agents registered; start one with `qgjob agent --devices ...`")
+        return 0
+    rows = [
+        [a["name"], a["state"], d["name"], d["target"], d["state"],
+         d["holds_app_version_id"], d["current_job_id"], render.short_time(d["last_seen_at"])]
+        for a in found for d in a["devices"]
+    ]
+    render.stdout.print(render.table(
+        ["AGENT", "AGENT STATE", "DEVICE", "TARGET", "STATE", "HOLDS APP", "RUNNING JOB",
+         "SEEN"], rows))
+    return 0
+
+
+@app.command()
+def queue(ctx: typer.Context, as_json: JsonOption = False) -> int:
+    """Queued and running jobs by priority, target and org."""
+    summary = globals_of(ctx).client().get("/queue")
+    if as_json:
+        render.json_lines([summary])
+        return 0
+    render.stdout.print(f"{summary['queued']} queued, {summary['running']} running")
+    if summary["rows"]:
+        rows = [[r["priority"], r["target"], r["org_id"], r["queued"], r["running"]]
+                for r in summary["rows"]]
+        render.stdout.print(render.table(["PRI", "TARGET", "ORG", "QUEUED", "RUNNING"], rows))
+    return 0
+
+
+def _counts(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n)

@@ -1,0 +1,78 @@
+"""The CLI's HTTP client. Every failure becomes a `CliError` with the contract's exit code
+and one line of text: 2 for a request the server refused as invalid, 4 when the server
+cannot be reached or fails."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from qgjob import __version__
+from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
+
+
+class ApiClient:
+    def __init__(self, server: str, token: str | None, timeout: float = 15.0) -> None:
+        headers = {"User-Agent": f"qgjob-cli/{__version__}"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.server = server.rstrip("/")
+        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, params: Any = None, *, retry_for: float = 0.0) -> Any:
+        return self._request("GET", path, params=params, retry_for=retry_for)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self._request("POST", path, json=body)
+
+    def _request(self, method: str, path: str, *, retry_for: float = 0.0, **kwargs: Any) -> Any:
+        """Send once; for reads, `retry_for` seconds of patience while the server is down
+        (e.g. restarting under a CI job that waits on it)."""
+        deadline = time.monotonic() + retry_for
+        delay = 0.5
+        while True:
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                if time.monotonic() + delay < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                raise CliError(
+                    EXIT_SERVER,
+                    f"cannot reach the qgjob server at {self.server} ({_reason(exc)}); "
+                    "is it running? (`qgjob up`)",
+                ) from None
+            if response.status_code >= 500 and time.monotonic() + delay < deadline:
+                time.sleep(delay)
+                continue
+            return _decode(response)
+
+
+def _decode(response: httpx.Response) -> Any:
+    if response.status_code == 204:
+        return None
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if response.is_success:
+        return data
+    detail = data.get("detail") if isinstance(data, dict) else None
+    message = str(detail) if detail else f"HTTP {response.status_code}"
+    if response.status_code >= 500:
+        raise CliError(EXIT_SERVER, f"server error: {message}")
+    raise CliError(EXIT_USAGE, message, status=response.status_code)
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return type(exc).__name__

@@ -1,0 +1,196 @@
+"""Commands on jobs: submit, status, wait, cancel, jobs."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from qgjob.cli import render
+from qgjob.cli.app import app, globals_of
+from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.domain import values
+
+
+def _priority(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        return values.parse_priority(raw)
+    except values.InvalidValue as bad:
+        raise typer.BadParameter(str(bad)) from None
+
+
+def _target(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return values.parse_target(raw).value
+    except values.InvalidValue as bad:
+        raise typer.BadParameter(str(bad)) from None
+
+
+def _checked(check: Any, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return str(check(raw))
+    except values.InvalidValue as bad:
+        raise typer.BadParameter(str(bad)) from None
+
+
+OrgOption = Annotated[str, typer.Option("--org-id", help="Your organisation's id.",
+                                        callback=lambda v: _checked(values.check_org_id, v))]
+AppOption = Annotated[str, typer.Option(
+    "--app-version-id", help="The app build to test.",
+    callback=lambda v: _checked(values.check_app_version_id, v))]
+TargetOption = Annotated[str, typer.Option("--target", callback=_target,
+                                           help="emulator, device or browserstack.")]
+PriorityOption = Annotated[str, typer.Option("--priority", callback=_priority,
+                                             help="1 (lowest) … 5 (highest), or low, normal, "
+                                                  "high, urgent.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+TimeoutOption = Annotated[float | None, typer.Option(
+    "--timeout", min=0, help="Give up waiting after this many seconds (exit 3).")]
+JobIdOption = Annotated[str, typer.Option("--job-id", help="The job's id.")]
+
+
+@app.command()
+def submit(
+    ctx: typer.Context,
+    org_id: OrgOption,
+    app_version_id: AppOption,
+    test: Annotated[list[str], typer.Option("--test", help="A test file; repeat for more.")],
+    target: TargetOption = "emulator",
+    priority: PriorityOption = "normal",
+    max_attempts: Annotated[int | None, typer.Option(min=1, max=10,
+                            help="Attempts before a failing test counts as failed.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Then wait like `qgjob wait`.")] = False,
+    timeout: TimeoutOption = None,
+    as_json: JsonOption = False,
+) -> int:
+    """Queue one job per test; prints each job id."""
+    for path in test:
+        _checked(values.check_test_path, path)
+    body = [
+        {"org_id": org_id, "app_version_id": app_version_id, "test_path": path,
+         "target": target, "priority": priority, "max_attempts": max_attempts}
+        for path in test
+    ]
+    client = globals_of(ctx).client()
+    if len(body) == 1:
+        jobs = [client.post("/jobs", body[0])]
+    else:
+        jobs = client.post("/jobs/batch", {"jobs": body})["jobs"]
+    if not wait:
+        if as_json:
+            render.json_lines(jobs)
+        else:
+            if sys.stderr.isatty():
+                render.stderr.print(f"Queued {len(jobs)} job(s) of {app_version_id} on {target}"
+                                    f" (priority {priority}):")
+            for job in jobs:
+                print(job["job_id"])
+        return 0
+    from qgjob.cli.waiting import wait_for_jobs
+
+    if not as_json:
+        for job in jobs:
+            print(job["job_id"])
+    return wait_for_jobs(client, [j["job_id"] for j in jobs], timeout, as_json)
+
+
+@app.command()
+def status(ctx: typer.Context, job_id: JobIdOption, as_json: JsonOption = False) -> int:
+    """One job's state."""
+    job = _get_job(ctx, job_id)
+    if as_json:
+        render.json_lines([job])
+        return 0
+    rows = [
+        ("job", job["job_id"]), ("status", render.status_text(job["status"])),
+        ("org", job["org_id"]), ("app", job["app_version_id"]), ("target", job["target"]),
+        ("test", job["test_path"]), ("priority", job["priority"]),
+        ("attempts", f"{job['attempts']} of {job['max_attempts']}"
+                     + (" (flaky: passed on a retry)" if job["flaky"] else "")),
+        ("device", job["device"]), ("error", job["error"]),
+        ("created", job["created_at"]), ("started", job["started_at"]),
+        ("finished", job["finished_at"]),
+    ]
+    if job["cancel_requested"] and job["status"] == "running":
+        rows.append(("cancel", "requested; its agent stops it at the next heartbeat"))
+    render.stdout.print(render.table(["", ""], rows))
+    return 0
+
+
+@app.command()
+def wait(
+    ctx: typer.Context,
+    job_id: Annotated[list[str], typer.Option("--job-id", help="A job's id; repeat for more.")],
+    timeout: TimeoutOption = None,
+    as_json: JsonOption = False,
+) -> int:
+    """Block until every job is finished. Exit 0 if all completed, 1 if any failed or was
+    cancelled, 3 on timeout."""
+    from qgjob.cli.waiting import wait_for_jobs
+
+    return wait_for_jobs(globals_of(ctx).client(), job_id, timeout, as_json)
+
+
+@app.command()
+def cancel(ctx: typer.Context, job_id: JobIdOption, as_json: JsonOption = False) -> int:
+    """Cancel a queued or running job."""
+    try:
+        job = globals_of(ctx).client().post(f"/jobs/{job_id}/cancel")
+    except CliError as error:
+        if error.status == 409:
+            raise CliError(EXIT_USAGE, f"{error.message}; nothing to cancel") from None
+        raise
+    if as_json:
+        render.json_lines([job])
+    elif job["status"] == "cancelled":
+        print(f"cancelled {job_id}")
+    else:
+        print(f"cancelling {job_id}: it runs on {job['device']}; its agent stops it at the next "
+              "heartbeat")
+    return 0
+
+
+@app.command("jobs")
+def list_jobs(
+    ctx: typer.Context,
+    org_id: Annotated[str | None, typer.Option("--org-id")] = None,
+    status: Annotated[str | None, typer.Option(
+        "--status", help="queued, running, completed, failed or cancelled.")] = None,
+    app_version_id: Annotated[str | None, typer.Option("--app-version-id")] = None,
+    target: Annotated[str | None, typer.Option("--target", callback=_target)] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    as_json: JsonOption = False,
+) -> int:
+    """List jobs, newest first."""
+    if status is not None and status not in ("queued", "running", "completed", "failed",
+                                             "cancelled"):
+        raise typer.BadParameter("must be queued, running, completed, failed or cancelled",
+                                 param_hint="'--status'")
+    params = {k: v for k, v in {"org_id": org_id, "status": status,
+                                "app_version_id": app_version_id, "target": target,
+                                "limit": limit}.items() if v is not None}
+    jobs = globals_of(ctx).client().get("/jobs", params)["jobs"]
+    if as_json:
+        render.json_lines(jobs)
+    elif not jobs:
+        render.stderr.print("no jobs match")
+    else:
+        render.stdout.print(render.jobs_table(jobs))
+    return 0
+
+
+def _get_job(ctx: typer.Context, job_id: str) -> dict[str, Any]:
+    try:
+        job: dict[str, Any] = globals_of(ctx).client().get(f"/jobs/{job_id}")
+    except CliError as error:
+        if error.status == 404:
+            raise CliError(EXIT_USAGE, f"no job with id {job_id!r}") from None
+        raise
+    return job

@@ -1,0 +1,53 @@
+"""Entry point: runs the Typer app without its own error printing, so every error is one
+line on stderr with the contract's exit code, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+
+from qgjob.cli import cluster, jobs, processes  # noqa: F401  (registers the commands)
+from qgjob.cli.app import app
+from qgjob.cli.errors import EXIT_USAGE, CliError
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(
+            args=list(argv) if argv is not None else None, prog_name="qgjob",
+            standalone_mode=False,
+        )
+    except click.exceptions.NoArgsIsHelpError as help_error:
+        if help_error.ctx is not None:
+            click.echo(help_error.ctx.get_help())
+        sys.exit(0)
+    except click.UsageError as usage:
+        _fail(EXIT_USAGE, _usage_line(usage))
+    except click.ClickException as problem:
+        _fail(problem.exit_code, problem.format_message())
+    except click.exceptions.Abort:
+        _fail(130, "aborted")
+    except CliError as error:
+        _fail(error.code, error.message)
+    except KeyboardInterrupt:
+        _fail(130, "interrupted")
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _usage_line(usage: click.UsageError) -> str:
+    command = usage.ctx.command_path if usage.ctx is not None else "qgjob"
+    return f"{usage.format_message()} (see `{command} --help`)"
+
+
+def _fail(code: int, message: str) -> None:
+    first_line = " ".join(message.split())
+    print(f"qgjob: error: {first_line}", file=sys.stderr)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Commands that run processes: server, agent, up."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from qgjob.cli.app import DEFAULT_SERVER, app, globals_of
+from qgjob.cli.errors import EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    from qgjob.agent.executors.simulate import SimulateExecutor
+    from qgjob.domain.models import DeviceSpec
+    from qgjob.settings import ServerSettings
+
+DEFAULT_UP_DEVICES = "emulator:3,device:1,browserstack:1"
+
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option("--port", min=1, max=65535)]
+DbOption = Annotated[str | None, typer.Option(
+    "--db", envvar="QGJOB_DB", show_default=False,
+    help="sqlite:///PATH (default: qgjob.db in your user data directory).")]
+GroupByOrgOption = Annotated[bool | None, typer.Option(
+    "--group-by-org/--group-across-orgs", show_default=False,
+    help="Group jobs per org as well (default: across orgs).")]
+InstallOption = Annotated[float, typer.Option("--install-seconds", min=0,
+                                              help="Simulated app install time.")]
+TestOption = Annotated[float, typer.Option("--test-seconds", min=0,
+                                           help="Simulated test run time.")]
+FailOption = Annotated[float, typer.Option("--fail-rate", min=0, max=1,
+                                           help="Share of simulated attempts that fail.")]
+
+
+def _settings(db: str | None, group_by_org: bool | None) -> ServerSettings:
+    from qgjob.settings import ServerSettings
+
+    try:
+        return ServerSettings.from_env(database_url=db, group_by_org=group_by_org)
+    except ValueError as bad:
+        raise CliError(EXIT_USAGE, str(bad)) from None
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    from qgjob.processes import ListenError, listen_socket
+
+    try:
+        return listen_socket(host, port)
+    except ListenError as error:
+        raise CliError(EXIT_USAGE, str(error)) from None
+
+
+def _devices(spec: str) -> list[DeviceSpec]:
+    from qgjob.agent.devices import parse_devices
+    from qgjob.domain.values import InvalidValue
+
+    try:
+        return list(parse_devices(spec))
+    except InvalidValue as bad:
+        raise typer.BadParameter(str(bad), param_hint="'--devices'") from None
+
+
+def _simulator(install_seconds: float, test_seconds: float, fail_rate: float) -> SimulateExecutor:
+    from qgjob.agent.executors.simulate import SimulateExecutor
+
+    return SimulateExecutor(install_seconds, test_seconds, fail_rate)
+
+
+def _check_database(settings: ServerSettings) -> None:
+    """Open and migrate the database up front, so a bad --db is one clear error."""
+    from qgjob.store import BadDatabaseUrl, open_store
+
+    try:
+        open_store(settings.resolved_database_url).close()
+    except (BadDatabaseUrl, ValueError, OSError) as bad:
+        raise CliError(EXIT_USAGE, f"database: {bad}") from None
+    except Exception as bad:  # sqlite3.DatabaseError: not a database, locked, …
+        raise CliError(EXIT_USAGE, f"database: {type(bad).__name__}: {bad}") from None
+
+
+@app.command()
+def server(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    db: DbOption = None,
+    group_by_org: GroupByOrgOption = None,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> int:
+    """Run the job server."""
+    from qgjob.processes import configure_logging, run_server
+
+    settings = _settings(db, group_by_org)
+    _check_database(settings)
+    sock = _listen(host, port)
+    configure_logging(log_level)
+    typer.echo(f"qgjob server on http://{host}:{port} "
+               f"(database {settings.resolved_database_url})", err=True)
+    run_server(settings, sock, access_log)
+    return 0
+
+
+@app.command()
+def agent(
+    ctx: typer.Context,
+    devices: Annotated[str, typer.Option("--devices", help="e.g. emulator:2,device:1")],
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Unique name of this agent (default: the host name).")] = None,
+    executor: Annotated[str, typer.Option(
+        "--executor", help="How jobs run: simulate (a labelled simulation).")] = "simulate",
+    install_seconds: InstallOption = 2.0,
+    test_seconds: TestOption = 3.0,
+    fail_rate: FailOption = 0.0,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> int:
+    """Run an agent that holds devices and pulls work from the server."""
+    from qgjob.processes import configure_logging, run_agent
+
+    specs = _devices(devices)
+    if executor != "simulate":
+        raise typer.BadParameter(f"unknown executor {executor!r}; available: simulate",
+                                 param_hint="'--executor'")
+    agent_name = name or socket.gethostname().split(".")[0] or "agent"
+    configure_logging(log_level)
+    options = globals_of(ctx)
+    run = run_agent(options.server, options.token, agent_name, specs,
+                    _simulator(install_seconds, test_seconds, fail_rate))
+    asyncio.run(run)
+    return 0
+
+
+@app.command()
+def up(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    db: DbOption = None,
+    devices: Annotated[str, typer.Option("--devices", help="Simulated devices.")]
+    = DEFAULT_UP_DEVICES,
+    group_by_org: GroupByOrgOption = None,
+    install_seconds: InstallOption = 2.0,
+    test_seconds: TestOption = 3.0,
+    fail_rate: FailOption = 0.0,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> int:
+    """Everything on one machine: the server, an embedded SQLite database and a local agent
+    with simulated devices. Ctrl-C stops it; queued jobs stay in the database."""
+    from qgjob.processes import configure_logging, run_up
+
+    specs = _devices(devices)
+    settings = _settings(db, group_by_org)
+    _check_database(settings)
+    sock = _listen(host, port)
+    configure_logging(log_level)
+    url = f"http://{host}:{port}"
+    hint = "" if url == DEFAULT_SERVER.replace("localhost", "127.0.0.1") else \
+        f" (export QGJOB_SERVER={url})"
+    typer.echo(
+        f"qgjob up: server {url}{hint}\n"
+        f"  database  {settings.resolved_database_url}\n"
+        f"  devices   {devices} (simulated: install {install_seconds:g}s, "
+        f"test {test_seconds:g}s, fail rate {fail_rate:g})\n"
+        "  Ctrl-C to stop", err=True)
+    run = run_up(settings, sock, specs, _simulator(install_seconds, test_seconds, fail_rate))
+    asyncio.run(run)
+    return 0

@@ -1,0 +1,65 @@
+"""Printing: JSON lines for scripts, Rich tables for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+STATUS_STYLES = {
+    "queued": "yellow",
+    "running": "cyan",
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "magenta",
+}
+
+# Piped output (CI logs, grep) must not wrap at 80 columns.
+_PIPE_WIDTH = 240
+stdout = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+stderr = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _PIPE_WIDTH)
+
+
+def json_lines(rows: Iterable[Any]) -> None:
+    for row in rows:
+        sys.stdout.write(json.dumps(row, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def status_text(status: str) -> str:
+    return f"[{STATUS_STYLES.get(status, 'white')}]{status}[/]"
+
+
+def short_time(iso: str | None) -> str:
+    """`2026-11-23T10:00:00.123Z` as `10:00:00`."""
+    return iso[11:19] if iso else "-"
+
+
+_NO_WRAP = {"JOB", "STATUS", "DEVICE", "RUNNING JOB", "JOB IDS", ""}
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
+    result = Table(title=title, title_justify="left", header_style="bold", box=None,
+                   pad_edge=False)
+    for column in columns:
+        result.add_column(column, overflow="fold", no_wrap=column in _NO_WRAP)
+    for row in rows:
+        result.add_row(*("-" if cell is None else str(cell) for cell in row))
+    return result
+
+
+def jobs_table(jobs: Sequence[dict[str, Any]], title: str | None = None) -> Table:
+    return table(
+        ["JOB", "STATUS", "ORG", "APP", "TARGET", "PRI", "TEST", "TRIES", "DEVICE", "ERROR"],
+        (
+            [j["job_id"], status_text(j["status"]) + (" (flaky)" if j.get("flaky") else ""),
+             j["org_id"], j["app_version_id"], j["target"], j["priority"], j["test_path"],
+             f"{j['attempts']}/{j['max_attempts']}", j["device"], (j["error"] or "")[:60]]
+            for j in jobs
+        ),
+        title,
+    )

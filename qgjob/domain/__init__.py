@@ -1,0 +1,1 @@
+"""The pure core: job states, values users type, and decisions about attempts. No I/O."""

@@ -1,0 +1,158 @@
+"""Domain objects: what a job, a group, an agent and a device are, free of storage and HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from qgjob.domain.states import JobState
+
+GROUP_KEY_SEPARATOR = "|"
+
+
+@dataclass(frozen=True, order=True)
+class GroupKey:
+    """Jobs that share an app build on one kind of target; `org_id` is set when the server
+    groups per org as well."""
+
+    target: str
+    app_version_id: str
+    org_id: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.target, self.app_version_id]
+        if self.org_id is not None:
+            parts.append(self.org_id)
+        return GROUP_KEY_SEPARATOR.join(parts)
+
+
+def group_key_for(
+    org_id: str, app_version_id: str, target: str, *, per_org: bool = False
+) -> GroupKey:
+    return GroupKey(
+        target=target, app_version_id=app_version_id, org_id=org_id if per_org else None
+    )
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job as submitted, before the store has seen it."""
+
+    job_id: str
+    org_id: str
+    app_version_id: str
+    test_path: str
+    target: str
+    priority: int
+    max_attempts: int
+    group: GroupKey
+    created_at: float
+    idempotency_key: str | None = None
+
+    @property
+    def group_key(self) -> str:
+        return str(self.group)
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    org_id: str
+    app_version_id: str
+    test_path: str
+    target: str
+    priority: int
+    group_key: str
+    state: JobState
+    attempts: int
+    max_attempts: int
+    infra_failures: int
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    retry_at: float | None = None
+    lease_id: str | None = None
+    agent_name: str | None = None
+    device_id: str | None = None
+    cancel_requested: bool = False
+    flaky: bool = False
+    error: str | None = None
+
+    @property
+    def charged_attempts(self) -> int:
+        """Attempts that count against `max_attempts`: lost devices and hand-backs do not."""
+        return self.attempts - self.infra_failures
+
+
+@dataclass(frozen=True)
+class Attempt:
+    job_id: str
+    attempt: int
+    device_id: str
+    agent_name: str
+    started_at: float
+    finished_at: float | None
+    outcome: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """A device as an agent announces it."""
+
+    name: str
+    target: str
+    holds_app_version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    agent_name: str
+    name: str
+    target: str
+    state: str
+    holds_app_version_id: str | None
+    current_job_id: str | None
+    last_seen_at: float
+
+
+@dataclass(frozen=True)
+class Agent:
+    agent_id: str
+    name: str
+    version: str
+    executor: str
+    registered_at: float
+    last_seen_at: float
+    state: str
+    devices: tuple[Device, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Lease:
+    lease_id: str
+    agent_id: str
+    device_id: str
+    group_key: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a claim hands a device: a few jobs of one group under one lease."""
+
+    lease: Lease
+    app_version_id: str
+    target: str
+    jobs: tuple[Job, ...]
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    group_key: str
+    app_version_id: str
+    target: str
+    org_id: str | None
+    counts: dict[str, int]
+    job_ids: tuple[str, ...]

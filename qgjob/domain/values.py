@@ -1,0 +1,111 @@
+"""Values users type: targets, priorities and identifiers, and the rules they must follow.
+
+The API and the CLI share these checks, so a bad value gets the same one-line reason
+whether it is caught locally by the CLI (exit 2) or by the server (HTTP 422).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class Target(StrEnum):
+    EMULATOR = "emulator"
+    DEVICE = "device"
+    BROWSERSTACK = "browserstack"
+
+
+TARGETS = tuple(t.value for t in Target)
+
+MIN_PRIORITY = 1
+MAX_PRIORITY = 5
+DEFAULT_PRIORITY = 3
+PRIORITY_NAMES = {
+    "low": 1,
+    "normal": 3,
+    "medium": 3,
+    "high": 4,
+    "urgent": 5,
+    "critical": 5,
+}
+
+ORG_ID_MAX = 64
+APP_VERSION_ID_MAX = 200
+TEST_PATH_MAX = 512
+
+_ORG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# Build ids look like "xyz123", "1.4.2+881", "build-2026-11-23" or BrowserStack's "bs://<hash>".
+_APP_VERSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+@-]*")
+# Test paths are relative file paths; nothing a shell would treat specially.
+_TEST_PATH = re.compile(r"[A-Za-z0-9._/@+,=-]+(?: [A-Za-z0-9._/@+,=-]+)*")
+
+
+class InvalidValue(ValueError):
+    """A user-supplied value breaks a rule; the message says which, in one line."""
+
+
+def parse_priority(raw: str | int) -> int:
+    """Accept 1..5 or a name (low, normal/medium, high, urgent/critical)."""
+    if isinstance(raw, bool):
+        raise InvalidValue("priority must be an integer 1-5 or a name")
+    if isinstance(raw, int):
+        value = raw
+    else:
+        text = raw.strip().lower()
+        if text in PRIORITY_NAMES:
+            return PRIORITY_NAMES[text]
+        if not text.lstrip("+-").isdigit():
+            names = ", ".join(PRIORITY_NAMES)
+            raise InvalidValue(f"priority {raw!r} is not 1-5 or one of: {names}")
+        value = int(text)
+    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        raise InvalidValue(f"priority {value} is out of range 1-5")
+    return value
+
+
+def parse_target(raw: str) -> Target:
+    try:
+        return Target(raw.strip().lower())
+    except ValueError:
+        raise InvalidValue(f"target {raw!r} is not one of: {', '.join(TARGETS)}") from None
+
+
+def check_org_id(value: str) -> str:
+    return _check_identifier("org_id", value, _ORG_ID, ORG_ID_MAX, "letters, digits, '.', '_', '-'")
+
+
+def check_app_version_id(value: str) -> str:
+    return _check_identifier(
+        "app_version_id", value, _APP_VERSION_ID, APP_VERSION_ID_MAX,
+        "letters, digits and . _ : / + @ -",
+    )
+
+
+def check_test_path(value: str) -> str:
+    """A relative path inside the test suite: no leading '/', no '..', no shell characters."""
+    if not value:
+        raise InvalidValue("test_path must not be empty")
+    if len(value) > TEST_PATH_MAX:
+        raise InvalidValue(f"test_path is longer than {TEST_PATH_MAX} characters")
+    if value.startswith(("/", "~", "\\")) or re.match(r"[A-Za-z]:", value):
+        raise InvalidValue("test_path must be relative to the test suite, not absolute")
+    if ".." in value.split("/"):
+        raise InvalidValue("test_path must not contain '..'")
+    if not _TEST_PATH.fullmatch(value):
+        raise InvalidValue(
+            "test_path may contain only letters, digits, single spaces and . _ / @ + , = -"
+        )
+    return value
+
+
+def _check_identifier(
+    field: str, value: str, pattern: re.Pattern[str], max_length: int, allowed: str
+) -> str:
+    if not value:
+        raise InvalidValue(f"{field} must not be empty")
+    if len(value) > max_length:
+        raise InvalidValue(f"{field} is longer than {max_length} characters")
+    if not pattern.fullmatch(value):
+        raise InvalidValue(f"{field} {value[:40]!r} may contain only {allowed}")
+    return value

@@ -1,0 +1,142 @@
+"""Running the long-lived processes: `qgjob server`, `qgjob agent` and `qgjob up` (both in one
+event loop, the agent talking to the server over loopback HTTP like any other agent)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from qgjob.agent.client import AgentClient
+from qgjob.agent.executors.base import Executor
+from qgjob.agent.runner import Agent
+from qgjob.domain.models import DeviceSpec
+from qgjob.settings import ServerSettings
+
+if TYPE_CHECKING:
+    import uvicorn
+
+log = logging.getLogger("qgjob")
+
+
+class ListenError(Exception):
+    pass
+
+
+def configure_logging(level: str = "info") -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """Bind before starting, so a taken port is one clear error rather than a log line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                          " (is another qgjob server running? choose one with --port)") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_server(settings: ServerSettings, sock: socket.socket, access_log: bool) -> None:
+    """Serve until SIGINT/SIGTERM; uvicorn drains in-flight requests before exiting."""
+    import uvicorn
+
+    from qgjob.api.app import create_app
+
+    config = uvicorn.Config(create_app(settings), log_level="info", access_log=access_log,
+                            timeout_graceful_shutdown=10)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+async def run_agent(
+    server: str, token: str | None, name: str, devices: Sequence[DeviceSpec], executor: Executor
+) -> None:
+    """Run an agent until SIGINT/SIGTERM: the first signal finishes running jobs and hands
+    back the rest; a second one hands back running jobs too."""
+    client = AgentClient(server, token)
+    agent = Agent(client, name, devices, executor)
+    with _stop_on_signals(agent, interrupt_first=False):
+        try:
+            await agent.run()
+        finally:
+            await client.close()
+
+
+async def run_up(
+    settings: ServerSettings, sock: socket.socket, devices: Sequence[DeviceSpec],
+    executor: Executor,
+) -> None:
+    """Server and a local agent in one process. Ctrl-C hands running simulated jobs back to
+    the queue (their attempts are not spent) and stops both; the database keeps everything."""
+    import uvicorn
+
+    from qgjob.api.app import create_app
+
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=5)
+    server = _signal_free_server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            await serving
+            return
+        await asyncio.sleep(0.01)
+    url_host = f"[{host}]" if ":" in host else host
+    client = AgentClient(f"http://{url_host}:{port}")
+    agent = Agent(client, "local", devices, executor)
+    try:
+        with _stop_on_signals(agent, interrupt_first=True):
+            await agent.run()
+    finally:
+        await client.close()
+        server.should_exit = True
+        await serving
+
+
+def _signal_free_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server that leaves signal handling to us (`qgjob up` stops the agent first)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server(config)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(agent: Agent, interrupt_first: bool) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if agent.stopping or interrupt_first:
+            log.warning("stopping: handing running jobs back to the queue")
+            agent.stop(interrupt=True)
+        else:
+            log.warning("stopping: finishing running jobs (signal again to hand them back)")
+            agent.stop()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,269 @@
+"""The one place that combines the pure core, the scheduling policy and the store.
+
+Store calls are blocking (sqlite3, and later a PostgreSQL pool), so they run in worker
+threads; everything else, including the wake-ups of waiting claims, runs on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+from anyio import to_thread
+
+from qgjob import __version__
+from qgjob.domain.attempts import Outcome, RetryPolicy, Verdict, after_attempt, after_lost_device
+from qgjob.domain.models import (
+    Agent,
+    Batch,
+    DeviceSpec,
+    GroupSummary,
+    Job,
+    NewJob,
+    group_key_for,
+)
+from qgjob.domain.states import JobState
+from qgjob.ids import new_id
+from qgjob.scheduler.policy import Policy, PriorityAffinityPolicy
+from qgjob.settings import ServerSettings
+from qgjob.store.base import (
+    DeviceReport,
+    HeartbeatAck,
+    JobFilter,
+    QueueCount,
+    Store,
+    Transitioned,
+)
+from qgjob.wakeups import ClaimWaiters
+
+log = logging.getLogger("qgjob.server")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A validated submission (the API checked every value)."""
+
+    org_id: str
+    app_version_id: str
+    test_path: str
+    target: str
+    priority: int
+    max_attempts: int | None = None
+    idempotency_key: str | None = None
+
+
+class JobService:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        store: Store,
+        *,
+        policy: Policy | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.policy = policy or PriorityAffinityPolicy(max_batch=settings.max_batch)
+        self.clock = clock
+        self.waiters = ClaimWaiters()
+        self.retry_policy = RetryPolicy(
+            base_seconds=settings.retry_base_seconds,
+            max_seconds=settings.retry_max_seconds,
+            max_infra_failures=settings.max_infra_failures,
+        )
+        self._rng = rng or random.Random()
+
+    async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+    # jobs -----------------------------------------------------------------------------------
+
+    async def submit(self, requests: Sequence[JobRequest]) -> list[Job]:
+        now = self.clock()
+        new_jobs = [
+            NewJob(
+                job_id=new_id(now),
+                org_id=r.org_id,
+                app_version_id=r.app_version_id,
+                test_path=r.test_path,
+                target=r.target,
+                priority=r.priority,
+                max_attempts=r.max_attempts or self.settings.max_attempts,
+                group=group_key_for(
+                    r.org_id, r.app_version_id, r.target, per_org=self.settings.group_by_org
+                ),
+                created_at=now,
+                idempotency_key=r.idempotency_key,
+            )
+            for r in requests
+        ]
+        jobs = await self._run(self.store.insert_jobs, new_jobs)
+        self._wake_for(jobs)
+        return jobs
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return await self._run(self.store.get_job, job_id)
+
+    async def list_jobs(self, query: JobFilter) -> list[Job]:
+        return await self._run(self.store.list_jobs, query)
+
+    async def cancel(self, job_id: str) -> Transitioned:
+        change = await self._run(self.store.cancel_job, job_id, self.clock())
+        log.info("job %s cancel: %s -> %s", job_id, change.before.state, change.after.state)
+        return change
+
+    async def groups(self, include_finished: bool = False, limit: int = 500) -> list[GroupSummary]:
+        return await self._run(self.store.groups, include_finished, limit)
+
+    async def queue_counts(self) -> list[QueueCount]:
+        return await self._run(self.store.queue_counts)
+
+    async def health(self) -> dict[str, object]:
+        await self._run(self.store.ping)
+        return {
+            "status": "ok",
+            "version": __version__,
+            "database": getattr(self.store, "dialect", "unknown"),
+            "schema_version": await self._run(self.store.schema_version),
+        }
+
+    # agents ---------------------------------------------------------------------------------
+
+    async def register_agent(
+        self, name: str, version: str, executor: str, devices: Sequence[DeviceSpec]
+    ) -> Agent:
+        agent = await self._run(
+            self.store.register_agent, new_id(), name, version, executor, devices, self.clock()
+        )
+        log.info("agent %s registered (%s) with %d devices", name, agent.agent_id,
+                 len(agent.devices))
+        return agent
+
+    async def list_agents(self) -> list[Agent]:
+        return await self._run(self.store.list_agents)
+
+    async def heartbeat(self, agent_id: str, devices: Sequence[DeviceReport]) -> HeartbeatAck:
+        return await self._run(
+            self.store.heartbeat, agent_id, devices, self.clock(), self.settings.lease_seconds
+        )
+
+    async def record_install(
+        self, agent_id: str, device: str, app_version_id: str, target: str,
+        seconds: float, ok: bool,
+    ) -> None:
+        now = self.clock()
+        await self._run(self.store.record_install, agent_id, device, app_version_id, target,
+                        now - seconds, now, ok)
+
+    # the claim path -------------------------------------------------------------------------
+
+    async def claim(
+        self,
+        agent_id: str,
+        device: str,
+        target: str,
+        holds_app_version_id: str | None,
+        wait_seconds: float,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> Batch | None:
+        """Hand the device a batch, waiting up to `wait_seconds` for one to appear."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(wait_seconds, self.settings.claim_wait_seconds)
+        while True:
+            with self.waiters.waiting(target, holds_app_version_id) as woken:
+                result = await self._run(
+                    self.store.claim_batch, agent_id, device, holds_app_version_id,
+                    self.clock(), self.settings.lease_seconds, self.policy.choose,
+                )
+                if result.batch is not None:
+                    self._log_batch(device, result.batch)
+                    return result.batch
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                try:
+                    timeout = min(remaining, self.settings.claim_poll_seconds)
+                    await asyncio.wait_for(woken.wait(), timeout)
+                except TimeoutError:
+                    pass
+            if gone is not None and await gone():
+                return None
+
+    async def start(self, job_id: str, lease_id: str) -> Job:
+        return await self._run(self.store.start_attempt, job_id, lease_id, self.clock())
+
+    async def report(
+        self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None
+    ) -> Job:
+        now = self.clock()
+        draw = self._rng.random()
+
+        def decide(job: Job) -> Verdict:
+            return after_attempt(job, outcome, error, now, self.retry_policy, draw)
+
+        change = await self._run(
+            self.store.finish_attempt, job_id, lease_id, attempt, outcome, error, now, decide
+        )
+        if change.before is not change.after:
+            log.info("job %s attempt %d %s -> %s", job_id, attempt, outcome.value,
+                     change.after.state.value)
+        self._wake_for([change.after])
+        return change.after
+
+    async def release(self, lease_id: str, job_ids: Sequence[str]) -> list[Job]:
+        released = await self._run(self.store.release_jobs, lease_id, job_ids, self.clock())
+        self._wake_for(released)
+        return released
+
+    # maintenance ----------------------------------------------------------------------------
+
+    async def maintain_once(self) -> None:
+        """Rescue expired leases, requeue due retries, mark silent agents offline."""
+        now = self.clock()
+
+        def decide(job: Job) -> Verdict:
+            reason = f"lost its device {job.device_id} (the agent stopped heartbeating)"
+            return after_lost_device(job, reason, self.retry_policy)
+
+        rescued = await self._run(self.store.rescue_expired_leases, now, decide)
+        for change in rescued:
+            log.warning("job %s rescued from an expired lease: %s -> %s", change.after.job_id,
+                        change.before.state.value, change.after.state.value)
+        promoted = await self._run(self.store.promote_due_retries, now)
+        offline = await self._run(
+            self.store.mark_agents_offline, now - self.settings.agent_offline_seconds, now
+        )
+        for agent_id in offline:
+            log.warning("agent %s is offline (no heartbeat)", agent_id)
+        self._wake_for([c.after for c in rescued] + promoted)
+
+    async def maintain_forever(self) -> None:
+        while True:
+            try:
+                await self.maintain_once()
+            except Exception:
+                log.exception("maintenance pass failed; trying again")
+            await asyncio.sleep(self.settings.maintenance_seconds)
+
+    # helpers --------------------------------------------------------------------------------
+
+    def _wake_for(self, jobs: Iterable[Job]) -> None:
+        counts: dict[tuple[str, str], int] = {}
+        for job in jobs:
+            if job.state is JobState.QUEUED:
+                key = (job.target, job.app_version_id)
+                counts[key] = counts.get(key, 0) + 1
+        for (target, app_version_id), count in counts.items():
+            self.waiters.notify(target, app_version_id, count)
+
+    def _log_batch(self, device: str, batch: Batch) -> None:
+        log.info("device %s got %d job(s) of %s/%s under lease %s", device, len(batch.jobs),
+                 batch.target, batch.app_version_id, batch.lease.lease_id)

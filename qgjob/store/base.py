@@ -1,0 +1,143 @@
+"""The storage interface the service depends on. SQLite and PostgreSQL implement it and pass
+one contract test suite (tests/store/).
+
+Every method that changes state runs in one transaction. Where a change needs a decision
+(which group a device gets, what a failed attempt leads to), the caller passes the pure
+decision function and the store calls it inside that transaction, on the state it has just
+read, so a decision is never made on stale data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.models import Agent, Batch, DeviceSpec, GroupSummary, Job, NewJob
+from qgjob.domain.states import JobState
+from qgjob.scheduler.views import BatchChoice, ClaimContext
+
+
+class StoreError(Exception):
+    """Base of the errors a store raises for a request that cannot be applied."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class Conflict(StoreError):
+    """The request does not fit the current state (finished job, lost lease, …)."""
+
+
+class LeaseLost(Conflict):
+    """The job is no longer held under the caller's lease: it was rescued, cancelled or
+    handed to another device. The caller must drop it."""
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    org_id: str | None = None
+    states: frozenset[JobState] | None = None
+    app_version_id: str | None = None
+    target: str | None = None
+    job_ids: tuple[str, ...] | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """One device's state in an agent's heartbeat."""
+
+    name: str
+    state: str
+    holds_app_version_id: str | None = None
+    current_job_id: str | None = None
+    lease_id: str | None = None
+    """The batch the device works on; its lease is extended only while the device says so."""
+
+
+@dataclass(frozen=True)
+class HeartbeatAck:
+    known: bool
+    """False when the server does not know the agent (e.g. its database was replaced):
+    the agent must register again."""
+    cancel_job_ids: tuple[str, ...] = ()
+    lease_expires_at: float | None = None
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    priority: int
+    target: str
+    org_id: str
+    queued: int
+    running: int
+
+
+@dataclass(frozen=True)
+class Transitioned:
+    """A job changed state; the service uses these to wake claimers and count outcomes."""
+
+    before: Job
+    after: Job
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    batch: Batch | None
+    context: ClaimContext | None = None
+    choice: BatchChoice | None = None
+    requeued: tuple[Job, ...] = field(default=())
+
+
+Choose = Callable[[ClaimContext], BatchChoice | None]
+DecideAttempt = Callable[[Job], Verdict]
+
+
+class Store(Protocol):
+    # life cycle
+    def migrate(self) -> None: ...
+    def close(self) -> None: ...
+    def ping(self) -> None: ...
+    def schema_version(self) -> int: ...
+
+    # jobs
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]: ...
+    def get_job(self, job_id: str) -> Job | None: ...
+    def list_jobs(self, query: JobFilter) -> list[Job]: ...
+    def cancel_job(self, job_id: str, now: float) -> Transitioned: ...
+    def groups(self, include_finished: bool, limit: int) -> list[GroupSummary]: ...
+    def queue_counts(self) -> list[QueueCount]: ...
+
+    # agents and devices
+    def register_agent(
+        self, agent_id: str, name: str, version: str, executor: str,
+        devices: Sequence[DeviceSpec], now: float,
+    ) -> Agent: ...
+    def list_agents(self) -> list[Agent]: ...
+    def heartbeat(
+        self, agent_id: str, devices: Sequence[DeviceReport], now: float, lease_seconds: float
+    ) -> HeartbeatAck: ...
+    def record_install(
+        self, agent_id: str, device_name: str, app_version_id: str, target: str,
+        started_at: float, finished_at: float, ok: bool,
+    ) -> None: ...
+
+    # the claim path
+    def claim_batch(
+        self, agent_id: str, device_name: str, holds_app_version_id: str | None,
+        now: float, lease_seconds: float, choose: Choose,
+    ) -> ClaimResult: ...
+    def start_attempt(self, job_id: str, lease_id: str, now: float) -> Job: ...
+    def finish_attempt(
+        self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
+        now: float, decide: DecideAttempt,
+    ) -> Transitioned: ...
+    def release_jobs(self, lease_id: str, job_ids: Sequence[str], now: float) -> list[Job]: ...
+
+    # maintenance
+    def rescue_expired_leases(self, now: float, decide: DecideAttempt) -> list[Transitioned]: ...
+    def promote_due_retries(self, now: float) -> list[Job]: ...
+    def mark_agents_offline(self, seen_before: float, now: float) -> list[str]: ...

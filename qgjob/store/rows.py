@@ -1,0 +1,108 @@
+"""Database rows to domain objects, and back. Both dialects name their columns alike, so one
+mapping serves every store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from qgjob.domain.models import Agent, Device, GroupSummary, Job
+from qgjob.domain.states import JobState
+
+Row = Mapping[str, Any]
+
+PUBLIC_COUNT_COLUMNS = {
+    "queued": ("queued", "assigned", "retry_wait"),
+    "running": ("running",),
+    "completed": ("completed",),
+    "failed": ("failed",),
+    "cancelled": ("cancelled",),
+}
+
+
+def job_from_row(row: Row) -> Job:
+    return Job(
+        job_id=row["id"],
+        org_id=row["org_id"],
+        app_version_id=row["app_version_id"],
+        test_path=row["test_path"],
+        target=row["target"],
+        priority=row["priority"],
+        group_key=row["group_key"],
+        state=JobState(row["state"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        infra_failures=row["infra_failures"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        retry_at=row["retry_at"],
+        lease_id=row["lease_id"],
+        agent_name=row["agent_name"],
+        device_id=row["device_id"],
+        cancel_requested=bool(row["cancel_requested"]),
+        flaky=bool(row["flaky"]),
+        error=row["error"],
+    )
+
+
+def job_to_params(job: Job) -> dict[str, Any]:
+    """The mutable columns of a job, as the `update_job` query takes them."""
+    return {
+        "job_id": job.job_id,
+        "state": job.state.value,
+        "attempts": job.attempts,
+        "infra_failures": job.infra_failures,
+        "lease_id": job.lease_id,
+        "agent_name": job.agent_name,
+        "device_id": job.device_id,
+        "cancel_requested": int(job.cancel_requested),
+        "flaky": int(job.flaky),
+        "error": job.error,
+        "updated_at": job.updated_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "retry_at": job.retry_at,
+    }
+
+
+def device_from_row(row: Row) -> Device:
+    return Device(
+        device_id=row["id"],
+        agent_name=row["agent_name"],
+        name=row["name"],
+        target=row["target"],
+        state=row["state"],
+        holds_app_version_id=row["holds_app_version_id"],
+        current_job_id=row["current_job_id"],
+        last_seen_at=row["last_seen_at"],
+    )
+
+
+def agent_from_row(row: Row, devices: tuple[Device, ...]) -> Agent:
+    return Agent(
+        agent_id=row["id"],
+        name=row["name"],
+        version=row["version"],
+        executor=row["executor"],
+        registered_at=row["registered_at"],
+        last_seen_at=row["last_seen_at"],
+        state=row["state"],
+        devices=devices,
+    )
+
+
+def group_from_row(row: Row, job_ids: tuple[str, ...]) -> GroupSummary:
+    counts = {
+        status: sum(int(row[column]) for column in columns)
+        for status, columns in PUBLIC_COUNT_COLUMNS.items()
+    }
+    return GroupSummary(
+        group_key=row["group_key"],
+        app_version_id=row["app_version_id"],
+        target=row["target"],
+        org_id=row["org_id"],
+        counts=counts,
+        job_ids=job_ids,
+    )

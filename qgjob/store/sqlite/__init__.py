@@ -1,0 +1,3 @@
+from qgjob.store.sqlite.store import SQLiteStore
+
+__all__ = ["SQLiteStore"]

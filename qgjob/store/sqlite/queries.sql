@@ -1,0 +1,221 @@
+-- Named queries of the SQLite store. The PostgreSQL store has the same names.
+
+-- name: upsert_group
+INSERT INTO job_groups (group_key, target, app_version_id, org_id, created_at, updated_at)
+VALUES (:group_key, :target, :app_version_id, :org_id, :now, :now)
+ON CONFLICT (group_key) DO NOTHING;
+
+-- name: insert_job
+INSERT INTO jobs (
+    id, org_id, app_version_id, test_path, target, priority, group_key, state,
+    max_attempts, idempotency_key, created_at, updated_at
+) VALUES (
+    :job_id, :org_id, :app_version_id, :test_path, :target, :priority, :group_key, 'queued',
+    :max_attempts, :idempotency_key, :created_at, :created_at
+)
+ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
+
+-- name: job_by_idempotency_key
+SELECT * FROM jobs WHERE org_id = :org_id AND idempotency_key = :idempotency_key;
+
+-- name: job_by_id
+SELECT * FROM jobs WHERE id = :job_id;
+
+-- name: update_job
+-- Writes every mutable column of a job; the new values come from the pure core.
+UPDATE jobs SET
+    state = :state,
+    attempts = :attempts,
+    infra_failures = :infra_failures,
+    lease_id = :lease_id,
+    agent_name = :agent_name,
+    device_id = :device_id,
+    cancel_requested = :cancel_requested,
+    flaky = :flaky,
+    error = :error,
+    updated_at = :updated_at,
+    started_at = :started_at,
+    finished_at = :finished_at,
+    retry_at = :retry_at
+WHERE id = :job_id;
+
+-- name: ready_groups
+-- The groups of one target with jobs ready to claim, and how many devices work on each.
+SELECT
+    g.group_key, g.app_version_id, g.target, g.org_id,
+    g.queued_p1, g.queued_p2, g.queued_p3, g.queued_p4, g.queued_p5,
+    (SELECT j.created_at FROM jobs j
+      WHERE j.group_key = g.group_key AND j.state = 'queued'
+      ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1) AS oldest_queued_at,
+    (SELECT count(*) FROM leases l
+      WHERE l.group_key = g.group_key AND l.expires_at > :now) AS devices_working
+FROM job_groups g
+WHERE g.target = :target AND g.queued > 0;
+
+-- name: count_online_devices
+SELECT count(*) FROM devices d JOIN agents a ON a.id = d.agent_id
+WHERE d.target = :target AND a.state = 'online';
+
+-- name: assign_jobs
+UPDATE jobs SET
+    state = 'assigned', lease_id = :lease_id, agent_name = :agent_name,
+    device_id = :device_id, updated_at = :now
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE group_key = :group_key AND state = 'queued'
+    ORDER BY priority DESC, created_at, id
+    LIMIT :size
+)
+RETURNING *;
+
+-- name: insert_lease
+INSERT INTO leases (id, agent_id, device_id, group_key, created_at, expires_at)
+VALUES (:lease_id, :agent_id, :device_id, :group_key, :now, :expires_at);
+
+-- name: expire_device_leases
+-- A device that asks for work has nothing left of its earlier batches; whatever they still
+-- hold is rescued by the next maintenance pass.
+UPDATE leases SET expires_at = :now WHERE device_id = :device_id AND expires_at > :now;
+
+-- name: device_of_agent
+SELECT d.* FROM devices d JOIN agents a ON a.id = d.agent_id
+WHERE d.agent_id = :agent_id AND d.name = :device_name AND a.state <> 'replaced';
+
+-- name: update_device
+UPDATE devices SET
+    state = :state, holds_app_version_id = :holds_app_version_id,
+    current_job_id = :current_job_id, last_seen_at = :now
+WHERE agent_id = :agent_id AND name = :device_name;
+
+-- name: device_running
+UPDATE devices SET state = 'running', current_job_id = :job_id, last_seen_at = :now
+WHERE id = :device_id;
+
+-- name: device_done
+UPDATE devices SET state = 'idle', current_job_id = NULL, last_seen_at = :now
+WHERE id = :device_id AND current_job_id = :job_id;
+
+-- name: insert_attempt
+INSERT INTO attempts (job_id, attempt, device_id, agent_name, started_at)
+VALUES (:job_id, :attempt, :device_id, :agent_name, :now);
+
+-- name: finish_attempt
+UPDATE attempts SET finished_at = :now, outcome = :outcome, error = :error
+WHERE job_id = :job_id AND attempt = :attempt AND finished_at IS NULL;
+
+-- name: attempt_by_number
+SELECT * FROM attempts WHERE job_id = :job_id AND attempt = :attempt;
+
+-- name: assigned_jobs_of_lease
+SELECT * FROM jobs WHERE lease_id = :lease_id AND state = 'assigned';
+
+-- name: active_jobs_of_lease
+SELECT * FROM jobs WHERE lease_id = :lease_id AND state IN ('assigned', 'running');
+
+-- name: expired_leases
+SELECT * FROM leases WHERE expires_at <= :now ORDER BY expires_at LIMIT :limit;
+
+-- name: delete_lease
+DELETE FROM leases WHERE id = :lease_id;
+
+-- name: promote_due_retries
+UPDATE jobs SET state = 'queued', retry_at = NULL, updated_at = :now
+WHERE id IN (
+    SELECT id FROM jobs WHERE state = 'retry_wait' AND retry_at <= :now
+    ORDER BY retry_at LIMIT :limit
+)
+RETURNING *;
+
+-- name: agent_by_id
+SELECT * FROM agents WHERE id = :agent_id;
+
+-- name: replace_agents_named
+UPDATE agents SET state = 'replaced' WHERE name = :name AND state <> 'replaced';
+
+-- name: insert_agent
+INSERT INTO agents (id, name, version, executor, state, registered_at, last_seen_at)
+VALUES (:agent_id, :name, :version, :executor, 'online', :now, :now);
+
+-- name: upsert_device
+INSERT INTO devices (
+    id, agent_id, agent_name, name, target, state, holds_app_version_id, current_job_id,
+    last_seen_at
+) VALUES (
+    :device_id, :agent_id, :agent_name, :name, :target, 'idle', :holds_app_version_id, NULL, :now
+)
+ON CONFLICT (id) DO UPDATE SET
+    agent_id = excluded.agent_id, target = excluded.target, state = 'idle',
+    holds_app_version_id = excluded.holds_app_version_id, current_job_id = NULL,
+    last_seen_at = excluded.last_seen_at;
+
+-- name: expire_leases_of_devices_named
+-- A restarted agent holds none of its previous run's batches.
+UPDATE leases SET expires_at = :now
+WHERE agent_id <> :agent_id AND expires_at > :now
+  AND device_id IN (SELECT id FROM devices WHERE agent_name = :agent_name);
+
+-- name: devices_of_agent
+SELECT * FROM devices WHERE agent_id = :agent_id ORDER BY name;
+
+-- name: delete_devices_not_in
+DELETE FROM devices
+WHERE agent_name = :agent_name
+  AND id NOT IN (SELECT value FROM json_each(:device_ids));
+
+-- name: touch_agent
+UPDATE agents SET last_seen_at = :now, state = 'online'
+WHERE id = :agent_id AND state <> 'replaced';
+
+-- name: extend_leases
+UPDATE leases SET expires_at = :expires_at
+WHERE agent_id = :agent_id AND expires_at > :now
+  AND id IN (SELECT value FROM json_each(:lease_ids));
+
+-- name: cancel_requested_jobs_of_agent
+SELECT j.id FROM jobs j JOIN leases l ON l.id = j.lease_id
+WHERE l.agent_id = :agent_id AND j.cancel_requested = 1 AND j.state = 'running';
+
+-- name: listed_agents
+SELECT * FROM agents WHERE state <> 'replaced' ORDER BY name;
+
+-- name: listed_devices
+SELECT d.* FROM devices d JOIN agents a ON a.id = d.agent_id
+WHERE a.state <> 'replaced' ORDER BY d.agent_name, d.name;
+
+-- name: mark_agents_offline
+UPDATE agents SET state = 'offline'
+WHERE state = 'online' AND last_seen_at < :seen_before
+RETURNING id;
+
+-- name: mark_devices_offline
+UPDATE devices SET state = 'offline'
+WHERE agent_id IN (SELECT value FROM json_each(:agent_ids));
+
+-- name: insert_install
+INSERT INTO installs (device_id, app_version_id, target, started_at, finished_at, ok)
+VALUES (:device_id, :app_version_id, :target, :started_at, :finished_at, :ok);
+
+-- name: active_groups
+SELECT * FROM job_groups
+WHERE queued + assigned + running + retry_wait > 0
+ORDER BY created_at, group_key LIMIT :limit;
+
+-- name: all_groups
+SELECT * FROM job_groups ORDER BY created_at, group_key LIMIT :limit;
+
+-- name: active_job_ids_of_group
+SELECT id FROM jobs
+WHERE group_key = :group_key AND state IN ('queued', 'assigned', 'running', 'retry_wait')
+ORDER BY created_at, id LIMIT :limit;
+
+-- name: job_ids_of_group
+SELECT id FROM jobs WHERE group_key = :group_key ORDER BY created_at, id LIMIT :limit;
+
+-- name: queue_counts
+SELECT priority, target, org_id,
+       sum(state IN ('queued', 'assigned', 'retry_wait')) AS queued,
+       sum(state = 'running') AS running
+FROM jobs
+WHERE state IN ('queued', 'assigned', 'running', 'retry_wait')
+GROUP BY priority, target, org_id
+ORDER BY priority DESC, target, org_id;

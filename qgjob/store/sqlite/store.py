@@ -1,0 +1,442 @@
+"""The embedded store: SQLite in WAL mode, every state change one `BEGIN IMMEDIATE`
+transaction on the single writer connection."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from qgjob.domain import transitions
+from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.models import Agent, Batch, DeviceSpec, GroupSummary, Job, Lease, NewJob
+from qgjob.domain.states import JobState
+from qgjob.ids import new_id
+from qgjob.scheduler.views import ClaimContext, DeviceView, GroupView
+from qgjob.store.base import (
+    Choose,
+    ClaimResult,
+    Conflict,
+    DecideAttempt,
+    DeviceReport,
+    HeartbeatAck,
+    JobFilter,
+    LeaseLost,
+    NotFound,
+    QueueCount,
+    Transitioned,
+)
+from qgjob.store.rows import (
+    agent_from_row,
+    device_from_row,
+    group_from_row,
+    job_from_row,
+    job_to_params,
+)
+from qgjob.store.sqlfiles import load_migrations, load_queries
+from qgjob.store.sqlite.connection import Connections
+
+Q = load_queries("qgjob.store.sqlite")
+_RESCUE_BATCH = 200
+_GROUP_JOB_IDS_MAX = 1000
+
+
+class SQLiteStore:
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, synchronous: str = "full") -> None:
+        self.path = path
+        self._db = Connections(path, synchronous)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    # life cycle -----------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+        applied = self.schema_version()
+        for migration in load_migrations("qgjob.store.sqlite.migrations"):
+            if migration.version <= applied:
+                continue
+            record = (
+                "INSERT INTO schema_migrations (version, name, applied_at) "
+                f"VALUES ({migration.version}, '{migration.name}', {time.time()});"
+            )
+            self._db.script(migration.sql + "\n" + record)
+
+    def schema_version(self) -> int:
+        with self._db.read() as conn:
+            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def ping(self) -> None:
+        with self._db.read() as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    # jobs -----------------------------------------------------------------------------------
+
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:
+        stored: list[Job] = []
+        with self._db.write() as conn:
+            for group in {job.group for job in jobs}:
+                conn.execute(
+                    Q["upsert_group"],
+                    {
+                        "group_key": str(group),
+                        "target": group.target,
+                        "app_version_id": group.app_version_id,
+                        "org_id": group.org_id,
+                        "now": min(j.created_at for j in jobs if j.group == group),
+                    },
+                )
+            for job in jobs:
+                params = _new_job_params(job)
+                if conn.execute(Q["insert_job"], params).rowcount:
+                    stored.append(_queued_job(job))
+                else:
+                    row = conn.execute(Q["job_by_idempotency_key"], params).fetchone()
+                    stored.append(job_from_row(row))
+        return stored
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self._db.read() as conn:
+            row = conn.execute(Q["job_by_id"], {"job_id": job_id}).fetchone()
+        return job_from_row(row) if row else None
+
+    def list_jobs(self, query: JobFilter) -> list[Job]:
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": query.limit}
+        for column in ("org_id", "app_version_id", "target"):
+            value = getattr(query, column)
+            if value is not None:
+                where.append(f"{column} = :{column}")
+                params[column] = value
+        if query.states is not None:
+            where.append("state IN (SELECT value FROM json_each(:states))")
+            params["states"] = json.dumps(sorted(s.value for s in query.states))
+        if query.job_ids is not None:
+            where.append("id IN (SELECT value FROM json_each(:job_ids))")
+            params["job_ids"] = json.dumps(list(query.job_ids))
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, id DESC LIMIT :limit"
+        with self._db.read() as conn:
+            return [job_from_row(row) for row in conn.execute(sql, params)]
+
+    def cancel_job(self, job_id: str, now: float) -> Transitioned:
+        with self._db.write() as conn:
+            before = _load_job(conn, job_id)
+            try:
+                after = transitions.cancel(before, now)
+            except transitions.TransitionRefused as refused:
+                raise Conflict(str(refused)) from None
+            conn.execute(Q["update_job"], job_to_params(after))
+        return Transitioned(before, after)
+
+    def groups(self, include_finished: bool, limit: int) -> list[GroupSummary]:
+        groups_query = Q["all_groups"] if include_finished else Q["active_groups"]
+        ids_query = Q["job_ids_of_group"] if include_finished else Q["active_job_ids_of_group"]
+        with self._db.read() as conn:
+            summaries = []
+            for row in conn.execute(groups_query, {"limit": limit}).fetchall():
+                ids = conn.execute(
+                    ids_query, {"group_key": row["group_key"], "limit": _GROUP_JOB_IDS_MAX}
+                )
+                summaries.append(group_from_row(row, tuple(r[0] for r in ids)))
+        return summaries
+
+    def queue_counts(self) -> list[QueueCount]:
+        with self._db.read() as conn:
+            rows = conn.execute(Q["queue_counts"]).fetchall()
+        return [
+            QueueCount(r["priority"], r["target"], r["org_id"], r["queued"], r["running"])
+            for r in rows
+        ]
+
+    # agents and devices ---------------------------------------------------------------------
+
+    def register_agent(
+        self, agent_id: str, name: str, version: str, executor: str,
+        devices: Sequence[DeviceSpec], now: float,
+    ) -> Agent:
+        device_ids = [f"{name}/{spec.name}" for spec in devices]
+        with self._db.write() as conn:
+            conn.execute(Q["replace_agents_named"], {"name": name})
+            conn.execute(
+                Q["insert_agent"],
+                {"agent_id": agent_id, "name": name, "version": version,
+                 "executor": executor, "now": now},
+            )
+            for device_id, spec in zip(device_ids, devices, strict=True):
+                conn.execute(
+                    Q["upsert_device"],
+                    {"device_id": device_id, "agent_id": agent_id, "agent_name": name,
+                     "name": spec.name, "target": spec.target,
+                     "holds_app_version_id": spec.holds_app_version_id, "now": now},
+                )
+            conn.execute(
+                Q["expire_leases_of_devices_named"],
+                {"agent_id": agent_id, "agent_name": name, "now": now},
+            )
+            conn.execute(
+                Q["delete_devices_not_in"],
+                {"agent_name": name, "device_ids": json.dumps(device_ids)},
+            )
+            agent_row = conn.execute(Q["agent_by_id"], {"agent_id": agent_id}).fetchone()
+            rows = conn.execute(Q["devices_of_agent"], {"agent_id": agent_id}).fetchall()
+        return agent_from_row(agent_row, tuple(device_from_row(r) for r in rows))
+
+    def list_agents(self) -> list[Agent]:
+        with self._db.read() as conn:
+            agent_rows = conn.execute(Q["listed_agents"]).fetchall()
+            device_rows = conn.execute(Q["listed_devices"]).fetchall()
+        by_agent: dict[str, list[Any]] = {}
+        for row in device_rows:
+            by_agent.setdefault(row["agent_id"], []).append(device_from_row(row))
+        return [agent_from_row(r, tuple(by_agent.get(r["id"], ()))) for r in agent_rows]
+
+    def heartbeat(
+        self, agent_id: str, devices: Sequence[DeviceReport], now: float, lease_seconds: float
+    ) -> HeartbeatAck:
+        expires_at = now + lease_seconds
+        working_leases = [d.lease_id for d in devices if d.lease_id]
+        with self._db.write() as conn:
+            if not conn.execute(Q["touch_agent"], {"agent_id": agent_id, "now": now}).rowcount:
+                return HeartbeatAck(known=False)
+            for report in devices:
+                conn.execute(Q["update_device"], _device_params(agent_id, report, now))
+            conn.execute(
+                Q["extend_leases"],
+                {"agent_id": agent_id, "now": now, "expires_at": expires_at,
+                 "lease_ids": json.dumps(working_leases)},
+            )
+            rows = conn.execute(Q["cancel_requested_jobs_of_agent"], {"agent_id": agent_id})
+            cancel_ids = tuple(r[0] for r in rows)
+        return HeartbeatAck(known=True, cancel_job_ids=cancel_ids, lease_expires_at=expires_at)
+
+    def record_install(
+        self, agent_id: str, device_name: str, app_version_id: str, target: str,
+        started_at: float, finished_at: float, ok: bool,
+    ) -> None:
+        with self._db.write() as conn:
+            device = _load_device(conn, agent_id, device_name)
+            conn.execute(
+                Q["insert_install"],
+                {"device_id": device["id"], "app_version_id": app_version_id, "target": target,
+                 "started_at": started_at, "finished_at": finished_at, "ok": int(ok)},
+            )
+
+    # the claim path -------------------------------------------------------------------------
+
+    def claim_batch(
+        self, agent_id: str, device_name: str, holds_app_version_id: str | None,
+        now: float, lease_seconds: float, choose: Choose,
+    ) -> ClaimResult:
+        with self._db.write() as conn:
+            device = _load_device(conn, agent_id, device_name)
+            report = DeviceReport(device_name, "idle", holds_app_version_id)
+            conn.execute(Q["update_device"], _device_params(agent_id, report, now))
+            conn.execute(Q["expire_device_leases"], {"device_id": device["id"], "now": now})
+            context = _claim_context(conn, device, holds_app_version_id, now)
+            choice = choose(context)
+            if choice is None:
+                return ClaimResult(None, context)
+            lease = Lease(new_id(now), agent_id, device["id"], choice.group_key,
+                          now + lease_seconds)
+            rows = conn.execute(
+                Q["assign_jobs"],
+                {"lease_id": lease.lease_id, "agent_name": device["agent_name"],
+                 "device_id": device["id"], "group_key": choice.group_key,
+                 "size": choice.size, "now": now},
+            ).fetchall()
+            if not rows:
+                return ClaimResult(None, context, choice)
+            conn.execute(
+                Q["insert_lease"],
+                {"lease_id": lease.lease_id, "agent_id": agent_id, "device_id": device["id"],
+                 "group_key": lease.group_key, "now": now, "expires_at": lease.expires_at},
+            )
+        jobs = sorted((job_from_row(r) for r in rows),
+                      key=lambda j: (-j.priority, j.created_at, j.job_id))
+        batch = Batch(lease, jobs[0].app_version_id, jobs[0].target, tuple(jobs))
+        return ClaimResult(batch, context, choice)
+
+    def start_attempt(self, job_id: str, lease_id: str, now: float) -> Job:
+        with self._db.write() as conn:
+            job = _load_job(conn, job_id)
+            if job.state is not JobState.ASSIGNED or job.lease_id != lease_id:
+                raise LeaseLost(_lost_reason(job))
+            started = transitions.start(job, now)
+            conn.execute(Q["update_job"], job_to_params(started))
+            conn.execute(
+                Q["insert_attempt"],
+                {"job_id": job_id, "attempt": started.attempts, "device_id": job.device_id,
+                 "agent_name": job.agent_name, "now": now},
+            )
+            conn.execute(
+                Q["device_running"], {"device_id": job.device_id, "job_id": job_id, "now": now}
+            )
+        return started
+
+    def finish_attempt(
+        self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
+        now: float, decide: DecideAttempt,
+    ) -> Transitioned:
+        with self._db.write() as conn:
+            job = _load_job(conn, job_id)
+            current = (job.state is JobState.RUNNING and job.lease_id == lease_id
+                       and job.attempts == attempt)
+            if not current:
+                recorded = conn.execute(
+                    Q["attempt_by_number"], {"job_id": job_id, "attempt": attempt}
+                ).fetchone()
+                if recorded is not None and recorded["outcome"] == outcome.value:
+                    return Transitioned(job, job)  # the same report, delivered again
+                raise LeaseLost(_lost_reason(job))
+            after = transitions.apply_verdict(job, decide(job), now)
+            conn.execute(Q["update_job"], job_to_params(after))
+            conn.execute(
+                Q["finish_attempt"],
+                {"job_id": job_id, "attempt": attempt, "outcome": outcome.value,
+                 "error": error, "now": now},
+            )
+            conn.execute(
+                Q["device_done"], {"device_id": job.device_id, "job_id": job_id, "now": now}
+            )
+        return Transitioned(job, after)
+
+    def release_jobs(self, lease_id: str, job_ids: Sequence[str], now: float) -> list[Job]:
+        released = []
+        with self._db.write() as conn:
+            for row in conn.execute(Q["assigned_jobs_of_lease"], {"lease_id": lease_id}):
+                job = job_from_row(row)
+                if job.job_id in job_ids:
+                    released.append(_requeue(conn, job, now))
+        return released
+
+    # maintenance ----------------------------------------------------------------------------
+
+    def rescue_expired_leases(self, now: float, decide: DecideAttempt) -> list[Transitioned]:
+        rescued: list[Transitioned] = []
+        with self._db.write() as conn:
+            leases = conn.execute(
+                Q["expired_leases"], {"now": now, "limit": _RESCUE_BATCH}
+            ).fetchall()
+            for lease in leases:
+                jobs = conn.execute(Q["active_jobs_of_lease"], {"lease_id": lease["id"]})
+                for job in [job_from_row(r) for r in jobs]:
+                    after = transitions.apply_verdict(job, decide(job), now)
+                    conn.execute(Q["update_job"], job_to_params(after))
+                    if job.state is JobState.RUNNING:
+                        conn.execute(
+                            Q["finish_attempt"],
+                            {"job_id": job.job_id, "attempt": job.attempts, "outcome": "lost",
+                             "error": after.error, "now": now},
+                        )
+                    rescued.append(Transitioned(job, after))
+                conn.execute(Q["delete_lease"], {"lease_id": lease["id"]})
+        return rescued
+
+    def promote_due_retries(self, now: float) -> list[Job]:
+        with self._db.write() as conn:
+            rows = conn.execute(
+                Q["promote_due_retries"], {"now": now, "limit": _RESCUE_BATCH}
+            ).fetchall()
+        return [job_from_row(r) for r in rows]
+
+    def mark_agents_offline(self, seen_before: float, now: float) -> list[str]:
+        with self._db.write() as conn:
+            ids = [r[0] for r in conn.execute(
+                Q["mark_agents_offline"], {"seen_before": seen_before}
+            ).fetchall()]
+            if ids:
+                conn.execute(Q["mark_devices_offline"], {"agent_ids": json.dumps(ids)})
+        return ids
+
+
+def _new_job_params(job: NewJob) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id, "org_id": job.org_id, "app_version_id": job.app_version_id,
+        "test_path": job.test_path, "target": job.target, "priority": job.priority,
+        "group_key": job.group_key, "max_attempts": job.max_attempts,
+        "idempotency_key": job.idempotency_key, "created_at": job.created_at,
+    }
+
+
+def _queued_job(job: NewJob) -> Job:
+    return Job(
+        job_id=job.job_id, org_id=job.org_id, app_version_id=job.app_version_id,
+        test_path=job.test_path, target=job.target, priority=job.priority,
+        group_key=job.group_key, state=JobState.QUEUED, attempts=0,
+        max_attempts=job.max_attempts, infra_failures=0,
+        created_at=job.created_at, updated_at=job.created_at,
+    )
+
+
+def _load_job(conn: sqlite3.Connection, job_id: str) -> Job:
+    row = conn.execute(Q["job_by_id"], {"job_id": job_id}).fetchone()
+    if row is None:
+        raise NotFound(f"no job with id {job_id!r}")
+    return job_from_row(row)
+
+
+def _load_device(conn: sqlite3.Connection, agent_id: str, device_name: str) -> sqlite3.Row:
+    row = conn.execute(
+        Q["device_of_agent"], {"agent_id": agent_id, "device_name": device_name}
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"agent {agent_id!r} has no device {device_name!r}; register again")
+    return row  # type: ignore[no-any-return]
+
+
+def _device_params(agent_id: str, report: DeviceReport, now: float) -> dict[str, Any]:
+    return {
+        "agent_id": agent_id, "device_name": report.name, "state": report.state,
+        "holds_app_version_id": report.holds_app_version_id,
+        "current_job_id": report.current_job_id, "now": now,
+    }
+
+
+def _claim_context(
+    conn: sqlite3.Connection, device: sqlite3.Row, holds: str | None, now: float
+) -> ClaimContext:
+    target = device["target"]
+    groups = tuple(
+        GroupView(
+            group_key=r["group_key"], app_version_id=r["app_version_id"], target=r["target"],
+            org_id=r["org_id"],
+            queued_by_priority=(r["queued_p1"], r["queued_p2"], r["queued_p3"],
+                                r["queued_p4"], r["queued_p5"]),
+            oldest_queued_at=r["oldest_queued_at"], devices_working=r["devices_working"],
+        )
+        for r in conn.execute(Q["ready_groups"], {"target": target, "now": now})
+    )
+    online = conn.execute(Q["count_online_devices"], {"target": target}).fetchone()[0]
+    return ClaimContext(
+        device=DeviceView(device["id"], target, holds),
+        groups=groups,
+        target_devices=max(int(online), 1),
+        now=now,
+    )
+
+
+def _requeue(conn: sqlite3.Connection, job: Job, now: float) -> Job:
+    after = transitions.apply_verdict(job, Verdict(JobState.QUEUED), now)
+    conn.execute(Q["update_job"], job_to_params(after))
+    return after
+
+
+def _lost_reason(job: Job) -> str:
+    if job.state.is_final:
+        return f"job {job.job_id} is already {job.state.public}"
+    return f"job {job.job_id} is no longer held under this lease (it is {job.state.value})"
