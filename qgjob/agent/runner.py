@@ -179,6 +179,9 @@ class Agent:
             return
         device.state, device.job_id, device.interrupted = "running", job.job_id, False
         device.cancel = asyncio.Event()
+        if self._interrupting:  # the stop request raced with this start
+            device.interrupted = True
+            device.cancel.set()
         log.info("%s: running %s %s (attempt %d)", device.spec.name, job.job_id,
                  job.test_path, attempt)
         result = await self._execute(device, job)

@@ -28,11 +28,15 @@ app = typer.Typer(
 class Globals:
     server: str
     token: str | None
+    context: typer.Context
 
     def client(self) -> ApiClient:
+        """An API client, closed when the command ends."""
         from qgjob.cli.http import ApiClient
 
-        return ApiClient(self.server, self.token)
+        client = ApiClient(self.server, self.token)
+        self.context.call_on_close(client.close)
+        return client
 
 
 @app.callback()
@@ -43,7 +47,7 @@ def _globals(
     token: Annotated[str | None, typer.Option(envvar="QGJOB_TOKEN", help="API token.",
                                               show_default=False)] = None,
 ) -> None:
-    ctx.obj = Globals(server=server, token=token or None)
+    ctx.obj = Globals(server=server, token=token or None, context=ctx)
 
 
 def globals_of(ctx: typer.Context) -> Globals:

@@ -6,12 +6,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from qgjob.cli import cluster, jobs, processes  # noqa: F401  (registers the commands)
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_USAGE, CliError
+
+# Recent Typer versions carry their own copy of click; take its exceptions, whichever it is.
+click = sys.modules[typer.BadParameter.__module__]
+_NoArgsIsHelp = getattr(click, "NoArgsIsHelpError", ())
+_Abort = (typer.Abort, getattr(click, "Abort", typer.Abort))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -21,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args=list(argv) if argv is not None else None, prog_name="qgjob",
             standalone_mode=False,
         )
-    except click.exceptions.NoArgsIsHelpError as help_error:
+    except _NoArgsIsHelp as help_error:
         if help_error.ctx is not None:
             click.echo(help_error.ctx.get_help())
         sys.exit(0)
@@ -29,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(EXIT_USAGE, _usage_line(usage))
     except click.ClickException as problem:
         _fail(problem.exit_code, problem.format_message())
-    except click.exceptions.Abort:
+    except _Abort:
         _fail(130, "aborted")
     except CliError as error:
         _fail(error.code, error.message)
@@ -38,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(result if isinstance(result, int) else 0)
 
 
-def _usage_line(usage: click.UsageError) -> str:
+def _usage_line(usage: click.UsageError) -> str:  # type: ignore[name-defined]
     command = usage.ctx.command_path if usage.ctx is not None else "qgjob"
     return f"{usage.format_message()} (see `{command} --help`)"
 

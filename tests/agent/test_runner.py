@@ -1,0 +1,163 @@
+"""The agent against a real server: pulling, installing once per app, retries, cancellation,
+and stopping without losing work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from qgjob.agent.client import AgentClient
+from qgjob.agent.devices import parse_devices
+from qgjob.agent.executors.base import JobTicket, RunResult
+from qgjob.agent.executors.simulate import SimulateExecutor
+from qgjob.agent.runner import Agent
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class CountingSimulation(SimulateExecutor):
+    """The simulate executor, counting what it was asked to do."""
+
+    installs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    runs: list[str] = field(default_factory=list)
+
+    async def install(self, app_version_id: str, target: str, device: str) -> None:
+        self.installs[device, app_version_id] += 1
+        await super().install(app_version_id, target, device)
+
+    async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event) -> RunResult:
+        self.runs.append(job.job_id)
+        return await super().run(job, device, cancelled)
+
+
+async def submit(http: httpx.AsyncClient, app: str = "xyz123", n: int = 1,
+                 **extra: Any) -> list[str]:
+    body = {"jobs": [{"org_id": "qualgent", "app_version_id": app,
+                      "test_path": f"tests/t{i}.spec.js", **extra} for i in range(n)]}
+    response = await http.post("/jobs/batch", json=body)
+    assert response.status_code == 201, response.text
+    return [j["job_id"] for j in response.json()["jobs"]]
+
+
+async def jobs_of(http: httpx.AsyncClient, ids: list[str]) -> dict[str, dict[str, Any]]:
+    response = await http.get("/jobs", params={"job_id": ids, "limit": len(ids)})
+    return {j["job_id"]: j for j in response.json()["jobs"]}
+
+
+async def until(http: httpx.AsyncClient, ids: list[str],
+                done: Callable[[dict[str, dict[str, Any]]], bool],
+                timeout: float = 20.0) -> dict[str, dict[str, Any]]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        jobs = await jobs_of(http, ids)
+        if done(jobs):
+            return jobs
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not reached; jobs: {jobs}")
+        await asyncio.sleep(0.05)
+
+
+def all_finished(jobs: dict[str, dict[str, Any]]) -> bool:
+    return all(j["status"] in ("completed", "failed", "cancelled") for j in jobs.values())
+
+
+async def start_agent(live: LiveServer, executor: SimulateExecutor,
+                      devices: str = "emulator:1") -> tuple[Agent, asyncio.Task[None]]:
+    agent = Agent(AgentClient(live.url), "lab", parse_devices(devices), executor)
+    return agent, asyncio.create_task(agent.run())
+
+
+async def stop(agent: Agent, task: asyncio.Task[None], interrupt: bool = False) -> None:
+    agent.stop(interrupt=interrupt)
+    await asyncio.wait_for(task, 10)
+    await agent.client.close()
+
+
+async def test_one_install_per_app_on_a_device(live_server: LiveServer) -> None:
+    executor = CountingSimulation(install_seconds=0.02, test_seconds=0.01)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        ids = await submit(http, "app-a", 4) + await submit(http, "app-b", 4)
+        agent, task = await start_agent(live_server, executor)
+        jobs = await until(http, ids, all_finished)
+        await stop(agent, task)
+    assert {j["status"] for j in jobs.values()} == {"completed"}
+    assert executor.installs == {("emulator-1", "app-a"): 1, ("emulator-1", "app-b"): 1}
+    assert sorted(executor.runs) == sorted(ids)
+
+
+async def test_work_spreads_over_devices(live_server: LiveServer) -> None:
+    executor = CountingSimulation(install_seconds=0.01, test_seconds=0.2)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        agent, task = await start_agent(live_server, executor, "emulator:3")
+        await asyncio.sleep(0.3)  # let every device start waiting for work
+        ids = await submit(http, "xyz123", 9)
+        jobs = await until(http, ids, all_finished)
+        await stop(agent, task)
+    devices = Counter(j["device"] for j in jobs.values())
+    assert len(devices) == 3, devices
+    assert len(executor.runs) == 9
+
+
+async def test_failing_test_is_retried_then_failed_with_its_error(
+        live_server: LiveServer) -> None:
+    executor = CountingSimulation(install_seconds=0, test_seconds=0, fail_rate=1.0)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        [job_id] = await submit(http, max_attempts=2)
+        agent, task = await start_agent(live_server, executor)
+        jobs = await until(http, [job_id], all_finished)
+        await stop(agent, task)
+    job = jobs[job_id]
+    assert (job["status"], job["attempts"]) == ("failed", 2)
+    assert "simulated failure" in job["error"]
+    assert executor.runs == [job_id, job_id]
+
+
+async def test_cancel_stops_a_running_test(live_server: LiveServer) -> None:
+    executor = CountingSimulation(install_seconds=0, test_seconds=60)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        [job_id] = await submit(http)
+        agent, task = await start_agent(live_server, executor)
+        await until(http, [job_id], lambda jobs: jobs[job_id]["status"] == "running")
+        await http.post(f"/jobs/{job_id}/cancel")
+        jobs = await until(http, [job_id], all_finished, timeout=10)
+        await stop(agent, task)
+    assert jobs[job_id]["status"] == "cancelled"
+
+
+async def test_stopping_finishes_the_running_job_and_hands_back_the_rest(
+        live_server: LiveServer) -> None:
+    executor = CountingSimulation(install_seconds=0, test_seconds=0.5)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        ids = await submit(http, n=4)
+        agent, task = await start_agent(live_server, executor)
+        await until(http, ids, lambda jobs: any(j["status"] == "running" for j in jobs.values()))
+        await stop(agent, task)
+        jobs = await jobs_of(http, ids)
+    statuses = Counter(j["status"] for j in jobs.values())
+    assert statuses == {"completed": 1, "queued": 3}
+    assert all(j["device"] is None for j in jobs.values() if j["status"] == "queued")
+
+
+async def test_interrupting_hands_back_running_jobs_without_spending_attempts(
+        live_server: LiveServer) -> None:
+    executor = CountingSimulation(install_seconds=0, test_seconds=60)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        [job_id] = await submit(http, max_attempts=1)
+        agent, task = await start_agent(live_server, executor)
+        await until(http, [job_id], lambda jobs: jobs[job_id]["status"] == "running")
+        await stop(agent, task, interrupt=True)
+        job = (await jobs_of(http, [job_id]))[job_id]
+        # it can run again: a hand-back is not the test's failure
+        second, task = await start_agent(live_server, CountingSimulation(0, 0))
+        done = await until(http, [job_id], all_finished)
+        await stop(second, task)
+    assert job["status"] == "queued" and job["error"] is not None
+    assert done[job_id]["status"] == "completed"

@@ -1,0 +1,141 @@
+import threading
+from dataclasses import replace
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from qgjob.api.app import create_app
+from qgjob.settings import ServerSettings
+
+JOB = {"org_id": "qualgent", "app_version_id": "xyz123", "test_path": "tests/onboarding.spec.js"}
+
+
+def register(client: TestClient, devices: list[dict[str, Any]] | None = None,
+             name: str = "lab") -> str:
+    devices = devices or [{"name": "emulator-1", "target": "emulator"}]
+    response = client.post("/agents", json={"name": name, "executor": "simulate",
+                                            "devices": devices})
+    assert response.status_code == 201, response.text
+    return response.json()["agent"]["agent_id"]  # type: ignore[no-any-return]
+
+
+def claim(client: TestClient, agent: str, wait: float = 0, device: str = "emulator-1",
+          holds: str | None = None) -> Any:
+    return client.post(f"/agents/{agent}/claim", json={
+        "device": device, "target": "emulator", "holds_app_version_id": holds,
+        "wait_seconds": wait})
+
+
+def test_a_job_goes_queued_running_completed(client: TestClient) -> None:
+    job_id = client.post("/jobs", json=JOB).json()["job_id"]
+    agent = register(client)
+    batch = claim(client, agent).json()
+    assert [j["job_id"] for j in batch["jobs"]] == [job_id]
+    assert client.get(f"/jobs/{job_id}").json()["status"] == "queued"  # in a batch, not started
+    started = client.post(f"/agents/{agent}/jobs/{job_id}/start",
+                          json={"lease_id": batch["lease_id"]}).json()
+    assert (started["status"], started["attempts"], started["device"]) == ("running", 1,
+                                                                           "lab/emulator-1")
+    report = {"lease_id": batch["lease_id"], "attempt": 1, "outcome": "passed"}
+    done = client.post(f"/agents/{agent}/jobs/{job_id}/report", json=report).json()
+    assert done["status"] == "completed" and done["finished_at"] is not None
+
+
+def test_claim_without_work_answers_204(client: TestClient) -> None:
+    agent = register(client)
+    assert claim(client, agent, wait=0.3).status_code == 204
+
+
+def test_a_waiting_claim_is_answered_when_work_arrives(settings: ServerSettings) -> None:
+    # The safety-net poll is longer than the claim's wait: only a wake-up can hand it work.
+    slow_poll = replace(settings, claim_poll_seconds=60.0)
+    with TestClient(create_app(slow_poll, maintenance=False)) as client:
+        agent = register(client)
+        answers: list[Any] = []
+        waiting = threading.Thread(target=lambda: answers.append(claim(client, agent, wait=20)))
+        waiting.start()
+        service = client.app.state.service  # type: ignore[attr-defined]
+        while service.waiters.waiting_count("emulator") == 0:
+            threading.Event().wait(0.01)
+        job_id = client.post("/jobs", json=JOB).json()["job_id"]
+        waiting.join()
+    assert answers[0].status_code == 200
+    assert [j["job_id"] for j in answers[0].json()["jobs"]] == [job_id]
+
+
+def test_cancel_of_a_running_job_travels_by_heartbeat(client: TestClient) -> None:
+    job_id = client.post("/jobs", json=JOB).json()["job_id"]
+    agent = register(client)
+    lease = claim(client, agent).json()["lease_id"]
+    client.post(f"/agents/{agent}/jobs/{job_id}/start", json={"lease_id": lease})
+    requested = client.post(f"/jobs/{job_id}/cancel").json()
+    assert requested["status"] == "running" and requested["cancel_requested"]
+    beat = client.post(f"/agents/{agent}/heartbeat", json={"devices": [
+        {"name": "emulator-1", "state": "running", "holds_app_version_id": "xyz123",
+         "current_job_id": job_id, "lease_id": lease}]}).json()
+    assert beat["known"] and beat["cancel_job_ids"] == [job_id]
+    report = {"lease_id": lease, "attempt": 1, "outcome": "cancelled"}
+    done = client.post(f"/agents/{agent}/jobs/{job_id}/report", json=report).json()
+    assert done["status"] == "cancelled"
+
+
+def test_stale_report_is_409_lease_lost(client: TestClient) -> None:
+    job_id = client.post("/jobs", json=JOB).json()["job_id"]
+    agent = register(client)
+    lease = claim(client, agent).json()["lease_id"]
+    client.post(f"/jobs/{job_id}/cancel")
+    refused = client.post(f"/agents/{agent}/jobs/{job_id}/start", json={"lease_id": lease})
+    assert refused.status_code == 409 and refused.json()["code"] == "lease_lost"
+
+
+def test_unknown_agent_must_register_again(client: TestClient) -> None:
+    assert claim(client, "ghost").status_code == 404
+    beat = client.post("/agents/ghost/heartbeat", json={"devices": []}).json()
+    assert beat["known"] is False
+
+
+def test_agents_list_shows_devices_and_what_they_hold(client: TestClient) -> None:
+    client.post("/jobs", json=JOB)
+    agent = register(client, [{"name": "emulator-1", "target": "emulator"},
+                              {"name": "pixel-7", "target": "device",
+                               "holds_app_version_id": "xyz123"}])
+    claim(client, agent, holds="xyz123")
+    [listed] = client.get("/agents").json()["agents"]
+    devices = {d["name"]: d for d in listed["devices"]}
+    assert devices["emulator-1"]["holds_app_version_id"] == "xyz123"
+    assert devices["pixel-7"]["target"] == "device"
+    assert listed["state"] == "online" and listed["executor"] == "simulate"
+
+
+def test_hand_back_requeues(client: TestClient) -> None:
+    ids = [client.post("/jobs", json={**JOB, "test_path": f"t{i}.spec.js"}).json()["job_id"]
+           for i in range(2)]
+    agent = register(client)
+    lease = claim(client, agent).json()["lease_id"]
+    back = client.post(f"/agents/{agent}/leases/{lease}/release", json={"job_ids": ids}).json()
+    assert back["count"] == 2
+    assert all(j["status"] == "queued" and j["device"] is None for j in back["jobs"])
+
+
+def test_queue_summary(client: TestClient) -> None:
+    client.post("/jobs", json={**JOB, "priority": 5})
+    client.post("/jobs", json={**JOB, "org_id": "acme", "target": "device"})
+    summary = client.get("/queue").json()
+    assert summary["queued"] == 2 and summary["running"] == 0
+    assert summary["by_priority"] == {"5": 1, "3": 1}
+    assert summary["by_target"] == {"emulator": 1, "device": 1}
+    assert summary["by_org"] == {"qualgent": 1, "acme": 1}
+
+
+def test_bad_agent_requests(client: TestClient) -> None:
+    no_devices = client.post("/agents", json={"name": "lab", "devices": []})
+    assert no_devices.status_code == 422
+    twins = client.post("/agents", json={"name": "lab", "devices": [
+        {"name": "e1", "target": "emulator"}, {"name": "e1", "target": "emulator"}]})
+    assert "unique" in twins.json()["detail"]
+    agent = register(client)
+    too_long = claim(client, agent, wait=3600)
+    assert too_long.status_code == 422
+    bad_outcome = client.post(f"/agents/{agent}/jobs/x/report",
+                              json={"lease_id": "l", "attempt": 1, "outcome": "maybe"})
+    assert bad_outcome.status_code == 422

@@ -1,0 +1,151 @@
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.factories import BRIEF_EXAMPLE
+
+JOB = {"org_id": "qualgent", "app_version_id": "xyz123", "test_path": "tests/onboarding.spec.js"}
+
+
+def submit(client: TestClient, **changes: Any) -> dict[str, Any]:
+    response = client.post("/jobs", json={**JOB, **changes})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def stored_jobs(client: TestClient) -> list[dict[str, Any]]:
+    return client.get("/jobs", params={"limit": 1000}).json()["jobs"]  # type: ignore[no-any-return]
+
+
+def test_submit_returns_the_queued_job(client: TestClient) -> None:
+    job = submit(client, priority="high", target="device")
+    assert job["status"] == "queued"
+    assert (job["priority"], job["target"], job["attempts"], job["max_attempts"]) == (4, "device",
+                                                                                      0, 3)
+    assert job["created_at"].endswith("Z") and job["started_at"] is None
+    assert client.get(f"/jobs/{job['job_id']}").json() == job
+
+
+def test_defaults_are_emulator_and_normal_priority(client: TestClient) -> None:
+    job = submit(client)
+    assert (job["target"], job["priority"]) == ("emulator", 3)
+
+
+def test_unknown_job_is_404(client: TestClient) -> None:
+    response = client.get("/jobs/nope")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "no job with id 'nope'"
+    assert client.post("/jobs/nope/cancel").status_code == 404
+
+
+def test_the_brief_example_groups(client: TestClient) -> None:
+    ids = [submit(client, org_id=o, app_version_id=a, test_path=t, target=g)["job_id"]
+           for o, a, t, g in BRIEF_EXAMPLE]
+    groups = client.get("/groups").json()["groups"]
+    by_key = {(g["app_version_id"], g["target"]): g["job_ids"] for g in groups}
+    assert by_key == {("xyz123", "emulator"): [ids[0], ids[1], ids[4]],
+                      ("xyz123", "device"): [ids[2]],
+                      ("xyz999", "emulator"): [ids[3]]}
+    assert client.get("/debug/groups").json()["groups"] == groups
+    assert all(g["counts"]["queued"] == len(g["job_ids"]) for g in groups)
+
+
+def test_list_filters_and_newest_first(client: TestClient) -> None:
+    first = submit(client)["job_id"]
+    second = submit(client, org_id="acme")["job_id"]
+    assert [j["job_id"] for j in stored_jobs(client)] == [second, first]
+    acme = client.get("/jobs", params={"org_id": "acme"}).json()
+    assert [j["job_id"] for j in acme["jobs"]] == [second] and acme["count"] == 1
+    queued = client.get("/jobs", params={"status": "queued"}).json()["jobs"]
+    assert len(queued) == 2
+    assert client.get("/jobs", params={"status": "completed"}).json()["jobs"] == []
+    picked = client.get("/jobs", params={"job_id": [first]}).json()["jobs"]
+    assert [j["job_id"] for j in picked] == [first]
+
+
+def test_cancel(client: TestClient) -> None:
+    job = submit(client)
+    cancelled = client.post(f"/jobs/{job['job_id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = client.post(f"/jobs/{job['job_id']}/cancel")
+    assert again.status_code == 409
+    assert "already cancelled" in again.json()["detail"]
+
+
+def test_batch_submit_is_all_or_nothing(client: TestClient) -> None:
+    good = {**JOB}
+    bad = {**JOB, "test_path": "../escape.js"}
+    refused = client.post("/jobs/batch", json={"jobs": [good, bad]})
+    assert refused.status_code == 422
+    assert "jobs.1.test_path" in refused.json()["detail"]
+    assert stored_jobs(client) == []
+    accepted = client.post("/jobs/batch", json={"jobs": [good, {**JOB, "test_path": "b.spec.js"}]})
+    assert accepted.status_code == 201 and accepted.json()["count"] == 2
+    assert len(stored_jobs(client)) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({**JOB, "target": "tv"}, 422, "target"),
+        ({**JOB, "priority": 7}, 422, "priority 7 is out of range"),
+        ({**JOB, "priority": "asap"}, 422, "priority"),
+        ({**JOB, "priority": None}, 422, "priority"),
+        ({k: v for k, v in JOB.items() if k != "org_id"}, 422, "org_id: is required"),
+        ({**JOB, "org_id": ""}, 422, "org_id must not be empty"),
+        ({**JOB, "app_version_id": "x" * 5000}, 422, "app_version_id"),
+        ({**JOB, "test_path": "/abs/path.spec.js"}, 422, "relative"),
+        ({**JOB, "test_path": "tests/../../etc/passwd"}, 422, "'..'"),
+        ({**JOB, "test_path": "a.js; rm -rf /"}, 422, "test_path"),
+        ({**JOB, "test_path": "a\u0000.js"}, 422, "test_path"),
+        ({**JOB, "test": "tests/x.spec.js"}, 422, "test: is not a known field"),
+        ({**JOB, "max_attempts": 0}, 422, "max_attempts"),
+        ([JOB], 422, "body"),
+        ("just a string", 422, "body"),
+    ],
+)
+def test_bad_submissions_are_refused_and_store_nothing(
+    client: TestClient, body: Any, status: int, says: str
+) -> None:
+    response = client.post("/jobs", json=body)
+    assert response.status_code == status
+    assert says in response.json()["detail"]
+    assert stored_jobs(client) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "says"),
+    [
+        (b"{not json", "application/json", 422, "not valid JSON"),
+        (b"org_id=a", "application/x-www-form-urlencoded", 415, "must be JSON"),
+        (b"hello", "text/plain", 415, "must be JSON"),
+        (b'{"org_id": "' + b"a" * 70_000 + b'"}', "application/json", 413, "larger than"),
+        (b"", "application/json", 422, "body"),
+    ],
+)
+def test_bad_bodies(client: TestClient, content: bytes, content_type: str, status: int,
+                    says: str) -> None:
+    response = client.post("/jobs", content=content, headers={"content-type": content_type})
+    assert response.status_code == status
+    assert says in response.json()["detail"]
+    assert stored_jobs(client) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [({"status": "done"}, "status"), ({"limit": 0}, "limit"), ({"limit": 5000}, "limit"),
+     ({"target": "tv"}, "target")],
+)
+def test_bad_list_queries(client: TestClient, params: dict, says: str) -> None:
+    response = client.get("/jobs", params=params)
+    assert response.status_code == 422
+    assert says in response.json()["detail"]
+
+
+def test_health_and_docs(client: TestClient) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["database"] == "sqlite"
+    schema = client.get("/openapi.json").json()
+    assert {"/jobs", "/jobs/{job_id}", "/groups", "/agents", "/health"} <= set(schema["paths"])
+    assert client.get("/docs").status_code == 200

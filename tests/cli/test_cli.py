@@ -1,0 +1,155 @@
+"""The CLI as a user runs it: output, one-line errors and the contract's exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qgjob.agent.executors.simulate import SimulateExecutor
+from qgjob.cli.main import main
+from tests.agent_thread import running_agent
+from tests.conftest import LiveServer
+from tests.factories import BRIEF_EXAMPLE
+
+
+def run(capsys: pytest.CaptureFixture[str], server: LiveServer | str, *args: str
+        ) -> tuple[int, str, str]:
+    url = server if isinstance(server, str) else server.url
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--server", url, *args])
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+def submit(capsys: pytest.CaptureFixture[str], live: LiveServer, *args: str) -> list[str]:
+    code, out, err = run(capsys, live, "submit", "--org-id=qualgent", "--app-version-id=xyz123",
+                         *args)
+    assert code == 0, err
+    return out.split()
+
+
+def test_the_brief_example_through_the_cli(capsys: pytest.CaptureFixture[str],
+                                           live_server: LiveServer) -> None:
+    ids = []
+    for org, app, test, target in BRIEF_EXAMPLE:
+        code, out, _ = run(capsys, live_server, "submit", f"--org-id={org}",
+                           f"--app-version-id={app}", f"--test={test}", f"--target={target}")
+        assert code == 0
+        ids.append(out.strip())
+    assert all(len(i) == 26 for i in ids)
+    code, out, _ = run(capsys, live_server, "status", "--job-id", ids[0], "--json")
+    assert json.loads(out)["status"] == "queued"
+    code, out, _ = run(capsys, live_server, "groups", "--json")
+    groups = [json.loads(line) for line in out.splitlines()]
+    assert sorted(len(g["job_ids"]) for g in groups) == [1, 1, 3]
+    with running_agent(live_server.url, SimulateExecutor(0.05, 0.05)):
+        code, out, err = run(capsys, live_server, "wait", "--timeout", "30",
+                             *[arg for i in ids for arg in ("--job-id", i)])
+    assert code == 0, err
+    assert "5 job(s): 5 completed" in err
+    code, out, _ = run(capsys, live_server, "jobs", "--json", "--status", "completed")
+    assert len(out.splitlines()) == 5
+
+
+def test_several_tests_in_one_submit(capsys: pytest.CaptureFixture[str],
+                                     live_server: LiveServer) -> None:
+    ids = submit(capsys, live_server, "--test", "tests/a.spec.js", "--test=tests/b.spec.js",
+                 "--priority", "urgent")
+    assert len(ids) == 2
+    _code, out, _ = run(capsys, live_server, "jobs", "--json")
+    jobs = [json.loads(line) for line in out.splitlines()]
+    assert {j["priority"] for j in jobs} == {5}
+    assert {j["test_path"] for j in jobs} == {"tests/a.spec.js", "tests/b.spec.js"}
+
+
+def test_submit_wait_exit_codes(capsys: pytest.CaptureFixture[str],
+                                live_server: LiveServer) -> None:
+    with running_agent(live_server.url, SimulateExecutor(0, 0.02)):
+        code, out, _ = run(capsys, live_server, "submit", "--org-id=a", "--app-version-id=v1",
+                           "--test=t.spec.js", "--wait", "--timeout=30", "--json")
+        assert code == 0
+        assert json.loads(out.splitlines()[-1])["status"] == "completed"
+    with running_agent(live_server.url, SimulateExecutor(0, 0.02, fail_rate=1.0)):
+        code, out, err = run(capsys, live_server, "submit", "--org-id=a", "--app-version-id=v1",
+                             "--test=t.spec.js", "--max-attempts=1", "--wait", "--timeout=30")
+    assert code == 1, err
+    assert "1 failed" in err
+
+
+def test_wait_times_out_with_exit_3(capsys: pytest.CaptureFixture[str],
+                                    live_server: LiveServer) -> None:
+    [job_id] = submit(capsys, live_server, "--test=t.spec.js")
+    code, _, err = run(capsys, live_server, "wait", "--job-id", job_id, "--timeout", "0.3")
+    assert code == 3
+    assert "timed out" in err
+
+
+def test_cancel(capsys: pytest.CaptureFixture[str], live_server: LiveServer) -> None:
+    [job_id] = submit(capsys, live_server, "--test=t.spec.js")
+    code, out, _ = run(capsys, live_server, "cancel", "--job-id", job_id)
+    assert (code, out.strip()) == (0, f"cancelled {job_id}")
+    code, _, err = run(capsys, live_server, "cancel", "--job-id", job_id)
+    assert code == 2 and "already cancelled" in err
+    code, _, _ = run(capsys, live_server, "wait", "--job-id", job_id)
+    assert code == 1  # a cancelled job is not a pass
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["submit", "--org-id=a", "--app-version-id=b", "--test=t.js", "--priority=9"],
+         "priority 9 is out of range"),
+        (["submit", "--org-id=a", "--app-version-id=b", "--test=t.js", "--target=tv"],
+         "target 'tv' is not one of"),
+        (["submit", "--app-version-id=b", "--test=t.js"], "--org-id"),
+        (["submit", "--org-id=a", "--app-version-id=b", "--test=/etc/passwd"], "relative"),
+        (["submit", "--org-id=a", "--app-version-id=b", "--test=../x.js"], "'..'"),
+        (["submit", "--org-id=a b", "--app-version-id=b", "--test=t.js"], "org_id"),
+        (["status", "--job-id", "does-not-exist"], "no job with id 'does-not-exist'"),
+        (["wait", "--job-id", "does-not-exist"], "no job with id"),
+        (["jobs", "--status", "done"], "--status"),
+        (["frobnicate"], "No such command"),
+        (["wait", "--job-id", "x", "--timeout", "-1"], "--timeout"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
+                                          live_server: LiveServer, args: list[str],
+                                          says: str) -> None:
+    code, _out, err = run(capsys, live_server, *args)
+    assert code == 2
+    assert says in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("qgjob: error: ")
+    assert "Traceback" not in err
+    _, listed, _ = run(capsys, live_server, "jobs", "--json")
+    assert listed == ""
+
+
+def test_unreachable_server_is_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "http://127.0.0.1:9", "status", "--job-id", "x")
+    assert code == 4
+    assert "cannot reach the qgjob server" in err and len(err.strip().splitlines()) == 1
+
+
+def test_tables_for_people(capsys: pytest.CaptureFixture[str], live_server: LiveServer) -> None:
+    [job_id] = submit(capsys, live_server, "--test=tests/login.spec.js")
+    _, out, _ = run(capsys, live_server, "jobs")
+    assert job_id in out and "tests/login.spec.js" in out and "queued" in out
+    _, out, _ = run(capsys, live_server, "groups")
+    assert "xyz123" in out and job_id in out
+    _, out, _ = run(capsys, live_server, "queue")
+    assert out.startswith("1 queued, 0 running")
+    _, out, _ = run(capsys, live_server, "status", "--job-id", job_id)
+    assert "tests/login.spec.js" in out
+    _, _, err = run(capsys, live_server, "agents")
+    assert "no agents" in err
+
+
+@pytest.mark.parametrize("module", ["qgjob", "qgjob.cli"])
+def test_module_entry_points(module: str) -> None:
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0
+    assert "submit" in done.stdout and "wait" in done.stdout

@@ -1,0 +1,68 @@
+"""SQLite's migrations produce the expected schema, and every named query compiles on it."""
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from qgjob.store import BadDatabaseUrl, open_store, sqlite_path
+from qgjob.store.sqlfiles import load_migrations, load_queries
+
+TABLES = {"jobs", "job_groups", "agents", "devices", "leases", "attempts", "installs",
+          "schema_migrations"}
+
+
+def test_migrations_build_the_schema_once(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "q.db"))
+    store.migrate()  # a second run changes nothing
+    store.close()
+    conn = sqlite3.connect(tmp_path / "q.db")
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables >= TABLES
+    versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
+    assert versions == [m.version for m in load_migrations("qgjob.store.sqlite.migrations")]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"jobs_claim", "job_groups_ready", "leases_expiry"} <= indexes
+
+
+def test_every_named_query_compiles_and_is_used(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "q.db"))
+    store.close()
+    conn = sqlite3.connect(tmp_path / "q.db")
+    source = Path("qgjob/store/sqlite/store.py").read_text()
+    for name, sql in load_queries("qgjob.store.sqlite").items():
+        params = {p: None for p in re.findall(r":([a-z_]+)", sql)}
+        conn.execute(f"EXPLAIN {sql}", params)
+        assert f'Q["{name}"]' in source, f"query {name} is not used"
+
+
+def test_the_claim_reads_an_index_not_the_queue(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "q.db"))
+    store.close()
+    conn = sqlite3.connect(tmp_path / "q.db")
+    sql = load_queries("qgjob.store.sqlite")["assign_jobs"]
+    params = {p: None for p in re.findall(r":([a-z_]+)", sql)}
+    plan = " ".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "jobs_claim" in plan
+    assert "SCAN jobs" not in plan
+
+
+@pytest.mark.parametrize(
+    ("url", "path", "options"),
+    [
+        ("sqlite:///data/q.db", "data/q.db", {}),
+        ("sqlite:////var/lib/qgjob/q.db", "/var/lib/qgjob/q.db", {}),
+        ("sqlite:///q.db?synchronous=NORMAL", "q.db", {"synchronous": "normal"}),
+        ("plain/file.db", "plain/file.db", {}),
+    ],
+)
+def test_sqlite_urls(url: str, path: str, options: dict) -> None:
+    assert sqlite_path(url) == (Path(path), options)
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "mysql://x/y"])
+def test_bad_database_urls(url: str) -> None:
+    with pytest.raises(BadDatabaseUrl):
+        open_store(url)

@@ -1,0 +1,57 @@
+import asyncio
+
+import pytest
+
+from qgjob.agent.devices import parse_devices
+from qgjob.domain.values import InvalidValue
+from qgjob.settings import ServerSettings
+from qgjob.wakeups import ClaimWaiters
+
+
+def test_devices_are_named_per_kind() -> None:
+    names = [(d.name, d.target) for d in parse_devices("emulator:2, device:1,emulator")]
+    assert names == [("emulator-1", "emulator"), ("emulator-2", "emulator"),
+                     ("device-1", "device"), ("emulator-3", "emulator")]
+
+
+@pytest.mark.parametrize("spec", ["", "tv:2", "emulator:0", "emulator:-1", "emulator:x", ","])
+def test_bad_device_specs(spec: str) -> None:
+    with pytest.raises(InvalidValue):
+        parse_devices(spec)
+
+
+def test_settings_from_environment_and_overrides() -> None:
+    env = {"QGJOB_DB": "sqlite:///x.db", "QGJOB_LEASE_SECONDS": "12.5",
+           "QGJOB_GROUP_BY_ORG": "yes", "QGJOB_MAX_BATCH": "2"}
+    settings = ServerSettings.from_env(env, max_batch=None, lease_seconds=7.0)
+    assert settings.database_url == "sqlite:///x.db"
+    assert settings.group_by_org is True
+    assert settings.max_batch == 2
+    assert settings.lease_seconds == 7.0
+
+
+def test_bad_setting_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="QGJOB_LEASE_SECONDS"):
+        ServerSettings.from_env({"QGJOB_LEASE_SECONDS": "soon"})
+
+
+def test_wakeups_prefer_devices_holding_the_app() -> None:
+    async def scenario() -> list[bool]:
+        waiters = ClaimWaiters()
+        with waiters.waiting("emulator", "other") as a, \
+                waiters.waiting("emulator", "xyz123") as b, \
+                waiters.waiting("device", "xyz123") as c:
+            assert waiters.notify("emulator", "xyz123", 1) == 1
+            return [a.is_set(), b.is_set(), c.is_set()]
+
+    assert asyncio.run(scenario()) == [False, True, False]
+
+
+def test_wakeups_wake_no_more_than_asked_and_forget_finished_waiters() -> None:
+    async def scenario() -> tuple[int, int]:
+        waiters = ClaimWaiters()
+        with waiters.waiting("emulator", None), waiters.waiting("emulator", None):
+            woken = waiters.notify("emulator", "x", 5)
+        return woken, waiters.waiting_count()
+
+    assert asyncio.run(scenario()) == (2, 0)
