@@ -21,9 +21,9 @@ def test_grouping_per_org_keeps_orgs_apart() -> None:
     assert str(GroupKey("emulator", "xyz123", "acme")) == "emulator|xyz123|acme"
 
 
-def group(key: str, queued: dict[int, int], oldest: float = T0, app: str | None = None) -> GroupView:
+def group(key: str, queued: dict[int, int], oldest: float = T0) -> GroupView:
     counts = tuple(queued.get(p, 0) for p in range(1, 6))
-    return GroupView(key, app or key, "emulator", None, counts, oldest)
+    return GroupView(key, key, "emulator", None, counts, oldest)
 
 
 def ctx(*groups: GroupView, holds: str | None = None, devices: int = 1) -> ClaimContext:
