@@ -39,7 +39,9 @@ def configure_logging(level: str = "info") -> None:
 def listen_socket(host: str, port: int) -> socket.socket:
     """Bind before starting, so a taken port is one clear error rather than a log line."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio turns Nagle off only on accepted sockets whose proto is
+    # IPPROTO_TCP, and with Nagle on every keep-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -13,6 +13,7 @@ from qgjob import __version__
 from qgjob.agent.executors.base import JobTicket
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import DeviceSpec
+from qgjob.nettune import NO_DELAY
 
 
 class ServerUnavailable(Exception):
@@ -62,9 +63,10 @@ class AgentClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._timeout = timeout
+        limits = httpx.Limits(max_connections=300, max_keepalive_connections=300)
         self._http = httpx.AsyncClient(
             base_url=server.rstrip("/"), headers=headers, timeout=timeout,
-            limits=httpx.Limits(max_connections=300, max_keepalive_connections=300),
+            transport=httpx.AsyncHTTPTransport(socket_options=NO_DELAY, limits=limits),
         )
         self.agent_id = ""
 

@@ -11,6 +11,7 @@ import httpx
 
 from qgjob import __version__
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
+from qgjob.nettune import NO_DELAY
 
 
 class ApiClient:
@@ -19,7 +20,8 @@ class ApiClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.server = server.rstrip("/")
-        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
+        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout,
+                                  transport=httpx.HTTPTransport(socket_options=NO_DELAY))
 
     def close(self) -> None:
         self._http.close()
