@@ -29,7 +29,8 @@ from qgjob.domain.models import (
 )
 from qgjob.domain.states import JobState
 from qgjob.ids import new_id
-from qgjob.scheduler.policy import Policy, PriorityAffinityPolicy
+from qgjob.scheduler.policy import FairAffinityPolicy, Policy
+from qgjob.scheduler.views import FleetRules
 from qgjob.settings import ServerSettings
 from qgjob.store.base import (
     DeviceReport,
@@ -38,6 +39,7 @@ from qgjob.store.base import (
     QueueCount,
     Store,
     Transitioned,
+    Yielded,
 )
 from qgjob.wakeups import ClaimWaiters
 
@@ -71,7 +73,10 @@ class JobService:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.policy = policy or PriorityAffinityPolicy(max_batch=settings.max_batch)
+        self.policy = policy or FairAffinityPolicy(
+            max_batch=settings.max_batch, settle_seconds=settings.burst_settle_seconds)
+        self.rules = FleetRules(org_weights=settings.org_weights(),
+                                org_caps=dict(settings.org_caps))
         self.clock = clock
         self.waiters = ClaimWaiters()
         self.retry_policy = RetryPolicy(
@@ -181,7 +186,7 @@ class JobService:
             with self.waiters.waiting(target, holds_app_version_id) as woken:
                 result = await self._run(
                     self.store.claim_batch, agent_id, device, holds_app_version_id,
-                    self.clock(), self.settings.lease_seconds, self.policy.choose,
+                    self.clock(), self.settings.lease_seconds, self.policy, self.rules,
                 )
                 if result.batch is not None:
                     self._log_batch(device, result.batch)
@@ -198,7 +203,16 @@ class JobService:
                 return None
 
     async def start(self, job_id: str, lease_id: str) -> Job:
-        return await self._run(self.store.start_attempt, job_id, lease_id, self.clock())
+        """Raises Yielded when urgent work should take this device: the rest of its batch
+        is back in the queue."""
+        try:
+            return await self._run(self.store.start_attempt, job_id, lease_id, self.clock(),
+                                   self.policy, self.rules)
+        except Yielded:
+            job = await self.get_job(job_id)
+            if job is not None:
+                self._wake_for([job])
+            raise
 
     async def report(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None

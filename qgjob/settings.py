@@ -3,8 +3,9 @@ command-line options. One frozen object, passed to the app factory; no module gl
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,27 @@ class ServerSettings:
     """A waiting claim looks again this often even without a wake-up (a safety net)."""
     maintenance_seconds: float = 1.0
     max_batch: int = 4
+    burst_settle_seconds: float = 10.0
+    """Helpers join a build only once it is this old, so a burst of submissions spreads over
+    all its builds instead of piling onto the first one."""
     max_attempts: int = 3
     max_infra_failures: int = 5
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 300.0
     agent_offline_seconds: float = 30.0
     max_body_bytes: int = 64 * 1024
+    org_tiers: dict[str, str] = field(default_factory=dict)
+    """Org id -> tier name, e.g. {"acme": "enterprise"}; unlisted orgs are "standard"."""
+    tier_weights: dict[str, float] = field(
+        default_factory=lambda: {"standard": 1.0, "premium": 2.0, "enterprise": 4.0})
+    """A tier's share of devices relative to "standard"."""
+    org_caps: dict[str, int] = field(default_factory=dict)
+    """Org id -> most devices it may use at once on one target (like BrowserStack's
+    parallel limits)."""
+
+    def org_weights(self) -> dict[str, float]:
+        default = self.tier_weights.get("standard", 1.0)
+        return {org: self.tier_weights.get(tier, default) for org, tier in self.org_tiers.items()}
 
     @property
     def resolved_database_url(self) -> str:
@@ -46,16 +62,19 @@ class ServerSettings:
         database URL), then apply `overrides` that are not None."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            name = "QGJOB_DB" if field.name == "database_url" else f"QGJOB_{field.name.upper()}"
+        for setting in fields(cls):
+            name = ("QGJOB_DB" if setting.name == "database_url"
+                    else f"QGJOB_{setting.name.upper()}")
             raw = env.get(name)
             if raw is not None and raw != "":
-                values[field.name] = _parse(field.name, str(field.type), raw)
+                values[setting.name] = _parse(setting.name, str(setting.type), raw)
         settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _parse(name: str, kind: str, raw: str) -> Any:
+    if kind.startswith("dict"):
+        return _parse_mapping(name, kind, raw)
     try:
         if kind == "bool":
             lowered = raw.strip().lower()
@@ -69,3 +88,23 @@ def _parse(name: str, kind: str, raw: str) -> Any:
     except ValueError:
         raise ValueError(f"QGJOB_{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw
+
+
+def _parse_mapping(name: str, kind: str, raw: str) -> dict[str, Any]:
+    """JSON objects, e.g. QGJOB_ORG_CAPS='{"acme": 4}'."""
+    variable = f"QGJOB_{name.upper()}"
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ValueError(f"{variable} must be a JSON object, e.g. '{{\"acme\": 4}}'") from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError(f"{variable} must be a JSON object with string keys")
+    types: dict[str, type | tuple[type, ...]] = {
+        "dict[str, str]": str, "dict[str, float]": (int, float), "dict[str, int]": int}
+    expected = types[kind]
+    for key, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, expected):
+            raise ValueError(f"{variable}: the value for {key!r} has the wrong type")
+        if isinstance(item, int | float) and item <= 0:
+            raise ValueError(f"{variable}: the value for {key!r} must be positive")
+    return value

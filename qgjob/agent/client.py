@@ -28,6 +28,11 @@ class LeaseLost(Exception):
     """The job left this agent's lease (cancelled, rescued, reassigned): drop it."""
 
 
+class YieldToUrgentWork(Exception):
+    """The server handed the rest of the batch back: more urgent work should take this
+    device. Drop the batch and ask for work again."""
+
+
 class Rejected(Exception):
     """The server refused a request as invalid (4xx): a bug or a version mismatch."""
 
@@ -150,6 +155,8 @@ class AgentClient:
         detail = _detail(response)
         if response.status_code == 409 and "lease_lost" in response.text:
             raise LeaseLost(detail)
+        if response.status_code == 409 and '"yield"' in response.text:
+            raise YieldToUrgentWork(detail)
         if response.status_code == 404 and "register again" in detail:
             raise AgentUnknown(detail)
         if response.status_code >= 400:

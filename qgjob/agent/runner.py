@@ -24,6 +24,7 @@ from qgjob.agent.client import (
     LeaseLost,
     Rejected,
     ServerUnavailable,
+    YieldToUrgentWork,
 )
 from qgjob.agent.executors.base import Executor, InstallFailed, JobTicket, RunResult
 from qgjob.domain.attempts import Outcome
@@ -146,7 +147,11 @@ class Agent:
                 if device.holds != batch.app_version_id and not await self._install(device, batch):
                     await self._hand_back(batch.lease_id, [j.job_id for j in batch.jobs[index:]])
                     return
-                await self._run_job(device, batch.lease_id, job)
+                try:
+                    await self._run_job(device, batch.lease_id, job)
+                except YieldToUrgentWork:
+                    log.info("%s: handing its batch back for more urgent work", device.spec.name)
+                    return
         finally:
             device.state, device.lease_id, device.job_id = "idle", None, None
 

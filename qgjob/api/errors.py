@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qgjob.store.base import Conflict, LeaseLost, NotFound
+from qgjob.store.base import Conflict, LeaseLost, NotFound, Yielded
 
 log = logging.getLogger("qgjob.server")
 
@@ -52,6 +52,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LeaseLost)
     async def _lease_lost(_: Request, exc: LeaseLost) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "code": "lease_lost"}, status_code=409)
+
+    @app.exception_handler(Yielded)
+    async def _yielded(_: Request, exc: Yielded) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": "yield"}, status_code=409)
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:

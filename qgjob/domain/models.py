@@ -77,6 +77,10 @@ class Job:
     cancel_requested: bool = False
     flaky: bool = False
     error: str | None = None
+    expected_seconds: float = 60.0
+    """The learned duration of its test when it was (last) priced."""
+    last_device_id: str | None = None
+    """Where its previous attempt ran; a retry prefers another device."""
 
     @property
     def charged_attempts(self) -> int:
@@ -135,6 +139,7 @@ class Lease:
     agent_id: str
     device_id: str
     group_key: str
+    org_id: str
     expires_at: float
 
 

@@ -37,6 +37,7 @@ def apply_verdict(job: Job, verdict: Verdict, now: float) -> Job:
         lease_id=None,
         agent_name=None if leaves_device else job.agent_name,
         device_id=None if leaves_device else job.device_id,
+        last_device_id=job.device_id if job.state is JobState.RUNNING else job.last_device_id,
         flaky=verdict.flaky,
         error=None if verdict.state is JobState.COMPLETED else verdict.error or job.error,
         retry_at=verdict.retry_at,

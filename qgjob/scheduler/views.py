@@ -1,27 +1,36 @@
-"""What the policy sees at a claim, and what it answers. Built by the store from its own
-state; plain frozen values so the simulator can build the same views in virtual time."""
+"""What a policy sees when a device asks for work, and what it answers.
+
+The store builds these views from its tables; the simulator builds them from its own state in
+virtual time. Both hand them to the same policy code, so what the benchmarks measure is what
+the server does.
+
+The unit of queued work is a *lane*: the queued jobs of one group from one org. Grouping is by
+(app build, target), across orgs; lanes keep orgs apart inside a group so fair sharing can tell
+whose work a device takes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY
 
 
 @dataclass(frozen=True)
-class GroupView:
-    """The queued part of one group, as seen from one target."""
-
+class LaneView:
     group_key: str
+    org_id: str
     app_version_id: str
     target: str
-    org_id: str | None
     queued_by_priority: tuple[int, ...]
     """Queued jobs per priority; index 0 is priority 1."""
-    oldest_queued_at: float
-    """Submit time of the group's next job (the oldest of its highest-priority jobs)."""
-    devices_working: int = 0
-    """Devices that currently hold a leased batch of this group."""
+    head_submitted_at: float
+    """Submit time of the lane's next job: the oldest of its highest-priority jobs."""
+    oldest_submitted_at: float
+    """Submit time of the lane's oldest queued job, whatever its priority."""
+    expected_seconds: float
+    """Expected test time of all its queued jobs (from learned durations)."""
 
     @property
     def queued(self) -> int:
@@ -34,6 +43,23 @@ class GroupView:
                 return priority
         return MIN_PRIORITY
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.group_key, self.org_id)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A queued job of the chosen lane, for picking a batch."""
+
+    job_id: str
+    priority: int
+    submitted_at: float
+    expected_seconds: float
+    attempts: int = 0
+    last_device_id: str | None = None
+    """Where its previous attempt ran; a retry prefers another device."""
+
 
 @dataclass(frozen=True)
 class DeviceView:
@@ -43,16 +69,55 @@ class DeviceView:
 
 
 @dataclass(frozen=True)
-class ClaimContext:
-    device: DeviceView
-    groups: tuple[GroupView, ...]
-    """Groups of the device's target with at least one job ready to claim."""
-    target_devices: int
-    """Online devices of the device's target, this one included."""
-    now: float
+class OrgShare:
+    """An org's standing on one target: how many devices work for it, its weight (from its
+    tier) and its cap on concurrent devices, if any."""
+
+    org_id: str
+    devices: int
+    weight: float = 1.0
+    cap: int | None = None
 
 
 @dataclass(frozen=True)
-class BatchChoice:
+class ClaimContext:
+    device: DeviceView
+    lanes: tuple[LaneView, ...]
+    """Lanes of the device's target with queued jobs."""
+    devices_per_group: dict[str, int]
+    """Devices (other than this one) holding a batch of each group."""
+    orgs: dict[str, OrgShare]
+    """Orgs with queued or running work on this target."""
+    target_devices: int
+    """Online devices of this target, this one included."""
+    idle_devices: int
+    """Devices of this target waiting for work, this one included."""
+    install_seconds: float
+    """Expected time to install an app on a device of this target."""
+    now: float
+    default_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class LaneChoice:
     group_key: str
-    size: int
+    org_id: str
+
+
+DEFAULT_INSTALL_SECONDS = {"emulator": 20.0, "device": 45.0, "browserstack": 60.0}
+
+
+@dataclass(frozen=True)
+class FleetRules:
+    """Operator settings the views are built with: each org's weight (from its tier) and cap
+    on concurrent devices, and install times to assume until installs have been measured."""
+
+    org_weights: Mapping[str, float] = field(default_factory=dict)
+    org_caps: Mapping[str, int] = field(default_factory=dict)
+    default_weight: float = 1.0
+    install_seconds: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_INSTALL_SECONDS))
+
+    def share(self, org_id: str, devices: int) -> OrgShare:
+        return OrgShare(org_id, devices, self.org_weights.get(org_id, self.default_weight),
+                        self.org_caps.get(org_id))

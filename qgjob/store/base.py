@@ -10,13 +10,14 @@ read, so a decision is never made on stale data.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import Agent, Batch, DeviceSpec, GroupSummary, Job, NewJob
 from qgjob.domain.states import JobState
-from qgjob.scheduler.views import BatchChoice, ClaimContext
+from qgjob.scheduler.policy import Policy
+from qgjob.scheduler.views import ClaimContext, FleetRules, LaneChoice
 
 
 class StoreError(Exception):
@@ -34,6 +35,11 @@ class Conflict(StoreError):
 class LeaseLost(Conflict):
     """The job is no longer held under the caller's lease: it was rescued, cancelled or
     handed to another device. The caller must drop it."""
+
+
+class Yielded(Conflict):
+    """Urgent work waits: the rest of the batch went back to the queue, and the device should
+    ask for work again instead of starting this job."""
 
 
 @dataclass(frozen=True)
@@ -88,11 +94,9 @@ class Transitioned:
 class ClaimResult:
     batch: Batch | None
     context: ClaimContext | None = None
-    choice: BatchChoice | None = None
-    requeued: tuple[Job, ...] = field(default=())
+    choice: LaneChoice | None = None
 
 
-Choose = Callable[[ClaimContext], BatchChoice | None]
 DecideAttempt = Callable[[Job], Verdict]
 
 
@@ -128,13 +132,20 @@ class Store(Protocol):
     # the claim path
     def claim_batch(
         self, agent_id: str, device_name: str, holds_app_version_id: str | None,
-        now: float, lease_seconds: float, choose: Choose,
+        now: float, lease_seconds: float, policy: Policy, rules: FleetRules,
     ) -> ClaimResult: ...
-    def start_attempt(self, job_id: str, lease_id: str, now: float) -> Job: ...
+    def start_attempt(
+        self, job_id: str, lease_id: str, now: float, policy: Policy, rules: FleetRules
+    ) -> Job:
+        """Start the job's next attempt; raises Yielded (after handing the rest of the batch
+        back) when the policy says more urgent work should cut in."""
+        ...
     def finish_attempt(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
         now: float, decide: DecideAttempt,
-    ) -> Transitioned: ...
+    ) -> Transitioned:
+        """Apply the verdict; passed and failed attempts also teach the duration model."""
+        ...
     def release_jobs(self, lease_id: str, job_ids: Sequence[str], now: float) -> list[Job]: ...
 
     # maintenance

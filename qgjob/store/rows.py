@@ -44,6 +44,8 @@ def job_from_row(row: Row) -> Job:
         cancel_requested=bool(row["cancel_requested"]),
         flaky=bool(row["flaky"]),
         error=row["error"],
+        expected_seconds=row["expected_seconds"],
+        last_device_id=row["last_device_id"],
     )
 
 
@@ -57,6 +59,7 @@ def job_to_params(job: Job) -> dict[str, Any]:
         "lease_id": job.lease_id,
         "agent_name": job.agent_name,
         "device_id": job.device_id,
+        "last_device_id": job.last_device_id,
         "cancel_requested": int(job.cancel_requested),
         "flaky": int(job.flaky),
         "error": job.error,

@@ -1,10 +1,40 @@
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from qgjob.domain.attempts import Outcome, RetryPolicy, after_attempt, after_lost_device
-from qgjob.domain.models import DeviceSpec
-from qgjob.scheduler.policy import PriorityAffinityPolicy
+from qgjob.domain.models import DeviceSpec, Job
+from qgjob.scheduler.views import ClaimContext, FleetRules, JobView, LaneChoice, LaneView
 from qgjob.store.base import ClaimResult, Store, Transitioned
 from tests.factories import T0
 
-POLICY = PriorityAffinityPolicy(max_batch=4)
+
+@dataclass(frozen=True)
+class OldestLanePolicy:
+    """A deterministic policy for the storage contract: the lane of the held app, else the
+    oldest lane; `batch` jobs in the store's order; never yields."""
+
+    batch: int = 4
+    name: str = "oldest-lane"
+
+    def choose_lane(self, ctx: ClaimContext) -> LaneChoice | None:
+        held = [lane for lane in ctx.lanes
+                if lane.app_version_id == ctx.device.holds_app_version_id]
+        lanes = held or list(ctx.lanes)
+        if not lanes:
+            return None
+        lane = min(lanes, key=lambda lane: (lane.head_submitted_at, lane.group_key))
+        return LaneChoice(lane.group_key, lane.org_id)
+
+    def choose_jobs(self, ctx: ClaimContext, lane: LaneView,
+                    candidates: Sequence[JobView]) -> list[str]:
+        return [job.job_id for job in candidates[:self.batch]]
+
+    def should_yield(self, ctx: ClaimContext, next_job: JobView) -> bool:
+        return False
+
+
+POLICY = OldestLanePolicy()
+RULES = FleetRules()
 RETRY = RetryPolicy(base_seconds=2.0, max_seconds=60.0, jitter=0.0, max_infra_failures=2)
 LEASE = 30.0
 
@@ -19,7 +49,11 @@ def register(store: Store, name: str = "lab", devices: str = "emulator-1:emulato
 
 def claim(store: Store, agent_id: str, device: str = "emulator-1", holds: str | None = None,
           at: float = T0) -> ClaimResult:
-    return store.claim_batch(agent_id, device, holds, at, LEASE, POLICY.choose)
+    return store.claim_batch(agent_id, device, holds, at, LEASE, POLICY, RULES)
+
+
+def start(store: Store, job_id: str, lease_id: str, at: float) -> Job:
+    return store.start_attempt(job_id, lease_id, at, POLICY, RULES)
 
 
 def finish(store: Store, job_id: str, lease_id: str, attempt: int, outcome: Outcome,

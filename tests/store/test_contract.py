@@ -8,7 +8,7 @@ from qgjob.domain.attempts import Outcome
 from qgjob.domain.states import JobState
 from qgjob.store.base import Conflict, DeviceReport, JobFilter, LeaseLost, NotFound, Store
 from tests.factories import BRIEF_EXAMPLE, T0, new_job
-from tests.store.helpers import LEASE, claim, finish, register, rescue
+from tests.store.helpers import LEASE, claim, finish, register, rescue, start
 
 S = JobState
 
@@ -142,7 +142,7 @@ def test_run_a_job_to_completion(store: Store) -> None:
     agent = register(store)
     batch = claim(store, agent, at=T0 + 1).batch
     assert batch is not None
-    started = store.start_attempt(job.job_id, batch.lease.lease_id, T0 + 2)
+    started = start(store, job.job_id, batch.lease.lease_id, T0 + 2)
     assert (started.state, started.attempts, started.started_at) == (S.RUNNING, 1, T0 + 2)
     done = finish(store, job.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 9).after
     assert (done.state, done.finished_at, done.device_id) == (S.COMPLETED, T0 + 9,
@@ -154,7 +154,7 @@ def test_failed_attempt_waits_then_is_queued_again(store: Store) -> None:
     [job] = store.insert_jobs([new_job()])
     agent = register(store)
     lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
-    store.start_attempt(job.job_id, lease, T0)
+    start(store, job.job_id, lease, T0)
     after = finish(store, job.job_id, lease, 1, Outcome.FAILED, T0 + 5, "assertion").after
     assert after.state is S.RETRY_WAIT and after.retry_at == pytest.approx(T0 + 7)
     assert after.error == "assertion"
@@ -169,7 +169,7 @@ def test_last_failure_fails_the_job(store: Store) -> None:
     [job] = store.insert_jobs([new_job(max_attempts=1)])
     agent = register(store)
     lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
-    store.start_attempt(job.job_id, lease, T0)
+    start(store, job.job_id, lease, T0)
     after = finish(store, job.job_id, lease, 1, Outcome.FAILED, T0 + 1, "timeout").after
     assert (after.state, after.error) == (S.FAILED, "timeout")
 
@@ -179,8 +179,8 @@ def test_stale_reports_are_refused_and_duplicates_accepted(store: Store) -> None
     agent = register(store)
     lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
     with pytest.raises(LeaseLost):
-        store.start_attempt(job.job_id, "another-lease", T0)
-    store.start_attempt(job.job_id, lease, T0)
+        start(store, job.job_id, "another-lease", T0)
+    start(store, job.job_id, lease, T0)
     with pytest.raises(LeaseLost):
         finish(store, job.job_id, "another-lease", 1, Outcome.PASSED, T0 + 1)
     finish(store, job.job_id, lease, 1, Outcome.PASSED, T0 + 1)
@@ -196,14 +196,14 @@ def test_cancelled_job_in_a_batch_is_not_started(store: Store) -> None:
     lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
     store.cancel_job(job.job_id, T0 + 1)
     with pytest.raises(LeaseLost, match="cancelled"):
-        store.start_attempt(job.job_id, lease, T0 + 2)
+        start(store, job.job_id, lease, T0 + 2)
 
 
 def test_cancel_of_a_running_job_reaches_its_agent(store: Store) -> None:
     [job] = store.insert_jobs([new_job()])
     agent = register(store)
     lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
-    store.start_attempt(job.job_id, lease, T0)
+    start(store, job.job_id, lease, T0)
     assert store.cancel_job(job.job_id, T0 + 1).after.state is S.RUNNING
     report = DeviceReport("emulator-1", "running", "xyz123", job.job_id, lease)
     ack = store.heartbeat(agent, [report], T0 + 2, LEASE)
@@ -229,7 +229,7 @@ def test_expired_lease_is_rescued(store: Store) -> None:
         [new_job(test_path="tests/a.spec.js"), new_job(test_path="tests/b.spec.js")])
     agent = register(store)
     lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
-    store.start_attempt(running.job_id, lease, T0)
+    start(store, running.job_id, lease, T0)
     assert rescue(store, T0 + LEASE - 1) == []
     changes = {c.after.job_id: c.after for c in rescue(store, T0 + LEASE)}
     assert changes[running.job_id].state is S.QUEUED
@@ -310,7 +310,7 @@ def test_group_counts_match_the_jobs_after_random_work(store: Store) -> None:
             if action < 0.1:
                 store.cancel_job(job.job_id, now)
                 continue
-            store.start_attempt(job.job_id, result.batch.lease.lease_id, now)
+            start(store, job.job_id, result.batch.lease.lease_id, now)
             outcome = Outcome.PASSED if action < 0.7 else Outcome.FAILED
             current = store.get_job(job.job_id)
             assert current is not None

@@ -9,8 +9,8 @@ import pytest
 from qgjob.store import BadDatabaseUrl, open_store, sqlite_path
 from qgjob.store.sqlfiles import load_migrations, load_queries
 
-TABLES = {"jobs", "job_groups", "agents", "devices", "leases", "attempts", "installs",
-          "schema_migrations"}
+TABLES = {"jobs", "job_groups", "job_lanes", "agents", "devices", "leases", "attempts",
+          "installs", "test_durations", "target_durations", "schema_migrations"}
 
 
 def test_migrations_build_the_schema_once(tmp_path: Path) -> None:
@@ -24,28 +24,34 @@ def test_migrations_build_the_schema_once(tmp_path: Path) -> None:
     assert versions == [m.version for m in load_migrations("qgjob.store.sqlite.migrations")]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"jobs_claim", "job_groups_ready", "leases_expiry"} <= indexes
+    assert {"jobs_lane_next", "job_lanes_ready", "leases_expiry"} <= indexes
 
 
 def test_every_named_query_compiles_and_is_used(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "q.db"))
     store.close()
     conn = sqlite3.connect(tmp_path / "q.db")
-    source = Path("qgjob/store/sqlite/store.py").read_text()
+    source = "".join(path.read_text() for path in Path("qgjob/store/sqlite").glob("*.py"))
     for name, sql in load_queries("qgjob.store.sqlite").items():
         params = {p: None for p in re.findall(r":([a-z_]+)", sql)}
         conn.execute(f"EXPLAIN {sql}", params)
         assert f'Q["{name}"]' in source, f"query {name} is not used"
 
 
-def test_the_claim_reads_an_index_not_the_queue(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [("ready_lanes", "job_lanes_ready"), ("lane_candidates", "jobs_lane_next"),
+     ("reprice_queued_test", "jobs_queued_test"), ("promote_due_retries", "jobs_retry_due")],
+)
+def test_the_claim_path_reads_indexes_not_the_queue(tmp_path: Path, query: str,
+                                                     index: str) -> None:
     store = open_store(str(tmp_path / "q.db"))
     store.close()
     conn = sqlite3.connect(tmp_path / "q.db")
-    sql = load_queries("qgjob.store.sqlite")["assign_jobs"]
+    sql = load_queries("qgjob.store.sqlite")[query]
     params = {p: None for p in re.findall(r":([a-z_]+)", sql)}
     plan = " ".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
-    assert "jobs_claim" in plan
+    assert index in plan
     assert "SCAN jobs" not in plan
 
 

@@ -8,10 +8,10 @@ ON CONFLICT (group_key) DO NOTHING;
 -- name: insert_job
 INSERT INTO jobs (
     id, org_id, app_version_id, test_path, target, priority, group_key, state,
-    max_attempts, idempotency_key, created_at, updated_at
+    max_attempts, expected_seconds, idempotency_key, created_at, updated_at
 ) VALUES (
     :job_id, :org_id, :app_version_id, :test_path, :target, :priority, :group_key, 'queued',
-    :max_attempts, :idempotency_key, :created_at, :created_at
+    :max_attempts, :expected_seconds, :idempotency_key, :created_at, :created_at
 )
 ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
 
@@ -30,6 +30,7 @@ UPDATE jobs SET
     lease_id = :lease_id,
     agent_name = :agent_name,
     device_id = :device_id,
+    last_device_id = :last_device_id,
     cancel_requested = :cancel_requested,
     flaky = :flaky,
     error = :error,
@@ -39,43 +40,66 @@ UPDATE jobs SET
     retry_at = :retry_at
 WHERE id = :job_id;
 
--- name: ready_groups
--- The groups of one target with jobs ready to claim, and how many devices work on each.
+-- name: ready_lanes
+-- The lanes of one target with queued jobs: what the scheduling policy sees.
 SELECT
-    g.group_key, g.app_version_id, g.target, g.org_id,
-    g.queued_p1, g.queued_p2, g.queued_p3, g.queued_p4, g.queued_p5,
+    l.*,
     (SELECT j.created_at FROM jobs j
-      WHERE j.group_key = g.group_key AND j.state = 'queued'
-      ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1) AS oldest_queued_at,
-    (SELECT count(*) FROM leases l
-      WHERE l.group_key = g.group_key AND l.expires_at > :now) AS devices_working
-FROM job_groups g
-WHERE g.target = :target AND g.queued > 0;
+      WHERE j.group_key = l.group_key AND j.org_id = l.org_id AND j.state = 'queued'
+      ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1) AS head_submitted_at,
+    (SELECT min(j.created_at) FROM jobs j
+      WHERE j.group_key = l.group_key AND j.org_id = l.org_id AND j.state = 'queued')
+      AS oldest_submitted_at
+FROM job_lanes l
+WHERE l.target = :target AND l.queued > 0;
 
--- name: count_online_devices
-SELECT count(*) FROM devices d JOIN agents a ON a.id = d.agent_id
+-- name: working_leases
+-- Batches being worked on on a target (other than the asking device's), by group and org.
+SELECT group_key, org_id, count(*) AS devices FROM leases
+WHERE target = :target AND expires_at > :now AND device_id <> :device_id
+GROUP BY group_key, org_id;
+
+-- name: count_target_devices
+SELECT count(*) AS online, coalesce(sum(d.state = 'idle'), 0) AS idle
+FROM devices d JOIN agents a ON a.id = d.agent_id
 WHERE d.target = :target AND a.state = 'online';
+
+-- name: recent_install_seconds
+SELECT avg(finished_at - started_at) FROM (
+    SELECT finished_at, started_at FROM installs
+    WHERE target = :target AND ok = 1 ORDER BY id DESC LIMIT 20
+);
+
+-- name: lane_candidates
+SELECT id, priority, created_at, expected_seconds, attempts, last_device_id FROM jobs
+WHERE group_key = :group_key AND org_id = :org_id AND state = 'queued'
+ORDER BY priority DESC, created_at, id
+LIMIT :limit;
 
 -- name: assign_jobs
 UPDATE jobs SET
     state = 'assigned', lease_id = :lease_id, agent_name = :agent_name,
     device_id = :device_id, updated_at = :now
-WHERE id IN (
-    SELECT id FROM jobs
-    WHERE group_key = :group_key AND state = 'queued'
-    ORDER BY priority DESC, created_at, id
-    LIMIT :size
-)
+WHERE id IN (SELECT value FROM json_each(:job_ids)) AND state = 'queued'
 RETURNING *;
 
 -- name: insert_lease
-INSERT INTO leases (id, agent_id, device_id, group_key, created_at, expires_at)
-VALUES (:lease_id, :agent_id, :device_id, :group_key, :now, :expires_at);
+INSERT INTO leases (id, agent_id, device_id, group_key, org_id, target, created_at, expires_at)
+VALUES (:lease_id, :agent_id, :device_id, :group_key, :org_id, :target, :now, :expires_at);
+
+-- name: lease_by_id
+SELECT * FROM leases WHERE id = :lease_id;
+
+-- name: count_lease_start
+UPDATE leases SET jobs_started = jobs_started + 1 WHERE id = :lease_id;
 
 -- name: expire_device_leases
 -- A device that asks for work has nothing left of its earlier batches; whatever they still
 -- hold is rescued by the next maintenance pass.
 UPDATE leases SET expires_at = :now WHERE device_id = :device_id AND expires_at > :now;
+
+-- name: device_by_id
+SELECT * FROM devices WHERE id = :device_id;
 
 -- name: device_of_agent
 SELECT d.* FROM devices d JOIN agents a ON a.id = d.agent_id
@@ -210,6 +234,30 @@ ORDER BY created_at, id LIMIT :limit;
 
 -- name: job_ids_of_group
 SELECT id FROM jobs WHERE group_key = :group_key ORDER BY created_at, id LIMIT :limit;
+
+-- name: test_duration
+SELECT samples, mean_seconds, priced_seconds FROM test_durations
+WHERE test_path = :test_path AND target = :target;
+
+-- name: target_duration
+SELECT samples, total_seconds FROM target_durations WHERE target = :target;
+
+-- name: save_test_duration
+INSERT INTO test_durations (test_path, target, samples, mean_seconds, priced_seconds)
+VALUES (:test_path, :target, :samples, :mean_seconds, :priced_seconds)
+ON CONFLICT (test_path, target) DO UPDATE SET
+    samples = excluded.samples, mean_seconds = excluded.mean_seconds,
+    priced_seconds = excluded.priced_seconds;
+
+-- name: save_target_duration
+INSERT INTO target_durations (target, samples, total_seconds)
+VALUES (:target, :samples, :total_seconds)
+ON CONFLICT (target) DO UPDATE SET
+    samples = excluded.samples, total_seconds = excluded.total_seconds;
+
+-- name: reprice_queued_test
+UPDATE jobs SET expected_seconds = :seconds
+WHERE test_path = :test_path AND target = :target AND state = 'queued';
 
 -- name: queue_counts
 SELECT priority, target, org_id,

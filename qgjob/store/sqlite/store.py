@@ -15,9 +15,9 @@ from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import Agent, Batch, DeviceSpec, GroupSummary, Job, Lease, NewJob
 from qgjob.domain.states import JobState
 from qgjob.ids import new_id
-from qgjob.scheduler.views import ClaimContext, DeviceView, GroupView
+from qgjob.scheduler.policy import Policy
+from qgjob.scheduler.views import FleetRules, JobView
 from qgjob.store.base import (
-    Choose,
     ClaimResult,
     Conflict,
     DecideAttempt,
@@ -28,6 +28,7 @@ from qgjob.store.base import (
     NotFound,
     QueueCount,
     Transitioned,
+    Yielded,
 )
 from qgjob.store.rows import (
     agent_from_row,
@@ -37,6 +38,7 @@ from qgjob.store.rows import (
     job_to_params,
 )
 from qgjob.store.sqlfiles import load_migrations, load_queries
+from qgjob.store.sqlite import claims
 from qgjob.store.sqlite.connection import Connections
 
 Q = load_queries("qgjob.store.sqlite")
@@ -100,10 +102,14 @@ class SQLiteStore:
                         "now": min(j.created_at for j in jobs if j.group == group),
                     },
                 )
+            prices: dict[tuple[str, str], float] = {}
             for job in jobs:
-                params = _new_job_params(job)
+                key = (job.test_path, job.target)
+                if key not in prices:
+                    prices[key] = claims.expected_seconds(conn, job.test_path, job.target)
+                params = _new_job_params(job, prices[key])
                 if conn.execute(Q["insert_job"], params).rowcount:
-                    stored.append(_queued_job(job))
+                    stored.append(_queued_job(job, prices[key]))
                 else:
                     row = conn.execute(Q["job_by_idempotency_key"], params).fetchone()
                     stored.append(job_from_row(row))
@@ -240,52 +246,60 @@ class SQLiteStore:
 
     def claim_batch(
         self, agent_id: str, device_name: str, holds_app_version_id: str | None,
-        now: float, lease_seconds: float, choose: Choose,
+        now: float, lease_seconds: float, policy: Policy, rules: FleetRules,
     ) -> ClaimResult:
         with self._db.write() as conn:
             device = _load_device(conn, agent_id, device_name)
             report = DeviceReport(device_name, "idle", holds_app_version_id)
             conn.execute(Q["update_device"], _device_params(agent_id, report, now))
             conn.execute(Q["expire_device_leases"], {"device_id": device["id"], "now": now})
-            context = _claim_context(conn, device, holds_app_version_id, now)
-            choice = choose(context)
-            if choice is None:
-                return ClaimResult(None, context)
-            lease = Lease(new_id(now), agent_id, device["id"], choice.group_key,
+            context = claims.claim_context(conn, device, holds_app_version_id, now, rules)
+            choice = policy.choose_lane(context) if context.lanes else None
+            lane = next((lane for lane in context.lanes
+                         if choice is not None and lane.key == (choice.group_key, choice.org_id)),
+                        None)
+            if lane is None:
+                return ClaimResult(None, context, choice)
+            picked = policy.choose_jobs(context, lane, claims.lane_candidates(conn, lane))
+            lease = Lease(new_id(now), agent_id, device["id"], lane.group_key, lane.org_id,
                           now + lease_seconds)
-            rows = conn.execute(
-                Q["assign_jobs"],
-                {"lease_id": lease.lease_id, "agent_name": device["agent_name"],
-                 "device_id": device["id"], "group_key": choice.group_key,
-                 "size": choice.size, "now": now},
-            ).fetchall()
+            rows = claims.assign(conn, picked, lease.lease_id, device, now) if picked else []
             if not rows:
                 return ClaimResult(None, context, choice)
-            conn.execute(
-                Q["insert_lease"],
-                {"lease_id": lease.lease_id, "agent_id": agent_id, "device_id": device["id"],
-                 "group_key": lease.group_key, "now": now, "expires_at": lease.expires_at},
-            )
-        jobs = sorted((job_from_row(r) for r in rows),
-                      key=lambda j: (-j.priority, j.created_at, j.job_id))
-        batch = Batch(lease, jobs[0].app_version_id, jobs[0].target, tuple(jobs))
+            conn.execute(Q["insert_lease"], {
+                "lease_id": lease.lease_id, "agent_id": agent_id, "device_id": device["id"],
+                "group_key": lane.group_key, "org_id": lane.org_id, "target": lane.target,
+                "now": now, "expires_at": lease.expires_at})
+        by_id = {row["id"]: job_from_row(dict(row)) for row in rows}
+        jobs = tuple(by_id[job_id] for job_id in picked if job_id in by_id)
+        batch = Batch(lease, jobs[0].app_version_id, jobs[0].target, jobs)
         return ClaimResult(batch, context, choice)
 
-    def start_attempt(self, job_id: str, lease_id: str, now: float) -> Job:
+    def start_attempt(
+        self, job_id: str, lease_id: str, now: float, policy: Policy, rules: FleetRules
+    ) -> Job:
         with self._db.write() as conn:
             job = _load_job(conn, job_id)
             if job.state is not JobState.ASSIGNED or job.lease_id != lease_id:
                 raise LeaseLost(_lost_reason(job))
-            started = transitions.start(job, now)
-            conn.execute(Q["update_job"], job_to_params(started))
-            conn.execute(
-                Q["insert_attempt"],
-                {"job_id": job_id, "attempt": started.attempts, "device_id": job.device_id,
-                 "agent_name": job.agent_name, "now": now},
-            )
-            conn.execute(
-                Q["device_running"], {"device_id": job.device_id, "job_id": job_id, "now": now}
-            )
+            lease = conn.execute(Q["lease_by_id"], {"lease_id": lease_id}).fetchone()
+            if lease is not None and lease["jobs_started"] > 0 and _should_yield(
+                    conn, job, lease, now, policy, rules):
+                for row in conn.execute(Q["assigned_jobs_of_lease"], {"lease_id": lease_id}):
+                    _requeue(conn, job_from_row(row), now)
+                yielded = True
+            else:
+                yielded = False
+                started = transitions.start(job, now)
+                conn.execute(Q["update_job"], job_to_params(started))
+                conn.execute(Q["count_lease_start"], {"lease_id": lease_id})
+                conn.execute(Q["insert_attempt"], {
+                    "job_id": job_id, "attempt": started.attempts, "device_id": job.device_id,
+                    "agent_name": job.agent_name, "now": now})
+                conn.execute(Q["device_running"],
+                             {"device_id": job.device_id, "job_id": job_id, "now": now})
+        if yielded:
+            raise Yielded("more urgent work waits; the rest of the batch went back to the queue")
         return started
 
     def finish_attempt(
@@ -310,6 +324,11 @@ class SQLiteStore:
                 {"job_id": job_id, "attempt": attempt, "outcome": outcome.value,
                  "error": error, "now": now},
             )
+            if outcome in (Outcome.PASSED, Outcome.FAILED):
+                began = conn.execute(Q["attempt_by_number"],
+                                     {"job_id": job_id, "attempt": attempt}).fetchone()
+                claims.learn_duration(conn, job.test_path, job.target,
+                                      now - began["started_at"])
             conn.execute(
                 Q["device_done"], {"device_id": job.device_id, "job_id": job_id, "now": now}
             )
@@ -364,22 +383,24 @@ class SQLiteStore:
         return ids
 
 
-def _new_job_params(job: NewJob) -> dict[str, Any]:
+def _new_job_params(job: NewJob, expected_seconds: float) -> dict[str, Any]:
     return {
         "job_id": job.job_id, "org_id": job.org_id, "app_version_id": job.app_version_id,
         "test_path": job.test_path, "target": job.target, "priority": job.priority,
         "group_key": job.group_key, "max_attempts": job.max_attempts,
-        "idempotency_key": job.idempotency_key, "created_at": job.created_at,
+        "expected_seconds": expected_seconds, "idempotency_key": job.idempotency_key,
+        "created_at": job.created_at,
     }
 
 
-def _queued_job(job: NewJob) -> Job:
+def _queued_job(job: NewJob, expected_seconds: float) -> Job:
     return Job(
         job_id=job.job_id, org_id=job.org_id, app_version_id=job.app_version_id,
         test_path=job.test_path, target=job.target, priority=job.priority,
         group_key=job.group_key, state=JobState.QUEUED, attempts=0,
         max_attempts=job.max_attempts, infra_failures=0,
         created_at=job.created_at, updated_at=job.created_at,
+        expected_seconds=expected_seconds,
     )
 
 
@@ -407,27 +428,19 @@ def _device_params(agent_id: str, report: DeviceReport, now: float) -> dict[str,
     }
 
 
-def _claim_context(
-    conn: sqlite3.Connection, device: sqlite3.Row, holds: str | None, now: float
-) -> ClaimContext:
-    target = device["target"]
-    groups = tuple(
-        GroupView(
-            group_key=r["group_key"], app_version_id=r["app_version_id"], target=r["target"],
-            org_id=r["org_id"],
-            queued_by_priority=(r["queued_p1"], r["queued_p2"], r["queued_p3"],
-                                r["queued_p4"], r["queued_p5"]),
-            oldest_queued_at=r["oldest_queued_at"], devices_working=r["devices_working"],
-        )
-        for r in conn.execute(Q["ready_groups"], {"target": target, "now": now})
-    )
-    online = conn.execute(Q["count_online_devices"], {"target": target}).fetchone()[0]
-    return ClaimContext(
-        device=DeviceView(device["id"], target, holds),
-        groups=groups,
-        target_devices=max(int(online), 1),
-        now=now,
-    )
+def _should_yield(
+    conn: sqlite3.Connection, job: Job, lease: sqlite3.Row, now: float, policy: Policy,
+    rules: FleetRules,
+) -> bool:
+    device = conn.execute(Q["device_by_id"], {"device_id": lease["device_id"]}).fetchone()
+    if device is None:
+        return False
+    context = claims.claim_context(conn, device, device["holds_app_version_id"], now, rules)
+    if not context.lanes:
+        return False
+    view = JobView(job.job_id, job.priority, job.created_at, job.expected_seconds,
+                   job.attempts, job.last_device_id)
+    return bool(policy.should_yield(context, view))
 
 
 def _requeue(conn: sqlite3.Connection, job: Job, now: float) -> Job:

@@ -1,34 +1,39 @@
--- Jobs, their groups, agents, devices, leases, attempts and installs.
--- Times are seconds since the Unix epoch (REAL). States are JobState values.
+-- Jobs, their groups and lanes, agents, devices, leases, attempts, installs and the duration
+-- history. Times are seconds since the Unix epoch (REAL). States are JobState values.
 
 CREATE TABLE jobs (
-    id               TEXT PRIMARY KEY,
-    org_id           TEXT NOT NULL,
-    app_version_id   TEXT NOT NULL,
-    test_path        TEXT NOT NULL,
-    target           TEXT NOT NULL,
-    priority         INTEGER NOT NULL CHECK (priority BETWEEN 1 AND 5),
-    group_key        TEXT NOT NULL,
-    state            TEXT NOT NULL,
-    attempts         INTEGER NOT NULL DEFAULT 0,
-    max_attempts     INTEGER NOT NULL,
-    infra_failures   INTEGER NOT NULL DEFAULT 0,
-    lease_id         TEXT,
-    agent_name       TEXT,
-    device_id        TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    flaky            INTEGER NOT NULL DEFAULT 0,
-    error            TEXT,
-    idempotency_key  TEXT,
-    created_at       REAL NOT NULL,
-    updated_at       REAL NOT NULL,
-    started_at       REAL,
-    finished_at      REAL,
-    retry_at         REAL
+    id                TEXT PRIMARY KEY,
+    org_id            TEXT NOT NULL,
+    app_version_id    TEXT NOT NULL,
+    test_path         TEXT NOT NULL,
+    target            TEXT NOT NULL,
+    priority          INTEGER NOT NULL CHECK (priority BETWEEN 1 AND 5),
+    group_key         TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    max_attempts      INTEGER NOT NULL,
+    infra_failures    INTEGER NOT NULL DEFAULT 0,
+    expected_seconds  REAL NOT NULL,
+    lease_id          TEXT,
+    agent_name        TEXT,
+    device_id         TEXT,
+    last_device_id    TEXT,
+    cancel_requested  INTEGER NOT NULL DEFAULT 0,
+    flaky             INTEGER NOT NULL DEFAULT 0,
+    error             TEXT,
+    idempotency_key   TEXT,
+    created_at        REAL NOT NULL,
+    updated_at        REAL NOT NULL,
+    started_at        REAL,
+    finished_at       REAL,
+    retry_at          REAL
 );
 
--- The claim path: the next jobs of one group, highest priority then oldest first.
-CREATE INDEX jobs_claim ON jobs (group_key, priority DESC, created_at, id) WHERE state = 'queued';
+-- The claim path: a lane's next jobs, highest priority then oldest first; its oldest job.
+CREATE INDEX jobs_lane_next ON jobs (group_key, org_id, priority DESC, created_at, id)
+    WHERE state = 'queued';
+CREATE INDEX jobs_lane_oldest ON jobs (group_key, org_id, created_at) WHERE state = 'queued';
+CREATE INDEX jobs_queued_test ON jobs (test_path, target) WHERE state = 'queued';
 CREATE INDEX jobs_newest ON jobs (created_at DESC, id DESC);
 CREATE INDEX jobs_org_newest ON jobs (org_id, created_at DESC, id DESC);
 CREATE INDEX jobs_group ON jobs (group_key, created_at, id);
@@ -39,19 +44,13 @@ CREATE INDEX jobs_retry_due ON jobs (retry_at) WHERE state = 'retry_wait';
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (org_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 
--- One row per group, kept in step with `jobs` by the triggers below, so a claim reads the
--- groups that have queued work without scanning the queue. The insert path creates a group's
--- row before its first job.
+-- Per group: jobs in each state, for `GET /groups`. The insert path creates a group's row
+-- before its first job; triggers keep the counts in the same transaction as each change.
 CREATE TABLE job_groups (
     group_key       TEXT PRIMARY KEY,
     target          TEXT NOT NULL,
     app_version_id  TEXT NOT NULL,
     org_id          TEXT,
-    queued_p1       INTEGER NOT NULL DEFAULT 0,
-    queued_p2       INTEGER NOT NULL DEFAULT 0,
-    queued_p3       INTEGER NOT NULL DEFAULT 0,
-    queued_p4       INTEGER NOT NULL DEFAULT 0,
-    queued_p5       INTEGER NOT NULL DEFAULT 0,
     queued          INTEGER NOT NULL DEFAULT 0,
     assigned        INTEGER NOT NULL DEFAULT 0,
     running         INTEGER NOT NULL DEFAULT 0,
@@ -62,27 +61,62 @@ CREATE TABLE job_groups (
     created_at      REAL NOT NULL,
     updated_at      REAL NOT NULL
 );
-CREATE INDEX job_groups_ready ON job_groups (target) WHERE queued > 0;
-CREATE INDEX job_groups_active ON job_groups (updated_at)
+CREATE INDEX job_groups_active ON job_groups (created_at)
     WHERE queued + assigned + running + retry_wait > 0;
+
+-- Per lane (the queued jobs of one group from one org): what the scheduling policy reads on
+-- every claim, so a claim never scans the queue.
+CREATE TABLE job_lanes (
+    group_key         TEXT NOT NULL,
+    org_id            TEXT NOT NULL,
+    target            TEXT NOT NULL,
+    app_version_id    TEXT NOT NULL,
+    queued_p1         INTEGER NOT NULL DEFAULT 0,
+    queued_p2         INTEGER NOT NULL DEFAULT 0,
+    queued_p3         INTEGER NOT NULL DEFAULT 0,
+    queued_p4         INTEGER NOT NULL DEFAULT 0,
+    queued_p5         INTEGER NOT NULL DEFAULT 0,
+    queued            INTEGER NOT NULL DEFAULT 0,
+    expected_seconds  REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_key, org_id)
+);
+CREATE INDEX job_lanes_ready ON job_lanes (target) WHERE queued > 0;
 
 CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs
 BEGIN
     UPDATE job_groups SET
+        queued = queued + (NEW.state = 'queued'),
+        updated_at = NEW.updated_at
+    WHERE group_key = NEW.group_key;
+    INSERT INTO job_lanes (group_key, org_id, target, app_version_id)
+    VALUES (NEW.group_key, NEW.org_id, NEW.target, NEW.app_version_id)
+    ON CONFLICT (group_key, org_id) DO NOTHING;
+    UPDATE job_lanes SET
         queued_p1 = queued_p1 + (NEW.state = 'queued' AND NEW.priority = 1),
         queued_p2 = queued_p2 + (NEW.state = 'queued' AND NEW.priority = 2),
         queued_p3 = queued_p3 + (NEW.state = 'queued' AND NEW.priority = 3),
         queued_p4 = queued_p4 + (NEW.state = 'queued' AND NEW.priority = 4),
         queued_p5 = queued_p5 + (NEW.state = 'queued' AND NEW.priority = 5),
         queued = queued + (NEW.state = 'queued'),
-        updated_at = NEW.updated_at
-    WHERE group_key = NEW.group_key;
+        expected_seconds = expected_seconds
+            + CASE WHEN NEW.state = 'queued' THEN NEW.expected_seconds ELSE 0 END
+    WHERE group_key = NEW.group_key AND org_id = NEW.org_id;
 END;
 
-CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs
+CREATE TRIGGER jobs_count_state AFTER UPDATE OF state ON jobs
 WHEN OLD.state <> NEW.state
 BEGIN
     UPDATE job_groups SET
+        queued = queued + (NEW.state = 'queued') - (OLD.state = 'queued'),
+        assigned = assigned + (NEW.state = 'assigned') - (OLD.state = 'assigned'),
+        running = running + (NEW.state = 'running') - (OLD.state = 'running'),
+        retry_wait = retry_wait + (NEW.state = 'retry_wait') - (OLD.state = 'retry_wait'),
+        completed = completed + (NEW.state = 'completed') - (OLD.state = 'completed'),
+        failed = failed + (NEW.state = 'failed') - (OLD.state = 'failed'),
+        cancelled = cancelled + (NEW.state = 'cancelled') - (OLD.state = 'cancelled'),
+        updated_at = NEW.updated_at
+    WHERE group_key = NEW.group_key;
+    UPDATE job_lanes SET
         queued_p1 = queued_p1 + (NEW.state = 'queued' AND NEW.priority = 1)
                               - (OLD.state = 'queued' AND OLD.priority = 1),
         queued_p2 = queued_p2 + (NEW.state = 'queued' AND NEW.priority = 2)
@@ -94,14 +128,20 @@ BEGIN
         queued_p5 = queued_p5 + (NEW.state = 'queued' AND NEW.priority = 5)
                               - (OLD.state = 'queued' AND OLD.priority = 5),
         queued = queued + (NEW.state = 'queued') - (OLD.state = 'queued'),
-        assigned = assigned + (NEW.state = 'assigned') - (OLD.state = 'assigned'),
-        running = running + (NEW.state = 'running') - (OLD.state = 'running'),
-        retry_wait = retry_wait + (NEW.state = 'retry_wait') - (OLD.state = 'retry_wait'),
-        completed = completed + (NEW.state = 'completed') - (OLD.state = 'completed'),
-        failed = failed + (NEW.state = 'failed') - (OLD.state = 'failed'),
-        cancelled = cancelled + (NEW.state = 'cancelled') - (OLD.state = 'cancelled'),
-        updated_at = NEW.updated_at
-    WHERE group_key = NEW.group_key;
+        expected_seconds = expected_seconds
+            + CASE WHEN NEW.state = 'queued' THEN NEW.expected_seconds ELSE 0 END
+            - CASE WHEN OLD.state = 'queued' THEN OLD.expected_seconds ELSE 0 END
+    WHERE group_key = NEW.group_key AND org_id = NEW.org_id;
+END;
+
+-- Re-pricing a queued job (its test's learned duration moved) moves its lane's expected work.
+CREATE TRIGGER jobs_reprice AFTER UPDATE OF expected_seconds ON jobs
+WHEN OLD.state = 'queued' AND NEW.state = 'queued'
+     AND OLD.expected_seconds <> NEW.expected_seconds
+BEGIN
+    UPDATE job_lanes SET
+        expected_seconds = expected_seconds + NEW.expected_seconds - OLD.expected_seconds
+    WHERE group_key = NEW.group_key AND org_id = NEW.org_id;
 END;
 
 CREATE TABLE agents (
@@ -132,18 +172,22 @@ CREATE TABLE devices (
 CREATE INDEX devices_agent ON devices (agent_id);
 CREATE INDEX devices_target ON devices (target, state);
 
+-- A batch handed to a device: jobs of one lane.
 CREATE TABLE leases (
-    id          TEXT PRIMARY KEY,
-    agent_id    TEXT NOT NULL,
-    device_id   TEXT NOT NULL,
-    group_key   TEXT NOT NULL,
-    created_at  REAL NOT NULL,
-    expires_at  REAL NOT NULL
+    id            TEXT PRIMARY KEY,
+    agent_id      TEXT NOT NULL,
+    device_id     TEXT NOT NULL,
+    group_key     TEXT NOT NULL,
+    org_id        TEXT NOT NULL,
+    target        TEXT NOT NULL,
+    jobs_started  INTEGER NOT NULL DEFAULT 0,
+    created_at    REAL NOT NULL,
+    expires_at    REAL NOT NULL
 );
 CREATE INDEX leases_expiry ON leases (expires_at);
 CREATE INDEX leases_agent ON leases (agent_id);
 CREATE INDEX leases_device ON leases (device_id);
-CREATE INDEX leases_group ON leases (group_key);
+CREATE INDEX leases_target ON leases (target, expires_at);
 
 CREATE TABLE attempts (
     job_id       TEXT NOT NULL REFERENCES jobs (id),
@@ -167,3 +211,19 @@ CREATE TABLE installs (
     ok              INTEGER NOT NULL
 );
 CREATE INDEX installs_device ON installs (device_id, finished_at);
+CREATE INDEX installs_target ON installs (target, id) WHERE ok = 1;
+
+-- Learned test durations (see qgjob/scheduler/durations.py), and a prior per target.
+CREATE TABLE test_durations (
+    test_path       TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    samples         INTEGER NOT NULL,
+    mean_seconds    REAL NOT NULL,
+    priced_seconds  REAL NOT NULL,
+    PRIMARY KEY (test_path, target)
+);
+CREATE TABLE target_durations (
+    target          TEXT PRIMARY KEY,
+    samples         INTEGER NOT NULL,
+    total_seconds   REAL NOT NULL
+);

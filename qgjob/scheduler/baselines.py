@@ -1,0 +1,74 @@
+"""Baselines the policy is measured against, on the same simulator and traces.
+
+- FIFO: the oldest job first, installing whenever the device holds another app.
+- FIFO with affinity: the oldest job of the app the device holds, else the oldest job.
+- Whole group: an idle device takes every queued job of the highest-priority, oldest group
+  (one of the seed designs). Lanes split a group by org; the baseline takes a whole lane.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView
+
+
+def _oldest(lanes: Sequence[LaneView]) -> LaneView:
+    return min(lanes, key=lambda lane: (lane.oldest_submitted_at, lane.group_key, lane.org_id))
+
+
+def _oldest_job(candidates: Sequence[JobView]) -> list[str]:
+    if not candidates:
+        return []
+    return [min(candidates, key=lambda job: (job.submitted_at, job.job_id)).job_id]
+
+
+@dataclass(frozen=True)
+class FifoPolicy:
+    name: str = "fifo"
+
+    def choose_lane(self, ctx: ClaimContext) -> LaneChoice | None:
+        if not ctx.lanes:
+            return None
+        lane = _oldest(ctx.lanes)
+        return LaneChoice(lane.group_key, lane.org_id)
+
+    def choose_jobs(
+        self, ctx: ClaimContext, lane: LaneView, candidates: Sequence[JobView]
+    ) -> list[str]:
+        return _oldest_job(candidates)
+
+    def should_yield(self, ctx: ClaimContext, next_job: JobView) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class FifoAffinityPolicy(FifoPolicy):
+    name: str = "fifo-affinity"
+
+    def choose_lane(self, ctx: ClaimContext) -> LaneChoice | None:
+        held = [lane for lane in ctx.lanes
+                if lane.app_version_id == ctx.device.holds_app_version_id]
+        lanes = held or ctx.lanes
+        if not lanes:
+            return None
+        lane = _oldest(lanes)
+        return LaneChoice(lane.group_key, lane.org_id)
+
+
+@dataclass(frozen=True)
+class WholeGroupPolicy(FifoPolicy):
+    name: str = "whole-group"
+
+    def choose_lane(self, ctx: ClaimContext) -> LaneChoice | None:
+        if not ctx.lanes:
+            return None
+        lane = max(ctx.lanes, key=lambda lane: (lane.top_priority, -lane.head_submitted_at))
+        return LaneChoice(lane.group_key, lane.org_id)
+
+    def choose_jobs(
+        self, ctx: ClaimContext, lane: LaneView, candidates: Sequence[JobView]
+    ) -> list[str]:
+        ordered = sorted(candidates, key=lambda job: (-job.priority, job.submitted_at))
+        return [job.job_id for job in ordered]

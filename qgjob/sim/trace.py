@@ -1,0 +1,132 @@
+"""Workload traces: a device pool and jobs with their true durations and outcomes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qgjob.domain.values import TARGETS
+
+
+class TraceError(ValueError):
+    """The trace file is not a valid trace; the message says where."""
+
+
+@dataclass(frozen=True)
+class TraceDevice:
+    device_id: str
+    target: str
+
+
+@dataclass(frozen=True)
+class TraceJob:
+    job_id: str
+    org_id: str
+    app_version_id: str
+    test_path: str
+    target: str
+    priority: int
+    submit_at: float
+    duration: float
+    outcomes: tuple[str, ...]
+
+    def outcome(self, attempt: int) -> str:
+        """Outcome of attempt `attempt` (1-based); the last entry repeats."""
+        return self.outcomes[min(attempt, len(self.outcomes)) - 1]
+
+    def attempts_needed(self, max_attempts: int) -> int:
+        for attempt in range(1, max_attempts + 1):
+            if self.outcome(attempt) == "pass":
+                return attempt
+        return max_attempts
+
+
+@dataclass(frozen=True)
+class Trace:
+    name: str
+    install_seconds: dict[str, float]
+    max_attempts: int
+    devices: tuple[TraceDevice, ...]
+    jobs: tuple[TraceJob, ...]
+
+
+def load_trace(path: Path) -> Trace:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TraceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TraceError(f"{path} is not JSON: {exc}") from None
+    return parse_trace(raw, default_name=path.stem)
+
+
+def parse_trace(raw: Any, default_name: str = "trace") -> Trace:
+    if not isinstance(raw, dict):
+        raise TraceError("a trace is a JSON object with devices and jobs")
+    install = raw.get("install_seconds", {"emulator": 20.0, "device": 45.0, "browserstack": 60.0})
+    if not isinstance(install, dict) or not all(
+        _number(v) and v >= 0 for v in install.values()
+    ):
+        raise TraceError("install_seconds must map targets to non-negative numbers")
+    max_attempts = raw.get("max_attempts", 3)
+    if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
+        raise TraceError("max_attempts must be a positive integer")
+    devices = tuple(_device(i, d) for i, d in enumerate(_list(raw, "devices")))
+    if not devices:
+        raise TraceError("devices: at least one device is needed")
+    if len({d.device_id for d in devices}) != len(devices):
+        raise TraceError("devices: ids must be unique")
+    jobs = tuple(_job(i, j) for i, j in enumerate(_list(raw, "jobs")))
+    if len({j.job_id for j in jobs}) != len(jobs):
+        raise TraceError("jobs: ids must be unique")
+    targets = {d.target for d in devices}
+    for job in jobs:
+        if job.target not in targets:
+            raise TraceError(f"job {job.job_id}: no device of target {job.target!r}")
+        if job.target not in install:
+            raise TraceError(f"install_seconds has no entry for target {job.target!r}")
+    return Trace(str(raw.get("name", default_name)), {k: float(v) for k, v in install.items()},
+                 max_attempts, devices, jobs)
+
+
+def _list(raw: dict[str, Any], key: str) -> list[Any]:
+    value = raw.get(key)
+    if not isinstance(value, list):
+        raise TraceError(f"{key} must be a list")
+    return value
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _device(index: int, raw: Any) -> TraceDevice:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise TraceError(f"devices[{index}]: needs a string id")
+    if raw.get("target") not in TARGETS:
+        raise TraceError(f"devices[{index}]: target must be one of {', '.join(TARGETS)}")
+    return TraceDevice(raw["id"], raw["target"])
+
+
+def _job(index: int, raw: Any) -> TraceJob:
+    where = f"jobs[{index}]"
+    if not isinstance(raw, dict):
+        raise TraceError(f"{where}: must be an object")
+    for key in ("id", "org_id", "app_version_id", "test_path", "target"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise TraceError(f"{where}: {key} must be a non-empty string")
+    priority = raw.get("priority", 3)
+    if not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 5:
+        raise TraceError(f"{where}: priority must be an integer 1-5")
+    for key in ("submit_at", "duration"):
+        if not _number(raw.get(key)) or raw[key] < 0:
+            raise TraceError(f"{where}: {key} must be a non-negative number")
+    outcomes = raw.get("outcomes", ["pass"])
+    if (not isinstance(outcomes, list) or not outcomes
+            or any(o not in ("pass", "fail") for o in outcomes)):
+        raise TraceError(f"{where}: outcomes must be a non-empty list of 'pass'/'fail'")
+    return TraceJob(raw["id"], raw["org_id"], raw["app_version_id"], raw["test_path"],
+                    raw["target"], priority, float(raw["submit_at"]), float(raw["duration"]),
+                    tuple(outcomes))

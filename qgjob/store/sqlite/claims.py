@@ -1,0 +1,117 @@
+"""The claim path on SQLite: building the policy's view of a target from the tables, and
+keeping the duration history the views price work with. Each function runs inside the
+caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+
+from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior, learn
+from qgjob.scheduler.views import (
+    ClaimContext,
+    DeviceView,
+    FleetRules,
+    JobView,
+    LaneView,
+    OrgShare,
+)
+from qgjob.store.sqlfiles import load_queries
+
+Q = load_queries("qgjob.store.sqlite")
+CANDIDATES = 64
+"""How many of the chosen lane's next jobs the policy sees when it picks a batch."""
+
+
+def claim_context(
+    conn: sqlite3.Connection, device: sqlite3.Row, holds: str | None, now: float,
+    rules: FleetRules,
+) -> ClaimContext:
+    """What the policy sees when `device` asks for work (the device's own batches excluded)."""
+    target = device["target"]
+    lanes = tuple(
+        LaneView(
+            group_key=r["group_key"], org_id=r["org_id"], app_version_id=r["app_version_id"],
+            target=r["target"],
+            queued_by_priority=(r["queued_p1"], r["queued_p2"], r["queued_p3"],
+                                r["queued_p4"], r["queued_p5"]),
+            head_submitted_at=r["head_submitted_at"],
+            oldest_submitted_at=r["oldest_submitted_at"],
+            expected_seconds=max(r["expected_seconds"], 0.0),
+        )
+        for r in conn.execute(Q["ready_lanes"], {"target": target})
+    )
+    per_group: dict[str, int] = {}
+    per_org: dict[str, int] = {}
+    params = {"target": target, "now": now, "device_id": device["id"]}
+    for row in conn.execute(Q["working_leases"], params):
+        per_group[row["group_key"]] = per_group.get(row["group_key"], 0) + row["devices"]
+        per_org[row["org_id"]] = per_org.get(row["org_id"], 0) + row["devices"]
+    orgs: dict[str, OrgShare] = {org: rules.share(org, n) for org, n in per_org.items()}
+    for lane in lanes:
+        orgs.setdefault(lane.org_id, rules.share(lane.org_id, 0))
+    counts = conn.execute(Q["count_target_devices"], {"target": target}).fetchone()
+    measured = conn.execute(Q["recent_install_seconds"], {"target": target}).fetchone()[0]
+    return ClaimContext(
+        device=DeviceView(device["id"], target, holds),
+        lanes=lanes,
+        devices_per_group=per_group,
+        orgs=orgs,
+        target_devices=max(int(counts["online"]), 1),
+        idle_devices=int(counts["idle"]),
+        install_seconds=float(measured) if measured is not None
+        else rules.install_seconds.get(target, 30.0),
+        now=now,
+        default_weight=rules.default_weight,
+    )
+
+
+def lane_candidates(conn: sqlite3.Connection, lane: LaneView) -> list[JobView]:
+    rows = conn.execute(Q["lane_candidates"], {"group_key": lane.group_key,
+                                               "org_id": lane.org_id, "limit": CANDIDATES})
+    return [JobView(r["id"], r["priority"], r["created_at"], r["expected_seconds"],
+                    r["attempts"], r["last_device_id"]) for r in rows]
+
+
+def assign(
+    conn: sqlite3.Connection, job_ids: Sequence[str], lease_id: str, device: sqlite3.Row,
+    now: float,
+) -> list[sqlite3.Row]:
+    return conn.execute(Q["assign_jobs"], {
+        "job_ids": json.dumps(list(job_ids)), "lease_id": lease_id,
+        "agent_name": device["agent_name"], "device_id": device["id"], "now": now,
+    }).fetchall()
+
+
+def expected_seconds(conn: sqlite3.Connection, test_path: str, target: str) -> float:
+    """The estimate a new job is priced with."""
+    row = conn.execute(Q["test_duration"], {"test_path": test_path, "target": target}).fetchone()
+    if row is not None:
+        return float(row["mean_seconds"])
+    return _prior(conn, target).mean(DEFAULT_SECONDS)
+
+
+def learn_duration(
+    conn: sqlite3.Connection, test_path: str, target: str, seconds: float
+) -> None:
+    """Fold a finished attempt into the history; re-price the test's queued jobs when its
+    estimate moved enough to matter."""
+    row = conn.execute(Q["test_duration"], {"test_path": test_path, "target": target}).fetchone()
+    stats = (DurationStats(row["samples"], row["mean_seconds"], row["priced_seconds"])
+             if row else None)
+    new_stats, new_prior, reprice = learn(stats, _prior(conn, target), seconds)
+    conn.execute(Q["save_test_duration"], {
+        "test_path": test_path, "target": target, "samples": new_stats.samples,
+        "mean_seconds": new_stats.mean_seconds, "priced_seconds": new_stats.priced_seconds})
+    conn.execute(Q["save_target_duration"], {
+        "target": target, "samples": new_prior.samples,
+        "total_seconds": new_prior.total_seconds})
+    if reprice is not None:
+        conn.execute(Q["reprice_queued_test"],
+                     {"test_path": test_path, "target": target, "seconds": reprice})
+
+
+def _prior(conn: sqlite3.Connection, target: str) -> TargetPrior:
+    row = conn.execute(Q["target_duration"], {"target": target}).fetchone()
+    return TargetPrior(row["samples"], row["total_seconds"]) if row else TargetPrior()

@@ -1,0 +1,89 @@
+"""The simulator runs every policy over every shared trace (and generated ones) into a
+feasible, deterministic schedule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qgjob.scheduler.registry import POLICY_NAMES, policy_named
+from qgjob.sim.engine import Simulator
+from qgjob.sim.generate import KINDS, generate
+from qgjob.sim.metrics import summarize
+from qgjob.sim.trace import Trace, TraceError, load_trace, parse_trace
+from tests.sim.schedule_checker import check_schedule
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
+TRACE_FILES = sorted(SHARED.glob("*.json")) if SHARED.is_dir() else []
+
+
+def shared(name: str) -> Trace:
+    path = SHARED / f"{name}.json"
+    if not path.exists():
+        pytest.skip(f"the shared traces are not next to this checkout ({SHARED})")
+    return load_trace(path)
+
+
+@pytest.mark.parametrize("policy", POLICY_NAMES)
+@pytest.mark.parametrize("path", TRACE_FILES, ids=lambda p: p.stem)
+def test_every_policy_makes_a_feasible_schedule(path: Path, policy: str) -> None:
+    trace = load_trace(path)
+    result = Simulator(trace, policy_named(policy)).run()
+    assert check_schedule(trace, result.events) == []
+
+
+@pytest.mark.parametrize("policy", POLICY_NAMES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_generated_traces_too(kind: str, policy: str) -> None:
+    trace = parse_trace(generate(kind, seed=3))
+    result = Simulator(trace, policy_named(policy)).run()
+    assert check_schedule(trace, result.events) == []
+
+
+def test_the_same_run_twice_gives_the_same_schedule() -> None:
+    trace = parse_trace(generate("steady", seed=1))
+    first = Simulator(trace, policy_named("qgjob"), seed=4).run().events
+    second = Simulator(trace, policy_named("qgjob"), seed=4).run().events
+    assert json.dumps(first) == json.dumps(second)
+
+
+def test_the_brief_example() -> None:
+    trace = shared("seed000")
+    summary = summarize(trace, "qgjob", Simulator(trace, policy_named("qgjob")).run().events)
+    assert summary.installs == summary.min_installs == 3
+    assert summary.passed == 5
+
+
+def test_the_checker_catches_a_broken_schedule() -> None:
+    trace = shared("seed000")
+    events = Simulator(trace, policy_named("qgjob")).run().events
+    tests = [e for e in events if e["kind"] == "test"]
+    broken = [e for e in events if e is not tests[0]]  # a job never ran
+    assert any("attempts" in p for p in check_schedule(trace, broken))
+    no_install = [e for e in events if e["kind"] == "test"]
+    assert any("without" in p for p in check_schedule(trace, no_install))
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ([], "object"),
+        ({"devices": [], "jobs": []}, "at least one device"),
+        ({"devices": [{"id": "e1", "target": "tv"}], "jobs": []}, "target"),
+        ({"devices": [{"id": "e1", "target": "emulator"}],
+          "jobs": [{"id": "j", "org_id": "o", "app_version_id": "a", "test_path": "t",
+                    "target": "device", "submit_at": 0, "duration": 1}]}, "no device"),
+        ({"devices": [{"id": "e1", "target": "emulator"}],
+          "jobs": [{"id": "j", "org_id": "o", "app_version_id": "a", "test_path": "t",
+                    "target": "emulator", "submit_at": 0, "duration": -1}]}, "duration"),
+        ({"devices": [{"id": "e1", "target": "emulator"}],
+          "jobs": [{"id": "j", "org_id": "o", "app_version_id": "a", "test_path": "t",
+                    "target": "emulator", "submit_at": 0, "duration": 1,
+                    "outcomes": ["maybe"]}]}, "outcomes"),
+    ],
+)
+def test_bad_traces_are_refused_with_a_reason(raw: object, says: str) -> None:
+    with pytest.raises(TraceError, match=says):
+        parse_trace(raw)

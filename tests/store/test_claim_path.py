@@ -1,0 +1,127 @@
+"""What the scheduling policy is shown, and what the store learns and applies for it."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from qgjob.domain.attempts import Outcome
+from qgjob.domain.states import JobState
+from qgjob.scheduler.views import ClaimContext, FleetRules, JobView
+from qgjob.store.base import Store, Yielded
+from tests.factories import T0, new_job
+from tests.store.helpers import (
+    POLICY,
+    RULES,
+    OldestLanePolicy,
+    claim,
+    finish,
+    register,
+    start,
+)
+
+S = JobState
+
+
+def test_new_jobs_are_priced_with_what_was_learned(store: Store) -> None:
+    agent = register(store, devices="emulator-1:emulator,emulator-2:emulator")
+    [first] = store.insert_jobs([new_job(test_path="tests/login.spec.js", at=T0)])
+    lease = claim(store, agent, at=T0).batch.lease.lease_id  # type: ignore[union-attr]
+    start(store, first.job_id, lease, T0 + 10)
+    finish(store, first.job_id, lease, 1, Outcome.PASSED, T0 + 52)  # took 42 s
+    [later] = store.insert_jobs([new_job(test_path="tests/login.spec.js", at=T0 + 60),
+                                 ])
+    assert later.expected_seconds == pytest.approx(42.0)
+    [unknown] = store.insert_jobs([new_job(test_path="tests/other.spec.js", at=T0 + 61)])
+    assert unknown.expected_seconds == pytest.approx(42.0)  # the target's prior so far
+
+
+def test_queued_jobs_are_repriced_when_their_test_is_learned(store: Store) -> None:
+    agent = register(store)
+    running = new_job(test_path="tests/login.spec.js", at=T0)
+    waiting = [new_job(app_version_id="other", test_path="tests/login.spec.js", at=T0 + 1)
+               for _ in range(3)]
+    store.insert_jobs([running, *waiting])
+    first = claim(store, agent, holds="xyz123", at=T0 + 2)
+    assert first.batch is not None and first.context is not None
+    before = {lane.app_version_id: lane.expected_seconds for lane in first.context.lanes}
+    assert before["other"] == pytest.approx(3 * 60.0)  # the default guess
+    lease = first.batch.lease.lease_id
+    start(store, running.job_id, lease, T0 + 10)
+    finish(store, running.job_id, lease, 1, Outcome.PASSED, T0 + 30)  # it took 20 s
+    second = claim(store, agent, holds="xyz123", at=T0 + 31)
+    assert second.context is not None
+    after = {lane.app_version_id: lane.expected_seconds for lane in second.context.lanes}
+    assert after["other"] == pytest.approx(3 * 20.0)
+
+
+def test_the_view_counts_devices_per_build_and_org(store: Store) -> None:
+    store.insert_jobs([new_job(org_id="acme", app_version_id="a", at=T0),
+                       new_job(org_id="acme", app_version_id="a", at=T0),
+                       new_job(org_id="beta", app_version_id="b", at=T0 + 1)])
+    agent = register(store, devices="emulator-1:emulator,emulator-2:emulator,device-1:device")
+    one = claim(store, agent, device="emulator-1", holds="a", at=T0 + 2)
+    assert one.batch is not None and one.batch.lease.org_id == "acme"
+    rules = FleetRules(org_weights={"beta": 3.0}, org_caps={"acme": 1})
+    view = store.claim_batch(agent, "emulator-2", None, T0 + 3, 30.0, POLICY, rules).context
+    assert view is not None
+    assert view.devices_per_group == {"emulator|a": 1}
+    assert view.orgs["acme"].devices == 1 and view.orgs["acme"].cap == 1
+    assert view.orgs["beta"].weight == 3.0
+    assert view.target_devices == 2 and view.idle_devices == 2
+    assert view.install_seconds == 20.0  # nothing measured yet: the configured default
+
+
+def test_measured_installs_replace_the_default(store: Store) -> None:
+    agent = register(store, devices="emulator-1:emulator")
+    store.insert_jobs([new_job()])
+    store.record_install(agent, "emulator-1", "xyz123", "emulator", T0, T0 + 33, True)
+    view = claim(store, agent).context
+    assert view is not None and view.install_seconds == pytest.approx(33.0)
+
+
+@dataclass(frozen=True)
+class AlwaysYield(OldestLanePolicy):
+    name: str = "always-yield"
+
+    def should_yield(self, ctx: ClaimContext, next_job: JobView) -> bool:
+        return True
+
+
+def test_yield_hands_the_rest_of_the_batch_back(store: Store) -> None:
+    jobs = store.insert_jobs([new_job(test_path=f"tests/{i}.spec.js", at=T0) for i in range(3)])
+    agent = register(store)
+    lease = claim(store, agent, at=T0 + 1).batch.lease.lease_id  # type: ignore[union-attr]
+    store.insert_jobs([new_job(app_version_id="urgent", priority=5, at=T0 + 2)])
+    policy = AlwaysYield()
+    # The first job of a batch was chosen a moment ago: it is never yielded.
+    assert store.start_attempt(jobs[0].job_id, lease, T0 + 3, policy, RULES).state is S.RUNNING
+    finish(store, jobs[0].job_id, lease, 1, Outcome.PASSED, T0 + 4)
+    with pytest.raises(Yielded):
+        store.start_attempt(jobs[1].job_id, lease, T0 + 5, policy, RULES)
+    rest = [store.get_job(j.job_id) for j in jobs[1:]]
+    assert all(j is not None and j.state is S.QUEUED and j.lease_id is None for j in rest)
+
+
+def test_no_yield_while_nothing_else_waits(store: Store) -> None:
+    jobs = store.insert_jobs([new_job(test_path=f"tests/{i}.spec.js", at=T0) for i in range(2)])
+    agent = register(store)
+    lease = claim(store, agent, at=T0 + 1).batch.lease.lease_id  # type: ignore[union-attr]
+    start(store, jobs[0].job_id, lease, T0 + 2)
+    finish(store, jobs[0].job_id, lease, 1, Outcome.PASSED, T0 + 3)
+    assert store.start_attempt(jobs[1].job_id, lease, T0 + 4, AlwaysYield(), RULES).state \
+        is S.RUNNING
+
+
+def test_a_retry_remembers_where_it_failed(store: Store) -> None:
+    [job] = store.insert_jobs([new_job()])
+    agent = register(store)
+    lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
+    start(store, job.job_id, lease, T0)
+    after = finish(store, job.job_id, lease, 1, Outcome.FAILED, T0 + 5, "boom").after
+    assert after.last_device_id == "lab/emulator-1" and after.device_id is None
+    store.promote_due_retries(T0 + 100)
+    result = claim(store, agent, at=T0 + 101)
+    assert result.context is not None
+    candidate = JobView(job.job_id, 3, T0, 60.0, 1, "lab/emulator-1")
+    assert result.batch is not None and result.batch.jobs[0].last_device_id == \
+        candidate.last_device_id

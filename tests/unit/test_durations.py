@@ -1,0 +1,37 @@
+import pytest
+
+from qgjob.scheduler.durations import (
+    DEFAULT_SECONDS,
+    DurationModel,
+    DurationStats,
+    TargetPrior,
+    learn,
+)
+
+
+def test_unknown_tests_use_the_target_prior_then_the_default() -> None:
+    model = DurationModel()
+    assert model.estimate("tests/a.spec.js", "emulator") == DEFAULT_SECONDS
+    model.observe("tests/a.spec.js", "emulator", 30.0)
+    model.observe("tests/b.spec.js", "emulator", 50.0)
+    assert model.estimate("tests/new.spec.js", "emulator") == pytest.approx(40.0)
+    assert model.estimate("tests/new.spec.js", "device") == DEFAULT_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("stats", "seconds", "mean", "reprice"),
+    [
+        (None, 42.0, 42.0, 42.0),  # first sample: its queued jobs were priced with a guess
+        (DurationStats(1, 40.0, 40.0), 44.0, 42.0, None),  # small move: no re-pricing
+        (DurationStats(5, 40.0, 40.0), 100.0, 58.0, 58.0),  # moved by more than 25%
+        (DurationStats(9, 40.0, 40.0), 40.0, 40.0, None),
+    ],
+)
+def test_learn(stats: DurationStats | None, seconds: float, mean: float,
+               reprice: float | None) -> None:
+    new, prior, again = learn(stats, TargetPrior(3, 120.0), seconds)
+    assert new.mean_seconds == pytest.approx(mean)
+    assert (again is None) == (reprice is None)
+    if reprice is not None:
+        assert again == pytest.approx(reprice) and new.priced_seconds == pytest.approx(reprice)
+    assert prior.samples == 4

@@ -1,0 +1,114 @@
+"""The scheduling policy's decisions, as tables of situations a device can be in."""
+
+from __future__ import annotations
+
+import pytest
+
+from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.scheduler.views import ClaimContext, DeviceView, JobView, LaneView, OrgShare
+
+NOW = 10_000.0
+POLICY = FairAffinityPolicy()
+
+
+def lane(app: str, *, org: str = "acme", priority: int = 3, queued: int = 5,
+         age: float = 600.0, work: float | None = None) -> LaneView:
+    counts = [0] * 5
+    counts[priority - 1] = queued
+    return LaneView(f"emulator|{app}", org, app, "emulator", tuple(counts), NOW - age,
+                    NOW - age, 40.0 * queued if work is None else work)
+
+
+def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | None = None,
+        orgs: dict[str, OrgShare] | None = None, devices: int = 6, idle: int = 1) -> ClaimContext:
+    per_group = {f"emulator|{app}": n for app, n in (working or {}).items()}
+    shares = dict(orgs or {})
+    for item in lanes:
+        shares.setdefault(item.org_id, OrgShare(item.org_id, 0))
+    return ClaimContext(DeviceView("lab/emulator-1", "emulator", holds), lanes, per_group,
+                        shares, devices, idle, 20.0, NOW)
+
+
+def chosen(context: ClaimContext) -> str | None:
+    choice = POLICY.choose_lane(context)
+    return choice.group_key.split("|")[1] if choice else None
+
+
+@pytest.mark.parametrize(
+    ("context", "expected", "why"),
+    [
+        (ctx(), None, "no work"),
+        (ctx(lane("a")), "a", "the only build"),
+        (ctx(lane("old", age=900), lane("mine", age=100), holds="mine"), "mine",
+         "affinity: no install"),
+        (ctx(lane("mine"), lane("hotfix", priority=5), holds="mine"), "hotfix",
+         "work two levels more urgent cuts in"),
+        (ctx(lane("mine"), lane("next", priority=4), holds="mine"), "mine",
+         "one level more urgent does not take a device off its build"),
+        (ctx(lane("new", age=100), lane("old", age=900)), "old", "the oldest build first"),
+        (ctx(lane("small", age=610, work=100), lane("big", age=600, work=3000)), "big",
+         "builds that arrived together: the one that would finish last first"),
+        (ctx(lane("big", org="bigco", work=5000), lane("tiny", org="small", age=30),
+             holds="big", working={"big": 5},
+             orgs={"bigco": OrgShare("bigco", 5)}), "tiny",
+         "a starved org is served before affinity"),
+        (ctx(lane("capped", org="capco"), lane("other", org="free", age=10),
+             orgs={"capco": OrgShare("capco", 2, cap=2)}), "other", "an org at its cap waits"),
+        (ctx(lane("worked", age=5, work=2000), working={"worked": 1}), None,
+         "helpers wait until a burst has settled"),
+        (ctx(lane("worked", work=2000), working={"worked": 1}), "worked",
+         "a big build spreads out"),
+        (ctx(lane("worked", work=90), working={"worked": 2}), None,
+         "too little work left to pay for an install"),
+        (ctx(lane("mine", priority=1, work=3000), lane("hotfix", priority=5, work=60),
+             holds="mine", working={"hotfix": 1}), "mine",
+         "urgent work that does not need this device: back to its own build"),
+    ],
+)
+def test_which_lane(context: ClaimContext, expected: str | None, why: str) -> None:
+    assert chosen(context) == expected, why
+
+
+def test_low_priority_ages_into_urgency() -> None:
+    patient = lane("patient", priority=1, age=POLICY.aging_seconds * 3 + 1)
+    assert POLICY.lane_band(patient, NOW) == 4
+    assert chosen(ctx(patient, lane("fresh", priority=3, age=10))) == "patient"
+
+
+def job(job_id: str, seconds: float = 40.0, *, priority: int = 3, last: str | None = None,
+        age: float = 100.0) -> JobView:
+    return JobView(job_id, priority, NOW - age, seconds, 1 if last else 0, last)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "queued", "idle", "expected"),
+    [
+        ([job("short", 10), job("long", 80)], 2, 1, ["long", "short"]),
+        ([job("a", 60), job("b", 60), job("c", 60)], 3, 1, ["a", "b"]),
+        ([job("a"), job("b"), job("c"), job("d")], 4, 4, ["a"]),
+        ([job("retry", last="lab/emulator-1"), job("fresh")], 2, 1, ["fresh", "retry"]),
+        ([job("low", priority=2), job("high", priority=4, age=1)], 2, 1, ["high", "low"]),
+    ],
+    ids=["long-tests-early", "batch-of-90-seconds", "shared-with-idle-devices",
+         "retry-elsewhere", "urgent-first"],
+)
+def test_which_jobs(candidates: list[JobView], queued: int, idle: int,
+                    expected: list[str]) -> None:
+    chosen_lane = lane("a", queued=queued)
+    batch = POLICY.choose_jobs(ctx(chosen_lane, idle=idle), chosen_lane, candidates)
+    assert batch == expected
+
+
+@pytest.mark.parametrize(
+    ("context", "next_priority", "expected"),
+    [
+        (ctx(lane("hotfix", priority=5), holds="mine", idle=0), 3, True),
+        (ctx(lane("hotfix", priority=5), holds="mine", idle=1), 3, False),
+        (ctx(lane("next", priority=4), holds="mine", idle=0), 3, False),
+        (ctx(holds="mine", idle=0), 3, False),
+    ],
+    ids=["urgent-and-no-idle-device", "an-idle-device-takes-it", "one-level", "nothing-waits"],
+)
+def test_cut_in_at_job_boundaries(context: ClaimContext, next_priority: int,
+                                  expected: bool) -> None:
+    assert POLICY.should_yield(context, job("next", priority=next_priority)) is expected
