@@ -33,9 +33,11 @@ from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import FleetRules
 from qgjob.settings import ServerSettings
 from qgjob.store.base import (
+    Conflict,
     DeviceReport,
     HeartbeatAck,
     JobFilter,
+    LeaseLost,
     QueueCount,
     Store,
     Transitioned,
@@ -188,6 +190,12 @@ class JobService:
                     self.store.claim_batch, agent_id, device, holds_app_version_id,
                     self.clock(), self.settings.lease_seconds, self.policy, self.rules,
                 )
+                if result.context is not None and result.context.device.target != target:
+                    if result.batch is not None:
+                        await self.release(agent_id, result.batch.lease.lease_id,
+                                           [j.job_id for j in result.batch.jobs])
+                    raise Conflict(f"device {device!r} is registered for target "
+                                   f"{result.context.device.target!r}, not {target!r}")
                 if result.batch is not None:
                     self._log_batch(device, result.batch)
                     return result.batch
@@ -202,9 +210,15 @@ class JobService:
             if gone is not None and await gone():
                 return None
 
-    async def start(self, job_id: str, lease_id: str) -> Job:
+    async def _check_lease(self, agent_id: str, lease_id: str) -> None:
+        owner = await self._run(self.store.lease_agent, lease_id)
+        if owner is not None and owner != agent_id:
+            raise LeaseLost(f"lease {lease_id} belongs to another agent")
+
+    async def start(self, agent_id: str, job_id: str, lease_id: str) -> Job:
         """Raises Yielded when urgent work should take this device: the rest of its batch
         is back in the queue."""
+        await self._check_lease(agent_id, lease_id)
         try:
             return await self._run(self.store.start_attempt, job_id, lease_id, self.clock(),
                                    self.policy, self.rules)
@@ -215,8 +229,10 @@ class JobService:
             raise
 
     async def report(
-        self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None
+        self, agent_id: str, job_id: str, lease_id: str, attempt: int, outcome: Outcome,
+        error: str | None,
     ) -> Job:
+        await self._check_lease(agent_id, lease_id)
         now = self.clock()
         draw = self._rng.random()
 
@@ -232,7 +248,8 @@ class JobService:
         self._wake_for([change.after])
         return change.after
 
-    async def release(self, lease_id: str, job_ids: Sequence[str]) -> list[Job]:
+    async def release(self, agent_id: str, lease_id: str, job_ids: Sequence[str]) -> list[Job]:
+        await self._check_lease(agent_id, lease_id)
         released = await self._run(self.store.release_jobs, lease_id, job_ids, self.clock())
         self._wake_for(released)
         return released

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qgjob.domain.models import DeviceSpec
-from qgjob.domain.values import InvalidValue, parse_target
+from qgjob.domain.values import InvalidValue, parse_count, parse_target
 
 MAX_DEVICES = 256
 
@@ -18,16 +18,12 @@ def parse_devices(spec: str) -> list[DeviceSpec]:
             continue
         kind, _, count_text = part.partition(":")
         target = parse_target(kind)
-        count_text = count_text.strip() or "1"
-        if not count_text.isdigit() or int(count_text) < 1:
-            raise InvalidValue(
-                f"device count {count_text!r} in {part!r} must be a positive integer"
-            )
-        for _ in range(int(count_text)):
+        count = parse_count(count_text or "1", f"the device count in {part!r}")
+        if len(devices) + count > MAX_DEVICES:
+            raise InvalidValue(f"at most {MAX_DEVICES} devices per agent")
+        for _ in range(count):
             counters[target] = counters.get(target, 0) + 1
             devices.append(DeviceSpec(name=f"{target}-{counters[target]}", target=target))
     if not devices:
         raise InvalidValue("no devices given; e.g. --devices emulator:2,device:1")
-    if len(devices) > MAX_DEVICES:
-        raise InvalidValue(f"at most {MAX_DEVICES} devices per agent")
     return devices

@@ -62,13 +62,18 @@ class Agent:
         self.claim_wait_seconds = 30.0
         self._stopping = asyncio.Event()
         self._interrupting = False
+        self._registering = asyncio.Lock()
         self.jobs_run = 0
 
     # life cycle -----------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Register, then work until `stop()`."""
-        await self._register()
+        try:
+            await self._register()
+        except ServerUnavailable:
+            log.warning("stopped before the server could be reached")
+            return
         heartbeat = asyncio.create_task(self._heartbeat_forever())
         try:
             await asyncio.gather(*(self._work(device) for device in self.devices))
@@ -91,14 +96,21 @@ class Agent:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    async def _register(self) -> None:
-        async def register() -> None:
-            specs = [DeviceSpec(d.spec.name, d.spec.target, d.holds) for d in self.devices]
-            registration = await self.client.register(self.name, self.executor.name, specs)
-            self.heartbeat_seconds = registration.heartbeat_seconds
-            self.claim_wait_seconds = registration.claim_wait_seconds
+    async def _register(self, forgotten: str | None = None) -> None:
+        """Register (again). Device workers and the heartbeat may all learn at once that the
+        server forgot this agent; only the first of them registers, so they do not replace
+        each other's sessions (and rescue each other's batches) in a loop."""
+        async with self._registering:
+            if forgotten is not None and self.client.agent_id != forgotten:
+                return  # another worker registered already
 
-        await self._retrying("register", register, until_stopped=False)
+            async def register() -> None:
+                specs = [DeviceSpec(d.spec.name, d.spec.target, d.holds) for d in self.devices]
+                registration = await self.client.register(self.name, self.executor.name, specs)
+                self.heartbeat_seconds = registration.heartbeat_seconds
+                self.claim_wait_seconds = registration.claim_wait_seconds
+
+            await self._retrying("register", register)
         log.info("agent %s registered as %s with %d device(s): %s", self.name,
                  self.client.agent_id, len(self.devices),
                  ", ".join(f"{d.spec.name} ({d.spec.target})" for d in self.devices))
@@ -107,12 +119,15 @@ class Agent:
 
     async def _work(self, device: _Device) -> None:
         while not self.stopping:
+            session = self.client.agent_id
             try:
                 assignment = await self._claim(device)
                 if assignment is not None:
                     await self._run_batch(device, assignment)
             except AgentUnknown:
-                await self._register()
+                await self._register(forgotten=session)
+            except ServerUnavailable:
+                continue  # only while stopping: the retries gave up
             except Exception:
                 log.exception("%s: unexpected error; continuing", device.spec.name)
                 await asyncio.sleep(1.0)
@@ -144,9 +159,16 @@ class Agent:
                 if self.stopping:
                     await self._hand_back(batch.lease_id, [j.job_id for j in batch.jobs[index:]])
                     return
-                if device.holds != batch.app_version_id and not await self._install(device, batch):
-                    await self._hand_back(batch.lease_id, [j.job_id for j in batch.jobs[index:]])
-                    return
+                if device.holds != batch.app_version_id:
+                    failure = await self._install(device, batch)
+                    if failure is not None:
+                        # The job's attempt fails with the reason (so a build that cannot be
+                        # installed ends failed, and a retry prefers another device); the rest
+                        # of the batch goes back to the queue.
+                        await self._run_job(device, batch.lease_id, job, failure)
+                        await self._hand_back(batch.lease_id,
+                                              [j.job_id for j in batch.jobs[index + 1:]])
+                        return
                 try:
                     await self._run_job(device, batch.lease_id, job)
                 except YieldToUrgentWork:
@@ -155,26 +177,31 @@ class Agent:
         finally:
             device.state, device.lease_id, device.job_id = "idle", None, None
 
-    async def _install(self, device: _Device, batch: Assignment) -> bool:
+    async def _install(self, device: _Device, batch: Assignment) -> RunResult | None:
+        """Install the batch's app; a RunResult saying why when that failed."""
         device.state = "installing"
         log.info("%s: installing %s (%s executor)", device.spec.name, batch.app_version_id,
                  self.executor.name)
         started = time.monotonic()
+        failure: RunResult | None = None
         try:
             await self.executor.install(batch.app_version_id, batch.target, device.spec.name)
-            ok = True
-        except InstallFailed as failure:
+        except InstallFailed as problem:
             log.error("%s: install of %s failed: %s", device.spec.name, batch.app_version_id,
-                      failure)
-            ok = False
+                      problem)
+            failure = RunResult(Outcome.FAILED, f"could not install {batch.app_version_id} on "
+                                                f"{device.spec.name}: {problem}")
+        ok = failure is None
         device.holds = batch.app_version_id if ok else None
         seconds = time.monotonic() - started
-        with contextlib.suppress(ServerUnavailable, Rejected, LeaseLost):
+        with contextlib.suppress(ServerUnavailable, Rejected, LeaseLost, AgentUnknown):
             await self.client.record_install(device.spec.name, batch.app_version_id,
                                              batch.target, seconds, ok)
-        return ok
+        return failure
 
-    async def _run_job(self, device: _Device, lease_id: str, job: JobTicket) -> None:
+    async def _run_job(self, device: _Device, lease_id: str, job: JobTicket,
+                       known_result: RunResult | None = None) -> None:
+        """Start, run and report one job; `known_result` reports without running it."""
         try:
             attempt = await self._retrying(
                 f"{job.job_id} start", lambda: self.client.start(job.job_id, lease_id)
@@ -189,7 +216,7 @@ class Agent:
             device.cancel.set()
         log.info("%s: running %s %s (attempt %d)", device.spec.name, job.job_id,
                  job.test_path, attempt)
-        result = await self._execute(device, job)
+        result = known_result or await self._execute(device, job)
         device.state, device.job_id = "idle", None
         self.jobs_run += 1
         try:
@@ -224,16 +251,23 @@ class Agent:
     # heartbeats -----------------------------------------------------------------------------
 
     async def _heartbeat_forever(self) -> None:
+        """Never ends on an error: without heartbeats every running job would be rescued and
+        run again elsewhere."""
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
+            session = self.client.agent_id
             try:
                 cancelled = await self.client.heartbeat([d.status() for d in self.devices])
             except AgentUnknown:
                 log.warning("the server forgot this agent; registering again")
-                await self._register()
+                with contextlib.suppress(ServerUnavailable):
+                    await self._register(forgotten=session)
                 continue
             except (ServerUnavailable, Rejected) as problem:
                 log.warning("heartbeat failed: %s", problem)
+                continue
+            except Exception:
+                log.exception("heartbeat failed unexpectedly; trying again")
                 continue
             for device in self.devices:
                 if device.job_id in cancelled and not device.cancel.is_set():

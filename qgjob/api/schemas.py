@@ -19,9 +19,7 @@ AppVersionId = Annotated[str, Field(max_length=values.APP_VERSION_ID_MAX * 4),
 TestPath = Annotated[str, Field(max_length=values.TEST_PATH_MAX * 4),
                      AfterValidator(values.check_test_path)]
 TargetName = Literal["emulator", "device", "browserstack"]
-Name = Annotated[
-    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
-]
+Name = Annotated[str, Field(max_length=values.NAME_MAX * 4), AfterValidator(values.check_name)]
 
 
 def iso(ts: float | None) -> str | None:
@@ -234,7 +232,7 @@ class StartRequest(Strict):
 
 class AttemptReport(Strict):
     lease_id: Name
-    attempt: int = Field(ge=1)
+    attempt: int = Field(ge=1, le=1000)
     outcome: Outcome
     error: str | None = Field(default=None, max_length=8192)
 

@@ -47,6 +47,9 @@ def _globals(
     token: Annotated[str | None, typer.Option(envvar="QGJOB_TOKEN", help="API token.",
                                               show_default=False)] = None,
 ) -> None:
+    if not server.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{server!r} is not an http:// or https:// URL",
+                                 param_hint="'--server'")
     ctx.obj = Globals(server=server, token=token or None, context=ctx)
 
 

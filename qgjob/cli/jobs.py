@@ -12,6 +12,9 @@ from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.domain import values
 
+SUBMIT_CHUNK = 200
+"""Jobs per request when submitting many tests: well under the server's 64 KiB body cap."""
+
 
 def _priority(raw: str | None) -> int | None:
     if raw is None:
@@ -82,7 +85,10 @@ def submit(
     if len(body) == 1:
         jobs = [client.post("/jobs", body[0])]
     else:
-        jobs = client.post("/jobs/batch", {"jobs": body})["jobs"]
+        jobs = []
+        for start in range(0, len(body), SUBMIT_CHUNK):
+            chunk = body[start:start + SUBMIT_CHUNK]
+            jobs += client.post("/jobs/batch", {"jobs": chunk})["jobs"]
     if not wait:
         if as_json:
             render.json_lines(jobs)

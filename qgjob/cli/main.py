@@ -10,7 +10,7 @@ import typer
 
 from qgjob.cli import cluster, jobs, processes  # noqa: F401  (registers the commands)
 from qgjob.cli.app import app
-from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 
 # Recent Typer versions carry their own copy of click; take its exceptions, whichever it is.
 click = sys.modules[typer.BadParameter.__module__]
@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(error.code, error.message)
     except KeyboardInterrupt:
         _fail(130, "interrupted")
+    except Exception as unexpected:  # a bug; still one line, never a traceback
+        _fail(EXIT_SERVER, f"unexpected {type(unexpected).__name__}: {unexpected}")
     sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -123,6 +123,12 @@ def agent(
         raise typer.BadParameter(f"unknown executor {executor!r}; available: simulate",
                                  param_hint="'--executor'")
     agent_name = name or socket.gethostname().split(".")[0] or "agent"
+    from qgjob.domain.values import InvalidValue, check_name
+
+    try:
+        check_name(agent_name, "agent name")
+    except InvalidValue as bad:
+        raise typer.BadParameter(str(bad), param_hint="'--name'") from None
     configure_logging(log_level)
     options = globals_of(ctx)
     run = run_agent(options.server, options.token, agent_name, specs,

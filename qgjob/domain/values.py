@@ -34,7 +34,10 @@ ORG_ID_MAX = 64
 APP_VERSION_ID_MAX = 200
 TEST_PATH_MAX = 512
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: str.isdigit() accepts "²"
 _ORG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
+NAME_MAX = 128
 # Build ids look like "xyz123", "1.4.2+881", "build-2026-11-23" or BrowserStack's "bs://<hash>".
 _APP_VERSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+@-]*")
 # Test paths are relative file paths; nothing a shell would treat specially.
@@ -55,7 +58,7 @@ def parse_priority(raw: str | int) -> int:
         text = raw.strip().lower()
         if text in PRIORITY_NAMES:
             return PRIORITY_NAMES[text]
-        if not text.lstrip("+-").isdigit():
+        if not _INTEGER.fullmatch(text):
             names = ", ".join(PRIORITY_NAMES)
             raise InvalidValue(f"priority {raw!r} is not 1-5 or one of: {names}")
         value = int(text)
@@ -80,6 +83,18 @@ def check_app_version_id(value: str) -> str:
         "app_version_id", value, _APP_VERSION_ID, APP_VERSION_ID_MAX,
         "letters, digits and . _ : / + @ -",
     )
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """Agent and device names."""
+    return _check_identifier(what, value, _NAME, NAME_MAX, "letters, digits and . _ : @ -")
+
+
+def parse_count(raw: str, what: str) -> int:
+    text = raw.strip()
+    if not _INTEGER.fullmatch(text) or int(text) < 1:
+        raise InvalidValue(f"{what} must be a positive whole number")
+    return int(text)
 
 
 def check_test_path(value: str) -> str:

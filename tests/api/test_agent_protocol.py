@@ -139,3 +139,30 @@ def test_bad_agent_requests(client: TestClient) -> None:
     bad_outcome = client.post(f"/agents/{agent}/jobs/x/report",
                               json={"lease_id": "l", "attempt": 1, "outcome": "maybe"})
     assert bad_outcome.status_code == 422
+
+
+def test_a_lease_answers_only_to_its_agent(client: TestClient) -> None:
+    job_id = client.post("/jobs", json=JOB).json()["job_id"]
+    owner = register(client)
+    other = register(client, [{"name": "emulator-9", "target": "emulator"}], name="lab-2")
+    lease = claim(client, owner).json()["lease_id"]
+    stolen = client.post(f"/agents/{other}/jobs/{job_id}/start", json={"lease_id": lease})
+    assert stolen.status_code == 409 and stolen.json()["code"] == "lease_lost"
+    assert client.post(f"/agents/{owner}/jobs/{job_id}/start",
+                       json={"lease_id": lease}).status_code == 200
+
+
+def test_a_claim_for_the_wrong_target_is_refused(client: TestClient) -> None:
+    client.post("/jobs", json=JOB)
+    agent = register(client)
+    wrong = client.post(f"/agents/{agent}/claim", json={
+        "device": "emulator-1", "target": "device", "wait_seconds": 0})
+    assert wrong.status_code == 409 and "registered for target 'emulator'" in wrong.json()["detail"]
+    assert client.get("/jobs").json()["jobs"][0]["device"] is None  # nothing kept
+
+
+def test_absurd_attempt_numbers_are_refused(client: TestClient) -> None:
+    agent = register(client)
+    response = client.post(f"/agents/{agent}/jobs/x/report",
+                           json={"lease_id": "l", "attempt": 10**20, "outcome": "passed"})
+    assert response.status_code == 422

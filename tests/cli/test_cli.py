@@ -112,6 +112,10 @@ def test_cancel(capsys: pytest.CaptureFixture[str], live_server: LiveServer) -> 
         (["wait", "--job-id", "does-not-exist"], "no job with id"),
         (["jobs", "--status", "done"], "--status"),
         (["frobnicate"], "No such command"),
+        (["agent", "--devices", "emulator:²"], "positive whole number"),
+        (["agent", "--devices", "emulator:1", "--name", "bad name"], "agent name"),
+        (["submit", "--org-id=a", "--app-version-id=b", "--test=t.js", "--priority=²"],
+         "priority"),
         (["wait", "--job-id", "x", "--timeout", "-1"], "--timeout"),
     ],
 )
@@ -125,6 +129,12 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
     assert "Traceback" not in err
     _, listed, _ = run(capsys, live_server, "jobs", "--json")
     assert listed == ""
+
+
+def test_a_server_url_without_scheme_is_a_usage_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "localhost:8000", "status", "--job-id", "x")
+    assert code == 2 and "http://" in err
 
 
 def test_unreachable_server_is_exit_4(capsys: pytest.CaptureFixture[str]) -> None:

@@ -337,3 +337,32 @@ def test_reopening_keeps_everything(store: Store, tmp_path) -> None:  # type: ig
         assert reopened.schema_version() >= 1
     finally:
         reopened.close()
+
+
+# retries of agent calls and lease ends ---------------------------------------------------------
+
+def test_a_repeated_start_returns_the_running_job(store: Store) -> None:
+    [job] = store.insert_jobs([new_job()])
+    agent = register(store)
+    lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
+    first = start(store, job.job_id, lease, T0 + 1)
+    again = start(store, job.job_id, lease, T0 + 2)  # its answer was lost; the agent retries
+    assert again.state is S.RUNNING and again.attempts == first.attempts == 1
+
+
+def test_no_start_under_an_expired_lease(store: Store) -> None:
+    [job] = store.insert_jobs([new_job()])
+    agent = register(store)
+    lease = claim(store, agent, at=T0).batch.lease.lease_id  # type: ignore[union-attr]
+    with pytest.raises(LeaseLost, match="expired"):
+        start(store, job.job_id, lease, T0 + LEASE + 5)
+
+
+def test_a_lease_ends_with_its_last_job(store: Store) -> None:
+    [job] = store.insert_jobs([new_job()])
+    agent = register(store)
+    lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
+    assert store.lease_agent(lease) == agent
+    start(store, job.job_id, lease, T0 + 1)
+    finish(store, job.job_id, lease, 1, Outcome.PASSED, T0 + 2)
+    assert store.lease_agent(lease) is None

@@ -14,10 +14,28 @@ def test_devices_are_named_per_kind() -> None:
                      ("device-1", "device"), ("emulator-3", "emulator")]
 
 
-@pytest.mark.parametrize("spec", ["", "tv:2", "emulator:0", "emulator:-1", "emulator:x", ","])
+@pytest.mark.parametrize("spec", ["", "tv:2", "emulator:0", "emulator:-1", "emulator:x", ",",
+                                  "emulator:²", "emulator:30000000", "emulator:200,device:57"])
 def test_bad_device_specs(spec: str) -> None:
     with pytest.raises(InvalidValue):
         parse_devices(spec)
+
+
+def test_org_tiers_caps_and_weights_from_the_environment() -> None:
+    env = {"QGJOB_ORG_TIERS": '{"acme": "enterprise", "tiny": "nosuchtier"}',
+           "QGJOB_ORG_CAPS": '{"acme": 4}'}
+    settings = ServerSettings.from_env(env)
+    assert settings.org_caps == {"acme": 4}
+    assert settings.org_weights() == {"acme": 4.0, "tiny": 1.0}
+
+
+@pytest.mark.parametrize(("name", "raw"), [("QGJOB_ORG_CAPS", "[4]"),
+                                           ("QGJOB_ORG_CAPS", '{"acme": 0}'),
+                                           ("QGJOB_ORG_CAPS", '{"acme": "four"}'),
+                                           ("QGJOB_TIER_WEIGHTS", "not json")])
+def test_bad_org_settings_name_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        ServerSettings.from_env({name: raw})
 
 
 def test_settings_from_environment_and_overrides() -> None:

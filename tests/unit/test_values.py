@@ -19,7 +19,10 @@ def test_priority_accepts_numbers_and_names(raw: str | int, expected: int) -> No
     assert parse_priority(raw) == expected
 
 
-@pytest.mark.parametrize("raw", [0, 6, -1, "0", "9", "", "highest", "3.5", True])
+# "\u00b2" is a superscript two and "\u0661" an Arabic-Indic one: str.isdigit() accepts both.
+@pytest.mark.parametrize(
+    "raw", [0, 6, -1, "0", "9", "", "highest", "3.5", True, "\u00b2", "\u0661"]
+)
 def test_priority_refuses(raw: str | int) -> None:
     with pytest.raises(InvalidValue):
         parse_priority(raw)

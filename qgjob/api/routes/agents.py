@@ -65,7 +65,7 @@ async def claim(
 @router.post("/{agent_id}/jobs/{job_id}/start", response_model=JobPublic,
              responses={409: {"description": "the job left this lease (cancelled, rescued)"}})
 async def start(agent_id: str, job_id: str, body: StartRequest, service: ServiceDep) -> JobPublic:
-    return JobPublic.of(await service.start(job_id, body.lease_id))
+    return JobPublic.of(await service.start(agent_id, job_id, body.lease_id))
 
 
 @router.post("/{agent_id}/jobs/{job_id}/report", response_model=JobPublic,
@@ -73,7 +73,8 @@ async def start(agent_id: str, job_id: str, body: StartRequest, service: Service
 async def report(
     agent_id: str, job_id: str, body: AttemptReport, service: ServiceDep
 ) -> JobPublic:
-    job = await service.report(job_id, body.lease_id, body.attempt, body.outcome, body.error)
+    job = await service.report(agent_id, job_id, body.lease_id, body.attempt, body.outcome,
+                               body.error)
     return JobPublic.of(job)
 
 
@@ -82,7 +83,7 @@ async def release(
     agent_id: str, lease_id: str, body: ReleaseRequest, service: ServiceDep
 ) -> JobList:
     """Hand back jobs of a batch that were not started (e.g. the agent is shutting down)."""
-    jobs = await service.release(lease_id, body.job_ids)
+    jobs = await service.release(agent_id, lease_id, body.job_ids)
     return JobList(jobs=[JobPublic.of(j) for j in jobs], count=len(jobs))
 
 

@@ -142,6 +142,13 @@ SELECT * FROM leases WHERE expires_at <= :now ORDER BY expires_at LIMIT :limit;
 -- name: delete_lease
 DELETE FROM leases WHERE id = :lease_id;
 
+-- name: delete_lease_if_done
+-- A batch's lease ends when its last job leaves it.
+DELETE FROM leases
+WHERE id = :lease_id
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE lease_id = :lease_id
+                  AND state IN ('assigned', 'running'));
+
 -- name: promote_due_retries
 UPDATE jobs SET state = 'queued', retry_at = NULL, updated_at = :now
 WHERE id IN (

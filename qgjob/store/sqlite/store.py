@@ -3,10 +3,12 @@ transaction on the single writer connection."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,11 @@ class SQLiteStore:
     # life cycle -----------------------------------------------------------------------------
 
     def migrate(self) -> None:
+        """Apply pending migrations; a file lock keeps two processes from racing."""
+        with _file_lock(self.path.with_name(self.path.name + ".migrate-lock")):
+            self._migrate()
+
+    def _migrate(self) -> None:
         with self._db.write() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -147,6 +154,8 @@ class SQLiteStore:
             except transitions.TransitionRefused as refused:
                 raise Conflict(str(refused)) from None
             conn.execute(Q["update_job"], job_to_params(after))
+            if before.lease_id is not None and after.lease_id is None:
+                conn.execute(Q["delete_lease_if_done"], {"lease_id": before.lease_id})
         return Transitioned(before, after)
 
     def groups(self, include_finished: bool, limit: int) -> list[GroupSummary]:
@@ -280,13 +289,18 @@ class SQLiteStore:
     ) -> Job:
         with self._db.write() as conn:
             job = _load_job(conn, job_id)
+            if job.state is JobState.RUNNING and job.lease_id == lease_id:
+                return job  # the same start, sent again after its answer was lost
             if job.state is not JobState.ASSIGNED or job.lease_id != lease_id:
                 raise LeaseLost(_lost_reason(job))
             lease = conn.execute(Q["lease_by_id"], {"lease_id": lease_id}).fetchone()
-            if lease is not None and lease["jobs_started"] > 0 and _should_yield(
+            if lease is None or lease["expires_at"] <= now:
+                raise LeaseLost(f"the lease of job {job_id} expired; it will be rescued")
+            if lease["jobs_started"] > 0 and _should_yield(
                     conn, job, lease, now, policy, rules):
                 for row in conn.execute(Q["assigned_jobs_of_lease"], {"lease_id": lease_id}):
                     _requeue(conn, job_from_row(row), now)
+                conn.execute(Q["delete_lease_if_done"], {"lease_id": lease_id})
                 yielded = True
             else:
                 yielded = False
@@ -332,7 +346,13 @@ class SQLiteStore:
             conn.execute(
                 Q["device_done"], {"device_id": job.device_id, "job_id": job_id, "now": now}
             )
+            conn.execute(Q["delete_lease_if_done"], {"lease_id": lease_id})
         return Transitioned(job, after)
+
+    def lease_agent(self, lease_id: str) -> str | None:
+        with self._db.read() as conn:
+            row = conn.execute(Q["lease_by_id"], {"lease_id": lease_id}).fetchone()
+        return None if row is None else str(row["agent_id"])
 
     def release_jobs(self, lease_id: str, job_ids: Sequence[str], now: float) -> list[Job]:
         released = []
@@ -341,6 +361,7 @@ class SQLiteStore:
                 job = job_from_row(row)
                 if job.job_id in job_ids:
                     released.append(_requeue(conn, job, now))
+            conn.execute(Q["delete_lease_if_done"], {"lease_id": lease_id})
         return released
 
     # maintenance ----------------------------------------------------------------------------
@@ -426,6 +447,16 @@ def _device_params(agent_id: str, report: DeviceReport, now: float) -> dict[str,
         "holds_app_version_id": report.holds_app_version_id,
         "current_job_id": report.current_job_id, "now": now,
     }
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _should_yield(

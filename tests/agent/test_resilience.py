@@ -1,0 +1,99 @@
+"""The agent under the faults a review found: a failing heartbeat, a rival registration, an
+app that will not install, a server that is gone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+
+from qgjob.agent.client import AgentClient
+from qgjob.agent.devices import parse_devices
+from qgjob.agent.executors.base import InstallFailed
+from qgjob.agent.runner import Agent
+from tests.agent.test_runner import (
+    CountingSimulation,
+    all_finished,
+    start_agent,
+    stop,
+    submit,
+    until,
+)
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_failing_heartbeat_does_not_end_heartbeating(live_server: LiveServer) -> None:
+    executor = CountingSimulation(install_seconds=0, test_seconds=3.0)  # > the 2 s lease
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        [job_id] = await submit(http)
+        agent, task = await start_agent(live_server, executor)
+        real = agent.client.heartbeat
+        failures = {"left": 2}
+
+        async def flaky(devices: Any) -> tuple[str, ...]:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise ValueError("a bug in the heartbeat path")
+            return await real(devices)
+
+        agent.client.heartbeat = flaky  # type: ignore[method-assign]
+        jobs = await until(http, [job_id], all_finished, timeout=20)
+        await stop(agent, task)
+    assert jobs[job_id]["status"] == "completed"
+    assert executor.runs == [job_id]  # the lease held: it ran exactly once
+
+
+async def test_a_rival_registration_does_not_start_a_registration_storm(
+        live_server: LiveServer) -> None:
+    executor = CountingSimulation(install_seconds=0, test_seconds=0.3)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        agent, task = await start_agent(live_server, executor, "emulator:6")
+        registrations = Counter[str]()
+        real = agent.client.register
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            registrations["calls"] += 1
+            return await real(*args, **kwargs)
+
+        agent.client.register = counted  # type: ignore[method-assign]
+        await asyncio.sleep(0.3)
+        rival = await http.post("/agents", json={"name": "lab", "devices": [
+            {"name": f"emulator-{i}", "target": "emulator"} for i in range(1, 7)]})
+        assert rival.status_code == 201
+        ids = await submit(http, n=6)
+        jobs = await until(http, ids, all_finished, timeout=20)
+        await stop(agent, task)
+    assert registrations["calls"] <= 2
+    assert {j["status"] for j in jobs.values()} == {"completed"}
+    assert sorted(executor.runs) == sorted(ids)  # no job ran twice
+
+
+class BrokenInstaller(CountingSimulation):
+    async def install(self, app_version_id: str, target: str, device: str) -> None:
+        raise InstallFailed("adb: INSTALL_FAILED_INVALID_APK")
+
+
+async def test_a_build_that_will_not_install_ends_failed(live_server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        ids = await submit(http, n=2, max_attempts=2)
+        agent, task = await start_agent(live_server, BrokenInstaller(0, 0))
+        jobs = await until(http, ids, all_finished, timeout=20)
+        await stop(agent, task)
+    for job in jobs.values():
+        assert job["status"] == "failed"
+        assert "could not install" in job["error"] and "INVALID_APK" in job["error"]
+
+
+async def test_an_agent_stops_even_when_the_server_is_gone() -> None:
+    agent = Agent(AgentClient("http://127.0.0.1:9"), "lonely", parse_devices("emulator:1"),
+                  CountingSimulation(0, 0))
+    task = asyncio.create_task(agent.run())
+    await asyncio.sleep(0.5)
+    agent.stop()
+    await asyncio.wait_for(task, 5)
+    await agent.client.close()
