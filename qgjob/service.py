@@ -29,6 +29,7 @@ from qgjob.domain.models import (
 )
 from qgjob.domain.states import JobState
 from qgjob.ids import new_id
+from qgjob.scheduler.explain import LaneStanding, explain
 from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import FleetRules
 from qgjob.settings import ServerSettings
@@ -132,6 +133,13 @@ class JobService:
 
     async def queue_counts(self) -> list[QueueCount]:
         return await self._run(self.store.queue_counts)
+
+    async def queue_standings(self) -> list[LaneStanding]:
+        """Every queued lane with its place in line and a start estimate."""
+        views = await self._run(self.store.queue_views, self.clock(), self.rules)
+        policy = self.policy if isinstance(self.policy, FairAffinityPolicy) \
+            else FairAffinityPolicy()
+        return [standing for view in views for standing in explain(view, policy)]
 
     async def health(self) -> dict[str, object]:
         await self._run(self.store.ping)

@@ -159,6 +159,25 @@ class QueueRow(BaseModel):
     running: int
 
 
+class LaneWaiting(BaseModel):
+    """A build's queued jobs from one org, and why they wait."""
+
+    target: str
+    app_version_id: str
+    org_id: str
+    group_key: str
+    queued: int
+    top_priority: int
+    band: int = Field(description="priority after ageing")
+    position: int | None = Field(
+        description="1 = next in line among its target's waiting builds; null while devices "
+                    "work on it")
+    devices_working: int
+    reason: str
+    estimated_start_at: str | None = Field(
+        description="a rough estimate from learned test durations, not a promise")
+
+
 class QueueSummary(BaseModel):
     queued: int
     running: int
@@ -166,6 +185,7 @@ class QueueSummary(BaseModel):
     by_target: dict[str, int]
     by_org: dict[str, int]
     rows: list[QueueRow]
+    lanes: list[LaneWaiting]
 
 
 class Health(BaseModel):

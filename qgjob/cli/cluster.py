@@ -68,6 +68,15 @@ def queue(ctx: typer.Context, as_json: JsonOption = False) -> int:
         rows = [[r["priority"], r["target"], r["org_id"], r["queued"], r["running"]]
                 for r in summary["rows"]]
         render.stdout.print(render.table(["PRI", "TARGET", "ORG", "QUEUED", "RUNNING"], rows))
+    if summary["lanes"]:
+        render.stdout.print()
+        lanes = [[lane["target"], lane["position"] or "-", lane["app_version_id"], lane["org_id"],
+                  lane["queued"], lane["top_priority"], render.short_time(
+                      lane["estimated_start_at"]) if lane["estimated_start_at"] else "-",
+                  lane["reason"]] for lane in summary["lanes"]]
+        render.stdout.print(render.table(
+            ["TARGET", "#", "APP", "ORG", "QUEUED", "PRI", "START ~", "WHY IT WAITS"], lanes,
+            title="Waiting builds, in the order devices take them"))
     return 0
 
 

@@ -51,10 +51,18 @@ class Summary:
         return self.makespan / self.lower_bound if self.lower_bound else math.nan
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data: dict[str, Any] = _rounded(asdict(self))
         data["install_ratio"] = round(self.install_ratio, 4)
         data["makespan_ratio"] = round(self.makespan_ratio, 4)
         return data
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
 
 
 def summarize(trace: Trace, policy: str, events: Sequence[dict[str, Any]]) -> Summary:

@@ -125,6 +125,9 @@ def test_queue_summary(client: TestClient) -> None:
     assert summary["by_priority"] == {"5": 1, "3": 1}
     assert summary["by_target"] == {"emulator": 1, "device": 1}
     assert summary["by_org"] == {"qualgent": 1, "acme": 1}
+    lanes = {lane["target"]: lane for lane in summary["lanes"]}
+    assert lanes["emulator"]["position"] == 1 and lanes["emulator"]["top_priority"] == 5
+    assert lanes["device"]["reason"] == "no online device for target device"
 
 
 def test_bad_agent_requests(client: TestClient) -> None:

@@ -14,8 +14,10 @@ from qgjob.api.schemas import (
     GroupList,
     GroupPublic,
     Health,
+    LaneWaiting,
     QueueRow,
     QueueSummary,
+    iso,
 )
 
 router = APIRouter(tags=["cluster"])
@@ -43,8 +45,10 @@ async def list_agents(service: ServiceDep) -> AgentList:
 
 @router.get("/queue", response_model=QueueSummary)
 async def queue_summary(service: ServiceDep) -> QueueSummary:
-    """Queued and running jobs by priority, target and org."""
+    """Queued and running jobs by priority, target and org, and each waiting build's place
+    in line with a start estimate."""
     rows = await service.queue_counts()
+    standings = await service.queue_standings()
     by_priority: dict[str, int] = {}
     by_target: dict[str, int] = {}
     by_org: dict[str, int] = {}
@@ -60,6 +64,12 @@ async def queue_summary(service: ServiceDep) -> QueueSummary:
         by_org=by_org,
         rows=[QueueRow(priority=r.priority, target=r.target, org_id=r.org_id,
                        queued=r.queued, running=r.running) for r in rows],
+        lanes=[LaneWaiting(
+            target=s.lane.target, app_version_id=s.lane.app_version_id, org_id=s.lane.org_id,
+            group_key=s.lane.group_key, queued=s.lane.queued, top_priority=s.lane.top_priority,
+            band=s.band, position=s.position, devices_working=s.devices_working,
+            reason=s.reason, estimated_start_at=iso(s.estimated_start),
+        ) for s in standings],
     )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior, learn
 from qgjob.scheduler.views import (
@@ -25,8 +26,8 @@ CANDIDATES = 64
 
 
 def claim_context(
-    conn: sqlite3.Connection, device: sqlite3.Row, holds: str | None, now: float,
-    rules: FleetRules,
+    conn: sqlite3.Connection, device: Mapping[str, Any] | sqlite3.Row, holds: str | None,
+    now: float, rules: FleetRules,
 ) -> ClaimContext:
     """What the policy sees when `device` asks for work (the device's own batches excluded)."""
     target = device["target"]
@@ -58,7 +59,7 @@ def claim_context(
         lanes=lanes,
         devices_per_group=per_group,
         orgs=orgs,
-        target_devices=max(int(counts["online"]), 1),
+        target_devices=int(counts["online"]),
         idle_devices=int(counts["idle"]),
         install_seconds=float(measured) if measured is not None
         else rules.install_seconds.get(target, 30.0),

@@ -59,6 +59,9 @@ SELECT group_key, org_id, count(*) AS devices FROM leases
 WHERE target = :target AND expires_at > :now AND device_id <> :device_id
 GROUP BY group_key, org_id;
 
+-- name: targets_with_queued_work
+SELECT DISTINCT target FROM job_lanes WHERE queued > 0 ORDER BY target;
+
 -- name: count_target_devices
 SELECT count(*) AS online, coalesce(sum(d.state = 'idle'), 0) AS idle
 FROM devices d JOIN agents a ON a.id = d.agent_id

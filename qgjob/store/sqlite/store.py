@@ -14,11 +14,20 @@ from typing import Any
 
 from qgjob.domain import transitions
 from qgjob.domain.attempts import Outcome, Verdict
-from qgjob.domain.models import Agent, Batch, DeviceSpec, GroupSummary, Job, Lease, NewJob
+from qgjob.domain.models import (
+    Agent,
+    Batch,
+    DeviceSpec,
+    GroupKey,
+    GroupSummary,
+    Job,
+    Lease,
+    NewJob,
+)
 from qgjob.domain.states import JobState
 from qgjob.ids import new_id
 from qgjob.scheduler.policy import Policy
-from qgjob.scheduler.views import FleetRules, JobView
+from qgjob.scheduler.views import ClaimContext, FleetRules, JobView
 from qgjob.store.base import (
     ClaimResult,
     Conflict,
@@ -98,17 +107,15 @@ class SQLiteStore:
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:
         stored: list[Job] = []
         with self._db.write() as conn:
-            for group in {job.group for job in jobs}:
-                conn.execute(
-                    Q["upsert_group"],
-                    {
-                        "group_key": str(group),
-                        "target": group.target,
-                        "app_version_id": group.app_version_id,
-                        "org_id": group.org_id,
-                        "now": min(j.created_at for j in jobs if j.group == group),
-                    },
-                )
+            first_seen: dict[GroupKey, float] = {}
+            for job in jobs:
+                first_seen[job.group] = min(first_seen.get(job.group, job.created_at),
+                                            job.created_at)
+            for group, created_at in first_seen.items():
+                conn.execute(Q["upsert_group"], {
+                    "group_key": str(group), "target": group.target,
+                    "app_version_id": group.app_version_id, "org_id": group.org_id,
+                    "now": created_at})
             prices: dict[tuple[str, str], float] = {}
             for job in jobs:
                 key = (job.test_path, job.target)
@@ -169,6 +176,14 @@ class SQLiteStore:
                 )
                 summaries.append(group_from_row(row, tuple(r[0] for r in ids)))
         return summaries
+
+    def queue_views(self, now: float, rules: FleetRules) -> list[ClaimContext]:
+        """The policy's view of every target with queued work, as an idle newcomer would see
+        it: for explaining the queue, not for claiming."""
+        with self._db.read() as conn:
+            targets = [r[0] for r in conn.execute(Q["targets_with_queued_work"])]
+            return [claims.claim_context(conn, {"id": "", "target": target}, None, now, rules)
+                    for target in targets]
 
     def queue_counts(self) -> list[QueueCount]:
         with self._db.read() as conn:

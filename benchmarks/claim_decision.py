@@ -1,0 +1,126 @@
+"""How long one claim decision takes with a big queue.
+
+1. The policy alone: `choose_lane` + `choose_jobs` on a view of 10,000 queued jobs in 500
+   groups (lanes), 20 devices of the target, some of them working.
+2. A whole claim through the SQLite store: reading the lanes, the policy, assigning the batch,
+   with 1,000 and 10,000 jobs queued (each batch is handed back, so the queue stays full).
+
+    python -m benchmarks.claim_decision [--decisions 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import percentile, print_table, write_result
+from qgjob.domain.models import DeviceSpec, NewJob, group_key_for
+from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.scheduler.views import (
+    ClaimContext,
+    DeviceView,
+    FleetRules,
+    JobView,
+    LaneView,
+    OrgShare,
+)
+from qgjob.store import open_store
+
+NOW = 1_800_000_000.0
+
+
+def policy_view(jobs: int, groups: int, rng: random.Random) -> tuple[ClaimContext, list[JobView]]:
+    per_lane = jobs // groups
+    lanes = []
+    for index in range(groups):
+        priorities = [0] * 5
+        for _ in range(per_lane):
+            priorities[rng.choice([0, 1, 2, 2, 2, 3, 4])] += 1
+        age = rng.uniform(0, 3600)
+        lanes.append(LaneView(f"emulator|build{index}", f"org{index % 40}", f"build{index}",
+                              "emulator", tuple(priorities), NOW - age, NOW - age - 5,
+                              per_lane * rng.uniform(20, 60)))
+    working = {f"emulator|build{i}": 1 for i in rng.sample(range(groups), 15)}
+    orgs = {f"org{i}": OrgShare(f"org{i}", rng.randint(0, 2)) for i in range(40)}
+    ctx = ClaimContext(DeviceView("lab/emulator-1", "emulator", "build7"), tuple(lanes),
+                       working, orgs, 20, 1, 20.0, NOW)
+    candidates = [JobView(f"job{i}", rng.randint(1, 5), NOW - rng.uniform(0, 3600),
+                          rng.uniform(10, 120)) for i in range(64)]
+    return ctx, candidates
+
+
+def time_policy(decisions: int) -> dict[str, float]:
+    rng = random.Random(7)
+    ctx, candidates = policy_view(10_000, 500, rng)
+    policy = FairAffinityPolicy()
+    samples = []
+    for _ in range(decisions):
+        started = time.perf_counter()
+        choice = policy.choose_lane(ctx)
+        if choice is not None:
+            lane = next(lane for lane in ctx.lanes
+                        if lane.key == (choice.group_key, choice.org_id))
+            policy.choose_jobs(ctx, lane, candidates)
+        samples.append((time.perf_counter() - started) * 1000)
+    return _stats(samples)
+
+
+def time_store(queued: int, decisions: int) -> dict[str, float]:
+    rng = random.Random(11)
+    with tempfile.TemporaryDirectory(prefix="qgjob-claim-") as work:
+        store = open_store(f"sqlite:///{Path(work) / 'claims.db'}")
+        jobs = [NewJob(f"j{i:07d}", f"org{i % 40}", f"build{i % 500}", f"tests/t{i % 60}.spec.js",
+                       "emulator", rng.randint(1, 5), 3,
+                       group_key_for(f"org{i % 40}", f"build{i % 500}", "emulator"),
+                       NOW - rng.uniform(0, 3600)) for i in range(queued)]
+        for start in range(0, len(jobs), 5000):
+            store.insert_jobs(jobs[start:start + 5000])
+        specs = [DeviceSpec(f"emulator-{i}", "emulator") for i in range(1, 21)]
+        store.register_agent("bench-agent", "bench", "0", "simulate", specs, NOW)
+        policy, rules = FairAffinityPolicy(), FleetRules()
+        samples = []
+        for index in range(decisions):
+            device = f"emulator-{index % 20 + 1}"
+            now = NOW + index * 0.01
+            started = time.perf_counter()
+            result = store.claim_batch("bench-agent", device, None, now, 30.0, policy, rules)
+            samples.append((time.perf_counter() - started) * 1000)
+            if result.batch is not None:
+                store.release_jobs(result.batch.lease.lease_id,
+                                   [j.job_id for j in result.batch.jobs], now)
+        store.close()
+    return _stats(samples)
+
+
+def _stats(samples: list[float]) -> dict[str, float]:
+    return {"median_ms": statistics.median(samples), "p99_ms": percentile(samples, 99),
+            "mean_ms": statistics.fmean(samples), "samples": len(samples)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="claim decision time with a big queue")
+    parser.add_argument("--decisions", type=int, default=2000)
+    args = parser.parse_args()
+    results: dict[str, Any] = {
+        "policy, 10,000 jobs in 500 groups": time_policy(args.decisions),
+        "SQLite claim, 1,000 queued": time_store(1_000, args.decisions // 2),
+        "SQLite claim, 10,000 queued": time_store(10_000, args.decisions // 2),
+    }
+    print("One claim decision (milliseconds)")
+    print_table(["what", "median", "p99", "mean"],
+                [[name, f"{r['median_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['mean_ms']:.3f}"]
+                 for name, r in results.items()])
+    path = write_result("claim_decision", {
+        "command": "python -m benchmarks.claim_decision " + " ".join(sys.argv[1:]),
+        "results": results})
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Scheduling quality in virtual time: the server's policy and three baselines on every shared
+trace, the issue's goals checked, and the same goals over generated look-alike traces.
+
+    python -m benchmarks.scheduling [--traces DIR] [--seeds 10] [--gantt docs/]
+
+Prints the tables, writes benchmarks/results/scheduling.json, and with --gantt draws Gantt
+charts (PNG) of the burst trace under the policy and under FIFO.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import print_table, write_result
+from qgjob.scheduler.registry import POLICY_NAMES, policy_named
+from qgjob.sim.engine import Simulator
+from qgjob.sim.generate import KINDS, generate
+from qgjob.sim.metrics import Summary, summarize
+from qgjob.sim.trace import Trace, load_trace, parse_trace
+
+DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
+
+
+def run(trace: Trace, policy: str) -> tuple[Summary, list[dict[str, Any]], float]:
+    started = time.perf_counter()
+    result = Simulator(trace, policy_named(policy)).run()
+    elapsed = time.perf_counter() - started
+    return summarize(trace, policy, result.events), result.events, elapsed
+
+
+def goals(kind: str, ours: Summary, fifo: Summary, affinity: Summary) -> list[dict[str, Any]]:
+    """The issue's goals for a trace of `kind`: each with its value, its limit and a verdict."""
+    def goal(name: str, value: float, limit: float) -> dict[str, Any]:
+        return {"goal": name, "value": round(value, 3), "limit": round(limit, 3),
+                "met": value <= limit}
+
+    if kind == "burst":
+        return [goal("makespan / lower bound", ours.makespan_ratio, 1.08),
+                goal("installs / minimum", ours.install_ratio, 2.0)]
+    if kind == "steady":
+        return [goal("installs / FIFO's", ours.installs / fifo.installs, 0.5),
+                goal("mean build turnaround / FIFO's",
+                     ours.mean_turnaround / fifo.mean_turnaround, 1.0)]
+    if kind == "priority":
+        return [goal("p95 P5 turnaround / FIFO-affinity's",
+                     ours.p95_turnaround_by_priority["5"]
+                     / affinity.p95_turnaround_by_priority["5"], 1.0),
+                goal("makespan / lower bound", ours.makespan_ratio, 1.03)]
+    if kind == "flood":
+        worst = max(ours.mean_flow_by_org[o] / fifo.mean_flow_by_org[o]
+                    for o in _small_orgs(fifo))
+        return [goal("worst small org's mean flow / FIFO's", worst, 0.15),
+                goal("makespan / lower bound", ours.makespan_ratio, 1.05)]
+    return []
+
+
+def _small_orgs(fifo: Summary) -> list[str]:
+    """Every org but the flooding one: under FIFO the flood is served first, so it is the
+    org with the shortest mean flow."""
+    flows = fifo.mean_flow_by_org
+    flooding = min(flows, key=lambda org: flows[org])
+    return [org for org in flows if org != flooding]
+
+
+def _generated(args: tuple[str, int]) -> dict[str, Any]:
+    kind, seed = args
+    trace = parse_trace(generate(kind, seed))
+    summaries = {policy: run(trace, policy)[0] for policy in ("qgjob", "fifo", "fifo-affinity")}
+    checks = goals(kind, summaries["qgjob"], summaries["fifo"], summaries["fifo-affinity"])
+    return {"kind": kind, "seed": seed, "met": all(c["met"] for c in checks), "goals": checks}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="scheduling quality in virtual time")
+    parser.add_argument("--traces", type=Path, default=DEFAULT_TRACES)
+    parser.add_argument("--seeds", type=int, default=10,
+                        help="generated traces per kind (0 to skip)")
+    parser.add_argument("--gantt", type=Path, help="folder to draw Gantt charts into")
+    args = parser.parse_args()
+
+    rows, results, checks = [], [], []
+    for path in sorted(args.traces.glob("*.json")):
+        trace = load_trace(path)
+        summaries: dict[str, Summary] = {}
+        for policy in POLICY_NAMES:
+            summary, events, elapsed = run(trace, policy)
+            summaries[policy] = summary
+            results.append({**summary.as_dict(), "simulated_in_seconds": round(elapsed, 3)})
+            rows.append(_row(summary))
+            if args.gantt is not None and path.stem == "burst" and policy in ("qgjob", "fifo"):
+                from benchmarks.gantt import draw_gantt
+
+                draw_gantt(trace, events, args.gantt / f"gantt-burst-{policy}.png",
+                           f"burst trace, {policy} policy")
+        if path.stem in KINDS:
+            for check in goals(path.stem, summaries["qgjob"], summaries["fifo"],
+                               summaries["fifo-affinity"]):
+                checks.append({"trace": path.stem, **check})
+    print("Policies on the shared traces (virtual time; turnaround = a build's last finish "
+          "minus its first submit)")
+    print_table(["trace", "policy", "installs", "x min", "makespan", "x bound", "mean turn",
+                 "p95 turn", "p95 by priority", "mean flow by org (min-max)"], rows)
+    print("\nGoals on the shared traces")
+    print_table(["trace", "goal", "value", "limit", "met"],
+                [[c["trace"], c["goal"], c["value"], c["limit"], "yes" if c["met"] else "NO"]
+                 for c in checks])
+    generated = _robustness(args.seeds)
+    path = write_result("scheduling", {
+        "command": "python -m benchmarks.scheduling " + " ".join(sys.argv[1:]),
+        "runs": results, "goals": checks, "generated": generated})
+    print(f"\nwrote {path}")
+
+
+def _row(s: Summary) -> list[Any]:
+    flows = s.mean_flow_by_org.values()
+    return [s.trace, s.policy, s.installs, f"{s.install_ratio:.2f}", f"{s.makespan:.0f}",
+            f"{s.makespan_ratio:.3f}", f"{s.mean_turnaround:.0f}", f"{s.p95_turnaround:.0f}",
+            " ".join(f"P{p}:{v:.0f}" for p, v in s.p95_turnaround_by_priority.items()),
+            f"{min(flows):.0f}-{max(flows):.0f}" if flows else "-"]
+
+
+def _robustness(seeds: int) -> list[dict[str, Any]]:
+    if seeds <= 0:
+        return []
+    work = [(kind, seed) for kind in KINDS for seed in range(1, seeds + 1)]
+    with multiprocessing.Pool() as pool:
+        generated = pool.map(_generated, work)
+    print(f"\nThe same goals on generated look-alike traces ({seeds} seeds per kind, "
+          "qgjob.sim.generate)")
+    table = []
+    for kind in KINDS:
+        mine = [g for g in generated if g["kind"] == kind]
+        misses = [f"seed {g['seed']}: " + ", ".join(
+            f"{c['goal']} {c['value']}" for c in g["goals"] if not c["met"])
+            for g in mine if not g["met"]]
+        table.append([kind, f"{sum(g['met'] for g in mine)}/{len(mine)}",
+                      "; ".join(misses) if misses else "-"])
+    print_table(["kind", "all goals met", "misses"], table)
+    return generated
+
+
+if __name__ == "__main__":
+    main()

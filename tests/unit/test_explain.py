@@ -1,0 +1,48 @@
+from qgjob.scheduler.explain import explain
+from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.scheduler.views import ClaimContext, DeviceView, LaneView, OrgShare
+
+NOW = 5_000.0
+
+
+def lane(app: str, org: str = "acme", priority: int = 3, age: float = 100.0,
+         work: float = 300.0) -> LaneView:
+    counts = [0] * 5
+    counts[priority - 1] = 5
+    return LaneView(f"emulator|{app}", org, app, "emulator", tuple(counts), NOW - age,
+                    NOW - age, work)
+
+
+def view(*lanes: LaneView, working: dict[str, int] | None = None, devices: int = 2,
+         idle: int = 0, orgs: dict[str, OrgShare] | None = None) -> ClaimContext:
+    return ClaimContext(DeviceView("", "emulator", None), lanes,
+                        {f"emulator|{k}": v for k, v in (working or {}).items()},
+                        orgs or {}, devices, idle, 20.0, NOW)
+
+
+def test_the_line_and_the_reasons() -> None:
+    standings = explain(view(lane("new", age=10), lane("urgent", priority=5),
+                             lane("busy", age=900), lane("old", age=800),
+                             working={"busy": 2}), FairAffinityPolicy())
+    order = [(s.lane.app_version_id, s.position) for s in standings]
+    assert order == [("busy", None), ("urgent", 1), ("old", 2), ("new", 3)]
+    assert standings[0].reason == "running on 2 device(s)"
+    urgent, old, new = standings[1:]
+    assert urgent.estimated_start is not None and old.estimated_start is not None
+    assert urgent.estimated_start < old.estimated_start < new.estimated_start  # type: ignore[operator]
+    assert "1 waiting lane(s) ahead" in old.reason
+
+
+def test_no_device_of_the_target() -> None:
+    [standing] = explain(view(lane("a"), devices=0), FairAffinityPolicy())
+    assert standing.reason == "no online device for target emulator"
+    assert standing.estimated_start is None
+
+
+def test_idle_devices_start_at_once_and_caps_block() -> None:
+    standings = explain(view(lane("a"), lane("capped", org="capco", age=50), idle=1,
+                             orgs={"capco": OrgShare("capco", 3, cap=3)}), FairAffinityPolicy())
+    by_app = {s.lane.app_version_id: s for s in standings}
+    assert by_app["a"].reason.startswith("starts at once")
+    capped = by_app["capped"]
+    assert "at its cap of 3" in capped.reason and capped.estimated_start is None
