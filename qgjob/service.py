@@ -77,7 +77,8 @@ class JobService:
         self.settings = settings
         self.store = store
         self.policy = policy or FairAffinityPolicy(
-            max_batch=settings.max_batch, settle_seconds=settings.burst_settle_seconds)
+            max_batch=settings.max_batch, settle_seconds=settings.burst_settle_seconds,
+            preemption=settings.preemption)
         self.rules = FleetRules(org_weights=settings.org_weights(),
                                 org_caps=dict(settings.org_caps))
         self.clock = clock
@@ -280,6 +281,10 @@ class JobService:
         offline = await self._run(
             self.store.mark_agents_offline, now - self.settings.agent_offline_seconds, now
         )
+        if isinstance(self.policy, FairAffinityPolicy) and self.policy.preemption:
+            for job_id in await self._run(self.store.preempt_for_urgent_work, now,
+                                          self.policy, self.rules):
+                log.warning("job %s will be preempted for more urgent work", job_id)
         for agent_id in offline:
             log.warning("agent %s is offline (no heartbeat)", agent_id)
         self._wake_for([c.after for c in rescued] + promoted)

@@ -30,6 +30,9 @@ class ServerSettings:
     """A waiting claim looks again this often even without a wake-up (a safety net)."""
     maintenance_seconds: float = 1.0
     max_batch: int = 4
+    preemption: bool = False
+    """Hard preemption: priority-5 work with no device may stop a running job of priority 2 or
+    lower (requeued without spending an attempt)."""
     burst_settle_seconds: float = 10.0
     """Helpers join a build only once it is this old, so a burst of submissions spreads over
     all its builds instead of piling onto the first one."""

@@ -54,6 +54,16 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class Orders:
+    """What a heartbeat answer asks of the agent."""
+
+    cancel: tuple[str, ...] = ()
+    """Running jobs a user cancelled: stop them, report `cancelled`."""
+    preempt: tuple[str, ...] = ()
+    """Running jobs urgent work needs the device of: stop them, report `preempted`."""
+
+
+@dataclass(frozen=True)
 class DeviceStatus:
     name: str
     state: str
@@ -128,13 +138,12 @@ class AgentClient:
         await self._post(f"/agents/{self.agent_id}/leases/{lease_id}/release",
                          {"job_ids": list(job_ids)})
 
-    async def heartbeat(self, devices: Sequence[DeviceStatus]) -> tuple[str, ...]:
-        """Returns the ids of running jobs a user cancelled."""
+    async def heartbeat(self, devices: Sequence[DeviceStatus]) -> Orders:
         body = {"devices": [d.__dict__ for d in devices]}
         data = await self._post(f"/agents/{self.agent_id}/heartbeat", body)
         if not data["known"]:
             raise AgentUnknown("the server does not know this agent")
-        return tuple(data["cancel_job_ids"])
+        return Orders(tuple(data["cancel_job_ids"]), tuple(data.get("preempt_job_ids", ())))
 
     async def record_install(
         self, device: str, app_version_id: str, target: str, seconds: float, ok: bool

@@ -45,6 +45,7 @@ class _Device:
     job_id: str | None = None
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     interrupted: bool = False
+    preempted: bool = False
 
     def status(self) -> DeviceStatus:
         return DeviceStatus(self.spec.name, self.state, self.holds, self.job_id, self.lease_id)
@@ -170,9 +171,13 @@ class Agent:
                                               [j.job_id for j in batch.jobs[index + 1:]])
                         return
                 try:
-                    await self._run_job(device, batch.lease_id, job)
+                    outcome = await self._run_job(device, batch.lease_id, job)
                 except YieldToUrgentWork:
                     log.info("%s: handing its batch back for more urgent work", device.spec.name)
+                    return
+                if outcome is Outcome.PREEMPTED:
+                    await self._hand_back(batch.lease_id,
+                                          [j.job_id for j in batch.jobs[index + 1:]])
                     return
         finally:
             device.state, device.lease_id, device.job_id = "idle", None, None
@@ -200,16 +205,18 @@ class Agent:
         return failure
 
     async def _run_job(self, device: _Device, lease_id: str, job: JobTicket,
-                       known_result: RunResult | None = None) -> None:
-        """Start, run and report one job; `known_result` reports without running it."""
+                       known_result: RunResult | None = None) -> Outcome | None:
+        """Start, run and report one job; `known_result` reports without running it.
+        Returns the reported outcome (None if the job was not ours to run)."""
         try:
             attempt = await self._retrying(
                 f"{job.job_id} start", lambda: self.client.start(job.job_id, lease_id)
             )
         except LeaseLost as lost:
             log.info("%s: skipping %s: %s", device.spec.name, job.job_id, lost)
-            return
+            return None
         device.state, device.job_id, device.interrupted = "running", job.job_id, False
+        device.preempted = False
         device.cancel = asyncio.Event()
         if self._interrupting:  # the stop request raced with this start
             device.interrupted = True
@@ -230,6 +237,7 @@ class Agent:
                      status)
         except LeaseLost as lost:
             log.warning("%s: report of %s refused: %s", device.spec.name, job.job_id, lost)
+        return result.outcome
 
     async def _execute(self, device: _Device, job: JobTicket) -> RunResult:
         try:
@@ -239,6 +247,8 @@ class Agent:
             return RunResult(Outcome.FAILED, f"executor error: {type(exc).__name__}: {exc}")
         if result.outcome is Outcome.CANCELLED and device.interrupted:
             return RunResult(Outcome.INTERRUPTED, "the agent was stopped during the test")
+        if result.outcome is Outcome.CANCELLED and device.preempted:
+            return RunResult(Outcome.PREEMPTED, "stopped to make room for more urgent work")
         return result
 
     async def _hand_back(self, lease_id: str, job_ids: list[str]) -> None:
@@ -257,7 +267,7 @@ class Agent:
             await asyncio.sleep(self.heartbeat_seconds)
             session = self.client.agent_id
             try:
-                cancelled = await self.client.heartbeat([d.status() for d in self.devices])
+                orders = await self.client.heartbeat([d.status() for d in self.devices])
             except AgentUnknown:
                 log.warning("the server forgot this agent; registering again")
                 with contextlib.suppress(ServerUnavailable):
@@ -270,9 +280,16 @@ class Agent:
                 log.exception("heartbeat failed unexpectedly; trying again")
                 continue
             for device in self.devices:
-                if device.job_id in cancelled and not device.cancel.is_set():
+                if device.cancel.is_set() or device.job_id is None:
+                    continue
+                if device.job_id in orders.cancel:
                     log.info("%s: stopping %s (cancelled by a user)", device.spec.name,
                              device.job_id)
+                    device.cancel.set()
+                elif device.job_id in orders.preempt:
+                    log.info("%s: stopping %s for more urgent work", device.spec.name,
+                             device.job_id)
+                    device.preempted = True
                     device.cancel.set()
 
     # retrying -------------------------------------------------------------------------------

@@ -276,6 +276,10 @@ class Heartbeat(Strict):
 class HeartbeatReply(BaseModel):
     known: bool
     cancel_job_ids: list[str]
+    preempt_job_ids: list[str] = Field(
+        default_factory=list,
+        description="running jobs to stop and report 'preempted' (urgent work needs the "
+                    "device)")
     lease_expires_at: str | None
 
 

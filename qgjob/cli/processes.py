@@ -23,6 +23,9 @@ PortOption = Annotated[int, typer.Option("--port", min=1, max=65535)]
 DbOption = Annotated[str | None, typer.Option(
     "--db", envvar="QGJOB_DB", show_default=False,
     help="sqlite:///PATH (default: qgjob.db in your user data directory).")]
+PreemptionOption = Annotated[bool | None, typer.Option(
+    "--preemption/--no-preemption", show_default=False,
+    help="Let priority-5 work stop running priority <= 2 jobs (default: off).")]
 GroupByOrgOption = Annotated[bool | None, typer.Option(
     "--group-by-org/--group-across-orgs", show_default=False,
     help="Group jobs per org as well (default: across orgs).")]
@@ -34,11 +37,13 @@ FailOption = Annotated[float, typer.Option("--fail-rate", min=0, max=1,
                                            help="Share of simulated attempts that fail.")]
 
 
-def _settings(db: str | None, group_by_org: bool | None) -> ServerSettings:
+def _settings(db: str | None, group_by_org: bool | None,
+              preemption: bool | None = None) -> ServerSettings:
     from qgjob.settings import ServerSettings
 
     try:
-        return ServerSettings.from_env(database_url=db, group_by_org=group_by_org)
+        return ServerSettings.from_env(database_url=db, group_by_org=group_by_org,
+                                       preemption=preemption)
     except ValueError as bad:
         raise CliError(EXIT_USAGE, str(bad)) from None
 
@@ -86,13 +91,14 @@ def server(
     port: PortOption = 8000,
     db: DbOption = None,
     group_by_org: GroupByOrgOption = None,
+    preemption: PreemptionOption = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> int:
     """Run the job server."""
     from qgjob.processes import configure_logging, run_server
 
-    settings = _settings(db, group_by_org)
+    settings = _settings(db, group_by_org, preemption)
     _check_database(settings)
     sock = _listen(host, port)
     configure_logging(log_level)
@@ -145,6 +151,7 @@ def up(
     devices: Annotated[str, typer.Option("--devices", help="Simulated devices.")]
     = DEFAULT_UP_DEVICES,
     group_by_org: GroupByOrgOption = None,
+    preemption: PreemptionOption = None,
     install_seconds: InstallOption = 2.0,
     test_seconds: TestOption = 3.0,
     fail_rate: FailOption = 0.0,
@@ -155,7 +162,7 @@ def up(
     from qgjob.processes import configure_logging, run_up
 
     specs = _devices(devices)
-    settings = _settings(db, group_by_org)
+    settings = _settings(db, group_by_org, preemption)
     _check_database(settings)
     sock = _listen(host, port)
     configure_logging(log_level)

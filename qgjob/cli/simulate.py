@@ -22,6 +22,8 @@ def simulate(
     policy: Annotated[str, typer.Option(
         "--policy", help="qgjob (the server's), fifo, fifo-affinity or whole-group.")] = "qgjob",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the retry jitter.")] = 0,
+    preemption: Annotated[bool, typer.Option(
+        "--preemption", help="Let priority-5 work stop running priority <= 2 jobs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="The summary as one JSON object.")]
     = False,
 ) -> int:
@@ -36,6 +38,14 @@ def simulate(
         chosen = policy_named(policy)
     except (TraceError, ValueError) as bad:
         raise CliError(EXIT_USAGE, str(bad)) from None
+    if preemption:
+        from dataclasses import replace
+
+        from qgjob.scheduler.policy import FairAffinityPolicy
+
+        if not isinstance(chosen, FairAffinityPolicy):
+            raise CliError(EXIT_USAGE, "--preemption applies to the qgjob policy only")
+        chosen = replace(chosen, preemption=True)
     result = Simulator(trace, chosen, seed=seed).run()
     summary = summarize(trace, chosen.name, result.events)
     if schedule_out is not None:

@@ -20,6 +20,8 @@ class Outcome(StrEnum):
     """The agent stopped the attempt because a user cancelled the job."""
     INTERRUPTED = "interrupted"
     """The agent handed the attempt back (it is shutting down); not the test's fault."""
+    PREEMPTED = "preempted"
+    """The agent stopped the attempt to make room for urgent work; requeued, not charged."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Verdict:
     retry_at: float | None = None
     flaky: bool = False
     infra_failure: bool = False
+    preempted: bool = False
 
 
 def after_attempt(
@@ -57,6 +60,9 @@ def after_attempt(
         return Verdict(JobState.COMPLETED, flaky=job.charged_attempts > 1)
     if outcome is Outcome.CANCELLED or job.cancel_requested:
         return Verdict(JobState.CANCELLED, error="cancelled by user")
+    if outcome is Outcome.PREEMPTED:
+        return Verdict(JobState.QUEUED, error="stopped to make room for more urgent work",
+                       preempted=True)
     if outcome is Outcome.INTERRUPTED:
         return after_lost_device(job, "the agent handed the job back while shutting down", policy)
     if outcome is Outcome.ERROR:

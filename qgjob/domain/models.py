@@ -81,11 +81,15 @@ class Job:
     """The learned duration of its test when it was (last) priced."""
     last_device_id: str | None = None
     """Where its previous attempt ran; a retry prefers another device."""
+    preemptions: int = 0
+    """Attempts stopped to make room for urgent work (not the test's fault)."""
+    preempt_requested: bool = False
 
     @property
     def charged_attempts(self) -> int:
-        """Attempts that count against `max_attempts`: lost devices and hand-backs do not."""
-        return self.attempts - self.infra_failures
+        """Attempts that count against `max_attempts`: lost devices, hand-backs and
+        preemptions do not."""
+        return self.attempts - self.infra_failures - self.preemptions
 
 
 @dataclass(frozen=True)

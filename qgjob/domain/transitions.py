@@ -34,6 +34,8 @@ def apply_verdict(job: Job, verdict: Verdict, now: float) -> Job:
         job,
         state=verdict.state,
         infra_failures=job.infra_failures + int(verdict.infra_failure),
+        preemptions=job.preemptions + int(verdict.preempted),
+        preempt_requested=False,
         lease_id=None,
         agent_name=None if leaves_device else job.agent_name,
         device_id=None if leaves_device else job.device_id,

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView
+from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, RunningJob
 
 
 class Policy(Protocol):
@@ -73,6 +73,11 @@ class FairAffinityPolicy:
     settle_seconds: float = 10.0
     batch_seconds: float = 90.0
     max_batch: int = 4
+    preemption: bool = False
+    """Hard preemption (off by default): urgent work with no device may stop a running job of
+    priority `preemptible_priority` or lower, which is requeued without spending an attempt."""
+    urgent_priority: int = 5
+    preemptible_priority: int = 2
     name: str = "qgjob"
 
     def band(self, priority: int, submitted_at: float, now: float) -> int:
@@ -188,6 +193,27 @@ class FairAffinityPolicy:
                     if (lane.group_key, lane.org_id) == (choice.group_key, choice.org_id))
         mine = self.band(next_job.priority, next_job.submitted_at, ctx.now)
         return self.lane_band(lane, ctx.now) >= mine + self.cut_in_levels
+
+
+    # hard preemption -------------------------------------------------------------------------
+
+    def choose_preemption(
+        self, ctx: ClaimContext, running: Sequence[RunningJob]
+    ) -> str | None:
+        """The running job to stop for urgent work that no device serves, if preemption is on:
+        the least urgent, most recently started one (the least work lost)."""
+        if not self.preemption or ctx.idle_devices > 0:
+            return None
+        waiting = [lane for lane in ctx.lanes
+                   if lane.top_priority >= self.urgent_priority
+                   and ctx.devices_per_group.get(lane.group_key, 0) == 0
+                   and not _capped(ctx, lane.org_id)]
+        if not waiting:
+            return None
+        victims = [job for job in running if job.priority <= self.preemptible_priority]
+        if not victims:
+            return None
+        return min(victims, key=lambda job: (job.priority, -job.started_at, job.job_id)).job_id
 
 
 def _capped(ctx: ClaimContext, org_id: str) -> bool:

@@ -62,6 +62,17 @@ class JobView:
 
 
 @dataclass(frozen=True)
+class RunningJob:
+    """A job running on a device of the target, as a candidate for preemption."""
+
+    job_id: str
+    device_id: str
+    group_key: str
+    priority: int
+    started_at: float
+
+
+@dataclass(frozen=True)
 class DeviceView:
     device_id: str
     target: str

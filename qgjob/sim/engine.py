@@ -15,7 +15,7 @@ from typing import Any
 from qgjob.domain.attempts import RetryPolicy
 from qgjob.domain.models import group_key_for
 from qgjob.scheduler.durations import DurationModel
-from qgjob.scheduler.policy import Policy
+from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import (
     ClaimContext,
     DeviceView,
@@ -23,6 +23,7 @@ from qgjob.scheduler.views import (
     LaneChoice,
     LaneView,
     OrgShare,
+    RunningJob,
 )
 from qgjob.sim.trace import Trace, TraceJob
 
@@ -92,6 +93,10 @@ class _Device:
     batch: deque[str] = field(default_factory=deque)
     lane: tuple[str, str] | None = None
     busy: bool = False
+    test: dict[str, Any] | None = None
+    """The schedule event of the attempt it runs (or is about to, after an install)."""
+    generation: int = 0
+    """Bumped on preemption, so the stopped attempt's completion is ignored."""
 
 
 @dataclass
@@ -127,6 +132,7 @@ class Simulator:
         self.devices = [_Device(d.device_id, d.target) for d in trace.devices]
         self.events: list[dict[str, Any]] = []
         self.decisions = 0
+        self.preemptions = 0
         self._heap: list[tuple[float, int, int, str, Any]] = []
         self._seq = 0
 
@@ -185,6 +191,9 @@ class Simulator:
         for device in idle:
             if not device.busy:
                 declined |= not self._claim(device, now)
+        if self._preempt(now):
+            self._dispatch(now)
+            return
         if declined and not any(kind == "poll" for _, _, _, kind, _ in self._heap):
             self._push(now + POLL_SECONDS, 2, "poll", None)
 
@@ -229,14 +238,17 @@ class Simulator:
         job.attempts += 1
         outcome = spec.outcome(job.attempts)
         end = now + spec.duration
-        self.events.append({"device": device.device_id, "kind": "test", "job_id": spec.job_id,
-                            "attempt": job.attempts, "start": now, "end": end,
-                            "outcome": outcome})
+        device.test = {"device": device.device_id, "kind": "test", "job_id": spec.job_id,
+                       "attempt": job.attempts, "start": now, "end": end, "outcome": outcome}
+        self.events.append(device.test)
         device.busy = True
-        self._push(end, 1, "done", (device, job, outcome))
+        self._push(end, 1, "done", (device, job, outcome, device.generation))
 
-    def _attempt_done(self, data: tuple[_Device, _Job, str], now: float) -> None:
-        device, job, outcome = data
+    def _attempt_done(self, data: tuple[_Device, _Job, str, int], now: float) -> None:
+        device, job, outcome, generation = data
+        if generation != device.generation:
+            return  # the attempt was stopped by a preemption
+        device.test = None
         spec = job.spec
         reprice = self.durations.observe(spec.test_path, spec.target, spec.duration)
         if reprice is not None:
@@ -262,6 +274,36 @@ class Simulator:
             return False
         self.decisions += 1
         return self.policy.should_yield(ctx, self.jobs[device.batch[0]].view())
+
+    def _preempt(self, now: float) -> bool:
+        """Hard preemption, when the policy has it on: stop running attempts that urgent work
+        needs the devices of; the job and the rest of its batch go back, the attempt is not
+        spent. Returns whether anything was stopped."""
+        if not isinstance(self.policy, FairAffinityPolicy) or not self.policy.preemption:
+            return False
+        stopped = False
+        for target in sorted({d.target for d in self.devices}):
+            running = {d.test["job_id"]: d for d in self.devices
+                       if d.target == target and d.test is not None and d.test["start"] <= now}
+            view = self._context(_Device("", target), now)
+            victim = self.policy.choose_preemption(view, [
+                RunningJob(job_id, d.device_id, d.lane[0] if d.lane else "",
+                           self.jobs[job_id].spec.priority, d.test["start"])
+                for job_id, d in running.items() if d.test is not None])
+            if victim is None:
+                continue
+            device = running[victim]
+            assert device.test is not None
+            device.test["end"], device.test["outcome"] = now, "preempted"
+            device.test, device.busy, device.lane = None, False, None
+            device.generation += 1
+            self.jobs[victim].attempts -= 1
+            for job_id in device.batch:
+                self._enqueue(self.jobs[job_id])
+            device.batch.clear()
+            self.preemptions += 1
+            stopped = True
+        return stopped
 
     def _reprice(self, test_path: str, target: str, seconds: float) -> None:
         for lane in self.lanes.values():

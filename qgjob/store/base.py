@@ -16,7 +16,7 @@ from typing import Protocol
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import Agent, Batch, DeviceSpec, GroupSummary, Job, NewJob
 from qgjob.domain.states import JobState
-from qgjob.scheduler.policy import Policy
+from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules, LaneChoice
 
 
@@ -71,6 +71,8 @@ class HeartbeatAck:
     the agent must register again."""
     cancel_job_ids: tuple[str, ...] = ()
     lease_expires_at: float | None = None
+    preempt_job_ids: tuple[str, ...] = ()
+    """Running jobs to stop and report `preempted`: urgent work needs their devices."""
 
 
 @dataclass(frozen=True)
@@ -158,3 +160,9 @@ class Store(Protocol):
     def rescue_expired_leases(self, now: float, decide: DecideAttempt) -> list[Transitioned]: ...
     def promote_due_retries(self, now: float) -> list[Job]: ...
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]: ...
+    def preempt_for_urgent_work(
+        self, now: float, policy: FairAffinityPolicy, rules: FleetRules
+    ) -> list[str]:
+        """Ask agents to stop the running jobs the policy picks for urgent work no device
+        serves; returns their ids."""
+        ...

@@ -46,6 +46,8 @@ def job_from_row(row: Row) -> Job:
         error=row["error"],
         expected_seconds=row["expected_seconds"],
         last_device_id=row["last_device_id"],
+        preemptions=row["preemptions"],
+        preempt_requested=bool(row["preempt_requested"]),
     )
 
 
@@ -61,6 +63,8 @@ def job_to_params(job: Job) -> dict[str, Any]:
         "device_id": job.device_id,
         "last_device_id": job.last_device_id,
         "cancel_requested": int(job.cancel_requested),
+        "preemptions": job.preemptions,
+        "preempt_requested": int(job.preempt_requested),
         "flaky": int(job.flaky),
         "error": job.error,
         "updated_at": job.updated_at,

@@ -97,3 +97,21 @@ async def test_an_agent_stops_even_when_the_server_is_gone() -> None:
     agent.stop()
     await asyncio.wait_for(task, 5)
     await agent.client.close()
+
+
+async def test_preemption_makes_room_for_a_hotfix(tmp_path: Any) -> None:
+    from tests.conftest import fast_settings, serve
+
+    with serve(fast_settings(tmp_path, preemption=True)) as live:
+        executor = CountingSimulation(install_seconds=0, test_seconds=1.5)
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            [nightly] = await submit(http, "nightly", priority=1)
+            agent, task = await start_agent(live, executor)
+            await until(http, [nightly], lambda jobs: jobs[nightly]["status"] == "running")
+            [hotfix] = await submit(http, "hotfix", priority=5)
+            jobs = await until(http, [nightly, hotfix], all_finished, timeout=20)
+            await stop(agent, task)
+    assert jobs[hotfix]["status"] == jobs[nightly]["status"] == "completed"
+    assert jobs[hotfix]["finished_at"] < jobs[nightly]["finished_at"]
+    assert executor.runs == [nightly, hotfix, nightly]  # stopped, then run again
+    assert jobs[nightly]["attempts"] == 2 and not jobs[nightly]["flaky"]

@@ -30,8 +30,12 @@ def check_schedule(trace: Trace, events: list[dict[str, Any]]) -> list[str]:
             items, key=lambda e: (e["start"], e["kind"] == "test")), trace)
     attempts: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
-        if event["kind"] == "test":
+        if event["kind"] == "test" and event["outcome"] != "preempted":
             attempts[event["job_id"]].append(event)
+        elif event["kind"] == "test":
+            job = jobs.get(event["job_id"])
+            if job is not None and event["end"] - event["start"] > job.duration + EPSILON:
+                problems.append(f"{event['job_id']}: a preempted attempt ran too long")
     for job_id, job in jobs.items():
         problems += _check_job(job_id, job, sorted(attempts.get(job_id, []),
                                                    key=lambda e: e["attempt"]), trace)

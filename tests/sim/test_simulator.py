@@ -87,3 +87,16 @@ def test_the_checker_catches_a_broken_schedule() -> None:
 def test_bad_traces_are_refused_with_a_reason(raw: object, says: str) -> None:
     with pytest.raises(TraceError, match=says):
         parse_trace(raw)
+
+
+def test_hard_preemption_keeps_the_schedule_feasible() -> None:
+    from dataclasses import replace
+
+    from qgjob.scheduler.policy import FairAffinityPolicy
+
+    trace = parse_trace(generate("priority", seed=2))
+    simulator = Simulator(trace, replace(FairAffinityPolicy(), preemption=True))
+    events = simulator.run().events
+    assert simulator.preemptions > 0
+    assert any(e.get("outcome") == "preempted" for e in events)
+    assert check_schedule(trace, events) == []

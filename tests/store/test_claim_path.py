@@ -125,3 +125,22 @@ def test_a_retry_remembers_where_it_failed(store: Store) -> None:
     candidate = JobView(job.job_id, 3, T0, 60.0, 1, "lab/emulator-1")
     assert result.batch is not None and result.batch.jobs[0].last_device_id == \
         candidate.last_device_id
+
+
+def test_urgent_work_preempts_a_low_priority_job(store: Store) -> None:
+    from qgjob.scheduler.policy import FairAffinityPolicy
+
+    [nightly] = store.insert_jobs([new_job(app_version_id="nightly", priority=1, at=T0)])
+    agent = register(store)
+    lease = claim(store, agent, at=T0).batch.lease.lease_id  # type: ignore[union-attr]
+    start(store, nightly.job_id, lease, T0 + 1)
+    store.insert_jobs([new_job(app_version_id="hotfix", priority=5, at=T0 + 2)])
+    off = FairAffinityPolicy()
+    assert store.preempt_for_urgent_work(T0 + 3, off, RULES) == []
+    on = FairAffinityPolicy(preemption=True)
+    assert store.preempt_for_urgent_work(T0 + 3, on, RULES) == [nightly.job_id]
+    assert store.preempt_for_urgent_work(T0 + 4, on, RULES) == []  # asked once
+    ack = store.heartbeat(agent, [], T0 + 5, 30.0)
+    assert ack.preempt_job_ids == (nightly.job_id,) and ack.cancel_job_ids == ()
+    after = finish(store, nightly.job_id, lease, 1, Outcome.PREEMPTED, T0 + 6).after
+    assert after.state is S.QUEUED and after.charged_attempts == 0 and after.preemptions == 1

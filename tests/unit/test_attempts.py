@@ -28,6 +28,7 @@ S = JobState
         ({}, Outcome.CANCELLED, S.CANCELLED, False),
         ({"cancel_requested": True}, Outcome.FAILED, S.CANCELLED, False),
         ({}, Outcome.INTERRUPTED, S.QUEUED, False),  # handed back, not charged
+        ({"attempts": 3}, Outcome.PREEMPTED, S.QUEUED, False),  # requeued, not charged
     ],
 )
 def test_after_attempt(job_changes: dict, outcome: Outcome, state: JobState, flaky: bool) -> None:
@@ -71,3 +72,12 @@ def test_after_lost_device(job_changes: dict, state: JobState, infra: bool) -> N
     verdict = after_lost_device(make_job(**job_changes), "agent gone", POLICY)
     assert verdict.state is state
     assert verdict.infra_failure is infra
+
+
+def test_a_preempted_attempt_is_not_spent() -> None:
+    from qgjob.domain.transitions import apply_verdict
+
+    job = make_job(attempts=3)
+    after = apply_verdict(job, after_attempt(job, Outcome.PREEMPTED, None, T0, POLICY, 0.5), T0)
+    assert after.state is S.QUEUED and after.preemptions == 1 and after.charged_attempts == 2
+    assert after.infra_failures == 0

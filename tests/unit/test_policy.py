@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from qgjob.scheduler.policy import FairAffinityPolicy
-from qgjob.scheduler.views import ClaimContext, DeviceView, JobView, LaneView, OrgShare
+from qgjob.scheduler.views import (
+    ClaimContext,
+    DeviceView,
+    JobView,
+    LaneView,
+    OrgShare,
+    RunningJob,
+)
 
 NOW = 10_000.0
 POLICY = FairAffinityPolicy()
@@ -112,3 +119,34 @@ def test_which_jobs(candidates: list[JobView], queued: int, idle: int,
 def test_cut_in_at_job_boundaries(context: ClaimContext, next_priority: int,
                                   expected: bool) -> None:
     assert POLICY.should_yield(context, job("next", priority=next_priority)) is expected
+
+
+PREEMPTING = FairAffinityPolicy(preemption=True)
+
+
+def running(job_id: str, priority: int, started: float) -> RunningJob:
+    return RunningJob(job_id, f"lab/{job_id}", "emulator|nightly", priority, NOW - started)
+
+
+@pytest.mark.parametrize(
+    ("policy", "context", "jobs", "expected"),
+    [
+        (POLICY, ctx(lane("hotfix", priority=5), idle=0),
+         [running("nightly", 1, 100)], None),  # off by default
+        (PREEMPTING, ctx(lane("hotfix", priority=5), idle=0),
+         [running("old", 1, 300), running("new", 1, 20), running("p3", 3, 5)], "new"),
+        (PREEMPTING, ctx(lane("hotfix", priority=5), idle=1),
+         [running("nightly", 1, 100)], None),  # a device is idle: no need
+        (PREEMPTING, ctx(lane("hotfix", priority=5), idle=0, working={"hotfix": 1}),
+         [running("nightly", 1, 100)], None),  # already served
+        (PREEMPTING, ctx(lane("hotfix", priority=5), idle=0),
+         [running("p3", 3, 100)], None),  # nothing preemptible
+        (PREEMPTING, ctx(lane("next", priority=4), idle=0),
+         [running("nightly", 1, 100)], None),  # only priority 5 preempts
+    ],
+    ids=["off", "least-progress-lowest-priority", "idle-device", "served", "no-victim",
+         "not-urgent-enough"],
+)
+def test_hard_preemption(policy: FairAffinityPolicy, context: ClaimContext,
+                         jobs: list[RunningJob], expected: str | None) -> None:
+    assert policy.choose_preemption(context, jobs) == expected

@@ -97,6 +97,7 @@ async def heartbeat(agent_id: str, body: Heartbeat, service: ServiceDep) -> Hear
     ]
     ack = await service.heartbeat(agent_id, reports)
     return HeartbeatReply(known=ack.known, cancel_job_ids=list(ack.cancel_job_ids),
+                          preempt_job_ids=list(ack.preempt_job_ids),
                           lease_expires_at=iso(ack.lease_expires_at))
 
 

@@ -32,6 +32,8 @@ UPDATE jobs SET
     device_id = :device_id,
     last_device_id = :last_device_id,
     cancel_requested = :cancel_requested,
+    preemptions = :preemptions,
+    preempt_requested = :preempt_requested,
     flaky = :flaky,
     error = :error,
     updated_at = :updated_at,
@@ -208,6 +210,20 @@ WHERE agent_id = :agent_id AND expires_at > :now
 -- name: cancel_requested_jobs_of_agent
 SELECT j.id FROM jobs j JOIN leases l ON l.id = j.lease_id
 WHERE l.agent_id = :agent_id AND j.cancel_requested = 1 AND j.state = 'running';
+
+-- name: preempt_requested_jobs_of_agent
+SELECT j.id FROM jobs j JOIN leases l ON l.id = j.lease_id
+WHERE l.agent_id = :agent_id AND j.preempt_requested = 1 AND j.cancel_requested = 0
+  AND j.state = 'running';
+
+-- name: running_jobs_of_target
+SELECT id, device_id, group_key, priority, started_at FROM jobs
+WHERE target = :target AND state = 'running'
+ORDER BY started_at DESC;
+
+-- name: request_preemption
+UPDATE jobs SET preempt_requested = 1, updated_at = :now
+WHERE id = :job_id AND state = 'running' AND preempt_requested = 0;
 
 -- name: listed_agents
 SELECT * FROM agents WHERE state <> 'replaced' ORDER BY name;

@@ -26,8 +26,8 @@ from qgjob.domain.models import (
 )
 from qgjob.domain.states import JobState
 from qgjob.ids import new_id
-from qgjob.scheduler.policy import Policy
-from qgjob.scheduler.views import ClaimContext, FleetRules, JobView
+from qgjob.scheduler.policy import FairAffinityPolicy, Policy
+from qgjob.scheduler.views import ClaimContext, FleetRules, JobView, RunningJob
 from qgjob.store.base import (
     ClaimResult,
     Conflict,
@@ -252,7 +252,10 @@ class SQLiteStore:
             )
             rows = conn.execute(Q["cancel_requested_jobs_of_agent"], {"agent_id": agent_id})
             cancel_ids = tuple(r[0] for r in rows)
-        return HeartbeatAck(known=True, cancel_job_ids=cancel_ids, lease_expires_at=expires_at)
+            rows = conn.execute(Q["preempt_requested_jobs_of_agent"], {"agent_id": agent_id})
+            preempt_ids = tuple(r[0] for r in rows)
+        return HeartbeatAck(known=True, cancel_job_ids=cancel_ids, lease_expires_at=expires_at,
+                            preempt_job_ids=preempt_ids)
 
     def record_install(
         self, agent_id: str, device_name: str, app_version_id: str, target: str,
@@ -408,6 +411,23 @@ class SQLiteStore:
                 Q["promote_due_retries"], {"now": now, "limit": _RESCUE_BATCH}
             ).fetchall()
         return [job_from_row(r) for r in rows]
+
+    def preempt_for_urgent_work(
+        self, now: float, policy: FairAffinityPolicy, rules: FleetRules
+    ) -> list[str]:
+        chosen: list[str] = []
+        with self._db.write() as conn:
+            targets = [r[0] for r in conn.execute(Q["targets_with_queued_work"])]
+            for target in targets:
+                view = claims.claim_context(conn, {"id": "", "target": target}, None, now, rules)
+                running = [RunningJob(r["id"], r["device_id"], r["group_key"], r["priority"],
+                                      r["started_at"])
+                           for r in conn.execute(Q["running_jobs_of_target"], {"target": target})]
+                victim = policy.choose_preemption(view, running)
+                if victim is not None and conn.execute(
+                        Q["request_preemption"], {"job_id": victim, "now": now}).rowcount:
+                    chosen.append(victim)
+        return chosen
 
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]:
         with self._db.write() as conn:

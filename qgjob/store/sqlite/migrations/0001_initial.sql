@@ -13,12 +13,14 @@ CREATE TABLE jobs (
     attempts          INTEGER NOT NULL DEFAULT 0,
     max_attempts      INTEGER NOT NULL,
     infra_failures    INTEGER NOT NULL DEFAULT 0,
+    preemptions       INTEGER NOT NULL DEFAULT 0,
     expected_seconds  REAL NOT NULL,
     lease_id          TEXT,
     agent_name        TEXT,
     device_id         TEXT,
     last_device_id    TEXT,
     cancel_requested  INTEGER NOT NULL DEFAULT 0,
+    preempt_requested INTEGER NOT NULL DEFAULT 0,
     flaky             INTEGER NOT NULL DEFAULT 0,
     error             TEXT,
     idempotency_key   TEXT,
@@ -40,6 +42,7 @@ CREATE INDEX jobs_group ON jobs (group_key, created_at, id);
 CREATE INDEX jobs_active_group ON jobs (group_key, created_at)
     WHERE state IN ('queued', 'assigned', 'running', 'retry_wait');
 CREATE INDEX jobs_lease ON jobs (lease_id) WHERE lease_id IS NOT NULL;
+CREATE INDEX jobs_running ON jobs (target, started_at) WHERE state = 'running';
 CREATE INDEX jobs_retry_due ON jobs (retry_at) WHERE state = 'retry_wait';
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (org_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
