@@ -64,6 +64,13 @@ class JobRequest:
     idempotency_key: str | None = None
 
 
+@dataclass(frozen=True)
+class Submitted:
+    job: Job
+    replayed: bool
+    """True when an idempotency key matched a job submitted before."""
+
+
 class JobService:
     def __init__(
         self,
@@ -95,7 +102,9 @@ class JobService:
 
     # jobs -----------------------------------------------------------------------------------
 
-    async def submit(self, requests: Sequence[JobRequest]) -> list[Job]:
+    async def submit(self, requests: Sequence[JobRequest]) -> list[Submitted]:
+        """Store the jobs (all or none). With idempotency keys, a request seen before gives
+        back the job it created then (`replayed`)."""
         now = self.clock()
         new_jobs = [
             NewJob(
@@ -116,7 +125,8 @@ class JobService:
         ]
         jobs = await self._run(self.store.insert_jobs, new_jobs)
         self._wake_for(jobs)
-        return jobs
+        return [Submitted(job, replayed=job.job_id != new.job_id)
+                for job, new in zip(jobs, new_jobs, strict=True)]
 
     async def get_job(self, job_id: str) -> Job | None:
         return await self._run(self.store.get_job, job_id)

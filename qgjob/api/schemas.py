@@ -19,6 +19,8 @@ AppVersionId = Annotated[str, Field(max_length=values.APP_VERSION_ID_MAX * 4),
 TestPath = Annotated[str, Field(max_length=values.TEST_PATH_MAX * 4),
                      AfterValidator(values.check_test_path)]
 TargetName = Literal["emulator", "device", "browserstack"]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200,
+                                      pattern=r"^[\x21-\x7e]+$")]
 Name = Annotated[str, Field(max_length=values.NAME_MAX * 4), AfterValidator(values.check_name)]
 
 
@@ -42,6 +44,9 @@ class JobCreate(Strict):
                                 description="1 (lowest) to 5 (highest), or low, normal, "
                                             "medium, high, urgent, critical")
     max_attempts: int | None = Field(default=None, ge=1, le=10)
+    idempotency_key: IdempotencyKey | None = Field(
+        default=None, description="the same key (per org) gives back the same job; for "
+                                  "single submissions the Idempotency-Key header does the same")
 
     @field_validator("priority", mode="after")
     @classmethod

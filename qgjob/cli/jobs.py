@@ -69,17 +69,25 @@ def submit(
     priority: PriorityOption = "normal",
     max_attempts: Annotated[int | None, typer.Option(min=1, max=10,
                             help="Attempts before a failing test counts as failed.")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(
+        "--idempotency-key", envvar="QGJOB_IDEMPOTENCY_KEY", show_default=False,
+        help="Submitting again with the same key gives back the same jobs (one per test). "
+             "Inside GitHub Actions it defaults to the run id, attempt and test.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Then wait like `qgjob wait`.")] = False,
     timeout: TimeoutOption = None,
     as_json: JsonOption = False,
 ) -> int:
     """Queue one job per test; prints each job id."""
+    from qgjob.cli.idempotency import job_keys
+
     for path in test:
         _checked(values.check_test_path, path)
+    keys = job_keys(idempotency_key, app_version_id, target, test)
     body = [
         {"org_id": org_id, "app_version_id": app_version_id, "test_path": path,
-         "target": target, "priority": priority, "max_attempts": max_attempts}
-        for path in test
+         "target": target, "priority": priority, "max_attempts": max_attempts,
+         "idempotency_key": key}
+        for path, key in zip(test, keys, strict=True)
     ]
     client = globals_of(ctx).client()
     if len(body) == 1:

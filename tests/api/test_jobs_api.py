@@ -149,3 +149,34 @@ def test_health_and_docs(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert {"/jobs", "/jobs/{job_id}", "/groups", "/agents", "/health"} <= set(schema["paths"])
     assert client.get("/docs").status_code == 200
+
+
+def test_the_same_idempotency_key_gives_the_same_job(client: TestClient) -> None:
+    first = client.post("/jobs", json=JOB, headers={"Idempotency-Key": "ci-981-login"})
+    again = client.post("/jobs", json=JOB, headers={"Idempotency-Key": "ci-981-login"})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["job_id"] == first.json()["job_id"]
+    other_org = client.post("/jobs", json={**JOB, "org_id": "acme"},
+                            headers={"Idempotency-Key": "ci-981-login"})
+    assert other_org.status_code == 201  # keys are per org
+    misuse = client.post("/jobs", json={**JOB, "test_path": "other.spec.js"},
+                         headers={"Idempotency-Key": "ci-981-login"})
+    assert misuse.status_code == 409 and "already used" in misuse.json()["detail"]
+    assert len(stored_jobs(client)) == 2
+
+
+def test_batch_entries_carry_their_own_keys(client: TestClient) -> None:
+    body = {"jobs": [{**JOB, "idempotency_key": "k1"},
+                     {**JOB, "test_path": "b.spec.js", "idempotency_key": "k2"}]}
+    first = client.post("/jobs/batch", json=body).json()["jobs"]
+    again = client.post("/jobs/batch", json=body).json()["jobs"]
+    assert [j["job_id"] for j in first] == [j["job_id"] for j in again]
+    assert len(stored_jobs(client)) == 2
+
+
+@pytest.mark.parametrize("key", ["", "x" * 201, "has space", "tab\there"])
+def test_bad_idempotency_keys(client: TestClient, key: str) -> None:
+    response = client.post("/jobs", json={**JOB, "idempotency_key": key})
+    assert response.status_code == 422
+    assert stored_jobs(client) == []

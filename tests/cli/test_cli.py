@@ -163,3 +163,13 @@ def test_module_entry_points(module: str) -> None:
                           text=True, timeout=60)
     assert done.returncode == 0
     assert "submit" in done.stdout and "wait" in done.stdout
+
+
+def test_submit_twice_with_one_key(capsys: pytest.CaptureFixture[str],
+                                   live_server: LiveServer) -> None:
+    args = ("--test=tests/a.spec.js", "--test=tests/b.spec.js", "--idempotency-key=run-7")
+    first = submit(capsys, live_server, *args)
+    again = submit(capsys, live_server, *args)
+    assert first == again and len(first) == 2
+    _, listed, _ = run(capsys, live_server, "jobs", "--json")
+    assert len(listed.splitlines()) == 2

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from qgjob.api.deps import ServiceDep
 from qgjob.api.schemas import (
     AppVersionId,
+    IdempotencyKey,
     JobBatchCreate,
     JobCreate,
     JobList,
@@ -25,24 +26,41 @@ router = APIRouter(tags=["jobs"])
 PublicStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 
 
-def _request(body: JobCreate) -> JobRequest:
+def _request(body: JobCreate, key: str | None = None) -> JobRequest:
     return JobRequest(
         org_id=body.org_id, app_version_id=body.app_version_id, test_path=body.test_path,
         target=body.target, priority=int(body.priority), max_attempts=body.max_attempts,
+        idempotency_key=key or body.idempotency_key,
     )
 
 
-@router.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobPublic)
-async def submit_job(body: JobCreate, service: ServiceDep) -> JobPublic:
-    [job] = await service.submit([_request(body)])
-    return JobPublic.of(job)
+@router.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobPublic,
+             responses={200: {"description": "replayed: the Idempotency-Key was seen before"},
+                        409: {"description": "the Idempotency-Key belongs to another job"}})
+async def submit_job(
+    body: JobCreate,
+    service: ServiceDep,
+    response: Response,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+) -> JobPublic:
+    """Queue one job. With an `Idempotency-Key` header (or body field), submitting again with
+    the same key returns the same job (200, `Idempotent-Replayed: true`) instead of a second
+    one: a retried CI step does not queue twice."""
+    if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
+        raise HTTPException(422, "idempotency_key: the header and the body disagree")
+    [submitted] = await service.submit([_request(body, idempotency_key)])
+    if submitted.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return JobPublic.of(submitted.job)
 
 
 @router.post("/jobs/batch", status_code=status.HTTP_201_CREATED, response_model=JobList)
 async def submit_jobs(body: JobBatchCreate, service: ServiceDep) -> JobList:
-    """Submit several jobs at once: all are stored, or none (one transaction)."""
-    jobs = await service.submit([_request(j) for j in body.jobs])
-    return JobList(jobs=[JobPublic.of(j) for j in jobs], count=len(jobs))
+    """Submit several jobs at once: all are stored, or none (one transaction). Each job may
+    carry its own `idempotency_key`."""
+    submitted = await service.submit([_request(j) for j in body.jobs])
+    return JobList(jobs=[JobPublic.of(s.job) for s in submitted], count=len(submitted))
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)

@@ -124,9 +124,14 @@ class SQLiteStore:
                 params = _new_job_params(job, prices[key])
                 if conn.execute(Q["insert_job"], params).rowcount:
                     stored.append(_queued_job(job, prices[key]))
-                else:
-                    row = conn.execute(Q["job_by_idempotency_key"], params).fetchone()
-                    stored.append(job_from_row(row))
+                    continue
+                existing = job_from_row(
+                    conn.execute(Q["job_by_idempotency_key"], params).fetchone())
+                if (existing.app_version_id, existing.test_path, existing.target) != (
+                        job.app_version_id, job.test_path, job.target):
+                    raise Conflict(f"Idempotency-Key {job.idempotency_key!r} was already used "
+                                   f"for another job ({existing.job_id})")
+                stored.append(existing)
         return stored
 
     def get_job(self, job_id: str) -> Job | None:

@@ -1,0 +1,31 @@
+"""Idempotency keys for submissions, so a retried CI step finds its jobs instead of queueing
+them twice. Each job gets its own key, derived from one key for the whole submission."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+
+
+def github_run_key(environ: Mapping[str, str]) -> str | None:
+    """Inside GitHub Actions: the run and its attempt (a re-run of the workflow tests again;
+    a retried step within one attempt does not)."""
+    if environ.get("GITHUB_ACTIONS") != "true" or not environ.get("GITHUB_RUN_ID"):
+        return None
+    parts = ("github", environ.get("GITHUB_REPOSITORY", ""), environ["GITHUB_RUN_ID"],
+             environ.get("GITHUB_RUN_ATTEMPT", "1"), environ.get("GITHUB_JOB", ""))
+    return ":".join(parts)
+
+
+def job_keys(
+    key: str | None, app_version_id: str, target: str, tests: Sequence[str],
+    environ: Mapping[str, str] | None = None,
+) -> list[str | None]:
+    """One key per test: a digest of the submission's key, the build, the target and the
+    test, so it fits the server's 200 characters whatever the paths."""
+    base = key or github_run_key(os.environ if environ is None else environ)
+    if base is None:
+        return [None] * len(tests)
+    return ["qg-" + hashlib.sha256("\n".join((base, app_version_id, target, test)).encode())
+            .hexdigest()[:40] for test in tests]

@@ -1,0 +1,22 @@
+from qgjob.cli.idempotency import github_run_key, job_keys
+
+GITHUB = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "981", "GITHUB_RUN_ATTEMPT": "1",
+          "GITHUB_REPOSITORY": "acme/app", "GITHUB_JOB": "e2e"}
+
+
+def test_no_key_outside_ci_unless_given() -> None:
+    assert job_keys(None, "v1", "emulator", ["a.js", "b.js"], environ={}) == [None, None]
+    keys = job_keys("deploy-7", "v1", "emulator", ["a.js", "b.js"], environ={})
+    assert len(set(keys)) == 2 and all(k and len(k) <= 200 for k in keys)
+
+
+def test_github_runs_key_each_test_of_each_attempt() -> None:
+    first = job_keys(None, "v1", "emulator", ["a.js"], environ=GITHUB)
+    again = job_keys(None, "v1", "emulator", ["a.js"], environ=GITHUB)
+    rerun = job_keys(None, "v1", "emulator", ["a.js"],
+                     environ={**GITHUB, "GITHUB_RUN_ATTEMPT": "2"})
+    other_target = job_keys(None, "v1", "device", ["a.js"], environ=GITHUB)
+    assert first == again  # a retried step finds its jobs
+    assert first != rerun  # a re-run of the workflow tests again
+    assert first != other_target
+    assert github_run_key({"GITHUB_ACTIONS": "false"}) is None
