@@ -299,6 +299,14 @@ class JobService:
             log.warning("agent %s is offline (no heartbeat)", agent_id)
         self._wake_for([c.after for c in rescued] + promoted)
 
+    async def start_up(self) -> None:
+        """Runs once when the server starts, before maintenance."""
+        extended = await self._run(self.store.grant_restart_grace, self.clock(),
+                                   self.settings.lease_seconds)
+        if extended:
+            log.info("gave %d batch lease(s) one more term for their agents to reconnect",
+                     extended)
+
     async def maintain_forever(self) -> None:
         while True:
             try:

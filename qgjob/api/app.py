@@ -39,7 +39,10 @@ def create_app(
             active = store
         service = JobService(settings, active, clock=clock)
         app.state.service = service
-        task = asyncio.create_task(service.maintain_forever()) if maintenance else None
+        task = None
+        if maintenance:
+            await service.start_up()
+            task = asyncio.create_task(service.maintain_forever())
         try:
             yield
         finally:

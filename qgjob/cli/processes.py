@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -67,10 +68,12 @@ def _devices(spec: str) -> list[DeviceSpec]:
         raise typer.BadParameter(str(bad), param_hint="'--devices'") from None
 
 
-def _simulator(install_seconds: float, test_seconds: float, fail_rate: float) -> SimulateExecutor:
+def _simulator(install_seconds: float, test_seconds: float, fail_rate: float,
+               execution_log: Path | None = None) -> SimulateExecutor:
     from qgjob.agent.executors.simulate import SimulateExecutor
 
-    return SimulateExecutor(install_seconds, test_seconds, fail_rate)
+    return SimulateExecutor(install_seconds, test_seconds, fail_rate,
+                            execution_log=execution_log)
 
 
 def _check_database(settings: ServerSettings) -> None:
@@ -119,6 +122,9 @@ def agent(
     install_seconds: InstallOption = 2.0,
     test_seconds: TestOption = 3.0,
     fail_rate: FailOption = 0.0,
+    execution_log: Annotated[Path | None, typer.Option(
+        "--execution-log", help="Simulation only: append a line per test run to this file.")]
+    = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> int:
     """Run an agent that holds devices and pulls work from the server."""
@@ -138,7 +144,7 @@ def agent(
     configure_logging(log_level)
     options = globals_of(ctx)
     run = run_agent(options.server, options.token, agent_name, specs,
-                    _simulator(install_seconds, test_seconds, fail_rate))
+                    _simulator(install_seconds, test_seconds, fail_rate, execution_log))
     asyncio.run(run)
     return 0
 

@@ -20,10 +20,10 @@ def free_port() -> int:
 
 
 class Process:
-    def __init__(self, *args: str, log: Path) -> None:
+    def __init__(self, *args: str, log: Path, env: dict[str, str] | None = None) -> None:
         self.log = log
         self._log_file = log.open("ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.popen = subprocess.Popen([sys.executable, "-m", "qgjob", *args],
                                       stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
 

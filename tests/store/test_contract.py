@@ -366,3 +366,16 @@ def test_a_lease_ends_with_its_last_job(store: Store) -> None:
     start(store, job.job_id, lease, T0 + 1)
     finish(store, job.job_id, lease, 1, Outcome.PASSED, T0 + 2)
     assert store.lease_agent(lease) is None
+
+
+def test_a_restart_gives_running_batches_one_more_term(store: Store) -> None:
+    [job] = store.insert_jobs([new_job()])
+    agent = register(store)
+    lease = claim(store, agent, at=T0).batch.lease.lease_id  # type: ignore[union-attr]
+    start(store, job.job_id, lease, T0 + 1)
+    # the server was down from T0 + 5 to T0 + 100, far past the lease
+    assert store.grant_restart_grace(T0 + 100, LEASE) == 1
+    assert rescue(store, T0 + 100) == []
+    done = finish(store, job.job_id, lease, 1, Outcome.PASSED, T0 + 105)  # its report counts
+    assert done.after.state is S.COMPLETED
+    assert store.grant_restart_grace(T0 + 106, LEASE) == 0  # the lease ended with its job

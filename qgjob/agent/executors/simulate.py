@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from qgjob.agent.executors.base import JobTicket, RunResult
 from qgjob.domain.attempts import Outcome
@@ -18,6 +20,9 @@ class SimulateExecutor:
     test_seconds: float = 3.0
     fail_rate: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
+    execution_log: Path | None = None
+    """Append a line per simulated test that ran to the end (job id, device, start, end):
+    fault tests count executions here, on the agent's side, not only in job states."""
     name: str = "simulate"
 
     def __post_init__(self) -> None:
@@ -30,9 +35,13 @@ class SimulateExecutor:
         await asyncio.sleep(self.install_seconds)
 
     async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event) -> RunResult:
+        started = time.time()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(cancelled.wait(), self.test_seconds)
             return RunResult(Outcome.CANCELLED, "stopped on cancel (simulated)")
+        if self.execution_log is not None:
+            with self.execution_log.open("a") as ledger:
+                ledger.write(f"{job.job_id}\t{device}\t{started:.3f}\t{time.time():.3f}\n")
         if self.rng.random() < self.fail_rate:
             return RunResult(
                 Outcome.FAILED, f"simulated failure (--fail-rate {self.fail_rate:g})"

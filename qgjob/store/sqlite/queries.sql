@@ -147,6 +147,11 @@ SELECT * FROM leases WHERE expires_at <= :now ORDER BY expires_at LIMIT :limit;
 -- name: delete_lease
 DELETE FROM leases WHERE id = :lease_id;
 
+-- name: extend_all_leases
+-- After a restart: agents kept working while the server was down; give them one lease term
+-- to reconnect and heartbeat before their batches count as lost.
+UPDATE leases SET expires_at = :expires_at WHERE expires_at < :expires_at;
+
 -- name: delete_lease_if_done
 -- A batch's lease ends when its last job leaves it.
 DELETE FROM leases

@@ -434,6 +434,11 @@ class SQLiteStore:
                     chosen.append(victim)
         return chosen
 
+    def grant_restart_grace(self, now: float, lease_seconds: float) -> int:
+        with self._db.write() as conn:
+            return int(conn.execute(Q["extend_all_leases"],
+                                    {"expires_at": now + lease_seconds}).rowcount)
+
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]:
         with self._db.write() as conn:
             ids = [r[0] for r in conn.execute(
