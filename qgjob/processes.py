@@ -19,6 +19,7 @@ from qgjob.settings import ServerSettings
 
 if TYPE_CHECKING:
     import uvicorn
+    from fastapi import FastAPI
 
 log = logging.getLogger("qgjob")
 
@@ -55,14 +56,14 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 
 def run_server(settings: ServerSettings, sock: socket.socket, access_log: bool) -> None:
-    """Serve until SIGINT/SIGTERM; uvicorn drains in-flight requests before exiting."""
-    import uvicorn
-
+    """Serve until SIGINT/SIGTERM, then drain: waiting claims are answered at once (their
+    agents will find the next server), in-flight requests finish."""
     from qgjob.api.app import create_app
 
-    config = uvicorn.Config(create_app(settings), log_level="info", access_log=access_log,
-                            timeout_graceful_shutdown=10)
-    uvicorn.Server(config).run(sockets=[sock])
+    app = create_app(settings)
+    server = _draining_server(app, access_log=access_log, log_level="info",
+                              handle_signals=True)
+    server.run(sockets=[sock])
 
 
 async def run_agent(
@@ -85,14 +86,12 @@ async def run_up(
 ) -> None:
     """Server and a local agent in one process. Ctrl-C hands running simulated jobs back to
     the queue (their attempts are not spent) and stops both; the database keeps everything."""
-    import uvicorn
 
     from qgjob.api.app import create_app
 
     host, port = sock.getsockname()[:2]
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=5)
-    server = _signal_free_server(config)
+    server = _draining_server(create_app(settings), access_log=False, log_level="warning",
+                              handle_signals=False)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if serving.done():
@@ -111,14 +110,31 @@ async def run_up(
         await serving
 
 
-def _signal_free_server(config: uvicorn.Config) -> uvicorn.Server:
-    """A uvicorn server that leaves signal handling to us (`qgjob up` stops the agent first)."""
+def _draining_server(
+    app: FastAPI, *, access_log: bool, log_level: str, handle_signals: bool
+) -> uvicorn.Server:
+    """A uvicorn server that, when it shuts down, first lets the app answer its long-poll
+    claims (else they would hold the graceful shutdown for up to their 30 s). Without
+    `handle_signals` it leaves signals to us (`qgjob up` stops its agent first)."""
     import uvicorn
 
+    config = uvicorn.Config(app, log_level=log_level, access_log=access_log,
+                            timeout_graceful_shutdown=10)
+
     class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            service = getattr(app.state, "service", None)
+            if service is not None:
+                service.drain()
+            await super().shutdown(sockets)
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
-            yield
+            if handle_signals:
+                with super().capture_signals():
+                    yield
+            else:
+                yield
 
     return Server(config)
 

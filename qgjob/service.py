@@ -96,6 +96,7 @@ class JobService:
             max_infra_failures=settings.max_infra_failures,
         )
         self._rng = rng or random.Random()
+        self._draining = False
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await to_thread.run_sync(lambda: fn(*args, **kwargs))
@@ -203,7 +204,7 @@ class JobService:
         """Hand the device a batch, waiting up to `wait_seconds` for one to appear."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait_seconds, self.settings.claim_wait_seconds)
-        while True:
+        while not self._draining:
             with self.waiters.waiting(target, holds_app_version_id) as woken:
                 result = await self._run(
                     self.store.claim_batch, agent_id, device, holds_app_version_id,
@@ -228,6 +229,7 @@ class JobService:
                     pass
             if gone is not None and await gone():
                 return None
+        return None
 
     async def _check_lease(self, agent_id: str, lease_id: str) -> None:
         owner = await self._run(self.store.lease_agent, lease_id)
@@ -298,6 +300,11 @@ class JobService:
         for agent_id in offline:
             log.warning("agent %s is offline (no heartbeat)", agent_id)
         self._wake_for([c.after for c in rescued] + promoted)
+
+    def drain(self) -> None:
+        """The server is shutting down: answer waiting claims now (no work), take no more."""
+        self._draining = True
+        self.waiters.wake_all()
 
     async def start_up(self) -> None:
         """Runs once when the server starts, before maintenance."""

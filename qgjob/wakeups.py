@@ -45,6 +45,11 @@ class ClaimWaiters:
             waiter.woken.set()
         return len(chosen)
 
+    def wake_all(self) -> None:
+        for waiters in self._by_target.values():
+            for waiter in waiters:
+                waiter.woken.set()
+
     def waiting_count(self, target: str | None = None) -> int:
         if target is not None:
             return len(self._by_target.get(target, []))

@@ -144,3 +144,24 @@ def test_cancel_a_running_job_through_the_cli(cluster: Cluster) -> None:
     waited = cli(cluster.url, "wait", "--job-id", job_id, "--json")
     assert waited.returncode == 1 and json.loads(waited.stdout)["status"] == "cancelled"
     assert cluster.executions() == {}  # it never ran to the end
+
+
+def test_sigterm_answers_waiting_claims_and_drains(cluster: Cluster) -> None:
+    """An idle device's claim is held open for up to 30 s; shutting down must not wait for
+    it (uvicorn would, for up to its 10 s graceful timeout), and the agent must not crash."""
+    agent = cluster.start_agent("idle", test_seconds=1)
+    deadline = time.monotonic() + 10
+    while not httpx.get(f"{cluster.url}/agents").json()["agents"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(1.0)  # its claim is now waiting in the server
+    began = time.monotonic()
+    # uvicorn re-raises the signal once it has shut down cleanly (as services conventionally
+    # do, and systemd counts as a clean stop)
+    assert cluster.server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+    assert time.monotonic() - began < 5.0, "the shutdown waited for a long-poll claim"
+    assert "Traceback" not in cluster.server.output()
+    cluster.server = cluster.start_server()
+    [job_id] = cluster.submit("tests/login.spec.js")
+    cluster.wait_until([job_id], "completed", timeout=30)  # the agent found the new server
+    assert "Traceback" not in agent.output()
