@@ -20,11 +20,14 @@ from qgjob import __version__
 from qgjob.domain.attempts import Outcome, RetryPolicy, Verdict, after_attempt, after_lost_device
 from qgjob.domain.models import (
     Agent,
+    AttemptFile,
     Batch,
+    CaseResult,
     DeviceSpec,
     GroupSummary,
     Job,
     NewJob,
+    OutputSlice,
     group_key_for,
 )
 from qgjob.domain.states import JobState
@@ -251,7 +254,7 @@ class JobService:
 
     async def report(
         self, agent_id: str, job_id: str, lease_id: str, attempt: int, outcome: Outcome,
-        error: str | None,
+        error: str | None, cases: Sequence[CaseResult] = (),
     ) -> Job:
         await self._check_lease(agent_id, lease_id)
         now = self.clock()
@@ -261,13 +264,39 @@ class JobService:
             return after_attempt(job, outcome, error, now, self.retry_policy, draw)
 
         change = await self._run(
-            self.store.finish_attempt, job_id, lease_id, attempt, outcome, error, now, decide
+            self.store.finish_attempt, job_id, lease_id, attempt, outcome, error, now, decide,
+            cases,
         )
         if change.before is not change.after:
             log.info("job %s attempt %d %s -> %s", job_id, attempt, outcome.value,
                      change.after.state.value)
         self._wake_for([change.after])
         return change.after
+
+    async def append_output(
+        self, agent_id: str, job_id: str, lease_id: str, attempt: int, text: str
+    ) -> None:
+        await self._check_lease(agent_id, lease_id)
+        await self._run(self.store.append_output, job_id, lease_id, attempt, text)
+
+    async def save_file(
+        self, agent_id: str, job_id: str, lease_id: str, attempt: int, file: AttemptFile
+    ) -> None:
+        await self._check_lease(agent_id, lease_id)
+        await self._run(self.store.save_file, job_id, lease_id, attempt, file)
+
+    async def read_output(self, job_id: str, attempt: int | None, offset: int
+                          ) -> OutputSlice | None:
+        return await self._run(self.store.read_output, job_id, attempt, offset)
+
+    async def last_cases(self, job_id: str) -> list[CaseResult]:
+        return await self._run(self.store.last_cases, job_id)
+
+    async def list_files(self, job_id: str) -> list[tuple[int, str, str, int]]:
+        return await self._run(self.store.list_files, job_id)
+
+    async def read_file(self, job_id: str, attempt: int, name: str) -> AttemptFile | None:
+        return await self._run(self.store.read_file, job_id, attempt, name)
 
     async def release(self, agent_id: str, lease_id: str, job_ids: Sequence[str]) -> list[Job]:
         await self._check_lease(agent_id, lease_id)

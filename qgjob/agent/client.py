@@ -3,6 +3,7 @@ surface as `ServerUnavailable` so the runner can back off and try again."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 from qgjob import __version__
 from qgjob.agent.executors.base import JobTicket
 from qgjob.domain.attempts import Outcome
-from qgjob.domain.models import DeviceSpec
+from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
 from qgjob.nettune import NO_DELAY
 
 
@@ -127,12 +128,26 @@ class AgentClient:
         return int(data["attempts"])
 
     async def report(
-        self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None
+        self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
+        cases: Sequence[CaseResult] = (),
     ) -> str:
         body = {"lease_id": lease_id, "attempt": attempt, "outcome": outcome.value,
-                "error": error[-8000:] if error else None}
+                "error": error[-8000:] if error else None,
+                "tests": [_case_body(case) for case in cases[:2000]]}
         data = await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/report", body)
         return str(data["status"])
+
+    async def send_output(self, job_id: str, lease_id: str, attempt: int, text: str) -> None:
+        await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/output",
+                         {"lease_id": lease_id, "attempt": attempt, "text": text})
+
+    async def upload_file(self, job_id: str, lease_id: str, attempt: int,
+                          file: AttemptFile) -> None:
+        await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/files", {
+            "lease_id": lease_id, "attempt": attempt, "name": file.name,
+            "media_type": file.media_type,
+            "content_base64": base64.b64encode(file.content).decode("ascii")},
+            timeout=60.0)
 
     async def release(self, lease_id: str, job_ids: Sequence[str]) -> None:
         await self._post(f"/agents/{self.agent_id}/leases/{lease_id}/release",
@@ -171,6 +186,13 @@ class AgentClient:
         if response.status_code >= 400:
             raise Rejected(f"{response.status_code}: {detail}")
         return response.json()
+
+
+def _case_body(case: CaseResult) -> dict[str, Any]:
+    return {"title": case.title[:2000], "status": case.status,
+            "duration_seconds": max(case.duration_seconds, 0.0),
+            "error": case.error[-20000:] if case.error else None,
+            "file": case.file[:1000] if case.file else None}
 
 
 def _detail(response: httpx.Response) -> str:

@@ -26,7 +26,8 @@ from qgjob.agent.client import (
     ServerUnavailable,
     YieldToUrgentWork,
 )
-from qgjob.agent.executors.base import Executor, InstallFailed, JobTicket, RunResult
+from qgjob.agent.executors.base import Executor, InstallFailed, JobTicket, Output, RunResult
+from qgjob.agent.output import OutputStream, refusing
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import DeviceSpec
 
@@ -46,6 +47,11 @@ class _Device:
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     interrupted: bool = False
     preempted: bool = False
+    install_output: list[str] = field(default_factory=list)
+    """What the last install printed; it heads the next job's output."""
+
+    def write(self, text: str) -> None:
+        self.install_output.append(text)
 
     def status(self) -> DeviceStatus:
         return DeviceStatus(self.spec.name, self.state, self.holds, self.job_id, self.lease_id)
@@ -189,8 +195,10 @@ class Agent:
                  self.executor.name)
         started = time.monotonic()
         failure: RunResult | None = None
+        device.install_output.clear()
         try:
-            await self.executor.install(batch.app_version_id, batch.target, device.spec.name)
+            await self.executor.install(batch.app_version_id, batch.target, device.spec.name,
+                                        device)
         except InstallFailed as problem:
             log.error("%s: install of %s failed: %s", device.spec.name, batch.app_version_id,
                       problem)
@@ -223,14 +231,22 @@ class Agent:
             device.cancel.set()
         log.info("%s: running %s %s (attempt %d)", device.spec.name, job.job_id,
                  job.test_path, attempt)
-        result = known_result or await self._execute(device, job)
+        output = OutputStream(refusing(
+            lambda text: self.client.send_output(job.job_id, lease_id, attempt, text),
+            (LeaseLost, Rejected, AgentUnknown)))
+        output.write("".join(device.install_output))
+        device.install_output.clear()
+        output.start()
+        result = known_result or await self._execute(device, job, output)
+        await output.close()
         device.state, device.job_id = "idle", None
         self.jobs_run += 1
+        await self._upload_files(job, lease_id, attempt, result)
         try:
             status = await self._retrying(
                 f"{job.job_id} report",
                 lambda: self.client.report(job.job_id, lease_id, attempt, result.outcome,
-                                           result.error),
+                                           result.error, result.cases),
                 give_up_after=_REPORT_GIVE_UP_SECONDS, until_stopped=False,
             )
             log.info("%s: %s %s -> %s", device.spec.name, job.job_id, result.outcome.value,
@@ -239,9 +255,17 @@ class Agent:
             log.warning("%s: report of %s refused: %s", device.spec.name, job.job_id, lost)
         return result.outcome
 
-    async def _execute(self, device: _Device, job: JobTicket) -> RunResult:
+    async def _upload_files(self, job: JobTicket, lease_id: str, attempt: int,
+                            result: RunResult) -> None:
+        for file in result.files:
+            try:
+                await self.client.upload_file(job.job_id, lease_id, attempt, file)
+            except (ServerUnavailable, Rejected, LeaseLost, AgentUnknown) as problem:
+                log.warning("%s: report file %s not kept: %s", job.job_id, file.name, problem)
+
+    async def _execute(self, device: _Device, job: JobTicket, output: Output) -> RunResult:
         try:
-            result = await self.executor.run(job, device.spec.name, device.cancel)
+            result = await self.executor.run(job, device.spec.name, device.cancel, output)
         except Exception as exc:
             log.exception("%s: executor crashed on %s", device.spec.name, job.job_id)
             return RunResult(Outcome.FAILED, f"executor error: {type(exc).__name__}: {exc}")

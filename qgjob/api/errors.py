@@ -4,6 +4,7 @@ line, a body size cap, JSON only, and store errors mapped to 404/409."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -72,9 +73,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
+FILE_UPLOAD_BYTES = 9 * 1024 * 1024
+"""Agents upload report files (base64 in JSON): their one endpoint takes bigger bodies."""
+
+
 class RequestGuard:
-    """Refuses bodies over `max_body_bytes` (413) and non-JSON bodies (415) before any route
-    reads them; counts streamed bytes too, since Content-Length may be absent or wrong."""
+    """Refuses bodies over the cap (413) and non-JSON bodies (415) before any route reads them;
+    counts streamed bytes too, since Content-Length may be absent or wrong."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -84,32 +89,38 @@ class RequestGuard:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        limit = FILE_UPLOAD_BYTES if path.startswith("/agents/") and path.endswith("/files") \
+            else self.max_body_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await _reject(send, 413, f"request body is larger than {self.max_body_bytes} bytes")
+        if length is not None and (not _DIGITS.fullmatch(length) or int(length) > limit):
+            await _reject(send, 413, f"request body is larger than {limit} bytes")
             return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = length not in (None, "0") or "transfer-encoding" in headers
         if has_body and content_type != "application/json" and not content_type.endswith("+json"):
             await _reject(send, 415, "request body must be JSON (Content-Type: application/json)")
             return
-        await self.app(scope, self._counting(receive, send), send)
+        await self.app(scope, _counting(receive, limit), send)
 
-    def _counting(self, receive: Receive, send: Send) -> Receive:
-        seen = 0
 
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    limit = self.max_body_bytes
-                    raise HTTPException(413, f"request body is larger than {limit} bytes")
-            return message
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
-        return counted
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise HTTPException(413, f"request body is larger than {limit} bytes")
+        return message
+
+    return counted
 
 
 async def _reject(send: Send, status: int, detail: str) -> None:

@@ -79,6 +79,9 @@ class JobPublic(BaseModel):
     created_at: str
     started_at: str | None
     finished_at: str | None
+    tests: list[CasePublic] = Field(
+        default_factory=list,
+        description="per-test results of its last attempt (on GET /jobs/{job_id})")
 
     @classmethod
     def of(cls, job: Job) -> JobPublic:
@@ -92,6 +95,16 @@ class JobPublic(BaseModel):
             created_at=iso(job.created_at) or "", started_at=iso(job.started_at),
             finished_at=iso(job.finished_at),
         )
+
+
+class CasePublic(BaseModel):
+    """One test case of the job's last attempt, as the test runner reported it."""
+
+    title: str = Field(max_length=2000)
+    status: Literal["passed", "failed", "skipped", "flaky", "timed-out"]
+    duration_seconds: float = Field(ge=0)
+    error: str | None = Field(default=None, max_length=20_000)
+    file: str | None = Field(default=None, max_length=1000)
 
 
 class JobList(BaseModel):
@@ -260,6 +273,37 @@ class AttemptReport(Strict):
     attempt: int = Field(ge=1, le=1000)
     outcome: Outcome
     error: str | None = Field(default=None, max_length=8192)
+    tests: list[CasePublic] = Field(default_factory=list, max_length=2000)
+
+
+class OutputChunk(Strict):
+    lease_id: Name
+    attempt: int = Field(ge=1, le=1000)
+    text: str = Field(max_length=48 * 1024)
+
+
+FileName = Annotated[str, Field(min_length=1, max_length=100,
+                                pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class FileUpload(Strict):
+    lease_id: Name
+    attempt: int = Field(ge=1, le=1000)
+    name: FileName
+    media_type: str = Field(default="application/octet-stream", max_length=100,
+                            pattern=r"^[a-z]+/[a-zA-Z0-9.+-]+$")
+    content_base64: str = Field(max_length=8 * 1024 * 1024)
+
+
+class FileInfo(BaseModel):
+    attempt: int
+    name: str
+    media_type: str
+    size: int
+
+
+class FileList(BaseModel):
+    files: list[FileInfo]
 
 
 class ReleaseRequest(Strict):

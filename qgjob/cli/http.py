@@ -32,7 +32,18 @@ class ApiClient:
     def post(self, path: str, body: Any = None) -> Any:
         return self._request("POST", path, json=body)
 
+    def get_text(self, path: str, params: Any = None) -> tuple[str, dict[str, str]]:
+        """A text resource and its headers (e.g. a job's logs)."""
+        response = self._send("GET", path, params=params, retry_for=30.0)
+        if not response.is_success:
+            _decode(response)  # raises with the server's message
+        return response.text, {k.lower(): v for k, v in response.headers.items()}
+
     def _request(self, method: str, path: str, *, retry_for: float = 0.0, **kwargs: Any) -> Any:
+        return _decode(self._send(method, path, retry_for=retry_for, **kwargs))
+
+    def _send(self, method: str, path: str, *, retry_for: float = 0.0,
+              **kwargs: Any) -> httpx.Response:
         """Send once; for reads, `retry_for` seconds of patience while the server is down
         (e.g. restarting under a CI job that waits on it)."""
         deadline = time.monotonic() + retry_for
@@ -53,7 +64,7 @@ class ApiClient:
             if response.status_code >= 500 and time.monotonic() + delay < deadline:
                 time.sleep(delay)
                 continue
-            return _decode(response)
+            return response
 
 
 def _decode(response: httpx.Response) -> Any:

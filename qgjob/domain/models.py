@@ -165,3 +165,37 @@ class GroupSummary:
     org_id: str | None
     counts: dict[str, int]
     job_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One test case of an attempt, as the test runner reported it."""
+
+    title: str
+    status: str
+    """passed, failed, skipped, flaky or timed-out."""
+    duration_seconds: float
+    error: str | None = None
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptFile:
+    """A report file an attempt produced (Playwright's JSON, JUnit XML, …)."""
+
+    name: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class OutputSlice:
+    """Part of an attempt's output, from `offset` on; `next_offset` continues it."""
+
+    attempt: int
+    text: str
+    offset: int
+    next_offset: int
+    dropped: int
+    """Characters dropped from the front (only the last 1 MiB is kept)."""
+    finished: bool

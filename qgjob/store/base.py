@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qgjob.domain.attempts import Outcome, Verdict
-from qgjob.domain.models import Agent, Batch, DeviceSpec, GroupSummary, Job, NewJob
+from qgjob.domain.models import (
+    Agent,
+    AttemptFile,
+    Batch,
+    CaseResult,
+    DeviceSpec,
+    GroupSummary,
+    Job,
+    NewJob,
+    OutputSlice,
+)
 from qgjob.domain.states import JobState
 from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules, LaneChoice
@@ -150,10 +160,20 @@ class Store(Protocol):
         ...
     def finish_attempt(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
-        now: float, decide: DecideAttempt,
+        now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
     ) -> Transitioned:
-        """Apply the verdict; passed and failed attempts also teach the duration model."""
+        """Apply the verdict and keep the per-test results; passed and failed attempts also
+        teach the duration model."""
         ...
+
+    # what attempts leave behind (only the running attempt under its lease may write)
+    def append_output(self, job_id: str, lease_id: str, attempt: int, text: str) -> None: ...
+    def save_file(self, job_id: str, lease_id: str, attempt: int, file: AttemptFile) -> None: ...
+    def read_output(self, job_id: str, attempt: int | None, offset: int
+                    ) -> OutputSlice | None: ...
+    def last_cases(self, job_id: str) -> list[CaseResult]: ...
+    def list_files(self, job_id: str) -> list[tuple[int, str, str, int]]: ...
+    def read_file(self, job_id: str, attempt: int, name: str) -> AttemptFile | None: ...
     def release_jobs(self, lease_id: str, job_ids: Sequence[str], now: float) -> list[Job]: ...
     def lease_agent(self, lease_id: str) -> str | None:
         """The agent session a lease was handed to (None once the lease has ended)."""

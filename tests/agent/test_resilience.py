@@ -74,7 +74,9 @@ async def test_a_rival_registration_does_not_start_a_registration_storm(
 
 
 class BrokenInstaller(CountingSimulation):
-    async def install(self, app_version_id: str, target: str, device: str) -> None:
+    async def install(self, app_version_id: str, target: str, device: str,
+                      output: Any) -> None:
+        output.write("adb: Performing Streamed Install\n")
         raise InstallFailed("adb: INSTALL_FAILED_INVALID_APK")
 
 
@@ -84,9 +86,11 @@ async def test_a_build_that_will_not_install_ends_failed(live_server: LiveServer
         agent, task = await start_agent(live_server, BrokenInstaller(0, 0))
         jobs = await until(http, ids, all_finished, timeout=20)
         await stop(agent, task)
+        logs = (await http.get(f"/jobs/{ids[0]}/logs")).text
     for job in jobs.values():
         assert job["status"] == "failed"
         assert "could not install" in job["error"] and "INVALID_APK" in job["error"]
+    assert "Performing Streamed Install" in logs  # the install's output heads the job's log
 
 
 async def test_an_agent_stops_even_when_the_server_is_gone() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from qgjob.agent.client import AgentClient
 from qgjob.agent.devices import parse_devices
-from qgjob.agent.executors.base import JobTicket, RunResult
+from qgjob.agent.executors.base import JobTicket, Output, RunResult
 from qgjob.agent.executors.simulate import SimulateExecutor
 from qgjob.agent.runner import Agent
 from tests.conftest import LiveServer
@@ -29,13 +29,15 @@ class CountingSimulation(SimulateExecutor):
     installs: Counter[tuple[str, str]] = field(default_factory=Counter)
     runs: list[str] = field(default_factory=list)
 
-    async def install(self, app_version_id: str, target: str, device: str) -> None:
+    async def install(self, app_version_id: str, target: str, device: str,
+                      output: Output) -> None:
         self.installs[device, app_version_id] += 1
-        await super().install(app_version_id, target, device)
+        await super().install(app_version_id, target, device, output)
 
-    async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event) -> RunResult:
+    async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event,
+                  output: Output) -> RunResult:
         self.runs.append(job.job_id)
-        return await super().run(job, device, cancelled)
+        return await super().run(job, device, cancelled, output)
 
 
 async def submit(http: httpx.AsyncClient, app: str = "xyz123", n: int = 1,
@@ -161,3 +163,23 @@ async def test_interrupting_hands_back_running_jobs_without_spending_attempts(
         await stop(second, task)
     assert job["status"] == "queued" and job["error"] is not None
     assert done[job_id]["status"] == "completed"
+
+
+async def test_output_reaches_the_server_while_the_test_runs(live_server: LiveServer) -> None:
+    executor = CountingSimulation(install_seconds=0.1, test_seconds=2.5)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        [job_id] = await submit(http)
+        agent, task = await start_agent(live_server, executor)
+        await until(http, [job_id], lambda jobs: jobs[job_id]["status"] == "running")
+        deadline = asyncio.get_running_loop().time() + 5
+        while "running tests/t0.spec.js" not in (live := await http.get(
+                f"/jobs/{job_id}/logs")).text:
+            assert asyncio.get_running_loop().time() < deadline, live.text
+            await asyncio.sleep(0.1)
+        assert live.headers["X-Qgjob-Finished"] == "false"
+        await until(http, [job_id], all_finished)
+        await stop(agent, task)
+        final = await http.get(f"/jobs/{job_id}/logs")
+    assert final.headers["X-Qgjob-Finished"] == "true"
+    assert final.text.startswith("[simulation] installing xyz123")
+    assert final.text.rstrip().endswith("[simulation] passed")

@@ -2,6 +2,7 @@ import threading
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from qgjob.api.app import create_app
@@ -169,3 +170,67 @@ def test_absurd_attempt_numbers_are_refused(client: TestClient) -> None:
     response = client.post(f"/agents/{agent}/jobs/x/report",
                            json={"lease_id": "l", "attempt": 10**20, "outcome": "passed"})
     assert response.status_code == 422
+
+
+def running_job(client: TestClient) -> tuple[str, str, str]:
+    job_id = client.post("/jobs", json=JOB).json()["job_id"]
+    agent = register(client)
+    lease = claim(client, agent).json()["lease_id"]
+    client.post(f"/agents/{agent}/jobs/{job_id}/start", json={"lease_id": lease})
+    return agent, job_id, lease
+
+
+def test_output_files_and_per_test_results(client: TestClient) -> None:
+    import base64
+
+    agent, job_id, lease = running_job(client)
+    out = client.post(f"/agents/{agent}/jobs/{job_id}/output",
+                      json={"lease_id": lease, "attempt": 1, "text": "Running 2 tests\n"})
+    assert out.status_code == 204
+    report_json = b'{"suites": []}' * 10_000  # well over the 64 KiB cap of other requests
+    upload = client.post(f"/agents/{agent}/jobs/{job_id}/files", json={
+        "lease_id": lease, "attempt": 1, "name": "report.json",
+        "media_type": "application/json",
+        "content_base64": base64.b64encode(report_json).decode()})
+    assert upload.status_code == 204, upload.text
+    report = {"lease_id": lease, "attempt": 1, "outcome": "failed", "error": "1 failed",
+              "tests": [{"title": "logs in", "status": "passed", "duration_seconds": 1.2},
+                        {"title": "bad password", "status": "failed",
+                         "duration_seconds": 0.8, "error": "expected 401"}]}
+    assert client.post(f"/agents/{agent}/jobs/{job_id}/report", json=report).status_code == 200
+    logs = client.get(f"/jobs/{job_id}/logs")
+    assert logs.text == "Running 2 tests\n" and logs.headers["X-Qgjob-Finished"] == "true"
+    assert logs.headers["content-type"].startswith("text/plain")
+    job = client.get(f"/jobs/{job_id}").json()
+    assert [t["status"] for t in job["tests"]] == ["passed", "failed"]
+    files = client.get(f"/jobs/{job_id}/files").json()["files"]
+    assert files == [{"attempt": 1, "name": "report.json", "media_type": "application/json",
+                      "size": len(report_json)}]
+    assert client.get(f"/jobs/{job_id}/files/1/report.json").content == report_json
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("output", {"attempt": 1, "text": "x" * 60_000}, 422),
+        ("output", {"attempt": 2, "text": "wrong attempt"}, 409),
+        ("files", {"attempt": 1, "name": "../etc/passwd", "content_base64": "eA=="}, 422),
+        ("files", {"attempt": 1, "name": "r.json", "content_base64": "not base64!"}, 422),
+    ],
+)
+def test_bad_output_and_uploads(client: TestClient, path: str, body: dict,
+                                status: int) -> None:
+    agent, job_id, lease = running_job(client)
+    response = client.post(f"/agents/{agent}/jobs/{job_id}/{path}",
+                           json={"lease_id": lease, **body})
+    assert response.status_code == status, response.text
+
+
+def test_logs_of_unknown_jobs_and_attempts(client: TestClient) -> None:
+    assert client.get("/jobs/nope/logs").status_code == 404
+    job_id = client.post("/jobs", json=JOB).json()["job_id"]
+    empty = client.get(f"/jobs/{job_id}/logs")
+    assert empty.status_code == 200 and empty.text == ""
+    assert empty.headers["X-Qgjob-Attempt"] == "0"
+    assert client.get(f"/jobs/{job_id}/logs", params={"attempt": 3}).status_code == 404
+    assert client.get(f"/jobs/{job_id}/files/1/x.json").status_code == 404

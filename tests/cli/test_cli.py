@@ -173,3 +173,16 @@ def test_submit_twice_with_one_key(capsys: pytest.CaptureFixture[str],
     assert first == again and len(first) == 2
     _, listed, _ = run(capsys, live_server, "jobs", "--json")
     assert len(listed.splitlines()) == 2
+
+
+def test_logs_and_follow(capsys: pytest.CaptureFixture[str], live_server: LiveServer) -> None:
+    [job_id] = submit(capsys, live_server, "--test=tests/login.spec.js", "--max-attempts=2")
+    with running_agent(live_server.url, SimulateExecutor(0, 0.5, fail_rate=1.0)):
+        code, out, _ = run(capsys, live_server, "logs", "--job-id", job_id, "--follow")
+    assert code == 0
+    assert out.count("[simulation] running tests/login.spec.js") == 2  # both attempts
+    assert "--- attempt 2 ---" in out and out.rstrip().endswith("[simulation] failed")
+    code, out, _ = run(capsys, live_server, "logs", "--job-id", job_id, "--attempt", "1")
+    assert code == 0 and out.count("running") == 1
+    code, _, err = run(capsys, live_server, "logs", "--job-id", "nope")
+    assert code == 2 and "no job" in err

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qgjob.domain.attempts import Outcome
+from qgjob.domain.models import AttemptFile, CaseResult
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,17 @@ class JobTicket:
 class RunResult:
     outcome: Outcome
     error: str | None = None
+    cases: tuple[CaseResult, ...] = ()
+    """Per-test results, when the runner reports them (AppWright's JSON report)."""
+    files: tuple[AttemptFile, ...] = ()
+    """Report files to keep with the attempt."""
+
+
+class Output(Protocol):
+    """Where an executor writes what the install or the test prints; it reaches the server
+    (and `qgjob logs`) while the test runs."""
+
+    def write(self, text: str) -> None: ...
 
 
 class InstallFailed(Exception):
@@ -35,10 +47,12 @@ class InstallFailed(Exception):
 class Executor(Protocol):
     name: str
 
-    async def install(self, app_version_id: str, target: str, device: str) -> None:
+    async def install(self, app_version_id: str, target: str, device: str,
+                      output: Output) -> None:
         """Install the app build on the device; raise InstallFailed if it cannot."""
         ...
 
-    async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event) -> RunResult:
+    async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event,
+                  output: Output) -> RunResult:
         """Run one test. Must stop promptly (outcome CANCELLED) once `cancelled` is set."""
         ...

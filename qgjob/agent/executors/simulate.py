@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qgjob.agent.executors.base import JobTicket, RunResult
+from qgjob.agent.executors.base import JobTicket, Output, RunResult
 from qgjob.domain.attempts import Outcome
 
 
@@ -31,19 +31,28 @@ class SimulateExecutor:
         if not 0.0 <= self.fail_rate <= 1.0:
             raise ValueError("--fail-rate must be between 0 and 1")
 
-    async def install(self, app_version_id: str, target: str, device: str) -> None:
+    async def install(self, app_version_id: str, target: str, device: str,
+                      output: Output) -> None:
+        output.write(f"[simulation] installing {app_version_id} on {device} "
+                     f"({self.install_seconds:g}s)\n")
         await asyncio.sleep(self.install_seconds)
 
-    async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event) -> RunResult:
+    async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event,
+                  output: Output) -> RunResult:
         started = time.time()
+        output.write(f"[simulation] running {job.test_path} on {device} "
+                     f"({self.test_seconds:g}s)\n")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(cancelled.wait(), self.test_seconds)
+            output.write("[simulation] stopped\n")
             return RunResult(Outcome.CANCELLED, "stopped on cancel (simulated)")
         if self.execution_log is not None:
             with self.execution_log.open("a") as ledger:
                 ledger.write(f"{job.job_id}\t{device}\t{started:.3f}\t{time.time():.3f}\n")
         if self.rng.random() < self.fail_rate:
+            output.write("[simulation] failed\n")
             return RunResult(
                 Outcome.FAILED, f"simulated failure (--fail-rate {self.fail_rate:g})"
             )
+        output.write("[simulation] passed\n")
         return RunResult(Outcome.PASSED)

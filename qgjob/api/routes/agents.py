@@ -3,7 +3,10 @@ heartbeat, hand back unstarted work, record installs."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+import base64
+import binascii
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from qgjob import __version__
 from qgjob.api.deps import ServiceDep
@@ -14,16 +17,18 @@ from qgjob.api.schemas import (
     AttemptReport,
     BatchPublic,
     ClaimRequest,
+    FileUpload,
     Heartbeat,
     HeartbeatReply,
     InstallReport,
     JobList,
     JobPublic,
+    OutputChunk,
     ReleaseRequest,
     StartRequest,
     iso,
 )
-from qgjob.domain.models import DeviceSpec
+from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
 from qgjob.store.base import DeviceReport
 
 router = APIRouter(prefix="/agents", tags=["agent protocol"])
@@ -73,9 +78,34 @@ async def start(agent_id: str, job_id: str, body: StartRequest, service: Service
 async def report(
     agent_id: str, job_id: str, body: AttemptReport, service: ServiceDep
 ) -> JobPublic:
+    cases = [CaseResult(c.title, c.status, c.duration_seconds, c.error, c.file)
+             for c in body.tests]
     job = await service.report(agent_id, job_id, body.lease_id, body.attempt, body.outcome,
-                               body.error)
+                               body.error, cases)
     return JobPublic.of(job)
+
+
+@router.post("/{agent_id}/jobs/{job_id}/output", status_code=status.HTTP_204_NO_CONTENT,
+             responses={409: {"description": "the job left this lease"}})
+async def append_output(agent_id: str, job_id: str, body: OutputChunk,
+                        service: ServiceDep) -> Response:
+    """A chunk of the running attempt's stdout/stderr (the last 1 MiB is kept)."""
+    await service.append_output(agent_id, job_id, body.lease_id, body.attempt, body.text)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{agent_id}/jobs/{job_id}/files", status_code=status.HTTP_204_NO_CONTENT,
+             responses={409: {"description": "the job left this lease"}})
+async def save_file(agent_id: str, job_id: str, body: FileUpload,
+                    service: ServiceDep) -> Response:
+    """A report file of the running attempt (JSON, JUnit XML…), base64-encoded; up to 6 MiB."""
+    try:
+        content = base64.b64decode(body.content_base64, validate=True)
+    except binascii.Error:
+        raise HTTPException(422, "content_base64: is not valid base64") from None
+    await service.save_file(agent_id, job_id, body.lease_id, body.attempt,
+                            AttemptFile(body.name, body.media_type, content))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{agent_id}/leases/{lease_id}/release", response_model=JobList)

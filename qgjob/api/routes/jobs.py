@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
+from fastapi.responses import PlainTextResponse
 
 from qgjob.api.deps import ServiceDep
 from qgjob.api.schemas import (
     AppVersionId,
+    CasePublic,
+    FileInfo,
+    FileList,
     IdempotencyKey,
     JobBatchCreate,
     JobCreate,
@@ -17,6 +21,7 @@ from qgjob.api.schemas import (
     OrgId,
     TargetName,
 )
+from qgjob.domain.models import Job
 from qgjob.domain.states import states_for_public
 from qgjob.service import JobRequest
 from qgjob.store.base import JobFilter
@@ -65,10 +70,64 @@ async def submit_jobs(body: JobBatchCreate, service: ServiceDep) -> JobList:
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
 async def get_job(job_id: str, service: ServiceDep) -> JobPublic:
+    """The job, with the per-test results of its last attempt."""
+    job = await _existing(service, job_id)
+    public = JobPublic.of(job)
+    public.tests = [CasePublic(**case.__dict__) for case in await service.last_cases(job_id)]
+    return public
+
+
+@router.get("/jobs/{job_id}/logs", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {}},
+                             "description": "the output from `offset` on"}})
+async def get_logs(
+    job_id: str,
+    service: ServiceDep,
+    attempt: Annotated[int | None, Query(ge=1, le=1000, description="default: the last")]
+    = None,
+    offset: Annotated[int, Query(ge=0, description="continue from X-Qgjob-Next-Offset")] = 0,
+) -> PlainTextResponse:
+    """An attempt's stdout and stderr (the last 1 MiB), live while it runs. Headers:
+    `X-Qgjob-Attempt`, `X-Qgjob-Next-Offset` (ask again from there), `X-Qgjob-Finished`
+    (`true` once the attempt ended) and `X-Qgjob-Dropped` (characters dropped from the front)."""
+    await _existing(service, job_id)
+    part = await service.read_output(job_id, attempt, offset)
+    if part is None:
+        if attempt is not None:
+            raise HTTPException(404, f"job {job_id!r} has no attempt {attempt}")
+        return PlainTextResponse("", headers={"X-Qgjob-Attempt": "0", "X-Qgjob-Next-Offset": "0",
+                                              "X-Qgjob-Finished": "false",
+                                              "X-Qgjob-Dropped": "0"})
+    return PlainTextResponse(part.text, headers={
+        "X-Qgjob-Attempt": str(part.attempt), "X-Qgjob-Next-Offset": str(part.next_offset),
+        "X-Qgjob-Finished": "true" if part.finished else "false",
+        "X-Qgjob-Dropped": str(part.dropped)})
+
+
+@router.get("/jobs/{job_id}/files", response_model=FileList)
+async def list_files(job_id: str, service: ServiceDep) -> FileList:
+    """Report files its attempts produced (Playwright JSON, JUnit XML, …)."""
+    await _existing(service, job_id)
+    files = await service.list_files(job_id)
+    return FileList(files=[FileInfo(attempt=a, name=n, media_type=m, size=z)
+                           for a, n, m, z in files])
+
+
+@router.get("/jobs/{job_id}/files/{attempt}/{name}", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+async def get_file(job_id: str, attempt: Annotated[int, Path(ge=1, le=1000)],
+                   name: Annotated[str, Path(max_length=100)], service: ServiceDep) -> Response:
+    file = await service.read_file(job_id, attempt, name)
+    if file is None:
+        raise HTTPException(404, f"job {job_id!r} has no file {name!r} in attempt {attempt}")
+    return Response(file.content, media_type=file.media_type)
+
+
+async def _existing(service: ServiceDep, job_id: str) -> Job:
     job = await service.get_job(job_id)
     if job is None:
         raise HTTPException(404, f"no job with id {job_id!r}")
-    return JobPublic.of(job)
+    return job
 
 
 @router.get("/jobs", response_model=JobList)

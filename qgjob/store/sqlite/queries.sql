@@ -298,3 +298,40 @@ FROM jobs
 WHERE state IN ('queued', 'assigned', 'running', 'retry_wait')
 GROUP BY priority, target, org_id
 ORDER BY priority DESC, target, org_id;
+
+-- name: append_output
+-- Keep the last :max characters of an attempt's output.
+UPDATE attempts SET
+    output_dropped = output_dropped
+        + max(length(output) + length(:text) - :max, 0),
+    output = substr(output || :text, -:max)
+WHERE job_id = :job_id AND attempt = :attempt AND finished_at IS NULL;
+
+-- name: attempt_output
+SELECT attempt, output, output_dropped, finished_at FROM attempts
+WHERE job_id = :job_id AND attempt = :attempt;
+
+-- name: last_attempt_number
+SELECT max(attempt) FROM attempts WHERE job_id = :job_id;
+
+-- name: save_attempt_details
+UPDATE attempts SET details = :details WHERE job_id = :job_id AND attempt = :attempt;
+
+-- name: last_attempt_details
+SELECT details FROM attempts
+WHERE job_id = :job_id AND details IS NOT NULL
+ORDER BY attempt DESC LIMIT 1;
+
+-- name: save_attempt_file
+INSERT INTO attempt_files (job_id, attempt, name, media_type, content)
+VALUES (:job_id, :attempt, :name, :media_type, :content)
+ON CONFLICT (job_id, attempt, name) DO UPDATE SET
+    media_type = excluded.media_type, content = excluded.content;
+
+-- name: attempt_files
+SELECT attempt, name, media_type, length(content) AS size FROM attempt_files
+WHERE job_id = :job_id ORDER BY attempt, name;
+
+-- name: attempt_file
+SELECT media_type, content FROM attempt_files
+WHERE job_id = :job_id AND attempt = :attempt AND name = :name;

@@ -16,13 +16,16 @@ from qgjob.domain import transitions
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import (
     Agent,
+    AttemptFile,
     Batch,
+    CaseResult,
     DeviceSpec,
     GroupKey,
     GroupSummary,
     Job,
     Lease,
     NewJob,
+    OutputSlice,
 )
 from qgjob.domain.states import JobState
 from qgjob.ids import new_id
@@ -49,7 +52,7 @@ from qgjob.store.rows import (
     job_to_params,
 )
 from qgjob.store.sqlfiles import load_migrations, load_queries
-from qgjob.store.sqlite import claims
+from qgjob.store.sqlite import claims, output
 from qgjob.store.sqlite.connection import Connections
 
 Q = load_queries("qgjob.store.sqlite")
@@ -341,7 +344,7 @@ class SQLiteStore:
 
     def finish_attempt(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
-        now: float, decide: DecideAttempt,
+        now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
     ) -> Transitioned:
         with self._db.write() as conn:
             job = _load_job(conn, job_id)
@@ -361,6 +364,8 @@ class SQLiteStore:
                 {"job_id": job_id, "attempt": attempt, "outcome": outcome.value,
                  "error": error, "now": now},
             )
+            if cases:
+                output.save_cases(conn, job_id, attempt, cases)
             if outcome in (Outcome.PASSED, Outcome.FAILED):
                 began = conn.execute(Q["attempt_by_number"],
                                      {"job_id": job_id, "attempt": attempt}).fetchone()
@@ -371,6 +376,34 @@ class SQLiteStore:
             )
             conn.execute(Q["delete_lease_if_done"], {"lease_id": lease_id})
         return Transitioned(job, after)
+
+    # what attempts leave behind ------------------------------------------------------------
+
+    def append_output(self, job_id: str, lease_id: str, attempt: int, text: str) -> None:
+        with self._db.write() as conn:
+            _current_attempt(conn, job_id, lease_id, attempt)
+            output.append(conn, job_id, attempt, text)
+
+    def save_file(self, job_id: str, lease_id: str, attempt: int, file: AttemptFile) -> None:
+        with self._db.write() as conn:
+            _current_attempt(conn, job_id, lease_id, attempt)
+            output.save_file(conn, job_id, attempt, file)
+
+    def read_output(self, job_id: str, attempt: int | None, offset: int) -> OutputSlice | None:
+        with self._db.read() as conn:
+            return output.read(conn, job_id, attempt, offset)
+
+    def last_cases(self, job_id: str) -> list[CaseResult]:
+        with self._db.read() as conn:
+            return output.last_cases(conn, job_id)
+
+    def list_files(self, job_id: str) -> list[tuple[int, str, str, int]]:
+        with self._db.read() as conn:
+            return output.list_files(conn, job_id)
+
+    def read_file(self, job_id: str, attempt: int, name: str) -> AttemptFile | None:
+        with self._db.read() as conn:
+            return output.read_file(conn, job_id, attempt, name)
 
     def lease_agent(self, lease_id: str) -> str | None:
         with self._db.read() as conn:
@@ -523,6 +556,14 @@ def _requeue(conn: sqlite3.Connection, job: Job, now: float) -> Job:
     after = transitions.apply_verdict(job, Verdict(JobState.QUEUED), now)
     conn.execute(Q["update_job"], job_to_params(after))
     return after
+
+
+def _current_attempt(conn: sqlite3.Connection, job_id: str, lease_id: str, attempt: int) -> Job:
+    """The job, if `attempt` is its running attempt under `lease_id`; else LeaseLost."""
+    job = _load_job(conn, job_id)
+    if job.state is not JobState.RUNNING or job.lease_id != lease_id or job.attempts != attempt:
+        raise LeaseLost(_lost_reason(job))
+    return job
 
 
 def _lost_reason(job: Job) -> str:

@@ -1,0 +1,64 @@
+"""`qgjob logs`: a job's output, and with --follow, live until the job is finished."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from qgjob.cli.app import app, globals_of
+from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.http import ApiClient
+
+FOLLOW_POLL_SECONDS = 0.5
+FINAL = ("completed", "failed", "cancelled")
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Option("--job-id", help="The job's id.")],
+    attempt: Annotated[int | None, typer.Option(
+        "--attempt", min=1, max=1000, help="An earlier attempt (default: the last).")] = None,
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Keep printing new output until the job is finished.")] = False,
+) -> int:
+    """A job's stdout and stderr (the last 1 MiB of each attempt)."""
+    client = globals_of(ctx).client()
+    shown, offset = _print_part(client, job_id, attempt, 0, heading=False)
+    while follow:
+        job = client.get(f"/jobs/{job_id}", retry_for=30.0)
+        latest = attempt or int(job["attempts"])
+        if latest > shown:  # a retry began: show it from its start
+            shown, offset = _print_part(client, job_id, latest, 0, heading=True)
+        elif shown:
+            shown, offset = _print_part(client, job_id, shown, offset, heading=False)
+        if job["status"] in FINAL:  # everything it wrote before finishing is printed
+            break
+        time.sleep(FOLLOW_POLL_SECONDS)
+    return 0
+
+
+def _print_part(client: ApiClient, job_id: str, attempt: int | None, offset: int,
+                heading: bool) -> tuple[int, int]:
+    """Print an attempt's output from `offset`; returns the attempt and where to go on."""
+    params: dict[str, int] = {"offset": offset}
+    if attempt:
+        params["attempt"] = attempt
+    try:
+        text, headers = client.get_text(f"/jobs/{job_id}/logs", params)
+    except CliError as error:
+        if error.status == 404:
+            raise CliError(EXIT_USAGE, error.message) from None
+        raise
+    shown = int(headers.get("x-qgjob-attempt", "0"))
+    if heading:
+        sys.stdout.write(f"\n--- attempt {shown} ---\n")
+    dropped = int(headers.get("x-qgjob-dropped", "0"))
+    if offset == 0 and dropped:
+        sys.stdout.write(f"[{dropped} earlier characters were not kept]\n")
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return shown, int(headers.get("x-qgjob-next-offset", "0"))

@@ -1,0 +1,65 @@
+"""What attempts leave behind: output (the last 1 MiB), per-test results, report files."""
+
+import pytest
+
+from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.models import AttemptFile, CaseResult
+from qgjob.domain.states import JobState
+from qgjob.store.base import LeaseLost, Store
+from qgjob.store.sqlite.output import MAX_OUTPUT_CHARS
+from tests.factories import T0, new_job
+from tests.store.helpers import claim, finish, register, start
+
+
+def running(store: Store) -> tuple[str, str]:
+    [job] = store.insert_jobs([new_job()])
+    agent = register(store)
+    lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
+    start(store, job.job_id, lease, T0 + 1)
+    return job.job_id, lease
+
+
+def test_output_is_kept_and_read_from_an_offset(store: Store) -> None:
+    job_id, lease = running(store)
+    store.append_output(job_id, lease, 1, "hello ")
+    store.append_output(job_id, lease, 1, "world\n")
+    part = store.read_output(job_id, None, 0)
+    assert part is not None and (part.attempt, part.text, part.finished) == (1, "hello world\n",
+                                                                             False)
+    later = store.read_output(job_id, 1, 6)
+    assert later is not None and later.text == "world\n" and later.next_offset == 12
+
+
+def test_only_the_last_mebibyte_is_kept(store: Store) -> None:
+    job_id, lease = running(store)
+    store.append_output(job_id, lease, 1, "a" * (MAX_OUTPUT_CHARS - 10))
+    store.append_output(job_id, lease, 1, "b" * 30)
+    part = store.read_output(job_id, 1, 0)
+    assert part is not None
+    assert len(part.text) == MAX_OUTPUT_CHARS and part.dropped == 20
+    assert part.text.endswith("b" * 30) and part.next_offset == MAX_OUTPUT_CHARS + 20
+
+
+def test_a_stale_agent_cannot_write(store: Store) -> None:
+    job_id, lease = running(store)
+    finish(store, job_id, lease, 1, Outcome.PASSED, T0 + 5)
+    with pytest.raises(LeaseLost):
+        store.append_output(job_id, lease, 1, "late")
+    with pytest.raises(LeaseLost):
+        store.save_file(job_id, lease, 1, AttemptFile("r.json", "application/json", b"{}"))
+    part = store.read_output(job_id, 1, 0)
+    assert part is not None and part.finished and part.text == ""
+
+
+def test_results_and_files_stay_with_the_attempt(store: Store) -> None:
+    job_id, lease = running(store)
+    store.save_file(job_id, lease, 1, AttemptFile("junit.xml", "application/xml", b"<x/>"))
+    cases = [CaseResult("logs in", "passed", 1.5), CaseResult("rejects a bad password",
+                                                              "failed", 2.0, "expected 401")]
+    store.finish_attempt(job_id, lease, 1, Outcome.FAILED, "1 failed", T0 + 9,
+                         lambda job: Verdict(JobState.FAILED, "1 failed"), cases)
+    assert store.last_cases(job_id) == cases
+    assert store.list_files(job_id) == [(1, "junit.xml", "application/xml", 4)]
+    file = store.read_file(job_id, 1, "junit.xml")
+    assert file is not None and file.content == b"<x/>"
+    assert store.read_file(job_id, 2, "junit.xml") is None
