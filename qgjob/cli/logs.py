@@ -31,10 +31,10 @@ def logs(
     while follow:
         job = client.get(f"/jobs/{job_id}", retry_for=30.0)
         latest = attempt or int(job["attempts"])
-        if latest > shown:  # a retry began: show it from its start
-            shown, offset = _print_part(client, job_id, latest, 0, heading=True)
-        elif shown:
+        if shown:  # the rest of the attempt on screen
             shown, offset = _print_part(client, job_id, shown, offset, heading=False)
+        for newer in range(shown + 1, latest + 1):  # retries since: each from its start
+            shown, offset = _print_part(client, job_id, newer, 0, heading=True)
         if job["status"] in FINAL:  # everything it wrote before finishing is printed
             break
         time.sleep(FOLLOW_POLL_SECONDS)
