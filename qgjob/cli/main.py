@@ -8,7 +8,14 @@ from collections.abc import Sequence
 
 import typer
 
-from qgjob.cli import cluster, jobs, logs, processes, simulate  # noqa: F401  (registers commands)
+from qgjob.cli import (  # noqa: F401  (registers the commands)
+    agent,
+    cluster,
+    jobs,
+    logs,
+    processes,
+    simulate,
+)
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 

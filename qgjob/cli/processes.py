@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qgjob.cli.app import DEFAULT_SERVER, app, globals_of
+from qgjob.cli.app import DEFAULT_SERVER, app
 from qgjob.cli.errors import EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
@@ -108,44 +108,6 @@ def server(
     typer.echo(f"qgjob server on http://{host}:{port} "
                f"(database {settings.resolved_database_url})", err=True)
     run_server(settings, sock, access_log)
-    return 0
-
-
-@app.command()
-def agent(
-    ctx: typer.Context,
-    devices: Annotated[str, typer.Option("--devices", help="e.g. emulator:2,device:1")],
-    name: Annotated[str | None, typer.Option(
-        "--name", help="Unique name of this agent (default: the host name).")] = None,
-    executor: Annotated[str, typer.Option(
-        "--executor", help="How jobs run: simulate (a labelled simulation).")] = "simulate",
-    install_seconds: InstallOption = 2.0,
-    test_seconds: TestOption = 3.0,
-    fail_rate: FailOption = 0.0,
-    execution_log: Annotated[Path | None, typer.Option(
-        "--execution-log", help="Simulation only: append a line per test run to this file.")]
-    = None,
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
-) -> int:
-    """Run an agent that holds devices and pulls work from the server."""
-    from qgjob.processes import configure_logging, run_agent
-
-    specs = _devices(devices)
-    if executor != "simulate":
-        raise typer.BadParameter(f"unknown executor {executor!r}; available: simulate",
-                                 param_hint="'--executor'")
-    agent_name = name or socket.gethostname().split(".")[0] or "agent"
-    from qgjob.domain.values import InvalidValue, check_name
-
-    try:
-        check_name(agent_name, "agent name")
-    except InvalidValue as bad:
-        raise typer.BadParameter(str(bad), param_hint="'--name'") from None
-    configure_logging(log_level)
-    options = globals_of(ctx)
-    run = run_agent(options.server, options.token, agent_name, specs,
-                    _simulator(install_seconds, test_seconds, fail_rate, execution_log))
-    asyncio.run(run)
     return 0
 
 

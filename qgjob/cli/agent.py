@@ -1,0 +1,139 @@
+"""`qgjob agent`: hold devices, pull work, run it with an executor."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from qgjob.cli.app import app, globals_of
+from qgjob.cli.processes import FailOption, InstallOption, TestOption, _simulator
+
+if TYPE_CHECKING:
+    from qgjob.agent.executors.base import Executor
+    from qgjob.domain.models import DeviceSpec
+
+EXECUTORS = ("simulate", "command", "appwright")
+
+
+@app.command()
+def agent(
+    ctx: typer.Context,
+    devices: Annotated[str, typer.Option(
+        "--devices", help="e.g. emulator:2,device:1, or auto (adb devices / xcrun simctl).")],
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Unique name of this agent (default: the host name).")] = None,
+    executor: Annotated[str, typer.Option(
+        "--executor", help="simulate (a labelled simulation), command or appwright.")]
+    = "simulate",
+    run_cmd: Annotated[str | None, typer.Option(
+        "--run-cmd", help="command: the test command, an argv template with {test_path}, "
+                          "{app_version_id}, {target}, {job_id}, {org_id}, {device}.")] = None,
+    install_cmd: Annotated[str | None, typer.Option(
+        "--install-cmd", help="command: run once per app build on a device.")] = None,
+    workdir: Annotated[Path | None, typer.Option(
+        "--workdir", help="command: where the commands run.")] = None,
+    project_dir: Annotated[Path | None, typer.Option(
+        "--project-dir", help="appwright: the AppWright project (its package.json).")] = None,
+    project_map: Annotated[str | None, typer.Option(
+        "--project-map", help="appwright: target=project pairs, e.g. emulator=pixel-emu "
+                              "(default: each target's own name).")] = None,
+    build_template: Annotated[str, typer.Option(
+        "--build-template", help="appwright: the app build the suite gets, from the job's "
+                                 "build id, e.g. builds/{app_version_id}.apk")]
+    = "{app_version_id}",
+    build_env: Annotated[str, typer.Option(
+        "--build-env", help="appwright: the environment variable that carries it.")]
+    = "APP_BUILD_PATH",
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, help="command/appwright: seconds per job before its process "
+                                 "group is killed.")] = 900.0,
+    install_seconds: InstallOption = 2.0,
+    test_seconds: TestOption = 3.0,
+    fail_rate: FailOption = 0.0,
+    execution_log: Annotated[Path | None, typer.Option(
+        "--execution-log", help="simulate: append a line per test run to this file.")] = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> int:
+    """Run an agent that holds devices and pulls work from the server."""
+    from qgjob.processes import configure_logging, run_agent
+
+    specs = _agent_devices(devices)
+    agent_name = _agent_name(name)
+    if executor == "simulate":
+        chosen: Executor = _simulator(install_seconds, test_seconds, fail_rate, execution_log)
+    elif executor == "command":
+        chosen = _command(run_cmd, install_cmd, workdir, timeout)
+    elif executor == "appwright":
+        chosen = _appwright(project_dir, project_map, build_template, build_env, timeout)
+    else:
+        raise typer.BadParameter(f"unknown executor {executor!r}; available: "
+                                 + ", ".join(EXECUTORS), param_hint="'--executor'")
+    configure_logging(log_level)
+    options = globals_of(ctx)
+    asyncio.run(run_agent(options.server, options.token, agent_name, specs, chosen))
+    return 0
+
+
+def _agent_devices(spec: str) -> list[DeviceSpec]:
+    from qgjob.agent.devices import parse_devices
+    from qgjob.agent.discovery import discover
+    from qgjob.domain.values import InvalidValue
+
+    try:
+        return discover() if spec.strip() == "auto" else parse_devices(spec)
+    except InvalidValue as bad:
+        raise typer.BadParameter(str(bad), param_hint="'--devices'") from None
+
+
+def _agent_name(name: str | None) -> str:
+    from qgjob.domain.values import InvalidValue, check_name
+
+    agent_name = name or socket.gethostname().split(".")[0] or "agent"
+    try:
+        return check_name(agent_name, "agent name")
+    except InvalidValue as bad:
+        raise typer.BadParameter(str(bad), param_hint="'--name'") from None
+
+
+def _command(run_cmd: str | None, install_cmd: str | None, workdir: Path | None,
+             timeout: float) -> Executor:
+    from qgjob.agent.executors.command import CommandExecutor
+    from qgjob.agent.executors.process import TemplateError
+
+    if not run_cmd:
+        raise typer.BadParameter("the command executor needs --run-cmd",
+                                 param_hint="'--run-cmd'")
+    if workdir is not None and not workdir.is_dir():
+        raise typer.BadParameter(f"{workdir} is not a folder", param_hint="'--workdir'")
+    try:
+        return CommandExecutor(run_cmd, install_cmd, timeout, workdir)
+    except (TemplateError, ValueError) as bad:
+        raise typer.BadParameter(str(bad), param_hint="'--run-cmd' or '--install-cmd'") \
+            from None
+
+
+def _appwright(project_dir: Path | None, project_map: str | None, build_template: str,
+               build_env: str, timeout: float) -> Executor:
+    from qgjob.agent.executors.appwright import DEFAULT_PROJECTS, AppWrightExecutor
+
+    if project_dir is None:
+        raise typer.BadParameter("the appwright executor needs --project-dir",
+                                 param_hint="'--project-dir'")
+    projects = dict(DEFAULT_PROJECTS)
+    for pair in filter(None, (p.strip() for p in (project_map or "").split(","))):
+        target, _, project = pair.partition("=")
+        if target not in DEFAULT_PROJECTS or not project:
+            raise typer.BadParameter(f"{pair!r} is not target=project with a target of "
+                                     + ", ".join(DEFAULT_PROJECTS), param_hint="'--project-map'")
+        projects[target] = project
+    if not build_env.isidentifier():
+        raise typer.BadParameter(f"{build_env!r} is not a variable name",
+                                 param_hint="'--build-env'")
+    try:
+        return AppWrightExecutor(project_dir, projects, build_template, build_env, timeout)
+    except ValueError as bad:
+        raise typer.BadParameter(str(bad), param_hint="'--project-dir'") from None
