@@ -32,7 +32,18 @@ class ApiClient:
     def post(self, path: str, body: Any = None) -> Any:
         return self._request("POST", path, json=body)
 
+    def get_text(self, path: str) -> str:
+        """A text/plain resource, such as a job's log."""
+        response = self._send("GET", path)
+        if not response.is_success:
+            raise _error(response, _json(response))
+        return response.text
+
     def _request(self, method: str, path: str, *, retry_for: float = 0.0, **kwargs: Any) -> Any:
+        return _decode(self._send(method, path, retry_for=retry_for, **kwargs))
+
+    def _send(self, method: str, path: str, *, retry_for: float = 0.0,
+              **kwargs: Any) -> httpx.Response:
         """Send once; for reads, `retry_for` seconds of patience while the server is down
         (e.g. restarting under a CI job that waits on it)."""
         deadline = time.monotonic() + retry_for
@@ -53,23 +64,31 @@ class ApiClient:
             if response.status_code >= 500 and time.monotonic() + delay < deadline:
                 time.sleep(delay)
                 continue
-            return _decode(response)
+            return response
 
 
 def _decode(response: httpx.Response) -> Any:
     if response.status_code == 204:
         return None
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = _json(response)
     if response.is_success:
         return data
+    raise _error(response, data)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error(response: httpx.Response, data: Any) -> CliError:
     detail = data.get("detail") if isinstance(data, dict) else None
     message = str(detail) if detail else f"HTTP {response.status_code}"
     if response.status_code >= 500:
-        raise CliError(EXIT_SERVER, f"server error: {message}")
-    raise CliError(EXIT_USAGE, message, status=response.status_code)
+        return CliError(EXIT_SERVER, f"server error: {message}")
+    return CliError(EXIT_USAGE, message, status=response.status_code)
 
 
 def _reason(exc: httpx.HTTPError) -> str:
