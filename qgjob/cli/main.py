@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import typer
 
-from qgjob.cli import cluster, jobs, processes, simulate  # noqa: F401  (registers commands)
+from qgjob.cli import cluster, jobs, processes, run, simulate  # noqa: F401  (registers commands)
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 
