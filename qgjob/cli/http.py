@@ -33,10 +33,10 @@ class ApiClient:
         return self._request("POST", path, json=body)
 
     def get_text(self, path: str, params: Any = None) -> tuple[str, dict[str, str]]:
-        """A text resource and its headers (e.g. a job's logs)."""
+        """A text/plain resource (such as a job's log) and its headers, lower-cased."""
         response = self._send("GET", path, params=params, retry_for=30.0)
         if not response.is_success:
-            _decode(response)  # raises with the server's message
+            raise _error(response, _json(response))
         return response.text, {k.lower(): v for k, v in response.headers.items()}
 
     def _request(self, method: str, path: str, *, retry_for: float = 0.0, **kwargs: Any) -> Any:
@@ -70,17 +70,25 @@ class ApiClient:
 def _decode(response: httpx.Response) -> Any:
     if response.status_code == 204:
         return None
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = _json(response)
     if response.is_success:
         return data
+    raise _error(response, data)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error(response: httpx.Response, data: Any) -> CliError:
     detail = data.get("detail") if isinstance(data, dict) else None
     message = str(detail) if detail else f"HTTP {response.status_code}"
     if response.status_code >= 500:
-        raise CliError(EXIT_SERVER, f"server error: {message}")
-    raise CliError(EXIT_USAGE, message, status=response.status_code)
+        return CliError(EXIT_SERVER, f"server error: {message}")
+    return CliError(EXIT_USAGE, message, status=response.status_code)
 
 
 def _reason(exc: httpx.HTTPError) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +12,9 @@ from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.domain import values
+
+if TYPE_CHECKING:
+    from qgjob.cli.http import ApiClient
 
 SUBMIT_CHUNK = 200
 """Jobs per request when submitting many tests: well under the server's 64 KiB body cap."""
@@ -59,6 +63,14 @@ TimeoutOption = Annotated[float | None, typer.Option(
 JobIdOption = Annotated[str, typer.Option("--job-id", help="The job's id.")]
 
 
+MaxAttemptsOption = Annotated[int | None, typer.Option(
+    "--max-attempts", min=1, max=10, help="Attempts before a failing test counts as failed.")]
+IdempotencyKeyOption = Annotated[str | None, typer.Option(
+    "--idempotency-key", envvar="QGJOB_IDEMPOTENCY_KEY", show_default=False,
+    help="Submitting again with the same key gives back the same jobs (one per test). "
+         "Inside GitHub Actions it defaults to the run id, attempt and test.")]
+
+
 @app.command()
 def submit(
     ctx: typer.Context,
@@ -67,36 +79,19 @@ def submit(
     test: Annotated[list[str], typer.Option("--test", help="A test file; repeat for more.")],
     target: TargetOption = "emulator",
     priority: PriorityOption = "normal",
-    max_attempts: Annotated[int | None, typer.Option(min=1, max=10,
-                            help="Attempts before a failing test counts as failed.")] = None,
-    idempotency_key: Annotated[str | None, typer.Option(
-        "--idempotency-key", envvar="QGJOB_IDEMPOTENCY_KEY", show_default=False,
-        help="Submitting again with the same key gives back the same jobs (one per test). "
-             "Inside GitHub Actions it defaults to the run id, attempt and test.")] = None,
+    max_attempts: MaxAttemptsOption = None,
+    idempotency_key: IdempotencyKeyOption = None,
     wait: Annotated[bool, typer.Option("--wait", help="Then wait like `qgjob wait`.")] = False,
     timeout: TimeoutOption = None,
     as_json: JsonOption = False,
 ) -> int:
     """Queue one job per test; prints each job id."""
-    from qgjob.cli.idempotency import job_keys
-
     for path in test:
         _checked(values.check_test_path, path)
-    keys = job_keys(idempotency_key, app_version_id, target, test)
-    body = [
-        {"org_id": org_id, "app_version_id": app_version_id, "test_path": path,
-         "target": target, "priority": priority, "max_attempts": max_attempts,
-         "idempotency_key": key}
-        for path, key in zip(test, keys, strict=True)
-    ]
     client = globals_of(ctx).client()
-    if len(body) == 1:
-        jobs = [client.post("/jobs", body[0])]
-    else:
-        jobs = []
-        for start in range(0, len(body), SUBMIT_CHUNK):
-            chunk = body[start:start + SUBMIT_CHUNK]
-            jobs += client.post("/jobs/batch", {"jobs": chunk})["jobs"]
+    jobs = queue_jobs(client, test, org_id=org_id, app_version_id=app_version_id,
+                      target=target, priority=priority, max_attempts=max_attempts,
+                      idempotency_key=idempotency_key)
     if not wait:
         if as_json:
             render.json_lines(jobs)
@@ -113,6 +108,30 @@ def submit(
         for job in jobs:
             print(job["job_id"])
     return wait_for_jobs(client, [j["job_id"] for j in jobs], timeout, as_json)
+
+
+def queue_jobs(
+    client: ApiClient, tests: Sequence[str], *, org_id: str, app_version_id: str, target: str,
+    priority: int | str, max_attempts: int | None, idempotency_key: str | None,
+) -> list[dict[str, Any]]:
+    """Submit one job per test, idempotently (see `job_keys`), in chunks of `SUBMIT_CHUNK`;
+    the jobs come back in the order of `tests`."""
+    from qgjob.cli.idempotency import job_keys
+
+    keys = job_keys(idempotency_key, app_version_id, target, tests)
+    body = [
+        {"org_id": org_id, "app_version_id": app_version_id, "test_path": path,
+         "target": target, "priority": priority, "max_attempts": max_attempts,
+         "idempotency_key": key}
+        for path, key in zip(tests, keys, strict=True)
+    ]
+    if len(body) == 1:
+        return [client.post("/jobs", body[0])]
+    jobs: list[dict[str, Any]] = []
+    for start in range(0, len(body), SUBMIT_CHUNK):
+        chunk = body[start:start + SUBMIT_CHUNK]
+        jobs += client.post("/jobs/batch", {"jobs": chunk})["jobs"]
+    return jobs
 
 
 @app.command()

@@ -14,6 +14,7 @@ from qgjob.cli import (  # noqa: F401  (registers the commands)
     jobs,
     logs,
     processes,
+    run,
     simulate,
 )
 from qgjob.cli.app import app

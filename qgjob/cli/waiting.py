@@ -7,6 +7,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from qgjob.cli import render
@@ -20,25 +21,48 @@ SERVER_PATIENCE_SECONDS = 60.0
 _CHUNK = 200  # keeps the query string well under 16 KiB
 
 
+@dataclass(frozen=True)
+class Waited:
+    """Where the jobs stood when waiting ended."""
+
+    jobs: list[dict[str, Any]]
+    """In the order they were asked for, each once."""
+    timed_out: bool
+    timeout: float | None
+
+
 def wait_for_jobs(
     client: ApiClient, job_ids: Sequence[str], timeout: float | None, as_json: bool
 ) -> int:
+    return show_outcome(watch_jobs(client, job_ids, timeout, quiet=as_json), as_json)
+
+
+def watch_jobs(
+    client: ApiClient, job_ids: Sequence[str], timeout: float | None, *, quiet: bool
+) -> Waited:
+    """Poll until every job is finished or `timeout` passes: a progress bar on a terminal,
+    a plain line every 10 s in CI logs, nothing when `quiet`."""
     ids = list(dict.fromkeys(job_ids))
     deadline = None if timeout is None else time.monotonic() + timeout
     jobs = _fetch(client, ids)
-    if sys.stderr.isatty() and not as_json:
+    if sys.stderr.isatty() and not quiet:
         jobs, timed_out = _wait_live(client, ids, jobs, deadline)
     else:
-        jobs, timed_out = _wait_plain(client, ids, jobs, deadline, quiet=as_json)
-    ordered = [jobs[i] for i in ids]
+        jobs, timed_out = _wait_plain(client, ids, jobs, deadline, quiet=quiet)
+    return Waited([jobs[i] for i in ids], timed_out, timeout)
+
+
+def show_outcome(waited: Waited, as_json: bool) -> int:
+    """Print the jobs (a table, or JSON lines) and return the contract's exit code."""
+    ordered = waited.jobs
     if as_json:
         render.json_lines(ordered)
     else:
         render.stdout.print(render.jobs_table(ordered))
         render.stderr.print(_summary(ordered))
-    if timed_out:
-        render.stderr.print(f"timed out after {timeout:g}s with {_unfinished(ordered)} job(s) "
-                            "unfinished")
+    if waited.timed_out:
+        render.stderr.print(f"timed out after {waited.timeout:g}s with {_unfinished(ordered)} "
+                            "job(s) unfinished")
         return EXIT_TIMEOUT
     if any(j["status"] != "completed" for j in ordered):
         return EXIT_JOB_FAILED
