@@ -6,7 +6,7 @@ from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import AttemptFile, CaseResult
 from qgjob.domain.states import JobState
 from qgjob.store.base import LeaseLost, Store
-from qgjob.store.sqlite.output import MAX_OUTPUT_CHARS
+from qgjob.store.sql.output import MAX_OUTPUT_CHARS
 from tests.factories import T0, new_job
 from tests.store.helpers import claim, finish, register, start
 

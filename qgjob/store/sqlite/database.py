@@ -1,0 +1,91 @@
+"""SQLite behind the store's `Database` seam: WAL, one writer, pooled readers, and migrations
+serialised across processes with a file lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from qgjob.store.sql.database import Tx
+from qgjob.store.sqlfiles import load_migrations, load_queries
+from qgjob.store.sqlite.connection import Connections
+
+QUERIES = load_queries("qgjob.store.sqlite")
+
+
+def _placeholder(name: str) -> str:
+    return f":{name}"
+
+
+def _in_list(column: str, name: str) -> str:
+    return f"{column} IN (SELECT value FROM json_each(:{name}))"
+
+
+def _tx(conn: sqlite3.Connection) -> Tx:
+    return Tx(conn, QUERIES, placeholder=_placeholder, in_list=_in_list, array=json.dumps)
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, synchronous: str = "full") -> None:
+        self.path = path
+        self._connections = Connections(path, synchronous)
+
+    def __repr__(self) -> str:
+        return repr(str(self.path))
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self._connections.write() as conn:
+            yield _tx(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self._connections.read() as conn:
+            yield _tx(conn)
+
+    def migrate(self) -> None:
+        """Apply pending migrations; a file lock keeps two processes from racing."""
+        with _file_lock(self.path.with_name(self.path.name + ".migrate-lock")):
+            with self._connections.write() as conn:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+                )
+            applied = self.schema_version()
+            for migration in load_migrations("qgjob.store.sqlite.migrations"):
+                if migration.version <= applied:
+                    continue
+                record = (
+                    "INSERT INTO schema_migrations (version, name, applied_at) "
+                    f"VALUES ({migration.version}, '{migration.name}', {time.time()});"
+                )
+                self._connections.script(migration.sql + "\n" + record)
+
+    def schema_version(self) -> int:
+        with self._connections.read() as conn:
+            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def ping(self) -> None:
+        with self._connections.read() as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        self._connections.close()
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
