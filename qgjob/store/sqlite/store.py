@@ -14,8 +14,10 @@ from typing import Any
 
 from qgjob.domain import transitions
 from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.history import Timeline
 from qgjob.domain.models import (
     Agent,
+    Attempt,
     Batch,
     DeviceSpec,
     GroupKey,
@@ -49,7 +51,7 @@ from qgjob.store.rows import (
     job_to_params,
 )
 from qgjob.store.sqlfiles import load_migrations, load_queries
-from qgjob.store.sqlite import claims
+from qgjob.store.sqlite import claims, history
 from qgjob.store.sqlite.connection import Connections
 
 Q = load_queries("qgjob.store.sqlite")
@@ -442,6 +444,25 @@ class SQLiteStore:
             if ids:
                 conn.execute(Q["mark_devices_offline"], {"agent_ids": json.dumps(ids)})
         return ids
+
+
+    # history (the queries live in history.py) ---------------------------------------------
+
+    def job_attempts(self, job_id: str) -> list[Attempt]:
+        with self._db.read() as conn:
+            return history.job_attempts(conn, job_id)
+
+    def timeline(self, since: float, until: float, limit: int) -> Timeline:
+        with self._db.read() as conn:
+            return history.timeline(conn, since, until, limit)
+
+    def state_counts(self) -> dict[JobState, int]:
+        with self._db.read() as conn:
+            return history.state_counts(conn)
+
+    def change_marker(self) -> tuple[object, ...]:
+        with self._db.read() as conn:
+            return history.change_marker(conn)
 
 
 def _new_job_params(job: NewJob, expected_seconds: float) -> dict[str, Any]:
