@@ -62,7 +62,7 @@ def run_server(settings: ServerSettings, sock: socket.socket, access_log: bool) 
 
     config = uvicorn.Config(create_app(settings), log_level="info", access_log=access_log,
                             timeout_graceful_shutdown=10)
-    uvicorn.Server(config).run(sockets=[sock])
+    _server(config, handle_signals=True).run(sockets=[sock])
 
 
 async def run_agent(
@@ -92,7 +92,7 @@ async def run_up(
     host, port = sock.getsockname()[:2]
     config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False,
                             timeout_graceful_shutdown=5)
-    server = _signal_free_server(config)
+    server = _server(config, handle_signals=False)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if serving.done():
@@ -111,14 +111,26 @@ async def run_up(
         await serving
 
 
-def _signal_free_server(config: uvicorn.Config) -> uvicorn.Server:
-    """A uvicorn server that leaves signal handling to us (`qgjob up` stops the agent first)."""
+def _server(config: uvicorn.Config, handle_signals: bool) -> uvicorn.Server:
+    """A uvicorn server that ends the dashboards' event streams as it begins to shut down
+    (uvicorn would wait for them); without `handle_signals` it leaves signals to us (`qgjob
+    up` stops the agent first)."""
     import uvicorn
+
+    from qgjob.api.app import end_live_streams
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
-            yield
+            if handle_signals:
+                with super().capture_signals():
+                    yield
+            else:
+                yield
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            end_live_streams(config.app)
+            await super().shutdown(sockets)
 
     return Server(config)
 
