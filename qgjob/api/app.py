@@ -19,6 +19,7 @@ from qgjob.service import JobService
 from qgjob.settings import ServerSettings
 from qgjob.store import open_store
 from qgjob.store.base import Store
+from qgjob.web import install_dashboard
 
 
 def create_app(
@@ -70,6 +71,7 @@ def create_app(
     app.include_router(agents.router)
     app.include_router(history.router)
     app.include_router(live.router)
+    install_dashboard(app)
     return app
 
 

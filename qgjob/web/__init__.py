@@ -1,0 +1,32 @@
+"""The web dashboard: three static files (no build step, nothing loaded from elsewhere, works
+offline) that read the JSON API and redraw on the server's change events."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse
+
+ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+
+
+def static_dir() -> Path:
+    return Path(str(resources.files("qgjob.web").joinpath("static")))
+
+
+def install_dashboard(app: FastAPI) -> None:
+    """`GET /` is the dashboard; `/static/app.js` and `/static/app.css` its code and style."""
+    directory = static_dir()
+    fresh = {"Cache-Control": "no-cache"}  # an upgraded server serves its own dashboard
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(directory / "index.html", media_type="text/html", headers=fresh)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def asset(name: str) -> FileResponse:
+        if name not in ASSETS:
+            raise HTTPException(404, f"no dashboard file {name!r}")
+        return FileResponse(directory / name, media_type=ASSETS[name], headers=fresh)
