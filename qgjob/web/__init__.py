@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
-ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css"}
 
 
 def static_dir() -> Path:
@@ -17,8 +17,11 @@ def static_dir() -> Path:
 
 
 def install_dashboard(app: FastAPI) -> None:
-    """`GET /` is the dashboard; `/static/app.js` and `/static/app.css` its code and style."""
+    """`GET /` is the dashboard; `/static/NAME.js` and `/static/app.css` its code (JavaScript
+    modules) and style. Only those files are served."""
     directory = static_dir()
+    assets = {path.name: MEDIA_TYPES[path.suffix] for path in directory.iterdir()
+              if path.suffix in MEDIA_TYPES}
     fresh = {"Cache-Control": "no-cache"}  # an upgraded server serves its own dashboard
 
     @app.get("/", include_in_schema=False)
@@ -27,6 +30,6 @@ def install_dashboard(app: FastAPI) -> None:
 
     @app.get("/static/{name}", include_in_schema=False)
     async def asset(name: str) -> FileResponse:
-        if name not in ASSETS:
+        if name not in assets:
             raise HTTPException(404, f"no dashboard file {name!r}")
-        return FileResponse(directory / name, media_type=ASSETS[name], headers=fresh)
+        return FileResponse(directory / name, media_type=assets[name], headers=fresh)

@@ -12,11 +12,13 @@ def test_the_dashboard_is_the_home_page(client: TestClient) -> None:
     response = client.get("/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert '<script src="/static/app.js"' in response.text
+    assert '<script type="module" src="/static/app.js">' in response.text
 
 
-@pytest.mark.parametrize(("name", "content_type"),
-                         [("app.js", "text/javascript"), ("app.css", "text/css")])
+@pytest.mark.parametrize(("name", "content_type"), [
+    ("app.js", "text/javascript"), ("dom.js", "text/javascript"),
+    ("overview.js", "text/javascript"), ("jobs.js", "text/javascript"),
+    ("timeline.js", "text/javascript"), ("app.css", "text/css")])
 def test_its_code_and_style(client: TestClient, name: str, content_type: str) -> None:
     response = client.get(f"/static/{name}")
     assert response.status_code == 200
