@@ -55,6 +55,11 @@ class ChangeFeed:
         finally:
             self.listeners -= 1
 
+    @property
+    def ticking(self) -> bool:
+        """Whether the ticker runs (it stops once nobody listens)."""
+        return self._ticker is not None and not self._ticker.done()
+
     def close(self) -> None:
         """End every stream now, and refuse new ones."""
         self.closed = True
