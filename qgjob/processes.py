@@ -113,10 +113,12 @@ async def run_up(
 def _draining_server(
     app: FastAPI, *, access_log: bool, log_level: str, handle_signals: bool
 ) -> uvicorn.Server:
-    """A uvicorn server that, when it shuts down, first lets the app answer its long-poll
-    claims (else they would hold the graceful shutdown for up to their 30 s). Without
+    """A uvicorn server that, when it shuts down, first answers the app's long-poll claims
+    and ends dashboards' event streams (else they would hold the graceful shutdown). Without
     `handle_signals` it leaves signals to us (`qgjob up` stops its agent first)."""
     import uvicorn
+
+    from qgjob.api.app import end_live_streams
 
     config = uvicorn.Config(app, log_level=log_level, access_log=access_log,
                             timeout_graceful_shutdown=10)
@@ -126,6 +128,7 @@ def _draining_server(
             service = getattr(app.state, "service", None)
             if service is not None:
                 service.drain()
+            end_live_streams(app)
             await super().shutdown(sockets)
 
         @contextlib.contextmanager

@@ -18,8 +18,10 @@ from anyio import to_thread
 
 from qgjob import __version__
 from qgjob.domain.attempts import Outcome, RetryPolicy, Verdict, after_attempt, after_lost_device
+from qgjob.domain.history import Timeline
 from qgjob.domain.models import (
     Agent,
+    Attempt,
     AttemptFile,
     Batch,
     CaseResult,
@@ -32,6 +34,7 @@ from qgjob.domain.models import (
 )
 from qgjob.domain.states import JobState
 from qgjob.ids import new_id
+from qgjob.metrics import Metrics
 from qgjob.scheduler.explain import LaneStanding, explain
 from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import FleetRules
@@ -83,8 +86,10 @@ class JobService:
         policy: Policy | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.store = store
         self.policy = policy or FairAffinityPolicy(
             max_batch=settings.max_batch, settle_seconds=settings.burst_settle_seconds,
@@ -165,6 +170,19 @@ class JobService:
             "schema_version": await self._run(self.store.schema_version),
         }
 
+    # history --------------------------------------------------------------------------------
+
+    async def job_attempts(self, job_id: str) -> list[Attempt]:
+        return await self._run(self.store.job_attempts, job_id)
+
+    async def timeline(self, seconds: float, limit: int) -> Timeline:
+        """What every device did in the last `seconds`."""
+        now = self.clock()
+        return await self._run(self.store.timeline, now - seconds, now, limit)
+
+    async def change_marker(self) -> tuple[object, ...]:
+        return await self._run(self.store.change_marker)
+
     # agents ---------------------------------------------------------------------------------
 
     async def register_agent(
@@ -192,6 +210,7 @@ class JobService:
         now = self.clock()
         await self._run(self.store.record_install, agent_id, device, app_version_id, target,
                         now - seconds, now, ok)
+        self.metrics.install_recorded(target, ok, seconds)
 
     # the claim path -------------------------------------------------------------------------
 
@@ -209,10 +228,12 @@ class JobService:
         deadline = loop.time() + min(wait_seconds, self.settings.claim_wait_seconds)
         while not self._draining:
             with self.waiters.waiting(target, holds_app_version_id) as woken:
+                began = time.perf_counter()
                 result = await self._run(
                     self.store.claim_batch, agent_id, device, holds_app_version_id,
                     self.clock(), self.settings.lease_seconds, self.policy, self.rules,
                 )
+                self.metrics.claimed(target, time.perf_counter() - began, result.batch is not None)
                 if result.context is not None and result.context.device.target != target:
                     if result.batch is not None:
                         await self.release(agent_id, result.batch.lease.lease_id,
@@ -270,6 +291,7 @@ class JobService:
         if change.before is not change.after:
             log.info("job %s attempt %d %s -> %s", job_id, attempt, outcome.value,
                      change.after.state.value)
+            await self._observe_attempt(change.after, attempt, outcome, now)
         self._wake_for([change.after])
         return change.after
 
@@ -361,6 +383,20 @@ class JobService:
                 counts[key] = counts.get(key, 0) + 1
         for (target, app_version_id), count in counts.items():
             self.waiters.notify(target, app_version_id, count)
+
+    async def _observe_attempt(self, job: Job, attempt: int, outcome: Outcome,
+                               now: float) -> None:
+        """Time the attempt for /metrics; its start is in the store. The report is already
+        committed, so a failed read must not fail it."""
+        try:
+            attempts = await self.job_attempts(job.job_id)
+        except Exception:
+            log.warning("metrics: could not read the attempts of job %s", job.job_id)
+            return
+        for recorded in attempts:
+            if recorded.attempt == attempt:
+                self.metrics.attempt_finished(job.target, outcome.value,
+                                              now - recorded.started_at)
 
     def _log_batch(self, device: str, batch: Batch) -> None:
         log.info("device %s got %d job(s) of %s/%s under lease %s", device, len(batch.jobs),

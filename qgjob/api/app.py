@@ -12,11 +12,14 @@ from fastapi import FastAPI
 
 from qgjob import __version__
 from qgjob.api.errors import RequestGuard, install_error_handlers
-from qgjob.api.routes import agents, cluster, jobs
+from qgjob.api.events import ChangeFeed
+from qgjob.api.routes import agents, cluster, history, jobs, live
+from qgjob.metrics import Metrics
 from qgjob.service import JobService
 from qgjob.settings import ServerSettings
 from qgjob.store import open_store
 from qgjob.store.base import Store
+from qgjob.web import install_dashboard
 
 
 def create_app(
@@ -29,6 +32,7 @@ def create_app(
     """Build the API. Without `store`, the app opens (and migrates) the database its settings
     name at start-up and closes it at shutdown."""
     settings = settings or ServerSettings.from_env()
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,8 +41,10 @@ def create_app(
             active = await to_thread.run_sync(open_store, settings.resolved_database_url)
         else:
             active = store
-        service = JobService(settings, active, clock=clock)
+        service = JobService(settings, active, clock=clock, metrics=metrics)
         app.state.service = service
+        app.state.events = ChangeFeed(service.change_marker)
+        metrics.watch(active)
         task = None
         if maintenance:
             await service.start_up()
@@ -46,6 +52,8 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.events.aclose()
+            metrics.unwatch()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -64,4 +72,15 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(cluster.router)
     app.include_router(agents.router)
+    app.include_router(history.router)
+    app.include_router(live.router)
+    install_dashboard(app)
     return app
+
+
+def end_live_streams(app: object) -> None:
+    """The server calls this as it begins to shut down: open dashboards' event streams end
+    at once instead of holding up the drain of in-flight requests."""
+    feed = getattr(getattr(app, "state", None), "events", None)
+    if isinstance(feed, ChangeFeed):
+        feed.close()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from qgjob.api.events import ChangeFeed
 from qgjob.service import JobService
 
 
@@ -15,3 +16,11 @@ def get_service(request: Request) -> JobService:
 
 
 ServiceDep = Annotated[JobService, Depends(get_service)]
+
+
+def get_feed(request: Request) -> ChangeFeed:
+    feed: ChangeFeed = request.app.state.events
+    return feed
+
+
+FeedDep = Annotated[ChangeFeed, Depends(get_feed)]

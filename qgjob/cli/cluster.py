@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.console import Group, RenderableType
 
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
@@ -57,27 +58,46 @@ def agents(ctx: typer.Context, as_json: JsonOption = False) -> int:
 
 
 @app.command()
-def queue(ctx: typer.Context, as_json: JsonOption = False) -> int:
+def queue(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    watch: Annotated[bool, typer.Option(
+        "--watch", help="Keep the view up to date until Ctrl-C (with --json: a line per "
+                        "refresh).")] = False,
+    interval: Annotated[float, typer.Option(
+        "--interval", min=0.5, max=60, help="Seconds between refreshes with --watch.")] = 1.5,
+) -> int:
     """Queued and running jobs by priority, target and org."""
-    summary = globals_of(ctx).client().get("/queue")
+    client = globals_of(ctx).client()
+    if watch:
+        from qgjob.cli.watch import watch_queue
+
+        return watch_queue(client, queue_view, as_json, interval)
+    summary = client.get("/queue")
     if as_json:
         render.json_lines([summary])
-        return 0
-    render.stdout.print(f"{summary['queued']} queued, {summary['running']} running")
+    else:
+        render.stdout.print(queue_view(summary))
+    return 0
+
+
+def queue_view(summary: dict[str, Any]) -> Group:
+    """What `qgjob queue` shows: totals, counts per priority, target and org, and the
+    waiting builds in the order devices take them."""
+    parts: list[RenderableType] = [f"{summary['queued']} queued, {summary['running']} running"]
     if summary["rows"]:
         rows = [[r["priority"], r["target"], r["org_id"], r["queued"], r["running"]]
                 for r in summary["rows"]]
-        render.stdout.print(render.table(["PRI", "TARGET", "ORG", "QUEUED", "RUNNING"], rows))
+        parts.append(render.table(["PRI", "TARGET", "ORG", "QUEUED", "RUNNING"], rows))
     if summary["lanes"]:
-        render.stdout.print()
         lanes = [[lane["target"], lane["position"] or "-", lane["app_version_id"], lane["org_id"],
                   lane["queued"], lane["top_priority"], render.short_time(
                       lane["estimated_start_at"]) if lane["estimated_start_at"] else "-",
                   lane["reason"]] for lane in summary["lanes"]]
-        render.stdout.print(render.table(
+        parts += ["", render.table(
             ["TARGET", "#", "APP", "ORG", "QUEUED", "PRI", "START ~", "WHY IT WAITS"], lanes,
-            title="Waiting builds, in the order devices take them"))
-    return 0
+            title="Waiting builds, in the order devices take them")]
+    return Group(*parts)
 
 
 def _counts(counts: dict[str, Any]) -> str:

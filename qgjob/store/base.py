@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.history import Timeline
 from qgjob.domain.models import (
     Agent,
+    Attempt,
     AttemptFile,
     Batch,
     CaseResult,
@@ -192,4 +194,18 @@ class Store(Protocol):
     ) -> list[str]:
         """Ask agents to stop the running jobs the policy picks for urgent work no device
         serves; returns their ids."""
+        ...
+
+    # history (read-only, for people looking at the system)
+    def job_attempts(self, job_id: str) -> list[Attempt]:
+        """The job's attempts, first first (empty for an unknown job)."""
+        ...
+    def timeline(self, since: float, until: float, limit: int) -> Timeline:
+        """Installs and attempts on every device that overlap [since, until]."""
+        ...
+    def state_counts(self) -> dict[JobState, int]:
+        """Jobs in each stored state, every state present."""
+        ...
+    def change_marker(self) -> tuple[object, ...]:
+        """A cheap value that differs whenever jobs, devices, installs or agents changed."""
         ...

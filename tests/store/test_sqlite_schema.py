@@ -41,7 +41,9 @@ def test_every_named_query_compiles_and_is_used(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("query", "index"),
     [("ready_lanes", "job_lanes_ready"), ("lane_candidates", "jobs_lane_next"),
-     ("reprice_queued_test", "jobs_queued_test"), ("promote_due_retries", "jobs_retry_due")],
+     ("reprice_queued_test", "jobs_queued_test"), ("promote_due_retries", "jobs_retry_due"),
+     ("runs_between", "attempts_finished"), ("installs_between", "installs_finished"),
+     ("change_marker", "job_groups_updated")],
 )
 def test_the_claim_path_reads_indexes_not_the_queue(tmp_path: Path, query: str,
                                                      index: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 
 from qgjob.api.deps import ServiceDep
 from qgjob.api.schemas import (
@@ -80,9 +80,3 @@ async def health(service: ServiceDep) -> Health | JSONResponse:
         return Health.model_validate(await service.health())
     except Exception as exc:  # the database is down or unreadable
         return JSONResponse({"status": "unavailable", "detail": str(exc)[:200]}, 503)
-
-
-@router.get("/", include_in_schema=False)
-async def home() -> RedirectResponse:
-    # The web dashboard lands here (issue 9); until then, the interactive API docs.
-    return RedirectResponse("/docs")

@@ -9,8 +9,10 @@ from typing import Any
 
 from qgjob.domain import transitions
 from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.history import Timeline
 from qgjob.domain.models import (
     Agent,
+    Attempt,
     AttemptFile,
     Batch,
     CaseResult,
@@ -46,7 +48,7 @@ from qgjob.store.rows import (
     job_from_row,
     job_to_params,
 )
-from qgjob.store.sql import claims, output
+from qgjob.store.sql import claims, history, output
 from qgjob.store.sql.database import Database, Row, Tx
 
 _RESCUE_BATCH = 200
@@ -440,6 +442,24 @@ class SqlStore:
             if ids:
                 conn.run("mark_devices_offline", {"agent_ids": conn.array(ids)})
         return ids
+
+    # history (the queries live in history.py) ---------------------------------------------
+
+    def job_attempts(self, job_id: str) -> list[Attempt]:
+        with self._db.read() as conn:
+            return history.job_attempts(conn, job_id)
+
+    def timeline(self, since: float, until: float, limit: int) -> Timeline:
+        with self._db.read() as conn:
+            return history.timeline(conn, since, until, limit)
+
+    def state_counts(self) -> dict[JobState, int]:
+        with self._db.read() as conn:
+            return history.state_counts(conn)
+
+    def change_marker(self) -> tuple[object, ...]:
+        with self._db.read() as conn:
+            return history.change_marker(conn)
 
 
 def _new_job_params(job: NewJob, expected_seconds: float) -> dict[str, Any]:

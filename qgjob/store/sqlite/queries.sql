@@ -135,6 +135,18 @@ WHERE job_id = :job_id AND attempt = :attempt AND finished_at IS NULL;
 -- name: attempt_by_number
 SELECT * FROM attempts WHERE job_id = :job_id AND attempt = :attempt;
 
+-- name: attempts_of_job
+SELECT * FROM attempts WHERE job_id = :job_id ORDER BY attempt;
+
+-- name: runs_between
+-- Attempts that overlap [since, until] on any device, newest first, with what the timeline
+-- colours them by.
+SELECT a.*, j.app_version_id, j.target, j.test_path, j.org_id
+FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE (a.finished_at >= :since OR a.finished_at IS NULL) AND a.started_at <= :until
+ORDER BY a.started_at DESC
+LIMIT :limit;
+
 -- name: assigned_jobs_of_lease
 SELECT * FROM jobs WHERE lease_id = :lease_id AND state = 'assigned';
 
@@ -250,6 +262,22 @@ WHERE agent_id IN (SELECT value FROM json_each(:agent_ids));
 INSERT INTO installs (device_id, app_version_id, target, started_at, finished_at, ok)
 VALUES (:device_id, :app_version_id, :target, :started_at, :finished_at, :ok);
 
+-- name: installs_between
+SELECT * FROM installs
+WHERE finished_at >= :since AND started_at <= :until
+ORDER BY finished_at DESC
+LIMIT :limit;
+
+-- name: change_marker
+-- Moves whenever a job changes state, a device reports, an install ends or an agent comes
+-- or goes: what a live view polls (cheaply, through indexes) to know it should look again.
+SELECT
+    (SELECT max(updated_at) FROM job_groups) AS jobs_changed_at,
+    (SELECT max(id) FROM installs) AS last_install,
+    (SELECT max(last_seen_at) FROM devices) AS devices_seen_at,
+    (SELECT count(*) FROM devices) AS devices,
+    (SELECT count(*) FROM agents WHERE state = 'online') AS agents_online;
+
 -- name: active_groups
 SELECT * FROM job_groups
 WHERE queued + assigned + running + retry_wait > 0
@@ -257,6 +285,14 @@ ORDER BY created_at, group_key LIMIT :limit;
 
 -- name: all_groups
 SELECT * FROM job_groups ORDER BY created_at, group_key LIMIT :limit;
+
+-- name: job_state_counts
+-- Jobs in each stored state, from the per-group counters (never a scan of the jobs).
+SELECT coalesce(sum(queued), 0) AS queued, coalesce(sum(assigned), 0) AS assigned,
+       coalesce(sum(running), 0) AS running, coalesce(sum(retry_wait), 0) AS retry_wait,
+       coalesce(sum(completed), 0) AS completed, coalesce(sum(failed), 0) AS failed,
+       coalesce(sum(cancelled), 0) AS cancelled
+FROM job_groups;
 
 -- name: active_job_ids_of_group
 SELECT id FROM jobs

@@ -1,0 +1,103 @@
+// Building the page: elements with text nodes and attributes only (never HTML from data),
+// formatting, and reading the JSON API.
+
+export const STATUSES = ["queued", "running", "completed", "failed", "cancelled"];
+export const TARGETS = ["emulator", "device", "browserstack"];
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// ---------------------------------------------------------------------------- building DOM
+
+export function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  setAttributes(node, attrs);
+  append(node, children);
+  return node;
+}
+
+export function s(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  setAttributes(node, attrs);
+  append(node, children);
+  return node;
+}
+
+function setAttributes(node, attrs) {
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+}
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function replace(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+}
+
+export function badge(status) {
+  return h("span", { class: `badge ${status || ""}`, "data-status": status || "" },
+    status || "running");
+}
+
+export function table(headers, rows, empty) {
+  if (!rows.length) return h("div", { class: "empty" }, empty);
+  return h("table", {},
+    h("thead", {}, h("tr", {}, headers.map((title) =>
+      h("th", { class: title.startsWith("#") || title === "Queued" ? "num" : null }, title)))),
+    h("tbody", {}, rows));
+}
+
+export function jobLink(jobId) {
+  return jobId ? h("a", { class: "mono", href: `#/jobs/${encodeURIComponent(jobId)}` }, jobId)
+    : "-";
+}
+
+// ---------------------------------------------------------------------------- formatting
+
+export function clock(iso) {
+  if (!iso) return "-";
+  return new Date(iso).toLocaleTimeString([], { hour12: false });
+}
+
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+// A build keeps its colour across refreshes and pages: a hash of its name (FNV-1a, so
+
+// ---------------------------------------------------------------------------- talking to the API
+
+export async function getJson(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  if (!response.ok) {
+    let detail = `HTTP ${response.status}`;
+    try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
+    throw new Error(`${path}: ${detail}`);
+  }
+  return response.json();
+}
+
+export async function getLogs(jobId, attempt) {
+  const query = attempt ? `?attempt=${encodeURIComponent(attempt)}` : "";
+  const response = await fetch(`/jobs/${encodeURIComponent(jobId)}/logs${query}`);
+  if (!response.ok) return "";
+  return response.text();
+}
+
+export function showProblem(message) {
+  const box = document.getElementById("problem");
+  box.hidden = !message;
+  box.textContent = message || "";
+}
+

@@ -1,0 +1,146 @@
+// The device timeline: a Gantt chart in SVG, one row per device, installs hatched grey,
+// tests coloured by build, failed attempts outlined red, running ones dashed.
+import { duration, getJson, h, replace, s } from "./dom.js";
+
+const WINDOWS = [[300, "5 min"], [900, "15 min"], [3600, "1 hour"], [21600, "6 hours"],
+  [86400, "24 hours"]];
+const ROW = 26;
+const LABEL = 190;
+const AXIS = 24;
+
+export const timeline = {
+  seconds: 3600,
+
+  mount(main, { params, again }) {
+    const asked = Number(params.get("window"));
+    if (WINDOWS.some(([seconds]) => seconds === asked)) this.seconds = asked;
+    const picker = h("select", { id: "window", onchange: (e) => {
+      this.seconds = Number(e.target.value); again(); } },
+      WINDOWS.map(([seconds, label]) =>
+        h("option", { value: seconds, selected: seconds === this.seconds }, label)));
+    this.legend = h("div", { class: "legend" });
+    this.chart = h("div", { class: "panel", id: "gantt" });
+    replace(main, h("h1", {}, "Device timeline"),
+      h("div", { class: "controls" }, h("label", {}, "Window ", picker), this.legend),
+      this.chart);
+  },
+
+  async refresh() {
+    const [data, agents] = await Promise.all([
+      getJson(`/timeline?since=${this.seconds}`), getJson("/agents")]);
+    const rows = new Map();
+    for (const agent of agents.agents) {
+      for (const device of agent.devices) rows.set(device.device_id, []);
+    }
+    for (const device of data.devices) rows.set(device.device_id, device.bars);
+    const devices = [...rows.keys()].sort();
+    this.drawLegend(data.devices, data.truncated);
+    replace(this.chart, devices.length
+      ? gantt(devices, rows, firstActivity(data), Date.parse(data.until), this.chart)
+      : h("div", { class: "empty" }, "No device has reported yet."));
+  },
+
+  drawLegend(devices, truncated) {
+    const builds = new Map();
+    for (const device of devices) {
+      for (const bar of device.bars) {
+        if (bar.kind === "test") builds.set(`${bar.app_version_id} · ${bar.target}`, bar);
+      }
+    }
+    const swatch = (cls, style) => h("span", { class: `swatch ${cls}`, style });
+    replace(this.legend,
+      h("span", {}, swatch("install"), "app install"),
+      h("span", {}, swatch("failed"), "failed attempt"),
+      h("span", {}, swatch("running"), "running now"),
+      [...builds].sort().map(([label, bar]) => h("span", {},
+        swatch("", `background: ${buildColour(bar.app_version_id, bar.target)}`), label)),
+      truncated ? h("span", {}, "(busy window: the newest bars are shown)") : null);
+  },
+};
+
+// The chart starts where the window's activity starts: a server that has run for two
+// minutes shows those two minutes across the whole width, not squeezed to the right.
+function firstActivity(data) {
+  const since = Date.parse(data.since);
+  const until = Date.parse(data.until);
+  const starts = data.devices.flatMap((d) => d.bars.map((b) => Date.parse(b.started_at)));
+  if (!starts.length) return since;
+  const first = Math.min(...starts);
+  return Math.max(since, first - 0.03 * (until - first));
+}
+
+function gantt(devices, rows, since, until, container) {
+  const width = Math.max(600, container.clientWidth - 30);
+  const height = AXIS + devices.length * ROW + 8;
+  const x = (ms) => LABEL + ((ms - since) / (until - since)) * (width - LABEL - 10);
+  const svg = s("svg", { class: "gantt", viewBox: `0 0 ${width} ${height}`, height,
+    role: "img", "aria-label": "what each device did over time" },
+  s("defs", {}, s("pattern", { id: "hatch", width: 6, height: 6,
+    patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
+  s("rect", { width: 6, height: 6, fill: "#d0d0d0" }),
+  s("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#8a8a8a", "stroke-width": 1.5 }))));
+  svg.append(...axis(since, until, x, height));
+  devices.forEach((device, index) => {
+    const y = AXIS + index * ROW;
+    svg.append(s("text", { x: 4, y: y + ROW / 2 + 4 }, device));
+    for (const bar of rows.get(device)) svg.append(ganttBar(bar, y, x, since, until));
+  });
+  return svg;
+}
+
+function axis(since, until, x, height) {
+  const span = (until - since) / 1000;
+  const step = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800]
+    .find((seconds) => span / seconds <= 10) || 21600;
+  const withSeconds = step < 60;
+  const parts = [];
+  for (let t = Math.ceil(since / 1000 / step) * step; t * 1000 <= until; t += step) {
+    const at = x(t * 1000);
+    parts.push(s("line", { class: "tick", x1: at, x2: at, y1: AXIS - 6, y2: height }));
+    if (at > x(until) - 50) continue;  // no room for a label beside "now"
+    parts.push(s("text", { class: "tick-label", x: at + 3, y: AXIS - 10 },
+      new Date(t * 1000).toLocaleTimeString([], { hour12: false, hour: "2-digit",
+        minute: "2-digit", second: withSeconds ? "2-digit" : undefined })));
+  }
+  parts.push(s("line", { class: "now", x1: x(until), x2: x(until), y1: AXIS - 6, y2: height }));
+  return parts;
+}
+
+function ganttBar(bar, y, x, since, until) {
+  const start = Math.max(since, Date.parse(bar.started_at));
+  const end = bar.finished_at ? Math.min(until, Date.parse(bar.finished_at)) : until;
+  const left = x(start);
+  const attrs = { x: left, y: y + 4, width: Math.max(1.5, x(end) - left), height: ROW - 8,
+    rx: 2 };
+  const ran = duration((Date.parse(bar.finished_at || new Date(until).toISOString())
+    - Date.parse(bar.started_at)) / 1000);
+  if (bar.kind === "install") {
+    return s("rect", { ...attrs, class: "install", fill: "url(#hatch)",
+      stroke: bar.ok ? "#8a8a8a" : "#c53030", "stroke-width": bar.ok ? 0.5 : 1.5 },
+    s("title", {}, `install ${bar.app_version_id} (${bar.target}), ${ran}${
+      bar.ok ? "" : ", failed"}`));
+  }
+  const failed = bar.outcome && bar.outcome !== "passed";
+  const running = !bar.finished_at;
+  return s("rect", { ...attrs, class: "test", fill: buildColour(bar.app_version_id, bar.target),
+    stroke: failed ? "#c53030" : running ? "#0b7fab" : "#ffffff",
+    "stroke-width": failed || running ? 2 : 0.6, "stroke-dasharray": running ? "4 2" : null,
+    "data-job-id": bar.job_id,
+    onclick: () => { location.hash = `#/jobs/${encodeURIComponent(bar.job_id)}`; } },
+  s("title", {}, `${bar.test_path} on ${bar.app_version_id} (${bar.org_id}), attempt ${
+    bar.attempt}: ${bar.outcome || "running"}, ${ran}`));
+}
+
+
+// names that differ in one character still land far apart on the colour wheel).
+function fnv1a(text) {
+  let hash = 0x811c9dc5;
+  for (const char of text) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193);
+  return hash >>> 0;
+}
+
+function buildColour(app, target) {
+  const hash = fnv1a(`${app}|${target}`);
+  const lightness = [48, 58, 66][(hash >>> 12) % 3];
+  return `hsl(${(hash % 360 * 137.508) % 360}, 62%, ${lightness}%)`;
+}

@@ -1,0 +1,105 @@
+"""The dashboard in a real browser: jobs submitted through the API appear, change state
+without a reload, and a job's page shows its attempts and logs. Screenshots land in
+artifacts/ (git-ignored) for a person to look at."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from qgjob.agent.executors.simulate import SimulateExecutor
+from tests.agent_thread import running_agent
+from tests.browser import ARTIFACTS, chromium, require_chromium
+from tests.conftest import LiveServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+WAIT_MS = 20_000
+BUILD = {"org_id": "qualgent", "app_version_id": "xyz123", "target": "emulator"}
+
+
+@pytest.fixture
+def page(live_server: LiveServer) -> Iterator[Page]:
+    with chromium(require_chromium()) as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(WAIT_MS)
+        crashes: list[str] = []
+        page.on("pageerror", lambda error: crashes.append(str(error)))
+        yield page
+        assert crashes == [], crashes
+
+
+def shoot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    assert (ARTIFACTS / name).stat().st_size > 0
+
+
+def status_of(job_id: str, status: str) -> str:
+    return f'tr[data-job-id="{job_id}"] .status [data-status="{status}"]'
+
+
+def test_jobs_appear_change_state_live_and_show_their_logs(live_server: LiveServer,
+                                                           page: Page) -> None:
+    page.goto(f"{live_server.url}/#/jobs")
+    page.wait_for_selector("#live.on")  # the event stream is open
+    page.evaluate("window.sameDocument = true")
+
+    tests = ["tests/onboarding.spec.js", "tests/login.spec.js", "tests/checkout.spec.js"]
+    body = {"jobs": [{**BUILD, "test_path": test} for test in tests]}
+    submitted = httpx.post(f"{live_server.url}/jobs/batch", json=body).json()["jobs"]
+    ids = [job["job_id"] for job in submitted]
+    for job_id in ids:  # no device yet: they appear, queued
+        page.wait_for_selector(status_of(job_id, "queued"))
+    shoot(page, "dashboard-jobs-queued.png")
+
+    with running_agent(live_server.url, SimulateExecutor(0.2, 0.5), devices="emulator:2"):
+        for job_id in ids:
+            page.wait_for_selector(status_of(job_id, "completed"))
+        shoot(page, "dashboard-jobs-completed.png")
+        assert page.evaluate("window.sameDocument") is True  # no reload happened
+
+        page.click(f'tr[data-job-id="{ids[0]}"]')
+        page.wait_for_selector('#job-attempts [data-status="passed"]')
+        logs = httpx.get(f"{live_server.url}/jobs/{ids[0]}/logs")
+        if logs.status_code == 200 and logs.text.strip():
+            assert page.text_content("#job-logs-text") == logs.text
+        else:
+            assert page.text_content("#job-logs-none") == "no output recorded"
+        assert "tests/onboarding.spec.js" in page.text_content("h1")  # type: ignore[operator]
+        shoot(page, "dashboard-job.png")
+
+        page.click("nav a[data-view=timeline]")
+        page.wait_for_selector("svg.gantt rect.install")
+        assert page.locator("svg.gantt rect.test").count() >= len(ids)
+        shoot(page, "dashboard-timeline.png")
+
+        page.click("nav a[data-view=overview]")
+        page.wait_for_selector("#fleet td >> text=cli-test")
+        shoot(page, "dashboard-overview.png")
+
+
+def test_the_job_filter_and_a_failed_job(live_server: LiveServer, page: Page) -> None:
+    failing = {**BUILD, "test_path": "tests/broken.spec.js", "max_attempts": 1}
+    job_id = httpx.post(f"{live_server.url}/jobs", json=failing).json()["job_id"]
+    waiting = {**BUILD, "test_path": "tests/ok.spec.js", "org_id": "acme", "target": "device"}
+    httpx.post(f"{live_server.url}/jobs", json=waiting)  # no device of that target: it waits
+    with running_agent(live_server.url, SimulateExecutor(0.1, 0.1, fail_rate=1.0),
+                       devices="emulator:1"):
+        page.goto(f"{live_server.url}/#/jobs?status=failed")
+        page.wait_for_selector(status_of(job_id, "failed"))
+        assert page.locator("#job-list tbody tr").count() == 1
+        page.select_option("select[name=status]", "")
+        page.fill("input[name=org_id]", "acme")
+        page.press("input[name=org_id]", "Enter")
+        page.wait_for_selector("#job-list tbody tr >> text=tests/ok.spec.js")
+        assert page.locator(f'tr[data-job-id="{job_id}"]').count() == 0
+        page.goto(f"{live_server.url}/#/jobs/{job_id}")
+        page.wait_for_selector('#job-attempts [data-status="failed"]')
+        assert "simulated failure" in page.text_content("#job-fields")  # type: ignore[operator]
+        shoot(page, "dashboard-failed-job.png")
