@@ -9,12 +9,12 @@ from contextlib import contextmanager
 
 from qgjob.agent.client import AgentClient
 from qgjob.agent.devices import parse_devices
-from qgjob.agent.executors.simulate import SimulateExecutor
+from qgjob.agent.executors.base import Executor
 from qgjob.agent.runner import Agent
 
 
 @contextmanager
-def running_agent(server: str, executor: SimulateExecutor,
+def running_agent(server: str, executor: Executor,
                   devices: str = "emulator:2,device:1") -> Iterator[Agent]:
     loop = asyncio.new_event_loop()
     agent_box: list[Agent] = []

@@ -1,15 +1,19 @@
 """The dashboard in a real browser: jobs submitted through the API appear, change state
-without a reload, and a job's page shows its attempts and logs. Screenshots land in
-artifacts/ (git-ignored) for a person to look at."""
+without a reload, and a job's page shows its attempts, per-test results, files and logs.
+Screenshots land in artifacts/ (git-ignored) for a person to look at."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
+from qgjob.agent.executors.appwright import AppWrightExecutor
 from qgjob.agent.executors.simulate import SimulateExecutor
 from tests.agent_thread import running_agent
 from tests.browser import ARTIFACTS, chromium, require_chromium
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 WAIT_MS = 20_000
 BUILD = {"org_id": "qualgent", "app_version_id": "xyz123", "target": "emulator"}
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "appwright"
 
 
 @pytest.fixture
@@ -103,3 +108,35 @@ def test_the_job_filter_and_a_failed_job(live_server: LiveServer, page: Page) ->
         page.wait_for_selector('#job-attempts [data-status="failed"]')
         assert "simulated failure" in page.text_content("#job-fields")  # type: ignore[operator]
         shoot(page, "dashboard-failed-job.png")
+
+
+def test_a_job_page_shows_per_test_results_and_report_files(live_server: LiveServer,
+                                                            page: Page) -> None:
+    """The example AppWright project's device-free spec, run for real by the appwright
+    executor: its Playwright report becomes rows on the job's page."""
+    missing = None
+    if shutil.which("npx") is None:
+        missing = "npx (Node.js) is not installed"
+    elif not (EXAMPLE / "node_modules" / "appwright").is_dir():
+        missing = f"run `npm ci` in {EXAMPLE} first (.ci/run does)"
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    executor = AppWrightExecutor(EXAMPLE, projects={"emulator": "local"},
+                                 build_template="https://builds.invalid/{app_version_id}.apk",
+                                 timeout_seconds=180)
+    job = {**BUILD, "test_path": "tests/smoke/math.spec.js", "max_attempts": 1}
+    job_id = httpx.post(f"{live_server.url}/jobs", json=job).json()["job_id"]
+    with running_agent(live_server.url, executor, devices="emulator:1"):
+        page.goto(f"{live_server.url}/#/jobs/{job_id}")
+        page.wait_for_selector('#job-attempts [data-status="passed"]', timeout=180_000)
+        page.wait_for_selector("#job-tests tbody tr")
+        rows = page.locator("#job-tests tbody tr").all_inner_texts()
+        assert [row.split("\t")[:2] for row in rows] == [
+            ["smoke: pure logic > adds numbers", "passed"],
+            ["smoke: pure logic > formats a build label", "passed"]]
+        links = page.locator("#job-files a").all_inner_texts()
+        assert sorted(links) == ["junit.xml", "report.json"]
+        assert "npx appwright test" in page.text_content("#job-logs-text")  # type: ignore[operator]
+        shoot(page, "dashboard-job-tests.png")

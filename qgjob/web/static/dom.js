@@ -68,6 +68,7 @@ export function clock(iso) {
 
 export function duration(seconds) {
   if (seconds === null || seconds === undefined) return "-";
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;

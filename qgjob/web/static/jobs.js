@@ -1,4 +1,4 @@
-// The job list with its filters, and one job's page: fields, attempts, tests and logs.
+// The job list with its filters, and one job's page: fields, attempts, tests, files and logs.
 import {
   STATUSES, TARGETS, badge, clock, duration, getJson, getLogs, h, jobLink, replace, table,
 } from "./dom.js";
@@ -62,21 +62,23 @@ export const jobPage = {
     this.fields = h("div", { class: "panel", id: "job-fields" });
     this.attempts = h("div", { class: "panel", id: "job-attempts" });
     this.tests = h("div", { class: "panel", id: "job-tests" });
+    this.files = h("div", { class: "panel", id: "job-files" });
     this.picker = h("div", { class: "attempt-picker" });
     this.logs = h("div", { id: "job-logs-body" });
     const logs = h("section", { class: "panel", id: "job-logs" },
       h("h2", {}, "Logs"), this.picker, this.logs);
-    replace(main, this.title, this.fields, this.attempts, this.tests, logs);
+    replace(main, this.title, this.fields, this.attempts, this.tests, this.files, logs);
   },
 
   async refresh() {
     const id = encodeURIComponent(this.jobId);
-    const [job, attempts] = await Promise.all([
-      getJson(`/jobs/${id}`), getJson(`/jobs/${id}/attempts`)]);
+    const [job, attempts, files] = await Promise.all([
+      getJson(`/jobs/${id}`), getJson(`/jobs/${id}/attempts`), getJson(`/jobs/${id}/files`)]);
     replace(this.title, `${job.test_path} `, badge(job.status));
     this.drawFields(job);
     this.drawAttempts(attempts.attempts);
     this.drawTests(job.tests);
+    this.drawFiles(files.files);
     this.drawPicker(attempts.attempts);
     const text = await getLogs(this.jobId, this.attempt);
     replace(this.logs, text.trim()
@@ -109,17 +111,24 @@ export const jobPage = {
   },
 
   drawTests(tests) {
-    if (!Array.isArray(tests)) {
-      replace(this.tests, h("h2", {}, "Tests"), h("div", { class: "empty" },
-        "Per-test results show here when the executor reports them."));
-      return;
-    }
-    const rows = tests.map((t) => h("tr", {},
-      h("td", {}, t.title || t.name || "-"), h("td", {}, badge(t.status || t.outcome)),
-      h("td", {}, duration(t.seconds ?? (t.duration_ms ? t.duration_ms / 1000 : null))),
-      h("td", { class: "error" }, t.error || "")));
-    replace(this.tests, h("h2", {}, "Tests"),
-      table(["Test", "Result", "Took", "Error"], rows, "No test results."));
+    const rows = (tests || []).map((t) => h("tr", {},
+      h("td", {}, t.title), h("td", {}, badge(t.status)),
+      h("td", {}, duration(t.duration_seconds)), h("td", { class: "error" }, t.error || "")));
+    replace(this.tests, h("h2", {}, "Tests of the last attempt"), table(
+      ["Test", "Result", "Took", "Error"], rows,
+      "No per-test results: the executor reports them (the appwright executor does)."));
+  },
+
+  drawFiles(files) {
+    const id = encodeURIComponent(this.jobId);
+    const rows = files.map((f) => h("tr", {},
+      h("td", { class: "num" }, f.attempt),
+      h("td", {}, h("a", {
+        href: `/jobs/${id}/files/${f.attempt}/${encodeURIComponent(f.name)}`,
+        download: f.name }, f.name)),
+      h("td", {}, f.media_type), h("td", { class: "num" }, f.size)));
+    replace(this.files, h("h2", {}, "Report files"),
+      table(["#", "File", "Type", "Bytes"], rows, "No report files."));
   },
 
   drawPicker(attempts) {
