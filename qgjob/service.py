@@ -359,16 +359,25 @@ class JobService:
 
     async def start_up(self) -> None:
         """Runs once when the server starts, before maintenance."""
+        loop = asyncio.get_running_loop()
+
+        def wake(target: str, app_version_id: str, count: int) -> None:
+            loop.call_soon_threadsafe(self.waiters.notify, target, app_version_id, count)
+
+        self.store.watch_work(wake)
         extended = await self._run(self.store.grant_restart_grace, self.clock(),
-                                   self.settings.lease_seconds)
+                                   self.settings.lease_seconds,
+                                   2 * self.settings.heartbeat_seconds)
         if extended:
             log.info("gave %d batch lease(s) one more term for their agents to reconnect",
                      extended)
 
     async def maintain_forever(self) -> None:
+        """Maintenance passes, on the one server (of those sharing a database) that leads."""
         while True:
             try:
-                await self.maintain_once()
+                if await self._run(self.store.leads_maintenance):
+                    await self.maintain_once()
             except Exception:
                 log.exception("maintenance pass failed; trying again")
             await asyncio.sleep(self.settings.maintenance_seconds)

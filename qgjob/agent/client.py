@@ -1,5 +1,6 @@
 """The agent's side of the agent protocol, over HTTP. Network trouble and server restarts
-surface as `ServerUnavailable` so the runner can back off and try again."""
+surface as `ServerUnavailable` so the runner can back off and try again; given several server
+replicas, the next call goes to the next one that works."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from qgjob.agent.executors.base import JobTicket
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
 from qgjob.nettune import NO_DELAY
+from qgjob.servers import ServerList
 
 
 class ServerUnavailable(Exception):
@@ -75,13 +77,16 @@ class DeviceStatus:
 
 class AgentClient:
     def __init__(self, server: str, token: str | None = None, *, timeout: float = 10.0) -> None:
+        """`server`: one URL, or several replicas' URLs separated by commas (the first that
+        works is used)."""
         headers = {"User-Agent": f"qgjob-agent/{__version__}"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        self.servers = ServerList(server)
         self._timeout = timeout
         limits = httpx.Limits(max_connections=300, max_keepalive_connections=300)
         self._http = httpx.AsyncClient(
-            base_url=server.rstrip("/"), headers=headers, timeout=timeout,
+            headers=headers, timeout=timeout,
             transport=httpx.AsyncHTTPTransport(socket_options=NO_DELAY, limits=limits),
         )
         self.agent_id = ""
@@ -168,14 +173,19 @@ class AgentClient:
                           "target": target, "seconds": seconds, "ok": ok})
 
     async def _post(self, path: str, body: dict[str, Any], timeout: float | None = None) -> Any:
+        server = self.servers.current()
         try:
-            response = await self._http.post(path, json=body, timeout=timeout or self._timeout)
+            response = await self._http.post(server + path, json=body,
+                                             timeout=timeout or self._timeout)
         except httpx.HTTPError as exc:
-            raise ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            self.servers.failed(server)
+            raise ServerUnavailable(f"{server}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500:
+            self.servers.failed(server)
+            raise ServerUnavailable(f"{server} answered {response.status_code}")
+        self.servers.worked(server)
         if response.status_code == 204:
             return None
-        if response.status_code >= 500:
-            raise ServerUnavailable(f"server answered {response.status_code}")
         detail = _detail(response)
         if response.status_code == 409 and "lease_lost" in response.text:
             raise LeaseLost(detail)

@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qgjob.store.base import Conflict, LeaseLost, NotFound, Yielded
+from qgjob.store.base import Conflict, LeaseLost, NotFound, StoreUnavailable, Yielded
+from qgjob.store.sql.database import TransientConflict
 
 log = logging.getLogger("qgjob.server")
 
@@ -61,6 +62,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return JSONResponse({"detail": f"the database is unavailable: {exc}"},
+                            status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(TransientConflict)
+    async def _contended(_: Request, exc: TransientConflict) -> JSONResponse:
+        log.warning("gave up after repeated transaction conflicts: %s", exc)
+        return JSONResponse({"detail": "the database is busy; try again"},
+                            status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:

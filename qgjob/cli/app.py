@@ -42,14 +42,19 @@ class Globals:
 @app.callback()
 def _globals(
     ctx: typer.Context,
-    server: Annotated[str, typer.Option(envvar="QGJOB_SERVER", help="The qgjob server's URL.")]
-    = DEFAULT_SERVER,
+    server: Annotated[str, typer.Option(
+        envvar="QGJOB_SERVER",
+        help="The qgjob server's URL; several replicas' URLs separated by commas are tried "
+             "in order.")] = DEFAULT_SERVER,
     token: Annotated[str | None, typer.Option(envvar="QGJOB_TOKEN", help="API token.",
                                               show_default=False)] = None,
 ) -> None:
-    if not server.startswith(("http://", "https://")):
-        raise typer.BadParameter(f"{server!r} is not an http:// or https:// URL",
-                                 param_hint="'--server'")
+    from qgjob.servers import BadServerList, parse_servers
+
+    try:
+        parse_servers(server)
+    except BadServerList as bad:
+        raise typer.BadParameter(str(bad), param_hint="'--server'") from None
     ctx.obj = Globals(server=server, token=token or None, context=ctx)
 
 

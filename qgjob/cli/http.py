@@ -12,6 +12,7 @@ import httpx
 from qgjob import __version__
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 from qgjob.nettune import NO_DELAY
+from qgjob.servers import ServerList
 
 
 class ApiClient:
@@ -19,8 +20,9 @@ class ApiClient:
         headers = {"User-Agent": f"qgjob-cli/{__version__}"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.server = server.rstrip("/")
-        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout,
+        self.servers = ServerList(server)
+        self.server = str(self.servers)
+        self._http = httpx.Client(headers=headers, timeout=timeout,
                                   transport=httpx.HTTPTransport(socket_options=NO_DELAY))
 
     def close(self) -> None:
@@ -45,20 +47,29 @@ class ApiClient:
     def _send(self, method: str, path: str, *, retry_for: float = 0.0,
               **kwargs: Any) -> httpx.Response:
         """Send once; for reads, `retry_for` seconds of patience while the server is down
-        (e.g. restarting under a CI job that waits on it)."""
+        (e.g. restarting under a CI job that waits on it). With several replicas, a request
+        that cannot reach one goes to the next at once (a read whatever went wrong; a write
+        only if it was never sent, so it cannot happen twice)."""
         deadline = time.monotonic() + retry_for
         delay = 0.5
+        tried: set[str] = set()
         while True:
+            server = self.servers.current()
             try:
-                response = self._http.request(method, path, **kwargs)
+                response = self._http.request(method, server + path, **kwargs)
             except httpx.HTTPError as exc:
+                self.servers.failed(server)
+                tried.add(server)
+                unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if (method == "GET" or unsent) and len(tried) < len(self.servers.urls):
+                    continue
                 if time.monotonic() + delay < deadline:
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
                 raise CliError(
                     EXIT_SERVER,
-                    f"cannot reach the qgjob server at {self.server} ({_reason(exc)}); "
+                    f"cannot reach the qgjob server at {server} ({_reason(exc)}); "
                     "is it running? (`qgjob up`)",
                 ) from None
             if response.status_code >= 500 and time.monotonic() + delay < deadline:

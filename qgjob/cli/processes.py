@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from qgjob.cli.app import DEFAULT_SERVER, app
-from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
     from qgjob.agent.executors.simulate import SimulateExecutor
@@ -79,9 +79,12 @@ def _simulator(install_seconds: float, test_seconds: float, fail_rate: float,
 def _check_database(settings: ServerSettings) -> None:
     """Open and migrate the database up front, so a bad --db is one clear error."""
     from qgjob.store import BadDatabaseUrl, open_store
+    from qgjob.store.base import StoreUnavailable
 
     try:
         open_store(settings.resolved_database_url).close()
+    except StoreUnavailable as down:
+        raise CliError(EXIT_SERVER, f"database: {down}") from None
     except (BadDatabaseUrl, ValueError, OSError) as bad:
         raise CliError(EXIT_USAGE, f"database: {bad}") from None
     except Exception as bad:  # sqlite3.DatabaseError: not a database, locked, …
@@ -105,8 +108,10 @@ def server(
     _check_database(settings)
     sock = _listen(host, port)
     configure_logging(log_level)
+    from qgjob.store import redacted
+
     typer.echo(f"qgjob server on http://{host}:{port} "
-               f"(database {settings.resolved_database_url})", err=True)
+               f"(database {redacted(settings.resolved_database_url)})", err=True)
     run_server(settings, sock, access_log)
     return 0
 
@@ -128,6 +133,7 @@ def up(
     """Everything on one machine: the server, an embedded SQLite database and a local agent
     with simulated devices. Ctrl-C stops it; queued jobs stay in the database."""
     from qgjob.processes import configure_logging, run_up
+    from qgjob.store import redacted
 
     specs = _devices(devices)
     settings = _settings(db, group_by_org, preemption)
@@ -139,7 +145,7 @@ def up(
         f" (export QGJOB_SERVER={url})"
     typer.echo(
         f"qgjob up: server {url}{hint}\n"
-        f"  database  {settings.resolved_database_url}\n"
+        f"  database  {redacted(settings.resolved_database_url)}\n"
         f"  devices   {devices} (simulated: install {install_seconds:g}s, "
         f"test {test_seconds:g}s, fail rate {fail_rate:g})\n"
         "  Ctrl-C to stop", err=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from qgjob.store.base import Store
 
@@ -14,14 +14,42 @@ class BadDatabaseUrl(ValueError):
 
 def open_store(url: str) -> Store:
     """Open (and migrate) the store a URL names: `sqlite:///relative.db`,
-    `sqlite:////absolute/path.db` (optionally `?synchronous=normal`), or a bare file path."""
+    `sqlite:////absolute/path.db` (optionally `?synchronous=normal`), a bare file path, or
+    `postgresql://user:password@host:port/database` (optionally `?schema=NAME&pool_size=N`
+    and any libpq parameter such as `sslmode=require`)."""
     if url.startswith(("postgresql://", "postgres://")):
-        raise BadDatabaseUrl("PostgreSQL is not supported by this build yet; use sqlite:///PATH")
+        return _open_postgres(url)
     from qgjob.store.sqlite import SQLiteStore
 
     path, options = sqlite_path(url)
     store = SQLiteStore(path, synchronous=options.get("synchronous", "full"))
     store.migrate()
+    return store
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _open_postgres(url: str) -> Store:
+    from qgjob.store.postgres import PostgresStore
+    from qgjob.store.postgres.database import BadPostgresUrl
+
+    try:
+        store = PostgresStore(url)
+    except BadPostgresUrl as bad:
+        raise BadDatabaseUrl(str(bad)) from None
+    try:
+        store.wait_until_reachable()
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 

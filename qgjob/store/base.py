@@ -49,6 +49,11 @@ class LeaseLost(Conflict):
     handed to another device. The caller must drop it."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached, or lost the connection mid-transaction (whether that
+    transaction committed is unknown). Callers retry, idempotently."""
+
+
 class Yielded(Conflict):
     """Urgent work waits: the rest of the batch went back to the queue, and the device should
     ask for work again instead of starting this job."""
@@ -182,12 +187,22 @@ class Store(Protocol):
         ...
 
     # maintenance
+    def leads_maintenance(self) -> bool:
+        """Whether this server runs maintenance now: one replica of those sharing a
+        database does."""
+        ...
+    def watch_work(self, wake: Callable[[str, str, int], None]) -> None:
+        """Have `wake(target, app_version_id, count)` called (from another thread) when work
+        is queued through other servers sharing the database."""
+        ...
     def rescue_expired_leases(self, now: float, decide: DecideAttempt) -> list[Transitioned]: ...
     def promote_due_retries(self, now: float) -> list[Job]: ...
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]: ...
-    def grant_restart_grace(self, now: float, lease_seconds: float) -> int:
+    def grant_restart_grace(self, now: float, lease_seconds: float,
+                            quiet_seconds: float) -> int:
         """At server start: every lease gets at least one more term (agents kept working
-        while the server was down); returns how many leases were extended."""
+        while the server was down), unless some agent was heard from in the last
+        `quiet_seconds` (other replicas kept serving); returns how many were extended."""
         ...
     def preempt_for_urgent_work(
         self, now: float, policy: FairAffinityPolicy, rules: FleetRules

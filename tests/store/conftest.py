@@ -1,5 +1,5 @@
-"""Every store implementation runs the same contract tests. PostgreSQL joins the list when
-its store lands."""
+"""Every store implementation runs the same contract tests: SQLite, and PostgreSQL (a fresh
+schema per test; see tests/postgres.py for when those run)."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,12 +8,22 @@ import pytest
 
 from qgjob.store import open_store
 from qgjob.store.base import Store
+from tests.postgres import fresh_schema
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'qgjob.db'}")
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'qgjob.db'}"
+        return
+    with fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
     yield opened
     opened.close()

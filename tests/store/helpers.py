@@ -37,6 +37,8 @@ POLICY = OldestLanePolicy()
 RULES = FleetRules()
 RETRY = RetryPolicy(base_seconds=2.0, max_seconds=60.0, jitter=0.0, max_infra_failures=2)
 LEASE = 30.0
+QUIET = 10.0
+"""How long without any agent heard from means the whole service was down."""
 
 
 def register(store: Store, name: str = "lab", devices: str = "emulator-1:emulator",

@@ -8,7 +8,7 @@ from qgjob.domain.attempts import Outcome
 from qgjob.domain.states import JobState
 from qgjob.store.base import Conflict, DeviceReport, JobFilter, LeaseLost, NotFound, Store
 from tests.factories import BRIEF_EXAMPLE, T0, new_job
-from tests.store.helpers import LEASE, claim, finish, register, rescue, start
+from tests.store.helpers import LEASE, QUIET, claim, finish, register, rescue, start
 
 S = JobState
 
@@ -326,12 +326,12 @@ def test_group_counts_match_the_jobs_after_random_work(store: Store) -> None:
             assert count == expected.get((group.group_key, status), 0), (group.group_key, status)
 
 
-def test_reopening_keeps_everything(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_reopening_keeps_everything(store: Store, store_url: str) -> None:
     from qgjob.store import open_store
 
     ids = submit_brief_example(store)
     store.close()
-    reopened = open_store(f"sqlite:///{tmp_path / 'qgjob.db'}")
+    reopened = open_store(store_url)
     try:
         assert [j.job_id for j in reopened.list_jobs(JobFilter())] == ids[::-1]
         assert reopened.schema_version() >= 1
@@ -374,8 +374,17 @@ def test_a_restart_gives_running_batches_one_more_term(store: Store) -> None:
     lease = claim(store, agent, at=T0).batch.lease.lease_id  # type: ignore[union-attr]
     start(store, job.job_id, lease, T0 + 1)
     # the server was down from T0 + 5 to T0 + 100, far past the lease
-    assert store.grant_restart_grace(T0 + 100, LEASE) == 1
+    assert store.grant_restart_grace(T0 + 100, LEASE, QUIET) == 1
     assert rescue(store, T0 + 100) == []
     done = finish(store, job.job_id, lease, 1, Outcome.PASSED, T0 + 105)  # its report counts
     assert done.after.state is S.COMPLETED
-    assert store.grant_restart_grace(T0 + 106, LEASE) == 0  # the lease ended with its job
+    assert store.grant_restart_grace(T0 + 206, LEASE, QUIET) == 0  # it ended with its job
+
+
+def test_a_replica_starting_while_agents_are_served_extends_no_lease(store: Store) -> None:
+    store.insert_jobs([new_job()])
+    agent = register(store)
+    claim(store, agent, at=T0)
+    store.heartbeat(agent, [], T0 + LEASE - 1, LEASE)  # another replica heard from it
+    assert store.grant_restart_grace(T0 + LEASE + 2, LEASE, QUIET) == 0
+    assert len(rescue(store, T0 + 2 * LEASE)) == 1

@@ -4,12 +4,46 @@ few pieces of SQL the logic builds itself."""
 
 from __future__ import annotations
 
+import functools
+import logging
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 Row = Mapping[str, Any]
 """A result row: columns by name (both dialects' rows support this)."""
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+RETRIES = 8
+
+
+class TransientConflict(Exception):
+    """The database aborted a transaction because of a concurrent one (a deadlock, a
+    serialization failure); running it again is safe and will most likely succeed."""
+
+
+def retried(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a store method again when its transaction hit a TransientConflict. Store methods
+    are whole transactions whose decisions are pure functions of what they read, so a rerun
+    decides afresh on fresh rows."""
+
+    @functools.wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return method(*args, **kwargs)
+            except TransientConflict as conflict:
+                if attempt == RETRIES:
+                    raise
+                log.info("%s: %s; running it again", method.__name__, conflict)
+                time.sleep(random.uniform(0, 0.002 * 2 ** attempt))
+        raise AssertionError("unreachable")
+
+    return run
 
 
 class Cursor(Protocol):

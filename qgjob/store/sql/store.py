@@ -4,7 +4,8 @@ inside it. Queries are named; each dialect has its own SQL for them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from qgjob.domain import transitions
@@ -49,7 +50,7 @@ from qgjob.store.rows import (
     job_to_params,
 )
 from qgjob.store.sql import claims, history, output
-from qgjob.store.sql.database import Database, Row, Tx
+from qgjob.store.sql.database import Database, Row, Tx, retried
 
 _RESCUE_BATCH = 200
 _GROUP_JOB_IDS_MAX = 1000
@@ -79,13 +80,27 @@ class SqlStore:
     def ping(self) -> None:
         self._db.ping()
 
+    def leads_maintenance(self) -> bool:
+        """Whether this process should run maintenance now (a dialect shared by several
+        servers elects one)."""
+        return True
+
+    def watch_work(self, wake: Callable[[str, str, int], None]) -> None:
+        """Call `wake(target, app_version_id, count)` when other processes queue work (a
+        dialect shared by several servers tells them; alone, a server knows already)."""
+
     # jobs -----------------------------------------------------------------------------------
 
+    @retried
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:
-        stored: list[Job] = []
+        """Jobs go in group by group (in key order, so that concurrent submits take the
+        groups' counter rows in the same order); the answer keeps the caller's order."""
+        stored: dict[int, Job] = {}
+        order = sorted(range(len(jobs)), key=lambda i: str(jobs[i].group))
         with self._db.write() as conn:
             first_seen: dict[GroupKey, float] = {}
-            for job in jobs:
+            for i in order:
+                job = jobs[i]
                 first_seen[job.group] = min(first_seen.get(job.group, job.created_at),
                                             job.created_at)
             for group, created_at in first_seen.items():
@@ -94,13 +109,14 @@ class SqlStore:
                     "app_version_id": group.app_version_id, "org_id": group.org_id,
                     "now": created_at})
             prices: dict[tuple[str, str], float] = {}
-            for job in jobs:
+            for i in order:
+                job = jobs[i]
                 key = (job.test_path, job.target)
                 if key not in prices:
                     prices[key] = claims.expected_seconds(conn, job.test_path, job.target)
                 params = _new_job_params(job, prices[key])
                 if conn.run("insert_job", params).rowcount:
-                    stored.append(_queued_job(job, prices[key]))
+                    stored[i] = _queued_job(job, prices[key])
                     continue
                 existing = job_from_row(
                     conn.run("job_by_idempotency_key", params).fetchone())
@@ -108,8 +124,8 @@ class SqlStore:
                         job.app_version_id, job.test_path, job.target):
                     raise Conflict(f"Idempotency-Key {job.idempotency_key!r} was already used "
                                    f"for another job ({existing.job_id})")
-                stored.append(existing)
-        return stored
+                stored[i] = existing
+        return [stored[i] for i in range(len(jobs))]
 
     def get_job(self, job_id: str) -> Job | None:
         with self._db.read() as conn:
@@ -136,6 +152,7 @@ class SqlStore:
                    f"LIMIT {conn.param('limit')}")
             return [job_from_row(row) for row in conn.run_sql(sql, params)]
 
+    @retried
     def cancel_job(self, job_id: str, now: float) -> Transitioned:
         with self._db.write() as conn:
             before = _load_job(conn, job_id)
@@ -178,6 +195,7 @@ class SqlStore:
 
     # agents and devices ---------------------------------------------------------------------
 
+    @retried
     def register_agent(
         self, agent_id: str, name: str, version: str, executor: str,
         devices: Sequence[DeviceSpec], now: float,
@@ -214,6 +232,7 @@ class SqlStore:
             by_agent.setdefault(row["agent_id"], []).append(device_from_row(row))
         return [agent_from_row(r, tuple(by_agent.get(r["id"], ()))) for r in agent_rows]
 
+    @retried
     def heartbeat(
         self, agent_id: str, devices: Sequence[DeviceReport], now: float, lease_seconds: float
     ) -> HeartbeatAck:
@@ -222,7 +241,7 @@ class SqlStore:
         with self._db.write() as conn:
             if not conn.run("touch_agent", {"agent_id": agent_id, "now": now}).rowcount:
                 return HeartbeatAck(known=False)
-            for report in devices:
+            for report in sorted(devices, key=lambda d: d.name):
                 conn.run("update_device", _device_params(agent_id, report, now))
             conn.run("extend_leases",
                 {"agent_id": agent_id, "now": now, "expires_at": expires_at,
@@ -235,6 +254,7 @@ class SqlStore:
         return HeartbeatAck(known=True, cancel_job_ids=cancel_ids, lease_expires_at=expires_at,
                             preempt_job_ids=preempt_ids)
 
+    @retried
     def record_install(
         self, agent_id: str, device_name: str, app_version_id: str, target: str,
         started_at: float, finished_at: float, ok: bool,
@@ -248,6 +268,7 @@ class SqlStore:
 
     # the claim path -------------------------------------------------------------------------
 
+    @retried
     def claim_batch(
         self, agent_id: str, device_name: str, holds_app_version_id: str | None,
         now: float, lease_seconds: float, policy: Policy, rules: FleetRules,
@@ -258,18 +279,22 @@ class SqlStore:
             conn.run("update_device", _device_params(agent_id, report, now))
             conn.run("expire_device_leases", {"device_id": device["id"], "now": now})
             context = claims.claim_context(conn, device, holds_app_version_id, now, rules)
-            choice = policy.choose_lane(context) if context.lanes else None
-            lane = next((lane for lane in context.lanes
-                         if choice is not None and lane.key == (choice.group_key, choice.org_id)),
-                        None)
-            if lane is None:
-                return ClaimResult(None, context, choice)
-            picked = policy.choose_jobs(context, lane, claims.lane_candidates(conn, lane))
-            lease = Lease(new_id(now), agent_id, device["id"], lane.group_key, lane.org_id,
-                          now + lease_seconds)
-            rows = claims.assign(conn, picked, lease.lease_id, device, now) if picked else []
-            if not rows:
-                return ClaimResult(None, context, choice)
+            seen = context
+            while True:
+                choice = policy.choose_lane(seen) if seen.lanes else None
+                lane = next((lane for lane in seen.lanes if choice is not None
+                             and lane.key == (choice.group_key, choice.org_id)), None)
+                if lane is None:
+                    return ClaimResult(None, context, choice)
+                picked = policy.choose_jobs(context, lane, claims.lane_candidates(conn, lane))
+                lease = Lease(new_id(now), agent_id, device["id"], lane.group_key,
+                              lane.org_id, now + lease_seconds)
+                rows = claims.assign(conn, picked, lease.lease_id, device, now) if picked else []
+                if rows:
+                    break
+                # Concurrent claims (other replicas) hold this lane's jobs: look at the rest.
+                seen = replace(seen, lanes=tuple(other for other in seen.lanes
+                                                 if other is not lane))
             conn.run("insert_lease", {
                 "lease_id": lease.lease_id, "agent_id": agent_id, "device_id": device["id"],
                 "group_key": lane.group_key, "org_id": lane.org_id, "target": lane.target,
@@ -279,6 +304,7 @@ class SqlStore:
         batch = Batch(lease, jobs[0].app_version_id, jobs[0].target, jobs)
         return ClaimResult(batch, context, choice)
 
+    @retried
     def start_attempt(
         self, job_id: str, lease_id: str, now: float, policy: Policy, rules: FleetRules
     ) -> Job:
@@ -300,17 +326,19 @@ class SqlStore:
             else:
                 yielded = False
                 started = transitions.start(job, now)
+                # Rows in the order every write takes them: job, device, group, lease.
+                conn.run("device_running",
+                         {"device_id": job.device_id, "job_id": job_id, "now": now})
                 conn.run("update_job", job_to_params(started))
-                conn.run("count_lease_start", {"lease_id": lease_id})
                 conn.run("insert_attempt", {
                     "job_id": job_id, "attempt": started.attempts, "device_id": job.device_id,
                     "agent_name": job.agent_name, "now": now})
-                conn.run("device_running",
-                             {"device_id": job.device_id, "job_id": job_id, "now": now})
+                conn.run("count_lease_start", {"lease_id": lease_id})
         if yielded:
             raise Yielded("more urgent work waits; the rest of the batch went back to the queue")
         return started
 
+    @retried
     def finish_attempt(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
         now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
@@ -326,6 +354,7 @@ class SqlStore:
                     return Transitioned(job, job)  # the same report, delivered again
                 raise LeaseLost(_lost_reason(job))
             after = transitions.apply_verdict(job, decide(job), now)
+            conn.run("device_done", {"device_id": job.device_id, "job_id": job_id, "now": now})
             conn.run("update_job", job_to_params(after))
             conn.run("finish_attempt",
                 {"job_id": job_id, "attempt": attempt, "outcome": outcome.value,
@@ -338,18 +367,18 @@ class SqlStore:
                                      {"job_id": job_id, "attempt": attempt}).fetchone()
                 claims.learn_duration(conn, job.test_path, job.target,
                                       now - began["started_at"])
-            conn.run("device_done", {"device_id": job.device_id, "job_id": job_id, "now": now}
-            )
             conn.run("delete_lease_if_done", {"lease_id": lease_id})
         return Transitioned(job, after)
 
     # what attempts leave behind ------------------------------------------------------------
 
+    @retried
     def append_output(self, job_id: str, lease_id: str, attempt: int, text: str) -> None:
         with self._db.write() as conn:
             _current_attempt(conn, job_id, lease_id, attempt)
             output.append(conn, job_id, attempt, text)
 
+    @retried
     def save_file(self, job_id: str, lease_id: str, attempt: int, file: AttemptFile) -> None:
         with self._db.write() as conn:
             _current_attempt(conn, job_id, lease_id, attempt)
@@ -376,6 +405,7 @@ class SqlStore:
             row = conn.run("lease_by_id", {"lease_id": lease_id}).fetchone()
         return None if row is None else str(row["agent_id"])
 
+    @retried
     def release_jobs(self, lease_id: str, job_ids: Sequence[str], now: float) -> list[Job]:
         released = []
         with self._db.write() as conn:
@@ -388,6 +418,7 @@ class SqlStore:
 
     # maintenance ----------------------------------------------------------------------------
 
+    @retried
     def rescue_expired_leases(self, now: float, decide: DecideAttempt) -> list[Transitioned]:
         rescued: list[Transitioned] = []
         with self._db.write() as conn:
@@ -407,12 +438,14 @@ class SqlStore:
                 conn.run("delete_lease", {"lease_id": lease["id"]})
         return rescued
 
+    @retried
     def promote_due_retries(self, now: float) -> list[Job]:
         with self._db.write() as conn:
             rows = conn.run("promote_due_retries", {"now": now, "limit": _RESCUE_BATCH}
             ).fetchall()
         return [job_from_row(r) for r in rows]
 
+    @retried
     def preempt_for_urgent_work(
         self, now: float, policy: FairAffinityPolicy, rules: FleetRules
     ) -> list[str]:
@@ -430,11 +463,15 @@ class SqlStore:
                     chosen.append(victim)
         return chosen
 
-    def grant_restart_grace(self, now: float, lease_seconds: float) -> int:
+    @retried
+    def grant_restart_grace(self, now: float, lease_seconds: float,
+                            quiet_seconds: float) -> int:
         with self._db.write() as conn:
-            return int(conn.run("extend_all_leases",
-                                    {"expires_at": now + lease_seconds}).rowcount)
+            return int(conn.run("extend_all_leases", {
+                "expires_at": now + lease_seconds, "quiet_since": now - quiet_seconds,
+            }).rowcount)
 
+    @retried
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]:
         with self._db.write() as conn:
             ids = [r["id"] for r in conn.run("mark_agents_offline", {"seen_before": seen_before}
@@ -484,7 +521,8 @@ def _queued_job(job: NewJob, expected_seconds: float) -> Job:
 
 
 def _load_job(conn: Tx, job_id: str) -> Job:
-    row = conn.run("job_by_id", {"job_id": job_id}).fetchone()
+    """The job, locked for the rest of the write transaction."""
+    row = conn.run("lock_job", {"job_id": job_id}).fetchone()
     if row is None:
         raise NotFound(f"no job with id {job_id!r}")
     return job_from_row(row)

@@ -21,6 +21,11 @@ SELECT * FROM jobs WHERE org_id = :org_id AND idempotency_key = :idempotency_key
 -- name: job_by_id
 SELECT * FROM jobs WHERE id = :job_id;
 
+-- name: lock_job
+-- A job a write transaction goes on to change (PostgreSQL locks its row; here the write
+-- transaction holds the whole database already).
+SELECT * FROM jobs WHERE id = :job_id;
+
 -- name: update_job
 -- Writes every mutable column of a job; the new values come from the pure core.
 UPDATE jobs SET
@@ -161,8 +166,11 @@ DELETE FROM leases WHERE id = :lease_id;
 
 -- name: extend_all_leases
 -- After a restart: agents kept working while the server was down; give them one lease term
--- to reconnect and heartbeat before their batches count as lost.
-UPDATE leases SET expires_at = :expires_at WHERE expires_at < :expires_at;
+-- to reconnect and heartbeat before their batches count as lost. Not when some agent was heard
+-- from lately: then another replica served them, and their leases are current.
+UPDATE leases SET expires_at = :expires_at
+WHERE expires_at < :expires_at
+  AND NOT EXISTS (SELECT 1 FROM agents WHERE state = 'online' AND last_seen_at > :quiet_since);
 
 -- name: delete_lease_if_done
 -- A batch's lease ends when its last job leaves it.

@@ -1,0 +1,51 @@
+"""A list of server replicas to talk to, in order of preference: `--server` takes one URL or
+several separated by commas. A replica that fails is passed over for a while; when every one
+has failed, the one that failed longest ago is tried again."""
+
+from __future__ import annotations
+
+import time
+
+PASS_OVER_SECONDS = 5.0
+
+
+class BadServerList(ValueError):
+    pass
+
+
+def parse_servers(text: str) -> list[str]:
+    urls = [part.strip().rstrip("/") for part in text.split(",")]
+    if not any(urls):
+        raise BadServerList("no server URL given")
+    for url in urls:
+        scheme, _, rest = url.partition("://")
+        if scheme not in ("http", "https") or not rest:
+            raise BadServerList(f"{url!r} is not an http:// or https:// URL")
+    if len(set(urls)) != len(urls):
+        raise BadServerList("a server URL is listed twice")
+    return urls
+
+
+class ServerList:
+    def __init__(self, text: str) -> None:
+        self.urls = parse_servers(text)
+        self._failed_at = [float("-inf")] * len(self.urls)
+
+    def __str__(self) -> str:
+        return ",".join(self.urls)
+
+    def current(self) -> str:
+        """The most preferred replica not passed over; all failed: the one that failed first."""
+        now = time.monotonic()
+        for url, failed_at in zip(self.urls, self._failed_at, strict=True):
+            if now - failed_at >= PASS_OVER_SECONDS:
+                return url
+        return self.urls[self._failed_at.index(min(self._failed_at))]
+
+    def failed(self, url: str) -> None:
+        if url in self.urls:
+            self._failed_at[self.urls.index(url)] = time.monotonic()
+
+    def worked(self, url: str) -> None:
+        if url in self.urls:
+            self._failed_at[self.urls.index(url)] = float("-inf")

@@ -1,0 +1,387 @@
+-- Named queries of the PostgreSQL store: the SQLite store's names, in PostgreSQL's dialect.
+-- Reads that a write transaction goes on to change lock their rows (FOR UPDATE), in one order
+-- (a job, then its device, then its lease); claims skip jobs another claim holds.
+
+-- name: upsert_group
+INSERT INTO job_groups (group_key, target, app_version_id, org_id, created_at, updated_at)
+VALUES (%(group_key)s, %(target)s, %(app_version_id)s, %(org_id)s, %(now)s, %(now)s)
+ON CONFLICT (group_key) DO NOTHING;
+
+-- name: insert_job
+INSERT INTO jobs (
+    id, org_id, app_version_id, test_path, target, priority, group_key, state,
+    max_attempts, expected_seconds, idempotency_key, created_at, updated_at
+) VALUES (
+    %(job_id)s, %(org_id)s, %(app_version_id)s, %(test_path)s, %(target)s, %(priority)s, %(group_key)s, 'queued',
+    %(max_attempts)s, %(expected_seconds)s, %(idempotency_key)s, %(created_at)s, %(created_at)s
+)
+ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
+
+-- name: job_by_idempotency_key
+SELECT * FROM jobs WHERE org_id = %(org_id)s AND idempotency_key = %(idempotency_key)s;
+
+-- name: job_by_id
+SELECT * FROM jobs WHERE id = %(job_id)s;
+
+-- name: lock_job
+SELECT * FROM jobs WHERE id = %(job_id)s FOR UPDATE;
+
+-- name: update_job
+-- Writes every mutable column of a job; the new values come from the pure core.
+UPDATE jobs SET
+    state = %(state)s,
+    attempts = %(attempts)s,
+    infra_failures = %(infra_failures)s,
+    lease_id = %(lease_id)s,
+    agent_name = %(agent_name)s,
+    device_id = %(device_id)s,
+    last_device_id = %(last_device_id)s,
+    cancel_requested = %(cancel_requested)s,
+    preemptions = %(preemptions)s,
+    preempt_requested = %(preempt_requested)s,
+    flaky = %(flaky)s,
+    error = %(error)s,
+    updated_at = %(updated_at)s,
+    started_at = %(started_at)s,
+    finished_at = %(finished_at)s,
+    retry_at = %(retry_at)s
+WHERE id = %(job_id)s;
+
+-- name: ready_lanes
+-- The lanes of one target with queued jobs: what the scheduling policy sees.
+SELECT
+    l.*,
+    (SELECT j.created_at FROM jobs j
+      WHERE j.group_key = l.group_key AND j.org_id = l.org_id AND j.state = 'queued'
+      ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1) AS head_submitted_at,
+    (SELECT min(j.created_at) FROM jobs j
+      WHERE j.group_key = l.group_key AND j.org_id = l.org_id AND j.state = 'queued')
+      AS oldest_submitted_at
+FROM job_lanes l
+WHERE l.target = %(target)s AND l.queued > 0;
+
+-- name: working_leases
+-- Batches being worked on on a target (other than the asking device's), by group and org.
+SELECT group_key, org_id, count(*) AS devices FROM leases
+WHERE target = %(target)s AND expires_at > %(now)s AND device_id <> %(device_id)s
+GROUP BY group_key, org_id;
+
+-- name: targets_with_queued_work
+SELECT DISTINCT target FROM job_lanes WHERE queued > 0 ORDER BY target;
+
+-- name: count_target_devices
+SELECT count(*) AS online, count(*) FILTER (WHERE d.state = 'idle') AS idle
+FROM devices d JOIN agents a ON a.id = d.agent_id
+WHERE d.target = %(target)s AND a.state = 'online';
+
+-- name: recent_install_seconds
+SELECT avg(finished_at - started_at) AS seconds FROM (
+    SELECT finished_at, started_at FROM installs
+    WHERE target = %(target)s AND ok = 1 ORDER BY id DESC LIMIT 20
+) AS recent;
+
+-- name: lane_candidates
+SELECT id, priority, created_at, expected_seconds, attempts, last_device_id FROM jobs
+WHERE group_key = %(group_key)s AND org_id = %(org_id)s AND state = 'queued'
+ORDER BY priority DESC, created_at, id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: assign_jobs
+UPDATE jobs SET
+    state = 'assigned', lease_id = %(lease_id)s, agent_name = %(agent_name)s,
+    device_id = %(device_id)s, updated_at = %(now)s
+WHERE id = ANY(%(job_ids)s::text[]) AND state = 'queued'
+RETURNING *;
+
+-- name: insert_lease
+INSERT INTO leases (id, agent_id, device_id, group_key, org_id, target, created_at, expires_at)
+VALUES (%(lease_id)s, %(agent_id)s, %(device_id)s, %(group_key)s, %(org_id)s, %(target)s, %(now)s, %(expires_at)s);
+
+-- name: lease_by_id
+SELECT * FROM leases WHERE id = %(lease_id)s;
+
+-- name: count_lease_start
+UPDATE leases SET jobs_started = jobs_started + 1 WHERE id = %(lease_id)s;
+
+-- name: expire_device_leases
+-- A device that asks for work has nothing left of its earlier batches; whatever they still
+-- hold is rescued by the next maintenance pass.
+UPDATE leases SET expires_at = %(now)s WHERE device_id = %(device_id)s AND expires_at > %(now)s;
+
+-- name: device_by_id
+SELECT * FROM devices WHERE id = %(device_id)s;
+
+-- name: device_of_agent
+SELECT d.* FROM devices d JOIN agents a ON a.id = d.agent_id
+WHERE d.agent_id = %(agent_id)s AND d.name = %(device_name)s AND a.state <> 'replaced';
+
+-- name: update_device
+UPDATE devices SET
+    state = %(state)s, holds_app_version_id = %(holds_app_version_id)s,
+    current_job_id = %(current_job_id)s, last_seen_at = %(now)s
+WHERE agent_id = %(agent_id)s AND name = %(device_name)s;
+
+-- name: device_running
+UPDATE devices SET state = 'running', current_job_id = %(job_id)s, last_seen_at = %(now)s
+WHERE id = %(device_id)s;
+
+-- name: device_done
+UPDATE devices SET state = 'idle', current_job_id = NULL, last_seen_at = %(now)s
+WHERE id = %(device_id)s AND current_job_id = %(job_id)s;
+
+-- name: insert_attempt
+INSERT INTO attempts (job_id, attempt, device_id, agent_name, started_at)
+VALUES (%(job_id)s, %(attempt)s, %(device_id)s, %(agent_name)s, %(now)s);
+
+-- name: finish_attempt
+UPDATE attempts SET finished_at = %(now)s, outcome = %(outcome)s, error = %(error)s
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND finished_at IS NULL;
+
+-- name: attempt_by_number
+SELECT * FROM attempts WHERE job_id = %(job_id)s AND attempt = %(attempt)s;
+
+-- name: attempts_of_job
+SELECT * FROM attempts WHERE job_id = %(job_id)s ORDER BY attempt;
+
+-- name: runs_between
+-- Attempts that overlap [since, until] on any device, newest first, with what the timeline
+-- colours them by.
+SELECT a.*, j.app_version_id, j.target, j.test_path, j.org_id
+FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE (a.finished_at >= %(since)s OR a.finished_at IS NULL) AND a.started_at <= %(until)s
+ORDER BY a.started_at DESC
+LIMIT %(limit)s;
+
+-- name: assigned_jobs_of_lease
+SELECT * FROM jobs WHERE lease_id = %(lease_id)s AND state = 'assigned' ORDER BY id FOR UPDATE;
+
+-- name: active_jobs_of_lease
+SELECT * FROM jobs WHERE lease_id = %(lease_id)s AND state IN ('assigned', 'running')
+ORDER BY id FOR UPDATE;
+
+-- name: expired_leases
+SELECT * FROM leases WHERE expires_at <= %(now)s ORDER BY expires_at LIMIT %(limit)s;
+
+-- name: delete_lease
+DELETE FROM leases WHERE id = %(lease_id)s;
+
+-- name: extend_all_leases
+-- After a restart: agents kept working while the server was down; give them one lease term
+-- to reconnect and heartbeat before their batches count as lost. Not when some agent was heard
+-- from lately: then another replica served them, and their leases are current.
+UPDATE leases SET expires_at = %(expires_at)s
+WHERE expires_at < %(expires_at)s
+  AND NOT EXISTS (SELECT 1 FROM agents WHERE state = 'online'
+                  AND last_seen_at > %(quiet_since)s);
+
+-- name: delete_lease_if_done
+-- A batch's lease ends when its last job leaves it.
+DELETE FROM leases
+WHERE id = %(lease_id)s
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE lease_id = %(lease_id)s
+                  AND state IN ('assigned', 'running'));
+
+-- name: promote_due_retries
+UPDATE jobs SET state = 'queued', retry_at = NULL, updated_at = %(now)s
+WHERE id IN (
+    SELECT id FROM jobs WHERE state = 'retry_wait' AND retry_at <= %(now)s
+    ORDER BY retry_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
+
+-- name: agent_by_id
+SELECT * FROM agents WHERE id = %(agent_id)s;
+
+-- name: replace_agents_named
+UPDATE agents SET state = 'replaced' WHERE name = %(name)s AND state <> 'replaced';
+
+-- name: insert_agent
+INSERT INTO agents (id, name, version, executor, state, registered_at, last_seen_at)
+VALUES (%(agent_id)s, %(name)s, %(version)s, %(executor)s, 'online', %(now)s, %(now)s);
+
+-- name: upsert_device
+INSERT INTO devices (
+    id, agent_id, agent_name, name, target, state, holds_app_version_id, current_job_id,
+    last_seen_at
+) VALUES (
+    %(device_id)s, %(agent_id)s, %(agent_name)s, %(name)s, %(target)s, 'idle', %(holds_app_version_id)s, NULL, %(now)s
+)
+ON CONFLICT (id) DO UPDATE SET
+    agent_id = excluded.agent_id, target = excluded.target, state = 'idle',
+    holds_app_version_id = excluded.holds_app_version_id, current_job_id = NULL,
+    last_seen_at = excluded.last_seen_at;
+
+-- name: expire_leases_of_devices_named
+-- A restarted agent holds none of its previous run's batches.
+UPDATE leases SET expires_at = %(now)s
+WHERE agent_id <> %(agent_id)s AND expires_at > %(now)s
+  AND device_id IN (SELECT id FROM devices WHERE agent_name = %(agent_name)s);
+
+-- name: devices_of_agent
+SELECT * FROM devices WHERE agent_id = %(agent_id)s ORDER BY name;
+
+-- name: delete_devices_not_in
+DELETE FROM devices
+WHERE agent_name = %(agent_name)s
+  AND id <> ALL(%(device_ids)s::text[]);
+
+-- name: touch_agent
+UPDATE agents SET last_seen_at = %(now)s, state = 'online'
+WHERE id = %(agent_id)s AND state <> 'replaced';
+
+-- name: extend_leases
+UPDATE leases SET expires_at = %(expires_at)s
+WHERE agent_id = %(agent_id)s AND expires_at > %(now)s
+  AND id = ANY(%(lease_ids)s::text[]);
+
+-- name: cancel_requested_jobs_of_agent
+SELECT j.id AS id FROM jobs j JOIN leases l ON l.id = j.lease_id
+WHERE l.agent_id = %(agent_id)s AND j.cancel_requested = 1 AND j.state = 'running';
+
+-- name: preempt_requested_jobs_of_agent
+SELECT j.id AS id FROM jobs j JOIN leases l ON l.id = j.lease_id
+WHERE l.agent_id = %(agent_id)s AND j.preempt_requested = 1 AND j.cancel_requested = 0
+  AND j.state = 'running';
+
+-- name: running_jobs_of_target
+SELECT id, device_id, group_key, priority, started_at FROM jobs
+WHERE target = %(target)s AND state = 'running'
+ORDER BY started_at DESC;
+
+-- name: request_preemption
+UPDATE jobs SET preempt_requested = 1, updated_at = %(now)s
+WHERE id = %(job_id)s AND state = 'running' AND preempt_requested = 0;
+
+-- name: listed_agents
+SELECT * FROM agents WHERE state <> 'replaced' ORDER BY name;
+
+-- name: listed_devices
+SELECT d.* FROM devices d JOIN agents a ON a.id = d.agent_id
+WHERE a.state <> 'replaced' ORDER BY d.agent_name, d.name;
+
+-- name: mark_agents_offline
+UPDATE agents SET state = 'offline'
+WHERE state = 'online' AND last_seen_at < %(seen_before)s
+RETURNING id;
+
+-- name: mark_devices_offline
+UPDATE devices SET state = 'offline'
+WHERE agent_id = ANY(%(agent_ids)s::text[]);
+
+-- name: insert_install
+INSERT INTO installs (device_id, app_version_id, target, started_at, finished_at, ok)
+VALUES (%(device_id)s, %(app_version_id)s, %(target)s, %(started_at)s, %(finished_at)s, %(ok)s);
+
+-- name: installs_between
+SELECT * FROM installs
+WHERE finished_at >= %(since)s AND started_at <= %(until)s
+ORDER BY finished_at DESC
+LIMIT %(limit)s;
+
+-- name: change_marker
+-- Moves whenever a job changes state, a device reports, an install ends or an agent comes
+-- or goes: what a live view polls (cheaply, through indexes) to know it should look again.
+SELECT
+    (SELECT max(updated_at) FROM job_groups) AS jobs_changed_at,
+    (SELECT max(id) FROM installs) AS last_install,
+    (SELECT max(last_seen_at) FROM devices) AS devices_seen_at,
+    (SELECT count(*) FROM devices) AS devices,
+    (SELECT count(*) FROM agents WHERE state = 'online') AS agents_online;
+
+-- name: active_groups
+SELECT * FROM job_groups
+WHERE queued + assigned + running + retry_wait > 0
+ORDER BY created_at, group_key LIMIT %(limit)s;
+
+-- name: all_groups
+SELECT * FROM job_groups ORDER BY created_at, group_key LIMIT %(limit)s;
+
+-- name: job_state_counts
+-- Jobs in each stored state, from the per-group counters (never a scan of the jobs).
+SELECT coalesce(sum(queued), 0) AS queued, coalesce(sum(assigned), 0) AS assigned,
+       coalesce(sum(running), 0) AS running, coalesce(sum(retry_wait), 0) AS retry_wait,
+       coalesce(sum(completed), 0) AS completed, coalesce(sum(failed), 0) AS failed,
+       coalesce(sum(cancelled), 0) AS cancelled
+FROM job_groups;
+
+-- name: active_job_ids_of_group
+SELECT id FROM jobs
+WHERE group_key = %(group_key)s AND state IN ('queued', 'assigned', 'running', 'retry_wait')
+ORDER BY created_at, id LIMIT %(limit)s;
+
+-- name: job_ids_of_group
+SELECT id FROM jobs WHERE group_key = %(group_key)s ORDER BY created_at, id LIMIT %(limit)s;
+
+-- name: test_duration
+SELECT samples, mean_seconds, priced_seconds FROM test_durations
+WHERE test_path = %(test_path)s AND target = %(target)s;
+
+-- name: target_duration
+SELECT samples, total_seconds FROM target_durations WHERE target = %(target)s;
+
+-- name: save_test_duration
+INSERT INTO test_durations (test_path, target, samples, mean_seconds, priced_seconds)
+VALUES (%(test_path)s, %(target)s, %(samples)s, %(mean_seconds)s, %(priced_seconds)s)
+ON CONFLICT (test_path, target) DO UPDATE SET
+    samples = excluded.samples, mean_seconds = excluded.mean_seconds,
+    priced_seconds = excluded.priced_seconds;
+
+-- name: save_target_duration
+INSERT INTO target_durations (target, samples, total_seconds)
+VALUES (%(target)s, %(samples)s, %(total_seconds)s)
+ON CONFLICT (target) DO UPDATE SET
+    samples = excluded.samples, total_seconds = excluded.total_seconds;
+
+-- name: reprice_queued_test
+-- Jobs a claim holds are leaving the queue: skip them rather than wait.
+UPDATE jobs SET expected_seconds = %(seconds)s
+WHERE id IN (SELECT id FROM jobs
+             WHERE test_path = %(test_path)s AND target = %(target)s AND state = 'queued'
+             FOR UPDATE SKIP LOCKED);
+
+-- name: queue_counts
+SELECT priority, target, org_id,
+       count(*) FILTER (WHERE state IN ('queued', 'assigned', 'retry_wait')) AS queued,
+       count(*) FILTER (WHERE state = 'running') AS running
+FROM jobs
+WHERE state IN ('queued', 'assigned', 'running', 'retry_wait')
+GROUP BY priority, target, org_id
+ORDER BY priority DESC, target, org_id;
+
+-- name: append_output
+-- Keep the last %(max)s characters of an attempt's output.
+UPDATE attempts SET
+    output_dropped = output_dropped
+        + greatest(length(output) + length(%(text)s) - %(max)s, 0),
+    output = right(output || %(text)s, %(max)s)
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND finished_at IS NULL;
+
+-- name: attempt_output
+SELECT attempt, output, output_dropped, finished_at FROM attempts
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s;
+
+-- name: last_attempt_number
+SELECT max(attempt) AS attempt FROM attempts WHERE job_id = %(job_id)s;
+
+-- name: save_attempt_details
+UPDATE attempts SET details = %(details)s WHERE job_id = %(job_id)s AND attempt = %(attempt)s;
+
+-- name: last_attempt_details
+SELECT details FROM attempts
+WHERE job_id = %(job_id)s AND details IS NOT NULL
+ORDER BY attempt DESC LIMIT 1;
+
+-- name: save_attempt_file
+INSERT INTO attempt_files (job_id, attempt, name, media_type, content)
+VALUES (%(job_id)s, %(attempt)s, %(name)s, %(media_type)s, %(content)s)
+ON CONFLICT (job_id, attempt, name) DO UPDATE SET
+    media_type = excluded.media_type, content = excluded.content;
+
+-- name: attempt_files
+SELECT attempt, name, media_type, octet_length(content) AS size FROM attempt_files
+WHERE job_id = %(job_id)s ORDER BY attempt, name;
+
+-- name: attempt_file
+SELECT media_type, content FROM attempt_files
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND name = %(name)s;
