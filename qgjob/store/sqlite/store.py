@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from qgjob.auth.tokens import ApiToken
 from qgjob.domain import transitions
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import (
@@ -32,6 +33,7 @@ from qgjob.ids import new_id
 from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules, JobView, RunningJob
 from qgjob.store.base import (
+    AgentOwner,
     ClaimResult,
     Conflict,
     DecideAttempt,
@@ -52,7 +54,7 @@ from qgjob.store.rows import (
     job_to_params,
 )
 from qgjob.store.sqlfiles import load_migrations, load_queries
-from qgjob.store.sqlite import claims, output
+from qgjob.store.sqlite import claims, org_views, output, tokens
 from qgjob.store.sqlite.connection import Connections
 
 Q = load_queries("qgjob.store.sqlite")
@@ -205,7 +207,7 @@ class SQLiteStore:
 
     def register_agent(
         self, agent_id: str, name: str, version: str, executor: str,
-        devices: Sequence[DeviceSpec], now: float,
+        devices: Sequence[DeviceSpec], now: float, token_id: str | None = None,
     ) -> Agent:
         device_ids = [f"{name}/{spec.name}" for spec in devices]
         with self._db.write() as conn:
@@ -215,6 +217,7 @@ class SQLiteStore:
                 {"agent_id": agent_id, "name": name, "version": version,
                  "executor": executor, "now": now},
             )
+            tokens.set_agent_token(conn, agent_id, token_id)
             for device_id, spec in zip(device_ids, devices, strict=True):
                 conn.execute(
                     Q["upsert_device"],
@@ -471,6 +474,44 @@ class SQLiteStore:
         with self._db.write() as conn:
             return int(conn.execute(Q["extend_all_leases"],
                                     {"expires_at": now + lease_seconds}).rowcount)
+
+    # API tokens -----------------------------------------------------------------------------
+
+    def insert_token(self, token: ApiToken) -> None:
+        with self._db.write() as conn:
+            tokens.insert(conn, token)
+
+    def get_token(self, token_id: str) -> ApiToken | None:
+        with self._db.read() as conn:
+            return tokens.by_id(conn, token_id)
+
+    def list_tokens(self) -> list[ApiToken]:
+        with self._db.read() as conn:
+            return tokens.every(conn)
+
+    def revoke_token(self, token_id: str, now: float) -> ApiToken:
+        with self._db.write() as conn:
+            revoked = tokens.revoke(conn, token_id, now)
+        if revoked is None:
+            raise NotFound(f"no token with id {token_id!r}")
+        return revoked
+
+    def count_active_tokens(self) -> int:
+        with self._db.read() as conn:
+            return tokens.count_active(conn)
+
+    def touch_token(self, token_id: str, now: float) -> None:
+        with self._db.write() as conn:
+            tokens.touch(conn, token_id, now)
+
+    def agent_owner(self, agent_id: str) -> AgentOwner | None:
+        with self._db.read() as conn:
+            return tokens.agent_owner(conn, agent_id)
+
+    def org_groups(self, org_id: str, include_finished: bool, limit: int) -> list[GroupSummary]:
+        with self._db.read() as conn:
+            return org_views.groups_of_org(conn, org_id, include_finished, limit,
+                                           _GROUP_JOB_IDS_MAX)
 
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]:
         with self._db.write() as conn:
