@@ -174,7 +174,8 @@ class AgentClient:
             raise ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code == 204:
             return None
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 429:
+            # 429: over the rate limit; the runner backs off and tries again.
             raise ServerUnavailable(f"server answered {response.status_code}")
         detail = _detail(response)
         if response.status_code == 409 and "lease_lost" in response.text:
