@@ -13,6 +13,9 @@ from qgjob import __version__
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 from qgjob.nettune import NO_DELAY
 
+RATE_LIMIT_PATIENCE = 60.0
+"""How long a command keeps retrying requests the server refused with 429."""
+
 
 class ApiClient:
     def __init__(self, server: str, token: str | None, timeout: float = 15.0) -> None:
@@ -47,6 +50,7 @@ class ApiClient:
         """Send once; for reads, `retry_for` seconds of patience while the server is down
         (e.g. restarting under a CI job that waits on it)."""
         deadline = time.monotonic() + retry_for
+        limited_until = time.monotonic() + RATE_LIMIT_PATIENCE
         delay = 0.5
         while True:
             try:
@@ -63,6 +67,10 @@ class ApiClient:
                 ) from None
             if response.status_code >= 500 and time.monotonic() + delay < deadline:
                 time.sleep(delay)
+                continue
+            pause = _rate_limited_pause(response)
+            if pause is not None and time.monotonic() + pause < limited_until:
+                time.sleep(pause)  # refused before it was handled: sending again is safe
                 continue
             return response
 
@@ -83,9 +91,20 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
+def _rate_limited_pause(response: httpx.Response) -> float | None:
+    if response.status_code != 429:
+        return None
+    raw = response.headers.get("retry-after", "1")
+    return min(float(raw), 10.0) if raw.isdigit() else 1.0
+
+
 def _error(response: httpx.Response, data: Any) -> CliError:
     detail = data.get("detail") if isinstance(data, dict) else None
     message = str(detail) if detail else f"HTTP {response.status_code}"
+    if response.status_code == 401:
+        message += " (set --token or QGJOB_TOKEN)"
+    if response.status_code == 429:
+        return CliError(EXIT_SERVER, f"rate limited: {message}")
     if response.status_code >= 500:
         return CliError(EXIT_SERVER, f"server error: {message}")
     return CliError(EXIT_USAGE, message, status=response.status_code)
