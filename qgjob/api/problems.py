@@ -20,23 +20,30 @@ class Problem(BaseModel):
     code: str | None = Field(default=None, description="`lease_lost` or `yield` on some 409s")
 
 
-def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    answer: dict[str, Any] = {"model": Problem, "description": description}
-    if headers:
-        answer["headers"] = headers
-    return answer
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem("the body could not be parsed"),
-    401: _problem("no valid API token (once tokens exist)", {
+_ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
+    400: ("the body could not be parsed", None),
+    401: ("no valid API token (once tokens exist)", {
         "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}),
-    403: _problem("the token's role or org does not allow this"),
-    404: _problem("unknown, or not visible to this token"),
-    409: _problem("the request does not fit the current state"),
-    413: _problem("the body is over the size cap"),
-    415: _problem("the body is not JSON"),
-    422: _problem("invalid input"),
-    429: _problem("over this token's rate limit", {
+    403: ("the token's role or org does not allow this", None),
+    404: ("unknown, or not visible to this token", None),
+    409: ("the request does not fit the current state", None),
+    413: ("the body is over the size cap", None),
+    415: ("the body is not JSON", None),
+    422: ("invalid input", None),
+    429: ("over this token's rate limit", {
         "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}),
 }
+
+
+def _responses(body: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    return {status: {**body, "description": description, **({"headers": headers} if headers
+                                                              else {})}
+            for status, (description, headers) in _ERRORS.items()}
+
+
+ERROR_RESPONSES = _responses({"model": Problem})
+"""The error answers of a JSON route."""
+TEXT_ROUTE_ERROR_RESPONSES = _responses(
+    {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+"""The same for a route whose success is not JSON (FastAPI would file a `model` under the
+route's own media type); Problem is in the schema through the JSON routes."""

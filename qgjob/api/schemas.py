@@ -316,7 +316,7 @@ class FileUpload(Strict):
     name: FileName
     media_type: str = Field(default="application/octet-stream", max_length=100,
                             pattern=r"^[a-z]+/[a-zA-Z0-9.+-]+$")
-    content_base64: str = Field(max_length=8 * 1024 * 1024)
+    content_base64: str = Field(max_length=8 * 1024 * 1024, pattern=r"^[A-Za-z0-9+/]*={0,2}$")
 
 
 class FileInfo(BaseModel):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -43,6 +44,17 @@ def test_bad_values_are_refused(client: TestClient, method: str, path: str, para
     assert response.status_code == status, response.text
     assert LONG not in response.text and len(response.text) < 2000
     assert isinstance(response.json()["detail"], str)
+
+
+@pytest.mark.parametrize("content", ["\u0097\udbbb", "e30", "e30=!"])
+def test_report_files_must_be_base64(client: TestClient, content: str) -> None:
+    agent = client.post("/agents", json={
+        "name": "lab", "devices": [{"name": "e1", "target": "emulator"}]}).json()["agent"]
+    body = json.dumps({"lease_id": "l1", "attempt": 1, "name": "r.json",
+                       "content_base64": content})  # ASCII, with \u escapes
+    response = client.post(f"/agents/{agent['agent_id']}/jobs/j1/files", content=body,
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "content_base64" in response.json()["detail"]
 
 
 def test_deeply_nested_json_is_a_client_error(client: TestClient) -> None:

@@ -107,7 +107,7 @@ async def save_file(agent_id: OwnAgentId, job_id: JobIdPath, body: FileUpload,
     """A report file of the running attempt (JSON, JUnit XML…), base64-encoded; up to 6 MiB."""
     try:
         content = base64.b64decode(body.content_base64, validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: characters beyond ASCII
         raise HTTPException(422, "content_base64: is not valid base64") from None
     await service.save_file(agent_id, job_id, body.lease_id, body.attempt,
                             AttemptFile(body.name, body.media_type, content))

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from qgjob.api.deps import Caller, ServiceDep
 from qgjob.api.params import FileNamePath, JobIdPath, JobIdValue
-from qgjob.api.problems import ERROR_RESPONSES
+from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES
 from qgjob.api.schemas import (
     AppVersionId,
     CasePublic,
@@ -83,7 +83,8 @@ async def get_job(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> Job
 
 
 @router.get("/jobs/{job_id}/logs", response_class=PlainTextResponse,
-            responses={200: {"content": {"text/plain": {}},
+            responses={**TEXT_ROUTE_ERROR_RESPONSES,
+                       200: {"content": {"text/plain": {}},
                              "description": "the output from `offset` on"}})
 async def get_logs(
     job_id: JobIdPath,
@@ -121,7 +122,8 @@ async def list_files(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> 
 
 
 @router.get("/jobs/{job_id}/files/{attempt}/{name}", response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}}})
+            responses={**TEXT_ROUTE_ERROR_RESPONSES,
+                       200: {"content": {"application/octet-stream": {}}}})
 async def get_file(job_id: JobIdPath, attempt: Annotated[int, Path(ge=1, le=1000)],
                    name: FileNamePath, service: ServiceDep, caller: Caller) -> Response:
     await visible_job(service, caller, job_id)
