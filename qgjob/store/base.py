@@ -224,6 +224,10 @@ class Store(Protocol):
     def agent_owner(self, agent_id: str) -> AgentOwner | None:
         """The agent session and the token it registered with; None if no such session."""
         ...
+    def online_agent_owner(self, name: str) -> AgentOwner | None:
+        """The newest online session registered under `name`, if any (registering under its
+        name would replace it)."""
+        ...
     def org_groups(self, org_id: str, include_finished: bool, limit: int) -> list[GroupSummary]:
         """Like `groups`, restricted to the groups holding jobs of `org_id`, with only those
         jobs in `job_ids` and `counts` (what a submitter of that org may see)."""

@@ -149,3 +149,14 @@ def test_an_agent_token_cannot_take_over_a_session_by_its_id(tmp_path: Path) -> 
                               json={"device": "e1", "target": "emulator"})
         assert refused.status_code == 403
         assert "another token" in refused.json()["detail"]
+
+
+def test_an_agent_token_cannot_replace_another_tokens_online_session(tmp_path: Path) -> None:
+    with app_with(tmp_path) as (client, store):
+        _, mine = issue(store, Role.AGENT)
+        _, other = issue(store, Role.AGENT)
+        body = {"name": "lab", "devices": [{"name": "e1", "target": "emulator"}]}
+        assert client.post("/agents", headers=bearer(mine), json=body).status_code == 201
+        assert client.post("/agents", headers=bearer(mine), json=body).status_code == 201
+        refused = client.post("/agents", headers=bearer(other), json=body)
+        assert refused.status_code == 409 and "another token" in refused.json()["detail"]

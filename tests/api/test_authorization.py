@@ -97,15 +97,26 @@ def _populate(world: World) -> dict[str, str]:
     return ids
 
 
-ANYONE = ("none", "forged", "revoked", "acme", "agent_a", "admin")
 A = "/agents/{agent_a}"
 LEASE = {"lease_id": "{lease}"}
+
+Row = tuple[str, str, Any, dict[str, int]]
+JOB_RESOURCES = ["GET ", "GET /logs", "GET /files", "POST /cancel"]
+
+
+def own_and_other(resource: str) -> list[Row]:
+    """acme's own job: 200 for acme; globex's: 404 for acme, as if it did not exist."""
+    method, suffix = resource.split(" ")
+    return [(method, f"/jobs/{{{org}_job}}{suffix}", None,
+             dict(acme=status, agent_a=403, admin=200))
+            for org, status in [("acme", 200), ("globex", 404)]]
+
 
 # (method, path, body) -> status for each caller:
 #   none (no token), forged (a well-formed token with a wrong secret), revoked,
 #   acme (a submitter of the org that owns acme_job and agent A's work), agent_a (the agent
 #   token that registered session A), agent_b (another agent token), admin.
-MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
+MATRIX: list[Row] = [
     ("POST", "/jobs", ACME_JOB, dict(acme=201, agent_a=403, admin=201)),
     ("POST", "/jobs", GLOBEX_JOB, dict(acme=403, agent_a=403, admin=201)),
     ("POST", "/jobs/batch", {"jobs": [ACME_JOB]}, dict(acme=201, agent_a=403, admin=201)),
@@ -113,18 +124,11 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
      dict(acme=403, agent_a=403, admin=201)),
     ("GET", "/jobs", None, dict(acme=200, agent_a=403, admin=200)),
     ("GET", "/jobs?org_id=globex", None, dict(acme=200, agent_a=403, admin=200)),
-    ("GET", "/jobs/{acme_job}", None, dict(acme=200, agent_a=403, admin=200)),
-    ("GET", "/jobs/{globex_job}", None, dict(acme=404, agent_a=403, admin=200)),
-    ("GET", "/jobs/{acme_job}/logs", None, dict(acme=200, agent_a=403, admin=200)),
-    ("GET", "/jobs/{globex_job}/logs", None, dict(acme=404, agent_a=403, admin=200)),
-    ("GET", "/jobs/{acme_job}/files", None, dict(acme=200, agent_a=403, admin=200)),
-    ("GET", "/jobs/{globex_job}/files", None, dict(acme=404, agent_a=403, admin=200)),
+    *[row for suffix in JOB_RESOURCES for row in own_and_other(suffix)],
     ("GET", "/jobs/{acme_job}/files/1/report.json", None,
      dict(acme=200, agent_a=403, admin=200)),
-    ("GET", "/jobs/{globex_job}/files/1/report.json", None,
+    ("GET", "/jobs/{globex_job}/files/1/report.json", None,  # globex's job has no file
      dict(acme=404, agent_a=403, admin=404)),
-    ("POST", "/jobs/{acme_job}/cancel", None, dict(acme=200, agent_a=403, admin=200)),
-    ("POST", "/jobs/{globex_job}/cancel", None, dict(acme=404, agent_a=403, admin=200)),
     ("GET", "/groups", None, dict(acme=200, agent_a=403, admin=200)),
     ("GET", "/queue", None, dict(acme=200, agent_a=403, admin=200)),
     ("GET", "/agents", None, dict(acme=200, agent_a=403, admin=200)),

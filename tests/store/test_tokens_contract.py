@@ -80,3 +80,14 @@ def test_running_jobs_count_as_running_for_their_org(store: Store) -> None:
         start(store, job.job_id, batch.lease.lease_id, T0 + 2)
     [acme] = store.org_groups("acme", False, 100)
     assert (acme.counts["running"], acme.counts["queued"], len(acme.job_ids)) == (1, 0, 1)
+
+
+def test_the_online_session_of_a_name(store: Store) -> None:
+    specs = [DeviceSpec("emulator-1", "emulator")]
+    store.register_agent("a1", "lab", "1", "simulate", specs, T0, token_id="tok1")
+    store.register_agent("a2", "lab", "1", "simulate", specs, T0 + 1, token_id="tok2")
+    owner = store.online_agent_owner("lab")
+    assert owner is not None and (owner.agent_id, owner.token_id) == ("a2", "tok2")
+    store.mark_agents_offline(T0 + 10, T0 + 10)
+    assert store.online_agent_owner("lab") is None
+    assert store.online_agent_owner("other") is None

@@ -30,6 +30,7 @@ from qgjob.api.schemas import (
     StartRequest,
     iso,
 )
+from qgjob.auth.tokens import Role
 from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
 from qgjob.store.base import DeviceReport
 
@@ -42,6 +43,11 @@ async def register(body: AgentRegistration, service: ServiceDep,
     """An agent process announces itself and its devices. Registering again under the same
     name replaces the earlier run: its unfinished batches are rescued at once. The session
     belongs to the token it registered with."""
+    if caller.role is Role.AGENT:
+        running = await service.online_agent_owner(body.name)
+        if running is not None and running.token_id != caller.token_id:
+            raise HTTPException(409, f"agent name {body.name!r} is in use by an online session "
+                                     "of another token")
     devices = [DeviceSpec(d.name, d.target, d.holds_app_version_id) for d in body.devices]
     agent = await service.register_agent(
         body.name, body.version or __version__, body.executor or "unknown", devices,

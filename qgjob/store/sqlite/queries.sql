@@ -363,6 +363,11 @@ UPDATE agents SET token_id = :token_id WHERE id = :agent_id;
 -- name: agent_token
 SELECT id, name, token_id FROM agents WHERE id = :agent_id;
 
+-- name: online_agent_token
+SELECT id, name, token_id FROM agents
+WHERE name = :name AND state = 'online'
+ORDER BY registered_at DESC LIMIT 1;
+
 -- A submitter's view of the groups ------------------------------------------------------------
 
 -- name: active_groups_of_org

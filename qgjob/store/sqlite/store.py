@@ -508,6 +508,10 @@ class SQLiteStore:
         with self._db.read() as conn:
             return tokens.agent_owner(conn, agent_id)
 
+    def online_agent_owner(self, name: str) -> AgentOwner | None:
+        with self._db.read() as conn:
+            return tokens.online_agent_owner(conn, name)
+
     def org_groups(self, org_id: str, include_finished: bool, limit: int) -> list[GroupSummary]:
         with self._db.read() as conn:
             return org_views.groups_of_org(conn, org_id, include_finished, limit,

@@ -50,6 +50,11 @@ def agent_owner(conn: sqlite3.Connection, agent_id: str) -> AgentOwner | None:
     return AgentOwner(row["id"], row["name"], row["token_id"]) if row else None
 
 
+def online_agent_owner(conn: sqlite3.Connection, name: str) -> AgentOwner | None:
+    row = conn.execute(Q["online_agent_token"], {"name": name}).fetchone()
+    return AgentOwner(row["id"], row["name"], row["token_id"]) if row else None
+
+
 def _token(row: sqlite3.Row) -> ApiToken:
     return ApiToken(token_id=row["id"], org_id=row["org_id"], role=Role(row["role"]),
                     secret_sha256=row["secret_sha256"], created_at=row["created_at"],
