@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import socket
 from collections.abc import Iterator, Sequence
@@ -88,10 +89,15 @@ async def run_up(
     the queue (their attempts are not spent) and stops both; the database keeps everything."""
 
     from qgjob.api.app import create_app
+    from qgjob.auth.principal import Principal
+    from qgjob.auth.tokens import Role
 
     host, port = sock.getsockname()[:2]
-    server = _draining_server(create_app(settings), access_log=False, log_level="warning",
-                              handle_signals=False)
+    # The local agent's credential lives only in this process: `up` works whether or not the
+    # database holds tokens, and nothing is written for it.
+    local_token = secrets.token_urlsafe(32)
+    app = create_app(settings, process_tokens={local_token: Principal(Role.AGENT, None, "local")})
+    server = _draining_server(app, access_log=False, log_level="warning", handle_signals=False)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if serving.done():
@@ -99,7 +105,7 @@ async def run_up(
             return
         await asyncio.sleep(0.01)
     url_host = f"[{host}]" if ":" in host else host
-    client = AgentClient(f"http://{url_host}:{port}")
+    client = AgentClient(f"http://{url_host}:{port}", local_token)
     agent = Agent(client, "local", devices, executor)
     try:
         with _stop_on_signals(agent, interrupt_first=True):

@@ -40,6 +40,7 @@ from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import FleetRules
 from qgjob.settings import ServerSettings
 from qgjob.store.base import (
+    AgentOwner,
     Conflict,
     DeviceReport,
     HeartbeatAck,
@@ -151,6 +152,11 @@ class JobService:
     async def groups(self, include_finished: bool = False, limit: int = 500) -> list[GroupSummary]:
         return await self._run(self.store.groups, include_finished, limit)
 
+    async def org_groups(self, org_id: str, include_finished: bool = False, limit: int = 500
+                         ) -> list[GroupSummary]:
+        """The groups as one org may see them: only its own jobs in each."""
+        return await self._run(self.store.org_groups, org_id, include_finished, limit)
+
     async def queue_counts(self) -> list[QueueCount]:
         return await self._run(self.store.queue_counts)
 
@@ -186,10 +192,12 @@ class JobService:
     # agents ---------------------------------------------------------------------------------
 
     async def register_agent(
-        self, name: str, version: str, executor: str, devices: Sequence[DeviceSpec]
+        self, name: str, version: str, executor: str, devices: Sequence[DeviceSpec],
+        token_id: str | None = None,
     ) -> Agent:
         agent = await self._run(
-            self.store.register_agent, new_id(), name, version, executor, devices, self.clock()
+            self.store.register_agent, new_id(), name, version, executor, devices, self.clock(),
+            token_id,
         )
         log.info("agent %s registered (%s) with %d devices", name, agent.agent_id,
                  len(agent.devices))
@@ -197,6 +205,12 @@ class JobService:
 
     async def list_agents(self) -> list[Agent]:
         return await self._run(self.store.list_agents)
+
+    async def agent_owner(self, agent_id: str) -> AgentOwner | None:
+        return await self._run(self.store.agent_owner, agent_id)
+
+    async def online_agent_owner(self, name: str) -> AgentOwner | None:
+        return await self._run(self.store.online_agent_owner, name)
 
     async def heartbeat(self, agent_id: str, devices: Sequence[DeviceReport]) -> HeartbeatAck:
         return await self._run(

@@ -42,6 +42,23 @@ class ServerSettings:
     retry_max_seconds: float = 300.0
     agent_offline_seconds: float = 30.0
     max_body_bytes: int = 64 * 1024
+    rate_limit_per_second: float = 50.0
+    """Requests per second each token (or client address, without a token) may make on
+    average; 0 turns the limit off."""
+    rate_limit_burst: float = 200.0
+    agent_rate_limit_per_second: float = 500.0
+    """The agent protocol's own budget per token: an agent with many devices claims,
+    reports and streams output for each of them."""
+    agent_rate_limit_burst: float = 2000.0
+    public_dashboard: bool = False
+    """Let anyone read `/` (the dashboard) and `/metrics`; otherwise, once tokens exist, they
+    need an admin token."""
+    open_without_tokens: bool = True
+    """With no tokens configured, allow every request. `qgjob server` turns this off when it
+    listens beyond loopback (`--insecure` keeps it on), so revoking the last token never
+    opens a networked server."""
+    token_cache_seconds: float = 2.0
+    """How long a token lookup is cached: revocation takes effect within this time."""
     org_tiers: dict[str, str] = field(default_factory=dict)
     """Org id -> tier name, e.g. {"acme": "enterprise"}; unlisted orgs are "standard"."""
     tier_weights: dict[str, float] = field(

@@ -15,7 +15,8 @@ from qgjob.agent.runner import Agent
 
 @contextmanager
 def running_agent(server: str, executor: Executor,
-                  devices: str = "emulator:2,device:1") -> Iterator[Agent]:
+                  devices: str = "emulator:2,device:1", token: str | None = None
+                  ) -> Iterator[Agent]:
     loop = asyncio.new_event_loop()
     agent_box: list[Agent] = []
 
@@ -23,7 +24,7 @@ def running_agent(server: str, executor: Executor,
         asyncio.set_event_loop(loop)
 
         async def main() -> None:
-            client = AgentClient(server)
+            client = AgentClient(server, token)
             agent = Agent(client, "cli-test", parse_devices(devices), executor)
             agent_box.append(agent)
             try:

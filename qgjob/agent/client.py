@@ -186,6 +186,9 @@ class AgentClient:
         self.servers.worked(server)
         if response.status_code == 204:
             return None
+        if response.status_code == 429:
+            # Over the rate limit; the runner backs off and tries again (same replica).
+            raise ServerUnavailable(f"{server} answered 429 (rate limited)")
         detail = _detail(response)
         if response.status_code == 409 and "lease_lost" in response.text:
             raise LeaseLost(detail)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from anyio import to_thread
 from fastapi import FastAPI
 
 from qgjob import __version__
+from qgjob.api.auth import Gatekeeper
 from qgjob.api.errors import RequestGuard, install_error_handlers
 from qgjob.api.events import ChangeFeed
 from qgjob.api.routes import agents, cluster, history, jobs, live
+from qgjob.auth.principal import Principal
 from qgjob.metrics import Metrics
 from qgjob.service import JobService
 from qgjob.settings import ServerSettings
@@ -28,9 +30,11 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     maintenance: bool = True,
+    process_tokens: Mapping[str, Principal] | None = None,
 ) -> FastAPI:
     """Build the API. Without `store`, the app opens (and migrates) the database its settings
-    name at start-up and closes it at shutdown."""
+    name at start-up and closes it at shutdown. `process_tokens` are accepted besides the
+    stored ones and live only in this process (the local agent of `qgjob up`)."""
     settings = settings or ServerSettings.from_env()
     metrics = Metrics()
 
@@ -45,6 +49,7 @@ def create_app(
         app.state.service = service
         app.state.events = ChangeFeed(service.change_marker)
         metrics.watch(active)
+        app.state.gatekeeper = Gatekeeper.of(settings, active, clock, process_tokens or {})
         task = None
         if maintenance:
             await service.start_up()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Path, Request
 
+from qgjob.api.auth import dashboard_reader, require
 from qgjob.api.events import ChangeFeed
+from qgjob.api.params import ID_MAX, ID_PATTERN
+from qgjob.auth.principal import AGENTS, SUBMITTERS, Principal
+from qgjob.auth.tokens import Role
 from qgjob.service import JobService
 
 
@@ -24,3 +28,26 @@ def get_feed(request: Request) -> ChangeFeed:
 
 
 FeedDep = Annotated[ChangeFeed, Depends(get_feed)]
+
+Caller = Annotated[Principal, Depends(require(SUBMITTERS))]
+"""Submitters (within their org) and admins: the jobs and cluster endpoints."""
+AgentCaller = Annotated[Principal, Depends(require(AGENTS, budget="agent"))]
+"""Agent tokens and admins: the agent protocol, with its own rate budget."""
+DashboardReader = Annotated[Principal | None, Depends(dashboard_reader)]
+"""`/` and `/metrics`: admins, or anyone with QGJOB_PUBLIC_DASHBOARD=true."""
+
+
+async def own_agent_session(
+    agent_id: Annotated[str, Path(max_length=ID_MAX, pattern=ID_PATTERN)],
+    caller: AgentCaller, service: ServiceDep,
+) -> str:
+    """An agent token acts only on the agent sessions it registered."""
+    if caller.role is Role.AGENT:
+        owner = await service.agent_owner(agent_id)
+        if owner is not None and owner.token_id != caller.token_id:
+            raise HTTPException(403, f"agent session {agent_id!r} was registered with "
+                                     "another token")
+    return agent_id
+
+
+OwnAgentId = Annotated[str, Depends(own_agent_session)]

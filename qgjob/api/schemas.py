@@ -6,22 +6,47 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
+from qgjob.api.params import FILE_NAME_PATTERN
 from qgjob.domain import values
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import Agent, Batch, Device, GroupSummary, Job
 
+
+def _documented(pattern: str, max_length: int, description: str = "") -> WithJsonSchema:
+    """The rule in the OpenAPI schema; the check itself (with its one-line message) is the
+    validator of qgjob.domain.values."""
+    schema = {"type": "string", "minLength": 1, "maxLength": max_length,
+              "pattern": f"^{pattern}$"}
+    return WithJsonSchema({**schema, "description": description} if description else schema)
+
+
 OrgId = Annotated[str, Field(max_length=values.ORG_ID_MAX * 4),
-                  AfterValidator(values.check_org_id)]
+                  AfterValidator(values.check_org_id),
+                  _documented(values.ORG_ID_PATTERN, values.ORG_ID_MAX)]
 AppVersionId = Annotated[str, Field(max_length=values.APP_VERSION_ID_MAX * 4),
-                         AfterValidator(values.check_app_version_id)]
+                         AfterValidator(values.check_app_version_id),
+                         _documented(values.APP_VERSION_ID_PATTERN, values.APP_VERSION_ID_MAX,
+                                     "an app build id, e.g. 1.4.2+881 or bs://<hash>")]
 TestPath = Annotated[str, Field(max_length=values.TEST_PATH_MAX * 4),
-                     AfterValidator(values.check_test_path)]
+                     AfterValidator(values.check_test_path),
+                     _documented(values.TEST_PATH_PATTERN, values.TEST_PATH_MAX,
+                                 "relative to the test suite: no leading '/', no '..'")]
 TargetName = Literal["emulator", "device", "browserstack"]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200,
                                       pattern=r"^[\x21-\x7e]+$")]
-Name = Annotated[str, Field(max_length=values.NAME_MAX * 4), AfterValidator(values.check_name)]
+Name = Annotated[str, Field(max_length=values.NAME_MAX * 4), AfterValidator(values.check_name),
+                 _documented(values.NAME_PATTERN, values.NAME_MAX)]
+Label = Annotated[str, Field(default="", max_length=64, pattern=r"^[\x20-\x7e]*$")]
+"""Free text an agent reports about itself (version, executor): printable ASCII."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -223,8 +248,8 @@ class DeviceAnnouncement(Strict):
 
 class AgentRegistration(Strict):
     name: Name
-    version: str = Field(default="", max_length=64)
-    executor: str = Field(default="", max_length=64)
+    version: Label = ""
+    executor: Label = ""
     devices: list[DeviceAnnouncement] = Field(min_length=1, max_length=256)
 
     @field_validator("devices")
@@ -282,8 +307,7 @@ class OutputChunk(Strict):
     text: str = Field(max_length=48 * 1024)
 
 
-FileName = Annotated[str, Field(min_length=1, max_length=100,
-                                pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+FileName = Annotated[str, Field(min_length=1, max_length=100, pattern=FILE_NAME_PATTERN)]
 
 
 class FileUpload(Strict):
@@ -292,7 +316,7 @@ class FileUpload(Strict):
     name: FileName
     media_type: str = Field(default="application/octet-stream", max_length=100,
                             pattern=r"^[a-z]+/[a-zA-Z0-9.+-]+$")
-    content_base64: str = Field(max_length=8 * 1024 * 1024)
+    content_base64: str = Field(max_length=8 * 1024 * 1024, pattern=r"^[A-Za-z0-9+/]*={0,2}$")
 
 
 class FileInfo(BaseModel):

@@ -14,6 +14,9 @@ from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 from qgjob.nettune import NO_DELAY
 from qgjob.servers import ServerList
 
+RATE_LIMIT_PATIENCE = 60.0
+"""How long a command keeps retrying requests the server refused with 429."""
+
 
 class ApiClient:
     def __init__(self, server: str, token: str | None, timeout: float = 15.0) -> None:
@@ -51,6 +54,7 @@ class ApiClient:
         that cannot reach one goes to the next at once (a read whatever went wrong; a write
         only if it was never sent, so it cannot happen twice)."""
         deadline = time.monotonic() + retry_for
+        limited_until = time.monotonic() + RATE_LIMIT_PATIENCE
         delay = 0.5
         tried: set[str] = set()
         while True:
@@ -75,6 +79,10 @@ class ApiClient:
             if response.status_code >= 500 and time.monotonic() + delay < deadline:
                 time.sleep(delay)
                 continue
+            pause = _rate_limited_pause(response)
+            if pause is not None and time.monotonic() + pause < limited_until:
+                time.sleep(pause)  # refused before it was handled: sending again is safe
+                continue
             return response
 
 
@@ -94,9 +102,20 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
+def _rate_limited_pause(response: httpx.Response) -> float | None:
+    if response.status_code != 429:
+        return None
+    raw = response.headers.get("retry-after", "1")
+    return min(float(raw), 10.0) if raw.isdigit() else 1.0
+
+
 def _error(response: httpx.Response, data: Any) -> CliError:
     detail = data.get("detail") if isinstance(data, dict) else None
     message = str(detail) if detail else f"HTTP {response.status_code}"
+    if response.status_code == 401:
+        message += " (set --token or QGJOB_TOKEN)"
+    if response.status_code == 429:
+        return CliError(EXIT_SERVER, f"rate limited: {message}")
     if response.status_code >= 500:
         return CliError(EXIT_SERVER, f"server error: {message}")
     return CliError(EXIT_USAGE, message, status=response.status_code)

@@ -16,6 +16,7 @@ from qgjob.cli import (  # noqa: F401  (registers the commands)
     processes,
     run,
     simulate,
+    tokens,
 )
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError

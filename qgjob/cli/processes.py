@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from qgjob.agent.executors.simulate import SimulateExecutor
     from qgjob.domain.models import DeviceSpec
     from qgjob.settings import ServerSettings
+    from qgjob.store.base import Store
 
 DEFAULT_UP_DEVICES = "emulator:3,device:1,browserstack:1"
 
@@ -36,10 +37,13 @@ TestOption = Annotated[float, typer.Option("--test-seconds", min=0,
                                            help="Simulated test run time.")]
 FailOption = Annotated[float, typer.Option("--fail-rate", min=0, max=1,
                                            help="Share of simulated attempts that fail.")]
+InsecureOption = Annotated[bool, typer.Option(
+    "--insecure", help="Listen beyond loopback even with no API tokens: anyone who can reach "
+                       "the port may do everything.")]
 
 
-def _settings(db: str | None, group_by_org: bool | None,
-              preemption: bool | None = None) -> ServerSettings:
+def server_settings(db: str | None, group_by_org: bool | None = None,
+                    preemption: bool | None = None) -> ServerSettings:
     from qgjob.settings import ServerSettings
 
     try:
@@ -76,19 +80,44 @@ def _simulator(install_seconds: float, test_seconds: float, fail_rate: float,
                             execution_log=execution_log)
 
 
-def _check_database(settings: ServerSettings) -> None:
-    """Open and migrate the database up front, so a bad --db is one clear error."""
+def open_database(settings: ServerSettings) -> Store:
+    """Open and migrate the database, so a bad --db is one clear error."""
     from qgjob.store import BadDatabaseUrl, open_store
     from qgjob.store.base import StoreUnavailable
 
     try:
-        open_store(settings.resolved_database_url).close()
+        return open_store(settings.resolved_database_url)
     except StoreUnavailable as down:
         raise CliError(EXIT_SERVER, f"database: {down}") from None
     except (BadDatabaseUrl, ValueError, OSError) as bad:
         raise CliError(EXIT_USAGE, f"database: {bad}") from None
     except Exception as bad:  # sqlite3.DatabaseError: not a database, locked, …
         raise CliError(EXIT_USAGE, f"database: {type(bad).__name__}: {bad}") from None
+
+
+def secure_settings(settings: ServerSettings, host: str, insecure: bool) -> ServerSettings:
+    """Secure by default: with no API tokens the server listens on loopback only. Beyond
+    loopback it needs tokens (or --insecure), and it stays closed if they are all revoked."""
+    from dataclasses import replace
+
+    from qgjob.auth.network import is_loopback
+
+    store = open_database(settings)
+    try:
+        active_tokens = store.count_active_tokens()
+    finally:
+        store.close()
+    if is_loopback(host):
+        return settings
+    if insecure:
+        typer.echo(f"qgjob: warning: --insecure: listening on {host} "
+                   f"{'with' if active_tokens else 'without'} API tokens", err=True)
+        return settings
+    if not active_tokens:
+        raise CliError(EXIT_USAGE, f"refusing to listen on {host} with no API tokens (anyone "
+                                   "on the network could use the API): create one with `qgjob "
+                                   "token create --role admin`, or pass --insecure")
+    return replace(settings, open_without_tokens=False)
 
 
 @app.command()
@@ -100,16 +129,15 @@ def server(
     preemption: PreemptionOption = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    insecure: InsecureOption = False,
 ) -> int:
-    """Run the job server."""
+    """Run the job server. With no API tokens it listens on loopback only (see `qgjob token`)."""
     from qgjob.processes import configure_logging, run_server
-
-    settings = _settings(db, group_by_org, preemption)
-    _check_database(settings)
-    sock = _listen(host, port)
-    configure_logging(log_level)
     from qgjob.store import redacted
 
+    settings = secure_settings(server_settings(db, group_by_org, preemption), host, insecure)
+    sock = _listen(host, port)
+    configure_logging(log_level)
     typer.echo(f"qgjob server on http://{host}:{port} "
                f"(database {redacted(settings.resolved_database_url)})", err=True)
     run_server(settings, sock, access_log)
@@ -129,6 +157,7 @@ def up(
     test_seconds: TestOption = 3.0,
     fail_rate: FailOption = 0.0,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    insecure: InsecureOption = False,
 ) -> int:
     """Everything on one machine: the server, an embedded SQLite database and a local agent
     with simulated devices. Ctrl-C stops it; queued jobs stay in the database."""
@@ -136,8 +165,7 @@ def up(
     from qgjob.store import redacted
 
     specs = _devices(devices)
-    settings = _settings(db, group_by_org, preemption)
-    _check_database(settings)
+    settings = secure_settings(server_settings(db, group_by_org, preemption), host, insecure)
     sock = _listen(host, port)
     configure_logging(log_level)
     url = f"http://{host}:{port}"

@@ -35,13 +35,18 @@ APP_VERSION_ID_MAX = 200
 TEST_PATH_MAX = 512
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: str.isdigit() accepts "²"
-_ORG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
+ORG_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@-]*"
 NAME_MAX = 128
 # Build ids look like "xyz123", "1.4.2+881", "build-2026-11-23" or BrowserStack's "bs://<hash>".
-_APP_VERSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+@-]*")
-# Test paths are relative file paths; nothing a shell would treat specially.
-_TEST_PATH = re.compile(r"[A-Za-z0-9._/@+,=-]+(?: [A-Za-z0-9._/@+,=-]+)*")
+APP_VERSION_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:/+@-]*"
+# Test paths are relative file paths; nothing a shell would treat specially, and no leading
+# '-' (a runner would read it as an option).
+TEST_PATH_PATTERN = r"[A-Za-z0-9._/@+,=][A-Za-z0-9._/@+,=-]*(?: [A-Za-z0-9._/@+,=-]+)*"
+_ORG_ID = re.compile(ORG_ID_PATTERN)
+_NAME = re.compile(NAME_PATTERN)
+_APP_VERSION_ID = re.compile(APP_VERSION_ID_PATTERN)
+_TEST_PATH = re.compile(TEST_PATH_PATTERN)
 
 
 class InvalidValue(ValueError):
@@ -107,6 +112,8 @@ def check_test_path(value: str) -> str:
         raise InvalidValue("test_path must be relative to the test suite, not absolute")
     if ".." in value.split("/"):
         raise InvalidValue("test_path must not contain '..'")
+    if value.startswith("-"):
+        raise InvalidValue("test_path must not start with '-' (it would read as an option)")
     if not _TEST_PATH.fullmatch(value):
         raise InvalidValue(
             "test_path may contain only letters, digits, single spaces and . _ / @ + , = -"

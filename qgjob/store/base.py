@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from qgjob.auth.tokens import ApiToken
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.history import Timeline
 from qgjob.domain.models import (
@@ -116,6 +117,16 @@ class ClaimResult:
     choice: LaneChoice | None = None
 
 
+@dataclass(frozen=True)
+class AgentOwner:
+    """Who registered an agent session: an agent token acts only on its own sessions."""
+
+    agent_id: str
+    name: str
+    token_id: str | None
+    """None when it registered without a token (none were configured then)."""
+
+
 DecideAttempt = Callable[[Job], Verdict]
 
 
@@ -143,8 +154,11 @@ class Store(Protocol):
     # agents and devices
     def register_agent(
         self, agent_id: str, name: str, version: str, executor: str,
-        devices: Sequence[DeviceSpec], now: float,
-    ) -> Agent: ...
+        devices: Sequence[DeviceSpec], now: float, token_id: str | None = None,
+    ) -> Agent:
+        """`token_id`: the API token the session registered with, recorded for
+        `agent_owner`."""
+        ...
     def list_agents(self) -> list[Agent]: ...
     def heartbeat(
         self, agent_id: str, devices: Sequence[DeviceReport], now: float, lease_seconds: float
@@ -223,4 +237,29 @@ class Store(Protocol):
         ...
     def change_marker(self) -> tuple[object, ...]:
         """A cheap value that differs whenever jobs, devices, installs or agents changed."""
+        ...
+
+    # API tokens (the secret is never stored: only its SHA-256)
+    def insert_token(self, token: ApiToken) -> None: ...
+    def get_token(self, token_id: str) -> ApiToken | None: ...
+    def list_tokens(self) -> list[ApiToken]:
+        """Every token, revoked ones included, oldest first."""
+        ...
+    def revoke_token(self, token_id: str, now: float) -> ApiToken:
+        """Revoke (a no-op if revoked before); raises NotFound for an unknown id."""
+        ...
+    def count_active_tokens(self) -> int: ...
+    def touch_token(self, token_id: str, now: float) -> None:
+        """Record when a token was last used."""
+        ...
+    def agent_owner(self, agent_id: str) -> AgentOwner | None:
+        """The agent session and the token it registered with; None if no such session."""
+        ...
+    def online_agent_owner(self, name: str) -> AgentOwner | None:
+        """The newest online session registered under `name`, if any (registering under its
+        name would replace it)."""
+        ...
+    def org_groups(self, org_id: str, include_finished: bool, limit: int) -> list[GroupSummary]:
+        """Like `groups`, restricted to the groups holding jobs of `org_id`, with only those
+        jobs in `job_ids` and `counts` (what a submitter of that org may see)."""
         ...

@@ -88,6 +88,9 @@ def test_relative_test_paths(value: str) -> None:
         (" tests/a.js", "may contain only"),
         ("", "empty"),
         ("t" * 513, "longer"),
+        ("--config=evil.js", "option"),
+        ("-x.spec.js", "option"),
+        ("tests\\..\\secret.js", "may contain only"),
     ],
 )
 def test_bad_test_paths(value: str, reason: str) -> None:

@@ -140,3 +140,40 @@ def test_a_job_page_shows_per_test_results_and_report_files(live_server: LiveSer
         assert sorted(links) == ["junit.xml", "report.json"]
         assert "npx appwright test" in page.text_content("#job-logs-text")  # type: ignore[operator]
         shoot(page, "dashboard-job-tests.png")
+
+
+def test_with_tokens_the_dashboard_asks_for_one_and_stays_live(tmp_path: Path) -> None:
+    """Once tokens exist the page asks for one, then reads (and follows the change events)
+    with it."""
+    from qgjob.auth import tokens
+    from qgjob.auth.tokens import Role
+    from qgjob.store import open_store
+    from tests.conftest import fast_settings, serve
+
+    settings = fast_settings(tmp_path)
+    store = open_store(settings.resolved_database_url)
+    record, secret = tokens.issue(Role.ADMIN, None, 0.0)
+    store.insert_token(record)
+    store.close()
+    auth = {"Authorization": f"Bearer {secret}"}
+    with serve(settings) as live, chromium(require_chromium()) as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"{live.url}/#/jobs")
+        page.wait_for_selector("#token-form:not([hidden])")
+        assert httpx.get(f"{live.url}/jobs").status_code == 401
+        page.fill("#token-form input[name=token]", secret)
+        page.click("#token-form button")
+        page.wait_for_selector("#live.on")  # the event stream, read with the token
+        page.wait_for_selector("#token-form", state="hidden")
+        job = {**BUILD, "test_path": "tests/token.spec.js"}
+        job_id = httpx.post(f"{live.url}/jobs", json=job, headers=auth).json()["job_id"]
+        page.wait_for_selector(status_of(job_id, "queued"))  # seen live, no reload
+        with running_agent(live.url, SimulateExecutor(0.1, 0.2), devices="emulator:1",
+                           token=secret):
+            page.wait_for_selector(status_of(job_id, "completed"))
+        page.click(f'tr[data-job-id="{job_id}"]')
+        page.wait_for_selector("#job-logs-text")
+        shoot(page, "dashboard-with-token.png")
+        page.click("#forget-token")
+        page.wait_for_selector("#token-form:not([hidden])")

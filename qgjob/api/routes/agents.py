@@ -9,7 +9,9 @@ import binascii
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from qgjob import __version__
-from qgjob.api.deps import ServiceDep
+from qgjob.api.deps import AgentCaller, OwnAgentId, ServiceDep
+from qgjob.api.params import JobIdPath, LeaseIdPath
+from qgjob.api.problems import ERROR_RESPONSES
 from qgjob.api.schemas import (
     AgentPublic,
     AgentRegistered,
@@ -28,19 +30,28 @@ from qgjob.api.schemas import (
     StartRequest,
     iso,
 )
+from qgjob.auth.tokens import Role
 from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
 from qgjob.store.base import DeviceReport
 
-router = APIRouter(prefix="/agents", tags=["agent protocol"])
+router = APIRouter(prefix="/agents", tags=["agent protocol"], responses=ERROR_RESPONSES)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AgentRegistered)
-async def register(body: AgentRegistration, service: ServiceDep) -> AgentRegistered:
+async def register(body: AgentRegistration, service: ServiceDep,
+                   caller: AgentCaller) -> AgentRegistered:
     """An agent process announces itself and its devices. Registering again under the same
-    name replaces the earlier run: its unfinished batches are rescued at once."""
+    name replaces the earlier run: its unfinished batches are rescued at once. The session
+    belongs to the token it registered with."""
+    if caller.role is Role.AGENT:
+        running = await service.online_agent_owner(body.name)
+        if running is not None and running.token_id != caller.token_id:
+            raise HTTPException(409, f"agent name {body.name!r} is in use by an online session "
+                                     "of another token")
     devices = [DeviceSpec(d.name, d.target, d.holds_app_version_id) for d in body.devices]
     agent = await service.register_agent(
-        body.name, body.version or __version__, body.executor or "unknown", devices
+        body.name, body.version or __version__, body.executor or "unknown", devices,
+        token_id=caller.token_id,
     )
     settings = service.settings
     return AgentRegistered(
@@ -54,7 +65,7 @@ async def register(body: AgentRegistration, service: ServiceDep) -> AgentRegiste
 @router.post("/{agent_id}/claim", response_model=BatchPublic,
              responses={204: {"description": "no work within wait_seconds"}})
 async def claim(
-    agent_id: str, body: ClaimRequest, request: Request, service: ServiceDep
+    agent_id: OwnAgentId, body: ClaimRequest, request: Request, service: ServiceDep
 ) -> BatchPublic | Response:
     """Long-poll: answered the moment a batch for this device exists, or 204 after
     `wait_seconds`."""
@@ -69,14 +80,15 @@ async def claim(
 
 @router.post("/{agent_id}/jobs/{job_id}/start", response_model=JobPublic,
              responses={409: {"description": "the job left this lease (cancelled, rescued)"}})
-async def start(agent_id: str, job_id: str, body: StartRequest, service: ServiceDep) -> JobPublic:
+async def start(agent_id: OwnAgentId, job_id: JobIdPath, body: StartRequest,
+                service: ServiceDep) -> JobPublic:
     return JobPublic.of(await service.start(agent_id, job_id, body.lease_id))
 
 
 @router.post("/{agent_id}/jobs/{job_id}/report", response_model=JobPublic,
              responses={409: {"description": "the job left this lease; the report is refused"}})
 async def report(
-    agent_id: str, job_id: str, body: AttemptReport, service: ServiceDep
+    agent_id: OwnAgentId, job_id: JobIdPath, body: AttemptReport, service: ServiceDep
 ) -> JobPublic:
     cases = [CaseResult(c.title, c.status, c.duration_seconds, c.error, c.file)
              for c in body.tests]
@@ -87,7 +99,7 @@ async def report(
 
 @router.post("/{agent_id}/jobs/{job_id}/output", status_code=status.HTTP_204_NO_CONTENT,
              responses={409: {"description": "the job left this lease"}})
-async def append_output(agent_id: str, job_id: str, body: OutputChunk,
+async def append_output(agent_id: OwnAgentId, job_id: JobIdPath, body: OutputChunk,
                         service: ServiceDep) -> Response:
     """A chunk of the running attempt's stdout/stderr (the last 1 MiB is kept)."""
     await service.append_output(agent_id, job_id, body.lease_id, body.attempt, body.text)
@@ -96,12 +108,12 @@ async def append_output(agent_id: str, job_id: str, body: OutputChunk,
 
 @router.post("/{agent_id}/jobs/{job_id}/files", status_code=status.HTTP_204_NO_CONTENT,
              responses={409: {"description": "the job left this lease"}})
-async def save_file(agent_id: str, job_id: str, body: FileUpload,
+async def save_file(agent_id: OwnAgentId, job_id: JobIdPath, body: FileUpload,
                     service: ServiceDep) -> Response:
     """A report file of the running attempt (JSON, JUnit XML…), base64-encoded; up to 6 MiB."""
     try:
         content = base64.b64decode(body.content_base64, validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: characters beyond ASCII
         raise HTTPException(422, "content_base64: is not valid base64") from None
     await service.save_file(agent_id, job_id, body.lease_id, body.attempt,
                             AttemptFile(body.name, body.media_type, content))
@@ -110,7 +122,7 @@ async def save_file(agent_id: str, job_id: str, body: FileUpload,
 
 @router.post("/{agent_id}/leases/{lease_id}/release", response_model=JobList)
 async def release(
-    agent_id: str, lease_id: str, body: ReleaseRequest, service: ServiceDep
+    agent_id: OwnAgentId, lease_id: LeaseIdPath, body: ReleaseRequest, service: ServiceDep
 ) -> JobList:
     """Hand back jobs of a batch that were not started (e.g. the agent is shutting down)."""
     jobs = await service.release(agent_id, lease_id, body.job_ids)
@@ -118,7 +130,7 @@ async def release(
 
 
 @router.post("/{agent_id}/heartbeat", response_model=HeartbeatReply)
-async def heartbeat(agent_id: str, body: Heartbeat, service: ServiceDep) -> HeartbeatReply:
+async def heartbeat(agent_id: OwnAgentId, body: Heartbeat, service: ServiceDep) -> HeartbeatReply:
     """Extends the leases of devices that report working on them; answers with the running
     jobs a user cancelled. `known: false` tells the agent to register again."""
     reports = [
@@ -132,7 +144,8 @@ async def heartbeat(agent_id: str, body: Heartbeat, service: ServiceDep) -> Hear
 
 
 @router.post("/{agent_id}/installs", status_code=status.HTTP_204_NO_CONTENT)
-async def record_install(agent_id: str, body: InstallReport, service: ServiceDep) -> Response:
+async def record_install(agent_id: OwnAgentId, body: InstallReport,
+                         service: ServiceDep) -> Response:
     await service.record_install(agent_id, body.device, body.app_version_id, body.target,
                                  body.seconds, body.ok)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from qgjob.api.deps import ServiceDep
+from qgjob.api.deps import Caller, ServiceDep
+from qgjob.api.problems import ERROR_RESPONSES
 from qgjob.api.schemas import (
     AgentList,
     AgentPublic,
@@ -19,36 +20,46 @@ from qgjob.api.schemas import (
     QueueSummary,
     iso,
 )
+from qgjob.api.visibility import (
+    visible_agents,
+    visible_counts,
+    visible_groups,
+    visible_standings,
+)
 
 router = APIRouter(tags=["cluster"])
 
 
-@router.get("/groups", response_model=GroupList)
+@router.get("/groups", response_model=GroupList, responses=ERROR_RESPONSES)
 @router.get("/debug/groups", response_model=GroupList, include_in_schema=False)
 async def list_groups(
     service: ServiceDep,
+    caller: Caller,
     all: Annotated[bool, Query(description="include groups whose jobs all finished")] = False,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> GroupList:
     """Jobs grouped by (app_version_id, target): one app install serves a whole group.
-    Groups with queued or running jobs, oldest first; `?all=true` adds finished ones."""
-    groups = await service.groups(include_finished=all, limit=limit)
+    Groups with queued or running jobs, oldest first; `?all=true` adds finished ones. A
+    submitter token sees the groups holding its org's jobs, and only those jobs in them."""
+    groups = await visible_groups(service, caller, all, limit)
     return GroupList(groups=[GroupPublic.of(g) for g in groups])
 
 
-@router.get("/agents", response_model=AgentList)
-async def list_agents(service: ServiceDep) -> AgentList:
-    """Agents, their devices, the app each device holds and the job it runs."""
-    agents = await service.list_agents()
+@router.get("/agents", response_model=AgentList, responses=ERROR_RESPONSES)
+async def list_agents(service: ServiceDep, caller: Caller) -> AgentList:
+    """Agents, their devices, the app each device holds and the job it runs (for a submitter
+    token, only on devices running its org's jobs)."""
+    agents = await visible_agents(service, caller)
     return AgentList(agents=[AgentPublic.of(a) for a in agents])
 
 
-@router.get("/queue", response_model=QueueSummary)
-async def queue_summary(service: ServiceDep) -> QueueSummary:
+@router.get("/queue", response_model=QueueSummary, responses=ERROR_RESPONSES)
+async def queue_summary(service: ServiceDep, caller: Caller) -> QueueSummary:
     """Queued and running jobs by priority, target and org, and each waiting build's place
-    in line with a start estimate."""
-    rows = await service.queue_counts()
-    standings = await service.queue_standings()
+    in line with a start estimate. A submitter token sees its own org's counts and builds
+    (their place in line counts every org's)."""
+    rows = visible_counts(caller, await service.queue_counts())
+    standings = visible_standings(caller, await service.queue_standings())
     by_priority: dict[str, int] = {}
     by_target: dict[str, int] = {}
     by_org: dict[str, int] = {}

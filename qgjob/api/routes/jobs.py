@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 from fastapi.responses import PlainTextResponse
 
-from qgjob.api.deps import ServiceDep
+from qgjob.api.deps import Caller, ServiceDep
+from qgjob.api.params import FileNamePath, JobIdPath, JobIdValue
+from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES
 from qgjob.api.schemas import (
     AppVersionId,
     CasePublic,
@@ -21,12 +23,12 @@ from qgjob.api.schemas import (
     OrgId,
     TargetName,
 )
-from qgjob.domain.models import Job
+from qgjob.api.visibility import check_may_submit, scoped_filter, visible_job
 from qgjob.domain.states import states_for_public
 from qgjob.service import JobRequest
 from qgjob.store.base import JobFilter
 
-router = APIRouter(tags=["jobs"])
+router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
 
 PublicStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 
@@ -45,6 +47,7 @@ def _request(body: JobCreate, key: str | None = None) -> JobRequest:
 async def submit_job(
     body: JobCreate,
     service: ServiceDep,
+    caller: Caller,
     response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> JobPublic:
@@ -53,6 +56,7 @@ async def submit_job(
     one: a retried CI step does not queue twice."""
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise HTTPException(422, "idempotency_key: the header and the body disagree")
+    check_may_submit(caller, {body.org_id})
     [submitted] = await service.submit([_request(body, idempotency_key)])
     if submitted.replayed:
         response.status_code = status.HTTP_200_OK
@@ -61,36 +65,40 @@ async def submit_job(
 
 
 @router.post("/jobs/batch", status_code=status.HTTP_201_CREATED, response_model=JobList)
-async def submit_jobs(body: JobBatchCreate, service: ServiceDep) -> JobList:
+async def submit_jobs(body: JobBatchCreate, service: ServiceDep, caller: Caller) -> JobList:
     """Submit several jobs at once: all are stored, or none (one transaction). Each job may
     carry its own `idempotency_key`."""
+    check_may_submit(caller, {job.org_id for job in body.jobs})
     submitted = await service.submit([_request(j) for j in body.jobs])
     return JobList(jobs=[JobPublic.of(s.job) for s in submitted], count=len(submitted))
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
-async def get_job(job_id: str, service: ServiceDep) -> JobPublic:
+async def get_job(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> JobPublic:
     """The job, with the per-test results of its last attempt."""
-    job = await _existing(service, job_id)
+    job = await visible_job(service, caller, job_id)
     public = JobPublic.of(job)
     public.tests = [CasePublic(**case.__dict__) for case in await service.last_cases(job_id)]
     return public
 
 
 @router.get("/jobs/{job_id}/logs", response_class=PlainTextResponse,
-            responses={200: {"content": {"text/plain": {}},
+            responses={**TEXT_ROUTE_ERROR_RESPONSES,
+                       200: {"content": {"text/plain": {}},
                              "description": "the output from `offset` on"}})
 async def get_logs(
-    job_id: str,
+    job_id: JobIdPath,
     service: ServiceDep,
+    caller: Caller,
     attempt: Annotated[int | None, Query(ge=1, le=1000, description="default: the last")]
     = None,
-    offset: Annotated[int, Query(ge=0, description="continue from X-Qgjob-Next-Offset")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**53,
+                                 description="continue from X-Qgjob-Next-Offset")] = 0,
 ) -> PlainTextResponse:
     """An attempt's stdout and stderr (the last 1 MiB), live while it runs. Headers:
     `X-Qgjob-Attempt`, `X-Qgjob-Next-Offset` (ask again from there), `X-Qgjob-Finished`
     (`true` once the attempt ended) and `X-Qgjob-Dropped` (characters dropped from the front)."""
-    await _existing(service, job_id)
+    await visible_job(service, caller, job_id)
     part = await service.read_output(job_id, attempt, offset)
     if part is None:
         if attempt is not None:
@@ -105,57 +113,55 @@ async def get_logs(
 
 
 @router.get("/jobs/{job_id}/files", response_model=FileList)
-async def list_files(job_id: str, service: ServiceDep) -> FileList:
+async def list_files(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> FileList:
     """Report files its attempts produced (Playwright JSON, JUnit XML, …)."""
-    await _existing(service, job_id)
+    await visible_job(service, caller, job_id)
     files = await service.list_files(job_id)
     return FileList(files=[FileInfo(attempt=a, name=n, media_type=m, size=z)
                            for a, n, m, z in files])
 
 
 @router.get("/jobs/{job_id}/files/{attempt}/{name}", response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}}})
-async def get_file(job_id: str, attempt: Annotated[int, Path(ge=1, le=1000)],
-                   name: Annotated[str, Path(max_length=100)], service: ServiceDep) -> Response:
+            responses={**TEXT_ROUTE_ERROR_RESPONSES,
+                       200: {"content": {"application/octet-stream": {}}}})
+async def get_file(job_id: JobIdPath, attempt: Annotated[int, Path(ge=1, le=1000)],
+                   name: FileNamePath, service: ServiceDep, caller: Caller) -> Response:
+    await visible_job(service, caller, job_id)
     file = await service.read_file(job_id, attempt, name)
     if file is None:
         raise HTTPException(404, f"job {job_id!r} has no file {name!r} in attempt {attempt}")
     return Response(file.content, media_type=file.media_type)
 
 
-async def _existing(service: ServiceDep, job_id: str) -> Job:
-    job = await service.get_job(job_id)
-    if job is None:
-        raise HTTPException(404, f"no job with id {job_id!r}")
-    return job
-
-
 @router.get("/jobs", response_model=JobList)
 async def list_jobs(
     service: ServiceDep,
+    caller: Caller,
     org_id: Annotated[OrgId | None, Query()] = None,
     status: Annotated[PublicStatus | None, Query()] = None,
     app_version_id: Annotated[AppVersionId | None, Query()] = None,
     target: Annotated[TargetName | None, Query()] = None,
-    job_id: Annotated[list[str] | None, Query(max_length=1000)] = None,
+    job_id: Annotated[list[JobIdValue] | None, Query(max_length=1000)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> JobList:
-    """Jobs, newest first. Repeat `job_id` to fetch several jobs by id."""
-    query = JobFilter(
+    """Jobs, newest first. Repeat `job_id` to fetch several jobs by id. A submitter token sees
+    its own org's jobs only (another org's filter gives an empty list)."""
+    query = scoped_filter(caller, JobFilter(
         org_id=org_id,
         states=states_for_public(status) if status else None,
         app_version_id=app_version_id,
         target=target,
         job_ids=tuple(job_id) if job_id else None,
         limit=limit,
-    )
-    jobs = await service.list_jobs(query)
+    ))
+    jobs = await service.list_jobs(query) if query is not None else []
     return JobList(jobs=[JobPublic.of(j) for j in jobs], count=len(jobs))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
-async def cancel_job(job_id: str, service: ServiceDep) -> JobPublic:
+async def cancel_job(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> JobPublic:
     """Cancel a job: a queued one at once; a running one is stopped by its agent within one
     heartbeat (`cancel_requested` is true until then). 409 if the job already finished."""
+    await visible_job(service, caller, job_id)
     change = await service.cancel(job_id)
     return JobPublic.of(change.after)

@@ -6,7 +6,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
-from qgjob.api.deps import FeedDep, ServiceDep
+from qgjob.api.deps import Caller, DashboardReader, FeedDep, ServiceDep
 from qgjob.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["observability"])
@@ -15,9 +15,10 @@ router = APIRouter(tags=["observability"])
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {"text/plain": {}},
                              "description": "Prometheus text format"}})
-async def metrics(service: ServiceDep) -> Response:
+async def metrics(service: ServiceDep, _: DashboardReader) -> Response:
     """Queue depth, jobs, agents and devices (read at scrape time), claim latency, attempt
-    and install durations, installs."""
+    and install durations, installs. An admin token (Prometheus sends it as a bearer token),
+    or none with QGJOB_PUBLIC_DASHBOARD=true."""
     body = await to_thread.run_sync(service.metrics.exposition)
     return Response(body, media_type=CONTENT_TYPE)
 
@@ -25,7 +26,7 @@ async def metrics(service: ServiceDep) -> Response:
 @router.get("/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "server-sent events"}})
-async def events(feed: FeedDep) -> StreamingResponse:
+async def events(feed: FeedDep, _: Caller) -> StreamingResponse:
     """A `change` event whenever jobs, devices, installs or agents changed (checked about once
     a second): a dashboard fetches what it shows again."""
     return StreamingResponse(feed.stream(), media_type="text/event-stream",

@@ -385,3 +385,54 @@ WHERE job_id = %(job_id)s ORDER BY attempt, name;
 -- name: attempt_file
 SELECT media_type, content FROM attempt_files
 WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND name = %(name)s;
+
+-- API tokens ---------------------------------------------------------------------------------
+-- name: insert_token
+INSERT INTO api_tokens (id, org_id, role, secret_sha256, created_at)
+VALUES (%(token_id)s, %(org_id)s, %(role)s, %(secret_digest)s, %(created_at)s);
+
+-- name: token_by_id
+SELECT * FROM api_tokens WHERE id = %(token_id)s;
+
+-- name: all_tokens
+SELECT * FROM api_tokens ORDER BY created_at, id;
+
+-- name: revoke_token
+UPDATE api_tokens SET revoked_at = %(now)s WHERE id = %(token_id)s AND revoked_at IS NULL;
+
+-- name: count_active_tokens
+SELECT count(*) AS tokens FROM api_tokens WHERE revoked_at IS NULL;
+
+-- name: touch_token
+UPDATE api_tokens SET last_used_at = %(now)s WHERE id = %(token_id)s;
+
+-- name: set_agent_token
+UPDATE agents SET token_id = %(token_id)s WHERE id = %(agent_id)s;
+
+-- name: agent_token
+SELECT id, name, token_id FROM agents WHERE id = %(agent_id)s;
+
+-- name: online_agent_token
+SELECT id, name, token_id FROM agents
+WHERE name = %(name)s AND state = 'online'
+ORDER BY registered_at DESC LIMIT 1;
+
+-- A submitter's view of the groups ------------------------------------------------------------
+
+-- name: active_groups_of_org
+SELECT * FROM job_groups g
+WHERE queued + assigned + running + retry_wait > 0
+  AND EXISTS (SELECT 1 FROM jobs j WHERE j.org_id = %(org_id)s AND j.group_key = g.group_key
+              AND j.state IN ('queued', 'assigned', 'running', 'retry_wait'))
+ORDER BY created_at, group_key LIMIT %(limit)s;
+
+-- name: all_groups_of_org
+SELECT * FROM job_groups g
+WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.org_id = %(org_id)s AND j.group_key = g.group_key)
+ORDER BY created_at, group_key LIMIT %(limit)s;
+
+-- name: org_jobs_of_group
+SELECT id, state FROM jobs
+WHERE org_id = %(org_id)s AND group_key = %(group_key)s
+  AND (%(active_only)s = 0 OR state IN ('queued', 'assigned', 'running', 'retry_wait'))
+ORDER BY created_at, id;

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from qgjob.auth.tokens import ApiToken
 from qgjob.domain import transitions
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.history import Timeline
@@ -30,6 +31,7 @@ from qgjob.ids import new_id
 from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules, JobView, RunningJob
 from qgjob.store.base import (
+    AgentOwner,
     ClaimResult,
     Conflict,
     DecideAttempt,
@@ -49,7 +51,7 @@ from qgjob.store.rows import (
     job_from_row,
     job_to_params,
 )
-from qgjob.store.sql import claims, history, output
+from qgjob.store.sql import claims, history, org_views, output, tokens
 from qgjob.store.sql.database import Database, Row, Tx, retried
 
 _RESCUE_BATCH = 200
@@ -198,7 +200,7 @@ class SqlStore:
     @retried
     def register_agent(
         self, agent_id: str, name: str, version: str, executor: str,
-        devices: Sequence[DeviceSpec], now: float,
+        devices: Sequence[DeviceSpec], now: float, token_id: str | None = None,
     ) -> Agent:
         device_ids = [f"{name}/{spec.name}" for spec in devices]
         with self._db.write() as conn:
@@ -207,6 +209,7 @@ class SqlStore:
                 {"agent_id": agent_id, "name": name, "version": version,
                  "executor": executor, "now": now},
             )
+            tokens.set_agent_token(conn, agent_id, token_id)
             for device_id, spec in zip(device_ids, devices, strict=True):
                 conn.run("upsert_device",
                     {"device_id": device_id, "agent_id": agent_id, "agent_name": name,
@@ -470,6 +473,51 @@ class SqlStore:
             return int(conn.run("extend_all_leases", {
                 "expires_at": now + lease_seconds, "quiet_since": now - quiet_seconds,
             }).rowcount)
+
+    # API tokens -----------------------------------------------------------------------------
+
+    @retried
+    def insert_token(self, token: ApiToken) -> None:
+        with self._db.write() as conn:
+            tokens.insert(conn, token)
+
+    def get_token(self, token_id: str) -> ApiToken | None:
+        with self._db.read() as conn:
+            return tokens.by_id(conn, token_id)
+
+    def list_tokens(self) -> list[ApiToken]:
+        with self._db.read() as conn:
+            return tokens.every(conn)
+
+    @retried
+    def revoke_token(self, token_id: str, now: float) -> ApiToken:
+        with self._db.write() as conn:
+            revoked = tokens.revoke(conn, token_id, now)
+        if revoked is None:
+            raise NotFound(f"no token with id {token_id!r}")
+        return revoked
+
+    def count_active_tokens(self) -> int:
+        with self._db.read() as conn:
+            return tokens.count_active(conn)
+
+    @retried
+    def touch_token(self, token_id: str, now: float) -> None:
+        with self._db.write() as conn:
+            tokens.touch(conn, token_id, now)
+
+    def agent_owner(self, agent_id: str) -> AgentOwner | None:
+        with self._db.read() as conn:
+            return tokens.agent_owner(conn, agent_id)
+
+    def online_agent_owner(self, name: str) -> AgentOwner | None:
+        with self._db.read() as conn:
+            return tokens.online_agent_owner(conn, name)
+
+    def org_groups(self, org_id: str, include_finished: bool, limit: int) -> list[GroupSummary]:
+        with self._db.read() as conn:
+            return org_views.groups_of_org(conn, org_id, include_finished, limit,
+                                           _GROUP_JOB_IDS_MAX)
 
     @retried
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]:

@@ -379,3 +379,55 @@ WHERE job_id = :job_id ORDER BY attempt, name;
 -- name: attempt_file
 SELECT media_type, content FROM attempt_files
 WHERE job_id = :job_id AND attempt = :attempt AND name = :name;
+
+-- API tokens ---------------------------------------------------------------------------------
+
+-- name: insert_token
+INSERT INTO api_tokens (id, org_id, role, secret_sha256, created_at)
+VALUES (:token_id, :org_id, :role, :secret_digest, :created_at);
+
+-- name: token_by_id
+SELECT * FROM api_tokens WHERE id = :token_id;
+
+-- name: all_tokens
+SELECT * FROM api_tokens ORDER BY created_at, id;
+
+-- name: revoke_token
+UPDATE api_tokens SET revoked_at = :now WHERE id = :token_id AND revoked_at IS NULL;
+
+-- name: count_active_tokens
+SELECT count(*) AS tokens FROM api_tokens WHERE revoked_at IS NULL;
+
+-- name: touch_token
+UPDATE api_tokens SET last_used_at = :now WHERE id = :token_id;
+
+-- name: set_agent_token
+UPDATE agents SET token_id = :token_id WHERE id = :agent_id;
+
+-- name: agent_token
+SELECT id, name, token_id FROM agents WHERE id = :agent_id;
+
+-- name: online_agent_token
+SELECT id, name, token_id FROM agents
+WHERE name = :name AND state = 'online'
+ORDER BY registered_at DESC LIMIT 1;
+
+-- A submitter's view of the groups ------------------------------------------------------------
+
+-- name: active_groups_of_org
+SELECT * FROM job_groups g
+WHERE queued + assigned + running + retry_wait > 0
+  AND EXISTS (SELECT 1 FROM jobs j WHERE j.org_id = :org_id AND j.group_key = g.group_key
+              AND j.state IN ('queued', 'assigned', 'running', 'retry_wait'))
+ORDER BY created_at, group_key LIMIT :limit;
+
+-- name: all_groups_of_org
+SELECT * FROM job_groups g
+WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.org_id = :org_id AND j.group_key = g.group_key)
+ORDER BY created_at, group_key LIMIT :limit;
+
+-- name: org_jobs_of_group
+SELECT id, state FROM jobs
+WHERE org_id = :org_id AND group_key = :group_key
+  AND (:active_only = 0 OR state IN ('queued', 'assigned', 'running', 'retry_wait'))
+ORDER BY created_at, id;

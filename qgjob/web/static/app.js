@@ -1,7 +1,7 @@
 // qgjob dashboard: routing between the pages, and live updates from the server's change
 // events (polling every 2 s while the stream reconnects). Plain JavaScript modules, no build
 // step, nothing loaded from elsewhere.
-import { showProblem } from "./dom.js";
+import { NeedToken, readEvents, setToken, showProblem, token } from "./dom.js";
 import { jobPage, jobs } from "./jobs.js";
 import { overview } from "./overview.js";
 import { timeline } from "./timeline.js";
@@ -36,6 +36,8 @@ const live = {
   busy: false,
   pending: false,
   poller: null,
+  events: null,
+  stream: null,
 
   show(view) {
     this.view = view;
@@ -50,8 +52,10 @@ const live = {
     try {
       await view.refresh();
       showProblem(null);
+      askForToken(false);
     } catch (error) {
-      showProblem(`Cannot load this page: ${error.message}`);
+      if (error instanceof NeedToken) askForToken(true);
+      else showProblem(`Cannot load this page: ${error.message}`);
     } finally {
       this.busy = false;
       if (this.pending) { this.pending = false; this.refreshNow(); }
@@ -60,8 +64,12 @@ const live = {
 
   connect() {
     const indicator = document.getElementById("live");
+    if (this.stream) { this.stream.abort(); this.stream = null; }
+    if (token()) { this.follow(indicator); return; }
+    if (this.events) { this.events.close(); this.events = null; }
     if (!window.EventSource) { this.poll(indicator); return; }
     const events = new EventSource("/events");
+    this.events = events;
     events.addEventListener("change", () => this.refreshNow());
     events.onopen = () => {
       clearInterval(this.poller); this.poller = null;
@@ -71,11 +79,58 @@ const live = {
     events.onerror = () => this.poll(indicator);
   },
 
+  // With a token: the same events through fetch (EventSource cannot send the token).
+  async follow(indicator) {
+    if (this.events) { this.events.close(); this.events = null; }
+    const stream = new AbortController();
+    this.stream = stream;
+    while (this.stream === stream) {
+      try {
+        await readEvents(() => {
+          clearInterval(this.poller); this.poller = null;
+          indicator.textContent = "live"; indicator.className = "live on";
+        }, () => this.refreshNow(), stream.signal);
+      } catch (error) {
+        if (this.stream !== stream) return;
+        if (error instanceof NeedToken) askForToken(true);
+      }
+      this.poll(indicator);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  },
+
   poll(indicator) {
     indicator.textContent = "polling"; indicator.className = "live";
     if (!this.poller) this.poller = setInterval(() => this.refreshNow(), POLL_MS);
   },
 };
+
+// The token form: shown when the server asks for a token (HTTP 401).
+function askForToken(needed) {
+  const form = document.getElementById("token-form");
+  form.hidden = !needed;
+  document.getElementById("forget-token").hidden = !token();
+  if (needed) {
+    showProblem(token() ? "The server refused this API token." : null);
+    form.elements.token.focus();
+  }
+}
+
+document.getElementById("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  setToken(form.elements.token.value.trim());
+  form.reset();
+  live.connect();
+  live.refreshNow();
+});
+
+document.getElementById("forget-token").addEventListener("click", (event) => {
+  event.preventDefault();
+  setToken(null);
+  live.connect();
+  live.refreshNow();
+});
 
 window.addEventListener("hashchange", route);
 route();

@@ -79,8 +79,31 @@ export function duration(seconds) {
 
 // ---------------------------------------------------------------------------- talking to the API
 
+// With API tokens configured, the dashboard sends one (an admin token sees every org, a
+// submitter token its own org). It lives in this tab's session storage only.
+const TOKEN_KEY = "qgjob-token";
+
+export class NeedToken extends Error {}
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(value) {
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export function authHeaders(extra) {
+  const headers = { ...(extra || {}) };
+  const current = token();
+  if (current) headers.Authorization = `Bearer ${current}`;
+  return headers;
+}
+
 export async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const response = await fetch(path, { headers: authHeaders({ Accept: "application/json" }) });
+  if (response.status === 401) throw new NeedToken(path);
   if (!response.ok) {
     let detail = `HTTP ${response.status}`;
     try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
@@ -91,9 +114,45 @@ export async function getJson(path) {
 
 export async function getLogs(jobId, attempt) {
   const query = attempt ? `?attempt=${encodeURIComponent(attempt)}` : "";
-  const response = await fetch(`/jobs/${encodeURIComponent(jobId)}/logs${query}`);
+  const response = await fetch(`/jobs/${encodeURIComponent(jobId)}/logs${query}`,
+    { headers: authHeaders() });
   if (!response.ok) return "";
   return response.text();
+}
+
+// A report file, fetched with the token (a plain link could not send it) and saved.
+export async function download(path, name) {
+  const response = await fetch(path, { headers: authHeaders() });
+  if (!response.ok) { showProblem(`Cannot download ${name}: HTTP ${response.status}`); return; }
+  const url = URL.createObjectURL(await response.blob());
+  const link = h("a", { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// Server-sent events read through fetch, so that the token goes along (EventSource cannot
+// send headers). Calls onChange per `change` event; resolves when the stream ends.
+export async function readEvents(onOpen, onChange, signal) {
+  const response = await fetch("/events", {
+    headers: authHeaders({ Accept: "text/event-stream" }), signal });
+  if (response.status === 401) throw new NeedToken("/events");
+  if (!response.ok || !response.body) throw new Error(`/events: HTTP ${response.status}`);
+  onOpen();
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const message = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (/^event: change$/m.test(message)) onChange();
+    }
+  }
 }
 
 export function showProblem(message) {

@@ -1,6 +1,7 @@
 // The job list with its filters, and one job's page: fields, attempts, tests, files and logs.
 import {
-  STATUSES, TARGETS, badge, clock, duration, getJson, getLogs, h, jobLink, replace, table,
+  STATUSES, TARGETS, badge, clock, download, duration, getJson, getLogs, h, jobLink, replace,
+  table,
 } from "./dom.js";
 
 export const jobs = {
@@ -125,7 +126,11 @@ export const jobPage = {
       h("td", { class: "num" }, f.attempt),
       h("td", {}, h("a", {
         href: `/jobs/${id}/files/${f.attempt}/${encodeURIComponent(f.name)}`,
-        download: f.name }, f.name)),
+        download: f.name,
+        onclick: (event) => {
+          event.preventDefault();
+          download(event.currentTarget.getAttribute("href"), f.name);
+        } }, f.name)),
       h("td", {}, f.media_type), h("td", { class: "num" }, f.size)));
     replace(this.files, h("h2", {}, "Report files"),
       table(["#", "File", "Type", "Bytes"], rows, "No report files."));

@@ -1,0 +1,171 @@
+"""Who is calling: bearer tokens resolved against the store (cached briefly), roles checked,
+and per-caller rate limits. Answers 401 (with `WWW-Authenticate: Bearer`), 403 or 429 (with
+`Retry-After`); never echoes a token."""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from qgjob.auth import tokens
+from qgjob.auth.principal import OPEN, VIEWER, Principal
+from qgjob.auth.ratelimit import RateLimiter
+from qgjob.auth.tokens import ApiToken, Role
+from qgjob.settings import ServerSettings
+from qgjob.store.base import Store
+
+_CACHE_MAX = 10_000
+_TOUCH_EVERY_SECONDS = 60.0
+_UNAUTHORIZED = "missing, unknown or revoked API token (send `Authorization: Bearer <token>`)"
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `qgjob token create`.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+class Unauthorized(Exception):
+    pass
+
+
+@dataclass
+class Authenticator:
+    """Resolves a presented token to a Principal. Lookups are cached for `cache_seconds`, so
+    a token created or revoked with `qgjob token` takes effect within that time."""
+
+    store: Store
+    clock: Callable[[], float]
+    cache_seconds: float = 2.0
+    open_without_tokens: bool = True
+    process_tokens: Mapping[str, Principal] = field(default_factory=dict)
+    """Tokens that live only in this process's memory (the local agent of `qgjob up`)."""
+    _records: dict[str, tuple[float, ApiToken | None]] = field(default_factory=dict)
+    _active: tuple[float, int] | None = None
+    _touched: dict[str, float] = field(default_factory=dict)
+
+    async def principal(self, presented: str | None) -> Principal:
+        """The caller; raises Unauthorized when a token is needed and this one is not good."""
+        if presented is not None:
+            for secret, principal in self.process_tokens.items():
+                if hmac.compare_digest(secret.encode(), presented.encode()):
+                    return principal
+        if await self._active_tokens() == 0:
+            if self.open_without_tokens:
+                return OPEN
+            raise Unauthorized(_UNAUTHORIZED)
+        parsed = tokens.parse(presented) if presented else None
+        record = await self._record(parsed.token_id) if parsed else None
+        if parsed is None or record is None or not record.active \
+                or not tokens.matches(record, parsed):
+            raise Unauthorized(_UNAUTHORIZED)
+        await self._touch(record)
+        return Principal(record.role, record.org_id, record.token_id)
+
+    async def _active_tokens(self) -> int:
+        now = self.clock()
+        if self._active is None or now - self._active[0] >= self.cache_seconds:
+            self._active = (now, await to_thread.run_sync(self.store.count_active_tokens))
+        return self._active[1]
+
+    async def _record(self, token_id: str) -> ApiToken | None:
+        now = self.clock()
+        cached = self._records.get(token_id)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        record = await to_thread.run_sync(self.store.get_token, token_id)
+        if len(self._records) >= _CACHE_MAX:
+            self._records.clear()
+        self._records[token_id] = (now, record)
+        return record
+
+    async def _touch(self, record: ApiToken) -> None:
+        """Keep `last_used_at` roughly current without a write per request."""
+        now = self.clock()
+        if now - self._touched.get(record.token_id, -math.inf) < _TOUCH_EVERY_SECONDS:
+            return
+        if len(self._touched) >= _CACHE_MAX:
+            self._touched.clear()
+        self._touched[record.token_id] = now
+        await to_thread.run_sync(self.store.touch_token, record.token_id, now)
+
+
+@dataclass
+class Gatekeeper:
+    """Everything the access dependencies need, built once per app."""
+
+    authenticator: Authenticator
+    limits: dict[str, RateLimiter]
+    clock: Callable[[], float]
+    public_dashboard: bool = False
+
+    @classmethod
+    def of(cls, settings: ServerSettings, store: Store, clock: Callable[[], float],
+           process_tokens: Mapping[str, Principal]) -> Gatekeeper:
+        authenticator = Authenticator(store, clock, settings.token_cache_seconds,
+                                      settings.open_without_tokens, process_tokens)
+        limits = {
+            "api": RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            "agent": RateLimiter(settings.agent_rate_limit_per_second,
+                                 settings.agent_rate_limit_burst),
+        }
+        return cls(authenticator, limits, clock, settings.public_dashboard)
+
+    def limit(self, budget: str, key: str) -> None:
+        wait = self.limits[budget].take(key, self.clock())
+        if wait > 0:
+            raise HTTPException(429, f"too many requests; try again in {math.ceil(wait)} s",
+                                headers={"Retry-After": str(math.ceil(wait))})
+
+    async def admit(self, request: Request, credentials: HTTPAuthorizationCredentials | None,
+                    roles: frozenset[Role], budget: str) -> Principal:
+        presented = credentials.credentials if credentials else None
+        client = f"ip:{request.client.host if request.client else 'unknown'}"
+        try:
+            principal = await self.authenticator.principal(presented)
+        except Unauthorized as refused:
+            self.limit(budget, client)
+            raise HTTPException(401, str(refused),
+                                headers={"WWW-Authenticate": "Bearer"}) from None
+        self.limit(budget, f"token:{principal.token_id}" if principal.token_id else client)
+        if principal.role not in roles:
+            raise HTTPException(403, f"a {principal.role.value} token may not use "
+                                     f"{request.method} {request.url.path}")
+        return principal
+
+
+def gatekeeper(request: Request) -> Gatekeeper:
+    keeper: Gatekeeper = request.app.state.gatekeeper
+    return keeper
+
+
+def require(roles: frozenset[Role], budget: str = "api"
+            ) -> Callable[[Request, Credentials], Awaitable[Principal]]:
+    """A dependency that admits callers whose role is in `roles`, within `budget`'s rate."""
+
+    async def admitted(request: Request, credentials: Credentials) -> Principal:
+        keeper = gatekeeper(request)
+        if (credentials is None and keeper.public_dashboard and Role.SUBMITTER in roles
+                and request.method in ("GET", "HEAD")):
+            # A public dashboard: reading (what the dashboard shows) needs no token;
+            # changing anything still does.
+            keeper.limit(budget, f"ip:{request.client.host if request.client else 'unknown'}")
+            return VIEWER
+        return await keeper.admit(request, credentials, roles, budget)
+
+    return admitted
+
+
+async def dashboard_reader(request: Request, credentials: Credentials) -> Principal | None:
+    """Views of every org's work (`/metrics`, `/timeline`): open when the public-dashboard
+    setting says so, else admins."""
+    keeper = gatekeeper(request)
+    if keeper.public_dashboard:
+        client = request.client.host if request.client else "unknown"
+        keeper.limit("api", f"ip:{client}")
+        return None
+    return await keeper.admit(request, credentials, frozenset({Role.ADMIN}), "api")

@@ -1,0 +1,49 @@
+"""The one shape of every error answer, declared in the OpenAPI schema so clients (and the
+schema fuzzer) know what a 4xx looks like: `{"detail": "one readable line", ...}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ProblemItem(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="one readable line")
+    errors: list[ProblemItem] | None = Field(
+        default=None, description="for 422: each invalid field and why")
+    code: str | None = Field(default=None, description="`lease_lost` or `yield` on some 409s")
+
+
+_ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
+    400: ("the body could not be parsed", None),
+    401: ("no valid API token (once tokens exist)", {
+        "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}),
+    403: ("the token's role or org does not allow this", None),
+    404: ("unknown, or not visible to this token", None),
+    409: ("the request does not fit the current state", None),
+    413: ("the body is over the size cap", None),
+    415: ("the body is not JSON", None),
+    422: ("invalid input", None),
+    429: ("over this token's rate limit", {
+        "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}),
+}
+
+
+def _responses(body: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    return {status: {**body, "description": description, **({"headers": headers} if headers
+                                                              else {})}
+            for status, (description, headers) in _ERRORS.items()}
+
+
+ERROR_RESPONSES = _responses({"model": Problem})
+"""The error answers of a JSON route."""
+TEXT_ROUTE_ERROR_RESPONSES = _responses(
+    {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+"""The same for a route whose success is not JSON (FastAPI would file a `model` under the
+route's own media type); Problem is in the schema through the JSON routes."""

@@ -1,0 +1,113 @@
+"""`qgjob token create|list|revoke`: API tokens, made directly in the database (not through
+the API), so the first admin token exists before the server is opened to anyone."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from qgjob.auth.tokens import ApiToken, Role
+from qgjob.cli import render
+from qgjob.cli.app import app
+from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.jobs import JsonOption
+from qgjob.cli.processes import DbOption
+
+if TYPE_CHECKING:
+    from qgjob.store.base import Store
+
+token_app = typer.Typer(
+    name="token", no_args_is_help=True,
+    help="API tokens: printed once when created, stored hashed. Works on the database "
+         "directly (`--db`, like `qgjob server`).")
+app.add_typer(token_app)
+
+
+@token_app.command("create")
+def create(
+    role: Annotated[Role, typer.Option("--role", help="submitter, agent or admin.")],
+    org_id: Annotated[str | None, typer.Option(
+        "--org-id", show_default=False,
+        help="The org a submitter acts for (required for submitters; a label otherwise).")]
+    = None,
+    db: DbOption = None,
+) -> int:
+    """Make a token and print it once, on stdout (and nothing else there)."""
+    from qgjob.auth import tokens
+    from qgjob.domain.values import InvalidValue, check_org_id
+
+    if role is Role.SUBMITTER and not org_id:
+        raise CliError(EXIT_USAGE, "a submitter token needs --org-id")
+    try:
+        org = check_org_id(org_id) if org_id else None
+    except InvalidValue as bad:
+        raise CliError(EXIT_USAGE, str(bad)) from None
+    record, text = tokens.issue(role, org, time.time())
+    with _store(db) as store:
+        store.insert_token(record)
+    render.stderr.print(f"token {record.token_id} ({role.value}"
+                        f"{', org ' + org if org else ''}); it is shown only this once")
+    typer.echo(text)
+    return 0
+
+
+@token_app.command("list")
+def list_tokens(db: DbOption = None, as_json: JsonOption = False) -> int:
+    """Every token: id, org, role, created, last used, revoked. Never a secret."""
+    with _store(db) as store:
+        found = store.list_tokens()
+    rows = [_row(t) for t in found]
+    if as_json:
+        render.json_lines(rows)
+    elif not rows:
+        render.stderr.print("no tokens: the server accepts every request on loopback; "
+                            "create one with `qgjob token create`")
+    else:
+        render.stdout.print(render.table(
+            ["ID", "ORG", "ROLE", "CREATED", "LAST USED", "REVOKED"],
+            [list(r.values()) for r in rows]))
+    return 0
+
+
+@token_app.command("revoke")
+def revoke(
+    token_id: Annotated[str, typer.Option("--id", help="The token's id (see `token list`).")],
+    db: DbOption = None,
+) -> int:
+    """Revoke a token; servers refuse it within a few seconds."""
+    from qgjob.store.base import NotFound
+
+    with _store(db) as store:
+        try:
+            revoked = store.revoke_token(token_id[:64], time.time())
+        except NotFound as unknown:
+            raise CliError(EXIT_USAGE, str(unknown)) from None
+    render.stderr.print(f"token {revoked.token_id} revoked at {_when(revoked.revoked_at)}")
+    return 0
+
+
+def _row(token: ApiToken) -> dict[str, str | None]:
+    return {"id": token.token_id, "org_id": token.org_id, "role": token.role.value,
+            "created_at": _when(token.created_at), "last_used_at": _when(token.last_used_at),
+            "revoked_at": _when(token.revoked_at)}
+
+
+def _when(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextlib.contextmanager
+def _store(db: str | None) -> Iterator[Store]:
+    """The database `qgjob server` would open (migrated), closed afterwards."""
+    from qgjob.cli.processes import open_database, server_settings
+
+    store = open_database(server_settings(db))
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,170 @@
+"""Access with no tokens, revocation, rate limits and the public-dashboard setting. A fake
+clock stands in for time: nothing sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qgjob.api.app import create_app
+from qgjob.auth import tokens
+from qgjob.auth.tokens import Role
+from qgjob.settings import ServerSettings
+from qgjob.store import open_store
+from qgjob.store.base import Store
+
+JOB = {"org_id": "acme", "app_version_id": "bs://f7c874f21852ba57957a3fdc33f47514288c4ba4",
+       "test_path": "tests/a.spec.js"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextmanager
+def app_with(tmp_path: Path, clock: Clock | None = None, **settings: Any
+             ) -> Iterator[tuple[TestClient, Store]]:
+    config = ServerSettings(database_url=f"sqlite:///{tmp_path / 'a.db'}?synchronous=normal",
+                            **settings)
+    store = open_store(config.database_url)
+    app = create_app(config, store, maintenance=False, clock=clock or Clock())
+    with TestClient(app) as client:
+        yield client, store
+    store.close()
+
+
+def issue(store: Store, role: Role = Role.ADMIN, org: str | None = None) -> tuple[str, str]:
+    record, text = tokens.issue(role, org, 0.0)
+    store.insert_token(record)
+    return record.token_id, text
+
+
+def bearer(text: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {text}"}
+
+
+def test_with_no_tokens_everything_is_open(tmp_path: Path) -> None:
+    with app_with(tmp_path) as (client, _):
+        assert client.post("/jobs", json=JOB).status_code == 201
+        assert client.get("/jobs").status_code == 200
+        registered = client.post("/agents", json={
+            "name": "lab", "devices": [{"name": "e1", "target": "emulator"}]})
+        assert registered.status_code == 201
+        assert client.get("/").status_code == 200
+        assert client.get("/metrics").status_code == 200
+
+
+def test_a_server_beyond_loopback_stays_closed_when_every_token_is_revoked(
+        tmp_path: Path) -> None:
+    with app_with(tmp_path, open_without_tokens=False) as (client, _):
+        refused = client.get("/jobs")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert client.get("/health").status_code == 200
+
+
+def test_tokens_take_effect_and_revocation_within_the_cache_time(tmp_path: Path) -> None:
+    clock = Clock()
+    with app_with(tmp_path, clock, token_cache_seconds=2.0) as (client, store):
+        assert client.get("/jobs").status_code == 200  # no tokens yet: open
+        token_id, text = issue(store)
+        clock.now += 2.0
+        assert client.get("/jobs").status_code == 401
+        assert client.get("/jobs", headers=bearer(text)).status_code == 200
+        store.revoke_token(token_id, clock.now)
+        issue(store)  # another token keeps the server closed
+        clock.now += 2.0
+        assert client.get("/jobs", headers=bearer(text)).status_code == 401
+
+
+def test_last_use_is_recorded_at_most_once_a_minute(tmp_path: Path) -> None:
+    clock = Clock()
+    with app_with(tmp_path, clock) as (client, store):
+        token_id, text = issue(store)
+        client.get("/jobs", headers=bearer(text))
+        first = store.get_token(token_id)
+        clock.now += 30
+        client.get("/jobs", headers=bearer(text))
+        assert store.get_token(token_id) == first and first is not None
+        assert first.last_used_at == clock.now - 30
+
+
+def test_rate_limits_answer_429_with_retry_after_per_token(tmp_path: Path) -> None:
+    clock = Clock()
+    with app_with(tmp_path, clock, rate_limit_per_second=1, rate_limit_burst=2) as (
+            client, store):
+        _, first = issue(store, Role.SUBMITTER, "acme")
+        _, second = issue(store, Role.SUBMITTER, "acme")
+        assert [client.get("/jobs", headers=bearer(first)).status_code
+                for _ in range(3)] == [200, 200, 429]
+        limited = client.get("/jobs", headers=bearer(first))
+        assert limited.headers["retry-after"] == "1"
+        assert "too many requests" in limited.json()["detail"]
+        assert client.get("/jobs", headers=bearer(second)).status_code == 200
+        clock.now += 1.0
+        assert client.get("/jobs", headers=bearer(first)).status_code == 200
+
+
+def test_the_agent_protocol_has_its_own_budget(tmp_path: Path) -> None:
+    clock = Clock()
+    with app_with(tmp_path, clock, rate_limit_per_second=1, rate_limit_burst=1,
+                  agent_rate_limit_per_second=1, agent_rate_limit_burst=50) as (client, store):
+        _, agent = issue(store, Role.AGENT)
+        registered = client.post("/agents", headers=bearer(agent), json={
+            "name": "lab", "devices": [{"name": "e1", "target": "emulator"}]}).json()
+        beat = f"/agents/{registered['agent']['agent_id']}/heartbeat"
+        codes = {client.post(beat, headers=bearer(agent), json={"devices": []}).status_code
+                 for _ in range(20)}
+        assert codes == {200}
+
+
+def test_unauthenticated_callers_are_limited_by_address(tmp_path: Path) -> None:
+    with app_with(tmp_path, rate_limit_per_second=1, rate_limit_burst=2) as (client, store):
+        issue(store)
+        assert [client.get("/jobs").status_code for _ in range(3)] == [401, 401, 429]
+
+
+@pytest.mark.parametrize(("public", "status"), [(True, 200), (False, 401)])
+def test_the_dashboard_follows_its_setting(tmp_path: Path, public: bool, status: int) -> None:
+    """A public dashboard lets anyone read what an admin sees, without a token; changing
+    anything still takes one."""
+    with app_with(tmp_path, public_dashboard=public) as (client, store):
+        issue(store)
+        assert client.get("/").status_code == 200  # the page itself holds no data
+        for path in ("/queue", "/groups", "/agents", "/jobs", "/timeline", "/metrics"):
+            assert client.get(path).status_code == status, path
+        assert client.post("/jobs", json=JOB).status_code == 401
+        assert client.post("/agents", json={
+            "name": "lab", "devices": [{"name": "e1", "target": "emulator"}]}).status_code == 401
+
+
+def test_an_agent_token_cannot_take_over_a_session_by_its_id(tmp_path: Path) -> None:
+    with app_with(tmp_path) as (client, store):
+        _, mine = issue(store, Role.AGENT)
+        _, other = issue(store, Role.AGENT)
+        agent_id = client.post("/agents", headers=bearer(mine), json={
+            "name": "lab", "devices": [{"name": "e1", "target": "emulator"}]}
+        ).json()["agent"]["agent_id"]
+        refused = client.post(f"/agents/{agent_id}/claim", headers=bearer(other),
+                              json={"device": "e1", "target": "emulator"})
+        assert refused.status_code == 403
+        assert "another token" in refused.json()["detail"]
+
+
+def test_an_agent_token_cannot_replace_another_tokens_online_session(tmp_path: Path) -> None:
+    with app_with(tmp_path) as (client, store):
+        _, mine = issue(store, Role.AGENT)
+        _, other = issue(store, Role.AGENT)
+        body = {"name": "lab", "devices": [{"name": "e1", "target": "emulator"}]}
+        assert client.post("/agents", headers=bearer(mine), json=body).status_code == 201
+        assert client.post("/agents", headers=bearer(mine), json=body).status_code == 201
+        refused = client.post("/agents", headers=bearer(other), json=body)
+        assert refused.status_code == 409 and "another token" in refused.json()["detail"]

@@ -1,0 +1,63 @@
+"""Every value at the edge is bounded: a bad one is a 4xx with one readable line, never a
+500 and never an echo of what was sent."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+JOB = {"org_id": "acme", "app_version_id": "xyz123", "test_path": "tests/a.spec.js"}
+LONG = "x" * 5000
+
+
+def test_browserstack_build_ids_are_accepted(client: TestClient) -> None:
+    job = {**JOB, "app_version_id": "bs://f7c874f21852ba57957a3fdc33f47514288c4ba4",
+           "target": "browserstack"}
+    assert client.post("/jobs", json=job).status_code == 201
+
+
+@pytest.mark.parametrize(("method", "path", "params", "body", "status"), [
+    ("GET", f"/jobs/{LONG}", None, None, 422),
+    ("GET", "/jobs/bad%20id", None, None, 422),
+    ("GET", "/jobs/ok-id/logs", {"offset": "9" * 40}, None, 422),
+    ("GET", "/jobs/ok-id/files/1/..%2Fsecret", None, None, 404),  # matches no route
+    ("GET", "/jobs/ok-id/files/1/" + "a" * 101, None, None, 422),
+    ("GET", "/jobs", {"job_id": [LONG]}, None, 422),
+    ("GET", "/jobs", {"job_id": ["a"] * 1001}, None, 422),
+    ("GET", "/jobs", {"limit": 1001}, None, 422),
+    ("GET", "/jobs", {"org_id": "a b"}, None, 422),
+    ("GET", "/groups", {"limit": 1001}, None, 422),
+    ("POST", f"/jobs/{LONG}/cancel", None, None, 422),
+    ("POST", "/jobs", None, {**JOB, "test_path": "--config=evil.js"}, 422),
+    ("POST", "/jobs", None, {**JOB, "test_path": "/etc/passwd"}, 422),
+    ("POST", "/jobs/batch", None, {"jobs": [JOB] * 1001}, 413),
+    ("POST", f"/agents/{LONG}/heartbeat", None, {"devices": []}, 422),
+    ("POST", "/agents", None, {"name": "lab", "version": "1\n2",
+                               "devices": [{"name": "e1", "target": "emulator"}]}, 422),
+])
+def test_bad_values_are_refused(client: TestClient, method: str, path: str, params: Any,
+                                body: Any, status: int) -> None:
+    response = client.request(method, path, params=params, json=body)
+    assert response.status_code == status, response.text
+    assert LONG not in response.text and len(response.text) < 2000
+    assert isinstance(response.json()["detail"], str)
+
+
+@pytest.mark.parametrize("content", ["\u0097\udbbb", "e30", "e30=!"])
+def test_report_files_must_be_base64(client: TestClient, content: str) -> None:
+    agent = client.post("/agents", json={
+        "name": "lab", "devices": [{"name": "e1", "target": "emulator"}]}).json()["agent"]
+    body = json.dumps({"lease_id": "l1", "attempt": 1, "name": "r.json",
+                       "content_base64": content})  # ASCII, with \u escapes
+    response = client.post(f"/agents/{agent['agent_id']}/jobs/j1/files", content=body,
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "content_base64" in response.json()["detail"]
+
+
+def test_deeply_nested_json_is_a_client_error(client: TestClient) -> None:
+    body = "[" * 30_000 + "]" * 30_000
+    response = client.post("/jobs", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400

@@ -1,0 +1,93 @@
+"""Tokens end to end with real processes: made with `qgjob token`, used by the CLI and an
+agent, never written to a log; and the loopback-only default."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.processes import Process, cli, free_port, wait_healthy
+
+pytestmark = pytest.mark.e2e
+
+
+def qgjob(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+    global_args = ["--token", token] if token else []
+    return subprocess.run([sys.executable, "-m", "qgjob", *global_args, *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def create_token(db: Path, *args: str) -> str:
+    made = qgjob("token", "create", "--db", f"sqlite:///{db}", *args)
+    assert made.returncode == 0, made.stderr
+    [token] = made.stdout.split()
+    assert made.stdout == token + "\n"
+    return token
+
+
+def test_tokens_from_the_cli_to_the_agent_and_never_in_the_logs(tmp_path: Path) -> None:
+    db = tmp_path / "sec.db"
+    admin = create_token(db, "--role", "admin")
+    agent_token = create_token(db, "--role", "agent")
+    acme = create_token(db, "--role", "submitter", "--org-id", "acme")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = Process("server", "--port", str(port), "--db", f"sqlite:///{db}", "--access-log",
+                     log=tmp_path / "server.log")
+    agent = None
+    try:
+        wait_healthy(url, server)
+        agent = Process("--server", url, "--token", agent_token, "agent", "--name", "lab",
+                        "--devices", "emulator:1", "--install-seconds", "0.1",
+                        "--test-seconds", "0.1", log=tmp_path / "agent.log")
+        done = cli(url, "--token", acme, "submit", "--org-id=acme", "--app-version-id=bs://ab12",
+                   "--test=tests/a.spec.js", "--wait", "--timeout=60")
+        assert done.returncode == 0, done.stderr + agent.output()
+        refused = cli(url, "status", "--job-id", done.stdout.split()[0])
+        assert refused.returncode == 2 and "QGJOB_TOKEN" in refused.stderr
+        other_org = cli(url, "--token", acme, "submit", "--org-id=globex",
+                        "--app-version-id=x", "--test=tests/a.spec.js")
+        assert other_org.returncode == 2 and "org 'acme' only" in other_org.stderr
+        assert cli(url, "--token", admin, "jobs", "--json").returncode == 0
+        assert cli(url, "--token", admin + "x", "jobs").returncode == 2
+    finally:
+        if agent is not None:
+            agent.stop()
+        server.stop()
+    logs = server.output() + (agent.output() if agent else "")
+    assert "GET /jobs" in logs  # the access log was on
+    for token in (admin, agent_token, acme):
+        assert token.rsplit("_", 1)[1] not in logs
+    listed = qgjob("token", "list", "--db", f"sqlite:///{db}", "--json")
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 3
+    assert all(t.rsplit("_", 1)[1] not in listed.stdout for t in (admin, agent_token, acme))
+
+
+def test_qgjob_up_runs_its_local_agent_when_tokens_exist(tmp_path: Path) -> None:
+    db = tmp_path / "up.db"
+    acme = create_token(db, "--role", "submitter", "--org-id", "acme")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    up = Process("up", "--port", str(port), "--db", f"sqlite:///{db}", "--devices",
+                 "emulator:1", "--install-seconds", "0.1", "--test-seconds", "0.1",
+                 log=tmp_path / "up.log")
+    try:
+        wait_healthy(url, up)
+        done = cli(url, "--token", acme, "submit", "--org-id=acme", "--app-version-id=x1",
+                   "--test=tests/a.spec.js", "--wait", "--timeout=60")
+        assert done.returncode == 0, done.stderr + up.output()
+    finally:
+        assert up.stop(signal.SIGINT) == 0, up.output()
+
+
+@pytest.mark.parametrize("command", ["server", "up"])
+def test_no_network_bind_without_tokens(tmp_path: Path, command: str) -> None:
+    refused = qgjob(command, "--host", "0.0.0.0", "--port", str(free_port()),
+                    "--db", f"sqlite:///{tmp_path / 'open.db'}")
+    assert refused.returncode == 2
+    [line] = refused.stderr.splitlines()
+    assert "--insecure" in line and "qgjob token create" in line
