@@ -20,17 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import percentile, print_table, write_result
-from qgjob.domain.models import DeviceSpec, NewJob, group_key_for
+from benchmarks.stores import claim_latency
+from qgjob.domain.models import NewJob, group_key_for
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import (
     ClaimContext,
     DeviceView,
-    FleetRules,
     JobView,
     LaneView,
     OrgShare,
 )
-from qgjob.store import open_store
 
 NOW = 1_800_000_000.0
 
@@ -73,29 +72,12 @@ def time_policy(decisions: int) -> dict[str, float]:
 
 def time_store(queued: int, decisions: int) -> dict[str, float]:
     rng = random.Random(11)
+    jobs = [NewJob(f"j{i:07d}", f"org{i % 40}", f"build{i % 500}", f"tests/t{i % 60}.spec.js",
+                   "emulator", rng.randint(1, 5), 3,
+                   group_key_for(f"org{i % 40}", f"build{i % 500}", "emulator"),
+                   NOW - rng.uniform(0, 3600)) for i in range(queued)]
     with tempfile.TemporaryDirectory(prefix="qgjob-claim-") as work:
-        store = open_store(f"sqlite:///{Path(work) / 'claims.db'}")
-        jobs = [NewJob(f"j{i:07d}", f"org{i % 40}", f"build{i % 500}", f"tests/t{i % 60}.spec.js",
-                       "emulator", rng.randint(1, 5), 3,
-                       group_key_for(f"org{i % 40}", f"build{i % 500}", "emulator"),
-                       NOW - rng.uniform(0, 3600)) for i in range(queued)]
-        for start in range(0, len(jobs), 5000):
-            store.insert_jobs(jobs[start:start + 5000])
-        specs = [DeviceSpec(f"emulator-{i}", "emulator") for i in range(1, 21)]
-        store.register_agent("bench-agent", "bench", "0", "simulate", specs, NOW)
-        policy, rules = FairAffinityPolicy(), FleetRules()
-        samples = []
-        for index in range(decisions):
-            device = f"emulator-{index % 20 + 1}"
-            now = NOW + index * 0.01
-            started = time.perf_counter()
-            result = store.claim_batch("bench-agent", device, None, now, 30.0, policy, rules)
-            samples.append((time.perf_counter() - started) * 1000)
-            if result.batch is not None:
-                store.release_jobs(result.batch.lease.lease_id,
-                                   [j.job_id for j in result.batch.jobs], now)
-        store.close()
-    return _stats(samples)
+        return claim_latency(f"sqlite:///{Path(work) / 'claims.db'}", jobs, decisions)
 
 
 def _stats(samples: list[float]) -> dict[str, float]:

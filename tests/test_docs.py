@@ -23,3 +23,19 @@ def test_documented_benchmark_commands_exist() -> None:
     text = (ROOT / "README.md").read_text()
     for module in re.findall(r"python -m (benchmarks\.[a-z_]+)", text):
         assert (ROOT / (module.replace(".", "/") + ".py")).exists(), module
+
+
+def test_the_deployment_samples_use_real_options() -> None:
+    """deploy/: the systemd unit starts `qgjob server` with options it has, and the nginx
+    sample waits longer than a claim may."""
+    from qgjob.settings import ServerSettings
+    from tests.e2e.processes import cli
+
+    unit = (ROOT / "deploy" / "qgjob-server@.service").read_text()
+    [command] = re.findall(r"^ExecStart=\S+/qgjob (.+)$", unit, re.MULTILINE)
+    help_text = cli("http://127.0.0.1:1", *command.split()[:1], "--help").stdout
+    for option in re.findall(r"--[a-z-]+", command):
+        assert option in help_text, option
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    [read_timeout] = re.findall(r"location / \{.*?proxy_read_timeout (\d+)s", nginx, re.S)
+    assert int(read_timeout) > ServerSettings().claim_wait_seconds + 10

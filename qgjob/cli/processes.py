@@ -121,6 +121,23 @@ def secure_settings(settings: ServerSettings, host: str, insecure: bool) -> Serv
 
 
 @app.command()
+def migrate(db: DbOption = None) -> int:
+    """Bring the database's schema up to date and print its version. Servers do this
+    themselves when they start (replicas wait for each other); run it ahead of a rolling
+    upgrade to see it done first."""
+    from qgjob.store import redacted
+
+    settings = server_settings(db)
+    store = open_database(settings)
+    try:
+        version = store.schema_version()
+    finally:
+        store.close()
+    typer.echo(f"{redacted(settings.resolved_database_url)}: schema version {version}")
+    return 0
+
+
+@app.command()
 def server(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,

@@ -48,15 +48,9 @@ UPDATE jobs SET
 WHERE id = :job_id;
 
 -- name: ready_lanes
--- The lanes of one target with queued jobs: what the scheduling policy sees.
-SELECT
-    l.*,
-    (SELECT j.created_at FROM jobs j
-      WHERE j.group_key = l.group_key AND j.org_id = l.org_id AND j.state = 'queued'
-      ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1) AS head_submitted_at,
-    (SELECT min(j.created_at) FROM jobs j
-      WHERE j.group_key = l.group_key AND j.org_id = l.org_id AND j.state = 'queued')
-      AS oldest_submitted_at
+-- The lanes of one target with queued jobs: what the scheduling policy sees (one row per
+-- lane; the lane's head and oldest job are kept in it).
+SELECT l.*, l.head_created_at AS head_submitted_at, l.oldest_created_at AS oldest_submitted_at
 FROM job_lanes l
 WHERE l.target = :target AND l.queued > 0;
 
