@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -74,6 +73,8 @@ def agent(
                                  + ", ".join(EXECUTORS), param_hint="'--executor'")
     configure_logging(log_level)
     options = globals_of(ctx)
+    import asyncio
+
     asyncio.run(run_agent(options.server, options.token, agent_name, specs, chosen))
     return 0
 

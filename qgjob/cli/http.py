@@ -1,54 +1,85 @@
 """The CLI's HTTP client. Every failure becomes a `CliError` with the contract's exit code
 and one line of text: 2 for a request the server refused as invalid, 4 when the server
-cannot be reached or fails."""
+cannot be reached or fails. It uses the standard library's `http.client` (one kept-alive
+connection per server): importing a full HTTP library would cost every command a tenth of a
+second of start-up."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import select
+import socket
 import time
+from dataclasses import dataclass
 from typing import Any
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 from qgjob import __version__
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
-from qgjob.nettune import NO_DELAY
 from qgjob.servers import ServerList
 
 RATE_LIMIT_PATIENCE = 60.0
 """How long a command keeps retrying requests the server refused with 429."""
 
 
+@dataclass
+class Response:
+    status_code: int
+    headers: dict[str, str]
+    """Lower-cased names."""
+    body: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Unsent(OSError):
+    """The connection could not be made: the request never left (safe to send elsewhere)."""
+
+
 class ApiClient:
     def __init__(self, server: str, token: str | None, timeout: float = 15.0) -> None:
-        headers = {"User-Agent": f"qgjob-cli/{__version__}"}
+        self._headers = {"User-Agent": f"qgjob-cli/{__version__}",
+                         "Accept": "application/json"}
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            self._headers["Authorization"] = f"Bearer {token}"
         self.servers = ServerList(server)
         self.server = str(self.servers)
-        self._http = httpx.Client(headers=headers, timeout=timeout,
-                                  transport=httpx.HTTPTransport(socket_options=NO_DELAY))
+        self._timeout = timeout
+        self._connections: dict[str, http.client.HTTPConnection] = {}
 
     def close(self) -> None:
-        self._http.close()
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
 
     def get(self, path: str, params: Any = None, *, retry_for: float = 0.0) -> Any:
         return self._request("GET", path, params=params, retry_for=retry_for)
 
     def post(self, path: str, body: Any = None) -> Any:
-        return self._request("POST", path, json=body)
+        return self._request("POST", path, body=body)
 
     def get_text(self, path: str, params: Any = None) -> tuple[str, dict[str, str]]:
         """A text/plain resource (such as a job's log) and its headers, lower-cased."""
         response = self._send("GET", path, params=params, retry_for=30.0)
         if not response.is_success:
             raise _error(response, _json(response))
-        return response.text, {k.lower(): v for k, v in response.headers.items()}
+        return response.text, response.headers
 
     def _request(self, method: str, path: str, *, retry_for: float = 0.0, **kwargs: Any) -> Any:
         return _decode(self._send(method, path, retry_for=retry_for, **kwargs))
 
     def _send(self, method: str, path: str, *, retry_for: float = 0.0,
-              **kwargs: Any) -> httpx.Response:
+              params: Any = None, body: Any = None) -> Response:
         """Send once; for reads, `retry_for` seconds of patience while the server is down
         (e.g. restarting under a CI job that waits on it). With several replicas, a request
         that cannot reach one goes to the next at once (a read whatever went wrong; a write
@@ -57,15 +88,18 @@ class ApiClient:
         limited_until = time.monotonic() + RATE_LIMIT_PATIENCE
         delay = 0.5
         tried: set[str] = set()
+        if params:
+            path += "?" + urlencode(
+                {k: v for k, v in params.items() if v is not None}, doseq=True)
         while True:
             server = self.servers.current()
             try:
-                response = self._http.request(method, server + path, **kwargs)
-            except httpx.HTTPError as exc:
+                response = self._exchange(server, method, path, body)
+            except (OSError, http.client.HTTPException) as exc:
                 self.servers.failed(server)
                 tried.add(server)
-                unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if (method == "GET" or unsent) and len(tried) < len(self.servers.urls):
+                if (method == "GET" or isinstance(exc, Unsent)) \
+                        and len(tried) < len(self.servers.urls):
                     continue
                 if time.monotonic() + delay < deadline:
                     time.sleep(delay)
@@ -85,8 +119,73 @@ class ApiClient:
                 continue
             return response
 
+    def _exchange(self, server: str, method: str, path: str, body: Any) -> Response:
+        """One request on the server's kept-alive connection. A connection the server has
+        closed meanwhile is noticed before sending (its socket reads as ready) and opened
+        again; a read that still meets a closed connection is sent once more, a write never."""
+        connection = self._connections.get(server)
+        if connection is not None and _closed_by_peer(connection):
+            connection.close()
+            connection = None
+        fresh = connection is None
+        if connection is None:
+            connection = self._connect(server)
+        payload = None if body is None else _dumps(body)
+        headers = dict(self._headers)
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        base = urlsplit(server).path.rstrip("/")
+        try:
+            connection.request(method, base + path, body=payload, headers=headers)
+            answer = connection.getresponse()
+            data = answer.read()
+        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+            self._drop(server)
+            if fresh or method != "GET":
+                raise
+            return self._exchange(server, method, path, body)
+        except BaseException:
+            self._drop(server)
+            raise
+        if answer.will_close:
+            self._drop(server)
+        return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, data)
 
-def _decode(response: httpx.Response) -> Any:
+    def _drop(self, server: str) -> None:
+        connection = self._connections.pop(server, None)
+        if connection is not None:
+            connection.close()
+
+    def _connect(self, server: str) -> http.client.HTTPConnection:
+        parts = urlsplit(server)
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else \
+            http.client.HTTPConnection
+        connection = kind(parts.hostname or "localhost", parts.port, timeout=self._timeout)
+        try:
+            connection.connect()
+        except OSError as exc:
+            connection.close()
+            raise Unsent(exc.errno, _reason(exc)) from exc
+        if connection.sock is not None:
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._connections[server] = connection
+        return connection
+
+
+def _closed_by_peer(connection: http.client.HTTPConnection) -> bool:
+    """An idle kept-alive socket that reads as ready has been closed by the server."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    ready, _, _ = select.select([sock], [], [], 0)
+    return bool(ready)
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _decode(response: Response) -> Any:
     if response.status_code == 204:
         return None
     data = _json(response)
@@ -95,21 +194,21 @@ def _decode(response: httpx.Response) -> Any:
     raise _error(response, data)
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: Response) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def _rate_limited_pause(response: httpx.Response) -> float | None:
+def _rate_limited_pause(response: Response) -> float | None:
     if response.status_code != 429:
         return None
     raw = response.headers.get("retry-after", "1")
     return min(float(raw), 10.0) if raw.isdigit() else 1.0
 
 
-def _error(response: httpx.Response, data: Any) -> CliError:
+def _error(response: Response, data: Any) -> CliError:
     detail = data.get("detail") if isinstance(data, dict) else None
     message = str(detail) if detail else f"HTTP {response.status_code}"
     if response.status_code == 401:
@@ -121,9 +220,12 @@ def _error(response: httpx.Response, data: Any) -> CliError:
     return CliError(EXIT_USAGE, message, status=response.status_code)
 
 
-def _reason(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.ConnectError):
+def _reason(exc: BaseException) -> str:
+    cause = exc.__cause__ if isinstance(exc, Unsent) and exc.__cause__ else exc
+    if isinstance(cause, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(cause, TimeoutError | socket.timeout):
         return "timed out"
-    return type(exc).__name__
+    if isinstance(cause, socket.gaierror):
+        return "unknown host"
+    return type(cause).__name__

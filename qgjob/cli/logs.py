@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
-from qgjob.cli.http import ApiClient
+
+if TYPE_CHECKING:
+    from qgjob.cli.http import ApiClient
 
 FOLLOW_POLL_SECONDS = 0.5
 FINAL = ("completed", "failed", "cancelled")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -195,5 +194,7 @@ def up(
         f"test {test_seconds:g}s, fail rate {fail_rate:g})\n"
         "  Ctrl-C to stop", err=True)
     run = run_up(settings, sock, specs, _simulator(install_seconds, test_seconds, fail_rate))
+    import asyncio
+
     asyncio.run(run)
     return 0

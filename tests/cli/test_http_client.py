@@ -1,0 +1,91 @@
+"""The CLI's own HTTP client (standard library, for a fast start): list parameters, kept-alive
+connections the server closed, failover between replicas, and one-line errors."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from qgjob.cli.errors import EXIT_SERVER, CliError
+from qgjob.cli.http import ApiClient
+from tests.conftest import LiveServer
+
+JOB = {"org_id": "acme", "app_version_id": "v1", "test_path": "tests/a.spec.js"}
+
+
+def dead_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def closing_server() -> Iterator[tuple[str, list[bytes]]]:
+    """Answers each request with `{}` and then closes the connection without saying so
+    (as a server whose keep-alive timed out would)."""
+    seen: list[bytes] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                seen.append(conn.recv(65536))
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 2\r\n\r\n{}")
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    listener.close()
+
+
+def test_list_parameters_and_json(live_server: LiveServer) -> None:
+    client = ApiClient(live_server.url, None)
+    try:
+        ids = [client.post("/jobs", JOB)["job_id"] for _ in range(2)]
+        found = client.get("/jobs", {"job_id": ids, "limit": 10, "org_id": None})
+        assert sorted(j["job_id"] for j in found["jobs"]) == sorted(ids)
+    finally:
+        client.close()
+
+
+def test_a_connection_the_server_closed_is_opened_again(
+        closing_server: tuple[str, list[bytes]]) -> None:
+    url, seen = closing_server
+    client = ApiClient(url, None)
+    try:
+        assert client.get("/one") == {}
+        time.sleep(0.1)  # the connection sits idle and the server's close arrives
+        assert client.post("/two", {"x": 1}) == {}  # noticed before sending: sent once
+        assert client.get("/three") == {}
+    finally:
+        client.close()
+    assert [request.split(b" ")[1] for request in seen] == [b"/one", b"/two", b"/three"]
+
+
+def test_an_unreachable_replica_is_passed_over(live_server: LiveServer) -> None:
+    client = ApiClient(f"{dead_url()},{live_server.url}", None)
+    try:
+        job = client.post("/jobs", JOB)  # never sent to the dead one: safe to send on
+        assert client.get(f"/jobs/{job['job_id']}")["status"] == "queued"
+    finally:
+        client.close()
+
+
+def test_nobody_there_is_one_line() -> None:
+    url = dead_url()
+    client = ApiClient(url, None)
+    with pytest.raises(CliError) as error:
+        client.get("/jobs")
+    assert error.value.code == EXIT_SERVER
+    assert str(error.value) == (f"cannot reach the qgjob server at {url} (connection refused); "
+                                "is it running? (`qgjob up`)")
