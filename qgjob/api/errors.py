@@ -88,6 +88,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 FILE_UPLOAD_BYTES = 9 * 1024 * 1024
 """Agents upload report files (base64 in JSON): their one endpoint takes bigger bodies."""
+BATCH_BYTES = 2 * 1024 * 1024
+"""`POST /jobs/batch` takes up to 1,000 jobs, each up to about 1 KiB of fields."""
 
 
 class RequestGuard:
@@ -103,8 +105,12 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        limit = FILE_UPLOAD_BYTES if path.startswith("/agents/") and path.endswith("/files") \
-            else self.max_body_bytes
+        if path.startswith("/agents/") and path.endswith("/files"):
+            limit = FILE_UPLOAD_BYTES
+        elif path == "/jobs/batch":
+            limit = max(BATCH_BYTES, self.max_body_bytes)
+        else:
+            limit = self.max_body_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
         if length is not None and (not _DIGITS.fullmatch(length) or int(length) > limit):

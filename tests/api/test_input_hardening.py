@@ -33,7 +33,8 @@ def test_browserstack_build_ids_are_accepted(client: TestClient) -> None:
     ("POST", f"/jobs/{LONG}/cancel", None, None, 422),
     ("POST", "/jobs", None, {**JOB, "test_path": "--config=evil.js"}, 422),
     ("POST", "/jobs", None, {**JOB, "test_path": "/etc/passwd"}, 422),
-    ("POST", "/jobs/batch", None, {"jobs": [JOB] * 1001}, 413),
+    ("POST", "/jobs/batch", None, {"jobs": [JOB] * 1001}, 422),
+    ("POST", "/jobs/batch", None, {"jobs": [{**JOB, "test_path": "a" * 1024}] * 2100}, 413),
     ("POST", f"/agents/{LONG}/heartbeat", None, {"devices": []}, 422),
     ("POST", "/agents", None, {"name": "lab", "version": "1\n2",
                                "devices": [{"name": "e1", "target": "emulator"}]}, 422),
@@ -44,6 +45,14 @@ def test_bad_values_are_refused(client: TestClient, method: str, path: str, para
     assert response.status_code == status, response.text
     assert LONG not in response.text and len(response.text) < 2000
     assert isinstance(response.json()["detail"], str)
+
+
+def test_a_full_batch_of_long_paths_fits_the_body_cap(client: TestClient) -> None:
+    paths = [f"tests/{'deep/' * 50}{n:04d}.spec.js" for n in range(1000)]
+    response = client.post("/jobs/batch", json={"jobs": [{**JOB, "test_path": path}
+                                                         for path in paths]})
+    assert response.status_code == 201, response.text[:300]
+    assert len(response.json()["jobs"]) == 1000
 
 
 @pytest.mark.parametrize("content", ["\u0097\udbbb", "e30", "e30=!"])

@@ -48,7 +48,7 @@ def test_the_schema_matches_sqlite_and_every_query_compiles(tmp_path: Path) -> N
                 columns.setdefault(table, set()).add(column)
             assert columns == _columns_sqlite(tmp_path)
             for name, sql in PG.items():
-                params = {p: None for p in re.findall(r"%\(([a-z_]+)\)s", sql)}
+                params = {p: None for p in re.findall(r"%\(([a-z_][a-z0-9_]*)\)s", sql)}
                 conn.execute(f"EXPLAIN {sql}", params)  # raises if it does not compile
                 assert name
 
@@ -69,7 +69,7 @@ def test_the_claim_path_can_use_its_indexes(query: str, index: str) -> None:
             conn.execute("SET enable_seqscan = off")
             sql = PG[query]
             sample = {"now": 1.0, "limit": 10}
-            params = {p: sample.get(p, "x") for p in re.findall(r"%\(([a-z_]+)\)s", sql)}
+            params = {p: sample.get(p, "x") for p in re.findall(r"%\(([a-z_][a-z0-9_]*)\)s", sql)}
             plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN {sql}", params))
             assert index in plan, plan
 

@@ -33,7 +33,7 @@ def test_every_named_query_compiles_and_is_used(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "q.db")
     source = "".join(path.read_text() for path in Path("qgjob/store/sql").glob("*.py"))
     for name, sql in load_queries("qgjob.store.sqlite").items():
-        params = {p: None for p in re.findall(r":([a-z_]+)", sql)}
+        params = {p: None for p in re.findall(r":([a-z_][a-z0-9_]*)", sql)}
         conn.execute(f"EXPLAIN {sql}", params)
         assert f'"{name}"' in source, f"query {name} is not used"
 
@@ -51,7 +51,7 @@ def test_the_claim_path_reads_indexes_not_the_queue(tmp_path: Path, query: str,
     store.close()
     conn = sqlite3.connect(tmp_path / "q.db")
     sql = load_queries("qgjob.store.sqlite")[query]
-    params = {p: None for p in re.findall(r":([a-z_]+)", sql)}
+    params = {p: None for p in re.findall(r":([a-z_][a-z0-9_]*)", sql)}
     plan = " ".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
     assert index in plan
     assert "SCAN jobs" not in plan

@@ -2,11 +2,6 @@
 -- Reads that a write transaction goes on to change lock their rows (FOR UPDATE), in one order
 -- (a job, then its device, then its lease); claims skip jobs another claim holds.
 
--- name: upsert_group
-INSERT INTO job_groups (group_key, target, app_version_id, org_id, created_at, updated_at)
-VALUES (%(group_key)s, %(target)s, %(app_version_id)s, %(org_id)s, %(now)s, %(now)s)
-ON CONFLICT (group_key) DO NOTHING;
-
 -- name: insert_job
 INSERT INTO jobs (
     id, org_id, app_version_id, test_path, target, priority, group_key, state,
@@ -17,8 +12,58 @@ INSERT INTO jobs (
 )
 ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
 
--- name: job_by_idempotency_key
-SELECT * FROM jobs WHERE org_id = %(org_id)s AND idempotency_key = %(idempotency_key)s;
+-- name: jobs_by_idempotency_keys
+-- The jobs earlier submits made under these (org, key) pairs (two arrays, index by index).
+SELECT j.* FROM unnest(%(org_ids)s::text[], %(keys)s::text[]) AS k(org_id, idempotency_key)
+JOIN jobs j ON j.org_id = k.org_id AND j.idempotency_key = k.idempotency_key;
+
+-- name: test_durations_of
+SELECT d.test_path, d.target, d.mean_seconds
+FROM unnest(%(test_paths)s::text[], %(targets)s::text[]) AS t(test_path, target)
+JOIN test_durations d ON d.test_path = t.test_path AND d.target = t.target;
+
+-- name: add_queued_to_group
+-- A submit's jobs of one group: the group's row (made on its first job) and its queue count.
+INSERT INTO job_groups (group_key, target, app_version_id, org_id, queued, created_at,
+                        updated_at)
+VALUES (%(group_key)s, %(target)s, %(app_version_id)s, %(org_id)s, %(count)s, %(created_at)s,
+        %(now)s)
+ON CONFLICT (group_key) DO UPDATE SET
+    queued = job_groups.queued + EXCLUDED.queued,
+    updated_at = greatest(job_groups.updated_at, EXCLUDED.updated_at);
+
+-- name: add_queued_to_lane
+-- A submit's jobs of one lane: its counts, expected work, head and oldest job.
+INSERT INTO job_lanes (group_key, org_id, target, app_version_id, queued_p1, queued_p2,
+                       queued_p3, queued_p4, queued_p5, queued, expected_seconds, head_id,
+                       head_priority, head_created_at, oldest_created_at)
+VALUES (%(group_key)s, %(org_id)s, %(target)s, %(app_version_id)s, %(p1)s, %(p2)s, %(p3)s,
+        %(p4)s, %(p5)s, %(queued)s, %(expected_seconds)s, %(head_id)s, %(head_priority)s,
+        %(head_created_at)s, %(oldest_created_at)s)
+ON CONFLICT (group_key, org_id) DO UPDATE SET
+    queued_p1 = job_lanes.queued_p1 + EXCLUDED.queued_p1,
+    queued_p2 = job_lanes.queued_p2 + EXCLUDED.queued_p2,
+    queued_p3 = job_lanes.queued_p3 + EXCLUDED.queued_p3,
+    queued_p4 = job_lanes.queued_p4 + EXCLUDED.queued_p4,
+    queued_p5 = job_lanes.queued_p5 + EXCLUDED.queued_p5,
+    queued = job_lanes.queued + EXCLUDED.queued,
+    expected_seconds = job_lanes.expected_seconds + EXCLUDED.expected_seconds,
+    -- the lane's head stays unless the batch's comes first in claim order
+    (head_id, head_priority, head_created_at) = (
+        SELECT id, priority, created_at
+        FROM (SELECT EXCLUDED.head_id AS id, EXCLUDED.head_priority AS priority,
+                     EXCLUDED.head_created_at AS created_at
+              UNION ALL
+              SELECT job_lanes.head_id, job_lanes.head_priority, job_lanes.head_created_at) AS heads
+        WHERE id IS NOT NULL
+        ORDER BY priority DESC, created_at, id
+        LIMIT 1),
+    oldest_created_at = least(job_lanes.oldest_created_at, EXCLUDED.oldest_created_at);
+
+-- name: work_queued
+-- Tell every replica (their listeners) that `count` jobs of this build were queued.
+SELECT pg_notify('qgjob_work_' || current_schema(),
+                 %(target)s || E'\t' || %(app_version_id)s || E'\t' || %(count)s) AS told;
 
 -- name: job_by_id
 SELECT * FROM jobs WHERE id = %(job_id)s;

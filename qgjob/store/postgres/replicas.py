@@ -18,7 +18,7 @@ from qgjob.store.postgres.database import PostgresDatabase
 log = logging.getLogger(__name__)
 WakeUp = Callable[[str, str, int], None]
 """(target, app_version_id, how many jobs became queued); called from the listener's
-thread, once per job."""
+thread, once per submit and build, and once per job queued again."""
 
 
 class WorkListener:
@@ -48,10 +48,12 @@ class WorkListener:
     def _deliver(self, note: psycopg.Notify) -> None:
         if note.pid in self._db.own_pids:
             return  # this replica made the change and woke its own waiters already
-        target, _, rest = note.payload.partition("\t")
-        app_version_id, _, _job_id = rest.partition("\t")
+        fields = note.payload.split("\t")  # target, build, count (, job id)
+        if len(fields) < 3 or not fields[2].isdigit():
+            log.warning("ignored a malformed work notification: %r", note.payload[:200])
+            return
         try:
-            self._wake(target, app_version_id, 1)
+            self._wake(fields[0], fields[1], int(fields[2]))
         except Exception:  # a wake-up is a hint; never let one stop the listener
             log.exception("delivering a work notification failed")
 

@@ -71,6 +71,12 @@ class Tx:
         cursor: Cursor = self.raw.execute(self._queries[name], params or {})
         return cursor
 
+    def run_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """The named statement once per row of parameters; how many rows it changed."""
+        cursor = self.raw.cursor()
+        cursor.executemany(self._queries[name], rows)
+        return int(cursor.rowcount)
+
     def run_sql(self, sql: str, params: Mapping[str, Any]) -> Cursor:
         cursor: Cursor = self.raw.execute(sql, params)
         return cursor

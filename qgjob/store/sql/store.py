@@ -19,7 +19,6 @@ from qgjob.domain.models import (
     Batch,
     CaseResult,
     DeviceSpec,
-    GroupKey,
     GroupSummary,
     Job,
     Lease,
@@ -51,7 +50,7 @@ from qgjob.store.rows import (
     job_from_row,
     job_to_params,
 )
-from qgjob.store.sql import claims, history, org_views, output, tokens
+from qgjob.store.sql import claims, history, org_views, output, submits, tokens
 from qgjob.store.sql.database import Database, Row, Tx, retried
 
 _RESCUE_BATCH = 200
@@ -95,39 +94,9 @@ class SqlStore:
 
     @retried
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:
-        """Jobs go in group by group (in key order, so that concurrent submits take the
-        groups' counter rows in the same order); the answer keeps the caller's order."""
-        stored: dict[int, Job] = {}
-        order = sorted(range(len(jobs)), key=lambda i: str(jobs[i].group))
+        """All stored, or none (one transaction); the answer keeps the caller's order."""
         with self._db.write() as conn:
-            first_seen: dict[GroupKey, float] = {}
-            for i in order:
-                job = jobs[i]
-                first_seen[job.group] = min(first_seen.get(job.group, job.created_at),
-                                            job.created_at)
-            for group, created_at in first_seen.items():
-                conn.run("upsert_group", {
-                    "group_key": str(group), "target": group.target,
-                    "app_version_id": group.app_version_id, "org_id": group.org_id,
-                    "now": created_at})
-            prices: dict[tuple[str, str], float] = {}
-            for i in order:
-                job = jobs[i]
-                key = (job.test_path, job.target)
-                if key not in prices:
-                    prices[key] = claims.expected_seconds(conn, job.test_path, job.target)
-                params = _new_job_params(job, prices[key])
-                if conn.run("insert_job", params).rowcount:
-                    stored[i] = _queued_job(job, prices[key])
-                    continue
-                existing = job_from_row(
-                    conn.run("job_by_idempotency_key", params).fetchone())
-                if (existing.app_version_id, existing.test_path, existing.target) != (
-                        job.app_version_id, job.test_path, job.target):
-                    raise Conflict(f"Idempotency-Key {job.idempotency_key!r} was already used "
-                                   f"for another job ({existing.job_id})")
-                stored[i] = existing
-        return [stored[i] for i in range(len(jobs))]
+            return submits.insert(conn, jobs)
 
     def get_job(self, job_id: str) -> Job | None:
         with self._db.read() as conn:
@@ -545,27 +514,6 @@ class SqlStore:
     def change_marker(self) -> tuple[object, ...]:
         with self._db.read() as conn:
             return history.change_marker(conn)
-
-
-def _new_job_params(job: NewJob, expected_seconds: float) -> dict[str, Any]:
-    return {
-        "job_id": job.job_id, "org_id": job.org_id, "app_version_id": job.app_version_id,
-        "test_path": job.test_path, "target": job.target, "priority": job.priority,
-        "group_key": job.group_key, "max_attempts": job.max_attempts,
-        "expected_seconds": expected_seconds, "idempotency_key": job.idempotency_key,
-        "created_at": job.created_at,
-    }
-
-
-def _queued_job(job: NewJob, expected_seconds: float) -> Job:
-    return Job(
-        job_id=job.job_id, org_id=job.org_id, app_version_id=job.app_version_id,
-        test_path=job.test_path, target=job.target, priority=job.priority,
-        group_key=job.group_key, state=JobState.QUEUED, attempts=0,
-        max_attempts=job.max_attempts, infra_failures=0,
-        created_at=job.created_at, updated_at=job.created_at,
-        expected_seconds=expected_seconds,
-    )
 
 
 def _load_job(conn: Tx, job_id: str) -> Job:

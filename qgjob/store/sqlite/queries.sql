@@ -1,10 +1,5 @@
 -- Named queries of the SQLite store. The PostgreSQL store has the same names.
 
--- name: upsert_group
-INSERT INTO job_groups (group_key, target, app_version_id, org_id, created_at, updated_at)
-VALUES (:group_key, :target, :app_version_id, :org_id, :now, :now)
-ON CONFLICT (group_key) DO NOTHING;
-
 -- name: insert_job
 INSERT INTO jobs (
     id, org_id, app_version_id, test_path, target, priority, group_key, state,
@@ -15,8 +10,54 @@ INSERT INTO jobs (
 )
 ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
 
--- name: job_by_idempotency_key
-SELECT * FROM jobs WHERE org_id = :org_id AND idempotency_key = :idempotency_key;
+-- name: jobs_by_idempotency_keys
+-- The jobs earlier submits made under these (org, key) pairs (two arrays, index by index).
+SELECT j.* FROM json_each(:org_ids) o
+JOIN json_each(:keys) k ON k.key = o.key
+JOIN jobs j ON j.org_id = o.value AND j.idempotency_key = k.value;
+
+-- name: test_durations_of
+SELECT d.test_path, d.target, d.mean_seconds FROM json_each(:test_paths) t
+JOIN json_each(:targets) g ON g.key = t.key
+JOIN test_durations d ON d.test_path = t.value AND d.target = g.value;
+
+-- name: add_queued_to_group
+-- A submit's jobs of one group: the group's row (made on its first job) and its queue count.
+INSERT INTO job_groups (group_key, target, app_version_id, org_id, queued, created_at,
+                        updated_at)
+VALUES (:group_key, :target, :app_version_id, :org_id, :count, :created_at, :now)
+ON CONFLICT (group_key) DO UPDATE SET
+    queued = queued + excluded.queued, updated_at = max(updated_at, excluded.updated_at);
+
+-- name: add_queued_to_lane
+-- A submit's jobs of one lane: its counts, expected work, head and oldest job.
+INSERT INTO job_lanes (group_key, org_id, target, app_version_id, queued_p1, queued_p2,
+                       queued_p3, queued_p4, queued_p5, queued, expected_seconds, head_id,
+                       head_priority, head_created_at, oldest_created_at)
+VALUES (:group_key, :org_id, :target, :app_version_id, :p1, :p2, :p3, :p4, :p5, :queued,
+        :expected_seconds, :head_id, :head_priority, :head_created_at, :oldest_created_at)
+ON CONFLICT (group_key, org_id) DO UPDATE SET
+    queued_p1 = queued_p1 + excluded.queued_p1, queued_p2 = queued_p2 + excluded.queued_p2,
+    queued_p3 = queued_p3 + excluded.queued_p3, queued_p4 = queued_p4 + excluded.queued_p4,
+    queued_p5 = queued_p5 + excluded.queued_p5, queued = queued + excluded.queued,
+    expected_seconds = expected_seconds + excluded.expected_seconds,
+    -- the lane's head stays unless the batch's comes first in claim order
+    (head_id, head_priority, head_created_at) = (
+        SELECT id, priority, created_at
+        FROM (SELECT excluded.head_id AS id, excluded.head_priority AS priority,
+                     excluded.head_created_at AS created_at
+              UNION ALL
+              SELECT job_lanes.head_id, job_lanes.head_priority, job_lanes.head_created_at) AS heads
+        WHERE id IS NOT NULL
+        ORDER BY priority DESC, created_at, id
+        LIMIT 1),
+    oldest_created_at = min(coalesce(oldest_created_at, excluded.oldest_created_at),
+                            excluded.oldest_created_at);
+
+-- name: work_queued
+-- Other servers to tell that work appeared: none share a SQLite file's queue, and this server
+-- wakes its own waiting claims itself.
+SELECT NULL AS told;
 
 -- name: job_by_id
 SELECT * FROM jobs WHERE id = :job_id;
