@@ -33,7 +33,8 @@ from qgjob.domain.models import (
     group_key_for,
 )
 from qgjob.domain.states import JobState
-from qgjob.ids import new_id
+from qgjob.group_commit import GroupCommit
+from qgjob.ids import new_id, new_ids
 from qgjob.metrics import Metrics
 from qgjob.scheduler.explain import LaneStanding, explain
 from qgjob.scheduler.policy import FairAffinityPolicy, Policy
@@ -106,6 +107,7 @@ class JobService:
         )
         self._rng = rng or random.Random()
         self._draining = False
+        self._submits = GroupCommit(lambda jobs: self._run(self.store.insert_jobs, jobs))
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await to_thread.run_sync(lambda: fn(*args, **kwargs))
@@ -116,9 +118,10 @@ class JobService:
         """Store the jobs (all or none). With idempotency keys, a request seen before gives
         back the job it created then (`replayed`)."""
         now = self.clock()
+        ids = new_ids(len(requests), now)
         new_jobs = [
             NewJob(
-                job_id=new_id(now),
+                job_id=job_id,
                 org_id=r.org_id,
                 app_version_id=r.app_version_id,
                 test_path=r.test_path,
@@ -131,9 +134,9 @@ class JobService:
                 created_at=now,
                 idempotency_key=r.idempotency_key,
             )
-            for r in requests
+            for job_id, r in zip(ids, requests, strict=True)
         ]
-        jobs = await self._run(self.store.insert_jobs, new_jobs)
+        jobs = await self._submits.submit(new_jobs)
         self._wake_for(jobs)
         return [Submitted(job, replayed=job.job_id != new.job_id)
                 for job, new in zip(jobs, new_jobs, strict=True)]

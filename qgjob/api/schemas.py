@@ -3,6 +3,7 @@ these are the promises of ../CONTRACT.md, and they change only deliberately."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -52,6 +53,11 @@ Label = Annotated[str, Field(default="", max_length=64, pattern=r"^[\x20-\x7e]*$
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
+    return _iso(ts)
+
+
+@functools.lru_cache(maxsize=4096)  # a batch's jobs share their submit time
+def _iso(ts: float) -> str:
     moment = datetime.fromtimestamp(ts, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 

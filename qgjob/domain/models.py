@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from qgjob.domain.states import JobState
@@ -48,7 +49,7 @@ class NewJob:
     created_at: float
     idempotency_key: str | None = None
 
-    @property
+    @functools.cached_property
     def group_key(self) -> str:
         return str(self.group)
 

@@ -43,7 +43,9 @@ def test_every_named_query_compiles_and_is_used(tmp_path: Path) -> None:
     [("ready_lanes", "job_lanes_ready"), ("lane_candidates", "jobs_lane_next"),
      ("reprice_queued_test", "jobs_queued_test"), ("promote_due_retries", "jobs_retry_due"),
      ("runs_between", "attempts_finished"), ("installs_between", "installs_finished"),
-     ("change_marker", "job_groups_updated")],
+     ("change_marker", "job_groups_updated"),
+     ("jobs_by_idempotency_keys", "jobs_idempotency"),
+     ("test_durations_of", "sqlite_autoindex_test_durations_1")],
 )
 def test_the_claim_path_reads_indexes_not_the_queue(tmp_path: Path, query: str,
                                                      index: str) -> None:

@@ -13,14 +13,13 @@ INSERT INTO jobs (
 ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
 
 -- name: jobs_by_idempotency_keys
--- The jobs earlier submits made under these (org, key) pairs (two arrays, index by index).
-SELECT j.* FROM unnest(%(org_ids)s::text[], %(keys)s::text[]) AS k(org_id, idempotency_key)
-JOIN jobs j ON j.org_id = k.org_id AND j.idempotency_key = k.idempotency_key;
+-- The jobs earlier submits of one org made under any of these keys (one index probe each).
+SELECT * FROM jobs WHERE org_id = %(org_id)s AND idempotency_key = ANY(%(keys)s::text[]);
 
 -- name: test_durations_of
-SELECT d.test_path, d.target, d.mean_seconds
-FROM unnest(%(test_paths)s::text[], %(targets)s::text[]) AS t(test_path, target)
-JOIN test_durations d ON d.test_path = t.test_path AND d.target = t.target;
+-- What is known of these tests on one target (one primary-key probe each).
+SELECT test_path, target, mean_seconds FROM test_durations
+WHERE target = %(target)s AND test_path = ANY(%(test_paths)s::text[]);
 
 -- name: add_queued_to_group
 -- A submit's jobs of one group: the group's row (made on its first job) and its queue count.

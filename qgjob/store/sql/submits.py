@@ -84,16 +84,15 @@ def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
 
 
 def _by_idempotency_key(conn: Tx, jobs: Sequence[NewJob]) -> dict[Any, Job | NewJob]:
-    keyed = [job for job in jobs if job.idempotency_key]
-    if not keyed:
-        return {}
-    rows = conn.run("jobs_by_idempotency_keys", {
-        "org_ids": conn.array([job.org_id for job in keyed]),
-        "keys": conn.array([job.idempotency_key for job in keyed])})
+    keys_by_org: dict[str, set[str]] = {}
+    for job in jobs:
+        if job.idempotency_key:
+            keys_by_org.setdefault(job.org_id, set()).add(job.idempotency_key)
     found: dict[Any, Job | NewJob] = {}
-    for row in rows:
-        job = job_from_row(row)
-        found[(job.org_id, row["idempotency_key"])] = job
+    for org_id, keys in sorted(keys_by_org.items()):
+        for row in conn.run("jobs_by_idempotency_keys",
+                            {"org_id": org_id, "keys": conn.array(sorted(keys))}):
+            found[(org_id, row["idempotency_key"])] = job_from_row(row)
     return found
 
 
@@ -102,18 +101,20 @@ def _prices(conn: Tx, tests: set[tuple[str, str]]) -> dict[tuple[str, str], floa
     prior."""
     if not tests:
         return {}
-    ordered = sorted(tests)
-    known = {(row["test_path"], row["target"]): float(row["mean_seconds"])
-             for row in conn.run("test_durations_of", {
-                 "test_paths": conn.array([test for test, _ in ordered]),
-                 "targets": conn.array([target for _, target in ordered])})}
+    paths_by_target: dict[str, set[str]] = {}
+    for test, target in tests:
+        paths_by_target.setdefault(target, set()).add(test)
+    known: dict[tuple[str, str], float] = {}
     priors: dict[str, float] = {}
-    for test, target in ordered:
-        if (test, target) not in known and target not in priors:
+    for target, paths in sorted(paths_by_target.items()):
+        for row in conn.run("test_durations_of",
+                            {"target": target, "test_paths": conn.array(sorted(paths))}):
+            known[(row["test_path"], target)] = float(row["mean_seconds"])
+        if any((path, target) not in known for path in paths):
             row = conn.run("target_duration", {"target": target}).fetchone()
             prior = TargetPrior(row["samples"], row["total_seconds"]) if row else TargetPrior()
             priors[target] = prior.mean(DEFAULT_SECONDS)
-    return {pair: known.get(pair, priors.get(pair[1], DEFAULT_SECONDS)) for pair in ordered}
+    return {pair: known.get(pair, priors.get(pair[1], DEFAULT_SECONDS)) for pair in tests}
 
 
 def _count_in(conn: Tx, jobs: Sequence[NewJob], prices: dict[tuple[str, str], float]) -> None:

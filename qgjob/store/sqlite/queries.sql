@@ -11,15 +11,14 @@ INSERT INTO jobs (
 ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
 
 -- name: jobs_by_idempotency_keys
--- The jobs earlier submits made under these (org, key) pairs (two arrays, index by index).
-SELECT j.* FROM json_each(:org_ids) o
-JOIN json_each(:keys) k ON k.key = o.key
-JOIN jobs j ON j.org_id = o.value AND j.idempotency_key = k.value;
+-- The jobs earlier submits of one org made under any of these keys (one index probe each).
+SELECT * FROM jobs
+WHERE org_id = :org_id AND idempotency_key IN (SELECT value FROM json_each(:keys));
 
 -- name: test_durations_of
-SELECT d.test_path, d.target, d.mean_seconds FROM json_each(:test_paths) t
-JOIN json_each(:targets) g ON g.key = t.key
-JOIN test_durations d ON d.test_path = t.value AND d.target = g.value;
+-- What is known of these tests on one target (one primary-key probe each).
+SELECT test_path, target, mean_seconds FROM test_durations
+WHERE target = :target AND test_path IN (SELECT value FROM json_each(:test_paths));
 
 -- name: add_queued_to_group
 -- A submit's jobs of one group: the group's row (made on its first job) and its queue count.
