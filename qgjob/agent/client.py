@@ -5,6 +5,7 @@ replicas, the next call goes to the next one that works."""
 from __future__ import annotations
 
 import base64
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,9 @@ from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
 from qgjob.nettune import NO_DELAY
 from qgjob.servers import ServerList
+
+POOLS = 16
+"""HTTP connection pools per agent (see `AgentClient.__init__`)."""
 
 
 class ServerUnavailable(Exception):
@@ -84,15 +88,20 @@ class AgentClient:
             headers["Authorization"] = f"Bearer {token}"
         self.servers = ServerList(server)
         self._timeout = timeout
-        limits = httpx.Limits(max_connections=300, max_keepalive_connections=300)
-        self._http = httpx.AsyncClient(
+        # Several small connection pools rather than one big one: httpx checks every pooled
+        # connection (a select() each) on every request, so one pool holding a long-poll per
+        # device costs O(devices) per call. A device's claims, and a job's calls, keep to one
+        # pool (and so mostly to one kept-alive connection).
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        self._pools = [httpx.AsyncClient(
             headers=headers, timeout=timeout,
             transport=httpx.AsyncHTTPTransport(socket_options=NO_DELAY, limits=limits),
-        )
+        ) for _ in range(POOLS)]
         self.agent_id = ""
 
     async def close(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
     async def register(
         self, name: str, executor: str, devices: Sequence[DeviceSpec]
@@ -174,9 +183,10 @@ class AgentClient:
 
     async def _post(self, path: str, body: dict[str, Any], timeout: float | None = None) -> Any:
         server = self.servers.current()
+        pool = self._pools[zlib.crc32(f"{path} {body.get('device')}".encode()) % POOLS]
         try:
-            response = await self._http.post(server + path, json=body,
-                                             timeout=timeout or self._timeout)
+            response = await pool.post(server + path, json=body,
+                                       timeout=timeout or self._timeout)
         except httpx.HTTPError as exc:
             self.servers.failed(server)
             raise ServerUnavailable(f"{server}: {type(exc).__name__}: {exc}") from exc
