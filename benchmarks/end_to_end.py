@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import tempfile
@@ -30,20 +29,11 @@ from typing import Any
 import httpx
 
 from benchmarks.common import percentile, print_table, write_result
-from benchmarks.stores import DEFAULT_PG, UNLIMITED, database
-from tests.e2e.processes import Process, free_port, wait_healthy
+from benchmarks.stores import DEFAULT_PG, database, server
+from tests.e2e.processes import Process
 
 BATCH = 1000
 ORGS, BUILDS = 20, 200
-
-
-def serve(db_url: str, work: Path) -> tuple[str, Process]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = Process("server", "--port", str(port), "--db", db_url, "--log-level", "warning",
-                      log=work / f"server-{port}.log", env=UNLIMITED)
-    wait_healthy(url, process, timeout=60)
-    return url, process
 
 
 def submit(http: httpx.Client, count: int, tag: str, builds: int) -> None:
@@ -67,12 +57,11 @@ def memory_mb(pid: int) -> dict[str, float]:
 # 1. end to end ------------------------------------------------------------------------------
 
 def end_to_end(db_url: str, work: Path, jobs: int, devices: int) -> dict[str, Any]:
-    url, server = serve(db_url, work)
-    agent = Process("--server", url, "agent", "--name", "bench", "--devices",
-                    f"emulator:{devices}", "--install-seconds", "0", "--test-seconds", "0",
-                    "--log-level", "warning", log=work / "agent.log")
-    try:
-        with httpx.Client(base_url=url, timeout=60) as http:
+    with server(db_url, work) as (url, process), httpx.Client(base_url=url, timeout=60) as http:
+        agent = Process("--server", url, "agent", "--name", "bench", "--devices",
+                        f"emulator:{devices}", "--install-seconds", "0", "--test-seconds", "0",
+                        "--log-level", "warning", log=work / "agent.log")
+        try:
             _wait_for_devices(http, devices)
             started = time.time()
             submit(http, jobs, "e2e", builds=20)
@@ -87,10 +76,9 @@ def end_to_end(db_url: str, work: Path, jobs: int, devices: int) -> dict[str, An
             wall = time.time() - started
             listed = http.get("/jobs", params={"limit": 1000}).json()["jobs"]
             completed = sum(1 for j in listed if j["status"] == "completed")
-            memory = memory_mb(server.popen.pid)
-    finally:
-        agent.stop(signal.SIGINT)
-        server.stop()
+            memory = memory_mb(process.popen.pid)
+        finally:
+            agent.stop(signal.SIGINT)
     return {"jobs": jobs, "devices": devices, "simulated": True,
             "submit_seconds": submitted - started, "wall_seconds": wall,
             "jobs_per_s": jobs / wall, "sample_completed_of_1000": completed, **memory}
@@ -110,38 +98,34 @@ def _wait_for_devices(http: httpx.Client, devices: int) -> None:
 # 2. growth ----------------------------------------------------------------------------------
 
 def growth(db_url: str, work: Path, sizes: list[int], claims: int) -> list[dict[str, Any]]:
-    url, server = serve(db_url, work)
     rows = []
-    try:
-        with httpx.Client(base_url=url, timeout=60) as http:
-            agent = http.post("/agents", json={
-                "name": "growth", "executor": "simulated (benchmark)",
-                "devices": [{"name": f"emulator-{d}", "target": "emulator"}
-                            for d in range(1, 21)]}).json()["agent"]["agent_id"]
-            queued = 0
-            baseline = memory_mb(server.popen.pid)
-            for size in sizes:
-                submit(http, size - queued, "growth", builds=BUILDS)  # the same 200 lanes
-                queued = size
-                samples = []
-                for index in range(claims):
-                    device = f"emulator-{index % 20 + 1}"
-                    started = time.perf_counter()
-                    response = http.post(f"/agents/{agent}/claim", json={
-                        "device": device, "target": "emulator", "wait_seconds": 0})
-                    samples.append((time.perf_counter() - started) * 1000)
-                    if response.status_code == 200:
-                        batch = response.json()
-                        http.post(f"/agents/{agent}/leases/{batch['lease_id']}/release",
-                                  json={"job_ids": [j["job_id"] for j in batch["jobs"]]}
-                                  ).raise_for_status()
-                rows.append({"queued": size, "claims": claims,
-                             "claim_p50_ms": percentile(samples, 50),
-                             "claim_p99_ms": percentile(samples, 99),
-                             **memory_mb(server.popen.pid),
-                             "rss_at_start_mb": baseline["rss_mb"]})
-    finally:
-        server.stop()
+    with server(db_url, work) as (url, process), httpx.Client(base_url=url, timeout=60) as http:
+        agent = http.post("/agents", json={
+            "name": "growth", "executor": "simulated (benchmark)",
+            "devices": [{"name": f"emulator-{d}", "target": "emulator"}
+                        for d in range(1, 21)]}).json()["agent"]["agent_id"]
+        queued = 0
+        baseline = memory_mb(process.popen.pid)
+        for size in sizes:
+            submit(http, size - queued, "growth", builds=BUILDS)  # the same 200 lanes
+            queued = size
+            samples = []
+            for index in range(claims):
+                device = f"emulator-{index % 20 + 1}"
+                started = time.perf_counter()
+                response = http.post(f"/agents/{agent}/claim", json={
+                    "device": device, "target": "emulator", "wait_seconds": 0})
+                samples.append((time.perf_counter() - started) * 1000)
+                if response.status_code == 200:
+                    batch = response.json()
+                    http.post(f"/agents/{agent}/leases/{batch['lease_id']}/release",
+                              json={"job_ids": [j["job_id"] for j in batch["jobs"]]}
+                              ).raise_for_status()
+            rows.append({"queued": size, "claims": claims,
+                         "claim_p50_ms": percentile(samples, 50),
+                         "claim_p99_ms": percentile(samples, 99),
+                         **memory_mb(process.popen.pid),
+                         "rss_at_start_mb": baseline["rss_mb"]})
     return rows
 
 
@@ -193,7 +177,7 @@ def main() -> None:
         else f"end_to_end-{args.parts}"
     path = write_result(name, {
         "command": " ".join(["python", "-m", "benchmarks.end_to_end", *sys.argv[1:]]),
-        **json.loads(json.dumps(result))})
+        **result})
     print(f"\nwrote {path}")
 
 

@@ -108,14 +108,15 @@ def claim_latency(url: str, jobs: list[NewJob], claims: int) -> dict[str, float]
 # a server process ---------------------------------------------------------------------------
 
 @contextmanager
-def server(url_of_db: str, work: Path) -> Iterator[str]:
+def server(url_of_db: str, work: Path) -> Iterator[tuple[str, Process]]:
+    """A `qgjob server` on `url_of_db` without rate limits: its URL and its process."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = Process("server", "--port", str(port), "--db", url_of_db, "--log-level",
                       "warning", log=work / f"server-{port}.log", env=UNLIMITED)
     try:
         wait_healthy(url, process, timeout=60)
-        yield url
+        yield url, process
     finally:
         process.stop(signal.SIGTERM)
 
@@ -217,14 +218,14 @@ def queue_through_store(url: str, count: int) -> None:
 def run(kind: str, work: Path, pg_url: str, seconds: float, claims: int,
         say: Callable[[str], None]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    with database(kind, work, pg_url) as url, server(url, work) as api:
+    with database(kind, work, pg_url) as url, server(url, work) as (api, _):
         say(f"{kind}: submit throughput")
         out["submit_single_jobs_per_s"] = asyncio.run(submit_single(api, 2000, 8))
         out["submit_batch_jobs_per_s"] = asyncio.run(submit_batches(api, 20_000, 4))
     for agents in (1, 4, 16):
         with database(kind, work, pg_url) as url:
             queue_through_store(url, 40_000)
-            with server(url, work) as api:
+            with server(url, work) as (api, _):
                 say(f"{kind}: {agents} agent(s) claiming")
                 out[f"agents_{agents}"] = asyncio.run(agents_cycle(api, agents, seconds))
     for queued in (1_000, 100_000):

@@ -29,23 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import print_table, write_result
+from benchmarks.stores import server
 from tests.e2e.processes import Process, free_port, wait_healthy
 
 HERE = Path(__file__).parent
 CONNECTIONS = 16
 BATCH = 1000
-NO_LIMITS = {"QGJOB_RATE_LIMIT_PER_SECOND": "0"}
-
-
-class Reference(Process):
-    """benchmarks/reference_server.py as a process (Process runs `python -m qgjob`)."""
-
-    def __init__(self, port: int, db: Path, log: Path) -> None:
-        self.log = log
-        self._log_file = log.open("ab")
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.reference_server", "--port", str(port),
-             "--db", str(db)], stdout=self._log_file, stderr=subprocess.STDOUT)
 
 
 def wrk(url: str, seconds: float) -> dict[str, Any]:
@@ -61,30 +50,27 @@ def wrk(url: str, seconds: float) -> dict[str, Any]:
     return stats
 
 
-def rows(db: Path, table: str = "jobs") -> int:
+def rows(db: Path) -> int:
     with sqlite3.connect(db) as conn:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return int(conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
 
 
 def single_submits(work: Path, seconds: float, rounds: int) -> dict[str, Any]:
-    ref_port, our_port = free_port(), free_port()
+    ref_port = free_port()
     ref_db, our_db = work / "reference.db", work / "qgjob.db"
-    reference = Reference(ref_port, ref_db, work / "reference.log")
-    ours = Process("server", "--port", str(our_port), "--db", f"sqlite:///{our_db}",
-                   "--log-level", "warning", log=work / "server.log", env=NO_LIMITS)
+    reference = Process("--port", str(ref_port), "--db", str(ref_db),
+                        module="benchmarks.reference_server", log=work / "reference.log")
     runs: dict[str, list[dict[str, Any]]] = {"reference": [], "qgjob": []}
     try:
-        urls = {"reference": f"http://127.0.0.1:{ref_port}",
-                "qgjob": f"http://127.0.0.1:{our_port}"}
-        wait_healthy(urls["reference"], reference)
-        wait_healthy(urls["qgjob"], ours)
-        for name in runs:  # warm up: imports, first pages of the database, thread pools
-            wrk(urls[name], 2)
-        for _ in range(rounds):
-            for name in runs:
-                runs[name].append(wrk(urls[name], seconds))
+        with server(f"sqlite:///{our_db}", work) as (our_url, _):
+            urls = {"reference": f"http://127.0.0.1:{ref_port}", "qgjob": our_url}
+            wait_healthy(urls["reference"], reference)
+            for name in runs:  # warm up: imports, first pages of the database, thread pools
+                wrk(urls[name], 2)
+            for _ in range(rounds):
+                for name in runs:
+                    runs[name].append(wrk(urls[name], seconds))
     finally:
-        ours.stop()
         reference.stop()
     answered = {name: sum(r["ok"] for r in results) for name, results in runs.items()}
     stored = {"reference": rows(ref_db), "qgjob": rows(our_db)}
@@ -107,14 +93,10 @@ def bulk_submits(work: Path, batches: int, suite_sizes: list[int]) -> dict[str, 
     from qgjob.cli.http import ApiClient
     from qgjob.cli.jobs import queue_jobs
 
-    port = free_port()
     db = work / "bulk.db"
-    server = Process("server", "--port", str(port), "--db", f"sqlite:///{db}",
-                     "--log-level", "warning", log=work / "bulk-server.log", env=NO_LIMITS)
-    url = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {}
-    try:
-        wait_healthy(url, server)
+    with server(f"sqlite:///{db}", work) as (url, _):
+        port = int(url.rpartition(":")[2])
         bodies = [json.dumps({"jobs": [
             {"org_id": "acme", "app_version_id": f"build-{b % 4}",
              "test_path": f"tests/suite-{b}/flow-{i}.spec.js", "priority": 1 + i % 5}
@@ -158,8 +140,6 @@ def bulk_submits(work: Path, batches: int, suite_sizes: list[int]) -> dict[str, 
                            "jobs_per_s": size / elapsed,
                            "whole_command_ms": process_seconds * 1000})
         result["cli_suites"] = suites
-    finally:
-        server.stop()
     expected = BATCH * (batches + 2) + 2 * sum(suite_sizes)
     result["rows_stored"] = rows(db)
     result["rows_expected"] = expected

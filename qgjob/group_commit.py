@@ -43,8 +43,6 @@ class GroupCommit:
         self._max_jobs = max_jobs
         self._waiting: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
-        self.transactions = 0
-        """Submit transactions written so far (for metrics and tests)."""
 
     async def submit(self, jobs: Sequence[NewJob]) -> list[Job]:
         """The stored jobs, in order, once the transaction holding them has committed."""
@@ -67,8 +65,6 @@ class GroupCommit:
                     else:
                         await self._write_each(group)
                     continue
-                finally:
-                    self.transactions += 1
                 start = 0
                 for pending in group:
                     _settle(pending, stored[start:start + len(pending.jobs)])
@@ -98,8 +94,6 @@ class GroupCommit:
                 _settle(pending, await self._write(pending.jobs))
             except Exception as error:
                 _settle(pending, error=error)
-            finally:
-                self.transactions += 1
 
 
 def _settle(pending: _Pending, jobs: list[Job] | None = None, *,

@@ -15,7 +15,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qgjob.auth import tokens
-from qgjob.auth.principal import OPEN, VIEWER, Principal
+from qgjob.auth.principal import ADMINS, OPEN, VIEWER, Principal
 from qgjob.auth.ratelimit import RateLimiter
 from qgjob.auth.tokens import ApiToken, Role
 from qgjob.settings import ServerSettings
@@ -124,7 +124,7 @@ class Gatekeeper:
     async def admit(self, request: Request, credentials: HTTPAuthorizationCredentials | None,
                     roles: frozenset[Role], budget: str) -> Principal:
         presented = credentials.credentials if credentials else None
-        client = f"ip:{request.client.host if request.client else 'unknown'}"
+        client = client_key(request)
         try:
             principal = await self.authenticator.principal(presented)
         except Unauthorized as refused:
@@ -153,7 +153,7 @@ def require(roles: frozenset[Role], budget: str = "api"
                 and request.method in ("GET", "HEAD")):
             # A public dashboard: reading (what the dashboard shows) needs no token;
             # changing anything still does.
-            keeper.limit(budget, f"ip:{request.client.host if request.client else 'unknown'}")
+            keeper.limit(budget, client_key(request))
             return VIEWER
         return await keeper.admit(request, credentials, roles, budget)
 
@@ -165,7 +165,11 @@ async def dashboard_reader(request: Request, credentials: Credentials) -> Princi
     setting says so, else admins."""
     keeper = gatekeeper(request)
     if keeper.public_dashboard:
-        client = request.client.host if request.client else "unknown"
-        keeper.limit("api", f"ip:{client}")
+        keeper.limit("api", client_key(request))
         return None
-    return await keeper.admit(request, credentials, frozenset({Role.ADMIN}), "api")
+    return await keeper.admit(request, credentials, ADMINS, "api")
+
+
+def client_key(request: Request) -> str:
+    """Whom an unauthenticated request's rate budget belongs to: its peer address."""
+    return f"ip:{request.client.host if request.client else 'unknown'}"

@@ -34,7 +34,8 @@ Caller = Annotated[Principal, Depends(require(SUBMITTERS))]
 AgentCaller = Annotated[Principal, Depends(require(AGENTS, budget="agent"))]
 """Agent tokens and admins: the agent protocol, with its own rate budget."""
 DashboardReader = Annotated[Principal | None, Depends(dashboard_reader)]
-"""`/` and `/metrics`: admins, or anyone with QGJOB_PUBLIC_DASHBOARD=true."""
+"""`/metrics` and `/timeline` (every org's work): admins, or anyone with
+QGJOB_PUBLIC_DASHBOARD=true. The dashboard page itself needs no token."""
 
 
 async def own_agent_session(

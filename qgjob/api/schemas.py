@@ -4,6 +4,7 @@ these are the promises of ../CONTRACT.md, and they change only deliberately."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -92,6 +93,10 @@ class JobBatchCreate(Strict):
     jobs: list[JobCreate] = Field(min_length=1, max_length=MAX_JOBS_PER_REQUEST)
 
 
+PublicStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+"""A job's state as users see it (see `JobState.public`)."""
+
+
 class JobPublic(BaseModel):
     job_id: str
     org_id: str
@@ -99,7 +104,7 @@ class JobPublic(BaseModel):
     test_path: str
     target: str
     priority: int
-    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    status: PublicStatus
     attempts: int
     max_attempts: int
     agent: str | None
@@ -141,6 +146,10 @@ class CasePublic(BaseModel):
 class JobList(BaseModel):
     jobs: list[JobPublic]
     count: int
+
+    @classmethod
+    def of(cls, jobs: Sequence[Job]) -> JobList:
+        return cls(jobs=[JobPublic.of(job) for job in jobs], count=len(jobs))
 
 
 class GroupPublic(BaseModel):

@@ -9,11 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from qgjob.cli.app import app, globals_of
-from qgjob.cli.processes import FailOption, InstallOption, TestOption, _simulator
+from qgjob.cli.processes import (
+    FailOption,
+    InstallOption,
+    TestOption,
+    devices_option,
+    simulator,
+)
 
 if TYPE_CHECKING:
     from qgjob.agent.executors.base import Executor
-    from qgjob.domain.models import DeviceSpec
 
 EXECUTORS = ("simulate", "command", "appwright")
 
@@ -60,10 +65,10 @@ def agent(
     """Run an agent that holds devices and pulls work from the server."""
     from qgjob.processes import configure_logging, run_agent
 
-    specs = _agent_devices(devices)
+    specs = devices_option(devices, may_discover=True)
     agent_name = _agent_name(name)
     if executor == "simulate":
-        chosen: Executor = _simulator(install_seconds, test_seconds, fail_rate, execution_log)
+        chosen: Executor = simulator(install_seconds, test_seconds, fail_rate, execution_log)
     elif executor == "command":
         chosen = _command(run_cmd, install_cmd, workdir, timeout)
     elif executor == "appwright":
@@ -77,17 +82,6 @@ def agent(
 
     asyncio.run(run_agent(options.server, options.token, agent_name, specs, chosen))
     return 0
-
-
-def _agent_devices(spec: str) -> list[DeviceSpec]:
-    from qgjob.agent.devices import parse_devices
-    from qgjob.agent.discovery import discover
-    from qgjob.domain.values import InvalidValue
-
-    try:
-        return discover() if spec.strip() == "auto" else parse_devices(spec)
-    except InvalidValue as bad:
-        raise typer.BadParameter(str(bad), param_hint="'--devices'") from None
 
 
 def _agent_name(name: str | None) -> str:

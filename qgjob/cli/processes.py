@@ -61,17 +61,23 @@ def _listen(host: str, port: int) -> socket.socket:
         raise CliError(EXIT_USAGE, str(error)) from None
 
 
-def _devices(spec: str) -> list[DeviceSpec]:
+def devices_option(spec: str, *, may_discover: bool = False) -> list[DeviceSpec]:
+    """`--devices`: a list such as `emulator:3,device:1`, or (where `may_discover`) `auto`
+    for the devices adb and simctl see; a bad one is a usage error."""
     from qgjob.agent.devices import parse_devices
     from qgjob.domain.values import InvalidValue
 
     try:
+        if may_discover and spec.strip() == "auto":
+            from qgjob.agent.discovery import discover
+
+            return discover()
         return list(parse_devices(spec))
     except InvalidValue as bad:
         raise typer.BadParameter(str(bad), param_hint="'--devices'") from None
 
 
-def _simulator(install_seconds: float, test_seconds: float, fail_rate: float,
+def simulator(install_seconds: float, test_seconds: float, fail_rate: float,
                execution_log: Path | None = None) -> SimulateExecutor:
     from qgjob.agent.executors.simulate import SimulateExecutor
 
@@ -180,7 +186,7 @@ def up(
     from qgjob.processes import configure_logging, run_up
     from qgjob.store import redacted
 
-    specs = _devices(devices)
+    specs = devices_option(devices)
     settings = secure_settings(server_settings(db, group_by_org, preemption), host, insecure)
     sock = _listen(host, port)
     configure_logging(log_level)
@@ -193,7 +199,7 @@ def up(
         f"  devices   {devices} (simulated: install {install_seconds:g}s, "
         f"test {test_seconds:g}s, fail rate {fail_rate:g})\n"
         "  Ctrl-C to stop", err=True)
-    run = run_up(settings, sock, specs, _simulator(install_seconds, test_seconds, fail_rate))
+    run = run_up(settings, sock, specs, simulator(install_seconds, test_seconds, fail_rate))
     import asyncio
 
     asyncio.run(run)

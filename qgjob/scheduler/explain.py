@@ -36,6 +36,7 @@ def explain(ctx: ClaimContext, policy: FairAffinityPolicy) -> list[LaneStanding]
                      key=lambda lane: (-bands[lane.key], lane.head_submitted_at))
     standings = [LaneStanding(lane, bands[lane.key], None, working(lane),
                               f"running on {working(lane)} device(s)", None) for lane in served]
+    place = {lane.key: index for index, lane in enumerate(waiting)}
     for position, lane in enumerate(waiting, start=1):
         share = ctx.orgs.get(lane.org_id)
         if ctx.target_devices == 0:
@@ -49,7 +50,7 @@ def explain(ctx: ClaimContext, policy: FairAffinityPolicy) -> list[LaneStanding]
             # for each waiting lane up to this one. Less urgent lanes give way at job ends.
             ahead = sum(other.expected_seconds for other in ctx.lanes
                         if bands[other.key] >= bands[lane.key] and other is not lane
-                        and (working(other) or waiting.index(other) < position - 1))
+                        and (working(other) or place[other.key] < position - 1))
             reason = f"waiting for a device; {position - 1} waiting lane(s) ahead"
             start = ctx.now + (ahead + position * ctx.install_seconds) / ctx.target_devices
         standings.append(LaneStanding(lane, bands[lane.key], position, 0, reason, start))

@@ -9,8 +9,9 @@ import math
 import random
 from typing import Any
 
+from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
+
 KINDS = ("burst", "steady", "priority", "flood")
-INSTALL_SECONDS = {"emulator": 20.0, "device": 45.0, "browserstack": 60.0}
 _FEATURES = ("login", "signup", "onboarding", "checkout", "cart", "search", "profile",
              "settings", "payments", "chat", "feed", "notifications")
 
@@ -54,8 +55,9 @@ class _Builder:
 
     def trace(self, devices: list[dict[str, str]]) -> dict[str, Any]:
         self.jobs.sort(key=lambda j: (j["submit_at"], j["id"]))
-        return {"name": f"{self.kind}-gen{self.seed}", "install_seconds": INSTALL_SECONDS,
-                "max_attempts": 3, "devices": devices, "jobs": self.jobs}
+        return {"name": f"{self.kind}-gen{self.seed}",
+                "install_seconds": dict(DEFAULT_INSTALL_SECONDS), "max_attempts": 3,
+                "devices": devices, "jobs": self.jobs}
 
 
 def generate(kind: str, seed: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from qgjob.domain.values import TARGETS
+from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
 
 
 class TraceError(ValueError):
@@ -65,7 +66,7 @@ def load_trace(path: Path) -> Trace:
 def parse_trace(raw: Any, default_name: str = "trace") -> Trace:
     if not isinstance(raw, dict):
         raise TraceError("a trace is a JSON object with devices and jobs")
-    install = raw.get("install_seconds", {"emulator": 20.0, "device": 45.0, "browserstack": 60.0})
+    install = raw.get("install_seconds", dict(DEFAULT_INSTALL_SECONDS))
     if not isinstance(install, dict) or not all(
         _number(v) and v >= 0 for v in install.values()
     ):

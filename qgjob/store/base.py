@@ -128,6 +128,8 @@ class AgentOwner:
 
 
 DecideAttempt = Callable[[Job], Verdict]
+WakeUp = Callable[[str, str, int], None]
+"""`wake(target, app_version_id, count)`: that many jobs of one build became queued."""
 
 
 class Store(Protocol):
@@ -205,7 +207,7 @@ class Store(Protocol):
         """Whether this server runs maintenance now: one replica of those sharing a
         database does."""
         ...
-    def watch_work(self, wake: Callable[[str, str, int], None]) -> None:
+    def watch_work(self, wake: WakeUp) -> None:
         """Have `wake(target, app_version_id, count)` called (from another thread) when work
         is queued through other servers sharing the database."""
         ...

@@ -1,5 +1,6 @@
-"""The web dashboard: three static files (no build step, nothing loaded from elsewhere, works
-offline) that read the JSON API and redraw on the server's change events."""
+"""The web dashboard: static HTML, CSS and JavaScript modules (no build step, nothing loaded
+from elsewhere, works offline) that read the JSON API and redraw on the server's change
+events."""
 
 from __future__ import annotations
 

@@ -20,11 +20,14 @@ def free_port() -> int:
 
 
 class Process:
-    def __init__(self, *args: str, log: Path, env: dict[str, str] | None = None) -> None:
+    """`python -m qgjob ARGS` (or another `module`), its output appended to `log`."""
+
+    def __init__(self, *args: str, log: Path, env: dict[str, str] | None = None,
+                 module: str = "qgjob") -> None:
         self.log = log
         self._log_file = log.open("ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.popen = subprocess.Popen([sys.executable, "-m", "qgjob", *args],
+        self.popen = subprocess.Popen([sys.executable, "-m", module, *args],
                                       stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
 
     def output(self) -> str:

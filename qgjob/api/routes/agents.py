@@ -126,7 +126,7 @@ async def release(
 ) -> JobList:
     """Hand back jobs of a batch that were not started (e.g. the agent is shutting down)."""
     jobs = await service.release(agent_id, lease_id, body.job_ids)
-    return JobList(jobs=[JobPublic.of(j) for j in jobs], count=len(jobs))
+    return JobList.of(jobs)
 
 
 @router.post("/{agent_id}/heartbeat", response_model=HeartbeatReply)

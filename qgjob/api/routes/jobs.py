@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 from fastapi.responses import PlainTextResponse
@@ -21,6 +21,7 @@ from qgjob.api.schemas import (
     JobList,
     JobPublic,
     OrgId,
+    PublicStatus,
     TargetName,
 )
 from qgjob.api.visibility import check_may_submit, scoped_filter, visible_job
@@ -30,7 +31,6 @@ from qgjob.store.base import JobFilter
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
 
-PublicStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 
 
 def _request(body: JobCreate, key: str | None = None) -> JobRequest:
@@ -70,7 +70,7 @@ async def submit_jobs(body: JobBatchCreate, service: ServiceDep, caller: Caller)
     carry its own `idempotency_key`."""
     check_may_submit(caller, {job.org_id for job in body.jobs})
     submitted = await service.submit([_request(j) for j in body.jobs])
-    return JobList(jobs=[JobPublic.of(s.job) for s in submitted], count=len(submitted))
+    return JobList.of([s.job for s in submitted])
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
@@ -155,7 +155,7 @@ async def list_jobs(
         limit=limit,
     ))
     jobs = await service.list_jobs(query) if query is not None else []
-    return JobList(jobs=[JobPublic.of(j) for j in jobs], count=len(jobs))
+    return JobList.of(jobs)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic)

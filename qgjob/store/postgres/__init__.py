@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from qgjob.store.base import WakeUp
 from qgjob.store.postgres.database import PostgresDatabase
-from qgjob.store.postgres.replicas import MaintenanceLeader, WakeUp, WorkListener
+from qgjob.store.postgres.replicas import MaintenanceLeader, WorkListener
 from qgjob.store.sql.store import SqlStore
 
 
@@ -11,7 +12,6 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str) -> None:
         self._pg = PostgresDatabase(url)
         super().__init__(self._pg)
-        self.schema = self._pg.schema
         self._leader = MaintenanceLeader(self._pg)
         self._listeners: list[WorkListener] = []
 

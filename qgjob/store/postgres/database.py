@@ -120,7 +120,7 @@ class PostgresDatabase:
             raise StoreUnavailable(f"no connection to PostgreSQL at {self.where} within "
                                    f"{CONNECT_TIMEOUT_SECONDS}s") from None
         except psycopg.OperationalError as lost:
-            raise StoreUnavailable(f"PostgreSQL at {self.where}: {_first_line(lost)}") from None
+            raise StoreUnavailable(f"PostgreSQL at {self.where}: {first_line(lost)}") from None
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
@@ -177,7 +177,7 @@ class PostgresDatabase:
                 pass
         except psycopg.OperationalError as bad:
             raise StoreUnavailable(
-                f"cannot connect to PostgreSQL at {self.where}: {_first_line(bad)}") from None
+                f"cannot connect to PostgreSQL at {self.where}: {first_line(bad)}") from None
 
     def session(self) -> psycopg.Connection[Any]:
         """A connection of its own, outside the pool (for LISTEN and the leader lock)."""
@@ -187,7 +187,8 @@ class PostgresDatabase:
         self._pool.close()
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """An error's message for a log line: its first line, else its type's name."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 

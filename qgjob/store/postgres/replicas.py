@@ -8,21 +8,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
-from qgjob.store.postgres.database import PostgresDatabase
+from qgjob.store.base import WakeUp
+from qgjob.store.postgres.database import PostgresDatabase, first_line
 
 log = logging.getLogger(__name__)
-WakeUp = Callable[[str, str, int], None]
-"""(target, app_version_id, how many jobs became queued); called from the listener's
-thread, once per submit and build, and once per job queued again."""
 
 
 class WorkListener:
     def __init__(self, database: PostgresDatabase, wake: WakeUp) -> None:
+        """`wake` is called from the listener's thread: once per submit and build, and once
+        per job queued again (retry, hand-back, rescue)."""
         self._db = database
         self._wake = wake
         self._channel = f"qgjob_work_{database.schema}"
@@ -42,7 +41,7 @@ class WorkListener:
                 if self._stopping.is_set():
                     return
                 log.warning("listening for work on PostgreSQL: %s; reconnecting in 1s",
-                            str(lost).strip().splitlines()[0] if str(lost).strip() else lost)
+                            first_line(lost))
                 self._stopping.wait(1.0)
 
     def _deliver(self, note: psycopg.Notify) -> None:
@@ -87,7 +86,7 @@ class MaintenanceLeader:
                 conn.close()
                 return False
             except psycopg.Error as lost:
-                log.warning("maintenance lock: %s", str(lost).strip() or type(lost).__name__)
+                log.warning("maintenance lock: %s", first_line(lost))
                 self._drop()
                 return False
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior, learn
+from qgjob.scheduler.durations import DurationStats, TargetPrior, learn
 from qgjob.scheduler.views import (
     ClaimContext,
     DeviceView,
@@ -15,7 +15,8 @@ from qgjob.scheduler.views import (
     LaneView,
     OrgShare,
 )
-from qgjob.store.sql.database import Row, Tx
+from qgjob.store.rows import Row
+from qgjob.store.sql.database import Tx
 
 CANDIDATES = 64
 """How many of the chosen lane's next jobs the policy sees when it picks a batch."""
@@ -81,14 +82,6 @@ def assign(
     }).fetchall()
 
 
-def expected_seconds(conn: Tx, test_path: str, target: str) -> float:
-    """The estimate a new job is priced with."""
-    row = conn.run("test_duration", {"test_path": test_path, "target": target}).fetchone()
-    if row is not None:
-        return float(row["mean_seconds"])
-    return _prior(conn, target).mean(DEFAULT_SECONDS)
-
-
 def learn_duration(
     conn: Tx, test_path: str, target: str, seconds: float
 ) -> None:
@@ -97,7 +90,7 @@ def learn_duration(
     row = conn.run("test_duration", {"test_path": test_path, "target": target}).fetchone()
     stats = (DurationStats(row["samples"], row["mean_seconds"], row["priced_seconds"])
              if row else None)
-    new_stats, new_prior, reprice = learn(stats, _prior(conn, target), seconds)
+    new_stats, new_prior, reprice = learn(stats, target_prior(conn, target), seconds)
     conn.run("save_test_duration", {
         "test_path": test_path, "target": target, "samples": new_stats.samples,
         "mean_seconds": new_stats.mean_seconds, "priced_seconds": new_stats.priced_seconds})
@@ -109,6 +102,7 @@ def learn_duration(
                      {"test_path": test_path, "target": target, "seconds": reprice})
 
 
-def _prior(conn: Tx, target: str) -> TargetPrior:
+def target_prior(conn: Tx, target: str) -> TargetPrior:
+    """What all tests on a target took so far (new tests are priced with its mean)."""
     row = conn.run("target_duration", {"target": target}).fetchone()
     return TargetPrior(row["samples"], row["total_seconds"]) if row else TargetPrior()

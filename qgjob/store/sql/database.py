@@ -12,9 +12,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-Row = Mapping[str, Any]
-"""A result row: columns by name (both dialects' rows support this)."""
-
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -8,7 +8,8 @@ from typing import Any
 from qgjob.domain.history import DeviceRun, Install, Timeline
 from qgjob.domain.models import Attempt
 from qgjob.domain.states import JobState
-from qgjob.store.sql.database import Row, Tx
+from qgjob.store.rows import Row
+from qgjob.store.sql.database import Tx
 
 _MARKER_COLUMNS = ("jobs_changed_at", "last_install", "devices_seen_at", "devices", "agents_online")
 

@@ -4,7 +4,7 @@ inside it. Queries are named; each dialect has its own SQL for them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -41,9 +41,11 @@ from qgjob.store.base import (
     NotFound,
     QueueCount,
     Transitioned,
+    WakeUp,
     Yielded,
 )
 from qgjob.store.rows import (
+    Row,
     agent_from_row,
     device_from_row,
     group_from_row,
@@ -51,7 +53,7 @@ from qgjob.store.rows import (
     job_to_params,
 )
 from qgjob.store.sql import claims, history, org_views, output, submits, tokens
-from qgjob.store.sql.database import Database, Row, Tx, retried
+from qgjob.store.sql.database import Database, Tx, retried
 
 _RESCUE_BATCH = 200
 _GROUP_JOB_IDS_MAX = 1000
@@ -86,7 +88,7 @@ class SqlStore:
         servers elects one)."""
         return True
 
-    def watch_work(self, wake: Callable[[str, str, int], None]) -> None:
+    def watch_work(self, wake: WakeUp) -> None:
         """Call `wake(target, app_version_id, count)` when other processes queue work (a
         dialect shared by several servers tells them; alone, a server knows already)."""
 
@@ -179,12 +181,12 @@ class SqlStore:
                  "executor": executor, "now": now},
             )
             tokens.set_agent_token(conn, agent_id, token_id)
-            for device_id, spec in zip(device_ids, devices, strict=True):
-                conn.run("upsert_device",
+            if devices:
+                conn.run_many("upsert_device", [
                     {"device_id": device_id, "agent_id": agent_id, "agent_name": name,
                      "name": spec.name, "target": spec.target,
-                     "holds_app_version_id": spec.holds_app_version_id, "now": now},
-                )
+                     "holds_app_version_id": spec.holds_app_version_id, "now": now}
+                    for device_id, spec in zip(device_ids, devices, strict=True)])
             conn.run("expire_leases_of_devices_named",
                 {"agent_id": agent_id, "agent_name": name, "now": now},
             )
@@ -213,8 +215,10 @@ class SqlStore:
         with self._db.write() as conn:
             if not conn.run("touch_agent", {"agent_id": agent_id, "now": now}).rowcount:
                 return HeartbeatAck(known=False)
-            for report in sorted(devices, key=lambda d: d.name):
-                conn.run("update_device", _device_params(agent_id, report, now))
+            if devices:  # in name order, as every writer locks device rows
+                conn.run_many("update_device", [_device_params(agent_id, report, now)
+                                                for report in sorted(devices,
+                                                                     key=lambda d: d.name)])
             conn.run("extend_leases",
                 {"agent_id": agent_id, "now": now, "expires_at": expires_at,
                  "lease_ids": conn.array(working_leases)},

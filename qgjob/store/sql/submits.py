@@ -12,9 +12,10 @@ from typing import Any
 
 from qgjob.domain.models import Job, NewJob
 from qgjob.domain.states import JobState
-from qgjob.scheduler.durations import DEFAULT_SECONDS, TargetPrior
+from qgjob.scheduler.durations import DEFAULT_SECONDS
 from qgjob.store.base import Conflict
 from qgjob.store.rows import job_from_row
+from qgjob.store.sql.claims import target_prior
 from qgjob.store.sql.database import TransientConflict, Tx
 
 
@@ -61,12 +62,12 @@ def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
     fresh: list[NewJob] = []
     answer: list[Job | NewJob] = []
     for job in jobs:
-        key = (job.org_id, job.idempotency_key) if job.idempotency_key else None
-        earlier = found.get(key) if key else None
+        key = (job.org_id, job.idempotency_key or "")
+        earlier = found.get(key) if job.idempotency_key else None
         if earlier is None:
             fresh.append(job)
             answer.append(job)
-            if key:
+            if job.idempotency_key:
                 found[key] = job
             continue
         if (earlier.app_version_id, earlier.test_path, earlier.target) != (
@@ -83,12 +84,16 @@ def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
     return [_queued(item, prices) if isinstance(item, NewJob) else item for item in answer]
 
 
-def _by_idempotency_key(conn: Tx, jobs: Sequence[NewJob]) -> dict[Any, Job | NewJob]:
+_KeyOwner = dict[tuple[str, str], Job | NewJob]
+"""The job an (org, idempotency key) already names."""
+
+
+def _by_idempotency_key(conn: Tx, jobs: Sequence[NewJob]) -> _KeyOwner:
     keys_by_org: dict[str, set[str]] = {}
     for job in jobs:
         if job.idempotency_key:
             keys_by_org.setdefault(job.org_id, set()).add(job.idempotency_key)
-    found: dict[Any, Job | NewJob] = {}
+    found: _KeyOwner = {}
     for org_id, keys in sorted(keys_by_org.items()):
         for row in conn.run("jobs_by_idempotency_keys",
                             {"org_id": org_id, "keys": conn.array(sorted(keys))}):
@@ -111,9 +116,7 @@ def _prices(conn: Tx, tests: set[tuple[str, str]]) -> dict[tuple[str, str], floa
                             {"target": target, "test_paths": conn.array(sorted(paths))}):
             known[(row["test_path"], target)] = float(row["mean_seconds"])
         if any((path, target) not in known for path in paths):
-            row = conn.run("target_duration", {"target": target}).fetchone()
-            prior = TargetPrior(row["samples"], row["total_seconds"]) if row else TargetPrior()
-            priors[target] = prior.mean(DEFAULT_SECONDS)
+            priors[target] = target_prior(conn, target).mean(DEFAULT_SECONDS)
     return {pair: known.get(pair, priors.get(pair[1], DEFAULT_SECONDS)) for pair in tests}
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from qgjob.auth.tokens import ApiToken, Role
 from qgjob.store.base import AgentOwner
-from qgjob.store.sql.database import Row, Tx
+from qgjob.store.rows import Row
+from qgjob.store.sql.database import Tx
 
 
 def insert(conn: Tx, token: ApiToken) -> None:

@@ -11,7 +11,6 @@ from qgjob.store.sqlite.database import SqliteDatabase
 
 class SQLiteStore(SqlStore):
     def __init__(self, path: Path, synchronous: str = "full") -> None:
-        self.path = path
         super().__init__(SqliteDatabase(path, synchronous))
 
 
