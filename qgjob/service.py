@@ -26,6 +26,7 @@ from qgjob.domain.models import (
     Batch,
     CaseResult,
     DeviceSpec,
+    GroupKey,
     GroupSummary,
     Job,
     NewJob,
@@ -119,23 +120,18 @@ class JobService:
         back the job it created then (`replayed`)."""
         now = self.clock()
         ids = new_ids(len(requests), now)
-        new_jobs = [
-            NewJob(
-                job_id=job_id,
-                org_id=r.org_id,
-                app_version_id=r.app_version_id,
-                test_path=r.test_path,
-                target=r.target,
-                priority=r.priority,
-                max_attempts=r.max_attempts or self.settings.max_attempts,
-                group=group_key_for(
-                    r.org_id, r.app_version_id, r.target, per_org=self.settings.group_by_org
-                ),
-                created_at=now,
-                idempotency_key=r.idempotency_key,
-            )
-            for job_id, r in zip(ids, requests, strict=True)
-        ]
+        groups: dict[tuple[str, str, str], GroupKey] = {}  # a batch has few: build each once
+        new_jobs = []
+        for job_id, r in zip(ids, requests, strict=True):
+            work = (r.org_id, r.app_version_id, r.target)
+            group = groups.get(work)
+            if group is None:
+                group = groups[work] = group_key_for(*work, per_org=self.settings.group_by_org)
+            new_jobs.append(NewJob(
+                job_id=job_id, org_id=r.org_id, app_version_id=r.app_version_id,
+                test_path=r.test_path, target=r.target, priority=r.priority,
+                max_attempts=r.max_attempts or self.settings.max_attempts, group=group,
+                created_at=now, idempotency_key=r.idempotency_key))
         jobs = await self._submits.submit(new_jobs)
         self._wake_for(jobs)
         return [Submitted(job, replayed=job.job_id != new.job_id)

@@ -20,6 +20,11 @@ class GroupKey:
     org_id: str | None = None
 
     def __str__(self) -> str:
+        return self.text
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The key as stored (`target|app_version_id[|org_id]`)."""
         parts = [self.target, self.app_version_id]
         if self.org_id is not None:
             parts.append(self.org_id)

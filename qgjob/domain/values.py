@@ -6,6 +6,7 @@ whether it is caught locally by the CLI (exit 2) or by the server (HTTP 422).
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 
@@ -47,6 +48,7 @@ _ORG_ID = re.compile(ORG_ID_PATTERN)
 _NAME = re.compile(NAME_PATTERN)
 _APP_VERSION_ID = re.compile(APP_VERSION_ID_PATTERN)
 _TEST_PATH = re.compile(TEST_PATH_PATTERN)
+_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 class InvalidValue(ValueError):
@@ -79,10 +81,14 @@ def parse_target(raw: str) -> Target:
         raise InvalidValue(f"target {raw!r} is not one of: {', '.join(TARGETS)}") from None
 
 
+# A batch of submissions repeats one org and one build on every job: the checks of those two
+# are remembered (a failed check raises each time; only good values are kept).
+@functools.lru_cache(maxsize=1024)
 def check_org_id(value: str) -> str:
     return _check_identifier("org_id", value, _ORG_ID, ORG_ID_MAX, "letters, digits, '.', '_', '-'")
 
 
+@functools.lru_cache(maxsize=1024)
 def check_app_version_id(value: str) -> str:
     return _check_identifier(
         "app_version_id", value, _APP_VERSION_ID, APP_VERSION_ID_MAX,
@@ -108,7 +114,7 @@ def check_test_path(value: str) -> str:
         raise InvalidValue("test_path must not be empty")
     if len(value) > TEST_PATH_MAX:
         raise InvalidValue(f"test_path is longer than {TEST_PATH_MAX} characters")
-    if value.startswith(("/", "~", "\\")) or re.match(r"[A-Za-z]:", value):
+    if value.startswith(("/", "~", "\\")) or _DRIVE.match(value):
         raise InvalidValue("test_path must be relative to the test suite, not absolute")
     if ".." in value.split("/"):
         raise InvalidValue("test_path must not contain '..'")

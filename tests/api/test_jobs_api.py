@@ -85,6 +85,19 @@ def test_batch_submit_is_all_or_nothing(client: TestClient) -> None:
     assert len(stored_jobs(client)) == 2
 
 
+def test_a_batch_answers_with_each_job_as_get_shows_it(client: TestClient) -> None:
+    paths = [f"tests/flow-{n}.spec.js" for n in range(5)]
+    answer = client.post("/jobs/batch", json={"jobs": [{**JOB, "test_path": p, "priority": 5}
+                                                       for p in paths]})
+    assert answer.status_code == 201
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert body["count"] == 5 and [j["test_path"] for j in body["jobs"]] == paths
+    for job in body["jobs"]:
+        assert job == client.get(f"/jobs/{job['job_id']}").json()
+        assert job["status"] == "queued" and job["priority"] == 5 and job["tests"] == []
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [

@@ -65,12 +65,13 @@ async def submit_job(
 
 
 @router.post("/jobs/batch", status_code=status.HTTP_201_CREATED, response_model=JobList)
-async def submit_jobs(body: JobBatchCreate, service: ServiceDep, caller: Caller) -> JobList:
+async def submit_jobs(body: JobBatchCreate, service: ServiceDep, caller: Caller) -> Response:
     """Submit several jobs at once: all are stored, or none (one transaction). Each job may
     carry its own `idempotency_key`."""
     check_may_submit(caller, {job.org_id for job in body.jobs})
     submitted = await service.submit([_request(j) for j in body.jobs])
-    return JobList.of([s.job for s in submitted])
+    return Response(JobList.json_of([s.job for s in submitted]),
+                    status_code=status.HTTP_201_CREATED, media_type="application/json")
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)

@@ -57,12 +57,15 @@ class Tx:
 
     def __init__(self, raw: Any, queries: Mapping[str, str], *,
                  placeholder: Callable[[str], str], in_list: Callable[[str, str], str],
-                 array: Callable[[Sequence[Any]], Any]) -> None:
+                 array: Callable[[Sequence[Any]], Any],
+                 many: Callable[[Any, str, Sequence[Mapping[str, Any]]], int] | None = None
+                 ) -> None:
         self.raw = raw
         self._queries = queries
         self._placeholder = placeholder
         self._in_list = in_list
         self._array = array
+        self._many = many or _executemany
 
     def run(self, name: str, params: Mapping[str, Any] | None = None) -> Cursor:
         cursor: Cursor = self.raw.execute(self._queries[name], params or {})
@@ -70,9 +73,7 @@ class Tx:
 
     def run_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """The named statement once per row of parameters; how many rows it changed."""
-        cursor = self.raw.cursor()
-        cursor.executemany(self._queries[name], rows)
-        return int(cursor.rowcount)
+        return self._many(self.raw, self._queries[name], rows)
 
     def run_sql(self, sql: str, params: Mapping[str, Any]) -> Cursor:
         cursor: Cursor = self.raw.execute(sql, params)
@@ -88,6 +89,12 @@ class Tx:
     def array(self, values: Sequence[Any]) -> Any:
         """A list parameter, encoded as the dialect takes it."""
         return self._array(values)
+
+
+def _executemany(raw: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    cursor = raw.cursor()
+    cursor.executemany(sql, rows)
+    return int(cursor.rowcount)
 
 
 class Database(Protocol):

@@ -125,8 +125,10 @@ def _count_in(conn: Tx, jobs: Sequence[NewJob], prices: dict[tuple[str, str], fl
     groups: dict[str, tuple[NewJob, int, float]] = {}
     announce: dict[tuple[str, str], int] = {}
     for job in jobs:
-        lane = lanes.setdefault((job.group_key, job.org_id), _Lane(
-            job.group_key, job.org_id, job.target, job.app_version_id))
+        lane = lanes.get((job.group_key, job.org_id))
+        if lane is None:
+            lane = lanes[(job.group_key, job.org_id)] = _Lane(
+                job.group_key, job.org_id, job.target, job.app_version_id)
         lane.add(job, prices[(job.test_path, job.target)])
         first, count, newest = groups.get(job.group_key, (job, 0, job.created_at))
         groups[job.group_key] = (first if first.created_at <= job.created_at else job,

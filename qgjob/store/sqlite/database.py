@@ -4,12 +4,15 @@ serialised across processes with a file lock."""
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
+import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from qgjob.store.sql.database import Tx
 from qgjob.store.sqlfiles import load_migrations, load_queries
@@ -27,7 +30,39 @@ def _in_list(column: str, name: str) -> str:
 
 
 def _tx(conn: sqlite3.Connection) -> Tx:
-    return Tx(conn, QUERIES, placeholder=_placeholder, in_list=_in_list, array=json.dumps)
+    return Tx(conn, QUERIES, placeholder=_placeholder, in_list=_in_list, array=json.dumps,
+              many=_run_many)
+
+
+def _run_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    """An `INSERT … VALUES (one row)` goes in as multi-row VALUES, as few statements as the
+    bound-parameter limit allows: sqlite3's executemany takes the GIL back between rows, so
+    a 1,000-job submit would stall the event loop (and be stalled by it) a thousand times;
+    one statement runs without it. Other statements go through executemany."""
+    values = _VALUES_ROW.search(sql)
+    if values is None or len(rows) < 2:
+        return int(conn.executemany(sql, rows).rowcount)
+    names = _NAMED.findall(values.group(1))
+    per_statement = max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(names))
+    changed = 0
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        statement = _multi_row(sql, len(chunk))
+        changed += conn.execute(statement, [row[n] for row in chunk for n in names]).rowcount
+    return changed
+
+
+_VALUES_ROW = re.compile(r"^\s*INSERT\b.*?\bVALUES\s*(\((?:[^()']|'[^']*'|\([^()]*\))*\))",
+                         re.IGNORECASE | re.DOTALL)
+_NAMED = re.compile(r":([a-z_][a-z0-9_]*)")
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_row(sql: str, count: int) -> str:
+    values = _VALUES_ROW.search(sql)
+    assert values is not None
+    row = _NAMED.sub("?", values.group(1))
+    return sql[:values.start(1)] + ",".join([row] * count) + sql[values.end(1):]
 
 
 class SqliteDatabase:
