@@ -57,6 +57,14 @@ class ApiClient:
         self._timeout = timeout
         self._connections: dict[str, http.client.HTTPConnection] = {}
 
+    def fork(self) -> ApiClient:
+        """Another client for the same servers and credentials, with connections of its own
+        (a client is not shared between threads)."""
+        twin = ApiClient.__new__(ApiClient)
+        twin._headers, twin.servers, twin.server = self._headers, self.servers, self.server
+        twin._timeout, twin._connections = self._timeout, {}
+        return twin
+
     def close(self) -> None:
         for connection in self._connections.values():
             connection.close()

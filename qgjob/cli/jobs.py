@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 SUBMIT_CHUNK = 1000
 """Jobs per request when submitting many tests: the most `POST /jobs/batch` takes."""
+IN_FLIGHT = 2
+"""Chunk requests under way at once."""
 
 
 def _priority(raw: str | None) -> int | None:
@@ -127,11 +129,35 @@ def queue_jobs(
     ]
     if len(body) == 1:
         return [client.post("/jobs", body[0])]
-    jobs: list[dict[str, Any]] = []
-    for start in range(0, len(body), SUBMIT_CHUNK):
-        chunk = body[start:start + SUBMIT_CHUNK]
-        jobs += client.post("/jobs/batch", {"jobs": chunk})["jobs"]
-    return jobs
+    chunks = [body[start:start + SUBMIT_CHUNK] for start in range(0, len(body), SUBMIT_CHUNK)]
+    if len(chunks) == 1:
+        return list(client.post("/jobs/batch", {"jobs": chunks[0]})["jobs"])
+    return [job for answer in _post_in_flight(client, chunks) for job in answer["jobs"]]
+
+
+def _post_in_flight(client: ApiClient, chunks: list[list[dict[str, Any]]]) -> list[Any]:
+    """The chunks' answers, in order, with `IN_FLIGHT` requests under way at once: while the
+    server stores one chunk it reads the next, and we write and read ours meanwhile. A chunk
+    that fails fails the command; the jobs of those that got in are found again by their
+    idempotency keys when it is run again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    answers: list[Any] = [None] * len(chunks)
+
+    def post_every(first: int, own: ApiClient) -> None:
+        try:
+            for index in range(first, len(chunks), IN_FLIGHT):
+                answers[index] = own.post("/jobs/batch", {"jobs": chunks[index]})
+        finally:
+            if own is not client:
+                own.close()
+
+    with ThreadPoolExecutor(IN_FLIGHT) as pool:
+        running = [pool.submit(post_every, n, client if n == 0 else client.fork())
+                   for n in range(IN_FLIGHT)]
+        for future in running:
+            future.result()
+    return answers
 
 
 @app.command()

@@ -43,7 +43,7 @@ class JobState(StrEnum):
     @property
     def public(self) -> str:
         """The status users see: one of queued, running, completed, failed, cancelled."""
-        return _PUBLIC.get(self, self.value)
+        return _PUBLIC[self]
 
 
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
@@ -52,7 +52,8 @@ ACTIVE_STATES = frozenset(
 )
 PUBLIC_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 
-_PUBLIC = {JobState.ASSIGNED: "queued", JobState.RETRY_WAIT: "queued"}
+_PUBLIC = {state: state.value for state in JobState} | {
+    JobState.ASSIGNED: "queued", JobState.RETRY_WAIT: "queued"}
 
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.ASSIGNED, JobState.CANCELLED}),

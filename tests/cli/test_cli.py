@@ -54,6 +54,21 @@ def test_the_brief_example_through_the_cli(capsys: pytest.CaptureFixture[str],
     assert len(out.splitlines()) == 5
 
 
+def test_a_submit_bigger_than_a_request_keeps_order_and_is_found_again(
+        capsys: pytest.CaptureFixture[str], live_server: LiveServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("qgjob.cli.jobs.SUBMIT_CHUNK", 40)  # 7 requests, 2 under way at once
+    tests = [arg for n in range(250) for arg in ("--test", f"tests/flow-{n:03}.spec.js")]
+    ids = submit(capsys, live_server, "--idempotency-key=deploy-9", *tests)
+    assert len(ids) == len(set(ids)) == 250
+    again = submit(capsys, live_server, "--idempotency-key=deploy-9", *tests)
+    assert again == ids  # a retried step finds every chunk's jobs, in the same order
+    code, out, _ = run(capsys, live_server, "jobs", "--json", "--limit=1000")
+    listed = {j["job_id"]: j["test_path"] for j in map(json.loads, out.splitlines())}
+    assert len(listed) == 250
+    assert [listed[i] for i in ids] == [f"tests/flow-{n:03}.spec.js" for n in range(250)]
+
+
 def test_several_tests_in_one_submit(capsys: pytest.CaptureFixture[str],
                                      live_server: LiveServer) -> None:
     ids = submit(capsys, live_server, "--test", "tests/a.spec.js", "--test=tests/b.spec.js",

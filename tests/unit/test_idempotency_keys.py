@@ -20,3 +20,11 @@ def test_github_runs_key_each_test_of_each_attempt() -> None:
     assert first != rerun  # a re-run of the workflow tests again
     assert first != other_target
     assert github_run_key({"GITHUB_ACTIONS": "false"}) is None
+
+
+def test_a_submissions_keys_share_a_prefix_and_differ_in_the_rest() -> None:
+    keys = job_keys("deploy-7", "v1", "emulator", [f"t{n}.js" for n in range(1000)], environ={})
+    other = job_keys("deploy-8", "v1", "emulator", ["t0.js"], environ={})
+    assert len(set(keys)) == 1000 and all(k is not None and len(k) <= 200 for k in keys)
+    assert len({k[:20] for k in keys if k}) == 1  # one place in the server's index
+    assert other[0] is not None and other[0][:20] != keys[0][:20]
