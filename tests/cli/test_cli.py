@@ -64,6 +64,7 @@ def test_a_submit_bigger_than_a_request_keeps_order_and_is_found_again(
     again = submit(capsys, live_server, "--idempotency-key=deploy-9", *tests)
     assert again == ids  # a retried step finds every chunk's jobs, in the same order
     code, out, _ = run(capsys, live_server, "jobs", "--json", "--limit=1000")
+    assert code == 0
     listed = {j["job_id"]: j["test_path"] for j in map(json.loads, out.splitlines())}
     assert len(listed) == 250
     assert [listed[i] for i in ids] == [f"tests/flow-{n:03}.spec.js" for n in range(250)]

@@ -91,6 +91,33 @@ def test_queue_counts(store: Store) -> None:
                       ("emulator", "acme"): 1}
 
 
+def test_queue_counts_follow_every_state(store: Store) -> None:
+    jobs = [new_job(org, "xyz123", f"tests/t{n}.spec.js", target, priority=1 + n % 5,
+                    at=T0 + n)
+            for n, (org, target) in enumerate([("qualgent", "emulator"), ("acme", "emulator"),
+                                               ("acme", "device")] * 4)]
+    store.insert_jobs(jobs)
+    agent = register(store)
+    batch = claim(store, agent, at=T0 + 20).batch
+    assert batch is not None and len(batch.jobs) >= 3
+    lease = batch.lease.lease_id
+    _, retried, done = (start(store, j.job_id, lease, T0 + 21) for j in batch.jobs[:3])
+    finish(store, retried.job_id, lease, 1, Outcome.FAILED, T0 + 22, "flaky")
+    finish(store, done.job_id, lease, 1, Outcome.PASSED, T0 + 22)
+    store.cancel_job(jobs[-1].job_id, T0 + 23)
+    everything = store.list_jobs(JobFilter(limit=1000))
+    states = {j.state for j in everything}
+    assert {S.QUEUED, S.ASSIGNED, S.RUNNING, S.RETRY_WAIT, S.COMPLETED, S.CANCELLED} <= states
+    expected: dict[tuple[int, str, str], list[int]] = {}
+    for job in everything:
+        if job.state.is_final:
+            continue
+        count = expected.setdefault((job.priority, job.target, job.org_id), [0, 0])
+        count[job.state is S.RUNNING] += 1
+    assert {(c.priority, c.target, c.org_id): [c.queued, c.running]
+            for c in store.queue_counts()} == expected
+
+
 # the claim path -------------------------------------------------------------------------------
 
 def test_claim_hands_a_batch_of_one_group_in_priority_order(store: Store) -> None:

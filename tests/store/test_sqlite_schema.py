@@ -59,6 +59,19 @@ def test_the_claim_path_reads_indexes_not_the_queue(tmp_path: Path, query: str,
     assert "SCAN jobs" not in plan
 
 
+def test_queue_counts_read_lanes_and_the_few_jobs_out_of_the_queue(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "q.db"))
+    store.close()
+    conn = sqlite3.connect(tmp_path / "q.db")
+    sql = load_queries("qgjob.store.sqlite")["queue_counts"]
+    steps = [r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    reads_of_jobs = [step for step in steps if re.match(r"(SCAN|SEARCH) (jobs|j)\b", step)]
+    assert "SCAN l USING INDEX job_lanes_ready" in steps
+    assert reads_of_jobs == ["SEARCH j USING INDEX jobs_lease (lease_id=?)",
+                             "SCAN jobs USING INDEX jobs_running",
+                             "SCAN jobs USING INDEX jobs_retry_due"]
+
+
 @pytest.mark.parametrize(
     ("url", "path", "options"),
     [

@@ -379,12 +379,28 @@ WHERE id IN (SELECT id FROM jobs
              FOR UPDATE SKIP LOCKED);
 
 -- name: queue_counts
-SELECT priority, target, org_id,
-       count(*) FILTER (WHERE state IN ('queued', 'assigned', 'retry_wait')) AS queued,
-       count(*) FILTER (WHERE state = 'running') AS running
-FROM jobs
-WHERE state IN ('queued', 'assigned', 'running', 'retry_wait')
+-- Jobs waiting (queued, in a batch not started yet, or backing off before a retry) and
+-- running, per priority, target and org. Queued jobs are counted from their lanes' counters;
+-- the others are few (at most a batch per device), so this never reads the queue itself.
+SELECT priority, target, org_id, sum(queued) AS queued, sum(running) AS running
+FROM (
+    SELECT p.priority, l.target, l.org_id,
+           CASE p.priority WHEN 1 THEN l.queued_p1 WHEN 2 THEN l.queued_p2
+                           WHEN 3 THEN l.queued_p3 WHEN 4 THEN l.queued_p4
+                           ELSE l.queued_p5 END AS queued,
+           0 AS running
+    FROM job_lanes l CROSS JOIN generate_series(1, 5) AS p(priority)
+    WHERE l.queued > 0
+    UNION ALL
+    SELECT j.priority, j.target, j.org_id, 1, 0
+    FROM leases l JOIN jobs j ON j.lease_id = l.id AND j.state = 'assigned'
+    UNION ALL
+    SELECT priority, target, org_id, 0, 1 FROM jobs WHERE state = 'running'
+    UNION ALL
+    SELECT priority, target, org_id, 1, 0 FROM jobs WHERE state = 'retry_wait'
+) AS counted
 GROUP BY priority, target, org_id
+HAVING sum(queued) > 0 OR sum(running) > 0
 ORDER BY priority DESC, target, org_id;
 
 -- name: append_output

@@ -369,12 +369,29 @@ UPDATE jobs SET expected_seconds = :seconds
 WHERE test_path = :test_path AND target = :target AND state = 'queued';
 
 -- name: queue_counts
-SELECT priority, target, org_id,
-       sum(state IN ('queued', 'assigned', 'retry_wait')) AS queued,
-       sum(state = 'running') AS running
-FROM jobs
-WHERE state IN ('queued', 'assigned', 'running', 'retry_wait')
+-- Jobs waiting (queued, in a batch not started yet, or backing off before a retry) and
+-- running, per priority, target and org. Queued jobs are counted from their lanes' counters;
+-- the others are few (at most a batch per device), so this never reads the queue itself.
+SELECT priority, target, org_id, sum(queued) AS queued, sum(running) AS running
+FROM (
+    SELECT p.priority, l.target, l.org_id,
+           CASE p.priority WHEN 1 THEN l.queued_p1 WHEN 2 THEN l.queued_p2
+                           WHEN 3 THEN l.queued_p3 WHEN 4 THEN l.queued_p4
+                           ELSE l.queued_p5 END AS queued,
+           0 AS running
+    FROM job_lanes l CROSS JOIN (SELECT value AS priority FROM json_each('[1, 2, 3, 4, 5]')) AS p
+    WHERE l.queued > 0
+    UNION ALL
+    SELECT j.priority, j.target, j.org_id, 1, 0
+    FROM leases l CROSS JOIN jobs j  -- leases first: CROSS JOIN keeps SQLite's order
+    WHERE j.lease_id = l.id AND j.state = 'assigned'
+    UNION ALL
+    SELECT priority, target, org_id, 0, 1 FROM jobs WHERE state = 'running'
+    UNION ALL
+    SELECT priority, target, org_id, 1, 0 FROM jobs WHERE state = 'retry_wait'
+) AS counted
 GROUP BY priority, target, org_id
+HAVING sum(queued) > 0 OR sum(running) > 0
 ORDER BY priority DESC, target, org_id;
 
 -- name: append_output
