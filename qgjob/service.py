@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 from anyio import to_thread
 
@@ -60,17 +60,23 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class JobRequest:
-    """A validated submission (the API checked every value)."""
+class JobRequest(Protocol):
+    """A validated submission (the API checked every value; its `JobCreate` is one)."""
 
-    org_id: str
-    app_version_id: str
-    test_path: str
-    target: str
-    priority: int
-    max_attempts: int | None = None
-    idempotency_key: str | None = None
+    @property
+    def org_id(self) -> str: ...
+    @property
+    def app_version_id(self) -> str: ...
+    @property
+    def test_path(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def max_attempts(self) -> int | None: ...
+    @property
+    def idempotency_key(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pydantic_core
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     WithJsonSchema,
@@ -68,23 +69,32 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _priority(raw: object) -> object:
+    """Numbers and names become 1-5, or fail with the one-line reason; anything else goes on
+    to the integer check (which refuses it)."""
+    if isinstance(raw, str | int):
+        return values.parse_priority(raw)
+    return raw
+
+
+Priority = Annotated[int, BeforeValidator(_priority),
+                     WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]})]
+
+
 class JobCreate(Strict):
+    """One job to queue. The service reads it as it is (see `JobRequest`)."""
+
     org_id: OrgId
     app_version_id: AppVersionId
     test_path: TestPath
     target: TargetName = "emulator"
-    priority: int | str = Field(default=values.DEFAULT_PRIORITY,
-                                description="1 (lowest) to 5 (highest), or low, normal, "
-                                            "medium, high, urgent, critical")
+    priority: Priority = Field(default=values.DEFAULT_PRIORITY,
+                               description="1 (lowest) to 5 (highest), or low, normal, "
+                                           "medium, high, urgent, critical")
     max_attempts: int | None = Field(default=None, ge=1, le=10)
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="the same key (per org) gives back the same job; for "
                                   "single submissions the Idempotency-Key header does the same")
-
-    @field_validator("priority", mode="after")
-    @classmethod
-    def _priority(cls, raw: int | str) -> int:
-        return values.parse_priority(raw)
 
 
 MAX_JOBS_PER_REQUEST = 1000
@@ -163,6 +173,19 @@ class JobList(BaseModel):
         """The JSON of `of(jobs)`, written straight from the fields: a bulk submit answers
         with 1,000 jobs, and building their models cost more than writing them."""
         return pydantic_core.to_json({"jobs": [_public_fields(job) for job in jobs],
+                                      "count": len(jobs)})
+
+
+class JobIdList(BaseModel):
+    """A batch submit's answer when asked with `Prefer: return=minimal`: the ids, in the
+    order of the jobs sent."""
+
+    job_ids: list[str]
+    count: int
+
+    @staticmethod
+    def json_of(jobs: Sequence[Job]) -> bytes:
+        return pydantic_core.to_json({"job_ids": [job.job_id for job in jobs],
                                       "count": len(jobs)})
 
 

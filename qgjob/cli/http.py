@@ -73,8 +73,8 @@ class ApiClient:
     def get(self, path: str, params: Any = None, *, retry_for: float = 0.0) -> Any:
         return self._request("GET", path, params=params, retry_for=retry_for)
 
-    def post(self, path: str, body: Any = None) -> Any:
-        return self._request("POST", path, body=body)
+    def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        return self._request("POST", path, body=body, headers=headers)
 
     def get_text(self, path: str, params: Any = None) -> tuple[str, dict[str, str]]:
         """A text/plain resource (such as a job's log) and its headers, lower-cased."""
@@ -87,7 +87,8 @@ class ApiClient:
         return _decode(self._send(method, path, retry_for=retry_for, **kwargs))
 
     def _send(self, method: str, path: str, *, retry_for: float = 0.0,
-              params: Any = None, body: Any = None) -> Response:
+              params: Any = None, body: Any = None,
+              headers: dict[str, str] | None = None) -> Response:
         """Send once; for reads, `retry_for` seconds of patience while the server is down
         (e.g. restarting under a CI job that waits on it). With several replicas, a request
         that cannot reach one goes to the next at once (a read whatever went wrong; a write
@@ -102,7 +103,7 @@ class ApiClient:
         while True:
             server = self.servers.current()
             try:
-                response = self._exchange(server, method, path, body)
+                response = self._exchange(server, method, path, body, headers)
             except (OSError, http.client.HTTPException) as exc:
                 self.servers.failed(server)
                 tried.add(server)
@@ -127,7 +128,8 @@ class ApiClient:
                 continue
             return response
 
-    def _exchange(self, server: str, method: str, path: str, body: Any) -> Response:
+    def _exchange(self, server: str, method: str, path: str, body: Any,
+                  extra: dict[str, str] | None = None) -> Response:
         """One request on the server's kept-alive connection. A connection the server has
         closed meanwhile is noticed before sending (its socket reads as ready) and opened
         again; a read that still meets a closed connection is sent once more, a write never."""
@@ -139,7 +141,7 @@ class ApiClient:
         if connection is None:
             connection = self._connect(server)
         payload = None if body is None else _dumps(body)
-        headers = dict(self._headers)
+        headers = {**self._headers, **(extra or {})}
         if payload is not None:
             headers["Content-Type"] = "application/json"
         base = urlsplit(server).path.rstrip("/")
@@ -151,7 +153,7 @@ class ApiClient:
             self._drop(server)
             if fresh or method != "GET":
                 raise
-            return self._exchange(server, method, path, body)
+            return self._exchange(server, method, path, body, extra)
         except BaseException:
             self._drop(server)
             raise

@@ -98,6 +98,20 @@ def test_a_batch_answers_with_each_job_as_get_shows_it(client: TestClient) -> No
         assert job["status"] == "queued" and job["priority"] == 5 and job["tests"] == []
 
 
+@pytest.mark.parametrize("prefer", ["return=minimal", "respond-async, Return = minimal"])
+def test_a_batch_asked_for_minimal_answers_with_ids(client: TestClient, prefer: str) -> None:
+    paths = [f"tests/flow-{n}.spec.js" for n in range(3)]
+    answer = client.post("/jobs/batch", json={"jobs": [{**JOB, "test_path": p} for p in paths]},
+                         headers={"Prefer": prefer})
+    assert answer.status_code == 201
+    assert answer.headers["preference-applied"] == "return=minimal"
+    body = answer.json()
+    assert set(body) == {"job_ids", "count"} and body["count"] == 3
+    assert [client.get(f"/jobs/{i}").json()["test_path"] for i in body["job_ids"]] == paths
+    full = client.post("/jobs/batch", json={"jobs": [JOB]}, headers={"Prefer": "wait=5"})
+    assert "jobs" in full.json() and "preference-applied" not in full.headers
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
@@ -18,6 +19,7 @@ from qgjob.api.schemas import (
     IdempotencyKey,
     JobBatchCreate,
     JobCreate,
+    JobIdList,
     JobList,
     JobPublic,
     OrgId,
@@ -26,19 +28,10 @@ from qgjob.api.schemas import (
 )
 from qgjob.api.visibility import check_may_submit, scoped_filter, visible_job
 from qgjob.domain.states import states_for_public
-from qgjob.service import JobRequest
 from qgjob.store.base import JobFilter
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
 
-
-
-def _request(body: JobCreate, key: str | None = None) -> JobRequest:
-    return JobRequest(
-        org_id=body.org_id, app_version_id=body.app_version_id, test_path=body.test_path,
-        target=body.target, priority=int(body.priority), max_attempts=body.max_attempts,
-        idempotency_key=key or body.idempotency_key,
-    )
 
 
 @router.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobPublic,
@@ -57,21 +50,41 @@ async def submit_job(
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise HTTPException(422, "idempotency_key: the header and the body disagree")
     check_may_submit(caller, {body.org_id})
-    [submitted] = await service.submit([_request(body, idempotency_key)])
+    if idempotency_key:
+        body = body.model_copy(update={"idempotency_key": idempotency_key})
+    [submitted] = await service.submit([body])
     if submitted.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     return JobPublic.of(submitted.job)
 
 
-@router.post("/jobs/batch", status_code=status.HTTP_201_CREATED, response_model=JobList)
-async def submit_jobs(body: JobBatchCreate, service: ServiceDep, caller: Caller) -> Response:
+MINIMAL = re.compile(r"(^|[,;\s])return\s*=\s*minimal\b", re.IGNORECASE)
+
+
+@router.post("/jobs/batch", status_code=status.HTTP_201_CREATED,
+             response_model=JobList | JobIdList,
+             responses={201: {"description": "the jobs, in the order sent; with `Prefer: "
+                                             "return=minimal`, only their ids"}})
+async def submit_jobs(
+    body: JobBatchCreate,
+    service: ServiceDep,
+    caller: Caller,
+    prefer: Annotated[str | None, Header()] = None,
+) -> Response:
     """Submit several jobs at once: all are stored, or none (one transaction). Each job may
-    carry its own `idempotency_key`."""
+    carry its own `idempotency_key`. A client that needs only the ids (the CLI) sends
+    `Prefer: return=minimal` (RFC 7240) and gets `{"job_ids": [...], "count": n}`, a tenth
+    of the bytes."""
     check_may_submit(caller, {job.org_id for job in body.jobs})
-    submitted = await service.submit([_request(j) for j in body.jobs])
-    return Response(JobList.json_of([s.job for s in submitted]),
-                    status_code=status.HTTP_201_CREATED, media_type="application/json")
+    submitted = await service.submit(body.jobs)
+    jobs = [s.job for s in submitted]
+    if prefer is not None and MINIMAL.search(prefer):
+        return Response(JobIdList.json_of(jobs), status_code=status.HTTP_201_CREATED,
+                        media_type="application/json",
+                        headers={"Preference-Applied": "return=minimal"})
+    return Response(JobList.json_of(jobs), status_code=status.HTTP_201_CREATED,
+                    media_type="application/json")
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)

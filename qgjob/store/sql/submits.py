@@ -6,8 +6,8 @@ looked up for the whole batch at once. Runs inside the caller's write transactio
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from qgjob.domain.models import Job, NewJob
@@ -19,40 +19,27 @@ from qgjob.store.sql.claims import target_prior
 from qgjob.store.sql.database import TransientConflict, Tx
 
 
-@dataclass
-class _Lane:
-    group_key: str
-    org_id: str
-    target: str
-    app_version_id: str
-    by_priority: list[int] = field(default_factory=lambda: [0] * 5)
-    expected_seconds: float = 0.0
-    head: NewJob | None = None
-    oldest: float | None = None
-
-    def add(self, job: NewJob, seconds: float) -> None:
-        self.by_priority[job.priority - 1] += 1
-        self.expected_seconds += seconds
-        if self.head is None or _ahead(job, self.head):
-            self.head = job
-        if self.oldest is None or job.created_at < self.oldest:
-            self.oldest = job.created_at
-
-    def params(self) -> dict[str, Any]:
-        assert self.head is not None
-        return {
-            "group_key": self.group_key, "org_id": self.org_id, "target": self.target,
-            "app_version_id": self.app_version_id,
-            **{f"p{n}": count for n, count in enumerate(self.by_priority, start=1)},
-            "queued": sum(self.by_priority), "expected_seconds": self.expected_seconds,
-            "head_id": self.head.job_id, "head_priority": self.head.priority,
-            "head_created_at": self.head.created_at, "oldest_created_at": self.oldest}
+def _lane_params(jobs: Sequence[NewJob], prices: dict[tuple[str, str], float]
+                 ) -> dict[str, Any]:
+    """One lane's share of a submit: its counts per priority, expected work, head (the job a
+    claim takes next) and oldest job."""
+    first = jobs[0]
+    by_priority = Counter(job.priority for job in jobs)
+    head = min(jobs, key=_claim_order)
+    return {
+        "group_key": first.group_key, "org_id": first.org_id, "target": first.target,
+        "app_version_id": first.app_version_id,
+        **{f"p{n}": by_priority[n] for n in range(1, 6)},
+        "queued": len(jobs),
+        "expected_seconds": sum(prices[(job.test_path, job.target)] for job in jobs),
+        "head_id": head.job_id, "head_priority": head.priority,
+        "head_created_at": head.created_at,
+        "oldest_created_at": min(job.created_at for job in jobs)}
 
 
-def _ahead(job: NewJob, other: NewJob) -> bool:
+def _claim_order(job: NewJob) -> tuple[int, float, str]:
     """The order a lane's jobs are claimed in: higher priority, then older, then lower id."""
-    return (-job.priority, job.created_at, job.job_id) < \
-        (-other.priority, other.created_at, other.job_id)
+    return -job.priority, job.created_at, job.job_id
 
 
 def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
@@ -121,31 +108,32 @@ def _prices(conn: Tx, tests: set[tuple[str, str]]) -> dict[tuple[str, str], floa
 
 
 def _count_in(conn: Tx, jobs: Sequence[NewJob], prices: dict[tuple[str, str], float]) -> None:
-    lanes: dict[tuple[str, str], _Lane] = {}
-    groups: dict[str, tuple[NewJob, int, float]] = {}
-    announce: dict[tuple[str, str], int] = {}
+    lanes: dict[tuple[str, str], list[NewJob]] = {}
     for job in jobs:
-        lane = lanes.get((job.group_key, job.org_id))
-        if lane is None:
-            lane = lanes[(job.group_key, job.org_id)] = _Lane(
-                job.group_key, job.org_id, job.target, job.app_version_id)
-        lane.add(job, prices[(job.test_path, job.target)])
-        first, count, newest = groups.get(job.group_key, (job, 0, job.created_at))
-        groups[job.group_key] = (first if first.created_at <= job.created_at else job,
-                                 count + 1, max(newest, job.created_at))
-        work = (job.target, job.app_version_id)
-        announce[work] = announce.get(work, 0) + 1
+        lanes.setdefault((job.group_key, job.org_id), []).append(job)
+    groups: dict[str, list[NewJob]] = {}
+    announce: dict[tuple[str, str], int] = {}
+    for members in lanes.values():
+        groups.setdefault(members[0].group_key, []).extend(members)
+        work = (members[0].target, members[0].app_version_id)
+        announce[work] = announce.get(work, 0) + len(members)
     for group_key in sorted(groups):
-        first, count, newest = groups[group_key]
+        members = groups[group_key]
+        first = min(members, key=_submitted_at)
         conn.run("add_queued_to_group", {
             "group_key": group_key, "target": first.group.target,
             "app_version_id": first.group.app_version_id, "org_id": first.group.org_id,
-            "created_at": first.created_at, "now": newest, "count": count})
+            "created_at": first.created_at, "now": max(map(_submitted_at, members)),
+            "count": len(members)})
     for key in sorted(lanes):
-        conn.run("add_queued_to_lane", lanes[key].params())
+        conn.run("add_queued_to_lane", _lane_params(lanes[key], prices))
     for (target, app_version_id), count in sorted(announce.items()):
         conn.run("work_queued", {"target": target, "app_version_id": app_version_id,
                                  "count": count})
+
+
+def _submitted_at(job: NewJob) -> float:
+    return job.created_at
 
 
 def _params(job: NewJob, prices: dict[tuple[str, str], float]) -> dict[str, Any]:
