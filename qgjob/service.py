@@ -39,7 +39,6 @@ from qgjob.ids import new_id, new_ids
 from qgjob.metrics import Metrics
 from qgjob.scheduler.explain import LaneStanding, explain
 from qgjob.scheduler.policy import FairAffinityPolicy, Policy
-from qgjob.scheduler.views import FleetRules
 from qgjob.settings import ServerSettings
 from qgjob.store.base import (
     AgentOwner,
@@ -103,8 +102,7 @@ class JobService:
         self.policy = policy or FairAffinityPolicy(
             max_batch=settings.max_batch, settle_seconds=settings.burst_settle_seconds,
             preemption=settings.preemption)
-        self.rules = FleetRules(org_weights=settings.org_weights(),
-                                org_caps=dict(settings.org_caps))
+        self.rules = settings.fleet_rules()
         self.clock = clock
         self.waiters = ClaimWaiters()
         self.retry_policy = RetryPolicy(

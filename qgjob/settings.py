@@ -7,7 +7,10 @@ import json
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qgjob.scheduler.views import FleetRules
 
 
 def default_database_url() -> str:
@@ -71,6 +74,14 @@ class ServerSettings:
     def org_weights(self) -> dict[str, float]:
         default = self.tier_weights.get("standard", 1.0)
         return {org: self.tier_weights.get(tier, default) for org, tier in self.org_tiers.items()}
+
+    def fleet_rules(self) -> FleetRules:
+        """Each org's weight and cap as the scheduler sees them; an org in no tier weighs
+        what "standard" weighs."""
+        from qgjob.scheduler.views import FleetRules
+
+        return FleetRules(org_weights=self.org_weights(), org_caps=dict(self.org_caps),
+                          default_weight=self.tier_weights.get("standard", 1.0))
 
     @property
     def resolved_database_url(self) -> str:

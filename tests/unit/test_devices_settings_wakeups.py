@@ -29,6 +29,15 @@ def test_org_tiers_caps_and_weights_from_the_environment() -> None:
     assert settings.org_weights() == {"acme": 4.0, "tiny": 1.0}
 
 
+def test_an_org_in_no_tier_weighs_what_standard_weighs() -> None:
+    settings = ServerSettings.from_env({
+        "QGJOB_TIER_WEIGHTS": '{"standard": 2, "enterprise": 8}',
+        "QGJOB_ORG_TIERS": '{"acme": "enterprise", "listed": "standard"}'})
+    rules = settings.fleet_rules()
+    weights = {org: rules.share(org, 0).weight for org in ("acme", "listed", "unlisted")}
+    assert weights == {"acme": 8.0, "listed": 2.0, "unlisted": 2.0}
+
+
 @pytest.mark.parametrize(("name", "raw"), [("QGJOB_ORG_CAPS", "[4]"),
                                            ("QGJOB_ORG_CAPS", '{"acme": 0}'),
                                            ("QGJOB_ORG_CAPS", '{"acme": "four"}'),
