@@ -55,6 +55,8 @@ from qgjob.store.base import (
 from qgjob.wakeups import ClaimWaiters
 
 log = logging.getLogger("qgjob.server")
+LEASE_OWNERS_KEPT = 10_000
+"""Leases whose agent the service remembers (the oldest are forgotten first)."""
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -113,6 +115,7 @@ class JobService:
         self._rng = rng or random.Random()
         self._draining = False
         self._submits = GroupCommit(lambda jobs: self._run(self.store.insert_jobs, jobs))
+        self._lease_owners: dict[str, str] = {}
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await to_thread.run_sync(lambda: fn(*args, **kwargs))
@@ -273,8 +276,18 @@ class JobService:
         return None
 
     async def _check_lease(self, agent_id: str, lease_id: str) -> None:
-        owner = await self._run(self.store.lease_agent, lease_id)
-        if owner is not None and owner != agent_id:
+        """A lease's agent never changes, so it is read once per lease, not on every start,
+        report and log line of its jobs. A lease the store no longer has is left to the
+        store call that follows (it says why)."""
+        owner = self._lease_owners.get(lease_id)
+        if owner is None:
+            owner = await self._run(self.store.lease_agent, lease_id)
+            if owner is None:
+                return
+            self._lease_owners[lease_id] = owner
+            if len(self._lease_owners) > LEASE_OWNERS_KEPT:
+                del self._lease_owners[next(iter(self._lease_owners))]
+        if owner != agent_id:
             raise LeaseLost(f"lease {lease_id} belongs to another agent")
 
     async def start(self, agent_id: str, job_id: str, lease_id: str) -> Job:
@@ -292,7 +305,7 @@ class JobService:
 
     async def report(
         self, agent_id: str, job_id: str, lease_id: str, attempt: int, outcome: Outcome,
-        error: str | None, cases: Sequence[CaseResult] = (),
+        error: str | None, cases: Sequence[CaseResult] = (), last_output: str = "",
     ) -> Job:
         await self._check_lease(agent_id, lease_id)
         now = self.clock()
@@ -303,12 +316,14 @@ class JobService:
 
         change = await self._run(
             self.store.finish_attempt, job_id, lease_id, attempt, outcome, error, now, decide,
-            cases,
+            cases, last_output,
         )
         if change.before is not change.after:
             log.info("job %s attempt %d %s -> %s", job_id, attempt, outcome.value,
                      change.after.state.value)
-            await self._observe_attempt(change.after, attempt, outcome, now)
+            if change.attempt_seconds is not None:
+                self.metrics.attempt_finished(change.after.target, outcome.value,
+                                              change.attempt_seconds)
         self._wake_for([change.after])
         return change.after
 
@@ -409,20 +424,6 @@ class JobService:
                 counts[key] = counts.get(key, 0) + 1
         for (target, app_version_id), count in counts.items():
             self.waiters.notify(target, app_version_id, count)
-
-    async def _observe_attempt(self, job: Job, attempt: int, outcome: Outcome,
-                               now: float) -> None:
-        """Time the attempt for /metrics; its start is in the store. The report is already
-        committed, so a failed read must not fail it."""
-        try:
-            attempts = await self.job_attempts(job.job_id)
-        except Exception:
-            log.warning("metrics: could not read the attempts of job %s", job.job_id)
-            return
-        for recorded in attempts:
-            if recorded.attempt == attempt:
-                self.metrics.attempt_finished(job.target, outcome.value,
-                                              now - recorded.started_at)
 
     def _log_batch(self, device: str, batch: Batch) -> None:
         log.info("device %s got %d job(s) of %s/%s under lease %s", device, len(batch.jobs),

@@ -50,6 +50,9 @@ class Registration:
     heartbeat_seconds: float
     lease_seconds: float
     claim_wait_seconds: float
+    report_takes_output: bool
+    """The server takes the end of an attempt's output with its report (older ones do not
+    say so, and get it by `send_output` as before)."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,8 @@ class AgentClient:
         data = await self._post("/agents", body)
         self.agent_id = data["agent"]["agent_id"]
         return Registration(self.agent_id, data["heartbeat_seconds"], data["lease_seconds"],
-                            data["claim_wait_seconds"])
+                            data["claim_wait_seconds"],
+                            data.get("report_takes_output") is True)
 
     async def claim(
         self, device: str, target: str, holds: str | None, wait_seconds: float
@@ -143,11 +147,16 @@ class AgentClient:
 
     async def report(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
-        cases: Sequence[CaseResult] = (),
+        cases: Sequence[CaseResult] = (), output: str = "",
     ) -> str:
-        body = {"lease_id": lease_id, "attempt": attempt, "outcome": outcome.value,
-                "error": error[-8000:] if error else None,
-                "tests": [_case_body(case) for case in cases[:2000]]}
+        """`output`: the end of the attempt's output, for a server whose registration said
+        it takes it."""
+        body: dict[str, Any] = {
+            "lease_id": lease_id, "attempt": attempt, "outcome": outcome.value,
+            "error": error[-8000:] if error else None,
+            "tests": [_case_body(case) for case in cases[:2000]]}
+        if output:
+            body["output"] = output
         data = await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/report", body)
         return str(data["status"])
 

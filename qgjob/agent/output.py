@@ -43,13 +43,18 @@ class OutputStream:
     def start(self) -> None:
         self._task = asyncio.create_task(self._pump())
 
-    async def close(self) -> None:
-        """Send what is left; call before reporting the attempt."""
+    async def close(self, carry_chars: int = 0) -> str:
+        """Send what is left, except a last `carry_chars` characters or fewer, which are
+        returned for the report to carry (one request per job fewer); call before reporting
+        the attempt."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._flush()
+        await self._flush(leave=carry_chars)
+        tail = "" if self.refused or not carry_chars else self._pending[-carry_chars:]
+        self._pending = ""
+        return tail
 
     async def _pump(self) -> None:
         while True:
@@ -58,9 +63,9 @@ class OutputStream:
             self._wake.clear()
             await self._flush()
 
-    async def _flush(self) -> None:
-        while self._pending and not self.refused:
-            chunk = self._pending[:CHUNK_CHARS]
+    async def _flush(self, leave: int = 0) -> None:
+        while len(self._pending) > leave and not self.refused:
+            chunk = self._pending[:min(CHUNK_CHARS, len(self._pending) - leave)]
             try:
                 await self._send(chunk)
             except _Refused:

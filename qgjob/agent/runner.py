@@ -35,6 +35,9 @@ log = logging.getLogger("qgjob.agent")
 T = TypeVar("T")
 _BACKOFF_MAX = 10.0
 _REPORT_GIVE_UP_SECONDS = 600.0
+REPORT_OUTPUT_CHARS = 4096
+"""At most this much of an attempt's last output rides with its report (the server takes
+8,192 characters; JSON may escape a character into six bytes, and the body's cap is 64 KiB)."""
 
 
 @dataclass
@@ -67,6 +70,8 @@ class Agent:
         self.devices = [_Device(spec, holds=spec.holds_app_version_id) for spec in devices]
         self.heartbeat_seconds = 5.0
         self.claim_wait_seconds = 30.0
+        self.report_output_chars = 0
+        """How much output the server takes with a report (0 until it says it takes any)."""
         self._stopping = asyncio.Event()
         self._interrupting = False
         self._registering = asyncio.Lock()
@@ -116,6 +121,8 @@ class Agent:
                 registration = await self.client.register(self.name, self.executor.name, specs)
                 self.heartbeat_seconds = registration.heartbeat_seconds
                 self.claim_wait_seconds = registration.claim_wait_seconds
+                self.report_output_chars = \
+                    REPORT_OUTPUT_CHARS if registration.report_takes_output else 0
 
             await self._retrying("register", register)
         log.info("agent %s registered as %s with %d device(s): %s", self.name,
@@ -238,7 +245,7 @@ class Agent:
         device.install_output.clear()
         output.start()
         result = known_result or await self._execute(device, job, output)
-        await output.close()
+        tail = await output.close(carry_chars=self.report_output_chars)
         device.state, device.job_id = "idle", None
         self.jobs_run += 1
         await self._upload_files(job, lease_id, attempt, result)
@@ -246,7 +253,7 @@ class Agent:
             status = await self._retrying(
                 f"{job.job_id} report",
                 lambda: self.client.report(job.job_id, lease_id, attempt, result.outcome,
-                                           result.error, result.cases),
+                                           result.error, result.cases, tail),
                 give_up_after=_REPORT_GIVE_UP_SECONDS, until_stopped=False,
             )
             log.info("%s: %s %s -> %s", device.spec.name, job.job_id, result.outcome.value,

@@ -318,6 +318,9 @@ class AgentRegistered(BaseModel):
     heartbeat_seconds: float
     lease_seconds: float
     claim_wait_seconds: float
+    report_takes_output: bool = Field(
+        default=True, description="a report may carry the attempt's last output (`output`), "
+                                  "saving the agent a request per job")
 
 
 class ClaimRequest(Strict):
@@ -351,6 +354,9 @@ class AttemptReport(Strict):
     outcome: Outcome
     error: str | None = Field(default=None, max_length=8192)
     tests: list[CasePublic] = Field(default_factory=list, max_length=2000)
+    output: str = Field(default="", max_length=8192,
+                        description="the end of the attempt's output, not sent yet: appended "
+                                    "as `POST .../output` would, in the report's transaction")
 
 
 class OutputChunk(Strict):

@@ -108,6 +108,8 @@ class Transitioned:
 
     before: Job
     after: Job
+    attempt_seconds: float | None = None
+    """How long the attempt ran, when this change finished one."""
 
 
 @dataclass(frozen=True)
@@ -184,9 +186,11 @@ class Store(Protocol):
     def finish_attempt(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
         now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
+        last_output: str = "",
     ) -> Transitioned:
-        """Apply the verdict and keep the per-test results; passed and failed attempts also
-        teach the duration model."""
+        """Apply the verdict and keep the per-test results and the end of the output (as
+        `append_output` would); passed and failed attempts also teach the duration model. A
+        report delivered again changes nothing."""
         ...
 
     # what attempts leave behind (only the running attempt under its lease may write)

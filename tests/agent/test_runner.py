@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -183,3 +183,38 @@ async def test_output_reaches_the_server_while_the_test_runs(live_server: LiveSe
     assert final.headers["X-Qgjob-Finished"] == "true"
     assert final.text.startswith("[simulation] installing xyz123")
     assert final.text.rstrip().endswith("[simulation] passed")
+
+
+class CountingClient(AgentClient):
+    """The agent's client, counting the output requests it makes; `older_server` hides the
+    server's offer to take output with reports, as a server from before it would."""
+
+    def __init__(self, url: str, older_server: bool) -> None:
+        super().__init__(url)
+        self.older_server = older_server
+        self.output_requests = 0
+
+    async def register(self, *args: Any, **kwargs: Any) -> Any:
+        registration = await super().register(*args, **kwargs)
+        return replace(registration, report_takes_output=not self.older_server
+                       and registration.report_takes_output)
+
+    async def send_output(self, *args: Any) -> None:
+        self.output_requests += 1
+        await super().send_output(*args)
+
+
+@pytest.mark.parametrize("older_server", [False, True])
+async def test_a_short_tests_output_rides_with_its_report(live_server: LiveServer,
+                                                          older_server: bool) -> None:
+    client = CountingClient(live_server.url, older_server)
+    agent = Agent(client, "lab", parse_devices("emulator:1"), CountingSimulation(0, 0))
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        ids = await submit(http, n=3)
+        task = asyncio.create_task(agent.run())
+        await until(http, ids, all_finished)
+        await stop(agent, task)
+        logs = [(await http.get(f"/jobs/{job_id}/logs")).text for job_id in ids]
+    assert all(text.rstrip().endswith("[simulation] passed") for text in logs)
+    assert sum(text.startswith("[simulation] installing xyz123") for text in logs) == 1
+    assert client.output_requests == (3 if older_server else 0)

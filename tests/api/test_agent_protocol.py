@@ -154,6 +154,12 @@ def test_a_lease_answers_only_to_its_agent(client: TestClient) -> None:
     assert stolen.status_code == 409 and stolen.json()["code"] == "lease_lost"
     assert client.post(f"/agents/{owner}/jobs/{job_id}/start",
                        json={"lease_id": lease}).status_code == 200
+    report = {"lease_id": lease, "attempt": 1, "outcome": "passed"}
+    for _ in range(2):  # the lease's agent is remembered once known: still not the other's
+        stolen = client.post(f"/agents/{other}/jobs/{job_id}/report", json=report)
+        assert stolen.status_code == 409 and stolen.json()["code"] == "lease_lost"
+    done = client.post(f"/agents/{owner}/jobs/{job_id}/report", json=report)
+    assert done.status_code == 200 and done.json()["status"] == "completed"
 
 
 def test_a_claim_for_the_wrong_target_is_refused(client: TestClient) -> None:
@@ -234,3 +240,23 @@ def test_logs_of_unknown_jobs_and_attempts(client: TestClient) -> None:
     assert empty.headers["X-Qgjob-Attempt"] == "0"
     assert client.get(f"/jobs/{job_id}/logs", params={"attempt": 3}).status_code == 404
     assert client.get(f"/jobs/{job_id}/files/1/x.json").status_code == 404
+
+
+def test_a_report_carries_the_end_of_the_output_once(client: TestClient) -> None:
+    job_id = client.post("/jobs", json=JOB).json()["job_id"]
+    registered = client.post("/agents", json={"name": "lab", "devices": [
+        {"name": "emulator-1", "target": "emulator"}]}).json()
+    assert registered["report_takes_output"] is True
+    agent = registered["agent"]["agent_id"]
+    lease = claim(client, agent).json()["lease_id"]
+    client.post(f"/agents/{agent}/jobs/{job_id}/start", json={"lease_id": lease})
+    client.post(f"/agents/{agent}/jobs/{job_id}/output",
+                json={"lease_id": lease, "attempt": 1, "text": "streamed\n"})
+    report = {"lease_id": lease, "attempt": 1, "outcome": "passed", "output": "last line\n"}
+    for _ in range(2):  # delivered twice: the second changes nothing
+        answer = client.post(f"/agents/{agent}/jobs/{job_id}/report", json=report)
+        assert answer.status_code == 200 and answer.json()["status"] == "completed"
+    logs = client.get(f"/jobs/{job_id}/logs")
+    assert logs.text == "streamed\nlast line\n" and logs.headers["X-Qgjob-Finished"] == "true"
+    too_long = {**report, "output": "x" * 8193}
+    assert client.post(f"/agents/{agent}/jobs/{job_id}/report", json=too_long).status_code == 422

@@ -118,6 +118,18 @@ def test_queue_counts_follow_every_state(store: Store) -> None:
             for c in store.queue_counts()} == expected
 
 
+def test_finishing_an_attempt_says_how_long_it_ran(store: Store) -> None:
+    [job] = store.insert_jobs([new_job()])
+    agent = register(store)
+    batch = claim(store, agent, at=T0 + 1).batch
+    assert batch is not None
+    start(store, job.job_id, batch.lease.lease_id, T0 + 2)
+    change = finish(store, job.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 9.5)
+    assert change.after.state is S.COMPLETED and change.attempt_seconds == 7.5
+    again = finish(store, job.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 10)
+    assert again.before is again.after and again.attempt_seconds is None  # delivered twice
+
+
 # the claim path -------------------------------------------------------------------------------
 
 def test_claim_hands_a_batch_of_one_group_in_priority_order(store: Store) -> None:

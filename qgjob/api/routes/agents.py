@@ -93,7 +93,7 @@ async def report(
     cases = [CaseResult(c.title, c.status, c.duration_seconds, c.error, c.file)
              for c in body.tests]
     job = await service.report(agent_id, job_id, body.lease_id, body.attempt, body.outcome,
-                               body.error, cases)
+                               body.error, cases, last_output=body.output)
     return JobPublic.of(job)
 
 

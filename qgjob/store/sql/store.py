@@ -318,6 +318,7 @@ class SqlStore:
     def finish_attempt(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
         now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
+        last_output: str = "",
     ) -> Transitioned:
         with self._db.write() as conn:
             job = _load_job(conn, job_id)
@@ -329,6 +330,8 @@ class SqlStore:
                 if recorded is not None and recorded["outcome"] == outcome.value:
                     return Transitioned(job, job)  # the same report, delivered again
                 raise LeaseLost(_lost_reason(job))
+            if last_output:
+                output.append(conn, job_id, attempt, last_output)
             after = transitions.apply_verdict(job, decide(job), now)
             conn.run("device_done", {"device_id": job.device_id, "job_id": job_id, "now": now})
             conn.run("update_job", job_to_params(after))
@@ -338,13 +341,13 @@ class SqlStore:
             )
             if cases:
                 output.save_cases(conn, job_id, attempt, cases)
+            began = conn.run("attempt_by_number",
+                             {"job_id": job_id, "attempt": attempt}).fetchone()
+            seconds = now - began["started_at"]
             if outcome in (Outcome.PASSED, Outcome.FAILED):
-                began = conn.run("attempt_by_number",
-                                     {"job_id": job_id, "attempt": attempt}).fetchone()
-                claims.learn_duration(conn, job.test_path, job.target,
-                                      now - began["started_at"])
+                claims.learn_duration(conn, job.test_path, job.target, seconds)
             conn.run("delete_lease_if_done", {"lease_id": lease_id})
-        return Transitioned(job, after)
+        return Transitioned(job, after, attempt_seconds=seconds)
 
     # what attempts leave behind ------------------------------------------------------------
 
