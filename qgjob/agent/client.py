@@ -5,6 +5,7 @@ replicas, the next call goes to the next one that works."""
 from __future__ import annotations
 
 import base64
+import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
 from qgjob.nettune import NO_DELAY
 from qgjob.servers import ServerList
 
+OLD_SERVER_BODY_BYTES = 64 * 1024
+"""What a server that does not say its report cap takes."""
 POOLS = 16
 """HTTP connection pools per agent (see `AgentClient.__init__`)."""
 
@@ -53,6 +56,7 @@ class Registration:
     report_takes_output: bool
     """The server takes the end of an attempt's output with its report (older ones do not
     say so, and get it by `send_output` as before)."""
+    report_max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class AgentClient:
             transport=httpx.AsyncHTTPTransport(socket_options=NO_DELAY, limits=limits),
         ) for _ in range(POOLS)]
         self.agent_id = ""
+        self.report_max_bytes = OLD_SERVER_BODY_BYTES
+        """The largest report the server takes (it says so when the agent registers)."""
 
     async def close(self) -> None:
         for pool in self._pools:
@@ -119,9 +125,11 @@ class AgentClient:
         }
         data = await self._post("/agents", body)
         self.agent_id = data["agent"]["agent_id"]
+        limit = data.get("report_max_bytes")
+        self.report_max_bytes = limit if isinstance(limit, int) else OLD_SERVER_BODY_BYTES
         return Registration(self.agent_id, data["heartbeat_seconds"], data["lease_seconds"],
                             data["claim_wait_seconds"],
-                            data.get("report_takes_output") is True)
+                            data.get("report_takes_output") is True, self.report_max_bytes)
 
     async def claim(
         self, device: str, target: str, holds: str | None, wait_seconds: float
@@ -157,6 +165,7 @@ class AgentClient:
             "tests": [_case_body(case) for case in cases[:2000]]}
         if output:
             body["output"] = output
+        body = fit_report(body, self.report_max_bytes)
         data = await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/report", body)
         return str(data["status"])
 
@@ -218,6 +227,33 @@ class AgentClient:
         if response.status_code >= 400:
             raise Rejected(f"{response.status_code}: {detail}")
         return response.json()
+
+
+def fit_report(body: dict[str, Any], limit: int) -> dict[str, Any]:
+    """The report, under the server's body cap (a bigger one is refused, and its job would
+    run again and again). First the test cases' errors get shorter (an error starts with its
+    message); if that is not enough, the cases that did not pass are kept before those that
+    did, as many as fit."""
+    if _size(body) <= limit:
+        return body
+    cases = body["tests"]
+    for keep in (2000, 500, 100, 0):
+        shorter = [{**case, "error": (case["error"] or "")[:keep] or None} for case in cases]
+        if _size({**body, "tests": shorter}) <= limit:
+            return {**body, "tests": shorter}
+    ordered = sorted(shorter, key=lambda case: case["status"] == "passed")
+    room = limit - _size({**body, "tests": []})
+    kept: list[dict[str, Any]] = []
+    for case in ordered:
+        room -= _size(case) + 2  # and the ", " before it
+        if room < 0:
+            break
+        kept.append(case)
+    return {**body, "tests": kept}
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value).encode())
 
 
 def _case_body(case: CaseResult) -> dict[str, Any]:

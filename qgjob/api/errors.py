@@ -90,6 +90,8 @@ FILE_UPLOAD_BYTES = 9 * 1024 * 1024
 """Agents upload report files (base64 in JSON): their one endpoint takes bigger bodies."""
 BATCH_BYTES = 2 * 1024 * 1024
 """`POST /jobs/batch` takes up to 1,000 jobs, each up to about 1 KiB of fields."""
+REPORT_BYTES = 1024 * 1024
+"""An attempt's report carries its test cases (a big suite has hundreds, with errors)."""
 
 
 class RequestGuard:
@@ -109,6 +111,8 @@ class RequestGuard:
             limit = FILE_UPLOAD_BYTES
         elif path == "/jobs/batch":
             limit = max(BATCH_BYTES, self.max_body_bytes)
+        elif path.startswith("/agents/") and path.endswith("/report"):
+            limit = max(REPORT_BYTES, self.max_body_bytes)
         else:
             limit = self.max_body_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

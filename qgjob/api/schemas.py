@@ -321,6 +321,7 @@ class AgentRegistered(BaseModel):
     report_takes_output: bool = Field(
         default=True, description="a report may carry the attempt's last output (`output`), "
                                   "saving the agent a request per job")
+    report_max_bytes: int = Field(description="the largest report body the server takes")
 
 
 class ClaimRequest(Strict):

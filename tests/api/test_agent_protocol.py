@@ -1,3 +1,4 @@
+import json
 import threading
 from dataclasses import replace
 from typing import Any
@@ -260,3 +261,22 @@ def test_a_report_carries_the_end_of_the_output_once(client: TestClient) -> None
     assert logs.text == "streamed\nlast line\n" and logs.headers["X-Qgjob-Finished"] == "true"
     too_long = {**report, "output": "x" * 8193}
     assert client.post(f"/agents/{agent}/jobs/{job_id}/report", json=too_long).status_code == 422
+
+
+def test_a_big_suites_report_is_taken_up_to_the_cap_the_registration_names(
+        client: TestClient) -> None:
+    job_id = client.post("/jobs", json=JOB).json()["job_id"]
+    registered = client.post("/agents", json={"name": "lab", "devices": [
+        {"name": "emulator-1", "target": "emulator"}]}).json()
+    cap = registered["report_max_bytes"]
+    agent = registered["agent"]["agent_id"]
+    lease = claim(client, agent).json()["lease_id"]
+    client.post(f"/agents/{agent}/jobs/{job_id}/start", json={"lease_id": lease})
+    cases = [{"title": f"case {n}", "status": "failed", "duration_seconds": 1.0,
+              "error": "Error: " + "x" * 1000} for n in range(400)]
+    report = {"lease_id": lease, "attempt": 1, "outcome": "failed", "tests": cases}
+    assert 64 * 1024 < len(json.dumps(report)) < cap
+    assert client.post(f"/agents/{agent}/jobs/{job_id}/report", json=report).status_code == 200
+    huge = {**report, "tests": [{**case, "error": "z" * 19_000} for case in cases]}
+    assert len(json.dumps(huge)) > cap
+    assert client.post(f"/agents/{agent}/jobs/{job_id}/report", json=huge).status_code == 413
