@@ -19,10 +19,10 @@ from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import (
     ClaimContext,
     DeviceView,
+    FleetRules,
     JobView,
     LaneChoice,
     LaneView,
-    OrgShare,
     RunningJob,
 )
 from qgjob.sim.trace import Trace, TraceJob
@@ -123,8 +123,7 @@ class Simulator:
         self.policy = policy
         self.retry = retry or RetryPolicy()
         self.rng = random.Random(seed)
-        self.org_weights = org_weights or {}
-        self.org_caps = org_caps or {}
+        self.rules = FleetRules(org_weights=org_weights or {}, org_caps=org_caps or {})
         self.group_by_org = group_by_org
         self.durations = DurationModel()
         self.jobs: dict[str, _Job] = {}
@@ -337,12 +336,10 @@ class Simulator:
                 continue
             per_group[other.lane[0]] = per_group.get(other.lane[0], 0) + 1
             per_org[other.lane[1]] = per_org.get(other.lane[1], 0) + 1
-        orgs = {org: OrgShare(org, count, self.org_weights.get(org, 1.0), self.org_caps.get(org))
-                for org, count in per_org.items()}
+        orgs = {org: self.rules.share(org, count) for org, count in per_org.items()}
         for lane in lanes:
             if lane.org_id not in orgs:
-                orgs[lane.org_id] = OrgShare(lane.org_id, 0, self.org_weights.get(lane.org_id, 1.0),
-                                             self.org_caps.get(lane.org_id))
+                orgs[lane.org_id] = self.rules.share(lane.org_id, 0)
         return ClaimContext(
             device=DeviceView(device.device_id, target, device.holds),
             lanes=lanes, devices_per_group=per_group, orgs=orgs, target_devices=online,
