@@ -42,7 +42,6 @@ from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.settings import ServerSettings
 from qgjob.store.base import (
     AgentOwner,
-    Conflict,
     DeviceReport,
     HeartbeatAck,
     JobFilter,
@@ -252,14 +251,9 @@ class JobService:
                 result = await self._run(
                     self.store.claim_batch, agent_id, device, holds_app_version_id,
                     self.clock(), self.settings.lease_seconds, self.policy, self.rules,
+                    target,
                 )
                 self.metrics.claimed(target, time.perf_counter() - began, result.batch is not None)
-                if result.context is not None and result.context.device.target != target:
-                    if result.batch is not None:
-                        await self.release(agent_id, result.batch.lease.lease_id,
-                                           [j.job_id for j in result.batch.jobs])
-                    raise Conflict(f"device {device!r} is registered for target "
-                                   f"{result.context.device.target!r}, not {target!r}")
                 if result.batch is not None:
                     self._log_batch(device, result.batch)
                     return result.batch

@@ -176,7 +176,11 @@ class Store(Protocol):
     def claim_batch(
         self, agent_id: str, device_name: str, holds_app_version_id: str | None,
         now: float, lease_seconds: float, policy: Policy, rules: FleetRules,
-    ) -> ClaimResult: ...
+        target: str | None = None,
+    ) -> ClaimResult:
+        """Choose and lease a batch for the device. With `target`, a device registered for
+        another target is refused (Conflict) before anything changes."""
+        ...
     def start_attempt(
         self, job_id: str, lease_id: str, now: float, policy: Policy, rules: FleetRules
     ) -> Job:

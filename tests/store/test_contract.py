@@ -8,7 +8,17 @@ from qgjob.domain.attempts import Outcome
 from qgjob.domain.states import JobState
 from qgjob.store.base import Conflict, DeviceReport, JobFilter, LeaseLost, NotFound, Store
 from tests.factories import BRIEF_EXAMPLE, T0, new_job
-from tests.store.helpers import LEASE, QUIET, claim, finish, register, rescue, start
+from tests.store.helpers import (
+    LEASE,
+    POLICY,
+    QUIET,
+    RULES,
+    claim,
+    finish,
+    register,
+    rescue,
+    start,
+)
 
 S = JobState
 
@@ -144,6 +154,20 @@ def test_claim_hands_a_batch_of_one_group_in_priority_order(store: Store) -> Non
     assert [j.job_id for j in batch.jobs] == [high.job_id, low.job_id]
     assert all(j.state is S.ASSIGNED and j.device_id == "lab/emulator-1" for j in batch.jobs)
     assert batch.lease.expires_at == T0 + 3 + LEASE
+
+
+def test_a_claim_naming_another_target_changes_nothing(store: Store) -> None:
+    [job] = store.insert_jobs([new_job()])
+    agent = register(store)
+    first = claim(store, agent, at=T0 + 1).batch
+    assert first is not None
+    with pytest.raises(Conflict, match="registered for target 'emulator', not 'device'"):
+        store.claim_batch(agent, "emulator-1", None, T0 + 2, LEASE, POLICY, RULES, "device")
+    assert rescue(store, T0 + 2.5) == []  # the device's lease was not ended
+    again = store.claim_batch(agent, "emulator-1", None, T0 + 3, LEASE, POLICY, RULES,
+                              "emulator")
+    assert again.batch is None  # asking for work ends the earlier batch's lease
+    assert [change.after.job_id for change in rescue(store, T0 + 3.5)] == [job.job_id]
 
 
 def test_claim_only_for_the_device_target(store: Store) -> None:

@@ -248,9 +248,13 @@ class SqlStore:
     def claim_batch(
         self, agent_id: str, device_name: str, holds_app_version_id: str | None,
         now: float, lease_seconds: float, policy: Policy, rules: FleetRules,
+        target: str | None = None,
     ) -> ClaimResult:
         with self._db.write() as conn:
             device = _load_device(conn, agent_id, device_name)
+            if target is not None and device["target"] != target:
+                raise Conflict(f"device {device_name!r} is registered for target "
+                               f"{device['target']!r}, not {target!r}")
             report = DeviceReport(device_name, "idle", holds_app_version_id)
             conn.run("update_device", _device_params(agent_id, report, now))
             conn.run("expire_device_leases", {"device_id": device["id"], "now": now})
