@@ -35,6 +35,7 @@ log = logging.getLogger("qgjob.agent")
 T = TypeVar("T")
 _BACKOFF_MAX = 10.0
 _REPORT_GIVE_UP_SECONDS = 600.0
+_UNAVAILABLE_WARN_EVERY = 60.0
 REPORT_OUTPUT_CHARS = 4096
 """At most this much of an attempt's last output rides with its report (the server takes
 8,192 characters; JSON may escape a character into six bytes, and the body's cap is 64 KiB)."""
@@ -71,6 +72,8 @@ class Agent:
         self.heartbeat_seconds = 5.0
         self.claim_wait_seconds = 30.0
         self.report_output_chars = 0
+        self._unavailable_since: float | None = None
+        self._unavailable_warned_at: float | None = None
         """How much output the server takes with a report (0 until it says it takes any)."""
         self._stopping = asyncio.Event()
         self._interrupting = False
@@ -296,15 +299,19 @@ class Agent:
         run again elsewhere."""
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
-            session = self.client.agent_id
+            session, began = self.client.agent_id, time.monotonic()
             try:
                 orders = await self.client.heartbeat([d.status() for d in self.devices])
+                self._note_reachable(began)
             except AgentUnknown:
                 log.warning("the server forgot this agent; registering again")
                 with contextlib.suppress(ServerUnavailable):
                     await self._register(forgotten=session)
                 continue
-            except (ServerUnavailable, Rejected) as problem:
+            except ServerUnavailable as problem:
+                self._note_unavailable("heartbeat", problem)
+                continue
+            except Rejected as problem:
                 log.warning("heartbeat failed: %s", problem)
                 continue
             except Exception:
@@ -332,14 +339,42 @@ class Agent:
         """Call until the server answers; back off while it is unreachable."""
         delay, started = 0.25, time.monotonic()
         while True:
+            began = time.monotonic()
             try:
-                return await call()
+                answer = await call()
             except ServerUnavailable as problem:
                 if give_up_after is not None and time.monotonic() - started > give_up_after:
                     raise
                 if until_stopped and self.stopping:
                     raise
-                log.warning("%s: server unavailable (%s); retrying in %.1fs", what, problem,
-                            delay)
+                self._note_unavailable(what, problem, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _BACKOFF_MAX)
+                continue
+            self._note_reachable(began)
+            return answer
+
+    def _note_reachable(self, began: float) -> None:
+        """A call sent after the server went away got through: it is back. (A long-poll
+        sent before the outage may still come back from it.)"""
+        if self._unavailable_since is not None and began >= self._unavailable_since:
+            log.warning("server reachable again after %.0fs",
+                        time.monotonic() - self._unavailable_since)
+            self._unavailable_since = self._unavailable_warned_at = None
+
+    def _note_unavailable(self, what: str, problem: Exception,
+                          delay: float | None = None) -> None:
+        """One warning when the server goes away, and one a minute while it stays away: not
+        one per device and retry (50 devices made 15 lines a second). The rest at debug."""
+        now = time.monotonic()
+        if self._unavailable_since is None:
+            self._unavailable_since = now
+        if self._unavailable_warned_at is None \
+                or now - self._unavailable_warned_at >= _UNAVAILABLE_WARN_EVERY:
+            log.warning("server unavailable (%s); every call retries with backoff "
+                        "(%s first)", problem, what)
+            self._unavailable_warned_at = now
+        elif delay is not None:
+            log.debug("%s: server unavailable (%s); retrying in %.1fs", what, problem, delay)
+        else:
+            log.debug("%s: server unavailable (%s)", what, problem)

@@ -4,13 +4,14 @@ app that will not install, a server that is gone."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
 
-from qgjob.agent.client import AgentClient
+from qgjob.agent.client import AgentClient, ServerUnavailable
 from qgjob.agent.devices import parse_devices
 from qgjob.agent.executors.base import InstallFailed
 from qgjob.agent.runner import Agent
@@ -101,6 +102,32 @@ async def test_an_agent_stops_even_when_the_server_is_gone() -> None:
     agent.stop()
     await asyncio.wait_for(task, 5)
     await agent.client.close()
+
+
+async def test_an_outage_is_one_warning_not_one_per_device_and_retry(
+        live_server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        agent, task = await start_agent(live_server, CountingSimulation(0, 0), "emulator:20")
+        while not agent.client.agent_id:
+            await asyncio.sleep(0.05)
+        real, back_at = agent.client._post, loop.time() + 2.0
+
+        async def post(*args: Any, **kwargs: Any) -> Any:  # every request, as in an outage
+            if loop.time() < back_at:
+                raise ServerUnavailable("connection refused (the test's outage)")
+            return await real(*args, **kwargs)
+
+        with caplog.at_level(logging.DEBUG, logger="qgjob.agent"):
+            agent.client._post = post  # type: ignore[method-assign]
+            ids = await submit(http, n=3)
+            await until(http, ids, all_finished)
+        await stop(agent, task)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert sum("server unavailable" in w for w in warnings) == 1
+    assert sum("reachable again" in w for w in warnings) == 1
+    assert len(retries) > 1  # the others retried too, at debug
 
 
 async def test_preemption_makes_room_for_a_hotfix(tmp_path: Any) -> None:
