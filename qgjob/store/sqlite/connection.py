@@ -7,11 +7,41 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 SYNCHRONOUS_MODES = ("full", "normal", "extra")
+GROUP_TURNS = 16
+GROUP_SECONDS = 0.02
+"""A transaction is committed after this many blocks, or once it has been open this long,
+even with writers still queued: the first block of a group waits for the commit."""
+
+
+class _Group:
+    """The blocks of one transaction, waiting for its commit."""
+
+    def __init__(self) -> None:
+        self.members = 0
+        """Blocks that succeeded (the others rolled back their savepoints)."""
+        self.turns = 0
+        self.opened_at = time.monotonic()
+        self._done = threading.Event()
+        self._failure: BaseException | None = None
+
+    def settle(self, failure: BaseException | None) -> None:
+        self._failure = failure
+        self._done.set()
+
+    def wait(self) -> None:
+        self._done.wait()
+        if self._failure is not None:
+            raise StoreCommitFailed(f"the commit failed: {self._failure}") from self._failure
+
+
+class StoreCommitFailed(sqlite3.OperationalError):
+    """A transaction this block's writes were part of did not commit: they are lost."""
 
 
 class Connections:
@@ -24,6 +54,10 @@ class Connections:
         self._writer = self._connect()
         self._writer.execute("PRAGMA journal_mode = WAL")
         self._write_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue_length = 0
+        """Writers waiting for the write lock."""
+        self._group = _Group()
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all = [self._writer]
         self._all_lock = threading.Lock()
@@ -40,17 +74,68 @@ class Connections:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; rolled back if the block raises."""
-        with self._write_lock:
+        """One write transaction; rolled back if the block raises.
+
+        Group commit: writers take turns, each block under a savepoint of one open
+        transaction. A writer that finds others queued behind it leaves the commit to them
+        and waits for it; the last of the queue commits for all (or the `GROUP_TURNS`-th, or
+        the first once the transaction is `GROUP_SECONDS` old). So under load one flush to
+        disk serves many claims, starts and reports, and every block still returns only
+        once its writes are durable. A block that raises rolls back its own savepoint
+        only."""
+        with self._queued():
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
+                self._group = _Group()
+            group = self._group
+            conn.execute("SAVEPOINT block")
             try:
                 yield conn
-                conn.execute("COMMIT")
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK TO block")
+                conn.execute("RELEASE block")
+                group.turns += 1
+                self._end_turn(group)
                 raise
+            conn.execute("RELEASE block")
+            group.members += 1
+            group.turns += 1
+            self._end_turn(group)
+        group.wait()
+
+    def _end_turn(self, group: _Group) -> None:
+        """Commit now, unless a writer is queued to carry the transaction on (it, or the last
+        after it, commits). Runs holding the write lock."""
+        if self._queue_length > 0 and group.turns < GROUP_TURNS \
+                and time.monotonic() - group.opened_at < GROUP_SECONDS:
+            return
+        conn = self._writer
+        try:
+            if group.members:
+                conn.execute("COMMIT")
+            else:
+                conn.execute("ROLLBACK")
+        except BaseException as failure:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            group.settle(failure)
+            raise
+        group.settle(None)
+
+    @contextmanager
+    def _queued(self) -> Iterator[None]:
+        with self._queue_lock:
+            self._queue_length += 1
+        try:
+            self._write_lock.acquire()
+        finally:
+            with self._queue_lock:
+                self._queue_length -= 1
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -72,7 +157,10 @@ class Connections:
 
     def script(self, sql: str) -> None:
         """Run a multi-statement script (a migration) as one transaction."""
-        with self._write_lock:
+        with self._queued():
+            if self._writer.in_transaction:  # a group left open for this turn
+                self._writer.execute("COMMIT")
+                self._group.settle(None)
             try:
                 self._writer.executescript(f"BEGIN IMMEDIATE;\n{sql}\nCOMMIT;")
             except BaseException:
