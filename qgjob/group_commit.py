@@ -7,7 +7,9 @@ submits wait on the same writer, so one transaction per request spends the disk'
 one job each. Here at most one submit transaction is in flight; whatever arrives meanwhile is
 written by the next one, as a single batch, and each request is answered with its own jobs
 once that transaction has committed. A lone submit is written at once, so an idle server
-answers as fast as before.
+answers as fast as before. (SQLite's writer also shares commits between any writes queued on
+it, see qgjob/store/sqlite/connection.py; here submits share more: one multi-row insert and
+one counter update per lane, and PostgreSQL, which has no such writer, gets the same.)
 
 A request's jobs are still all stored or none: if a combined transaction fails (say one
 request reuses an idempotency key for another test), each of its requests is written again on

@@ -71,9 +71,14 @@ class ServerSettings:
     """Org id -> most devices it may use at once on one target (like BrowserStack's
     parallel limits)."""
 
+    @property
+    def standard_weight(self) -> float:
+        """What an org in the "standard" tier, or in none, weighs."""
+        return self.tier_weights.get("standard", 1.0)
+
     def org_weights(self) -> dict[str, float]:
-        default = self.tier_weights.get("standard", 1.0)
-        return {org: self.tier_weights.get(tier, default) for org, tier in self.org_tiers.items()}
+        return {org: self.tier_weights.get(tier, self.standard_weight)
+                for org, tier in self.org_tiers.items()}
 
     def fleet_rules(self) -> FleetRules:
         """Each org's weight and cap as the scheduler sees them; an org in no tier weighs
@@ -81,7 +86,7 @@ class ServerSettings:
         from qgjob.scheduler.views import FleetRules
 
         return FleetRules(org_weights=self.org_weights(), org_caps=dict(self.org_caps),
-                          default_weight=self.tier_weights.get("standard", 1.0))
+                          default_weight=self.standard_weight)
 
     @property
     def resolved_database_url(self) -> str:

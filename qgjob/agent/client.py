@@ -56,7 +56,6 @@ class Registration:
     report_takes_output: bool
     """The server takes the end of an attempt's output with its report (older ones do not
     say so, and get it by `send_output` as before)."""
-    report_max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ class AgentClient:
         self.report_max_bytes = limit if isinstance(limit, int) else OLD_SERVER_BODY_BYTES
         return Registration(self.agent_id, data["heartbeat_seconds"], data["lease_seconds"],
                             data["claim_wait_seconds"],
-                            data.get("report_takes_output") is True, self.report_max_bytes)
+                            data.get("report_takes_output") is True)
 
     async def claim(
         self, device: str, target: str, holds: str | None, wait_seconds: float

@@ -72,9 +72,9 @@ class Agent:
         self.heartbeat_seconds = 5.0
         self.claim_wait_seconds = 30.0
         self.report_output_chars = 0
+        """How much output the server takes with a report (0 until it says it takes any)."""
         self._unavailable_since: float | None = None
         self._unavailable_warned_at: float | None = None
-        """How much output the server takes with a report (0 until it says it takes any)."""
         self._stopping = asyncio.Event()
         self._interrupting = False
         self._registering = asyncio.Lock()

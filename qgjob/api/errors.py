@@ -94,6 +94,23 @@ REPORT_BYTES = 1024 * 1024
 """An attempt's report carries its test cases (a big suite has hundreds, with errors)."""
 
 
+def body_limit(path: str, max_body_bytes: int) -> int:
+    """The largest request body `path` takes: `max_body_bytes`, or more for the endpoints
+    whose bodies are big by nature."""
+    if path.startswith("/agents/") and path.endswith("/files"):
+        return FILE_UPLOAD_BYTES
+    if path == "/jobs/batch":
+        return max(BATCH_BYTES, max_body_bytes)
+    if path.startswith("/agents/") and path.endswith("/report"):
+        return report_limit(max_body_bytes)
+    return max_body_bytes
+
+
+def report_limit(max_body_bytes: int) -> int:
+    """The largest attempt report taken (agents learn it when they register)."""
+    return max(REPORT_BYTES, max_body_bytes)
+
+
 class RequestGuard:
     """Refuses bodies over the cap (413) and non-JSON bodies (415) before any route reads them;
     counts streamed bytes too, since Content-Length may be absent or wrong."""
@@ -106,15 +123,7 @@ class RequestGuard:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        if path.startswith("/agents/") and path.endswith("/files"):
-            limit = FILE_UPLOAD_BYTES
-        elif path == "/jobs/batch":
-            limit = max(BATCH_BYTES, self.max_body_bytes)
-        elif path.startswith("/agents/") and path.endswith("/report"):
-            limit = max(REPORT_BYTES, self.max_body_bytes)
-        else:
-            limit = self.max_body_bytes
+        limit = body_limit(scope["path"], self.max_body_bytes)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
         if length is not None and (not _DIGITS.fullmatch(length) or int(length) > limit):

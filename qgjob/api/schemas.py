@@ -165,15 +165,17 @@ class JobList(BaseModel):
     def of(cls, jobs: Sequence[Job]) -> JobList:
         # One validation for the whole list: a 1,000-job batch answers in a third of the time
         # that a JobPublic per job takes.
-        return cls.model_validate({"jobs": [_public_fields(job) for job in jobs],
-                                   "count": len(jobs)})
+        return cls.model_validate(_list_fields(jobs))
 
     @staticmethod
     def json_of(jobs: Sequence[Job]) -> bytes:
         """The JSON of `of(jobs)`, written straight from the fields: a bulk submit answers
         with 1,000 jobs, and building their models cost more than writing them."""
-        return pydantic_core.to_json({"jobs": [_public_fields(job) for job in jobs],
-                                      "count": len(jobs)})
+        return pydantic_core.to_json(_list_fields(jobs))
+
+
+def _list_fields(jobs: Sequence[Job]) -> dict[str, object]:
+    return {"jobs": [_public_fields(job) for job in jobs], "count": len(jobs)}
 
 
 class JobIdList(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from qgjob import __version__
 from qgjob.api.deps import AgentCaller, OwnAgentId, ServiceDep
-from qgjob.api.errors import REPORT_BYTES
+from qgjob.api.errors import report_limit
 from qgjob.api.params import JobIdPath, LeaseIdPath
 from qgjob.api.problems import ERROR_RESPONSES
 from qgjob.api.schemas import (
@@ -60,7 +60,7 @@ async def register(body: AgentRegistration, service: ServiceDep,
         heartbeat_seconds=settings.heartbeat_seconds,
         lease_seconds=settings.lease_seconds,
         claim_wait_seconds=settings.claim_wait_seconds,
-        report_max_bytes=max(REPORT_BYTES, settings.max_body_bytes),
+        report_max_bytes=report_limit(settings.max_body_bytes),
     )
 
 

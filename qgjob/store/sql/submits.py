@@ -1,8 +1,9 @@
 """Putting submitted jobs in: a batch is a handful of statements whatever its size. Jobs go
-in with one `executemany`; each lane's and group's counters (and the lane's head and oldest
-job) move once per lane and group, in key order so that concurrent submits take those rows in
-the same order; replicas hear of the new work once per (target, build). Idempotency keys are
-looked up for the whole batch at once. Runs inside the caller's write transaction."""
+in with one `run_many` (multi-row inserts on SQLite); each lane's and group's counters (and
+the lane's head and oldest job) move once per lane and group, in key order so that concurrent
+submits take those rows in the same order; replicas hear of the new work once per (target,
+build). Idempotency keys are looked up for the whole batch at once. Runs inside the caller's
+write transaction."""
 
 from __future__ import annotations
 

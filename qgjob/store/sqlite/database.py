@@ -39,10 +39,9 @@ def _run_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Mapping[str, An
     bound-parameter limit allows: sqlite3's executemany takes the GIL back between rows, so
     a 1,000-job submit would stall the event loop (and be stalled by it) a thousand times;
     one statement runs without it. Other statements go through executemany."""
-    values = _VALUES_ROW.search(sql)
-    if values is None or len(rows) < 2:
+    names = _row_names(sql)
+    if names is None or len(rows) < 2:
         return int(conn.executemany(sql, rows).rowcount)
-    names = _NAMED.findall(values.group(1))
     per_statement = max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(names))
     changed = 0
     for start in range(0, len(rows), per_statement):
@@ -55,6 +54,14 @@ def _run_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Mapping[str, An
 _VALUES_ROW = re.compile(r"^\s*INSERT\b.*?\bVALUES\s*(\((?:[^()']|'[^']*'|\([^()]*\))*\))",
                          re.IGNORECASE | re.DOTALL)
 _NAMED = re.compile(r":([a-z_][a-z0-9_]*)")
+
+
+@functools.lru_cache(maxsize=64)
+def _row_names(sql: str) -> tuple[str, ...] | None:
+    """The parameters of an `INSERT … VALUES (one row)` in the order they appear (None for
+    any other statement)."""
+    values = _VALUES_ROW.search(sql)
+    return None if values is None else tuple(_NAMED.findall(values.group(1)))
 
 
 @functools.lru_cache(maxsize=64)
