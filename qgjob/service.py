@@ -101,8 +101,7 @@ class JobService:
         self.metrics = metrics or Metrics()
         self.store = store
         self.policy = policy or FairAffinityPolicy(
-            max_batch=settings.max_batch, settle_seconds=settings.burst_settle_seconds,
-            preemption=settings.preemption)
+            max_batch=settings.max_batch, preemption=settings.preemption)
         self.rules = settings.fleet_rules()
         self.clock = clock
         self.waiters = ClaimWaiters()

@@ -36,9 +36,6 @@ class ServerSettings:
     preemption: bool = False
     """Hard preemption: priority-5 work with no device may stop a running job of priority 2 or
     lower (requeued without spending an attempt)."""
-    burst_settle_seconds: float = 10.0
-    """Helpers join a build only once it is this old, so a burst of submissions spreads over
-    all its builds instead of piling onto the first one."""
     max_attempts: int = 3
     max_infra_failures: int = 5
     retry_base_seconds: float = 2.0

@@ -56,7 +56,7 @@ def fast_settings(tmp_path: Path, **changes: object) -> ServerSettings:
         "database_url": f"sqlite:///{tmp_path / 'live.db'}",
         "heartbeat_seconds": 0.2, "lease_seconds": 2.0, "claim_wait_seconds": 2.0,
         "claim_poll_seconds": 0.5, "maintenance_seconds": 0.1, "retry_base_seconds": 0.05,
-        "retry_max_seconds": 0.2, "agent_offline_seconds": 2.0, "burst_settle_seconds": 0.0,
+        "retry_max_seconds": 0.2, "agent_offline_seconds": 2.0,
     }
     values.update(changes)
     return ServerSettings(**values)  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ TARGETS = tuple(t.value for t in Target)
 MIN_PRIORITY = 1
 MAX_PRIORITY = 5
 DEFAULT_PRIORITY = 3
+NORMAL_PRIORITY = 3
 PRIORITY_NAMES = {
     "low": 1,
     "normal": 3,

@@ -1,4 +1,5 @@
-"""Expected test durations, learned from finished attempts per (test_path, target).
+"""Expected test durations, learned from finished attempts per (org, test_path, target): two
+orgs' `tests/login.spec.js` are different tests.
 
 An exponentially weighted mean per test, and a prior per target (the mean of everything seen
 there) for tests never seen before. Queued jobs are priced with the estimate at submit time;
@@ -18,7 +19,7 @@ DEFAULT_SECONDS = 60.0
 SMOOTHING = 0.3
 REPRICE_RATIO = 0.25
 
-DurationKey = tuple[str, str]  # (test_path, target)
+DurationKey = tuple[str, str, str]  # (org_id, test_path, target)
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,14 @@ class DurationModel:
     tests: dict[DurationKey, DurationStats] = field(default_factory=dict)
     priors: dict[str, TargetPrior] = field(default_factory=dict)
 
-    def estimate(self, test_path: str, target: str) -> float:
-        stats = self.tests.get((test_path, target))
+    def estimate(self, key: DurationKey) -> float:
+        stats = self.tests.get(key)
         if stats is not None:
             return stats.mean_seconds
-        return self.priors.get(target, TargetPrior()).mean()
+        return self.priors.get(key[2], TargetPrior()).mean()
 
-    def observe(self, test_path: str, target: str, seconds: float) -> float | None:
-        key = (test_path, target)
+    def observe(self, key: DurationKey, seconds: float) -> float | None:
+        target = key[2]
         stats, prior, reprice = learn(
             self.tests.get(key), self.priors.get(target, TargetPrior()), seconds
         )

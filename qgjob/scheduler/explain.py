@@ -1,10 +1,21 @@
-"""Why queued work waits: each lane's place in line on its target and a rough start estimate,
-from the same view the policy decides on. Pure; `qgjob queue` shows it."""
+"""Why queued work waits: each lane's place in line on its target and a start estimate, from
+the view the policy decides on and the same finish-time model (`outlook.py`). Pure; `qgjob
+queue` and the dashboard show it.
+
+The estimate plays the line forward: every device of the target becomes free when the work it
+holds is expected to end (an idle one now, a busy one when the rest of its running test and
+batch are done), and the waiting lanes, in the order devices take them, each go to the device
+that frees first, which then installs and runs that lane's work. It is an estimate from
+learned durations, not a promise: builds that arrive later and more urgent work go first.
+"""
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
+from qgjob.scheduler.fairness import capped
+from qgjob.scheduler.outlook import remaining_seconds
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import ClaimContext, LaneView
 
@@ -20,12 +31,12 @@ class LaneStanding:
     reason: str
     estimated_start: float | None
     """When a device is expected to start on it (None: it is being worked on, or cannot
-    start); a rough estimate from expected durations, not a promise."""
+    start)."""
 
 
 def explain(ctx: ClaimContext, policy: FairAffinityPolicy) -> list[LaneStanding]:
     """Lanes of one target: those being worked on, then the waiting ones in the order devices
-    would take them (most urgent, then oldest)."""
+    would take them (most urgent band, then the one that would finish last, then oldest)."""
     bands = {lane.key: policy.lane_band(lane, ctx.now) for lane in ctx.lanes}
 
     def working(lane: LaneView) -> int:
@@ -33,25 +44,50 @@ def explain(ctx: ClaimContext, policy: FairAffinityPolicy) -> list[LaneStanding]
 
     served = [lane for lane in ctx.lanes if working(lane)]
     waiting = sorted((lane for lane in ctx.lanes if not working(lane)),
-                     key=lambda lane: (-bands[lane.key], lane.head_submitted_at))
+                     key=lambda lane: (-bands[lane.key], -remaining_seconds(ctx, lane),
+                                       lane.head_submitted_at, lane.key))
     standings = [LaneStanding(lane, bands[lane.key], None, working(lane),
-                              f"running on {working(lane)} device(s)", None) for lane in served]
-    place = {lane.key: index for index, lane in enumerate(waiting)}
+                              _progress(ctx, lane), None) for lane in served]
+    free_at = _free_times(ctx)
     for position, lane in enumerate(waiting, start=1):
-        share = ctx.orgs.get(lane.org_id)
         if ctx.target_devices == 0:
             reason, start = f"no online device for target {lane.target}", None
-        elif share is not None and share.cap is not None and share.devices >= share.cap:
+        elif capped(ctx, lane.org_id):
+            share = ctx.orgs[lane.org_id]
             reason, start = f"{lane.org_id} is at its cap of {share.cap} device(s)", None
-        elif position <= ctx.idle_devices:
-            reason, start = "starts at once: a device is idle", ctx.now
         else:
-            # Work that goes first: queued work of lanes at least as urgent, plus an install
-            # for each waiting lane up to this one. Less urgent lanes give way at job ends.
-            ahead = sum(other.expected_seconds for other in ctx.lanes
-                        if bands[other.key] >= bands[lane.key] and other is not lane
-                        and (working(other) or place[other.key] < position - 1))
-            reason = f"waiting for a device; {position - 1} waiting lane(s) ahead"
-            start = ctx.now + (ahead + position * ctx.install_seconds) / ctx.target_devices
+            start = heapq.heappop(free_at)
+            heapq.heappush(free_at, start + ctx.install_seconds + lane.expected_seconds)
+            if start <= ctx.now:
+                reason = "starts at once: a device is idle"
+            else:
+                reason = (f"waiting for a device; {position - 1} waiting lane(s) ahead, "
+                          f"first device free in ~{_seconds(start - ctx.now)}")
         standings.append(LaneStanding(lane, bands[lane.key], position, 0, reason, start))
     return standings
+
+
+def _free_times(ctx: ClaimContext) -> list[float]:
+    """When each device of the target is expected to be free: idle ones now, the others
+    when the work they hold is done (a group's held work shared by its devices)."""
+    times = [ctx.now] * max(ctx.idle_devices, 0)
+    for work in ctx.work.values():
+        times += [ctx.now + work.held_seconds / work.devices] * work.devices
+    times += [ctx.now] * max(ctx.target_devices - len(times), 0)
+    heapq.heapify(times)
+    return times
+
+
+def _progress(ctx: ClaimContext, lane: LaneView) -> str:
+    devices = ctx.devices_per_group.get(lane.group_key, 0)
+    finish = remaining_seconds(ctx, lane) / devices
+    return f"running on {devices} device(s), done in ~{_seconds(finish)}"
+
+
+def _seconds(value: float) -> str:
+    value = max(value, 0.0)
+    if value < 90:
+        return f"{value:.0f}s"
+    if value < 5400:
+        return f"{value / 60:.0f}m"
+    return f"{value / 3600:.1f}h"

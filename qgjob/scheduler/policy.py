@@ -1,42 +1,43 @@
-"""The scheduling policy: which lane an idle device works on next, which of its jobs, and when a
-device should hand back the rest of its batch so urgent work can cut in.
+"""The scheduling policy: which lane a device works on next, which of its jobs, and when a
+device hands back the rest of its batch so urgent work can cut in. It decides with expected
+finish times (`outlook.py`), never on a timer.
 
 For a device that asks for work:
 
 1. Fair share between orgs. On each target an org is entitled to devices in proportion to its
    weight (its tier) among the orgs with work there; an org short of its entitlement by a whole
-   device is *starved* and is served first, if this device helps it. Orgs at their cap wait.
-   A flood from one org cannot keep a newly arrived org waiting, whatever priority it carries.
-2. Affinity. The device keeps the app it holds while that app has work: no install. Only work
-   `cut_in_levels` more urgent takes it away.
-3. Urgency. A lane's band is its top priority plus one level per `aging_seconds` its next job
-   has waited, so low priority never starves. The most urgent band that can use the device
-   wins; the policy is work-conserving, so when urgent work does not need this device it falls
-   back to its own app, then to less urgent lanes.
-4. The oldest build that gains from one more device: one nobody works on, or one whose
-   unclaimed work still gives each device `split_factor` installs' worth (counting
-   `leave_installs` installs if the device leaves unfinished work of its own). Builds that
-   arrived within `simultaneous_seconds` of the oldest count as simultaneous, and among them the
-   one that would finish last (most remaining work per device) goes first. Helpers wait until
-   a build is `settle_seconds` old, so a burst of submissions spreads over all its builds
-   instead of piling onto the first one. A device that would otherwise idle helps wherever
-   each device keeps `idle_split_factor` installs' worth: its time is free.
+   device is *starved* and is served first. Orgs at their cap wait.
+2. Urgency. A lane's band is its top priority plus one level per `aging_seconds` its next job
+   has waited, up to `aging_cap` (normal priority): low priority never starves behind normal
+   work, and urgent work still outranks whatever has aged.
+3. Affinity. A device keeps the build it holds while that build has queued work: no install.
+   Work `cut_in_levels` bands more urgent takes it away (at a job boundary). So does a build of
+   at least its band that nobody serves, when other devices share the device's build: that
+   build needs its first install anyway, and the build left behind keeps its devices.
+4. Otherwise, band by band from the most urgent: a build nobody serves, the one with most work
+   first (it would finish last); else the build whose finish this device brings forward most,
+   if that is by more than `idle_join_installs` installs for a device with nothing of its own
+   to do (it wins back its install), and `join_installs` for one that leaves work of its own
+   (an install spends device time that work could use) — `leave_installs` times that when
+   nobody else serves the build it leaves, which then needs installing again.
+5. A failed job of the build the device holds comes back after its retry backoff: when that is
+   sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
 Within a lane it hands over a small batch: the most urgent jobs first, a retry preferably on
 another device than its last attempt, long tests early (a long test started last stretches the
-build), and no more than `batch_seconds` of expected work, `max_batch` jobs, or a fair part of
-the lane. Between two jobs of a batch the device hands the rest back when no device is idle
-and the policy would send it to work `cut_in_levels` more urgent: urgent work cuts in at job
-boundaries.
+build), at most `max_batch` jobs and `batch_seconds` of expected work, and no more than the
+device's part of the build's remaining work were every device of the target on it.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from qgjob.domain.values import NORMAL_PRIORITY
+from qgjob.scheduler.fairness import capped, starved_orgs
+from qgjob.scheduler.outlook import batch_share, finish_gain, remaining_seconds
 from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, RunningJob
 
 
@@ -63,14 +64,17 @@ class Policy(Protocol):
 @dataclass(frozen=True)
 class FairAffinityPolicy:
     aging_seconds: float = 1200.0
+    aging_cap: int = NORMAL_PRIORITY
     cut_in_levels: int = 2
-    split_factor: float = 3.0
-    leave_installs: float = 3.0
-    """What leaving unfinished work costs, in installs: the new app, the old one again later,
-    and the broken stride of the build left behind."""
-    idle_split_factor: float = 2.0
-    simultaneous_seconds: float = 60.0
-    settle_seconds: float = 10.0
+    idle_join_installs: float = 1.0
+    """A device with no work of its own joins a build others serve when that brings the
+    build's finish forward by more than this many installs (it wins back its install)."""
+    join_installs: float = 2.0
+    """A device leaves its own build for more urgent work that others already serve only when
+    that brings the urgent build's finish forward by more than this many installs."""
+    leave_installs: float = 2.0
+    """... and this many times as much when nobody else serves the build it leaves (which
+    then needs installing again)."""
     batch_seconds: float = 90.0
     max_batch: int = 4
     preemption: bool = False
@@ -81,7 +85,8 @@ class FairAffinityPolicy:
     name: str = "qgjob"
 
     def band(self, priority: int, submitted_at: float, now: float) -> int:
-        return priority + int(max(now - submitted_at, 0.0) // self.aging_seconds)
+        aged = priority + int(max(now - submitted_at, 0.0) // self.aging_seconds)
+        return max(priority, min(aged, self.aging_cap))
 
     def lane_band(self, lane: LaneView, now: float) -> int:
         return self.band(lane.top_priority, lane.head_submitted_at, now)
@@ -89,68 +94,58 @@ class FairAffinityPolicy:
     # which lane -------------------------------------------------------------------------------
 
     def choose_lane(self, ctx: ClaimContext) -> LaneChoice | None:
-        lanes = [lane for lane in ctx.lanes if not _capped(ctx, lane.org_id)]
-        starved = _starved_orgs(ctx)
-        leaves_work = any(lane.app_version_id == ctx.device.holds_app_version_id
-                          for lane in lanes)
-        chosen = self._choose_among([lane for lane in lanes if lane.org_id in starved], ctx,
-                                    leaves_work)
+        lanes = [lane for lane in ctx.lanes if not capped(ctx, lane.org_id)]
+        if _awaits_retry(ctx, lanes):
+            return None
+        starved = starved_orgs(ctx)
+        chosen = self._choose_among([lane for lane in lanes if lane.org_id in starved], ctx)
         if chosen is None:
-            chosen = self._choose_among(lanes, ctx, leaves_work)
-        if chosen is None and lanes:
-            # Nothing is worth an install by the usual measure, and the device would idle: its
-            # time is free, so it helps wherever one more device still shortens a build.
-            chosen = self._oldest_gaining(lanes, ctx, leaves_work=False,
-                                          factor=self.idle_split_factor)
+            chosen = self._choose_among(lanes, ctx)
         return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)
 
-    def _choose_among(
-        self, lanes: list[LaneView], ctx: ClaimContext, leaves_work: bool
-    ) -> LaneView | None:
+    def _choose_among(self, lanes: list[LaneView], ctx: ClaimContext) -> LaneView | None:
         if not lanes:
             return None
-        bands = {lane.key: self.lane_band(lane, ctx.now) for lane in lanes}
         held = [lane for lane in lanes if lane.app_version_id == ctx.device.holds_app_version_id]
-        own = max(held, key=lambda lane: (bands[lane.key], lane.expected_seconds), default=None)
-        levels = sorted(set(bands.values()), reverse=True)
-        if own is not None and levels[0] < bands[own.key] + self.cut_in_levels:
-            return own
-        for level in levels:
-            if own is not None and bands[own.key] >= level:
-                return own
-            at_level = [lane for lane in lanes if bands[lane.key] == level]
-            chosen = self._oldest_gaining(at_level, ctx, leaves_work)
+        own = max(held, key=lambda lane: (self.lane_band(lane, ctx.now), lane.expected_seconds),
+                  default=None)
+        if own is None:
+            return self._by_band(lanes, ctx, installs=self.idle_join_installs)
+        mine = self.lane_band(own, ctx.now)
+        shared = ctx.devices_per_group.get(own.group_key, 0) > 0
+        urgent = [lane for lane in lanes
+                  if self.lane_band(lane, ctx.now) >= mine + self.cut_in_levels]
+        leaving = self.join_installs * (1.0 if shared else self.leave_installs)
+        chosen = self._by_band(urgent, ctx, installs=leaving)
+        if chosen is None and shared:
+            unserved = [lane for lane in lanes
+                        if lane.group_key != own.group_key
+                        and not ctx.devices_per_group.get(lane.group_key, 0)
+                        and self.lane_band(lane, ctx.now) >= mine]
+            chosen = self._by_band(unserved, ctx, installs=leaving)
+        return own if chosen is None else chosen
+
+    def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, installs: float
+                 ) -> LaneView | None:
+        """The lane this device serves best, most urgent band first: `installs` is how many
+        installs' worth joining a served build must bring its finish forward by."""
+        bands = {lane.key: self.lane_band(lane, ctx.now) for lane in lanes}
+        for level in sorted(set(bands.values()), reverse=True):
+            chosen = self._best_join([lane for lane in lanes if bands[lane.key] == level], ctx,
+                                     installs)
             if chosen is not None:
                 return chosen
         return None
 
-    def _oldest_gaining(
-        self, lanes: list[LaneView], ctx: ClaimContext, leaves_work: bool,
-        factor: float | None = None,
-    ) -> LaneView | None:
-        oldest = min(lane.head_submitted_at for lane in lanes)
-
-        def working(lane: LaneView) -> int:
-            return ctx.devices_per_group.get(lane.group_key, 0)
-
-        def per_device(lane: LaneView) -> float:
-            """The build's unclaimed work per device if this one joins."""
-            return lane.expected_seconds / (working(lane) + 1)
-
-        def order(lane: LaneView) -> tuple[float, float]:
-            arrived = max(lane.head_submitted_at, oldest + self.simultaneous_seconds)
-            return (arrived, -per_device(lane))
-
-        install_cost = ctx.install_seconds * (self.leave_installs if leaves_work else 1)
-        for lane in sorted(lanes, key=order):
-            if working(lane) == 0:
-                return lane
-            if ctx.now - lane.oldest_submitted_at < self.settle_seconds:
-                continue
-            split = self.split_factor if factor is None else factor
-            if per_device(lane) >= split * install_cost:
-                return lane
-        return None
+    def _best_join(self, lanes: list[LaneView], ctx: ClaimContext, installs: float
+                   ) -> LaneView | None:
+        unserved = [lane for lane in lanes if not ctx.devices_per_group.get(lane.group_key, 0)]
+        if unserved:
+            return min(unserved, key=lambda lane: (-remaining_seconds(ctx, lane),
+                                                    lane.head_submitted_at, lane.key))
+        gain, lane = max(((finish_gain(ctx, lane), lane) for lane in lanes),
+                         key=lambda pair: (pair[0], -pair[1].head_submitted_at))
+        return lane if gain > installs * ctx.install_seconds else None
 
     # which jobs -------------------------------------------------------------------------------
 
@@ -168,14 +163,12 @@ class FairAffinityPolicy:
                 job.job_id,
             ),
         )
-        # A fair part: shared with the devices already on the build and the idle ones (this
-        # one included) that could join it.
-        sharing = ctx.devices_per_group.get(lane.group_key, 0) + max(ctx.idle_devices, 1)
-        limit = min(self.max_batch, math.ceil(lane.queued / sharing))
+        share = min(self.batch_seconds, batch_share(ctx, lane))
         batch: list[str] = []
         expected = 0.0
         for job in ordered:
-            if batch and (len(batch) >= limit or expected >= self.batch_seconds):
+            if batch and (len(batch) >= self.max_batch
+                          or expected + job.expected_seconds > share):
                 break
             batch.append(job.job_id)
             expected += job.expected_seconds
@@ -194,7 +187,6 @@ class FairAffinityPolicy:
         mine = self.band(next_job.priority, next_job.submitted_at, ctx.now)
         return self.lane_band(lane, ctx.now) >= mine + self.cut_in_levels
 
-
     # hard preemption -------------------------------------------------------------------------
 
     def choose_preemption(
@@ -207,7 +199,7 @@ class FairAffinityPolicy:
         waiting = [lane for lane in ctx.lanes
                    if lane.top_priority >= self.urgent_priority
                    and ctx.devices_per_group.get(lane.group_key, 0) == 0
-                   and not _capped(ctx, lane.org_id)]
+                   and not capped(ctx, lane.org_id)]
         if not waiting:
             return None
         victims = [job for job in running if job.priority <= self.preemptible_priority]
@@ -216,24 +208,17 @@ class FairAffinityPolicy:
         return min(victims, key=lambda job: (job.priority, -job.started_at, job.job_id)).job_id
 
 
-def _capped(ctx: ClaimContext, org_id: str) -> bool:
-    share = ctx.orgs.get(org_id)
-    return share is not None and share.cap is not None and share.devices >= share.cap
 
-
-def _starved_orgs(ctx: ClaimContext) -> set[str]:
-    """Orgs with queued work that are short of their weighted share of this target's devices
-    by at least a whole device."""
-    waiting = {lane.org_id for lane in ctx.lanes}
-    weights = {org: (ctx.orgs[org].weight if org in ctx.orgs else ctx.default_weight)
-               for org in waiting | set(ctx.orgs)}
-    total = sum(weights.values())
-    if total <= 0:
-        return set()
-    starved = set()
-    for org in waiting:
-        entitled = ctx.target_devices * weights[org] / total
-        running = ctx.orgs[org].devices if org in ctx.orgs else 0
-        if entitled - running >= 1.0:
-            starved.add(org)
-    return starved
+def _awaits_retry(ctx: ClaimContext, lanes: list[LaneView]) -> bool:
+    """A failed job of the build this device holds comes back sooner than an install would
+    take, nobody else serves that build, and it has no queued work: waiting for the retry
+    costs less than leaving and having the build installed again for it."""
+    holds = ctx.device.holds_app_version_id
+    if holds is None:
+        return False
+    due = ctx.retry_due.get(holds)
+    if due is None or due - ctx.now > ctx.install_seconds:
+        return False
+    if any(lane.app_version_id == holds for lane in lanes):
+        return False
+    return not ctx.serves_app(holds)

@@ -91,6 +91,17 @@ class OrgShare:
 
 
 @dataclass(frozen=True)
+class GroupWork:
+    """What the devices working on one group (other than the asking one) still hold."""
+
+    app_version_id: str
+    devices: int
+    held_seconds: float
+    """Expected seconds left: the rest of their running tests (expected duration minus time
+    run so far, never below zero) and the unstarted jobs of their batches."""
+
+
+@dataclass(frozen=True)
 class ClaimContext:
     device: DeviceView
     lanes: tuple[LaneView, ...]
@@ -107,6 +118,19 @@ class ClaimContext:
     """Expected time to install an app on a device of this target."""
     now: float
     default_weight: float = 1.0
+    work: Mapping[str, GroupWork] = field(default_factory=dict)
+    """Per group that other devices of the target work on: its app and what they still hold."""
+    retry_due: Mapping[str, float] = field(default_factory=dict)
+    """Per app on this target: when its next failed job comes back (after its retry backoff)."""
+
+    @property
+    def held_seconds(self) -> dict[str, float]:
+        return {group: work.held_seconds for group, work in self.work.items()}
+
+    def serves_app(self, app_version_id: str) -> bool:
+        """Whether another device of the target works on a build of this app."""
+        return any(work.devices and work.app_version_id == app_version_id
+                   for work in self.work.values())
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ from typing import Any
 
 from qgjob.domain.attempts import RetryPolicy
 from qgjob.domain.models import group_key_for
-from qgjob.scheduler.durations import DurationModel
+from qgjob.scheduler.durations import DurationKey, DurationModel
 from qgjob.scheduler.policy import FairAffinityPolicy, Policy
 from qgjob.scheduler.views import (
     ClaimContext,
     DeviceView,
     FleetRules,
+    GroupWork,
     JobView,
     LaneChoice,
     LaneView,
@@ -133,6 +134,8 @@ class Simulator:
         self.decisions = 0
         self.preemptions = 0
         self._heap: list[tuple[float, int, int, str, Any]] = []
+        self._retries: dict[str, dict[str, float]] = {}
+        """Per group: jobs waiting out their retry backoff, and when they come back."""
         self._seq = 0
 
     # the event loop -------------------------------------------------------------------------
@@ -147,7 +150,9 @@ class Simulator:
                 if kind == "arrive":
                     self._arrive(data, now)
                 elif kind == "retry":
-                    self._enqueue(self.jobs[data])
+                    job = self.jobs[data]
+                    self._retries[job.group_key].pop(data, None)
+                    self._enqueue(job)
                 elif kind == "poll":
                     pass
                 else:
@@ -166,7 +171,7 @@ class Simulator:
     def _arrive(self, spec: TraceJob, now: float) -> None:
         group = str(group_key_for(spec.org_id, spec.app_version_id, spec.target,
                                   per_org=self.group_by_org))
-        job = _Job(spec, group, self.durations.estimate(spec.test_path, spec.target))
+        job = _Job(spec, group, self.durations.estimate(_test(spec)))
         self.jobs[spec.job_id] = job
         self._enqueue(job)
 
@@ -249,13 +254,14 @@ class Simulator:
             return  # the attempt was stopped by a preemption
         device.test = None
         spec = job.spec
-        reprice = self.durations.observe(spec.test_path, spec.target, spec.duration)
+        reprice = self.durations.observe(_test(spec), spec.duration)
         if reprice is not None:
-            self._reprice(spec.test_path, spec.target, reprice)
+            self._reprice(_test(spec), reprice)
         if outcome == "fail" and job.attempts < self.trace.max_attempts:
             job.last_device = device.device_id
             delay = self.retry.delay(job.attempts, self.rng.random())
             self._push(now + delay, 0, "retry", spec.job_id)
+            self._retries.setdefault(job.group_key, {})[spec.job_id] = now + delay
         device.batch.popleft()
         device.busy = False
         if device.batch and self._should_yield(device, now):
@@ -304,17 +310,17 @@ class Simulator:
             stopped = True
         return stopped
 
-    def _reprice(self, test_path: str, target: str, seconds: float) -> None:
+    def _reprice(self, test: DurationKey, seconds: float) -> None:
         for lane in self.lanes.values():
-            if lane.target != target:
+            if lane.target != test[2]:
                 continue
             for _, job_id in lane.by_order:
                 job = self.jobs[job_id]
-                if job.spec.test_path == test_path:
+                if _test(job.spec) == test:
                     lane.expected += seconds - job.expected
                     job.expected = seconds
         for job in self.jobs.values():
-            if job.spec.test_path == test_path and job.spec.target == target:
+            if _test(job.spec) == test:
                 job.expected = seconds
 
     # the policy's view ----------------------------------------------------------------------
@@ -325,6 +331,7 @@ class Simulator:
                       if lane.target == target and lane.by_order)
         per_group: dict[str, int] = {}
         per_org: dict[str, int] = {}
+        work: dict[str, GroupWork] = {}
         online = idle = 0
         for other in self.devices:
             if other.target != target:
@@ -336,6 +343,13 @@ class Simulator:
                 continue
             per_group[other.lane[0]] = per_group.get(other.lane[0], 0) + 1
             per_org[other.lane[1]] = per_org.get(other.lane[1], 0) + 1
+            group = other.lane[0]
+            before = work.get(group)
+            work[group] = GroupWork(
+                self.jobs[other.batch[0]].spec.app_version_id if before is None
+                else before.app_version_id,
+                (before.devices if before else 0) + 1,
+                (before.held_seconds if before else 0.0) + self._held(other, now))
         orgs = {org: self.rules.share(org, count) for org, count in per_org.items()}
         for lane in lanes:
             if lane.org_id not in orgs:
@@ -344,4 +358,30 @@ class Simulator:
             device=DeviceView(device.device_id, target, device.holds),
             lanes=lanes, devices_per_group=per_group, orgs=orgs, target_devices=online,
             idle_devices=idle, install_seconds=self.trace.install_seconds[target], now=now,
+            work=work, retry_due=self._retry_due(target),
         )
+
+    def _retry_due(self, target: str) -> dict[str, float]:
+        due: dict[str, float] = {}
+        for jobs in self._retries.values():
+            for job_id, at in jobs.items():
+                spec = self.jobs[job_id].spec
+                if spec.target == target:
+                    due[spec.app_version_id] = min(at, due.get(spec.app_version_id, at))
+        return due
+
+    def _held(self, device: _Device, now: float) -> float:
+        """Expected seconds of work the device still holds, as the server would estimate it:
+        the rest of its running test (from its expected duration) and its unstarted jobs."""
+        rest = [self.jobs[job_id].expected for job_id in list(device.batch)[1:]]
+        if device.test is None:
+            return sum(rest)
+        running = self.jobs[device.test["job_id"]].expected
+        started: float = device.test["start"]
+        if started > now:  # still installing: the job has not started
+            return running + sum(rest)
+        return max(running - (now - started), 0.0) + sum(rest)
+
+
+def _test(spec: TraceJob) -> DurationKey:
+    return (spec.org_id, spec.test_path, spec.target)

@@ -113,9 +113,11 @@ def test_hand_back_requeues(client: TestClient) -> None:
     ids = [client.post("/jobs", json={**JOB, "test_path": f"t{i}.spec.js"}).json()["job_id"]
            for i in range(2)]
     agent = register(client)
-    lease = claim(client, agent).json()["lease_id"]
-    back = client.post(f"/agents/{agent}/leases/{lease}/release", json={"job_ids": ids}).json()
-    assert back["count"] == 2
+    batch = claim(client, agent).json()
+    held = [job["job_id"] for job in batch["jobs"]]
+    back = client.post(f"/agents/{agent}/leases/{batch['lease_id']}/release",
+                       json={"job_ids": ids}).json()
+    assert back["count"] == len(held) >= 1  # ids outside the lease are ignored
     assert all(j["status"] == "queued" and j["device"] is None for j in back["jobs"])
 
 

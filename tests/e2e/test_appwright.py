@@ -35,7 +35,7 @@ def test_appwright_specs_through_qgjob(tmp_path: Path, appwright_ready: None) ->
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = Process("server", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'aw.db'}",
-                     log=tmp_path / "server.log", env={"QGJOB_BURST_SETTLE_SECONDS": "0"})
+                     log=tmp_path / "server.log")
     wait_healthy(url, server)
     agent = Process("--server", url, "agent", "--name", "aw-lab", "--devices", "emulator:1",
                     "--executor", "appwright", "--project-dir", str(EXAMPLE),

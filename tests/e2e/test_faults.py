@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 # Short leases so a lost agent shows within seconds.
 FAST = {"QGJOB_LEASE_SECONDS": "2", "QGJOB_HEARTBEAT_SECONDS": "0.5",
         "QGJOB_MAINTENANCE_SECONDS": "0.2", "QGJOB_AGENT_OFFLINE_SECONDS": "3",
-        "QGJOB_RETRY_BASE_SECONDS": "0.2", "QGJOB_BURST_SETTLE_SECONDS": "0"}
+        "QGJOB_RETRY_BASE_SECONDS": "0.2"}
 
 
 class Cluster:

@@ -19,7 +19,7 @@ from tests.postgres import fresh_schema
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 SETTINGS = {"QGJOB_LEASE_SECONDS": "10", "QGJOB_HEARTBEAT_SECONDS": "1",
-            "QGJOB_MAINTENANCE_SECONDS": "0.2", "QGJOB_BURST_SETTLE_SECONDS": "0",
+            "QGJOB_MAINTENANCE_SECONDS": "0.2",
             "QGJOB_AGENT_OFFLINE_SECONDS": "10"}
 JOBS = 1200
 APPS = 30

@@ -11,11 +11,20 @@ from qgjob.scheduler.durations import (
 
 def test_unknown_tests_use_the_target_prior_then_the_default() -> None:
     model = DurationModel()
-    assert model.estimate("tests/a.spec.js", "emulator") == DEFAULT_SECONDS
-    model.observe("tests/a.spec.js", "emulator", 30.0)
-    model.observe("tests/b.spec.js", "emulator", 50.0)
-    assert model.estimate("tests/new.spec.js", "emulator") == pytest.approx(40.0)
-    assert model.estimate("tests/new.spec.js", "device") == DEFAULT_SECONDS
+    assert model.estimate(("acme", "tests/a.spec.js", "emulator")) == DEFAULT_SECONDS
+    model.observe(("acme", "tests/a.spec.js", "emulator"), 30.0)
+    model.observe(("acme", "tests/b.spec.js", "emulator"), 50.0)
+    assert model.estimate(("acme", "tests/new.spec.js", "emulator")) == pytest.approx(40.0)
+    assert model.estimate(("acme", "tests/new.spec.js", "device")) == DEFAULT_SECONDS
+
+
+def test_durations_are_learned_per_org() -> None:
+    """Two orgs' tests of the same path are different tests."""
+    model = DurationModel()
+    model.observe(("acme", "tests/login.spec.js", "emulator"), 10.0)
+    model.observe(("globex", "tests/login.spec.js", "emulator"), 90.0)
+    assert model.estimate(("acme", "tests/login.spec.js", "emulator")) == pytest.approx(10.0)
+    assert model.estimate(("globex", "tests/login.spec.js", "emulator")) == pytest.approx(90.0)
 
 
 @pytest.mark.parametrize(

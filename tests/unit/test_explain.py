@@ -1,6 +1,6 @@
 from qgjob.scheduler.explain import explain
 from qgjob.scheduler.policy import FairAffinityPolicy
-from qgjob.scheduler.views import ClaimContext, DeviceView, LaneView, OrgShare
+from qgjob.scheduler.views import ClaimContext, DeviceView, GroupWork, LaneView, OrgShare
 
 NOW = 5_000.0
 
@@ -14,10 +14,13 @@ def lane(app: str, org: str = "acme", priority: int = 3, age: float = 100.0,
 
 
 def view(*lanes: LaneView, working: dict[str, int] | None = None, devices: int = 2,
-         idle: int = 0, orgs: dict[str, OrgShare] | None = None) -> ClaimContext:
+         idle: int = 0, orgs: dict[str, OrgShare] | None = None,
+         held: float = 200.0) -> ClaimContext:
+    """`held`: seconds of work each working device still holds."""
+    work = {f"emulator|{k}": GroupWork(k, n, held * n) for k, n in (working or {}).items()}
     return ClaimContext(DeviceView("", "emulator", None), lanes,
-                        {f"emulator|{k}": v for k, v in (working or {}).items()},
-                        orgs or {}, devices, idle, 20.0, NOW)
+                        {group: w.devices for group, w in work.items()},
+                        orgs or {}, devices, idle, 20.0, NOW, work=work)
 
 
 def test_the_line_and_the_reasons() -> None:
@@ -26,11 +29,14 @@ def test_the_line_and_the_reasons() -> None:
                              working={"busy": 2}), FairAffinityPolicy())
     order = [(s.lane.app_version_id, s.position) for s in standings]
     assert order == [("busy", None), ("urgent", 1), ("old", 2), ("new", 3)]
-    assert standings[0].reason == "running on 2 device(s)"
+    assert standings[0].reason == "running on 2 device(s), done in ~6m"
     urgent, old, new = standings[1:]
-    assert urgent.estimated_start is not None and old.estimated_start is not None
-    assert urgent.estimated_start < old.estimated_start < new.estimated_start  # type: ignore[operator]
-    assert "1 waiting lane(s) ahead" in old.reason
+    # Both devices hold 200 s of work: the first waiting lane starts when they are done,
+    # not "now"; each later one after the lane before it on that device.
+    assert urgent.estimated_start == NOW + 200
+    assert old.estimated_start == NOW + 200
+    assert new.estimated_start == NOW + 200 + 20 + 300
+    assert "1 waiting lane(s) ahead, first device free in ~3m" in old.reason
 
 
 def test_no_device_of_the_target() -> None:

@@ -8,6 +8,7 @@ from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import (
     ClaimContext,
     DeviceView,
+    GroupWork,
     JobView,
     LaneView,
     OrgShare,
@@ -27,13 +28,19 @@ def lane(app: str, *, org: str = "acme", priority: int = 3, queued: int = 5,
 
 
 def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | None = None,
-        orgs: dict[str, OrgShare] | None = None, devices: int = 6, idle: int = 1) -> ClaimContext:
-    per_group = {f"emulator|{app}": n for app, n in (working or {}).items()}
+        held: dict[str, float] | None = None, orgs: dict[str, OrgShare] | None = None,
+        devices: int = 6, idle: int = 1, retry_due: dict[str, float] | None = None,
+        ) -> ClaimContext:
+    working = working or {}
+    work = {f"emulator|{app}": GroupWork(app, n, (held or {}).get(app, 40.0 * n))
+            for app, n in working.items()}
+    per_group = {group: item.devices for group, item in work.items()}
     shares = dict(orgs or {})
     for item in lanes:
         shares.setdefault(item.org_id, OrgShare(item.org_id, 0))
     return ClaimContext(DeviceView("lab/emulator-1", "emulator", holds), lanes, per_group,
-                        shares, devices, idle, 20.0, NOW)
+                        shares, devices, idle, 20.0, NOW, work=work,
+                        retry_due=retry_due or {})
 
 
 def chosen(context: ClaimContext) -> str | None:
@@ -52,34 +59,50 @@ def chosen(context: ClaimContext) -> str | None:
          "work two levels more urgent cuts in"),
         (ctx(lane("mine"), lane("next", priority=4), holds="mine"), "mine",
          "one level more urgent does not take a device off its build"),
-        (ctx(lane("new", age=100), lane("old", age=900)), "old", "the oldest build first"),
-        (ctx(lane("small", age=610, work=100), lane("big", age=600, work=3000)), "big",
-         "builds that arrived together: the one that would finish last first"),
+        (ctx(lane("new", age=100), lane("old", age=900)), "old",
+         "of builds alike, the oldest first"),
+        (ctx(lane("small", age=900, work=100), lane("big", age=600, work=3000)), "big",
+         "of builds nobody serves, the one that would finish last first"),
         (ctx(lane("big", org="bigco", work=5000), lane("tiny", org="small", age=30),
              holds="big", working={"big": 5},
              orgs={"bigco": OrgShare("bigco", 5)}), "tiny",
          "a starved org is served before affinity"),
         (ctx(lane("capped", org="capco"), lane("other", org="free", age=10),
              orgs={"capco": OrgShare("capco", 2, cap=2)}), "other", "an org at its cap waits"),
-        (ctx(lane("worked", age=5, work=2000), working={"worked": 1}), None,
-         "helpers wait until a burst has settled"),
-        (ctx(lane("worked", work=2000), working={"worked": 1}), "worked",
-         "a big build spreads out"),
+        (ctx(lane("worked", age=5, work=2000), working={"worked": 1}), "worked",
+         "joining brings a big build's finish forward by more than two installs: no timer"),
         (ctx(lane("worked", work=90), working={"worked": 2}), None,
          "too little work left to pay for an install"),
         (ctx(lane("mine", priority=1, work=3000), lane("hotfix", priority=5, work=60),
              holds="mine", working={"hotfix": 1}), "mine",
          "urgent work that does not need this device: back to its own build"),
+        (ctx(lane("shared", work=2000), lane("new", work=100), holds="shared",
+             working={"shared": 2}), "new",
+         "a build nobody serves takes a device off a build others share"),
+        (ctx(lane("mine", work=2000), lane("new", work=100), holds="mine"), "mine",
+         "a device alone on its build stays there"),
+        (ctx(lane("other"), holds="mine", retry_due={"mine": NOW + 3}), None,
+         "its build's failed job comes back sooner than an install: it waits"),
+        (ctx(lane("other"), holds="mine", retry_due={"mine": NOW + 60}), "other",
+         "a retry due later than an install takes: it goes on"),
+        (ctx(lane("other"), holds="mine", retry_due={"mine": NOW + 3}, working={"mine": 1}),
+         "other", "another device on its build takes the retry"),
     ],
 )
 def test_which_lane(context: ClaimContext, expected: str | None, why: str) -> None:
     assert chosen(context) == expected, why
 
 
-def test_low_priority_ages_into_urgency() -> None:
+def test_low_priority_ages_up_to_normal_priority() -> None:
     patient = lane("patient", priority=1, age=POLICY.aging_seconds * 3 + 1)
-    assert POLICY.lane_band(patient, NOW) == 4
+    assert POLICY.lane_band(patient, NOW) == 3
     assert chosen(ctx(patient, lane("fresh", priority=3, age=10))) == "patient"
+    assert chosen(ctx(patient, lane("high", priority=4, age=10))) == "high"
+
+
+def test_aged_work_still_yields_to_urgent_work() -> None:
+    nightly = lane("nightly", priority=1, age=POLICY.aging_seconds * 10)
+    assert chosen(ctx(nightly, lane("hotfix", priority=5), holds="nightly")) == "hotfix"
 
 
 def job(job_id: str, seconds: float = 40.0, *, priority: int = 3, last: str | None = None,
@@ -88,21 +111,23 @@ def job(job_id: str, seconds: float = 40.0, *, priority: int = 3, last: str | No
 
 
 @pytest.mark.parametrize(
-    ("candidates", "queued", "idle", "expected"),
+    ("candidates", "devices", "expected"),
     [
-        ([job("short", 10), job("long", 80)], 2, 1, ["long", "short"]),
-        ([job("a", 60), job("b", 60), job("c", 60)], 3, 1, ["a", "b"]),
-        ([job("a"), job("b"), job("c"), job("d")], 4, 4, ["a"]),
-        ([job("retry", last="lab/emulator-1"), job("fresh")], 2, 1, ["fresh", "retry"]),
-        ([job("low", priority=2), job("high", priority=4, age=1)], 2, 1, ["high", "low"]),
+        ([job("short", 10), job("long", 80)], 2, ["long"]),
+        ([job("short", 10), job("long", 60)], 1, ["long", "short"]),
+        ([job("a", 60), job("b", 60), job("c", 60)], 1, ["a"]),
+        ([job("a"), job("b"), job("c"), job("d")], 2, ["a", "b"]),
+        ([job("a"), job("b"), job("c"), job("d")], 4, ["a"]),
+        ([job("retry", last="lab/emulator-1"), job("fresh")], 1, ["fresh", "retry"]),
+        ([job("low", priority=2), job("high", priority=4, age=1)], 1, ["high", "low"]),
     ],
-    ids=["long-tests-early", "batch-of-90-seconds", "shared-with-idle-devices",
-         "retry-elsewhere", "urgent-first"],
+    ids=["long-tests-early", "up-to-the-build", "at-most-90-seconds", "a-part-of-the-build",
+         "one-job-near-the-end", "retry-elsewhere", "urgent-first"],
 )
-def test_which_jobs(candidates: list[JobView], queued: int, idle: int,
-                    expected: list[str]) -> None:
-    chosen_lane = lane("a", queued=queued)
-    batch = POLICY.choose_jobs(ctx(chosen_lane, idle=idle), chosen_lane, candidates)
+def test_which_jobs(candidates: list[JobView], devices: int, expected: list[str]) -> None:
+    chosen_lane = lane("a", queued=len(candidates),
+                       work=sum(c.expected_seconds for c in candidates))
+    batch = POLICY.choose_jobs(ctx(chosen_lane, devices=devices), chosen_lane, candidates)
     assert batch == expected
 
 

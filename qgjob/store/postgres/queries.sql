@@ -19,7 +19,7 @@ SELECT * FROM jobs WHERE org_id = %(org_id)s AND idempotency_key = ANY(%(keys)s:
 -- name: test_durations_of
 -- What is known of these tests on one target (one primary-key probe each).
 SELECT test_path, target, mean_seconds FROM test_durations
-WHERE target = %(target)s AND test_path = ANY(%(test_paths)s::text[]);
+WHERE org_id = %(org_id)s AND target = %(target)s AND test_path = ANY(%(test_paths)s::text[]);
 
 -- name: add_queued_to_group
 -- A submit's jobs of one group: the group's row (made on its first job) and its queue count.
@@ -99,10 +99,19 @@ FROM job_lanes l
 WHERE l.target = %(target)s AND l.queued > 0;
 
 -- name: working_leases
--- Batches being worked on on a target (other than the asking device's), by group and org.
-SELECT group_key, org_id, count(*) AS devices FROM leases
-WHERE target = %(target)s AND expires_at > %(now)s AND device_id <> %(device_id)s
-GROUP BY group_key, org_id;
+-- What the other devices of a target hold: each live lease (a device's batch) with its jobs
+-- still assigned or running, to count devices per group and org and price their work.
+SELECT l.id AS lease_id, l.group_key, l.org_id, j.app_version_id, j.id AS job_id, j.state,
+       j.expected_seconds, j.started_at
+FROM leases l JOIN jobs j ON j.lease_id = l.id
+WHERE l.target = %(target)s AND l.expires_at > %(now)s AND l.device_id <> %(device_id)s
+  AND j.state IN ('assigned', 'running');
+
+-- name: retries_due
+-- When each app's next failed job on a target comes back from its retry backoff.
+SELECT app_version_id, min(retry_at) AS retry_at FROM jobs
+WHERE state = 'retry_wait' AND target = %(target)s
+GROUP BY app_version_id;
 
 -- name: targets_with_queued_work
 SELECT DISTINCT target FROM job_lanes WHERE queued > 0 ORDER BY target;
@@ -353,15 +362,17 @@ SELECT id FROM jobs WHERE group_key = %(group_key)s ORDER BY created_at, id LIMI
 
 -- name: test_duration
 SELECT samples, mean_seconds, priced_seconds FROM test_durations
-WHERE test_path = %(test_path)s AND target = %(target)s;
+WHERE org_id = %(org_id)s AND target = %(target)s AND test_path = %(test_path)s;
 
 -- name: target_duration
 SELECT samples, total_seconds FROM target_durations WHERE target = %(target)s;
 
 -- name: save_test_duration
-INSERT INTO test_durations (test_path, target, samples, mean_seconds, priced_seconds)
-VALUES (%(test_path)s, %(target)s, %(samples)s, %(mean_seconds)s, %(priced_seconds)s)
-ON CONFLICT (test_path, target) DO UPDATE SET
+INSERT INTO test_durations (org_id, test_path, target, samples, mean_seconds,
+                            priced_seconds)
+VALUES (%(org_id)s, %(test_path)s, %(target)s, %(samples)s, %(mean_seconds)s,
+        %(priced_seconds)s)
+ON CONFLICT (org_id, target, test_path) DO UPDATE SET
     samples = excluded.samples, mean_seconds = excluded.mean_seconds,
     priced_seconds = excluded.priced_seconds;
 
@@ -375,7 +386,8 @@ ON CONFLICT (target) DO UPDATE SET
 -- Jobs a claim holds are leaving the queue: skip them rather than wait.
 UPDATE jobs SET expected_seconds = %(seconds)s
 WHERE id IN (SELECT id FROM jobs
-             WHERE test_path = %(test_path)s AND target = %(target)s AND state = 'queued'
+             WHERE org_id = %(org_id)s AND test_path = %(test_path)s AND target = %(target)s
+               AND state = 'queued'
              FOR UPDATE SKIP LOCKED);
 
 -- name: queue_counts

@@ -349,7 +349,7 @@ class SqlStore:
                              {"job_id": job_id, "attempt": attempt}).fetchone()
             seconds = now - began["started_at"]
             if outcome in (Outcome.PASSED, Outcome.FAILED):
-                claims.learn_duration(conn, job.test_path, job.target, seconds)
+                claims.learn_duration(conn, job.org_id, job.test_path, job.target, seconds)
             conn.run("delete_lease_if_done", {"lease_id": lease_id})
         return Transitioned(job, after, attempt_seconds=seconds)
 

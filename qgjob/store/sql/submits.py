@@ -20,7 +20,7 @@ from qgjob.store.sql.claims import target_prior
 from qgjob.store.sql.database import TransientConflict, Tx
 
 
-def _lane_params(jobs: Sequence[NewJob], prices: dict[tuple[str, str], float]
+def _lane_params(jobs: Sequence[NewJob], prices: dict[_Test, float]
                  ) -> dict[str, Any]:
     """One lane's share of a submit: its counts per priority, expected work, head (the job a
     claim takes next) and oldest job."""
@@ -32,7 +32,7 @@ def _lane_params(jobs: Sequence[NewJob], prices: dict[tuple[str, str], float]
         "app_version_id": first.app_version_id,
         **{f"p{n}": by_priority[n] for n in range(1, 6)},
         "queued": len(jobs),
-        "expected_seconds": sum(prices[(job.test_path, job.target)] for job in jobs),
+        "expected_seconds": sum(prices[_test(job)] for job in jobs),
         "head_id": head.job_id, "head_priority": head.priority,
         "head_created_at": head.created_at,
         "oldest_created_at": min(job.created_at for job in jobs)}
@@ -63,7 +63,7 @@ def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
             raise Conflict(f"Idempotency-Key {job.idempotency_key!r} was already used for "
                            f"another job ({earlier.job_id})")
         answer.append(earlier)
-    prices = _prices(conn, {(job.test_path, job.target) for job in fresh})
+    prices = _prices(conn, {_test(job) for job in fresh})
     _count_in(conn, fresh, prices)
     if fresh:
         inserted = conn.run_many("insert_job", [_params(job, prices) for job in fresh])
@@ -89,26 +89,34 @@ def _by_idempotency_key(conn: Tx, jobs: Sequence[NewJob]) -> _KeyOwner:
     return found
 
 
-def _prices(conn: Tx, tests: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
+_Test = tuple[str, str, str]
+"""(org, test path, target): durations are learned per org, as two orgs' tests differ."""
+
+
+def _test(job: NewJob) -> _Test:
+    return (job.org_id, job.test_path, job.target)
+
+
+def _prices(conn: Tx, tests: set[_Test]) -> dict[_Test, float]:
     """What each new job is priced with: its test's mean duration so far, else its target's
     prior."""
     if not tests:
         return {}
-    paths_by_target: dict[str, set[str]] = {}
-    for test, target in tests:
-        paths_by_target.setdefault(target, set()).add(test)
-    known: dict[tuple[str, str], float] = {}
+    paths: dict[tuple[str, str], set[str]] = {}
+    for org_id, test_path, target in tests:
+        paths.setdefault((org_id, target), set()).add(test_path)
+    known: dict[_Test, float] = {}
     priors: dict[str, float] = {}
-    for target, paths in sorted(paths_by_target.items()):
-        for row in conn.run("test_durations_of",
-                            {"target": target, "test_paths": conn.array(sorted(paths))}):
-            known[(row["test_path"], target)] = float(row["mean_seconds"])
-        if any((path, target) not in known for path in paths):
+    for (org_id, target), names in sorted(paths.items()):
+        for row in conn.run("test_durations_of", {"org_id": org_id, "target": target,
+                                                  "test_paths": conn.array(sorted(names))}):
+            known[(org_id, row["test_path"], target)] = float(row["mean_seconds"])
+        if target not in priors and any((org_id, name, target) not in known for name in names):
             priors[target] = target_prior(conn, target).mean(DEFAULT_SECONDS)
-    return {pair: known.get(pair, priors.get(pair[1], DEFAULT_SECONDS)) for pair in tests}
+    return {test: known.get(test, priors.get(test[2], DEFAULT_SECONDS)) for test in tests}
 
 
-def _count_in(conn: Tx, jobs: Sequence[NewJob], prices: dict[tuple[str, str], float]) -> None:
+def _count_in(conn: Tx, jobs: Sequence[NewJob], prices: dict[_Test, float]) -> None:
     lanes: dict[tuple[str, str], list[NewJob]] = {}
     for job in jobs:
         lanes.setdefault((job.group_key, job.org_id), []).append(job)
@@ -137,22 +145,22 @@ def _submitted_at(job: NewJob) -> float:
     return job.created_at
 
 
-def _params(job: NewJob, prices: dict[tuple[str, str], float]) -> dict[str, Any]:
+def _params(job: NewJob, prices: dict[_Test, float]) -> dict[str, Any]:
     return {
         "job_id": job.job_id, "org_id": job.org_id, "app_version_id": job.app_version_id,
         "test_path": job.test_path, "target": job.target, "priority": job.priority,
         "group_key": job.group_key, "max_attempts": job.max_attempts,
-        "expected_seconds": prices[(job.test_path, job.target)],
+        "expected_seconds": prices[_test(job)],
         "idempotency_key": job.idempotency_key, "created_at": job.created_at,
     }
 
 
-def _queued(job: NewJob, prices: dict[tuple[str, str], float]) -> Job:
+def _queued(job: NewJob, prices: dict[_Test, float]) -> Job:
     return Job(
         job_id=job.job_id, org_id=job.org_id, app_version_id=job.app_version_id,
         test_path=job.test_path, target=job.target, priority=job.priority,
         group_key=job.group_key, state=JobState.QUEUED, attempts=0,
         max_attempts=job.max_attempts, infra_failures=0,
         created_at=job.created_at, updated_at=job.created_at,
-        expected_seconds=prices[(job.test_path, job.target)],
+        expected_seconds=prices[_test(job)],
     )

@@ -18,7 +18,8 @@ WHERE org_id = :org_id AND idempotency_key IN (SELECT value FROM json_each(:keys
 -- name: test_durations_of
 -- What is known of these tests on one target (one primary-key probe each).
 SELECT test_path, target, mean_seconds FROM test_durations
-WHERE target = :target AND test_path IN (SELECT value FROM json_each(:test_paths));
+WHERE org_id = :org_id AND target = :target
+  AND test_path IN (SELECT value FROM json_each(:test_paths));
 
 -- name: add_queued_to_group
 -- A submit's jobs of one group: the group's row (made on its first job) and its queue count.
@@ -95,10 +96,19 @@ FROM job_lanes l
 WHERE l.target = :target AND l.queued > 0;
 
 -- name: working_leases
--- Batches being worked on on a target (other than the asking device's), by group and org.
-SELECT group_key, org_id, count(*) AS devices FROM leases
-WHERE target = :target AND expires_at > :now AND device_id <> :device_id
-GROUP BY group_key, org_id;
+-- What the other devices of a target hold: each live lease (a device's batch) with its jobs
+-- still assigned or running, to count devices per group and org and price their work.
+SELECT l.id AS lease_id, l.group_key, l.org_id, j.app_version_id, j.id AS job_id, j.state,
+       j.expected_seconds, j.started_at
+FROM leases l JOIN jobs j ON j.lease_id = l.id
+WHERE l.target = :target AND l.expires_at > :now AND l.device_id <> :device_id
+  AND j.state IN ('assigned', 'running');
+
+-- name: retries_due
+-- When each app's next failed job on a target comes back from its retry backoff.
+SELECT app_version_id, min(retry_at) AS retry_at FROM jobs
+WHERE state = 'retry_wait' AND target = :target
+GROUP BY app_version_id;
 
 -- name: targets_with_queued_work
 SELECT DISTINCT target FROM job_lanes WHERE queued > 0 ORDER BY target;
@@ -346,15 +356,17 @@ SELECT id FROM jobs WHERE group_key = :group_key ORDER BY created_at, id LIMIT :
 
 -- name: test_duration
 SELECT samples, mean_seconds, priced_seconds FROM test_durations
-WHERE test_path = :test_path AND target = :target;
+WHERE org_id = :org_id AND target = :target AND test_path = :test_path;
 
 -- name: target_duration
 SELECT samples, total_seconds FROM target_durations WHERE target = :target;
 
 -- name: save_test_duration
-INSERT INTO test_durations (test_path, target, samples, mean_seconds, priced_seconds)
-VALUES (:test_path, :target, :samples, :mean_seconds, :priced_seconds)
-ON CONFLICT (test_path, target) DO UPDATE SET
+INSERT INTO test_durations (org_id, test_path, target, samples, mean_seconds,
+                            priced_seconds)
+VALUES (:org_id, :test_path, :target, :samples, :mean_seconds,
+        :priced_seconds)
+ON CONFLICT (org_id, target, test_path) DO UPDATE SET
     samples = excluded.samples, mean_seconds = excluded.mean_seconds,
     priced_seconds = excluded.priced_seconds;
 
@@ -366,7 +378,7 @@ ON CONFLICT (target) DO UPDATE SET
 
 -- name: reprice_queued_test
 UPDATE jobs SET expected_seconds = :seconds
-WHERE test_path = :test_path AND target = :target AND state = 'queued';
+WHERE org_id = :org_id AND test_path = :test_path AND target = :target AND state = 'queued';
 
 -- name: queue_counts
 -- Jobs waiting (queued, in a batch not started yet, or backing off before a retry) and

@@ -1,0 +1,29 @@
+"""Fair share between orgs on one target: who is at a cap, and who is short of its share."""
+
+from __future__ import annotations
+
+from qgjob.scheduler.views import ClaimContext
+
+
+def capped(ctx: ClaimContext, org_id: str) -> bool:
+    """The org already holds as many devices of the target as its cap allows."""
+    share = ctx.orgs.get(org_id)
+    return share is not None and share.cap is not None and share.devices >= share.cap
+
+
+def starved_orgs(ctx: ClaimContext) -> set[str]:
+    """Orgs with queued work that are short of their weighted share of this target's devices
+    by at least a whole device."""
+    waiting = {lane.org_id for lane in ctx.lanes}
+    weights = {org: (ctx.orgs[org].weight if org in ctx.orgs else ctx.default_weight)
+               for org in waiting | set(ctx.orgs)}
+    total = sum(weights.values())
+    if total <= 0:
+        return set()
+    starved = set()
+    for org in waiting:
+        entitled = ctx.target_devices * weights[org] / total
+        running = ctx.orgs[org].devices if org in ctx.orgs else 0
+        if entitled - running >= 1.0:
+            starved.add(org)
+    return starved

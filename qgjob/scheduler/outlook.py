@@ -1,0 +1,55 @@
+"""Expected finish times: the model the policy decides with.
+
+A build's remaining work on a target is its queued work plus what the devices on it still
+hold (the rest of their running tests and the unstarted jobs of their batches). Spread over
+its devices, that gives when it is expected to finish. A device that joins pays an install
+first (none when it already holds the app) and runs at least one job, so joining brings the
+finish forward only when the devices on the build would stay busy for longer than that.
+
+Pure and in seconds from `ctx.now`; estimates come from learned durations and measured
+install times, so they are rough, and every decision that uses them is taken again at the
+next claim.
+"""
+
+from __future__ import annotations
+
+from qgjob.scheduler.views import ClaimContext, LaneView
+
+
+def left_of(state: str, expected_seconds: float, started_at: float | None, now: float) -> float:
+    """Expected seconds left of a job a device holds: all of it until it starts, then its
+    expected duration less the time it has run (never below zero)."""
+    if state == "running" and started_at is not None:
+        return max(expected_seconds - (now - started_at), 0.0)
+    return expected_seconds
+
+
+def remaining_seconds(ctx: ClaimContext, lane: LaneView) -> float:
+    """Expected work left on the lane's build: queued, and held by the devices on it."""
+    work = ctx.work.get(lane.group_key)
+    return lane.expected_seconds + (work.held_seconds if work is not None else 0.0)
+
+
+def install_cost(ctx: ClaimContext, lane: LaneView) -> float:
+    """What this device pays before it can run the lane's jobs."""
+    return 0.0 if lane.app_version_id == ctx.device.holds_app_version_id else ctx.install_seconds
+
+
+def finish_gain(ctx: ClaimContext, lane: LaneView) -> float:
+    """How much sooner the lane's build finishes if this device joins the devices on it (the
+    device's own install counted). Infinite for a build nobody works on."""
+    working = ctx.devices_per_group.get(lane.group_key, 0)
+    if working == 0:
+        return float("inf")
+    rest = remaining_seconds(ctx, lane)
+    install = install_cost(ctx, lane)
+    one_job = lane.expected_seconds / max(lane.queued, 1)
+    joined = max((rest + install) / (working + 1), install + one_job)
+    return rest / working - joined
+
+
+def batch_share(ctx: ClaimContext, lane: LaneView) -> float:
+    """Expected work one device may take in a batch: its part of what is left of the build if
+    every device of the target ended up on it. Near a build's end that is one job, so no work
+    is locked in one device's batch while others could run it."""
+    return remaining_seconds(ctx, lane) / max(ctx.target_devices, 1)
