@@ -25,9 +25,11 @@ def left_of(state: str, expected_seconds: float, started_at: float | None, now: 
 
 
 def remaining_seconds(ctx: ClaimContext, lane: LaneView) -> float:
-    """Expected work left on the lane's build: queued, and held by the devices on it."""
+    """Expected work left on the lane's build (its group, every org's lane of it): queued,
+    and held by the devices on it."""
     work = ctx.work.get(lane.group_key)
-    return lane.expected_seconds + (work.held_seconds if work is not None else 0.0)
+    queued = ctx.queued_seconds.get(lane.group_key, lane.expected_seconds)
+    return queued + (work.held_seconds if work is not None else 0.0)
 
 
 def install_cost(ctx: ClaimContext, lane: LaneView) -> float:

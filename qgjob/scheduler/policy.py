@@ -97,8 +97,12 @@ class FairAffinityPolicy:
         lanes = [lane for lane in ctx.lanes if not capped(ctx, lane.org_id)]
         if _awaits_retry(ctx, lanes):
             return None
+        # An org short of its share is served first where its work waits for a device; work of
+        # its in a build others already run (grouped across orgs) is theirs to reach.
         starved = starved_orgs(ctx)
-        chosen = self._choose_among([lane for lane in lanes if lane.org_id in starved], ctx)
+        chosen = self._choose_among([lane for lane in lanes if lane.org_id in starved
+                                     and not ctx.devices_per_group.get(lane.group_key, 0)],
+                                    ctx)
         if chosen is None:
             chosen = self._choose_among(lanes, ctx)
         return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)

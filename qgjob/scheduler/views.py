@@ -11,6 +11,7 @@ whose work a device takes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -122,6 +123,14 @@ class ClaimContext:
     """Per group that other devices of the target work on: its app and what they still hold."""
     retry_due: Mapping[str, float] = field(default_factory=dict)
     """Per app on this target: when its next failed job comes back (after its retry backoff)."""
+
+    @functools.cached_property
+    def queued_seconds(self) -> dict[str, float]:
+        """Expected seconds of queued work per group (its lanes: one per org)."""
+        totals: dict[str, float] = {}
+        for lane in self.lanes:
+            totals[lane.group_key] = totals.get(lane.group_key, 0.0) + lane.expected_seconds
+        return totals
 
     @property
     def held_seconds(self) -> dict[str, float]:

@@ -1,103 +1,125 @@
-"""The discrete-event simulator: devices claim batches through the policy, install when they
-hold another app, run attempts whose durations and outcomes come from the trace, retry with
-the server's backoff, and learn durations as the server does. Deterministic for a given trace,
-policy and seed."""
+"""The discrete-event simulator: the trace's devices act as an agent's devices do (claim a
+batch, install when they hold another app, start each job, report it), against the server's
+own claim path (`qgjob/claiming/path.py`) over the in-memory driver, in virtual time. Retries
+follow the domain's verdicts with the server's backoff; durations are learned as the server
+learns them. Deterministic for a given trace, policy and seed.
+
+What is idealised: every call answers at once, maintenance (retries coming back, hard
+preemption) runs the moment something is due rather than once a second, and a device the
+policy left idle asks again whenever anything happens, and at least every `poll_seconds` (the
+server's claim poll).
+"""
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import random
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from qgjob.domain.attempts import RetryPolicy
-from qgjob.domain.models import group_key_for
-from qgjob.scheduler.durations import DurationKey, DurationModel
+from qgjob.claiming.driver import DeviceRow
+from qgjob.claiming.memory import MemoryQueue
+from qgjob.claiming.path import ClaimPath
+from qgjob.domain.attempts import Outcome, RetryPolicy, after_attempt
+from qgjob.domain.models import Batch, Job, NewJob, group_key_for
+from qgjob.domain.states import JobState
 from qgjob.scheduler.policy import FairAffinityPolicy, Policy
-from qgjob.scheduler.views import (
-    ClaimContext,
-    DeviceView,
-    FleetRules,
-    GroupWork,
-    JobView,
-    LaneChoice,
-    LaneView,
-    RunningJob,
-)
+from qgjob.scheduler.views import FleetRules
 from qgjob.sim.trace import Trace, TraceJob
+from qgjob.store.base import Yielded
 
-CANDIDATES = 64
-"""How many of a lane's next jobs the policy sees when it picks a batch (the store's limit)."""
+AGENT = "sim"
 POLL_SECONDS = 2.0
 """A device the policy left idle while work waits asks again this often (the server's claim
-poll), besides whenever something happens."""
+poll, `claim_poll_seconds`), besides whenever something happens."""
+LEASE_SECONDS = 1e9
+"""Leases never expire in virtual time: no device is ever lost."""
 
 
 class PolicyError(RuntimeError):
-    """The policy answered something the simulator cannot apply."""
+    """The policy left work unscheduled or answered something the claim path refused."""
 
 
-@dataclass
-class _Job:
-    spec: TraceJob
-    group_key: str
-    expected: float
-    attempts: int = 0
-    last_device: str | None = None
+class Backend(Protocol):
+    """The server as the simulated devices see it."""
 
-    @property
-    def order(self) -> tuple[int, float, str]:
-        return (-self.spec.priority, self.spec.submit_at, self.spec.job_id)
+    def submit(self, jobs: Sequence[NewJob], now: float) -> None: ...
+    def claim(self, device: str, holds: str | None, now: float) -> Batch | None: ...
+    def start(self, job_id: str, lease_id: str, now: float) -> Job | None:
+        """The started job, or None when the device should yield its batch."""
+    def report(self, job_id: str, lease_id: str, attempt: int, outcome: Outcome,
+               now: float) -> Job: ...
+    def installed(self, device: str, app_version_id: str, target: str, seconds: float,
+                  now: float) -> None: ...
+    def maintain(self, now: float) -> list[str]:
+        """Requeue due retries; returns the running jobs hard preemption stops."""
+    def release(self, lease_id: str, job_ids: Sequence[str], now: float) -> None: ...
 
-    def view(self) -> JobView:
-        return JobView(self.spec.job_id, self.spec.priority, self.spec.submit_at, self.expected,
-                       self.attempts, self.last_device)
 
+class MemoryBackend:
+    """The claim path over the in-memory driver, deciding as `JobService` does."""
 
-@dataclass
-class _Lane:
-    group_key: str
-    org_id: str
-    app_version_id: str
-    target: str
-    by_order: list[tuple[tuple[int, float, str], str]] = field(default_factory=list)
-    by_age: list[tuple[float, str]] = field(default_factory=list)
-    counts: list[int] = field(default_factory=lambda: [0] * 5)
-    expected: float = 0.0
+    def __init__(self, policy: Policy, rules: FleetRules, retry: RetryPolicy, seed: int,
+                 devices: Sequence[tuple[str, str]]) -> None:
+        self.policy, self.rules, self.retry = policy, rules, retry
+        self.rng = random.Random(seed)
+        self.queue = MemoryQueue()
+        self.claims = ClaimPath(self.queue)
+        for name, target in devices:
+            self.queue.add_device(name, DeviceRow(f"{AGENT}/{name}", AGENT, AGENT, target,
+                                                  "idle", None))
 
-    def add(self, job: _Job) -> None:
-        bisect.insort(self.by_order, (job.order, job.spec.job_id))
-        bisect.insort(self.by_age, (job.spec.submit_at, job.spec.job_id))
-        self.counts[job.spec.priority - 1] += 1
-        self.expected += job.expected
+    def submit(self, jobs: Sequence[NewJob], now: float) -> None:
+        self.queue.insert_jobs(jobs)
 
-    def remove(self, job: _Job) -> None:
-        del self.by_order[bisect.bisect_left(self.by_order, (job.order, job.spec.job_id))]
-        del self.by_age[bisect.bisect_left(self.by_age, (job.spec.submit_at, job.spec.job_id))]
-        self.counts[job.spec.priority - 1] -= 1
-        self.expected -= job.expected
+    def claim(self, device: str, holds: str | None, now: float) -> Batch | None:
+        return self.claims.claim_batch(AGENT, device, holds, now, LEASE_SECONDS, self.policy,
+                                       self.rules).batch
 
-    def view(self, jobs: dict[str, _Job]) -> LaneView:
-        head = jobs[self.by_order[0][1]].spec
-        return LaneView(self.group_key, self.org_id, self.app_version_id, self.target,
-                        tuple(self.counts), head.submit_at, self.by_age[0][0],
-                        max(self.expected, 0.0))
+    def start(self, job_id: str, lease_id: str, now: float) -> Job | None:
+        try:
+            return self.claims.start_attempt(job_id, lease_id, now, self.policy, self.rules)
+        except Yielded:
+            return None
+
+    def report(self, job_id: str, lease_id: str, attempt: int, outcome: Outcome,
+               now: float) -> Job:
+        draw = self.rng.random()
+        change = self.claims.finish_attempt(
+            job_id, lease_id, attempt, outcome, None, now,
+            lambda job: after_attempt(job, outcome, None, now, self.retry, draw))
+        return change.after
+
+    def installed(self, device: str, app_version_id: str, target: str, seconds: float,
+                  now: float) -> None:
+        self.queue.record_install(target, seconds)
+
+    def maintain(self, now: float) -> list[str]:
+        self.claims.promote_due_retries(now)
+        if isinstance(self.policy, FairAffinityPolicy) and self.policy.preemption:
+            return self.claims.preempt_for_urgent_work(now, self.policy, self.rules)
+        return []
+
+    def release(self, lease_id: str, job_ids: Sequence[str], now: float) -> None:
+        self.claims.release_jobs(lease_id, job_ids, now)
 
 
 @dataclass
 class _Device:
-    device_id: str
+    name: str
     target: str
     holds: str | None = None
-    batch: deque[str] = field(default_factory=deque)
-    lane: tuple[str, str] | None = None
+    lease_id: str | None = None
+    batch: deque[Job] = field(default_factory=deque)
     busy: bool = False
     test: dict[str, Any] | None = None
-    """The schedule event of the attempt it runs (or is about to, after an install)."""
+    """The schedule event of the attempt it runs."""
+    attempt: int = 0
+    """The server's number of that attempt (the event numbers charged attempts only)."""
     generation: int = 0
-    """Bumped on preemption, so the stopped attempt's completion is ignored."""
+    """Bumped when an attempt is stopped (preemption), so its end is ignored."""
 
 
 @dataclass
@@ -119,48 +141,47 @@ class Simulator:
         org_weights: dict[str, float] | None = None,
         org_caps: dict[str, int] | None = None,
         group_by_org: bool = False,
+        backend: Backend | None = None,
+        poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self.trace = trace
         self.policy = policy
-        self.retry = retry or RetryPolicy()
-        self.rng = random.Random(seed)
-        self.rules = FleetRules(org_weights=org_weights or {}, org_caps=org_caps or {})
         self.group_by_org = group_by_org
-        self.durations = DurationModel()
-        self.jobs: dict[str, _Job] = {}
-        self.lanes: dict[tuple[str, str], _Lane] = {}
+        self.poll_seconds = poll_seconds
+        rules = FleetRules(org_weights=org_weights or {}, org_caps=org_caps or {},
+                           install_seconds=dict(trace.install_seconds))
+        self.backend: Backend = backend or MemoryBackend(
+            policy, rules, retry or RetryPolicy(), seed,
+            [(d.device_id, d.target) for d in trace.devices])
+        self.specs = {job.job_id: job for job in trace.jobs}
         self.devices = [_Device(d.device_id, d.target) for d in trace.devices]
         self.events: list[dict[str, Any]] = []
         self.decisions = 0
         self.preemptions = 0
+        self.finished: set[str] = set()
         self._heap: list[tuple[float, int, int, str, Any]] = []
-        self._retries: dict[str, dict[str, float]] = {}
-        """Per group: jobs waiting out their retry backoff, and when they come back."""
         self._seq = 0
+        self._changed: set[str] = set()
+        """Targets where something happened since their idle devices last asked."""
+        self._poll_at: float | None = None
 
     # the event loop -------------------------------------------------------------------------
 
     def run(self) -> SimulationResult:
+        arrivals: dict[float, list[TraceJob]] = {}
         for spec in self.trace.jobs:
-            self._push(spec.submit_at, 0, "arrive", spec)
+            arrivals.setdefault(spec.submit_at, []).append(spec)
+        for at, specs in arrivals.items():
+            self._push(at, 0, "arrive", specs)
         while self._heap:
             now = self._heap[0][0]
             while self._heap and self._heap[0][0] == now:
                 _, _, _, kind, data = heapq.heappop(self._heap)
-                if kind == "arrive":
-                    self._arrive(data, now)
-                elif kind == "retry":
-                    job = self.jobs[data]
-                    self._retries[job.group_key].pop(data, None)
-                    self._enqueue(job)
-                elif kind == "poll":
-                    pass
-                else:
-                    self._attempt_done(data, now)
+                self._handle(kind, data, now)
             self._dispatch(now)
-        stranded = sum(len(lane.by_order) for lane in self.lanes.values())
-        if stranded:
-            raise PolicyError(f"{self.policy.name}: {stranded} job(s) were never scheduled")
+        unfinished = len(self.specs) - len(self.finished)
+        if unfinished:
+            raise PolicyError(f"{self.policy.name}: {unfinished} job(s) were never finished")
         self.events.sort(key=lambda e: (e["start"], e["device"], e["kind"] == "test"))
         return SimulationResult(self.trace.name, self.policy.name, self.events, self.decisions)
 
@@ -168,220 +189,126 @@ class Simulator:
         self._seq += 1
         heapq.heappush(self._heap, (at, order, self._seq, kind, data))
 
-    def _arrive(self, spec: TraceJob, now: float) -> None:
-        group = str(group_key_for(spec.org_id, spec.app_version_id, spec.target,
-                                  per_org=self.group_by_org))
-        job = _Job(spec, group, self.durations.estimate(_test(spec)))
-        self.jobs[spec.job_id] = job
-        self._enqueue(job)
+    def _handle(self, kind: str, data: Any, now: float) -> None:
+        if kind == "arrive":
+            self.backend.submit([self._new_job(spec) for spec in data], now)
+            self._changed.update(spec.target for spec in data)
+            if isinstance(self.policy, FairAffinityPolicy) and self.policy.preemption:
+                self._maintain(now)  # new urgent work may stop a running job
+        elif kind == "maintain":
+            self._maintain(now)
+        elif kind == "poll":
+            self._poll_at = None
+            self._changed.update(d.target for d in self.devices)
+        elif kind == "installed":
+            device, generation = data
+            if generation == device.generation:
+                job = device.batch[0]
+                self.backend.installed(device.name, job.app_version_id, job.target,
+                                       self.trace.install_seconds[job.target], now)
+                device.holds = job.app_version_id
+                self._start(device, now)
+        elif kind == "done":
+            device, generation = data
+            if generation == device.generation:
+                self._done(device, now)
 
-    def _enqueue(self, job: _Job) -> None:
-        key = (job.group_key, job.spec.org_id)
-        lane = self.lanes.get(key)
-        if lane is None:
-            lane = self.lanes[key] = _Lane(job.group_key, job.spec.org_id,
-                                           job.spec.app_version_id, job.spec.target)
-        lane.add(job)
+    def _new_job(self, spec: TraceJob) -> NewJob:
+        group = group_key_for(spec.org_id, spec.app_version_id, spec.target,
+                              per_org=self.group_by_org)
+        return NewJob(spec.job_id, spec.org_id, spec.app_version_id, spec.test_path,
+                      spec.target, spec.priority, self.trace.max_attempts, group, spec.submit_at)
 
     # devices --------------------------------------------------------------------------------
 
     def _dispatch(self, now: float) -> None:
-        """Idle devices ask for work; those holding an app with queued work ask first, as the
-        server wakes them first."""
-        ready_apps = {lane.app_version_id for lane in self.lanes.values() if lane.by_order}
-        idle = [d for d in self.devices if not d.busy]
-        idle.sort(key=lambda d: (d.holds not in ready_apps, d.device_id))
+        """Idle devices of targets where something happened ask for work (the server wakes
+        waiting claims); those holding an app ask first, as the server wakes them first."""
+        idle = sorted((d for d in self.devices if not d.busy and d.target in self._changed),
+                      key=lambda d: (d.holds is None, d.name))
+        self._changed.clear()
         declined = False
         for device in idle:
-            if not device.busy:
-                declined |= not self._claim(device, now)
-        if self._preempt(now):
-            self._dispatch(now)
-            return
-        if declined and not any(kind == "poll" for _, _, _, kind, _ in self._heap):
-            self._push(now + POLL_SECONDS, 2, "poll", None)
+            self.decisions += 1
+            batch = self.backend.claim(device.name, device.holds, now)
+            if batch is None:
+                declined = True
+                continue
+            device.lease_id, device.batch, device.busy = batch.lease.lease_id, \
+                deque(batch.jobs), True
+            self._next(device, now)
+        if declined and len(self.finished) < len(self.specs) and self._poll_at is None:
+            self._poll_at = now + self.poll_seconds
+            self._push(self._poll_at, 2, "poll", None)
 
-    def _claim(self, device: _Device, now: float) -> bool:
-        """Returns False when work waits but the policy left the device idle."""
-        ctx = self._context(device, now)
-        if not ctx.lanes:
-            return True
-        self.decisions += 1
-        choice = self.policy.choose_lane(ctx)
-        if choice is None:
-            return False
-        lane = self._chosen_lane(choice, device)
-        candidates = [self.jobs[job_id].view() for _, job_id in lane.by_order[:CANDIDATES]]
-        picked = self.policy.choose_jobs(ctx, lane.view(self.jobs), candidates)
-        allowed = {c.job_id for c in candidates}
-        if not picked or not set(picked) <= allowed or len(set(picked)) != len(picked):
-            raise PolicyError(f"{self.policy.name}: bad batch {picked!r}")
-        for job_id in picked:
-            lane.remove(self.jobs[job_id])
-        device.batch = deque(picked)
-        device.lane = (lane.group_key, lane.org_id)
-        self._start_next(device, now)
-        return True
-
-    def _chosen_lane(self, choice: LaneChoice, device: _Device) -> _Lane:
-        lane = self.lanes.get((choice.group_key, choice.org_id))
-        if lane is None or not lane.by_order or lane.target != device.target:
-            raise PolicyError(f"{self.policy.name}: chose a lane with no work: {choice}")
-        return lane
-
-    def _start_next(self, device: _Device, now: float) -> None:
-        job = self.jobs[device.batch[0]]
-        spec = job.spec
-        if device.holds != spec.app_version_id:
-            install = self.trace.install_seconds[spec.target]
-            self.events.append({"device": device.device_id, "kind": "install",
-                                "app_version_id": spec.app_version_id, "target": spec.target,
+    def _next(self, device: _Device, now: float) -> None:
+        job = device.batch[0]
+        if device.holds != job.app_version_id:
+            install = self.trace.install_seconds[job.target]
+            self.events.append({"device": device.name, "kind": "install",
+                                "app_version_id": job.app_version_id, "target": job.target,
                                 "start": now, "end": now + install})
-            device.holds = spec.app_version_id
-            now += install
-        job.attempts += 1
-        outcome = spec.outcome(job.attempts)
+            self._push(now + install, 1, "installed", (device, device.generation))
+            return
+        self._start(device, now)
+
+    def _start(self, device: _Device, now: float) -> None:
+        job = device.batch[0]
+        assert device.lease_id is not None
+        started = self.backend.start(job.job_id, device.lease_id, now)
+        if started is None:  # more urgent work waits: the batch went back
+            self.decisions += 1
+            device.batch.clear()
+            device.busy, device.lease_id = False, None
+            self._changed.add(device.target)
+            return
+        spec = self.specs[job.job_id]
         end = now + spec.duration
-        device.test = {"device": device.device_id, "kind": "test", "job_id": spec.job_id,
-                       "attempt": job.attempts, "start": now, "end": end, "outcome": outcome}
+        charged = started.charged_attempts
+        device.attempt = started.attempts
+        device.test = {"device": device.name, "kind": "test", "job_id": job.job_id,
+                       "attempt": charged, "start": now, "end": end,
+                       "outcome": spec.outcome(charged)}
         self.events.append(device.test)
-        device.busy = True
-        self._push(end, 1, "done", (device, job, outcome, device.generation))
+        self._push(end, 1, "done", (device, device.generation))
 
-    def _attempt_done(self, data: tuple[_Device, _Job, str, int], now: float) -> None:
-        device, job, outcome, generation = data
-        if generation != device.generation:
-            return  # the attempt was stopped by a preemption
-        device.test = None
-        spec = job.spec
-        reprice = self.durations.observe(_test(spec), spec.duration)
-        if reprice is not None:
-            self._reprice(_test(spec), reprice)
-        if outcome == "fail" and job.attempts < self.trace.max_attempts:
-            job.last_device = device.device_id
-            delay = self.retry.delay(job.attempts, self.rng.random())
-            self._push(now + delay, 0, "retry", spec.job_id)
-            self._retries.setdefault(job.group_key, {})[spec.job_id] = now + delay
+    def _done(self, device: _Device, now: float) -> None:
+        assert device.test is not None and device.lease_id is not None
+        test, device.test = device.test, None
+        outcome = Outcome.PASSED if test["outcome"] == "pass" else Outcome.FAILED
+        after = self.backend.report(test["job_id"], device.lease_id, device.attempt,
+                                    outcome, now)
+        self._settled(after)
+        self._changed.add(device.target)
         device.batch.popleft()
-        device.busy = False
-        if device.batch and self._should_yield(device, now):
-            for job_id in device.batch:
-                self._enqueue(self.jobs[job_id])
-            device.batch.clear()
         if device.batch:
-            self._start_next(device, now)
+            self._next(device, now)
         else:
-            device.lane = None
+            device.busy, device.lease_id = False, None
 
-    def _should_yield(self, device: _Device, now: float) -> bool:
-        ctx = self._context(device, now)
-        if not ctx.lanes:
-            return False
-        self.decisions += 1
-        return self.policy.should_yield(ctx, self.jobs[device.batch[0]].view())
+    def _settled(self, job: Job) -> None:
+        if job.state.is_final:
+            self.finished.add(job.job_id)
+        elif job.state is JobState.RETRY_WAIT and job.retry_at is not None:
+            self._push(job.retry_at, 0, "maintain", None)
 
-    def _preempt(self, now: float) -> bool:
-        """Hard preemption, when the policy has it on: stop running attempts that urgent work
-        needs the devices of; the job and the rest of its batch go back, the attempt is not
-        spent. Returns whether anything was stopped."""
-        if not isinstance(self.policy, FairAffinityPolicy) or not self.policy.preemption:
-            return False
-        stopped = False
-        for target in sorted({d.target for d in self.devices}):
-            running = {d.test["job_id"]: d for d in self.devices
-                       if d.target == target and d.test is not None and d.test["start"] <= now}
-            view = self._context(_Device("", target), now)
-            victim = self.policy.choose_preemption(view, [
-                RunningJob(job_id, d.device_id, d.lane[0] if d.lane else "",
-                           self.jobs[job_id].spec.priority, d.test["start"])
-                for job_id, d in running.items() if d.test is not None])
-            if victim is None:
-                continue
-            device = running[victim]
-            assert device.test is not None
-            device.test["end"], device.test["outcome"] = now, "preempted"
-            device.test, device.busy, device.lane = None, False, None
-            device.generation += 1
-            self.jobs[victim].attempts -= 1
-            for job_id in device.batch:
-                self._enqueue(self.jobs[job_id])
-            device.batch.clear()
-            self.preemptions += 1
-            stopped = True
-        return stopped
+    def _maintain(self, now: float) -> None:
+        self._changed.update(d.target for d in self.devices)
+        for job_id in self.backend.maintain(now):
+            self._stop(job_id, now)
 
-    def _reprice(self, test: DurationKey, seconds: float) -> None:
-        for lane in self.lanes.values():
-            if lane.target != test[2]:
-                continue
-            for _, job_id in lane.by_order:
-                job = self.jobs[job_id]
-                if _test(job.spec) == test:
-                    lane.expected += seconds - job.expected
-                    job.expected = seconds
-        for job in self.jobs.values():
-            if _test(job.spec) == test:
-                job.expected = seconds
-
-    # the policy's view ----------------------------------------------------------------------
-
-    def _context(self, device: _Device, now: float) -> ClaimContext:
-        target = device.target
-        lanes = tuple(lane.view(self.jobs) for lane in self.lanes.values()
-                      if lane.target == target and lane.by_order)
-        per_group: dict[str, int] = {}
-        per_org: dict[str, int] = {}
-        work: dict[str, GroupWork] = {}
-        online = idle = 0
-        for other in self.devices:
-            if other.target != target:
-                continue
-            online += 1
-            if other.lane is None and not other.busy:
-                idle += 1
-            if other is device or other.lane is None:
-                continue
-            per_group[other.lane[0]] = per_group.get(other.lane[0], 0) + 1
-            per_org[other.lane[1]] = per_org.get(other.lane[1], 0) + 1
-            group = other.lane[0]
-            before = work.get(group)
-            work[group] = GroupWork(
-                self.jobs[other.batch[0]].spec.app_version_id if before is None
-                else before.app_version_id,
-                (before.devices if before else 0) + 1,
-                (before.held_seconds if before else 0.0) + self._held(other, now))
-        orgs = {org: self.rules.share(org, count) for org, count in per_org.items()}
-        for lane in lanes:
-            if lane.org_id not in orgs:
-                orgs[lane.org_id] = self.rules.share(lane.org_id, 0)
-        return ClaimContext(
-            device=DeviceView(device.device_id, target, device.holds),
-            lanes=lanes, devices_per_group=per_group, orgs=orgs, target_devices=online,
-            idle_devices=idle, install_seconds=self.trace.install_seconds[target], now=now,
-            work=work, retry_due=self._retry_due(target),
-        )
-
-    def _retry_due(self, target: str) -> dict[str, float]:
-        due: dict[str, float] = {}
-        for jobs in self._retries.values():
-            for job_id, at in jobs.items():
-                spec = self.jobs[job_id].spec
-                if spec.target == target:
-                    due[spec.app_version_id] = min(at, due.get(spec.app_version_id, at))
-        return due
-
-    def _held(self, device: _Device, now: float) -> float:
-        """Expected seconds of work the device still holds, as the server would estimate it:
-        the rest of its running test (from its expected duration) and its unstarted jobs."""
-        rest = [self.jobs[job_id].expected for job_id in list(device.batch)[1:]]
-        if device.test is None:
-            return sum(rest)
-        running = self.jobs[device.test["job_id"]].expected
-        started: float = device.test["start"]
-        if started > now:  # still installing: the job has not started
-            return running + sum(rest)
-        return max(running - (now - started), 0.0) + sum(rest)
-
-
-def _test(spec: TraceJob) -> DurationKey:
-    return (spec.org_id, spec.test_path, spec.target)
+    def _stop(self, job_id: str, now: float) -> None:
+        """Hard preemption reached the device: the attempt stops, is requeued without being
+        charged, and the rest of the batch goes back too."""
+        device = next(d for d in self.devices if d.test and d.test["job_id"] == job_id)
+        assert device.test is not None and device.lease_id is not None
+        test, device.test = device.test, None
+        test["end"], test["outcome"] = now, "preempted"
+        device.generation += 1
+        self.preemptions += 1
+        self.backend.report(job_id, device.lease_id, device.attempt, Outcome.PREEMPTED, now)
+        rest = [job.job_id for job in list(device.batch)[1:]]
+        if rest:
+            self.backend.release(device.lease_id, rest, now)
+        device.batch.clear()
+        device.busy, device.lease_id = False, None

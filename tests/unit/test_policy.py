@@ -71,7 +71,7 @@ def chosen(context: ClaimContext) -> str | None:
              orgs={"capco": OrgShare("capco", 2, cap=2)}), "other", "an org at its cap waits"),
         (ctx(lane("worked", age=5, work=2000), working={"worked": 1}), "worked",
          "joining brings a big build's finish forward by more than two installs: no timer"),
-        (ctx(lane("worked", work=90), working={"worked": 2}), None,
+        (ctx(lane("worked", work=40), working={"worked": 2}), None,
          "too little work left to pay for an install"),
         (ctx(lane("mine", priority=1, work=3000), lane("hotfix", priority=5, work=60),
              holds="mine", working={"hotfix": 1}), "mine",

@@ -5,30 +5,28 @@ inside it. Queries are named; each dialect has its own SQL for them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from qgjob.auth.tokens import ApiToken
+from qgjob.claiming.driver import ClaimDriver
+from qgjob.claiming.path import ClaimPath, lost_reason
 from qgjob.domain import transitions
-from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.attempts import Outcome
 from qgjob.domain.history import Timeline
 from qgjob.domain.models import (
     Agent,
     Attempt,
     AttemptFile,
-    Batch,
     CaseResult,
     DeviceSpec,
     GroupSummary,
     Job,
-    Lease,
     NewJob,
     OutputSlice,
 )
 from qgjob.domain.states import JobState
-from qgjob.ids import new_id
 from qgjob.scheduler.policy import FairAffinityPolicy, Policy
-from qgjob.scheduler.views import ClaimContext, FleetRules, JobView, RunningJob
+from qgjob.scheduler.views import ClaimContext, FleetRules
 from qgjob.store.base import (
     AgentOwner,
     ClaimResult,
@@ -42,7 +40,6 @@ from qgjob.store.base import (
     QueueCount,
     Transitioned,
     WakeUp,
-    Yielded,
 )
 from qgjob.store.rows import (
     Row,
@@ -52,7 +49,8 @@ from qgjob.store.rows import (
     job_from_row,
     job_to_params,
 )
-from qgjob.store.sql import claims, history, org_views, output, submits, tokens
+from qgjob.store.sql import history, org_views, output, submits, tokens
+from qgjob.store.sql.claim_driver import SqlClaimDriver, SqlTransactions
 from qgjob.store.sql.database import Database, Tx, retried
 
 _RESCUE_BATCH = 200
@@ -65,6 +63,7 @@ class SqlStore:
     def __init__(self, database: Database) -> None:
         self._db = database
         self.dialect = database.dialect
+        self._claims = ClaimPath(SqlTransactions(database))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._db!r})"
@@ -153,10 +152,7 @@ class SqlStore:
     def queue_views(self, now: float, rules: FleetRules) -> list[ClaimContext]:
         """The policy's view of every target with queued work, as an idle newcomer would see
         it: for explaining the queue, not for claiming."""
-        with self._db.read() as conn:
-            targets = [r["target"] for r in conn.run("targets_with_queued_work")]
-            return [claims.claim_context(conn, {"id": "", "target": target}, None, now, rules)
-                    for target in targets]
+        return self._claims.queue_views(now, rules)
 
     def queue_counts(self) -> list[QueueCount]:
         with self._db.read() as conn:
@@ -242,7 +238,7 @@ class SqlStore:
                  "started_at": started_at, "finished_at": finished_at, "ok": int(ok)},
             )
 
-    # the claim path -------------------------------------------------------------------------
+    # the claim path (written once in qgjob/claiming/path.py) -----------------------------
 
     @retried
     def claim_batch(
@@ -250,73 +246,14 @@ class SqlStore:
         now: float, lease_seconds: float, policy: Policy, rules: FleetRules,
         target: str | None = None,
     ) -> ClaimResult:
-        with self._db.write() as conn:
-            device = _load_device(conn, agent_id, device_name)
-            if target is not None and device["target"] != target:
-                raise Conflict(f"device {device_name!r} is registered for target "
-                               f"{device['target']!r}, not {target!r}")
-            report = DeviceReport(device_name, "idle", holds_app_version_id)
-            conn.run("update_device", _device_params(agent_id, report, now))
-            conn.run("expire_device_leases", {"device_id": device["id"], "now": now})
-            context = claims.claim_context(conn, device, holds_app_version_id, now, rules)
-            seen = context
-            while True:
-                choice = policy.choose_lane(seen) if seen.lanes else None
-                lane = next((lane for lane in seen.lanes if choice is not None
-                             and lane.key == (choice.group_key, choice.org_id)), None)
-                if lane is None:
-                    return ClaimResult(None, context, choice)
-                picked = policy.choose_jobs(context, lane, claims.lane_candidates(conn, lane))
-                lease = Lease(new_id(now), agent_id, device["id"], lane.group_key,
-                              lane.org_id, now + lease_seconds)
-                rows = claims.assign(conn, picked, lease.lease_id, device, now) if picked else []
-                if rows:
-                    break
-                # Concurrent claims (other replicas) hold this lane's jobs: look at the rest.
-                seen = replace(seen, lanes=tuple(other for other in seen.lanes
-                                                 if other is not lane))
-            conn.run("insert_lease", {
-                "lease_id": lease.lease_id, "agent_id": agent_id, "device_id": device["id"],
-                "group_key": lane.group_key, "org_id": lane.org_id, "target": lane.target,
-                "now": now, "expires_at": lease.expires_at})
-        by_id = {row["id"]: job_from_row(dict(row)) for row in rows}
-        jobs = tuple(by_id[job_id] for job_id in picked if job_id in by_id)
-        batch = Batch(lease, jobs[0].app_version_id, jobs[0].target, jobs)
-        return ClaimResult(batch, context, choice)
+        return self._claims.claim_batch(agent_id, device_name, holds_app_version_id, now,
+                                        lease_seconds, policy, rules, target)
 
     @retried
     def start_attempt(
         self, job_id: str, lease_id: str, now: float, policy: Policy, rules: FleetRules
     ) -> Job:
-        with self._db.write() as conn:
-            job = _load_job(conn, job_id)
-            if job.state is JobState.RUNNING and job.lease_id == lease_id:
-                return job  # the same start, sent again after its answer was lost
-            if job.state is not JobState.ASSIGNED or job.lease_id != lease_id:
-                raise LeaseLost(_lost_reason(job))
-            lease = conn.run("lease_by_id", {"lease_id": lease_id}).fetchone()
-            if lease is None or lease["expires_at"] <= now:
-                raise LeaseLost(f"the lease of job {job_id} expired; it will be rescued")
-            if lease["jobs_started"] > 0 and _should_yield(
-                    conn, job, lease, now, policy, rules):
-                for row in conn.run("assigned_jobs_of_lease", {"lease_id": lease_id}):
-                    _requeue(conn, job_from_row(row), now)
-                conn.run("delete_lease_if_done", {"lease_id": lease_id})
-                yielded = True
-            else:
-                yielded = False
-                started = transitions.start(job, now)
-                # Rows in the order every write takes them: job, device, group, lease.
-                conn.run("device_running",
-                         {"device_id": job.device_id, "job_id": job_id, "now": now})
-                conn.run("update_job", job_to_params(started))
-                conn.run("insert_attempt", {
-                    "job_id": job_id, "attempt": started.attempts, "device_id": job.device_id,
-                    "agent_name": job.agent_name, "now": now})
-                conn.run("count_lease_start", {"lease_id": lease_id})
-        if yielded:
-            raise Yielded("more urgent work waits; the rest of the batch went back to the queue")
-        return started
+        return self._claims.start_attempt(job_id, lease_id, now, policy, rules)
 
     @retried
     def finish_attempt(
@@ -324,34 +261,15 @@ class SqlStore:
         now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
         last_output: str = "",
     ) -> Transitioned:
-        with self._db.write() as conn:
-            job = _load_job(conn, job_id)
-            current = (job.state is JobState.RUNNING and job.lease_id == lease_id
-                       and job.attempts == attempt)
-            if not current:
-                recorded = conn.run("attempt_by_number", {"job_id": job_id, "attempt": attempt}
-                ).fetchone()
-                if recorded is not None and recorded["outcome"] == outcome.value:
-                    return Transitioned(job, job)  # the same report, delivered again
-                raise LeaseLost(_lost_reason(job))
+        def keep(driver: ClaimDriver) -> None:
+            assert isinstance(driver, SqlClaimDriver)
             if last_output:
-                output.append(conn, job_id, attempt, last_output)
-            after = transitions.apply_verdict(job, decide(job), now)
-            conn.run("device_done", {"device_id": job.device_id, "job_id": job_id, "now": now})
-            conn.run("update_job", job_to_params(after))
-            conn.run("finish_attempt",
-                {"job_id": job_id, "attempt": attempt, "outcome": outcome.value,
-                 "error": error, "now": now},
-            )
+                output.append(driver.conn, job_id, attempt, last_output)
             if cases:
-                output.save_cases(conn, job_id, attempt, cases)
-            began = conn.run("attempt_by_number",
-                             {"job_id": job_id, "attempt": attempt}).fetchone()
-            seconds = now - began["started_at"]
-            if outcome in (Outcome.PASSED, Outcome.FAILED):
-                claims.learn_duration(conn, job.org_id, job.test_path, job.target, seconds)
-            conn.run("delete_lease_if_done", {"lease_id": lease_id})
-        return Transitioned(job, after, attempt_seconds=seconds)
+                output.save_cases(driver.conn, job_id, attempt, cases)
+
+        return self._claims.finish_attempt(job_id, lease_id, attempt, outcome, error, now,
+                                           decide, keep)
 
     # what attempts leave behind ------------------------------------------------------------
 
@@ -390,14 +308,7 @@ class SqlStore:
 
     @retried
     def release_jobs(self, lease_id: str, job_ids: Sequence[str], now: float) -> list[Job]:
-        released = []
-        with self._db.write() as conn:
-            for row in conn.run("assigned_jobs_of_lease", {"lease_id": lease_id}):
-                job = job_from_row(row)
-                if job.job_id in job_ids:
-                    released.append(_requeue(conn, job, now))
-            conn.run("delete_lease_if_done", {"lease_id": lease_id})
-        return released
+        return self._claims.release_jobs(lease_id, job_ids, now)
 
     # maintenance ----------------------------------------------------------------------------
 
@@ -423,28 +334,13 @@ class SqlStore:
 
     @retried
     def promote_due_retries(self, now: float) -> list[Job]:
-        with self._db.write() as conn:
-            rows = conn.run("promote_due_retries", {"now": now, "limit": _RESCUE_BATCH}
-            ).fetchall()
-        return [job_from_row(r) for r in rows]
+        return self._claims.promote_due_retries(now)
 
     @retried
     def preempt_for_urgent_work(
         self, now: float, policy: FairAffinityPolicy, rules: FleetRules
     ) -> list[str]:
-        chosen: list[str] = []
-        with self._db.write() as conn:
-            targets = [r["target"] for r in conn.run("targets_with_queued_work")]
-            for target in targets:
-                view = claims.claim_context(conn, {"id": "", "target": target}, None, now, rules)
-                running = [RunningJob(r["id"], r["device_id"], r["group_key"], r["priority"],
-                                      r["started_at"])
-                           for r in conn.run("running_jobs_of_target", {"target": target})]
-                victim = policy.choose_preemption(view, running)
-                if victim is not None and conn.run(
-                        "request_preemption", {"job_id": victim, "now": now}).rowcount:
-                    chosen.append(victim)
-        return chosen
+        return self._claims.preempt_for_urgent_work(now, policy, rules)
 
     @retried
     def grant_restart_grace(self, now: float, lease_seconds: float,
@@ -551,36 +447,9 @@ def _device_params(agent_id: str, report: DeviceReport, now: float) -> dict[str,
     }
 
 
-def _should_yield(
-    conn: Tx, job: Job, lease: Row, now: float, policy: Policy,
-    rules: FleetRules,
-) -> bool:
-    device = conn.run("device_by_id", {"device_id": lease["device_id"]}).fetchone()
-    if device is None:
-        return False
-    context = claims.claim_context(conn, device, device["holds_app_version_id"], now, rules)
-    if not context.lanes:
-        return False
-    view = JobView(job.job_id, job.priority, job.created_at, job.expected_seconds,
-                   job.attempts, job.last_device_id)
-    return bool(policy.should_yield(context, view))
-
-
-def _requeue(conn: Tx, job: Job, now: float) -> Job:
-    after = transitions.apply_verdict(job, Verdict(JobState.QUEUED), now)
-    conn.run("update_job", job_to_params(after))
-    return after
-
-
 def _current_attempt(conn: Tx, job_id: str, lease_id: str, attempt: int) -> Job:
     """The job, if `attempt` is its running attempt under `lease_id`; else LeaseLost."""
     job = _load_job(conn, job_id)
     if job.state is not JobState.RUNNING or job.lease_id != lease_id or job.attempts != attempt:
-        raise LeaseLost(_lost_reason(job))
+        raise LeaseLost(lost_reason(job))
     return job
-
-
-def _lost_reason(job: Job) -> str:
-    if job.state.is_final:
-        return f"job {job.job_id} is already {job.state.public}"
-    return f"job {job.job_id} is no longer held under this lease (it is {job.state.value})"

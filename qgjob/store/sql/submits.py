@@ -16,7 +16,7 @@ from qgjob.domain.states import JobState
 from qgjob.scheduler.durations import DEFAULT_SECONDS
 from qgjob.store.base import Conflict
 from qgjob.store.rows import job_from_row
-from qgjob.store.sql.claims import target_prior
+from qgjob.store.sql.claim_driver import SqlClaimDriver
 from qgjob.store.sql.database import TransientConflict, Tx
 
 
@@ -112,7 +112,7 @@ def _prices(conn: Tx, tests: set[_Test]) -> dict[_Test, float]:
                                                   "test_paths": conn.array(sorted(names))}):
             known[(org_id, row["test_path"], target)] = float(row["mean_seconds"])
         if target not in priors and any((org_id, name, target) not in known for name in names):
-            priors[target] = target_prior(conn, target).mean(DEFAULT_SECONDS)
+            priors[target] = SqlClaimDriver(conn).target_prior(target).mean(DEFAULT_SECONDS)
     return {test: known.get(test, priors.get(test[2], DEFAULT_SECONDS)) for test in tests}
 
 

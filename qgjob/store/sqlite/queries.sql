@@ -97,10 +97,14 @@ WHERE l.target = :target AND l.queued > 0;
 
 -- name: working_leases
 -- What the other devices of a target hold: each live lease (a device's batch) with its jobs
--- still assigned or running, to count devices per group and org and price their work.
+-- still assigned or running, to count devices per group and org and price their work (with
+-- what is known of each test now, which may be more than when the job was priced).
 SELECT l.id AS lease_id, l.group_key, l.org_id, j.app_version_id, j.id AS job_id, j.state,
-       j.expected_seconds, j.started_at
+       j.expected_seconds, a.started_at, td.mean_seconds AS learned_seconds
 FROM leases l JOIN jobs j ON j.lease_id = l.id
+LEFT JOIN attempts a ON a.job_id = j.id AND a.attempt = j.attempts AND j.state = 'running'
+LEFT JOIN test_durations td
+       ON td.org_id = j.org_id AND td.target = j.target AND td.test_path = j.test_path
 WHERE l.target = :target AND l.expires_at > :now AND l.device_id <> :device_id
   AND j.state IN ('assigned', 'running');
 
@@ -165,8 +169,16 @@ UPDATE devices SET
     current_job_id = :current_job_id, last_seen_at = :now
 WHERE agent_id = :agent_id AND name = :device_name;
 
+-- name: set_device_state
+-- What the claim path knows of a device: asking for work (idle), or installing its batch's app.
+UPDATE devices SET state = :state, holds_app_version_id = :holds_app_version_id,
+    current_job_id = NULL, last_seen_at = :now
+WHERE id = :device_id;
+
 -- name: device_running
-UPDATE devices SET state = 'running', current_job_id = :job_id, last_seen_at = :now
+-- A device that runs a job holds its app.
+UPDATE devices SET state = 'running', current_job_id = :job_id,
+    holds_app_version_id = :app_version_id, last_seen_at = :now
 WHERE id = :device_id;
 
 -- name: device_done

@@ -1,0 +1,311 @@
+"""The claim path, written once: each call opens one write transaction on a driver
+(`driver.py`), builds the policy's view from what it reads, asks the policy, and applies the
+decision before the transaction ends, so a decision is never made on stale state.
+
+The server runs it over SQLite or PostgreSQL; `qgjob simulate` runs it over the in-memory
+driver in virtual time. Both call the domain's own transitions and retry verdicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from qgjob.claiming.driver import ClaimDriver, DeviceRow, HeldJob, Transactions
+from qgjob.domain import transitions
+from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.models import Batch, Job, Lease
+from qgjob.domain.states import JobState
+from qgjob.ids import new_id
+from qgjob.scheduler.durations import DEFAULT_SECONDS, learn
+from qgjob.scheduler.outlook import left_of
+from qgjob.scheduler.policy import FairAffinityPolicy, Policy
+from qgjob.scheduler.views import (
+    ClaimContext,
+    DeviceView,
+    FleetRules,
+    GroupWork,
+    JobView,
+    LaneView,
+    OrgShare,
+)
+from qgjob.store.base import (
+    ClaimResult,
+    Conflict,
+    DecideAttempt,
+    LeaseLost,
+    NotFound,
+    Transitioned,
+    Yielded,
+)
+
+CANDIDATES = 64
+"""How many of the chosen lane's next jobs the policy sees when it picks a batch."""
+PROMOTE_BATCH = 200
+ESTIMATE_DIGITS = 3
+"""Expected seconds are kept to the millisecond in the view: counters kept by adding and
+subtracting drift in their last bits, differently in each store."""
+
+AttemptExtras = Callable[[ClaimDriver], None]
+"""What else a finished attempt records in its transaction (output, per-test results)."""
+
+
+class ClaimPath:
+    def __init__(self, transactions: Transactions) -> None:
+        self._tx = transactions
+
+    # claiming -------------------------------------------------------------------------------
+
+    def claim_batch(
+        self, agent_id: str, device_name: str, holds_app_version_id: str | None,
+        now: float, lease_seconds: float, policy: Policy, rules: FleetRules,
+        target: str | None = None,
+    ) -> ClaimResult:
+        with self._tx.write() as driver:
+            device = _device(driver, agent_id, device_name)
+            if target is not None and device.target != target:
+                raise Conflict(f"device {device_name!r} is registered for target "
+                               f"{device.target!r}, not {target!r}")
+            driver.set_device(device, "idle", holds_app_version_id, now)
+            driver.expire_device_leases(device.device_id, now)
+            context = target_view(driver, device.device_id, device.target,
+                                  holds_app_version_id, now, rules)
+            seen = context
+            while True:
+                choice = policy.choose_lane(seen) if seen.lanes else None
+                lane = next((lane for lane in seen.lanes if choice is not None
+                             and lane.key == (choice.group_key, choice.org_id)), None)
+                if lane is None:
+                    return ClaimResult(None, context, choice)
+                candidates = driver.lane_candidates(lane.group_key, lane.org_id, CANDIDATES)
+                picked = policy.choose_jobs(context, lane, candidates)
+                lease = Lease(new_id(now), agent_id, device.device_id, lane.group_key,
+                              lane.org_id, now + lease_seconds)
+                jobs = driver.assign(picked, lease.lease_id, device, now) if picked else []
+                if jobs:
+                    break
+                # Concurrent claims (other replicas) hold this lane's jobs: look at the rest.
+                seen = replace(seen, lanes=tuple(other for other in seen.lanes
+                                                 if other is not lane))
+            driver.insert_lease(lease, lane.target, now)
+            if lane.app_version_id != holds_app_version_id:
+                driver.set_device(device, "installing", holds_app_version_id, now)
+        by_id = {job.job_id: job for job in jobs}
+        ordered = tuple(by_id[job_id] for job_id in picked if job_id in by_id)
+        batch = Batch(lease, ordered[0].app_version_id, ordered[0].target, ordered)
+        return ClaimResult(batch, context, choice)
+
+    def start_attempt(
+        self, job_id: str, lease_id: str, now: float, policy: Policy, rules: FleetRules
+    ) -> Job:
+        """Raises Yielded when more urgent work should take the device: the rest of its
+        batch is back in the queue."""
+        with self._tx.write() as driver:
+            job = _job(driver, job_id)
+            if job.state is JobState.RUNNING and job.lease_id == lease_id:
+                return job  # the same start, sent again after its answer was lost
+            if job.state is not JobState.ASSIGNED or job.lease_id != lease_id:
+                raise LeaseLost(lost_reason(job))
+            lease = driver.lease(lease_id)
+            if lease is None or lease.expires_at <= now:
+                raise LeaseLost(f"the lease of job {job_id} expired; it will be rescued")
+            yielded = lease.jobs_started > 0 and _should_yield(
+                driver, job, lease.device_id, now, policy, rules)
+            if yielded:
+                for queued in driver.jobs_of_lease(lease_id, running_too=False):
+                    _requeue(driver, queued, now)
+                driver.drop_lease_if_done(lease_id)
+            else:
+                started = transitions.start(job, now)
+                # Rows in the order every write takes them: job, device, group, lease.
+                assert job.device_id is not None
+                driver.device_running(job.device_id, job, now)
+                driver.save_job(started)
+                driver.start_attempt(started, now)
+                driver.count_lease_start(lease_id)
+        if yielded:
+            raise Yielded("more urgent work waits; the rest of the batch went back to the queue")
+        return started
+
+    def finish_attempt(
+        self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
+        now: float, decide: DecideAttempt, extras: AttemptExtras | None = None,
+    ) -> Transitioned:
+        """Apply the verdict, record `extras` in the same transaction, and teach the duration
+        model (passed and failed attempts). A report delivered again changes nothing."""
+        with self._tx.write() as driver:
+            job = _job(driver, job_id)
+            current = (job.state is JobState.RUNNING and job.lease_id == lease_id
+                       and job.attempts == attempt)
+            if not current:
+                recorded = driver.attempt_outcome(job_id, attempt)
+                if recorded is not None and recorded[0] == outcome.value:
+                    return Transitioned(job, job)  # the same report, delivered again
+                raise LeaseLost(lost_reason(job))
+            if extras is not None:
+                extras(driver)
+            after = transitions.apply_verdict(job, decide(job), now)
+            assert job.device_id is not None
+            driver.device_done(job.device_id, job_id, now)
+            driver.save_job(after)
+            driver.finish_attempt(job_id, attempt, outcome.value, error, now)
+            began = driver.attempt_outcome(job_id, attempt)
+            seconds = now - began[1] if began is not None else 0.0
+            if outcome in (Outcome.PASSED, Outcome.FAILED):
+                learn_duration(driver, job, seconds)
+            driver.drop_lease_if_done(lease_id)
+        return Transitioned(job, after, attempt_seconds=seconds)
+
+    def release_jobs(self, lease_id: str, job_ids: Sequence[str], now: float) -> list[Job]:
+        """Put the lease's unstarted jobs among `job_ids` back in the queue."""
+        released = []
+        with self._tx.write() as driver:
+            for job in driver.jobs_of_lease(lease_id, running_too=False):
+                if job.job_id in job_ids:
+                    released.append(_requeue(driver, job, now))
+            driver.drop_lease_if_done(lease_id)
+        return released
+
+    # maintenance ----------------------------------------------------------------------------
+
+    def promote_due_retries(self, now: float) -> list[Job]:
+        with self._tx.write() as driver:
+            return driver.promote_due_retries(now, PROMOTE_BATCH)
+
+    def preempt_for_urgent_work(
+        self, now: float, policy: FairAffinityPolicy, rules: FleetRules
+    ) -> list[str]:
+        chosen: list[str] = []
+        with self._tx.write() as driver:
+            for target in driver.targets_with_work():
+                view = target_view(driver, "", target, None, now, rules)
+                victim = policy.choose_preemption(view, driver.running_jobs(target))
+                if victim is not None and driver.request_preemption(victim, now):
+                    chosen.append(victim)
+        return chosen
+
+    def queue_views(self, now: float, rules: FleetRules) -> list[ClaimContext]:
+        """The policy's view of every target with queued work, as an idle newcomer would see
+        it: for explaining the queue, not for claiming."""
+        with self._tx.read() as driver:
+            return [target_view(driver, "", target, None, now, rules)
+                    for target in driver.targets_with_work()]
+
+
+# the policy's view ----------------------------------------------------------------------------
+
+def target_view(
+    driver: ClaimDriver, device_id: str, target: str, holds: str | None, now: float,
+    rules: FleetRules,
+) -> ClaimContext:
+    """What the policy sees when `device_id` asks for work (its own batches excluded). Lanes
+    and work come in one order whatever the store, so every store decides alike."""
+    lanes = tuple(sorted((_rounded(lane) for lane in driver.ready_lanes(target)),
+                         key=lambda lane: lane.key))
+    prior = driver.target_prior(target).mean(DEFAULT_SECONDS)
+    work, per_org = _work_in_progress(driver.held_jobs(target, device_id, now), prior, now)
+    orgs: dict[str, OrgShare] = {org: rules.share(org, n) for org, n in sorted(per_org.items())}
+    for lane in lanes:
+        orgs.setdefault(lane.org_id, rules.share(lane.org_id, 0))
+    online, idle = driver.device_counts(target)
+    measured = driver.install_seconds(target)
+    return ClaimContext(
+        device=DeviceView(device_id, target, holds),
+        lanes=lanes,
+        devices_per_group={group: item.devices for group, item in work.items()},
+        orgs=orgs,
+        target_devices=online,
+        idle_devices=idle,
+        install_seconds=round(measured, ESTIMATE_DIGITS) if measured is not None
+        else rules.install_seconds.get(target, 30.0),
+        now=now,
+        default_weight=rules.default_weight,
+        work=work,
+        retry_due=driver.retries_due(target),
+    )
+
+
+def _rounded(lane: LaneView) -> LaneView:
+    return LaneView(lane.group_key, lane.org_id, lane.app_version_id, lane.target,
+                    lane.queued_by_priority, lane.head_submitted_at, lane.oldest_submitted_at,
+                    round(max(lane.expected_seconds, 0.0), ESTIMATE_DIGITS))
+
+
+def _work_in_progress(held: list[HeldJob], prior: float, now: float
+                      ) -> tuple[dict[str, GroupWork], dict[str, int]]:
+    """Per group: its app, devices and expected seconds left (summed in one order); and
+    devices per org. A held job is priced with what is known of its test now: its learned
+    mean, else the target's mean so far (a job submitted before anything was known was
+    priced with a guess)."""
+    leases: dict[str, HeldJob] = {}
+    seconds: dict[str, float] = {}
+    for job in sorted(held, key=lambda job: (job.lease_id, job.job_id)):
+        leases.setdefault(job.lease_id, job)
+        expected = job.learned_seconds if job.learned_seconds is not None else prior
+        left = left_of(job.state.value, expected, job.started_at, now)
+        seconds[job.group_key] = seconds.get(job.group_key, 0.0) + left
+    devices: dict[str, int] = {}
+    per_org: dict[str, int] = {}
+    apps: dict[str, str] = {}
+    for first in leases.values():
+        devices[first.group_key] = devices.get(first.group_key, 0) + 1
+        per_org[first.org_id] = per_org.get(first.org_id, 0) + 1
+        apps[first.group_key] = first.app_version_id
+    work = {group: GroupWork(apps[group], devices[group], round(seconds[group], ESTIMATE_DIGITS))
+            for group in sorted(devices)}
+    return work, per_org
+
+
+# durations ------------------------------------------------------------------------------------
+
+def learn_duration(driver: ClaimDriver, job: Job, seconds: float) -> None:
+    """Fold a finished attempt into the history; re-price the test's queued jobs when its
+    estimate moved enough to matter."""
+    stats = driver.test_duration(job.org_id, job.test_path, job.target)
+    new_stats, new_prior, reprice = learn(stats, driver.target_prior(job.target), seconds)
+    driver.save_durations(job.org_id, job.test_path, job.target, new_stats, new_prior)
+    if reprice is not None:
+        driver.reprice_queued(job.org_id, job.test_path, job.target, reprice)
+
+
+# helpers --------------------------------------------------------------------------------------
+
+def _device(driver: ClaimDriver, agent_id: str, device_name: str) -> DeviceRow:
+    device = driver.device(agent_id, device_name)
+    if device is None:
+        raise NotFound(f"agent {agent_id!r} has no device {device_name!r}; register again")
+    return device
+
+
+def _job(driver: ClaimDriver, job_id: str) -> Job:
+    job = driver.job(job_id)
+    if job is None:
+        raise NotFound(f"no job with id {job_id!r}")
+    return job
+
+
+def _should_yield(driver: ClaimDriver, job: Job, device_id: str, now: float, policy: Policy,
+                  rules: FleetRules) -> bool:
+    device = driver.device_by_id(device_id)
+    if device is None:
+        return False
+    # The device has just run a job of this build: it holds its app.
+    context = target_view(driver, device.device_id, device.target, job.app_version_id, now,
+                          rules)
+    if not context.lanes:
+        return False
+    view = JobView(job.job_id, job.priority, job.created_at, job.expected_seconds,
+                   job.attempts, job.last_device_id)
+    return bool(policy.should_yield(context, view))
+
+
+def _requeue(driver: ClaimDriver, job: Job, now: float) -> Job:
+    after = transitions.apply_verdict(job, Verdict(JobState.QUEUED), now)
+    driver.save_job(after)
+    return after
+
+
+def lost_reason(job: Job) -> str:
+    if job.state.is_final:
+        return f"job {job.job_id} is already {job.state.public}"
+    return f"job {job.job_id} is no longer held under this lease (it is {job.state.value})"
