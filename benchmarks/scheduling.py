@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import print_table, write_result
+from benchmarks.goals import goals
 from qgjob.scheduler.registry import POLICY_NAMES, policy_named
 from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import KINDS, generate
@@ -31,40 +32,6 @@ def run(trace: Trace, policy: str) -> tuple[Summary, list[dict[str, Any]], float
     result = Simulator(trace, policy_named(policy)).run()
     elapsed = time.perf_counter() - started
     return summarize(trace, policy, result.events), result.events, elapsed
-
-
-def goals(kind: str, ours: Summary, fifo: Summary, affinity: Summary) -> list[dict[str, Any]]:
-    """The issue's goals for a trace of `kind`: each with its value, its limit and a verdict."""
-    def goal(name: str, value: float, limit: float) -> dict[str, Any]:
-        return {"goal": name, "value": round(value, 3), "limit": round(limit, 3),
-                "met": value <= limit}
-
-    if kind == "burst":
-        return [goal("makespan / lower bound", ours.makespan_ratio, 1.08),
-                goal("installs / minimum", ours.install_ratio, 2.0)]
-    if kind == "steady":
-        return [goal("installs / FIFO's", ours.installs / fifo.installs, 0.5),
-                goal("mean build turnaround / FIFO's",
-                     ours.mean_turnaround / fifo.mean_turnaround, 1.0)]
-    if kind == "priority":
-        return [goal("p95 P5 turnaround / FIFO-affinity's",
-                     ours.p95_turnaround_by_priority["5"]
-                     / affinity.p95_turnaround_by_priority["5"], 1.0),
-                goal("makespan / lower bound", ours.makespan_ratio, 1.03)]
-    if kind == "flood":
-        worst = max(ours.mean_flow_by_org[o] / fifo.mean_flow_by_org[o]
-                    for o in _small_orgs(fifo))
-        return [goal("worst small org's mean flow / FIFO's", worst, 0.15),
-                goal("makespan / lower bound", ours.makespan_ratio, 1.05)]
-    return []
-
-
-def _small_orgs(fifo: Summary) -> list[str]:
-    """Every org but the flooding one: under FIFO the flood is served first, so it is the
-    org with the shortest mean flow."""
-    flows = fifo.mean_flow_by_org
-    flooding = min(flows, key=lambda org: flows[org])
-    return [org for org in flows if org != flooding]
 
 
 def _generated(args: tuple[str, int]) -> dict[str, Any]:

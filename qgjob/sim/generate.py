@@ -1,7 +1,19 @@
-"""Synthetic traces of the four shared kinds (burst, steady, priority, flood), drawn from a
-seed: the same structure as ../shared/traces/, other counts, sizes, durations and arrival
-times. The benchmarks judge the policy on many of them, so it is tuned to behaviour rather
-than to one file."""
+"""Synthetic traces of the four workload kinds, drawn from a seed, so the scheduler is judged on
+a family of traces rather than tuned to one file:
+
+- burst: five orgs each push one to three builds within five seconds; each build runs part of
+  its org's suite on one or two targets (6 emulators, 2 real devices, 4 BrowserStack slots);
+- steady: builds of eight orgs arrive as a Poisson stream (one every 75 s on average) for two
+  hours, each on one target, priorities 1-5 (mostly 3); 8 emulators, 2 devices, 4 slots;
+- priority: six nightly builds of 60 tests at priority 1 at once, then eight six-test hotfix
+  suites at priority 5 every seven minutes; 6 emulators;
+- flood: one org queues twenty builds of fifty tests at once; six small orgs submit a
+  twelve-test suite each in the next ten minutes; 8 emulators.
+
+Test durations are lognormal around 35 s (3 s to 10 min), each job within 12 % of its test's
+mean; 6 % of jobs fail once then pass, 2 % fail every attempt. Install times: 20 s on an
+emulator, 45 s on a device, 60 s on BrowserStack.
+"""
 
 from __future__ import annotations
 
@@ -12,56 +24,57 @@ from typing import Any
 from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
 
 KINDS = ("burst", "steady", "priority", "flood")
-_FEATURES = ("login", "signup", "onboarding", "checkout", "cart", "search", "profile",
-             "settings", "payments", "chat", "feed", "notifications")
+_FEATURES = ("login", "signup", "onboarding", "checkout", "search", "profile", "settings",
+             "cart", "payments", "notifications", "chat", "feed", "upload", "share", "logout")
+MAX_ATTEMPTS = 3
+
+
+class _Suite:
+    """An org's test files, each with its typical duration."""
+
+    def __init__(self, rng: random.Random, size: int) -> None:
+        self.tests: list[tuple[str, float]] = []
+        for n in range(size):
+            feature = _FEATURES[n % len(_FEATURES)]
+            path = f"tests/{feature}{'' if n < len(_FEATURES) else f'_{n // len(_FEATURES)}'}" \
+                   ".spec.js"
+            mean = rng.lognormvariate(math.log(35.0), 0.6)
+            self.tests.append((path, min(max(mean, 3.0), 600.0)))
 
 
 class _Builder:
     def __init__(self, kind: str, seed: int) -> None:
         self.rng = random.Random(f"{kind}-{seed}")
-        self.kind = kind
-        self.seed = seed
+        self.kind, self.seed = kind, seed
         self.jobs: list[dict[str, Any]] = []
-        self.catalog: dict[tuple[str, str], float] = {}
-        self.tests = [f"tests/{feature}{'' if n == 0 else f'_{n}'}.spec.js"
-                      for feature in _FEATURES for n in range(4)]
 
-    def devices(self, counts: dict[str, int]) -> list[dict[str, str]]:
-        return [{"id": f"{target}-{i}", "target": target}
-                for target, count in counts.items() for i in range(1, count + 1)]
+    def outcomes(self) -> list[str]:
+        roll = self.rng.random()
+        if roll < 0.02:
+            return ["fail"] * MAX_ATTEMPTS
+        return ["fail", "pass"] if roll < 0.08 else ["pass"]
 
-    def mean_duration(self, test: str, target: str) -> float:
-        key = (test, target)
-        if key not in self.catalog:
-            self.catalog[key] = min(max(self.rng.lognormvariate(math.log(33), 0.45), 5.0), 170.0)
-        return self.catalog[key]
+    def job(self, org: str, app: str, test: tuple[str, float], target: str, priority: int,
+            at: float) -> None:
+        path, mean = test
+        self.jobs.append({
+            "id": f"j{len(self.jobs) + 1:05d}", "org_id": org, "app_version_id": app,
+            "test_path": path, "target": target, "priority": priority,
+            "submit_at": round(at, 3),
+            "duration": round(max(1.0, self.rng.gauss(mean, 0.12 * mean)), 3),
+            "outcomes": self.outcomes()})
 
-    def build(self, org: str, app: str, target: str, size: int, priority: int,
-              submit_at: float, spread: float = 0.0, spread_cv: float = 0.3) -> None:
-        tests = self.rng.sample(self.tests, min(size, len(self.tests)))
-        while len(tests) < size:
-            tests.append(self.rng.choice(self.tests))
-        for test in tests:
-            duration = self.mean_duration(test, target) * self.rng.lognormvariate(0, spread_cv)
-            roll = self.rng.random()
-            outcomes = ["pass"] if roll < 0.89 else ["fail", "pass"] if roll < 0.97 else \
-                ["fail", "fail", "fail"]
-            self.jobs.append({
-                "id": f"j{len(self.jobs) + 1:05d}", "org_id": org, "app_version_id": app,
-                "test_path": test, "target": target, "priority": priority,
-                "submit_at": round(submit_at + self.rng.uniform(0, spread), 3),
-                "duration": round(max(duration, 2.0), 3), "outcomes": outcomes,
-            })
-
-    def trace(self, devices: list[dict[str, str]]) -> dict[str, Any]:
+    def trace(self, counts: dict[str, int]) -> dict[str, Any]:
         self.jobs.sort(key=lambda j: (j["submit_at"], j["id"]))
+        devices = [{"id": f"{target}-{i}", "target": target}
+                   for target, count in counts.items() for i in range(1, count + 1)]
         return {"name": f"{self.kind}-gen{self.seed}",
-                "install_seconds": dict(DEFAULT_INSTALL_SECONDS), "max_attempts": 3,
+                "install_seconds": dict(DEFAULT_INSTALL_SECONDS), "max_attempts": MAX_ATTEMPTS,
                 "devices": devices, "jobs": self.jobs}
 
 
 def generate(kind: str, seed: int) -> dict[str, Any]:
-    """A trace dict in the shared format."""
+    """A trace dict in the format `qgjob simulate` reads."""
     if kind not in KINDS:
         raise ValueError(f"unknown trace kind {kind!r}; choose one of {', '.join(KINDS)}")
     b = _Builder(kind, seed)
@@ -69,53 +82,51 @@ def generate(kind: str, seed: int) -> dict[str, Any]:
 
 
 def _burst(b: _Builder) -> dict[str, Any]:
-    devices = b.devices({"emulator": b.rng.randint(5, 7), "device": 2,
-                         "browserstack": b.rng.randint(3, 5)})
-    targets = ["emulator"] * b.rng.randint(6, 9) + ["device"] * b.rng.randint(4, 6) + \
-        ["browserstack"] * b.rng.randint(2, 3)
-    for index, target in enumerate(targets):
-        org = f"org{index % 5 + 1}"
-        b.build(org, f"{org}-build{index + 1}", target, b.rng.randint(11, 42), 3,
-                submit_at=b.rng.uniform(0, 5))
-    return b.trace(devices)
+    targets = ("emulator", "device", "browserstack")
+    for o in range(1, 6):
+        org = f"org{o}"
+        suite = _Suite(b.rng, b.rng.randint(15, 45))
+        for n in range(1, b.rng.randint(1, 3) + 1):
+            for target in b.rng.sample(targets, b.rng.choice([1, 1, 2])):
+                size = b.rng.randint(8, len(suite.tests))
+                for test in b.rng.sample(suite.tests, size):
+                    b.job(org, f"{org}-build{n}", test, target, 3, b.rng.uniform(0, 5))
+    return b.trace({"emulator": 6, "device": 2, "browserstack": 4})
 
 
 def _steady(b: _Builder) -> dict[str, Any]:
-    devices = b.devices({"emulator": 8, "device": 2, "browserstack": 4})
-    now, index = b.rng.uniform(5, 30), 0
-    horizon = b.rng.uniform(6600, 7800)
-    while now < horizon:
-        index += 1
-        org = f"org{b.rng.randint(1, 8)}"
-        target = b.rng.choices(["emulator", "device", "browserstack"], [66, 19, 15])[0]
-        priority = b.rng.choices([1, 2, 3, 4], [10, 20, 52, 18])[0]
-        b.build(org, f"{org}-build{index}", target, b.rng.randint(5, 30), priority, now,
-                spread=3.0, spread_cv=0.4)
-        now += b.rng.expovariate(1 / 65.0)
-    return b.trace(devices)
+    suites = [(f"org{o}", _Suite(b.rng, b.rng.randint(10, 40))) for o in range(1, 9)]
+    now, build = 0.0, 0
+    while now < 7200.0:
+        now += b.rng.expovariate(1 / 75.0)
+        org, suite = b.rng.choice(suites)
+        build += 1
+        target = b.rng.choices(["emulator", "device", "browserstack"], [60, 15, 25])[0]
+        priority = b.rng.choices([1, 2, 3, 4, 5], [15, 20, 45, 15, 5])[0]
+        size = b.rng.randint(5, len(suite.tests))
+        for test in b.rng.sample(suite.tests, size):
+            b.job(org, f"{org}-b{build}", test, target, priority, now + b.rng.uniform(0, 3))
+    return b.trace({"emulator": 8, "device": 2, "browserstack": 4})
 
 
 def _priority(b: _Builder) -> dict[str, Any]:
-    devices = b.devices({"emulator": 6})
-    nightly = b.rng.randint(5, 7)
-    for n in range(1, nightly + 1):
-        b.build("orgA", f"orgA-nightly{n}", "emulator", b.rng.randint(50, 70), 1, 0.0,
-                spread_cv=0.15)
-    start, gap = b.rng.uniform(200, 400), b.rng.uniform(360, 480)
-    for n in range(b.rng.randint(7, 9)):
-        org = ("orgB", "orgC", "orgD")[n % 3]
-        b.build(org, f"{org}-hotfix{n + 1}", "emulator", b.rng.randint(5, 8), 5,
-                start + n * gap, spread_cv=0.15)
-    return b.trace(devices)
+    nightly = _Suite(b.rng, 60)
+    for n in range(1, 7):
+        for test in nightly.tests:
+            b.job("orgA", f"orgA-nightly{n}", test, "emulator", 1, 0.0)
+    for k in range(8):
+        org = f"org{'BCD'[k % 3]}"
+        for test in _Suite(b.rng, 6).tests:
+            b.job(org, f"{org}-hotfix{k + 1}", test, "emulator", 5, 300.0 + k * 420.0)
+    return b.trace({"emulator": 6})
 
 
 def _flood(b: _Builder) -> dict[str, Any]:
-    devices = b.devices({"emulator": 8})
-    for n in range(1, b.rng.randint(18, 22) + 1):
-        b.build("bigco", f"bigco-build{n}", "emulator", b.rng.randint(45, 55), 3, 0.0,
-                spread_cv=0.2)
-    start, gap = b.rng.uniform(40, 80), b.rng.uniform(70, 110)
-    for n in range(1, 7):
-        b.build(f"small{n}", f"small{n}-build1", "emulator", b.rng.randint(10, 14), 3,
-                start + (n - 1) * gap, spread_cv=0.2)
-    return b.trace(devices)
+    flood = _Suite(b.rng, 50)
+    for n in range(1, 21):
+        for test in flood.tests:
+            b.job("bigco", f"bigco-v{n}", test, "emulator", 3, 0.0)
+    for o in range(1, 7):
+        for test in _Suite(b.rng, 12).tests:
+            b.job(f"small{o}", f"small{o}-v1", test, "emulator", 3, 60.0 + (o - 1) * 90.0)
+    return b.trace({"emulator": 8})

@@ -138,6 +138,6 @@ def test_a_cut_trace_still_exercises_the_claim_path() -> None:
         trace = trimmed(kind, seed=11)
         events = Simulator(trace, policy_named("qgjob"), seed=5).run().events
         tests = [e for e in events if e["kind"] == "test"]
-        assert len({e["job_id"] for e in tests}) == JOBS_PER_TRACE
+        assert len({e["job_id"] for e in tests}) == len(trace.jobs) > 100
         assert len({(j.app_version_id, j.target) for j in trace.jobs}) > 1, kind
     assert any(e["outcome"] == "fail" for e in tests)
