@@ -26,6 +26,7 @@ from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import (
     ClaimContext,
     DeviceView,
+    GroupWork,
     JobView,
     LaneView,
     OrgShare,
@@ -45,10 +46,13 @@ def policy_view(jobs: int, groups: int, rng: random.Random) -> tuple[ClaimContex
         lanes.append(LaneView(f"emulator|build{index}", f"org{index % 40}", f"build{index}",
                               "emulator", tuple(priorities), NOW - age, NOW - age - 5,
                               per_lane * rng.uniform(20, 60)))
-    working = {f"emulator|build{i}": 1 for i in rng.sample(range(groups), 15)}
+    work = {f"emulator|build{i}": GroupWork(f"build{i}", 1, rng.uniform(10, 120))
+            for i in rng.sample(range(groups), 15)}
+    working = {group: item.devices for group, item in work.items()}
     orgs = {f"org{i}": OrgShare(f"org{i}", rng.randint(0, 2)) for i in range(40)}
     ctx = ClaimContext(DeviceView("lab/emulator-1", "emulator", "build7"), tuple(lanes),
-                       working, orgs, 20, 1, 20.0, NOW)
+                       working, orgs, 20, 1, 20.0, NOW, work=work,
+                       retry_due={"build3": NOW + 5})
     candidates = [JobView(f"job{i}", rng.randint(1, 5), NOW - rng.uniform(0, 3600),
                           rng.uniform(10, 120)) for i in range(64)]
     return ctx, candidates

@@ -18,6 +18,12 @@ from qgjob.scheduler.durations import DurationStats, TargetPrior
 from qgjob.scheduler.views import JobView, LaneView, RunningJob
 
 
+def estimate(seconds: float) -> float:
+    """Expected seconds as the policy sees them: never negative, to the millisecond. Counters
+    kept by adding and subtracting drift in their last bits, differently in each store."""
+    return round(max(seconds, 0.0), 3)
+
+
 @dataclass(frozen=True)
 class DeviceRow:
     device_id: str
@@ -66,7 +72,8 @@ class ClaimDriver(Protocol):
 
     # what the policy sees ---------------------------------------------------------------------
     def ready_lanes(self, target: str) -> list[LaneView]:
-        """Lanes of the target with queued jobs, in any order."""
+        """Lanes of the target with queued jobs, in any order, their expected seconds as
+        `estimate` gives them."""
     def held_jobs(self, target: str, device_id: str, now: float) -> list[HeldJob]:
         """Assigned and running jobs of the target's live leases but the device's own."""
     def device_counts(self, target: str) -> tuple[int, int]:

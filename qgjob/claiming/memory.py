@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from qgjob.claiming.driver import DeviceRow, HeldJob, LeaseRow
+from qgjob.claiming.driver import DeviceRow, HeldJob, LeaseRow, estimate
 from qgjob.domain.models import Job, Lease, NewJob
 from qgjob.domain.states import JobState
 from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior
@@ -57,7 +57,7 @@ class _Lane:
         head = jobs[self.order[0][1]]
         return LaneView(self.group_key, self.org_id, self.app_version_id, self.target,
                         tuple(self.by_priority), head.created_at, self.ages[0][0],
-                        self.expected_seconds)
+                        estimate(self.expected_seconds))
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from qgjob.claiming.driver import ClaimDriver, DeviceRow, HeldJob, Transactions
+from qgjob.claiming.driver import ClaimDriver, DeviceRow, HeldJob, Transactions, estimate
 from qgjob.domain import transitions
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import Batch, Job, Lease
@@ -26,7 +26,6 @@ from qgjob.scheduler.views import (
     FleetRules,
     GroupWork,
     JobView,
-    LaneView,
     OrgShare,
 )
 from qgjob.store.base import (
@@ -42,9 +41,6 @@ from qgjob.store.base import (
 CANDIDATES = 64
 """How many of the chosen lane's next jobs the policy sees when it picks a batch."""
 PROMOTE_BATCH = 200
-ESTIMATE_DIGITS = 3
-"""Expected seconds are kept to the millisecond in the view: counters kept by adding and
-subtracting drift in their last bits, differently in each store."""
 
 AttemptExtras = Callable[[ClaimDriver], None]
 """What else a finished attempt records in its transaction (output, per-test results)."""
@@ -200,13 +196,13 @@ def target_view(
 ) -> ClaimContext:
     """What the policy sees when `device_id` asks for work (its own batches excluded). Lanes
     and work come in one order whatever the store, so every store decides alike."""
-    lanes = tuple(sorted((_rounded(lane) for lane in driver.ready_lanes(target)),
-                         key=lambda lane: lane.key))
+    lanes = tuple(sorted(driver.ready_lanes(target), key=lambda lane: lane.key))
     prior = driver.target_prior(target).mean(DEFAULT_SECONDS)
     work, per_org = _work_in_progress(driver.held_jobs(target, device_id, now), prior, now)
     orgs: dict[str, OrgShare] = {org: rules.share(org, n) for org, n in sorted(per_org.items())}
     for lane in lanes:
-        orgs.setdefault(lane.org_id, rules.share(lane.org_id, 0))
+        if lane.org_id not in orgs:
+            orgs[lane.org_id] = rules.share(lane.org_id, 0)
     online, idle = driver.device_counts(target)
     measured = driver.install_seconds(target)
     return ClaimContext(
@@ -216,19 +212,13 @@ def target_view(
         orgs=orgs,
         target_devices=online,
         idle_devices=idle,
-        install_seconds=round(measured, ESTIMATE_DIGITS) if measured is not None
+        install_seconds=estimate(measured) if measured is not None
         else rules.install_seconds.get(target, 30.0),
         now=now,
         default_weight=rules.default_weight,
         work=work,
         retry_due=driver.retries_due(target),
     )
-
-
-def _rounded(lane: LaneView) -> LaneView:
-    return LaneView(lane.group_key, lane.org_id, lane.app_version_id, lane.target,
-                    lane.queued_by_priority, lane.head_submitted_at, lane.oldest_submitted_at,
-                    round(max(lane.expected_seconds, 0.0), ESTIMATE_DIGITS))
 
 
 def _work_in_progress(held: list[HeldJob], prior: float, now: float
@@ -251,7 +241,7 @@ def _work_in_progress(held: list[HeldJob], prior: float, now: float
         devices[first.group_key] = devices.get(first.group_key, 0) + 1
         per_org[first.org_id] = per_org.get(first.org_id, 0) + 1
         apps[first.group_key] = first.app_version_id
-    work = {group: GroupWork(apps[group], devices[group], round(seconds[group], ESTIMATE_DIGITS))
+    work = {group: GroupWork(apps[group], devices[group], estimate(seconds[group]))
             for group in sorted(devices)}
     return work, per_org
 

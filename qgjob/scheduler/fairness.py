@@ -11,6 +11,12 @@ def capped(ctx: ClaimContext, org_id: str) -> bool:
     return share is not None and share.cap is not None and share.devices >= share.cap
 
 
+def capped_orgs(ctx: ClaimContext) -> set[str]:
+    """Orgs that hold as many devices of the target as their cap allows."""
+    return {org for org, share in ctx.orgs.items()
+            if share.cap is not None and share.devices >= share.cap}
+
+
 def starved_orgs(ctx: ClaimContext) -> set[str]:
     """Orgs with queued work that are short of their weighted share of this target's devices
     by at least a whole device."""

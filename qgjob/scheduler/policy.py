@@ -36,9 +36,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qgjob.domain.values import NORMAL_PRIORITY
-from qgjob.scheduler.fairness import capped, starved_orgs
+from qgjob.scheduler.fairness import capped, capped_orgs, starved_orgs
 from qgjob.scheduler.outlook import batch_share, finish_gain, remaining_seconds
 from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, RunningJob
+
+Bands = dict[tuple[str, str], int]
+"""Each lane's band, by its key."""
 
 
 class Policy(Protocol):
@@ -91,52 +94,67 @@ class FairAffinityPolicy:
     def lane_band(self, lane: LaneView, now: float) -> int:
         return self.band(lane.top_priority, lane.head_submitted_at, now)
 
+    def bands(self, lanes: Sequence[LaneView], now: float) -> Bands:
+        """`lane_band` of many lanes (a claim looks at every lane of its target)."""
+        aging, cap = self.aging_seconds, self.aging_cap
+        bands: Bands = {}
+        for lane in lanes:
+            priority = lane.top_priority
+            waited = now - lane.head_submitted_at
+            if priority < cap and waited >= aging:
+                priority = min(priority + int(waited // aging), cap)
+            bands[lane.key] = priority
+        return bands
+
     # which lane -------------------------------------------------------------------------------
 
     def choose_lane(self, ctx: ClaimContext) -> LaneChoice | None:
-        lanes = [lane for lane in ctx.lanes if not capped(ctx, lane.org_id)]
+        full = capped_orgs(ctx)
+        lanes = [lane for lane in ctx.lanes if lane.org_id not in full] if full \
+            else list(ctx.lanes)
         if _awaits_retry(ctx, lanes):
             return None
+        bands = self.bands(lanes, ctx.now)
         # An org short of its share is served first where its work waits for a device; work of
         # its in a build others already run (grouped across orgs) is theirs to reach.
         starved = starved_orgs(ctx)
         chosen = self._choose_among([lane for lane in lanes if lane.org_id in starved
                                      and not ctx.devices_per_group.get(lane.group_key, 0)],
-                                    ctx)
+                                    ctx, bands)
         if chosen is None:
-            chosen = self._choose_among(lanes, ctx)
+            chosen = self._choose_among(lanes, ctx, bands)
         return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)
 
-    def _choose_among(self, lanes: list[LaneView], ctx: ClaimContext) -> LaneView | None:
+    def _choose_among(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands
+                      ) -> LaneView | None:
         if not lanes:
             return None
         held = [lane for lane in lanes if lane.app_version_id == ctx.device.holds_app_version_id]
-        own = max(held, key=lambda lane: (self.lane_band(lane, ctx.now), lane.expected_seconds),
-                  default=None)
+        own = max(held, key=lambda lane: (bands[lane.key], lane.expected_seconds), default=None)
         if own is None:
-            return self._by_band(lanes, ctx, installs=self.idle_join_installs)
-        mine = self.lane_band(own, ctx.now)
+            return self._by_band(lanes, ctx, bands, installs=self.idle_join_installs)
+        mine = bands[own.key]
         shared = ctx.devices_per_group.get(own.group_key, 0) > 0
-        urgent = [lane for lane in lanes
-                  if self.lane_band(lane, ctx.now) >= mine + self.cut_in_levels]
+        urgent = [lane for lane in lanes if bands[lane.key] >= mine + self.cut_in_levels]
         leaving = self.join_installs * (1.0 if shared else self.leave_installs)
-        chosen = self._by_band(urgent, ctx, installs=leaving)
+        chosen = self._by_band(urgent, ctx, bands, installs=leaving)
         if chosen is None and shared:
             unserved = [lane for lane in lanes
                         if lane.group_key != own.group_key
                         and not ctx.devices_per_group.get(lane.group_key, 0)
-                        and self.lane_band(lane, ctx.now) >= mine]
-            chosen = self._by_band(unserved, ctx, installs=leaving)
+                        and bands[lane.key] >= mine]
+            chosen = self._by_band(unserved, ctx, bands, installs=leaving)
         return own if chosen is None else chosen
 
-    def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, installs: float
-                 ) -> LaneView | None:
+    def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
+                 installs: float) -> LaneView | None:
         """The lane this device serves best, most urgent band first: `installs` is how many
         installs' worth joining a served build must bring its finish forward by."""
-        bands = {lane.key: self.lane_band(lane, ctx.now) for lane in lanes}
-        for level in sorted(set(bands.values()), reverse=True):
-            chosen = self._best_join([lane for lane in lanes if bands[lane.key] == level], ctx,
-                                     installs)
+        by_level: dict[int, list[LaneView]] = {}
+        for lane in lanes:
+            by_level.setdefault(bands[lane.key], []).append(lane)
+        for level in sorted(by_level, reverse=True):
+            chosen = self._best_join(by_level[level], ctx, installs)
             if chosen is not None:
                 return chosen
         return None

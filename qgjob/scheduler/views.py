@@ -37,14 +37,14 @@ class LaneView:
     def queued(self) -> int:
         return sum(self.queued_by_priority)
 
-    @property
+    @functools.cached_property
     def top_priority(self) -> int:
         for priority in range(MAX_PRIORITY, MIN_PRIORITY - 1, -1):
             if self.queued_by_priority[priority - 1]:
                 return priority
         return MIN_PRIORITY
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple[str, str]:
         return (self.group_key, self.org_id)
 

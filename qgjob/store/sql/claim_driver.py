@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from qgjob.claiming.driver import DeviceRow, HeldJob, LeaseRow
+from qgjob.claiming.driver import DeviceRow, HeldJob, LeaseRow, estimate
 from qgjob.domain.models import Job, Lease
 from qgjob.domain.states import JobState
 from qgjob.scheduler.durations import DurationStats, TargetPrior
@@ -51,7 +51,7 @@ class SqlClaimDriver:
                                 r["queued_p4"], r["queued_p5"]),
             head_submitted_at=r["head_submitted_at"],
             oldest_submitted_at=r["oldest_submitted_at"],
-            expected_seconds=float(r["expected_seconds"]),
+            expected_seconds=estimate(r["expected_seconds"]),
         ) for r in self.conn.run("ready_lanes", {"target": target})]
 
     def held_jobs(self, target: str, device_id: str, now: float) -> list[HeldJob]:
