@@ -167,9 +167,7 @@ class JobService:
     async def queue_standings(self) -> list[LaneStanding]:
         """Every queued lane with its place in line and a start estimate."""
         views = await self._run(self.store.queue_views, self.clock(), self.rules)
-        policy = self.policy if isinstance(self.policy, FairAffinityPolicy) \
-            else FairAffinityPolicy()
-        return [standing for view in views for standing in explain(view, policy)]
+        return [standing for view in views for standing in explain(view, self.policy)]
 
     async def health(self) -> dict[str, object]:
         await self._run(self.store.ping)
@@ -369,7 +367,7 @@ class JobService:
         offline = await self._run(
             self.store.mark_agents_offline, now - self.settings.agent_offline_seconds, now
         )
-        if isinstance(self.policy, FairAffinityPolicy) and self.policy.preemption:
+        if self.policy.preempts:
             for job_id in await self._run(self.store.preempt_for_urgent_work, now,
                                           self.policy, self.rules):
                 log.warning("job %s will be preempted for more urgent work", job_id)

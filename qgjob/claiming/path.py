@@ -19,7 +19,7 @@ from qgjob.domain.states import JobState
 from qgjob.ids import new_id
 from qgjob.scheduler.durations import DEFAULT_SECONDS, learn
 from qgjob.scheduler.outlook import left_of
-from qgjob.scheduler.policy import FairAffinityPolicy, Policy
+from qgjob.scheduler.policy import Policy
 from qgjob.scheduler.views import (
     ClaimContext,
     DeviceView,
@@ -169,7 +169,7 @@ class ClaimPath:
             return driver.promote_due_retries(now, PROMOTE_BATCH)
 
     def preempt_for_urgent_work(
-        self, now: float, policy: FairAffinityPolicy, rules: FleetRules
+        self, now: float, policy: Policy, rules: FleetRules
     ) -> list[str]:
         chosen: list[str] = []
         with self._tx.write() as driver:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView
+from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, RunningJob
 
 
 def _oldest(lanes: Sequence[LaneView]) -> LaneView:
@@ -41,6 +41,17 @@ class FifoPolicy:
 
     def should_yield(self, ctx: ClaimContext, next_job: JobView) -> bool:
         return False
+
+    def lane_band(self, lane: LaneView, now: float) -> int:
+        return lane.top_priority
+
+    @property
+    def preempts(self) -> bool:
+        return False
+
+    def choose_preemption(self, ctx: ClaimContext, running: Sequence[RunningJob]
+                          ) -> str | None:
+        return None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from qgjob.scheduler.fairness import capped
 from qgjob.scheduler.outlook import remaining_seconds
-from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.scheduler.policy import Policy
 from qgjob.scheduler.views import ClaimContext, LaneView
 
 
@@ -34,7 +34,7 @@ class LaneStanding:
     start)."""
 
 
-def explain(ctx: ClaimContext, policy: FairAffinityPolicy) -> list[LaneStanding]:
+def explain(ctx: ClaimContext, policy: Policy) -> list[LaneStanding]:
     """Lanes of one target: those being worked on, then the waiting ones in the order devices
     would take them (most urgent band, then the one that would finish last, then oldest)."""
     bands = {lane.key: policy.lane_band(lane, ctx.now) for lane in ctx.lanes}

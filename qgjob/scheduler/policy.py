@@ -63,6 +63,20 @@ class Policy(Protocol):
         urgent work?"""
         ...
 
+    def lane_band(self, lane: LaneView, now: float) -> int:
+        """How urgent the policy holds a lane (what queue explanations order lanes by)."""
+        ...
+
+    @property
+    def preempts(self) -> bool:
+        """Whether it may stop running jobs for urgent work (hard preemption)."""
+        ...
+
+    def choose_preemption(self, ctx: ClaimContext, running: Sequence[RunningJob]
+                          ) -> str | None:
+        """The running job to stop for urgent work, if any."""
+        ...
+
 
 @dataclass(frozen=True)
 class FairAffinityPolicy:
@@ -86,6 +100,10 @@ class FairAffinityPolicy:
     urgent_priority: int = 5
     preemptible_priority: int = 2
     name: str = "qgjob"
+
+    @property
+    def preempts(self) -> bool:
+        return self.preemption
 
     def band(self, priority: int, submitted_at: float, now: float) -> int:
         aged = priority + int(max(now - submitted_at, 0.0) // self.aging_seconds)

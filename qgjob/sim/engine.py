@@ -25,7 +25,7 @@ from qgjob.claiming.path import ClaimPath
 from qgjob.domain.attempts import Outcome, RetryPolicy, after_attempt
 from qgjob.domain.models import Batch, Job, NewJob, group_key_for
 from qgjob.domain.states import JobState
-from qgjob.scheduler.policy import FairAffinityPolicy, Policy
+from qgjob.scheduler.policy import Policy
 from qgjob.scheduler.views import FleetRules
 from qgjob.sim.trace import Trace, TraceJob
 from qgjob.store.base import Yielded
@@ -98,7 +98,7 @@ class MemoryBackend:
 
     def maintain(self, now: float) -> list[str]:
         self.claims.promote_due_retries(now)
-        if isinstance(self.policy, FairAffinityPolicy) and self.policy.preemption:
+        if self.policy.preempts:
             return self.claims.preempt_for_urgent_work(now, self.policy, self.rules)
         return []
 
@@ -193,7 +193,7 @@ class Simulator:
         if kind == "arrive":
             self.backend.submit([self._new_job(spec) for spec in data], now)
             self._changed.update(spec.target for spec in data)
-            if isinstance(self.policy, FairAffinityPolicy) and self.policy.preemption:
+            if self.policy.preempts:
                 self._maintain(now)  # new urgent work may stop a running job
         elif kind == "maintain":
             self._maintain(now)

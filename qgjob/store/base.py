@@ -29,7 +29,7 @@ from qgjob.domain.models import (
     OutputSlice,
 )
 from qgjob.domain.states import JobState
-from qgjob.scheduler.policy import FairAffinityPolicy, Policy
+from qgjob.scheduler.policy import Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules, LaneChoice
 
 
@@ -229,7 +229,7 @@ class Store(Protocol):
         `quiet_seconds` (other replicas kept serving); returns how many were extended."""
         ...
     def preempt_for_urgent_work(
-        self, now: float, policy: FairAffinityPolicy, rules: FleetRules
+        self, now: float, policy: Policy, rules: FleetRules
     ) -> list[str]:
         """Ask agents to stop the running jobs the policy picks for urgent work no device
         serves; returns their ids."""

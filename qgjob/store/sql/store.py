@@ -25,7 +25,7 @@ from qgjob.domain.models import (
     OutputSlice,
 )
 from qgjob.domain.states import JobState
-from qgjob.scheduler.policy import FairAffinityPolicy, Policy
+from qgjob.scheduler.policy import Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules
 from qgjob.store.base import (
     AgentOwner,
@@ -338,7 +338,7 @@ class SqlStore:
 
     @retried
     def preempt_for_urgent_work(
-        self, now: float, policy: FairAffinityPolicy, rules: FleetRules
+        self, now: float, policy: Policy, rules: FleetRules
     ) -> list[str]:
         return self._claims.preempt_for_urgent_work(now, policy, rules)
 
