@@ -76,9 +76,10 @@ class ApiClient:
     def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
         return self._request("POST", path, body=body, headers=headers)
 
-    def get_text(self, path: str, params: Any = None) -> tuple[str, dict[str, str]]:
+    def get_text(self, path: str, params: Any = None, *, retry_for: float = 0.0
+                 ) -> tuple[str, dict[str, str]]:
         """A text/plain resource (such as a job's log) and its headers, lower-cased."""
-        response = self._send("GET", path, params=params, retry_for=30.0)
+        response = self._send("GET", path, params=params, retry_for=retry_for)
         if not response.is_success:
             raise _error(response, _json(response))
         return response.text, response.headers
@@ -92,7 +93,8 @@ class ApiClient:
         """Send once; for reads, `retry_for` seconds of patience while the server is down
         (e.g. restarting under a CI job that waits on it). With several replicas, a request
         that cannot reach one goes to the next at once (a read whatever went wrong; a write
-        only if it was never sent, so it cannot happen twice)."""
+        only if it was never sent, so it cannot happen twice). Patience is a promise: each try
+        waits at most what is left of it (or the client's timeout, when there is none)."""
         deadline = time.monotonic() + retry_for
         limited_until = time.monotonic() + RATE_LIMIT_PATIENCE
         delay = 0.5
@@ -102,8 +104,10 @@ class ApiClient:
                 {k: v for k, v in params.items() if v is not None}, doseq=True)
         while True:
             server = self.servers.current()
+            left = deadline - time.monotonic()
+            timeout = self._timeout if retry_for <= 0 else min(self._timeout, max(left, 0.5))
             try:
-                response = self._exchange(server, method, path, body, headers)
+                response = self._exchange(server, method, path, body, headers, timeout)
             except (OSError, http.client.HTTPException) as exc:
                 self.servers.failed(server)
                 tried.add(server)
@@ -129,7 +133,7 @@ class ApiClient:
             return response
 
     def _exchange(self, server: str, method: str, path: str, body: Any,
-                  extra: dict[str, str] | None = None) -> Response:
+                  extra: dict[str, str] | None, timeout: float) -> Response:
         """One request on the server's kept-alive connection. A connection the server has
         closed meanwhile is noticed before sending (its socket reads as ready) and opened
         again; a read that still meets a closed connection is sent once more, a write never."""
@@ -139,7 +143,9 @@ class ApiClient:
             connection = None
         fresh = connection is None
         if connection is None:
-            connection = self._connect(server)
+            connection = self._connect(server, timeout)
+        elif connection.sock is not None:
+            connection.sock.settimeout(timeout)
         payload = None if body is None else _dumps(body)
         headers = {**self._headers, **(extra or {})}
         if payload is not None:
@@ -153,7 +159,7 @@ class ApiClient:
             self._drop(server)
             if fresh or method != "GET":
                 raise
-            return self._exchange(server, method, path, body, extra)
+            return self._exchange(server, method, path, body, extra, timeout)
         except BaseException:
             self._drop(server)
             raise
@@ -166,11 +172,11 @@ class ApiClient:
         if connection is not None:
             connection.close()
 
-    def _connect(self, server: str) -> http.client.HTTPConnection:
+    def _connect(self, server: str, timeout: float) -> http.client.HTTPConnection:
         parts = urlsplit(server)
         kind = http.client.HTTPSConnection if parts.scheme == "https" else \
             http.client.HTTPConnection
-        connection = kind(parts.hostname or "localhost", parts.port, timeout=self._timeout)
+        connection = kind(parts.hostname or "localhost", parts.port, timeout=timeout)
         try:
             connection.connect()
         except OSError as exc:

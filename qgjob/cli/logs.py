@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from qgjob.cli.http import ApiClient
 
 FOLLOW_POLL_SECONDS = 0.5
+FOLLOW_PATIENCE_SECONDS = 30.0
+"""How long --follow rides out a server that cannot be reached; the first read does not wait,
+so a server that is not running is said at once."""
 FINAL = ("completed", "failed", "cancelled")
 
 
@@ -29,9 +32,9 @@ def logs(
 ) -> int:
     """A job's stdout and stderr (the last 1 MiB of each attempt)."""
     client = globals_of(ctx).client()
-    shown, offset = _print_part(client, job_id, attempt, 0, heading=False)
+    shown, offset = _print_part(client, job_id, attempt, 0, heading=False, patience=0.0)
     while follow:
-        job = client.get(f"/jobs/{job_id}", retry_for=30.0)
+        job = client.get(f"/jobs/{job_id}", retry_for=FOLLOW_PATIENCE_SECONDS)
         latest = attempt or int(job["attempts"])
         if shown:  # the rest of the attempt on screen
             shown, offset = _print_part(client, job_id, shown, offset, heading=False)
@@ -44,13 +47,13 @@ def logs(
 
 
 def _print_part(client: ApiClient, job_id: str, attempt: int | None, offset: int,
-                heading: bool) -> tuple[int, int]:
+                heading: bool, patience: float = FOLLOW_PATIENCE_SECONDS) -> tuple[int, int]:
     """Print an attempt's output from `offset`; returns the attempt and where to go on."""
     params: dict[str, int] = {"offset": offset}
     if attempt:
         params["attempt"] = attempt
     try:
-        text, headers = client.get_text(f"/jobs/{job_id}/logs", params)
+        text, headers = client.get_text(f"/jobs/{job_id}/logs", params, retry_for=patience)
     except CliError as error:
         if error.status == 404:
             raise CliError(EXIT_USAGE, error.message) from None

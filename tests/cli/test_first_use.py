@@ -1,0 +1,29 @@
+"""What a new user met on a first try (issue 18): timeouts that hold against a server that is
+down, a wrong server address said as such, never-silent output, attempts as the README
+counts them, and a replayed run that says it found its jobs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.cli.test_cli import run
+
+NOBODY = "http://127.0.0.1:9"  # nothing listens on the discard port
+
+
+@pytest.mark.parametrize("args", [
+    ["wait", "--job-id", "j1", "--timeout", "1"],
+    ["submit", "--org-id=a", "--app-version-id=v", "--test=t.spec.js", "--wait",
+     "--timeout=1"],
+    ["logs", "--job-id", "j1"],
+])
+def test_a_server_that_is_down_is_said_within_the_timeout(
+        capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    """It used to take the CLI's own patience (60 s for `wait`, 30 s for `logs`) whatever
+    --timeout said; the bound here is loose, the old behaviour far beyond it."""
+    started = time.monotonic()
+    code, _, err = run(capsys, NOBODY, *args)
+    assert time.monotonic() - started < 10
+    assert code == 4 and "cannot reach the qgjob server" in err
