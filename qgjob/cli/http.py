@@ -56,13 +56,15 @@ class ApiClient:
         self.server = str(self.servers)
         self._timeout = timeout
         self._connections: dict[str, http.client.HTTPConnection] = {}
+        self._known: dict[str, bool] = {}
+        """Servers whose `/health` was asked after a 404, and whether they are qgjob's."""
 
     def fork(self) -> ApiClient:
         """Another client for the same servers and credentials, with connections of its own
         (a client is not shared between threads)."""
         twin = ApiClient.__new__(ApiClient)
         twin._headers, twin.servers, twin.server = self._headers, self.servers, self.server
-        twin._timeout, twin._connections = self._timeout, {}
+        twin._timeout, twin._connections, twin._known = self._timeout, {}, self._known
         return twin
 
     def close(self) -> None:
@@ -126,6 +128,8 @@ class ApiClient:
             if response.status_code >= 500 and time.monotonic() + delay < deadline:
                 time.sleep(delay)
                 continue
+            if response.status_code == 404 and not self._is_qgjob(server, timeout):
+                raise CliError(EXIT_SERVER, _not_qgjob(server, method, path))
             pause = _rate_limited_pause(response)
             if pause is not None and time.monotonic() + pause < limited_until:
                 time.sleep(pause)  # refused before it was handled: sending again is safe
@@ -166,6 +170,19 @@ class ApiClient:
         if answer.will_close:
             self._drop(server)
         return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, data)
+
+    def _is_qgjob(self, server: str, timeout: float) -> bool:
+        """Whether `server` answers `/health` as a qgjob server does: a 404 from anything else
+        means the address is wrong, not that a job is unknown."""
+        if server not in self._known:
+            try:
+                health = self._exchange(server, "GET", "/health", None, None, timeout)
+                data = _json(health)
+            except (OSError, http.client.HTTPException):
+                return True  # cannot tell: let the 404 speak for itself
+            self._known[server] = health.is_success and isinstance(data, dict) \
+                and "schema_version" in data
+        return self._known[server]
 
     def _drop(self, server: str) -> None:
         connection = self._connections.pop(server, None)
@@ -215,6 +232,14 @@ def _json(response: Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _not_qgjob(server: str, method: str, path: str) -> str:
+    parts = urlsplit(server)
+    root = f"{parts.scheme}://{parts.netloc}"
+    hint = f" Perhaps {root}?" if parts.path.strip("/") else ""
+    return (f"{method} {server.rstrip('/')}{path.split('?')[0]} answered 404 Not Found: no "
+            f"qgjob server at {server}; is --server (or QGJOB_SERVER) the right address?{hint}")
 
 
 def _rate_limited_pause(response: Response) -> float | None:

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.cli.test_cli import run
+from tests.conftest import LiveServer
 
 NOBODY = "http://127.0.0.1:9"  # nothing listens on the discard port
 
@@ -27,3 +28,15 @@ def test_a_server_that_is_down_is_said_within_the_timeout(
     code, _, err = run(capsys, NOBODY, *args)
     assert time.monotonic() - started < 10
     assert code == 4 and "cannot reach the qgjob server" in err
+
+
+def test_a_wrong_server_address_is_named(capsys: pytest.CaptureFixture[str],
+                                         live_server: LiveServer) -> None:
+    wrong = f"{live_server.url}/api"
+    for args in (["groups"], ["status", "--job-id", "j1"]):
+        code, _, err = run(capsys, wrong, *args)
+        assert code == 4 and len(err.strip().splitlines()) == 1
+        assert f"{wrong}/" in err and "404 Not Found" in err and "--server" in err
+        assert f"Perhaps {live_server.url}?" in err
+    code, _, err = run(capsys, live_server, "status", "--job-id", "j1")
+    assert (code, err.strip()) == (2, "qgjob: error: no job with id 'j1'")  # a real 404
