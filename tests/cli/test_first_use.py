@@ -8,10 +8,16 @@ import time
 
 import pytest
 
+from qgjob import __version__
 from tests.cli.test_cli import run
 from tests.conftest import LiveServer
 
 NOBODY = "http://127.0.0.1:9"  # nothing listens on the discard port
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, NOBODY, "--version")
+    assert (code, out) == (0, f"qgjob {__version__}\n")
 
 
 @pytest.mark.parametrize("args", [
