@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -22,39 +23,37 @@ def groups(
     """The current groups (jobs that share an app build and target) and their jobs."""
     params = {"all": "true"} if include_finished else None
     found = globals_of(ctx).client().get("/groups", params)["groups"]
-    if as_json:
-        render.json_lines(found)
-    elif not found:
-        render.stderr.print("no groups with queued or running jobs")
-    else:
-        rows = [
-            [g["app_version_id"], g["target"], g["org_id"] or "(all orgs)", _counts(g["counts"]),
-             " ".join(g["job_ids"][:6]) + (" …" if len(g["job_ids"]) > 6 else "")]
-            for g in found
-        ]
-        render.stdout.print(render.table(["APP", "TARGET", "ORG", "JOBS", "JOB IDS"], rows))
+    render.listing(found, as_json, "no groups" if include_finished else
+                   "no groups with queued or running jobs (--all shows finished ones)",
+                   _groups_table)
     return 0
+
+
+def _groups_table(found: Sequence[dict[str, Any]]) -> RenderableType:
+    rows = [[g["app_version_id"], g["target"], g["org_id"] or "(all orgs)", _counts(g["counts"]),
+             " ".join(g["job_ids"][:6]) + (" …" if len(g["job_ids"]) > 6 else "")]
+            for g in found]
+    return render.table(["APP", "TARGET", "ORG", "JOBS", "JOB IDS"], rows)
 
 
 @app.command()
 def agents(ctx: typer.Context, as_json: JsonOption = False) -> int:
     """Agents, their devices, what each device holds and runs."""
     found = globals_of(ctx).client().get("/agents")["agents"]
-    if as_json:
-        render.json_lines(found)
-        return 0
-    if not found:
-        render.stderr.print("no agents registered; start one with `qgjob agent --devices ...`")
-        return 0
+    render.listing(found, as_json,
+                   "no agents registered; start one with `qgjob agent --devices ...`",
+                   _agents_table)
+    return 0
+
+
+def _agents_table(found: Sequence[dict[str, Any]]) -> RenderableType:
     rows = [
         [a["name"], a["state"], d["name"], d["target"], d["state"],
          d["holds_app_version_id"], d["current_job_id"], render.short_time(d["last_seen_at"])]
         for a in found for d in a["devices"]
     ]
-    render.stdout.print(render.table(
-        ["AGENT", "AGENT STATE", "DEVICE", "TARGET", "STATE", "HOLDS APP", "RUNNING JOB",
-         "SEEN"], rows))
-    return 0
+    return render.table(["AGENT", "AGENT STATE", "DEVICE", "TARGET", "STATE", "HOLDS APP",
+                         "RUNNING JOB", "SEEN"], rows)
 
 
 @app.command()

@@ -266,12 +266,7 @@ def list_jobs(
                                 "app_version_id": app_version_id, "target": target,
                                 "limit": limit}.items() if v is not None}
     jobs = globals_of(ctx).client().get("/jobs", params)["jobs"]
-    if as_json:
-        render.json_lines(jobs)
-    elif not jobs:
-        render.stderr.print("no jobs match")
-    else:
-        render.stdout.print(render.jobs_table(jobs))
+    render.listing(jobs, as_json, "no jobs match", render.jobs_table)
     return 0
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 
 STATUS_STYLES = {
@@ -28,6 +28,19 @@ def json_lines(rows: Iterable[Any]) -> None:
     for row in rows:
         sys.stdout.write(json.dumps(row, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+
+
+def listing(rows: Sequence[Any], as_json: bool, empty: str,
+            draw: Callable[[Sequence[Any]], RenderableType]) -> None:
+    """What a list command prints: JSON lines (none when there are no rows: a valid, empty
+    stream) or a table. No rows always get `empty`, a sentence on stderr, so a person never
+    faces silence and stdout stays what scripts parse."""
+    if as_json:
+        json_lines(rows)
+    elif rows:
+        stdout.print(draw(rows))
+    if not rows:
+        stderr.print(empty)
 
 
 def status_text(status: str) -> str:

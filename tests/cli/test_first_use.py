@@ -9,7 +9,7 @@ import time
 import pytest
 
 from qgjob import __version__
-from tests.cli.test_cli import run
+from tests.cli.test_cli import run, submit
 from tests.conftest import LiveServer
 
 NOBODY = "http://127.0.0.1:9"  # nothing listens on the discard port
@@ -46,3 +46,30 @@ def test_a_wrong_server_address_is_named(capsys: pytest.CaptureFixture[str],
         assert f"Perhaps {live_server.url}?" in err
     code, _, err = run(capsys, live_server, "status", "--job-id", "j1")
     assert (code, err.strip()) == (2, "qgjob: error: no job with id 'j1'")  # a real 404
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    ("groups", "no groups with queued or running jobs"),
+    ("jobs", "no jobs match"),
+    ("agents", "no agents registered"),
+])
+def test_empty_lists_are_valid_json_lines_and_a_sentence(
+        capsys: pytest.CaptureFixture[str], live_server: LiveServer, command: str,
+        says: str) -> None:
+    code, out, err = run(capsys, live_server, command, "--json")
+    assert (code, out) == (0, "")  # JSON lines: no rows, no lines; stdout stays parseable
+    assert says in err
+    code, out, err = run(capsys, live_server, command)
+    assert (code, out) == (0, "") and says in err
+
+
+def test_logs_of_a_job_cancelled_before_it_started(capsys: pytest.CaptureFixture[str],
+                                                   live_server: LiveServer) -> None:
+    [job_id] = submit(capsys, live_server, "--test=t.spec.js")
+    code, out, err = run(capsys, live_server, "logs", "--job-id", job_id)
+    assert (code, out) == (0, "") and "has not started yet (queued)" in err
+    run(capsys, live_server, "cancel", "--job-id", job_id)
+    for follow in ([], ["--follow"]):
+        code, out, err = run(capsys, live_server, "logs", "--job-id", job_id, *follow)
+        assert (code, out) == (0, "")
+        assert f"job {job_id} was cancelled before it started: it has no output" in err
