@@ -12,6 +12,7 @@ import typer
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.outcomes import tries
 from qgjob.domain import values
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def status(ctx: typer.Context, job_id: JobIdOption, as_json: JsonOption = False)
         ("job", job["job_id"]), ("status", render.status_text(job["status"])),
         ("org", job["org_id"]), ("app", job["app_version_id"]), ("target", job["target"]),
         ("test", job["test_path"]), ("priority", job["priority"]),
-        ("attempts", f"{job['attempts']} of {job['max_attempts']}"
+        ("attempts", tries(job, " of ")
                      + (" (flaky: passed on a retry)" if job["flaky"] else "")),
         ("device", job["device"]), ("error", job["error"]),
         ("created", job["created_at"]), ("started", job["started_at"]),

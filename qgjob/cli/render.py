@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.table import Table
 
+from qgjob.cli.outcomes import tries
+
 STATUS_STYLES = {
     "queued": "yellow",
     "running": "cyan",
@@ -71,7 +73,7 @@ def jobs_table(jobs: Sequence[dict[str, Any]], title: str | None = None) -> Tabl
         (
             [j["job_id"], status_text(j["status"]) + (" (flaky)" if j.get("flaky") else ""),
              j["org_id"], j["app_version_id"], j["target"], j["priority"], j["test_path"],
-             f"{j['attempts']}/{j['max_attempts']}", j["device"], (j["error"] or "")[:60]]
+             tries(j), j["device"], (j["error"] or "")[:60]]
             for j in jobs
         ),
         title,

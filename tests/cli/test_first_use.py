@@ -4,8 +4,10 @@ counts them, and a replayed run that says it found its jobs."""
 
 from __future__ import annotations
 
+import json
 import time
 
+import httpx
 import pytest
 
 from qgjob import __version__
@@ -73,3 +75,28 @@ def test_logs_of_a_job_cancelled_before_it_started(capsys: pytest.CaptureFixture
         code, out, err = run(capsys, live_server, "logs", "--job-id", job_id, *follow)
         assert (code, out) == (0, "")
         assert f"job {job_id} was cancelled before it started: it has no output" in err
+
+
+def test_tries_count_charged_attempts_and_interruptions_apart(
+        capsys: pytest.CaptureFixture[str], live_server: LiveServer) -> None:
+    """An attempt the agent handed back (Ctrl-C on the agent) is not charged: TRIES says
+    `1/3 +1 interrupted` for a job that then passed, not `2/3`."""
+    [job_id] = submit(capsys, live_server, "--test=t.spec.js")
+    agent = httpx.post(f"{live_server.url}/agents", json={
+        "name": "lab", "devices": [{"name": "emulator-1", "target": "emulator"}]}
+    ).json()["agent"]["agent_id"]
+    for outcome in ("interrupted", "passed"):
+        lease = httpx.post(f"{live_server.url}/agents/{agent}/claim", json={
+            "device": "emulator-1", "target": "emulator", "wait_seconds": 5}).json()["lease_id"]
+        attempt = httpx.post(f"{live_server.url}/agents/{agent}/jobs/{job_id}/start",
+                             json={"lease_id": lease}).json()["attempts"]
+        httpx.post(f"{live_server.url}/agents/{agent}/jobs/{job_id}/report",
+                   json={"lease_id": lease, "attempt": attempt, "outcome": outcome})
+    _, out, _ = run(capsys, live_server, "status", "--job-id", job_id, "--json")
+    job = json.loads(out)
+    assert (job["status"], job["attempts"], job["charged_attempts"],
+            job["interrupted_attempts"], job["flaky"]) == ("completed", 2, 1, 1, False)
+    _, out, _ = run(capsys, live_server, "jobs")
+    assert "1/3 +1 interrupted" in out
+    _, out, _ = run(capsys, live_server, "status", "--job-id", job_id)
+    assert "1 of 3 +1 interrupted" in out
