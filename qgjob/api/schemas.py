@@ -190,11 +190,13 @@ class JobIdList(BaseModel):
 
     job_ids: list[str]
     count: int
+    replayed: int = Field(0, description="how many of them an idempotency key found: "
+                                         "submitted before, not queued by this request")
 
     @staticmethod
-    def json_of(jobs: Sequence[Job]) -> bytes:
+    def json_of(jobs: Sequence[Job], replayed: int) -> bytes:
         return pydantic_core.to_json({"job_ids": [job.job_id for job in jobs],
-                                      "count": len(jobs)})
+                                      "count": len(jobs), "replayed": replayed})
 
 
 class GroupPublic(BaseModel):

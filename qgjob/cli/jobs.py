@@ -98,11 +98,12 @@ def submit(
     if as_json and not wait:
         render.json_lines(queue_jobs(client, test, submission))
         return 0
-    ids = queue_job_ids(client, test, submission)
+    queued = queue_job_ids(client, test, submission)
+    ids = queued.ids
     if not wait:
         if sys.stderr.isatty():
-            render.stderr.print(f"Queued {len(ids)} job(s) of {app_version_id} on {target}"
-                                f" (priority {priority}):")
+            render.stderr.print(f"{len(ids)} job(s) of {app_version_id} on {target} "
+                                f"(priority {priority}): {queued_text(queued)}")
         print("\n".join(ids))
         return 0
     from qgjob.cli.waiting import wait_for_jobs
@@ -146,14 +147,30 @@ def queue_jobs(client: ApiClient, tests: Sequence[str], submission: Submission
     return [job for answer in _post_chunks(client, body, {}) for job in answer["jobs"]]
 
 
-def queue_job_ids(client: ApiClient, tests: Sequence[str], submission: Submission) -> list[str]:
+@dataclass(frozen=True)
+class Queued:
+    ids: list[str]
+    """In the order of the tests."""
+    found: int
+    """How many of them an idempotency key found (a retried step), rather than queued now."""
+
+
+def queue_job_ids(client: ApiClient, tests: Sequence[str], submission: Submission) -> Queued:
     """As `queue_jobs`, for callers that need only the ids: the server answers with those
     alone (`Prefer: return=minimal`), a tenth of the bytes to write and read."""
-    body = submission.bodies(tests)
-    if len(body) == 1:
-        return [client.post("/jobs", body[0])["job_id"]]
-    answers = _post_chunks(client, body, {"Prefer": "return=minimal"})
-    return [job_id for answer in answers for job_id in answer["job_ids"]]
+    answers = _post_chunks(client, submission.bodies(tests), {"Prefer": "return=minimal"})
+    return Queued([job_id for answer in answers for job_id in answer["job_ids"]],
+                  sum(answer.get("replayed", 0) for answer in answers))
+
+
+def queued_text(queued: Queued) -> str:
+    """`queued`, `found` (every job was submitted before with the same key) or both."""
+    if not queued.found:
+        return "queued"
+    if queued.found == len(queued.ids):
+        return "found, submitted before with the same idempotency key"
+    return (f"{len(queued.ids) - queued.found} queued, {queued.found} found (submitted "
+            "before with the same idempotency key)")
 
 
 def _post_chunks(client: ApiClient, body: list[dict[str, Any]], headers: dict[str, str]

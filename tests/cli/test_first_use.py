@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -100,3 +101,21 @@ def test_tries_count_charged_attempts_and_interruptions_apart(
     assert "1/3 +1 interrupted" in out
     _, out, _ = run(capsys, live_server, "status", "--job-id", job_id)
     assert "1 of 3 +1 interrupted" in out
+
+
+def test_a_replayed_run_says_it_found_its_jobs(capsys: pytest.CaptureFixture[str],
+                                               live_server: LiveServer, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("a", "b"):
+        (tmp_path / "tests" / f"{name}.spec.js").parent.mkdir(exist_ok=True)
+        (tmp_path / "tests" / f"{name}.spec.js").touch()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    args = ("run", "--org-id=acme", "--app-version-id=v1", "--idempotency-key=ci-41",
+            "--timeout=0.1")
+    _, _, err = run(capsys, live_server, *args, "--test=tests/a.spec.js")
+    assert "1 test(s) of v1 on emulator (priority 3): queued" in err
+    _, _, err = run(capsys, live_server, *args, "--test=tests/a.spec.js")
+    assert "1 test(s) of v1 on emulator (priority 3): found, submitted before" in err
+    _, _, err = run(capsys, live_server, *args, "--test=tests/*.spec.js")
+    assert "2 test(s) of v1 on emulator (priority 3): 1 queued, 1 found" in err
