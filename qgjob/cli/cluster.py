@@ -81,22 +81,41 @@ def queue(
 
 
 def queue_view(summary: dict[str, Any]) -> Group:
-    """What `qgjob queue` shows: totals, counts per priority, target and org, and the
-    waiting builds in the order devices take them."""
-    parts: list[RenderableType] = [f"{summary['queued']} queued, {summary['running']} running"]
+    """What `qgjob queue` shows: totals, counts per priority, target and org, the builds
+    devices work on, and the waiting builds in the order devices take them."""
+    served = [lane for lane in summary["lanes"] if lane["devices_working"]]
+    waiting = [lane for lane in summary["lanes"] if not lane["devices_working"]]
+    parts: list[RenderableType] = [_totals(summary)]
     if summary["rows"]:
         rows = [[r["priority"], r["target"], r["org_id"], r["queued"], r["running"]]
                 for r in summary["rows"]]
         parts.append(render.table(["PRI", "TARGET", "ORG", "QUEUED", "RUNNING"], rows))
-    if summary["lanes"]:
+    if served:
+        parts += ["", render.table(
+            ["TARGET", "APP", "ORG", "QUEUED", "PRI", "DEVICES", "PROGRESS"],
+            [[lane["target"], lane["app_version_id"], lane["org_id"], lane["queued"],
+              lane["top_priority"], lane["devices_working"], lane["reason"]] for lane in served],
+            title="Builds devices work on, with jobs still queued")]
+    if waiting:
         lanes = [[lane["target"], lane["position"] or "-", lane["app_version_id"], lane["org_id"],
                   lane["queued"], lane["top_priority"], render.short_time(
                       lane["estimated_start_at"]) if lane["estimated_start_at"] else "-",
-                  lane["reason"]] for lane in summary["lanes"]]
+                  lane["reason"]] for lane in waiting]
         parts += ["", render.table(
             ["TARGET", "#", "APP", "ORG", "QUEUED", "PRI", "START ~", "WHY IT WAITS"], lanes,
             title="Waiting builds, in the order devices take them")]
     return Group(*parts)
+
+
+def _totals(summary: dict[str, Any]) -> str:
+    """Jobs queued and running. The queued include jobs a device has taken but not started
+    (it may be installing their build) and retries backing off; said apart from those in
+    line, so "0 running" beside a build that devices work on reads as what it is."""
+    in_line = sum(lane["queued"] for lane in summary["lanes"])
+    taken = summary["queued"] - in_line
+    detail = f" ({in_line} in line, {taken} taken by a device or waiting to retry)" \
+        if taken > 0 else ""
+    return f"{summary['queued']} queued{detail}, {summary['running']} running"
 
 
 def _counts(counts: dict[str, Any]) -> str:

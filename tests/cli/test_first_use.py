@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from qgjob import __version__
+from qgjob.cli.cluster import queue_view
+from qgjob.cli.render import stdout
 from tests.cli.test_cli import run, submit
 from tests.conftest import LiveServer
 
@@ -119,3 +121,21 @@ def test_a_replayed_run_says_it_found_its_jobs(capsys: pytest.CaptureFixture[str
     assert "1 test(s) of v1 on emulator (priority 3): found, submitted before" in err
     _, _, err = run(capsys, live_server, *args, "--test=tests/*.spec.js")
     assert "2 test(s) of v1 on emulator (priority 3): 1 queued, 1 found" in err
+
+
+def test_the_queue_totals_agree_with_its_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    """A device installing a build holds jobs that still read `queued` while no job runs:
+    the totals say so, and that build is listed apart from the waiting ones."""
+    served = {"target": "emulator", "app_version_id": "b1", "org_id": "acme", "queued": 1,
+              "top_priority": 3, "position": None, "devices_working": 1,
+              "reason": "running on 1 device(s), done in ~2m", "estimated_start_at": None}
+    waiting = {**served, "app_version_id": "b2", "queued": 4, "position": 1,
+               "devices_working": 0, "reason": "waiting for a device"}
+    summary = {"queued": 6, "running": 0, "rows": [], "lanes": [served, waiting]}
+    stdout.print(queue_view(summary))
+    out = capsys.readouterr().out
+    assert out.startswith("6 queued (5 in line, 1 taken by a device or waiting to retry), "
+                          "0 running\n")
+    busy, idle = out.split("Waiting builds")
+    assert "Builds devices work on" in busy and "b1" in busy and "running on 1" in busy
+    assert "b2" in idle and "b1" not in idle
