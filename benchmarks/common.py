@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,12 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
-def write_result(name: str, payload: dict[str, Any]) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_result(name: str, payload: dict[str, Any], *, save: bool = True) -> Path:
+    """Write `payload` as benchmarks/results/NAME.json, the tracked result; with `save=False`
+    under the system's temporary directory instead, so a run leaves the checkout as it was."""
+    folder = RESULTS if save else Path(tempfile.gettempdir()) / "qgjob-benchmarks"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.json"
     payload = {"benchmark": name, "revision": git_revision(), "machine": machine(),
                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **payload}
     path.write_text(json.dumps(payload, indent=2) + "\n")

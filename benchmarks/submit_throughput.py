@@ -127,7 +127,7 @@ def bulk_submits(work: Path, batches: int, suite_sizes: list[int]) -> dict[str, 
                 client = ApiClient(url, None)
                 started = time.perf_counter()
                 ids = queue_job_ids(client, tests, Submission(
-                    "acme", f"cli-{size}-{round_}", "emulator", 3, None, f"bench-{size}"))
+                    "acme", f"cli-{size}-{round_}", "emulator", 3, None, f"bench-{size}")).ids
                 timings.append(time.perf_counter() - started)
                 client.close()
                 assert len(set(ids)) == size

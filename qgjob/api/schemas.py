@@ -118,6 +118,10 @@ class JobPublic(BaseModel):
     status: PublicStatus
     attempts: int
     max_attempts: int
+    charged_attempts: int = Field(description="attempts that count against max_attempts")
+    interrupted_attempts: int = Field(
+        description="attempts cut short by a lost device, a hand-back or preemption: in "
+                    "`attempts`, not charged")
     agent: str | None
     device: str | None
     error: str | None
@@ -140,6 +144,8 @@ def _public_fields(job: Job) -> dict[str, object]:
         "job_id": job.job_id, "org_id": job.org_id, "app_version_id": job.app_version_id,
         "test_path": job.test_path, "target": job.target, "priority": job.priority,
         "status": job.state.public, "attempts": job.attempts, "max_attempts": job.max_attempts,
+        "charged_attempts": job.charged_attempts,
+        "interrupted_attempts": job.infra_failures + job.preemptions,
         "agent": job.agent_name, "device": job.device_id, "error": job.error,
         "flaky": job.flaky, "cancel_requested": job.cancel_requested,
         "created_at": iso(job.created_at) or "", "started_at": iso(job.started_at),
@@ -184,11 +190,13 @@ class JobIdList(BaseModel):
 
     job_ids: list[str]
     count: int
+    replayed: int = Field(0, description="how many of them an idempotency key found: "
+                                         "submitted before, not queued by this request")
 
     @staticmethod
-    def json_of(jobs: Sequence[Job]) -> bytes:
+    def json_of(jobs: Sequence[Job], replayed: int) -> bytes:
         return pydantic_core.to_json({"job_ids": [job.job_id for job in jobs],
-                                      "count": len(jobs)})
+                                      "count": len(jobs), "replayed": replayed})
 
 
 class GroupPublic(BaseModel):

@@ -39,6 +39,14 @@ class Globals:
         return client
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from qgjob import __version__
+
+        print(f"qgjob {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _globals(
     ctx: typer.Context,
@@ -48,6 +56,9 @@ def _globals(
              "in order.")] = DEFAULT_SERVER,
     token: Annotated[str | None, typer.Option(envvar="QGJOB_TOKEN", help="API token.",
                                               show_default=False)] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version,
+        help="Print qgjob's version and exit.")] = False,
 ) -> None:
     from qgjob.servers import BadServerList, parse_servers
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -22,39 +23,37 @@ def groups(
     """The current groups (jobs that share an app build and target) and their jobs."""
     params = {"all": "true"} if include_finished else None
     found = globals_of(ctx).client().get("/groups", params)["groups"]
-    if as_json:
-        render.json_lines(found)
-    elif not found:
-        render.stderr.print("no groups with queued or running jobs")
-    else:
-        rows = [
-            [g["app_version_id"], g["target"], g["org_id"] or "(all orgs)", _counts(g["counts"]),
-             " ".join(g["job_ids"][:6]) + (" …" if len(g["job_ids"]) > 6 else "")]
-            for g in found
-        ]
-        render.stdout.print(render.table(["APP", "TARGET", "ORG", "JOBS", "JOB IDS"], rows))
+    render.listing(found, as_json, "no groups" if include_finished else
+                   "no groups with queued or running jobs (--all shows finished ones)",
+                   _groups_table)
     return 0
+
+
+def _groups_table(found: Sequence[dict[str, Any]]) -> RenderableType:
+    rows = [[g["app_version_id"], g["target"], g["org_id"] or "(all orgs)", _counts(g["counts"]),
+             " ".join(g["job_ids"][:6]) + (" …" if len(g["job_ids"]) > 6 else "")]
+            for g in found]
+    return render.table(["APP", "TARGET", "ORG", "JOBS", "JOB IDS"], rows)
 
 
 @app.command()
 def agents(ctx: typer.Context, as_json: JsonOption = False) -> int:
     """Agents, their devices, what each device holds and runs."""
     found = globals_of(ctx).client().get("/agents")["agents"]
-    if as_json:
-        render.json_lines(found)
-        return 0
-    if not found:
-        render.stderr.print("no agents registered; start one with `qgjob agent --devices ...`")
-        return 0
+    render.listing(found, as_json,
+                   "no agents registered; start one with `qgjob agent --devices ...`",
+                   _agents_table)
+    return 0
+
+
+def _agents_table(found: Sequence[dict[str, Any]]) -> RenderableType:
     rows = [
         [a["name"], a["state"], d["name"], d["target"], d["state"],
          d["holds_app_version_id"], d["current_job_id"], render.short_time(d["last_seen_at"])]
         for a in found for d in a["devices"]
     ]
-    render.stdout.print(render.table(
-        ["AGENT", "AGENT STATE", "DEVICE", "TARGET", "STATE", "HOLDS APP", "RUNNING JOB",
-         "SEEN"], rows))
-    return 0
+    return render.table(["AGENT", "AGENT STATE", "DEVICE", "TARGET", "STATE", "HOLDS APP",
+                         "RUNNING JOB", "SEEN"], rows)
 
 
 @app.command()
@@ -82,22 +81,41 @@ def queue(
 
 
 def queue_view(summary: dict[str, Any]) -> Group:
-    """What `qgjob queue` shows: totals, counts per priority, target and org, and the
-    waiting builds in the order devices take them."""
-    parts: list[RenderableType] = [f"{summary['queued']} queued, {summary['running']} running"]
+    """What `qgjob queue` shows: totals, counts per priority, target and org, the builds
+    devices work on, and the waiting builds in the order devices take them."""
+    served = [lane for lane in summary["lanes"] if lane["devices_working"]]
+    waiting = [lane for lane in summary["lanes"] if not lane["devices_working"]]
+    parts: list[RenderableType] = [_totals(summary)]
     if summary["rows"]:
         rows = [[r["priority"], r["target"], r["org_id"], r["queued"], r["running"]]
                 for r in summary["rows"]]
         parts.append(render.table(["PRI", "TARGET", "ORG", "QUEUED", "RUNNING"], rows))
-    if summary["lanes"]:
+    if served:
+        parts += ["", render.table(
+            ["TARGET", "APP", "ORG", "QUEUED", "PRI", "DEVICES", "PROGRESS"],
+            [[lane["target"], lane["app_version_id"], lane["org_id"], lane["queued"],
+              lane["top_priority"], lane["devices_working"], lane["reason"]] for lane in served],
+            title="Builds devices work on, with jobs still queued")]
+    if waiting:
         lanes = [[lane["target"], lane["position"] or "-", lane["app_version_id"], lane["org_id"],
                   lane["queued"], lane["top_priority"], render.short_time(
                       lane["estimated_start_at"]) if lane["estimated_start_at"] else "-",
-                  lane["reason"]] for lane in summary["lanes"]]
+                  lane["reason"]] for lane in waiting]
         parts += ["", render.table(
             ["TARGET", "#", "APP", "ORG", "QUEUED", "PRI", "START ~", "WHY IT WAITS"], lanes,
             title="Waiting builds, in the order devices take them")]
     return Group(*parts)
+
+
+def _totals(summary: dict[str, Any]) -> str:
+    """Jobs queued and running. The queued include jobs a device has taken but not started
+    (it may be installing their build) and retries backing off; said apart from those in
+    line, so "0 running" beside a build that devices work on reads as what it is."""
+    in_line = sum(lane["queued"] for lane in summary["lanes"])
+    taken = summary["queued"] - in_line
+    detail = f" ({in_line} in line, {taken} taken by a device or waiting to retry)" \
+        if taken > 0 else ""
+    return f"{summary['queued']} queued{detail}, {summary['running']} running"
 
 
 def _counts(counts: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from qgjob.cli.outcomes import (
     Tally,
     result_of,
     seconds_of,
+    tries,
 )
 
 MAX_ROWS = 500
@@ -65,8 +66,7 @@ def _heading(tally: Tally, suite: str) -> str:
 def _row(job: Job) -> str:
     result = result_of(job)
     label = f"{_ICONS[result]} {result}" + (" (flaky)" if job.get("flaky") else "")
-    cells = [label, f"`{job['test_path']}`", f"{job.get('attempts', 0)}/"
-             f"{job.get('max_attempts', '?')}", f"{seconds_of(job):.1f} s",
+    cells = [label, f"`{job['test_path']}`", tries(job), f"{seconds_of(job):.1f} s",
              f"`{job['job_id']}`", _cell((job.get("error") or "")[:300])]
     return "| " + " | ".join(cells) + " |"
 
@@ -88,7 +88,7 @@ def annotation_lines(jobs: Sequence[Job]) -> list[str]:
     lines = []
     for job in jobs:
         result, path = result_of(job), job["test_path"]
-        attempts = f"attempt {job.get('attempts', 0)} of {job.get('max_attempts', '?')}"
+        attempts = f"attempt {tries(job, ' of ')}"
         if result != PASSED:
             what = "timed out" if result == UNFINISHED else result
             message = f"{job.get('error') or what}\njob {job['job_id']}, {attempts}"

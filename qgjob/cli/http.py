@@ -56,13 +56,15 @@ class ApiClient:
         self.server = str(self.servers)
         self._timeout = timeout
         self._connections: dict[str, http.client.HTTPConnection] = {}
+        self._known: dict[str, bool] = {}
+        """Servers whose `/health` was asked after a 404, and whether they are qgjob's."""
 
     def fork(self) -> ApiClient:
         """Another client for the same servers and credentials, with connections of its own
         (a client is not shared between threads)."""
         twin = ApiClient.__new__(ApiClient)
         twin._headers, twin.servers, twin.server = self._headers, self.servers, self.server
-        twin._timeout, twin._connections = self._timeout, {}
+        twin._timeout, twin._connections, twin._known = self._timeout, {}, self._known
         return twin
 
     def close(self) -> None:
@@ -76,9 +78,10 @@ class ApiClient:
     def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
         return self._request("POST", path, body=body, headers=headers)
 
-    def get_text(self, path: str, params: Any = None) -> tuple[str, dict[str, str]]:
+    def get_text(self, path: str, params: Any = None, *, retry_for: float = 0.0
+                 ) -> tuple[str, dict[str, str]]:
         """A text/plain resource (such as a job's log) and its headers, lower-cased."""
-        response = self._send("GET", path, params=params, retry_for=30.0)
+        response = self._send("GET", path, params=params, retry_for=retry_for)
         if not response.is_success:
             raise _error(response, _json(response))
         return response.text, response.headers
@@ -92,7 +95,8 @@ class ApiClient:
         """Send once; for reads, `retry_for` seconds of patience while the server is down
         (e.g. restarting under a CI job that waits on it). With several replicas, a request
         that cannot reach one goes to the next at once (a read whatever went wrong; a write
-        only if it was never sent, so it cannot happen twice)."""
+        only if it was never sent, so it cannot happen twice). Patience is a promise: each try
+        waits at most what is left of it (or the client's timeout, when there is none)."""
         deadline = time.monotonic() + retry_for
         limited_until = time.monotonic() + RATE_LIMIT_PATIENCE
         delay = 0.5
@@ -102,8 +106,10 @@ class ApiClient:
                 {k: v for k, v in params.items() if v is not None}, doseq=True)
         while True:
             server = self.servers.current()
+            left = deadline - time.monotonic()
+            timeout = self._timeout if retry_for <= 0 else min(self._timeout, max(left, 0.5))
             try:
-                response = self._exchange(server, method, path, body, headers)
+                response = self._exchange(server, method, path, body, headers, timeout)
             except (OSError, http.client.HTTPException) as exc:
                 self.servers.failed(server)
                 tried.add(server)
@@ -122,6 +128,8 @@ class ApiClient:
             if response.status_code >= 500 and time.monotonic() + delay < deadline:
                 time.sleep(delay)
                 continue
+            if response.status_code == 404 and not self._is_qgjob(server, timeout):
+                raise CliError(EXIT_SERVER, _not_qgjob(server, method, path))
             pause = _rate_limited_pause(response)
             if pause is not None and time.monotonic() + pause < limited_until:
                 time.sleep(pause)  # refused before it was handled: sending again is safe
@@ -129,7 +137,7 @@ class ApiClient:
             return response
 
     def _exchange(self, server: str, method: str, path: str, body: Any,
-                  extra: dict[str, str] | None = None) -> Response:
+                  extra: dict[str, str] | None, timeout: float) -> Response:
         """One request on the server's kept-alive connection. A connection the server has
         closed meanwhile is noticed before sending (its socket reads as ready) and opened
         again; a read that still meets a closed connection is sent once more, a write never."""
@@ -139,7 +147,9 @@ class ApiClient:
             connection = None
         fresh = connection is None
         if connection is None:
-            connection = self._connect(server)
+            connection = self._connect(server, timeout)
+        elif connection.sock is not None:
+            connection.sock.settimeout(timeout)
         payload = None if body is None else _dumps(body)
         headers = {**self._headers, **(extra or {})}
         if payload is not None:
@@ -153,7 +163,7 @@ class ApiClient:
             self._drop(server)
             if fresh or method != "GET":
                 raise
-            return self._exchange(server, method, path, body, extra)
+            return self._exchange(server, method, path, body, extra, timeout)
         except BaseException:
             self._drop(server)
             raise
@@ -161,16 +171,29 @@ class ApiClient:
             self._drop(server)
         return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, data)
 
+    def _is_qgjob(self, server: str, timeout: float) -> bool:
+        """Whether `server` answers `/health` as a qgjob server does: a 404 from anything else
+        means the address is wrong, not that a job is unknown."""
+        if server not in self._known:
+            try:
+                health = self._exchange(server, "GET", "/health", None, None, timeout)
+                data = _json(health)
+            except (OSError, http.client.HTTPException):
+                return True  # cannot tell: let the 404 speak for itself
+            self._known[server] = health.is_success and isinstance(data, dict) \
+                and "schema_version" in data
+        return self._known[server]
+
     def _drop(self, server: str) -> None:
         connection = self._connections.pop(server, None)
         if connection is not None:
             connection.close()
 
-    def _connect(self, server: str) -> http.client.HTTPConnection:
+    def _connect(self, server: str, timeout: float) -> http.client.HTTPConnection:
         parts = urlsplit(server)
         kind = http.client.HTTPSConnection if parts.scheme == "https" else \
             http.client.HTTPConnection
-        connection = kind(parts.hostname or "localhost", parts.port, timeout=self._timeout)
+        connection = kind(parts.hostname or "localhost", parts.port, timeout=timeout)
         try:
             connection.connect()
         except OSError as exc:
@@ -209,6 +232,14 @@ def _json(response: Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _not_qgjob(server: str, method: str, path: str) -> str:
+    parts = urlsplit(server)
+    root = f"{parts.scheme}://{parts.netloc}"
+    hint = f" Perhaps {root}?" if parts.path.strip("/") else ""
+    return (f"{method} {server.rstrip('/')}{path.split('?')[0]} answered 404 Not Found: no "
+            f"qgjob server at {server}; is --server (or QGJOB_SERVER) the right address?{hint}")
 
 
 def _rate_limited_pause(response: Response) -> float | None:

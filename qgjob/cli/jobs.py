@@ -12,6 +12,7 @@ import typer
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.outcomes import tries
 from qgjob.domain import values
 
 if TYPE_CHECKING:
@@ -97,11 +98,12 @@ def submit(
     if as_json and not wait:
         render.json_lines(queue_jobs(client, test, submission))
         return 0
-    ids = queue_job_ids(client, test, submission)
+    queued = queue_job_ids(client, test, submission)
+    ids = queued.ids
     if not wait:
         if sys.stderr.isatty():
-            render.stderr.print(f"Queued {len(ids)} job(s) of {app_version_id} on {target}"
-                                f" (priority {priority}):")
+            render.stderr.print(f"{len(ids)} job(s) of {app_version_id} on {target} "
+                                f"(priority {priority}): {queued_text(queued)}")
         print("\n".join(ids))
         return 0
     from qgjob.cli.waiting import wait_for_jobs
@@ -145,14 +147,30 @@ def queue_jobs(client: ApiClient, tests: Sequence[str], submission: Submission
     return [job for answer in _post_chunks(client, body, {}) for job in answer["jobs"]]
 
 
-def queue_job_ids(client: ApiClient, tests: Sequence[str], submission: Submission) -> list[str]:
+@dataclass(frozen=True)
+class Queued:
+    ids: list[str]
+    """In the order of the tests."""
+    found: int
+    """How many of them an idempotency key found (a retried step), rather than queued now."""
+
+
+def queue_job_ids(client: ApiClient, tests: Sequence[str], submission: Submission) -> Queued:
     """As `queue_jobs`, for callers that need only the ids: the server answers with those
     alone (`Prefer: return=minimal`), a tenth of the bytes to write and read."""
-    body = submission.bodies(tests)
-    if len(body) == 1:
-        return [client.post("/jobs", body[0])["job_id"]]
-    answers = _post_chunks(client, body, {"Prefer": "return=minimal"})
-    return [job_id for answer in answers for job_id in answer["job_ids"]]
+    answers = _post_chunks(client, submission.bodies(tests), {"Prefer": "return=minimal"})
+    return Queued([job_id for answer in answers for job_id in answer["job_ids"]],
+                  sum(answer.get("replayed", 0) for answer in answers))
+
+
+def queued_text(queued: Queued) -> str:
+    """`queued`, `found` (every job was submitted before with the same key) or both."""
+    if not queued.found:
+        return "queued"
+    if queued.found == len(queued.ids):
+        return "found, submitted before with the same idempotency key"
+    return (f"{len(queued.ids) - queued.found} queued, {queued.found} found (submitted "
+            "before with the same idempotency key)")
 
 
 def _post_chunks(client: ApiClient, body: list[dict[str, Any]], headers: dict[str, str]
@@ -201,7 +219,7 @@ def status(ctx: typer.Context, job_id: JobIdOption, as_json: JsonOption = False)
         ("job", job["job_id"]), ("status", render.status_text(job["status"])),
         ("org", job["org_id"]), ("app", job["app_version_id"]), ("target", job["target"]),
         ("test", job["test_path"]), ("priority", job["priority"]),
-        ("attempts", f"{job['attempts']} of {job['max_attempts']}"
+        ("attempts", tries(job, " of ")
                      + (" (flaky: passed on a retry)" if job["flaky"] else "")),
         ("device", job["device"]), ("error", job["error"]),
         ("created", job["created_at"]), ("started", job["started_at"]),
@@ -266,12 +284,7 @@ def list_jobs(
                                 "app_version_id": app_version_id, "target": target,
                                 "limit": limit}.items() if v is not None}
     jobs = globals_of(ctx).client().get("/jobs", params)["jobs"]
-    if as_json:
-        render.json_lines(jobs)
-    elif not jobs:
-        render.stderr.print("no jobs match")
-    else:
-        render.stdout.print(render.jobs_table(jobs))
+    render.listing(jobs, as_json, "no jobs match", render.jobs_table)
     return 0
 
 

@@ -77,15 +77,19 @@ def _text(value: str) -> str:
 
 
 def check_writable(path: Path) -> None:
-    """Fail before any job is queued if the report could not be written later."""
+    """Fail before any job is queued if the report could not be written later, by doing what
+    `write_report` will: make its folder and a file in it. Permission bits cannot say (root
+    passes them everywhere, /proc and read-only mounts included)."""
     if path.is_dir():
         raise CliError(EXIT_USAGE, f"--junit {str(path)!r} is a directory")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    target = path if path.exists() else parent
-    if not parent.is_dir() or not os.access(target, os.W_OK):
-        raise CliError(EXIT_USAGE, f"--junit {str(path)!r} cannot be written")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise CliError(EXIT_USAGE, f"--junit {str(path)!r} cannot be written: "
+                                   f"{error.strerror or error}") from None
 
 
 def write_report(path: Path, report: bytes) -> None:

@@ -35,6 +35,16 @@ def seconds_of(job: Job) -> float:
     return max(0.0, (_parse(finished) - _parse(started)).total_seconds())
 
 
+def tries(job: Job, between: str = "/") -> str:
+    """`charged/max`, and interrupted attempts apart (a lost device, a hand-back, a
+    preemption): they are not charged, so `1/3 +1 interrupted` after one Ctrl-C. Older servers
+    send only `attempts`."""
+    charged = job.get("charged_attempts", job.get("attempts", 0))
+    interrupted = job.get("interrupted_attempts", 0)
+    return f"{charged}{between}{job.get('max_attempts', '?')}" + \
+        (f" +{interrupted} interrupted" if interrupted else "")
+
+
 def _parse(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 

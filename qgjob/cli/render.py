@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
+
+from qgjob.cli.outcomes import tries
 
 STATUS_STYLES = {
     "queued": "yellow",
@@ -28,6 +30,19 @@ def json_lines(rows: Iterable[Any]) -> None:
     for row in rows:
         sys.stdout.write(json.dumps(row, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+
+
+def listing(rows: Sequence[Any], as_json: bool, empty: str,
+            draw: Callable[[Sequence[Any]], RenderableType]) -> None:
+    """What a list command prints: JSON lines (none when there are no rows: a valid, empty
+    stream) or a table. No rows always get `empty`, a sentence on stderr, so a person never
+    faces silence and stdout stays what scripts parse."""
+    if as_json:
+        json_lines(rows)
+    elif rows:
+        stdout.print(draw(rows))
+    if not rows:
+        stderr.print(empty)
 
 
 def status_text(status: str) -> str:
@@ -58,7 +73,7 @@ def jobs_table(jobs: Sequence[dict[str, Any]], title: str | None = None) -> Tabl
         (
             [j["job_id"], status_text(j["status"]) + (" (flaky)" if j.get("flaky") else ""),
              j["org_id"], j["app_version_id"], j["target"], j["priority"], j["test_path"],
-             f"{j['attempts']}/{j['max_attempts']}", j["device"], (j["error"] or "")[:60]]
+             tries(j), j["device"], (j["error"] or "")[:60]]
             for j in jobs
         ),
         title,

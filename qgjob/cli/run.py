@@ -53,7 +53,7 @@ def run(
     passed, 1 if any failed or was cancelled, 3 on timeout. Writes JUnit XML with --junit;
     inside GitHub Actions, also a job summary, annotations and step outputs."""
     from qgjob.cli.globs import expand_tests
-    from qgjob.cli.jobs import Submission, queue_job_ids
+    from qgjob.cli.jobs import Submission, queue_job_ids, queued_text
     from qgjob.cli.junit import check_writable
     from qgjob.cli.waiting import show_outcome, watch_jobs
 
@@ -61,12 +61,12 @@ def run(
     if junit is not None:
         check_writable(junit)
     client = globals_of(ctx).client()
-    ids = queue_job_ids(client, tests, Submission(org_id, app_version_id, target, priority,
-                                                  max_attempts, idempotency_key))
+    queued = queue_job_ids(client, tests, Submission(org_id, app_version_id, target, priority,
+                                                     max_attempts, idempotency_key))
     if not as_json:
-        print(f"qgjob run: {len(ids)} test(s) of {app_version_id} on {target} queued "
-              f"(priority {priority})", file=sys.stderr, flush=True)
-    waited = watch_jobs(client, ids, timeout, quiet=as_json)
+        print(f"qgjob run: {len(queued.ids)} test(s) of {app_version_id} on {target} "
+              f"(priority {priority}): {queued_text(queued)}", file=sys.stderr, flush=True)
+    waited = watch_jobs(client, queued.ids, timeout, quiet=as_json)
     _report(client, waited, f"{app_version_id} on {target}", junit, as_json)
     return show_outcome(waited, as_json)
 

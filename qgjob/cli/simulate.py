@@ -1,10 +1,12 @@
-"""`qgjob simulate`: the server's scheduling policy over a trace, in virtual time."""
+"""`qgjob simulate`: the server's scheduling policy over a trace, in virtual time; and
+`qgjob trace`, which writes traces to simulate (examples/traces/ holds one of each kind)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,11 +14,16 @@ from qgjob.cli import render
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_USAGE, CliError
 
+if TYPE_CHECKING:
+    from qgjob.sim.trace import Trace
+
 
 @app.command()
 def simulate(
-    trace_file: Annotated[Path, typer.Argument(metavar="TRACE.json",
-                                               help="A workload trace (../shared/traces).")],
+    trace_file: Annotated[Path, typer.Argument(
+        metavar="TRACE.json", help="A workload trace such as examples/traces/burst.json, or - "
+                                   "to read one from stdin (`qgjob trace burst | qgjob "
+                                   "simulate -`).")],
     schedule_out: Annotated[Path | None, typer.Option(
         "--schedule-out", help="Write every install and test attempt here (JSON).")] = None,
     policy: Annotated[str, typer.Option(
@@ -27,14 +34,15 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="The summary as one JSON object.")]
     = False,
 ) -> int:
-    """Run a scheduling policy over a trace in virtual time and summarise the schedule."""
+    """Run a scheduling policy over a trace in virtual time and summarise the schedule.
+    Traces: examples/traces/ in the repository, or `qgjob trace`."""
     from qgjob.scheduler.registry import policy_named
     from qgjob.sim.engine import Simulator
     from qgjob.sim.metrics import summarize
-    from qgjob.sim.trace import TraceError, load_trace
+    from qgjob.sim.trace import TraceError
 
     try:
-        trace = load_trace(trace_file)
+        trace = _read_trace(trace_file)
         chosen = policy_named(policy)
     except (TraceError, ValueError) as bad:
         raise CliError(EXIT_USAGE, str(bad)) from None
@@ -73,4 +81,43 @@ def simulate(
         ("jobs", f"{summary.passed} passed, {summary.failed} failed"),
     ]
     render.stdout.print(render.table(["", ""], rows))
+    return 0
+
+
+def _read_trace(path: Path) -> Trace:
+    from qgjob.sim.trace import TraceError, load_trace, parse_trace
+
+    if str(path) != "-":
+        return load_trace(path)
+    try:
+        return parse_trace(json.loads(sys.stdin.read()), default_name="stdin")
+    except json.JSONDecodeError as exc:
+        raise TraceError(f"stdin is not JSON: {exc}") from None
+
+
+@app.command("trace")
+def make_trace(
+    kind: Annotated[str, typer.Argument(
+        metavar="KIND", help="burst, steady, priority or flood (drawn from the seed), or "
+                             "brief (the brief's five-job example).")],
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Which trace of the kind: another seed draws another.")] = 1,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write it to this file instead of stdout.", show_default=False)] = None,
+) -> int:
+    """Write a workload trace for `qgjob simulate` (examples/traces/KIND.json were made with
+    `qgjob trace KIND --out examples/traces/KIND.json`)."""
+    from qgjob.sim.generate import generate, trace_json
+
+    try:
+        text = trace_json(generate(kind, seed))
+    except ValueError as bad:
+        raise CliError(EXIT_USAGE, str(bad)) from None
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(EXIT_USAGE, f"cannot write {out}: {exc.strerror}") from None
     return 0

@@ -62,15 +62,10 @@ def list_tokens(db: DbOption = None, as_json: JsonOption = False) -> int:
     with _store(db) as store:
         found = store.list_tokens()
     rows = [_row(t) for t in found]
-    if as_json:
-        render.json_lines(rows)
-    elif not rows:
-        render.stderr.print("no tokens: the server accepts every request on loopback; "
-                            "create one with `qgjob token create`")
-    else:
-        render.stdout.print(render.table(
-            ["ID", "ORG", "ROLE", "CREATED", "LAST USED", "REVOKED"],
-            [list(r.values()) for r in rows]))
+    render.listing(rows, as_json, "no tokens: the server accepts every request on loopback; "
+                                  "create one with `qgjob token create`",
+                   lambda rows: render.table(["ID", "ORG", "ROLE", "CREATED", "LAST USED",
+                                              "REVOKED"], [list(r.values()) for r in rows]))
     return 0
 
 

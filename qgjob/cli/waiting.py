@@ -18,6 +18,8 @@ FINISHED = ("completed", "failed", "cancelled")
 POLL_SECONDS = 0.5
 PLAIN_PROGRESS_SECONDS = 10.0
 SERVER_PATIENCE_SECONDS = 60.0
+"""How long waiting rides out a server that cannot be reached (a restart under a CI job that
+waits on it); never past the deadline of --timeout."""
 _CHUNK = 200  # keeps the query string well under 16 KiB
 
 
@@ -44,7 +46,7 @@ def watch_jobs(
     a plain line every 10 s in CI logs, nothing when `quiet`."""
     ids = list(dict.fromkeys(job_ids))
     deadline = None if timeout is None else time.monotonic() + timeout
-    jobs = _fetch(client, ids)
+    jobs = _fetch(client, ids, deadline)
     if sys.stderr.isatty() and not quiet:
         jobs, timed_out = _wait_live(client, ids, jobs, deadline)
     else:
@@ -86,7 +88,7 @@ def _wait_live(
             if deadline is not None and time.monotonic() >= deadline:
                 return jobs, True
             time.sleep(POLL_SECONDS)
-            jobs = _fetch(client, ids)
+            jobs = _fetch(client, ids, deadline)
 
 
 def _wait_plain(
@@ -106,21 +108,27 @@ def _wait_plain(
         if deadline is not None and now >= deadline:
             return jobs, True
         time.sleep(POLL_SECONDS)
-        jobs = _fetch(client, ids)
+        jobs = _fetch(client, ids, deadline)
 
 
-def _fetch(client: ApiClient, ids: list[str]) -> dict[str, Any]:
+def _fetch(client: ApiClient, ids: list[str], deadline: float | None) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         data = client.get("/jobs", {"job_id": chunk, "limit": len(chunk)},
-                          retry_for=SERVER_PATIENCE_SECONDS)
+                          retry_for=_patience(deadline))
         found.update((j["job_id"], j) for j in data["jobs"])
     missing = [i for i in ids if i not in found]
     if missing:
         raise CliError(EXIT_USAGE, f"no job with id {missing[0]!r}"
                        + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     return found
+
+
+def _patience(deadline: float | None) -> float:
+    if deadline is None:
+        return SERVER_PATIENCE_SECONDS
+    return min(SERVER_PATIENCE_SECONDS, max(deadline - time.monotonic(), 0.001))
 
 
 def _counts(jobs: Any) -> str:

@@ -13,10 +13,14 @@ a family of traces rather than tuned to one file:
 Test durations are lognormal around 35 s (3 s to 10 min), each job within 12 % of its test's
 mean; 6 % of jobs fail once then pass, 2 % fail every attempt. Install times: 20 s on an
 emulator, 45 s on a device, 60 s on BrowserStack.
+
+Beside them, `brief`: the original brief's five-job grouping example, the same whatever the
+seed. `qgjob trace KIND --seed N` writes any of them; examples/traces/ holds one of each.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from typing import Any
@@ -24,6 +28,9 @@ from typing import Any
 from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
 
 KINDS = ("burst", "steady", "priority", "flood")
+"""The drawn kinds, each a family of traces (one per seed)."""
+EXAMPLES = ("brief",)
+"""Fixed traces, the same whatever the seed."""
 _FEATURES = ("login", "signup", "onboarding", "checkout", "search", "profile", "settings",
              "cart", "payments", "notifications", "chat", "feed", "upload", "share", "logout")
 MAX_ATTEMPTS = 3
@@ -75,10 +82,44 @@ class _Builder:
 
 def generate(kind: str, seed: int) -> dict[str, Any]:
     """A trace dict in the format `qgjob simulate` reads."""
+    if kind == "brief":
+        return brief_example()
     if kind not in KINDS:
-        raise ValueError(f"unknown trace kind {kind!r}; choose one of {', '.join(KINDS)}")
+        raise ValueError(f"unknown trace kind {kind!r}; choose one of "
+                         f"{', '.join(KINDS + EXAMPLES)}")
     b = _Builder(kind, seed)
     return {"burst": _burst, "steady": _steady, "priority": _priority, "flood": _flood}[kind](b)
+
+
+def brief_example() -> dict[str, Any]:
+    """The brief's five submits at once on two emulators and a real device, 5 s tests that
+    pass: jobs 1, 2 and 5 share ('xyz123', 'emulator') although two orgs sent them, so the
+    best schedule installs three times."""
+    submits = [("qualgent", "xyz123", "tests/onboarding.spec.js", "emulator"),
+               ("qualgent", "xyz123", "tests/login.spec.js", "emulator"),
+               ("qualgent", "xyz123", "tests/onboarding.spec.js", "device"),
+               ("qualgent", "xyz999", "tests/onboarding.spec.js", "emulator"),
+               ("acme", "xyz123", "tests/onboarding.spec.js", "emulator")]
+    jobs = [{"id": f"j{n:05d}", "org_id": org, "app_version_id": app, "test_path": test,
+             "target": target, "priority": 3, "submit_at": 0.0, "duration": 5.0,
+             "outcomes": ["pass"]}
+            for n, (org, app, test, target) in enumerate(submits, start=1)]
+    devices = [{"id": "emulator-1", "target": "emulator"},
+               {"id": "emulator-2", "target": "emulator"}, {"id": "device-1", "target": "device"}]
+    return {"name": "brief", "install_seconds": dict(DEFAULT_INSTALL_SECONDS),
+            "max_attempts": MAX_ATTEMPTS, "devices": devices, "jobs": jobs}
+
+
+def trace_json(trace: dict[str, Any]) -> str:
+    """A trace as a file holds it: one device and one job per line, so a diff of two traces
+    reads job by job."""
+    def rows(items: list[dict[str, Any]]) -> str:
+        return "[\n" + ",\n".join(f"  {json.dumps(item)}" for item in items) + "\n ]"
+
+    head = {k: v for k, v in trace.items() if k not in ("devices", "jobs")}
+    fields = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in head.items()]
+    fields += [f' "devices": {rows(trace["devices"])}', f' "jobs": {rows(trace["jobs"])}']
+    return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
 def _burst(b: _Builder) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Scheduling metrics and lower bounds, computed from a trace and a schedule alone (the formats
-of ../shared/traces/README.md), so any schedule can be judged the same way."""
+of examples/traces/README.md), so any schedule can be judged the same way."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def summarize(trace: Trace, policy: str, events: Sequence[dict[str, Any]]) -> Su
 
 
 def lower_bound(trace: Trace) -> float:
-    """No schedule finishes sooner (README of the traces): per target, the latest
+    """No schedule finishes sooner (examples/traces/README.md): per target, the latest
     submit + install + duration, the release-time bound and the split-aware bound.
 
     A job's work is every attempt its outcomes require: retries must run too (on the burst

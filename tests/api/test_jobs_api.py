@@ -106,8 +106,12 @@ def test_a_batch_asked_for_minimal_answers_with_ids(client: TestClient, prefer: 
     assert answer.status_code == 201
     assert answer.headers["preference-applied"] == "return=minimal"
     body = answer.json()
-    assert set(body) == {"job_ids", "count"} and body["count"] == 3
+    assert body == {"job_ids": body["job_ids"], "count": 3, "replayed": 0}
     assert [client.get(f"/jobs/{i}").json()["test_path"] for i in body["job_ids"]] == paths
+    keyed = [{**JOB, "test_path": p, "idempotency_key": f"k-{p}"} for p in paths]
+    client.post("/jobs/batch", json={"jobs": keyed[:2]}, headers={"Prefer": prefer})
+    again = client.post("/jobs/batch", json={"jobs": keyed}, headers={"Prefer": prefer}).json()
+    assert (again["count"], again["replayed"]) == (3, 2)  # found by their keys, not queued
     full = client.post("/jobs/batch", json={"jobs": [JOB]}, headers={"Prefer": "wait=5"})
     assert "jobs" in full.json() and "preference-applied" not in full.headers
 

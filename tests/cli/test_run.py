@@ -107,6 +107,7 @@ def test_timeout_is_exit_3_and_reported(capsys: pytest.CaptureFixture[str],
         ([*RUN, "--priority=9"], "priority 9 is out of range"),
         ([*RUN, "--junit=tests"], "--junit 'tests' is a directory"),
         ([*RUN, "--junit=tests/login.spec.js/junit.xml"], "cannot be written"),
+        ([*RUN, "--junit=/proc/junit.xml"], "cannot be written"),  # os.access lies as root
         ([*RUN, "--test=/etc/hostname"], "relative"),
     ],
 )

@@ -1,3 +1,4 @@
+import io
 import json
 from pathlib import Path
 
@@ -6,7 +7,7 @@ import pytest
 from qgjob.cli.main import main
 from qgjob.sim.trace import load_trace
 from tests.sim.schedule_checker import check_schedule
-from tests.sim.test_simulator import SHARED
+from tests.sim.test_simulator import TRACES
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -18,21 +19,44 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def test_simulate_writes_a_feasible_schedule(capsys: pytest.CaptureFixture[str],
                                              tmp_path: Path) -> None:
-    trace = SHARED / "burst.json"
-    if not trace.exists():
-        pytest.skip(f"the shared traces are not next to this checkout ({SHARED})")
+    trace = TRACES / "burst.json"
     out_file = tmp_path / "schedule.json"
     code, out, _ = run(capsys, "simulate", str(trace), "--schedule-out", str(out_file),
                        "--json")
     assert code == 0
     summary = json.loads(out)
-    assert summary["trace"] == "burst" and summary["policy"] == "qgjob"
-    assert summary["makespan_ratio"] <= 1.08 and summary["install_ratio"] <= 2.0
+    assert summary["trace"] == "burst-gen1" and summary["policy"] == "qgjob"
     schedule = json.loads(out_file.read_text())
-    assert schedule["policy"] == "qgjob" and schedule["trace"] == "burst"
+    assert schedule["policy"] == "qgjob" and schedule["trace"] == "burst-gen1"
     assert check_schedule(load_trace(trace), schedule["events"]) == []
-    code, out, _ = run(capsys, "simulate", str(trace), "--policy", "fifo")
-    assert code == 0 and "fifo" in out and "installs" in out
+    code, out, _ = run(capsys, "simulate", str(trace), "--policy", "fifo", "--json")
+    fifo = json.loads(out)
+    assert code == 0 and fifo["policy"] == "fifo"
+    assert summary["installs"] < fifo["installs"]  # the point of grouping
+    code, out, _ = run(capsys, "simulate", str(trace))
+    assert code == 0 and "installs" in out and "makespan" in out
+
+
+def test_trace_writes_the_shipped_examples(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    for path in sorted(TRACES.glob("*.json")):
+        written = tmp_path / path.name
+        code, _, err = run(capsys, "trace", path.stem, "--out", str(written))
+        assert code == 0, err
+        assert written.read_text() == path.read_text()
+    code, out, _ = run(capsys, "trace", "burst", "--seed", "7")
+    assert code == 0 and json.loads(out)["name"] == "burst-gen7"
+
+
+def test_simulate_reads_a_trace_from_stdin(capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO((TRACES / "brief.json").read_text()))
+    code, out, _ = run(capsys, "simulate", "-", "--json")
+    summary = json.loads(out)
+    assert code == 0 and (summary["installs"], summary["passed"]) == (3, 5)
+    monkeypatch.setattr("sys.stdin", io.StringIO("{"))
+    code, _, err = run(capsys, "simulate", "-")
+    assert code == 2 and "stdin is not JSON" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -52,3 +76,15 @@ def test_bad_traces_and_options(capsys: pytest.CaptureFixture[str], tmp_path: Pa
         trace.write_text(content)
     code, _, err = run(capsys, "simulate", str(trace), *args)
     assert code == 2 and says in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["trace", "surge"], "unknown trace kind 'surge'"),
+    (["trace", "burst", "--out", "/proc/no/such/dir.json"], "cannot write"),
+    (["trace", "burst", "--seed", "x"], "--seed"),
+])
+def test_bad_trace_requests(capsys: pytest.CaptureFixture[str], args: list[str],
+                            says: str) -> None:
+    code, out, err = run(capsys, *args)
+    assert code == 2 and says in err and len(err.strip().splitlines()) == 1
+    assert out == ""

@@ -1,5 +1,5 @@
 """An independent feasibility check of a schedule against its trace (the rules of
-../shared/traces/README.md). It shares no code with the simulator, so a simulator bug cannot
+examples/traces/README.md). It shares no code with the simulator, so a simulator bug cannot
 hide behind it."""
 
 from __future__ import annotations

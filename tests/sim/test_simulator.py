@@ -1,4 +1,4 @@
-"""The simulator runs every policy over every shared trace (and generated ones) into a
+"""The simulator runs every policy over every shipped trace (and generated ones) into a
 feasible, deterministic schedule."""
 
 from __future__ import annotations
@@ -10,20 +10,25 @@ import pytest
 
 from qgjob.scheduler.registry import POLICY_NAMES, policy_named
 from qgjob.sim.engine import Simulator
-from qgjob.sim.generate import KINDS, generate
+from qgjob.sim.generate import EXAMPLES, KINDS, generate, trace_json
 from qgjob.sim.metrics import summarize
 from qgjob.sim.trace import Trace, TraceError, load_trace, parse_trace
 from tests.sim.schedule_checker import check_schedule
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
-TRACE_FILES = sorted(SHARED.glob("*.json")) if SHARED.is_dir() else []
+TRACES = Path(__file__).resolve().parents[2] / "examples" / "traces"
+TRACE_FILES = sorted(TRACES.glob("*.json"))
 
 
-def shared(name: str) -> Trace:
-    path = SHARED / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"the shared traces are not next to this checkout ({SHARED})")
-    return load_trace(path)
+def example(name: str) -> Trace:
+    return load_trace(TRACES / f"{name}.json")
+
+
+def test_the_shipped_traces_are_what_the_documented_command_writes() -> None:
+    """examples/traces/KIND.json is `qgjob trace KIND` (seed 1): after a change to the
+    generator, write them again with the command in examples/traces/README.md."""
+    assert [p.stem for p in TRACE_FILES] == sorted([*KINDS, *EXAMPLES])
+    for path in TRACE_FILES:
+        assert path.read_text() == trace_json(generate(path.stem, seed=1)), path.name
 
 
 @pytest.mark.parametrize("policy", POLICY_NAMES)
@@ -50,14 +55,14 @@ def test_the_same_run_twice_gives_the_same_schedule() -> None:
 
 
 def test_the_brief_example() -> None:
-    trace = shared("seed000")
+    trace = example("brief")
     summary = summarize(trace, "qgjob", Simulator(trace, policy_named("qgjob")).run().events)
     assert summary.installs == summary.min_installs == 3
     assert summary.passed == 5
 
 
 def test_the_checker_catches_a_broken_schedule() -> None:
-    trace = shared("seed000")
+    trace = example("brief")
     events = Simulator(trace, policy_named("qgjob")).run().events
     tests = [e for e in events if e["kind"] == "test"]
     broken = [e for e in events if e is not tests[0]]  # a job never ran

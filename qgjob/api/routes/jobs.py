@@ -80,7 +80,8 @@ async def submit_jobs(
     submitted = await service.submit(body.jobs)
     jobs = [s.job for s in submitted]
     if prefer is not None and MINIMAL.search(prefer):
-        return Response(JobIdList.json_of(jobs), status_code=status.HTTP_201_CREATED,
+        replayed = sum(s.replayed for s in submitted)
+        return Response(JobIdList.json_of(jobs, replayed), status_code=status.HTTP_201_CREATED,
                         media_type="application/json",
                         headers={"Preference-Applied": "return=minimal"})
     return Response(JobList.json_of(jobs), status_code=status.HTTP_201_CREATED,

@@ -46,7 +46,7 @@ export const jobs = {
       h("td", {}, job.org_id), h("td", { class: "mono" }, job.app_version_id),
       h("td", {}, job.target), h("td", {}, `P${job.priority}`),
       h("td", { class: "mono" }, job.test_path),
-      h("td", {}, `${job.attempts}/${job.max_attempts}`), h("td", {}, job.device || "-"),
+      h("td", {}, tries(job, "/")), h("td", {}, job.device || "-"),
       h("td", {}, clock(job.created_at)), h("td", { class: "error" }, job.error || "")));
     replace(this.list, h("h2", {}, `${found.count} job(s), newest first`),
       table(["Job", "Status", "Org", "App", "Target", "Priority", "Test", "Tries", "Device",
@@ -92,7 +92,7 @@ export const jobPage = {
       ["Job id", h("span", { class: "mono" }, job.job_id)], ["Status", badge(job.status)],
       ["Org", job.org_id], ["App build", h("span", { class: "mono" }, job.app_version_id)],
       ["Target", job.target], ["Priority", `P${job.priority}`],
-      ["Tries", `${job.attempts} of ${job.max_attempts}${job.flaky ? " (flaky)" : ""}`],
+      ["Tries", `${tries(job, " of ")}${job.flaky ? " (flaky)" : ""}`],
       ["Device", job.device || "-"], ["Submitted", clock(job.created_at)],
       ["Started", clock(job.started_at)], ["Finished", clock(job.finished_at)],
       ["Error", h("span", { class: "error" }, job.error || "-")],
@@ -145,3 +145,10 @@ export const jobPage = {
   },
 };
 
+// Charged attempts of the allowed ones; interrupted ones (a lost device, a hand-back, a
+// preemption) apart, as they are not charged.
+function tries(job, between) {
+  const charged = job.charged_attempts ?? job.attempts;
+  const interrupted = job.interrupted_attempts ? ` +${job.interrupted_attempts} interrupted` : "";
+  return `${charged}${between}${job.max_attempts}${interrupted}`;
+}
