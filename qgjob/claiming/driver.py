@@ -78,6 +78,8 @@ class ClaimDriver(Protocol):
         """Assigned and running jobs of the target's live leases but the device's own."""
     def device_counts(self, target: str) -> tuple[int, int]:
         """Online devices of the target, and how many of them are idle."""
+    def idle_holds(self, target: str, device_id: str) -> set[str]:
+        """Apps held by the target's other idle online devices."""
     def install_seconds(self, target: str) -> float | None:
         """What recent installs on the target took, or None before any."""
     def retries_due(self, target: str) -> dict[str, float]:

@@ -202,6 +202,11 @@ class MemoryQueue:
         devices = [d for d in self.devices.values() if d.target == target]
         return len(devices), sum(1 for d in devices if d.state == "idle")
 
+    def idle_holds(self, target: str, device_id: str) -> set[str]:
+        return {d.holds_app_version_id for d in self.devices.values()
+                if d.target == target and d.state == "idle" and d.device_id != device_id
+                and d.holds_app_version_id is not None}
+
     def install_seconds(self, target: str) -> float | None:
         recent = self._installs.get(target, [])[-INSTALLS_AVERAGED:]
         return sum(recent) / len(recent) if recent else None

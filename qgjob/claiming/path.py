@@ -218,6 +218,7 @@ def target_view(
         default_weight=rules.default_weight,
         work=work,
         retry_due=driver.retries_due(target),
+        idle_holds=frozenset(driver.idle_holds(target, device_id)),
     )
 
 

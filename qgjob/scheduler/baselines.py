@@ -45,6 +45,9 @@ class FifoPolicy:
     def lane_band(self, lane: LaneView, now: float) -> int:
         return lane.top_priority
 
+    def start_order(self, ctx: ClaimContext, lane: LaneView) -> float:
+        return lane.oldest_submitted_at
+
     @property
     def preempts(self) -> bool:
         return False

@@ -36,7 +36,8 @@ class LaneStanding:
 
 def explain(ctx: ClaimContext, policy: Policy) -> list[LaneStanding]:
     """Lanes of one target: those being worked on, then the waiting ones in the order devices
-    would take them (most urgent band, then the one that would finish last, then oldest)."""
+    would take them (most urgent band, then the one that finishes soonest for its weight, then
+    oldest)."""
     bands = {lane.key: policy.lane_band(lane, ctx.now) for lane in ctx.lanes}
 
     def working(lane: LaneView) -> int:
@@ -44,7 +45,7 @@ def explain(ctx: ClaimContext, policy: Policy) -> list[LaneStanding]:
 
     served = [lane for lane in ctx.lanes if working(lane)]
     waiting = sorted((lane for lane in ctx.lanes if not working(lane)),
-                     key=lambda lane: (-bands[lane.key], -remaining_seconds(ctx, lane),
+                     key=lambda lane: (-bands[lane.key], policy.start_order(ctx, lane),
                                        lane.head_submitted_at, lane.key))
     standings = [LaneStanding(lane, bands[lane.key], None, working(lane),
                               _progress(ctx, lane), None) for lane in served]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qgjob.scheduler.views import ClaimContext
+from qgjob.scheduler.outlook import first_free_seconds, remaining_seconds
+from qgjob.scheduler.views import ClaimContext, LaneView
 
 
 def capped(ctx: ClaimContext, org_id: str) -> bool:
@@ -33,3 +34,18 @@ def starved_orgs(ctx: ClaimContext) -> set[str]:
         if entitled - running >= 1.0:
             starved.add(org)
     return starved
+
+
+def starved_waits(ctx: ClaimContext, lane: LaneView, ratio: float) -> bool:
+    """Whether a starved org's lane, left to wait for the first device to run out of work and
+    then run on that one device, would finish more than `ratio` times later than if served now
+    on its share of the target's devices (an install first either way)."""
+    weights = {org: (ctx.orgs[org].weight if org in ctx.orgs else ctx.default_weight)
+               for org in {other.org_id for other in ctx.lanes} | set(ctx.orgs)}
+    total = sum(weights.values())
+    if total <= 0:
+        return True
+    entitled = max(ctx.target_devices * weights[lane.org_id] / total, 1.0)
+    work = remaining_seconds(ctx, lane)
+    install = ctx.install_seconds
+    return first_free_seconds(ctx) + install + work > ratio * (install + work / entitled)

@@ -55,3 +55,16 @@ def batch_share(ctx: ClaimContext, lane: LaneView) -> float:
     every device of the target ended up on it. Near a build's end that is one job, so no work
     is locked in one device's batch while others could run it."""
     return remaining_seconds(ctx, lane) / max(ctx.target_devices, 1)
+
+
+def first_free_seconds(ctx: ClaimContext) -> float:
+    """When a device of the target is expected to run out of queued work of its build (the
+    asking device counted on the build it holds): how long work nobody serves waits for one."""
+    waits = []
+    for lane in ctx.lanes:
+        devices = ctx.devices_per_group.get(lane.group_key, 0)
+        if lane.app_version_id == ctx.device.holds_app_version_id:
+            devices += 1
+        if devices:
+            waits.append(remaining_seconds(ctx, lane) / devices)
+    return min(waits, default=0.0)

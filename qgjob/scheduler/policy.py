@@ -6,24 +6,26 @@ For a device that asks for work:
 
 1. Fair share between orgs. On each target an org is entitled to devices in proportion to its
    weight (its tier) among the orgs with work there; an org short of its entitlement by a whole
-   device is *starved* and is served first. Orgs at their cap wait.
-2. Urgency. A lane's band is its top priority plus one level per `aging_seconds` its next job
-   has waited, up to `aging_cap` (normal priority): low priority never starves behind normal
-   work, and urgent work still outranks whatever has aged.
+   device is *starved*. Its build that nobody serves is served first when waiting for the
+   first device to run out of work would make it finish more than `starve_ratio` times later
+   than running on its share now, and never instead of more urgent work this device holds.
+   Orgs at their cap wait.
+2. Urgency. Priority 5 (`urgent_priority`) is a band of its own; priorities 1-4 share the
+   normal band, where they weigh in which build starts first (`weight`: the priority plus one
+   level per `aging_seconds` waited, so low priority never starves).
 3. Affinity. A device keeps the build it holds while that build has queued work: no install.
-   Work `cut_in_levels` bands more urgent takes it away (at a job boundary). So does a build of
-   at least its band that nobody serves, when other devices share the device's build: that
-   build needs its first install anyway, and the build left behind keeps its devices.
-4. Otherwise, band by band from the most urgent: a build nobody serves, the one with most work
-   first (it would finish last); else the build whose finish this device brings forward most,
-   if that is by more than `idle_join_installs` installs for a device with nothing of its own
-   to do (it wins back its install), and `join_installs` for one that leaves work of its own
-   (an install spends device time that work could use) — `leave_installs` times that when
-   nobody else serves the build it leaves, which then needs installing again.
+   Work `cut_in_levels` bands more urgent takes it away (at a job boundary).
+4. Otherwise, band by band from the most urgent: a build nobody serves, the one that finishes
+   soonest for its weight first (its remaining work over its weight: the fewest builds wait
+   behind a long one); else the build whose finish this device brings forward most, if that
+   is by more than `idle_join_installs` installs for a device with nothing of its own to do,
+   and `join_installs` for one that leaves work of its own (an install spends device time that
+   work could use) -- `leave_installs` times that when nobody else serves the build it leaves,
+   which then needs installing again.
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
-Within a lane it hands over a small batch: the most urgent jobs first, a retry preferably on
+Within a lane it hands over a small batch: the highest priority first, a retry preferably on
 another device than its last attempt, long tests early (a long test started last stretches the
 build), at most `max_batch` jobs and `batch_seconds` of expected work, and no more than the
 device's part of the build's remaining work were every device of the target on it.
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qgjob.domain.values import NORMAL_PRIORITY
-from qgjob.scheduler.fairness import capped, capped_orgs, starved_orgs
+from qgjob.scheduler.fairness import capped, capped_orgs, starved_orgs, starved_waits
 from qgjob.scheduler.outlook import batch_share, finish_gain, remaining_seconds
 from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, RunningJob
 
@@ -67,6 +69,11 @@ class Policy(Protocol):
         """How urgent the policy holds a lane (what queue explanations order lanes by)."""
         ...
 
+    def start_order(self, ctx: ClaimContext, lane: LaneView) -> float:
+        """Among waiting lanes of one band, the lowest is started first (what queue
+        explanations order them by next)."""
+        ...
+
     @property
     def preempts(self) -> bool:
         """Whether it may stop running jobs for urgent work (hard preemption)."""
@@ -81,9 +88,12 @@ class Policy(Protocol):
 @dataclass(frozen=True)
 class FairAffinityPolicy:
     aging_seconds: float = 1200.0
-    aging_cap: int = NORMAL_PRIORITY
+    """A waiting build weighs one priority level more per this many seconds it has waited."""
     cut_in_levels: int = 2
-    idle_join_installs: float = 1.0
+    starve_ratio: float = 2.0
+    """An org short of its share is served first when waiting would make its work finish more
+    than this many times later than running on its share now."""
+    idle_join_installs: float = 1.5
     """A device with no work of its own joins a build others serve when that brings the
     build's finish forward by more than this many installs (it wins back its install)."""
     join_installs: float = 2.0
@@ -106,23 +116,28 @@ class FairAffinityPolicy:
         return self.preemption
 
     def band(self, priority: int, submitted_at: float, now: float) -> int:
-        aged = priority + int(max(now - submitted_at, 0.0) // self.aging_seconds)
-        return max(priority, min(aged, self.aging_cap))
+        """Urgent priorities are bands of their own; every other priority shares the normal
+        band, where it weighs in which build starts first (`weight`)."""
+        return priority if priority >= self.urgent_priority else NORMAL_PRIORITY
+
+    def weight(self, lane: LaneView, now: float) -> float:
+        """How much a waiting build counts when devices pick one to start: its priority, one
+        level more per `aging_seconds` waited, so low priority never starves."""
+        return lane.top_priority + max(now - lane.head_submitted_at, 0.0) / self.aging_seconds
 
     def lane_band(self, lane: LaneView, now: float) -> int:
         return self.band(lane.top_priority, lane.head_submitted_at, now)
 
+    def start_order(self, ctx: ClaimContext, lane: LaneView) -> float:
+        """Of builds nobody serves in one band, the lowest starts first: the one that finishes
+        soonest for its weight, so the fewest builds wait behind a long one."""
+        return remaining_seconds(ctx, lane) / self.weight(lane, ctx.now)
+
     def bands(self, lanes: Sequence[LaneView], now: float) -> Bands:
         """`lane_band` of many lanes (a claim looks at every lane of its target)."""
-        aging, cap = self.aging_seconds, self.aging_cap
-        bands: Bands = {}
-        for lane in lanes:
-            priority = lane.top_priority
-            waited = now - lane.head_submitted_at
-            if priority < cap and waited >= aging:
-                priority = min(priority + int(waited // aging), cap)
-            bands[lane.key] = priority
-        return bands
+        urgent = self.urgent_priority
+        return {lane.key: lane.top_priority if lane.top_priority >= urgent else NORMAL_PRIORITY
+                for lane in lanes}
 
     # which lane -------------------------------------------------------------------------------
 
@@ -133,12 +148,19 @@ class FairAffinityPolicy:
         if _awaits_retry(ctx, lanes):
             return None
         bands = self.bands(lanes, ctx.now)
-        # An org short of its share is served first where its work waits for a device; work of
-        # its in a build others already run (grouped across orgs) is theirs to reach.
+        # An org short of its share is served first where that brings its finish forward by
+        # more than taking a device off its build costs, and never instead of more urgent work
+        # this device holds; work of its in a build others already run is theirs to reach.
+        holds = ctx.device.holds_app_version_id
+        mine = max((bands[lane.key] for lane in lanes if lane.app_version_id == holds),
+                   default=None)
         starved = starved_orgs(ctx)
-        chosen = self._choose_among([lane for lane in lanes if lane.org_id in starved
-                                     and not ctx.devices_per_group.get(lane.group_key, 0)],
-                                    ctx, bands)
+        chosen = self._choose_among(
+            [lane for lane in lanes if lane.org_id in starved
+             and not ctx.devices_per_group.get(lane.group_key, 0)
+             and (mine is None or bands[lane.key] >= mine)
+             and starved_waits(ctx, lane, self.starve_ratio)],
+            ctx, bands)
         if chosen is None:
             chosen = self._choose_among(lanes, ctx, bands)
         return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)
@@ -156,12 +178,6 @@ class FairAffinityPolicy:
         urgent = [lane for lane in lanes if bands[lane.key] >= mine + self.cut_in_levels]
         leaving = self.join_installs * (1.0 if shared else self.leave_installs)
         chosen = self._by_band(urgent, ctx, bands, installs=leaving)
-        if chosen is None and shared:
-            unserved = [lane for lane in lanes
-                        if lane.group_key != own.group_key
-                        and not ctx.devices_per_group.get(lane.group_key, 0)
-                        and bands[lane.key] >= mine]
-            chosen = self._by_band(unserved, ctx, bands, installs=leaving)
         return own if chosen is None else chosen
 
     def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
@@ -179,9 +195,17 @@ class FairAffinityPolicy:
 
     def _best_join(self, lanes: list[LaneView], ctx: ClaimContext, installs: float
                    ) -> LaneView | None:
+        # A build nobody serves that an idle device already holds is that device's to take,
+        # without an install.
+        holds = ctx.device.holds_app_version_id
+        lanes = [lane for lane in lanes if lane.app_version_id == holds
+                 or lane.app_version_id not in ctx.idle_holds
+                 or ctx.devices_per_group.get(lane.group_key, 0)]
+        if not lanes:
+            return None
         unserved = [lane for lane in lanes if not ctx.devices_per_group.get(lane.group_key, 0)]
         if unserved:
-            return min(unserved, key=lambda lane: (-remaining_seconds(ctx, lane),
+            return min(unserved, key=lambda lane: (self.start_order(ctx, lane),
                                                     lane.head_submitted_at, lane.key))
         gain, lane = max(((finish_gain(ctx, lane), lane) for lane in lanes),
                          key=lambda pair: (pair[0], -pair[1].head_submitted_at))
@@ -196,7 +220,7 @@ class FairAffinityPolicy:
         ordered = sorted(
             candidates,
             key=lambda job: (
-                -self.band(job.priority, job.submitted_at, ctx.now),
+                -job.priority,
                 job.last_device_id == device,
                 -job.expected_seconds,
                 job.submitted_at,

@@ -123,6 +123,9 @@ class ClaimContext:
     """Per group that other devices of the target work on: its app and what they still hold."""
     retry_due: Mapping[str, float] = field(default_factory=dict)
     """Per app on this target: when its next failed job comes back (after its retry backoff)."""
+    idle_holds: frozenset[str] = frozenset()
+    """Apps the target's other idle devices hold: each such device takes its app's work
+    without an install."""
 
     @functools.cached_property
     def queued_seconds(self) -> dict[str, float]:

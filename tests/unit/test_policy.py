@@ -30,7 +30,7 @@ def lane(app: str, *, org: str = "acme", priority: int = 3, queued: int = 5,
 def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | None = None,
         held: dict[str, float] | None = None, orgs: dict[str, OrgShare] | None = None,
         devices: int = 6, idle: int = 1, retry_due: dict[str, float] | None = None,
-        ) -> ClaimContext:
+        idle_holds: frozenset[str] = frozenset()) -> ClaimContext:
     working = working or {}
     work = {f"emulator|{app}": GroupWork(app, n, (held or {}).get(app, 40.0 * n))
             for app, n in working.items()}
@@ -40,7 +40,7 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
         shares.setdefault(item.org_id, OrgShare(item.org_id, 0))
     return ClaimContext(DeviceView("lab/emulator-1", "emulator", holds), lanes, per_group,
                         shares, devices, idle, 20.0, NOW, work=work,
-                        retry_due=retry_due or {})
+                        retry_due=retry_due or {}, idle_holds=idle_holds)
 
 
 def chosen(context: ClaimContext) -> str | None:
@@ -61,8 +61,10 @@ def chosen(context: ClaimContext) -> str | None:
          "one level more urgent does not take a device off its build"),
         (ctx(lane("new", age=100), lane("old", age=900)), "old",
          "of builds alike, the oldest first"),
-        (ctx(lane("small", age=900, work=100), lane("big", age=600, work=3000)), "big",
-         "of builds nobody serves, the one that would finish last first"),
+        (ctx(lane("small", age=600, work=100), lane("big", age=900, work=3000)), "small",
+         "of builds nobody serves, the one that finishes soonest first: the fewest wait"),
+        (ctx(lane("low", priority=1, work=100), lane("high", priority=4, work=300)), "high",
+         "priority weighs in: three times the work at four times the weight goes first"),
         (ctx(lane("big", org="bigco", work=5000), lane("tiny", org="small", age=30),
              holds="big", working={"big": 5},
              orgs={"bigco": OrgShare("bigco", 5)}), "tiny",
@@ -78,9 +80,18 @@ def chosen(context: ClaimContext) -> str | None:
          "urgent work that does not need this device: back to its own build"),
         (ctx(lane("shared", work=2000), lane("new", work=100), holds="shared",
              working={"shared": 2}), "new",
-         "a build nobody serves takes a device off a build others share"),
+         "a build nobody serves, that would wait long for a free device, takes a device off "
+         "a build others share"),
+        (ctx(lane("big", org="bigco", work=5000), lane("tiny", org="small", work=100),
+             holds="big", working={"big": 5}, devices=6,
+             orgs={"bigco": OrgShare("bigco", 5), "small": OrgShare("small", 0)}), "tiny",
+         "a starved org whose work would wait long for a free device is served first"),
         (ctx(lane("mine", work=2000), lane("new", work=100), holds="mine"), "mine",
          "a device alone on its build stays there"),
+        (ctx(lane("held"), idle=2, idle_holds=frozenset({"held"})), None,
+         "a build an idle device already holds is that device's: no second install"),
+        (ctx(lane("held"), lane("new"), idle=2, idle_holds=frozenset({"held"})), "new",
+         "so this device starts another build"),
         (ctx(lane("other"), holds="mine", retry_due={"mine": NOW + 3}), None,
          "its build's failed job comes back sooner than an install: it waits"),
         (ctx(lane("other"), holds="mine", retry_due={"mine": NOW + 60}), "other",
@@ -93,11 +104,17 @@ def test_which_lane(context: ClaimContext, expected: str | None, why: str) -> No
     assert chosen(context) == expected, why
 
 
-def test_low_priority_ages_up_to_normal_priority() -> None:
+def test_priorities_below_urgent_share_the_normal_band() -> None:
+    assert {POLICY.lane_band(lane("x", priority=p), NOW) for p in (1, 2, 3, 4)} == {3}
+    assert POLICY.lane_band(lane("x", priority=5), NOW) == 5
+
+
+def test_low_priority_weighs_more_as_it_waits() -> None:
+    fresh_low = lane("low", priority=1, age=10)
+    assert chosen(ctx(fresh_low, lane("normal", priority=3, age=10))) == "normal"
     patient = lane("patient", priority=1, age=POLICY.aging_seconds * 3 + 1)
-    assert POLICY.lane_band(patient, NOW) == 3
+    assert POLICY.weight(patient, NOW) > POLICY.weight(lane("fresh", priority=3, age=10), NOW)
     assert chosen(ctx(patient, lane("fresh", priority=3, age=10))) == "patient"
-    assert chosen(ctx(patient, lane("high", priority=4, age=10))) == "high"
 
 
 def test_aged_work_still_yields_to_urgent_work() -> None:

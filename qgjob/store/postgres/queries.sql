@@ -125,6 +125,11 @@ SELECT count(*) AS online, count(*) FILTER (WHERE d.state = 'idle') AS idle
 FROM devices d JOIN agents a ON a.id = d.agent_id
 WHERE d.target = %(target)s AND a.state = 'online';
 
+-- name: idle_holds
+SELECT DISTINCT d.holds_app_version_id FROM devices d JOIN agents a ON a.id = d.agent_id
+WHERE d.target = %(target)s AND d.state = 'idle' AND a.state = 'online'
+  AND d.id != %(device_id)s AND d.holds_app_version_id IS NOT NULL;
+
 -- name: recent_install_seconds
 SELECT avg(finished_at - started_at) AS seconds FROM (
     SELECT finished_at, started_at FROM installs

@@ -65,6 +65,10 @@ class SqlClaimDriver:
         row = self.conn.run("count_target_devices", {"target": target}).fetchone()
         return int(row["online"]), int(row["idle"])
 
+    def idle_holds(self, target: str, device_id: str) -> set[str]:
+        return {r["holds_app_version_id"] for r in self.conn.run(
+            "idle_holds", {"target": target, "device_id": device_id})}
+
     def install_seconds(self, target: str) -> float | None:
         row = self.conn.run("recent_install_seconds", {"target": target}).fetchone()
         return None if row["seconds"] is None else float(row["seconds"])

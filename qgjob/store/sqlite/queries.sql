@@ -122,6 +122,11 @@ SELECT count(*) AS online, coalesce(sum(d.state = 'idle'), 0) AS idle
 FROM devices d JOIN agents a ON a.id = d.agent_id
 WHERE d.target = :target AND a.state = 'online';
 
+-- name: idle_holds
+SELECT DISTINCT d.holds_app_version_id FROM devices d JOIN agents a ON a.id = d.agent_id
+WHERE d.target = :target AND d.state = 'idle' AND a.state = 'online' AND d.id != :device_id
+  AND d.holds_app_version_id IS NOT NULL;
+
 -- name: recent_install_seconds
 SELECT avg(finished_at - started_at) AS seconds FROM (
     SELECT finished_at, started_at FROM installs
