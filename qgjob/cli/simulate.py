@@ -43,17 +43,9 @@ def simulate(
 
     try:
         trace = _read_trace(trace_file)
-        chosen = policy_named(policy)
+        chosen = policy_named(policy, **({"preemption": True} if preemption else {}))
     except (TraceError, ValueError) as bad:
         raise CliError(EXIT_USAGE, str(bad)) from None
-    if preemption:
-        from dataclasses import replace
-
-        from qgjob.scheduler.policy import FairAffinityPolicy
-
-        if not isinstance(chosen, FairAffinityPolicy):
-            raise CliError(EXIT_USAGE, "--preemption applies to the qgjob policy only")
-        chosen = replace(chosen, preemption=True)
     result = Simulator(trace, chosen, seed=seed).run()
     summary = summarize(trace, chosen.name, result.events)
     if schedule_out is not None:
