@@ -38,7 +38,7 @@ from qgjob.group_commit import GroupCommit
 from qgjob.ids import new_id, new_ids
 from qgjob.metrics import Metrics
 from qgjob.scheduler.explain import LaneStanding, explain
-from qgjob.scheduler.policy import FairAffinityPolicy, Policy
+from qgjob.scheduler.policy import Policy
 from qgjob.settings import ServerSettings
 from qgjob.store.base import (
     AgentOwner,
@@ -100,8 +100,7 @@ class JobService:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.store = store
-        self.policy = policy or FairAffinityPolicy(
-            max_batch=settings.max_batch, preemption=settings.preemption)
+        self.policy = policy or settings.scheduling_policy()
         self.rules = settings.fleet_rules()
         self.clock = clock
         self.waiters = ClaimWaiters()

@@ -1,5 +1,8 @@
 """Server settings: defaults, overridden by `QGJOB_*` environment variables, overridden by
-command-line options. One frozen object, passed to the app factory; no module globals."""
+command-line options. One frozen object, passed to the app factory; no module globals.
+Every value is checked when the object is made, alone and against the others (a heartbeat
+shorter than the lease, a claim wait the API allows), so a bad one stops the server at start
+with one line that names it."""
 
 from __future__ import annotations
 
@@ -7,9 +10,12 @@ import json
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_type_hints
+
+from qgjob.domain.values import MAX_CLAIM_WAIT_SECONDS
 
 if TYPE_CHECKING:
+    from qgjob.scheduler.policy import Policy
     from qgjob.scheduler.views import FleetRules
 
 
@@ -67,6 +73,19 @@ class ServerSettings:
     org_caps: dict[str, int] = field(default_factory=dict)
     """Org id -> most devices it may use at once on one target (like BrowserStack's
     parallel limits)."""
+    policy: dict[str, float] = field(default_factory=dict)
+    """The scheduling policy's constants, e.g. {"join_installs": 3} (README: How scheduling
+    works); unlisted ones keep their defaults."""
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    def scheduling_policy(self) -> Policy:
+        """The qgjob policy with these settings' batch size, preemption and constants."""
+        from qgjob.scheduler.registry import policy_named
+
+        return policy_named("qgjob", **{"max_batch": self.max_batch,
+                                        "preemption": self.preemption, **self.policy})
 
     @property
     def standard_weight(self) -> float:
@@ -95,31 +114,76 @@ class ServerSettings:
         database URL), then apply `overrides` that are not None."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        kinds = get_type_hints(cls)
         for setting in fields(cls):
-            name = ("QGJOB_DB" if setting.name == "database_url"
-                    else f"QGJOB_{setting.name.upper()}")
-            raw = env.get(name)
+            raw = env.get(variable(setting.name))
             if raw is not None and raw != "":
-                values[setting.name] = _parse(setting.name, str(setting.type), raw)
+                values[setting.name] = _parse(setting.name, kinds[setting.name], raw)
         settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def _parse(name: str, kind: str, raw: str) -> Any:
-    if kind.startswith("dict"):
-        return _parse_mapping(name, kind, raw)
+def variable(name: str) -> str:
+    """The environment variable of a setting."""
+    return "QGJOB_DB" if name == "database_url" else f"QGJOB_{name.upper()}"
+
+
+_POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "maintenance_seconds",
+             "retry_base_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
+             "max_attempts", "max_infra_failures", "max_body_bytes")
+_NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burst",
+                 "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds")
+
+
+def _check(settings: ServerSettings) -> None:
+    """Each value alone, then against the others; a ValueError names the first bad one."""
+    def value(name: str) -> str:
+        return f"{variable(name)}={getattr(settings, name)!r}"
+
+    for name in _POSITIVE:
+        if not getattr(settings, name) > 0:
+            raise ValueError(f"{value(name)} must be greater than 0")
+    for name in _NOT_NEGATIVE:
+        if not getattr(settings, name) >= 0:
+            raise ValueError(f"{value(name)} must not be negative")
+    if settings.heartbeat_seconds >= settings.lease_seconds:
+        raise ValueError(f"{value('heartbeat_seconds')} must be shorter than "
+                         f"{value('lease_seconds')}: a lease would lapse between heartbeats")
+    if settings.agent_offline_seconds <= settings.heartbeat_seconds:
+        raise ValueError(f"{value('agent_offline_seconds')} must be longer than "
+                         f"{value('heartbeat_seconds')}: every agent would look offline")
+    if settings.claim_wait_seconds > MAX_CLAIM_WAIT_SECONDS:
+        raise ValueError(f"{value('claim_wait_seconds')} is longer than the "
+                         f"{MAX_CLAIM_WAIT_SECONDS:.0f} s the API lets a claim wait")
+    if settings.retry_base_seconds > settings.retry_max_seconds:
+        raise ValueError(f"{value('retry_base_seconds')} must not exceed "
+                         f"{value('retry_max_seconds')}")
+    if settings.max_body_bytes < 1024:
+        raise ValueError(f"{value('max_body_bytes')} must be at least 1024")
+    from qgjob.scheduler.registry import KNOBS
+
+    tunable = set(KNOBS) - {"max_batch", "preemption", "name"}
+    unknown = sorted(set(settings.policy) - tunable)
+    if unknown:
+        raise ValueError(f"QGJOB_POLICY: unknown setting(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(tunable))}")
+
+
+def _parse(name: str, kind: Any, raw: str) -> Any:
+    if str(kind).startswith("dict"):
+        return _parse_mapping(name, str(kind), raw)
     try:
-        if kind == "bool":
+        if kind is bool:
             lowered = raw.strip().lower()
             if lowered not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
                 raise ValueError(raw)
             return lowered in ("1", "true", "yes", "on")
-        if kind == "int":
+        if kind is int:
             return int(raw)
-        if kind == "float":
+        if kind is float:
             return float(raw)
     except ValueError:
-        raise ValueError(f"QGJOB_{name.upper()}={raw!r} is not a valid {kind}") from None
+        raise ValueError(f"{variable(name)}={raw!r} is not a valid {kind.__name__}") from None
     return raw
 
 

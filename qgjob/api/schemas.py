@@ -338,7 +338,7 @@ class ClaimRequest(Strict):
     device: Name
     target: TargetName
     holds_app_version_id: AppVersionId | None = None
-    wait_seconds: float = Field(default=0.0, ge=0, le=60)
+    wait_seconds: float = Field(default=0.0, ge=0, le=values.MAX_CLAIM_WAIT_SECONDS)
 
 
 class BatchPublic(BaseModel):

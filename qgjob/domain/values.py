@@ -33,6 +33,8 @@ PRIORITY_NAMES = {
 }
 
 ORG_ID_MAX = 64
+MAX_CLAIM_WAIT_SECONDS = 60.0
+"""Longest a device's claim may be held open (the API refuses longer waits)."""
 APP_VERSION_ID_MAX = 200
 TEST_PATH_MAX = 512
 

@@ -1,0 +1,53 @@
+"""Every bad server setting stops the server at start with one line that names it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.settings import ServerSettings
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"QGJOB_LEASE_SECONDS": "-5"}, "QGJOB_LEASE_SECONDS=-5.0 must be greater than 0"),
+        ({"QGJOB_HEARTBEAT_SECONDS": "100"}, "must be shorter than QGJOB_LEASE_SECONDS"),
+        ({"QGJOB_MAX_BATCH": "0"}, "QGJOB_MAX_BATCH=0 must be greater than 0"),
+        ({"QGJOB_CLAIM_WAIT_SECONDS": "600"}, "the 60 s the API lets a claim wait"),
+        ({"QGJOB_LEASE_SECONDS": "nan"}, "QGJOB_LEASE_SECONDS=nan must be greater than 0"),
+        ({"QGJOB_MAX_ATTEMPTS": "2.5"}, "QGJOB_MAX_ATTEMPTS='2.5' is not a valid int"),
+        ({"QGJOB_PREEMPTION": "maybe"}, "QGJOB_PREEMPTION='maybe' is not a valid bool"),
+        ({"QGJOB_RETRY_BASE_SECONDS": "600"}, "must not exceed QGJOB_RETRY_MAX_SECONDS"),
+        ({"QGJOB_AGENT_OFFLINE_SECONDS": "1"}, "every agent would look offline"),
+        ({"QGJOB_RATE_LIMIT_PER_SECOND": "-1"}, "must not be negative"),
+        ({"QGJOB_POLICY": '{"joinx": 1}'}, "QGJOB_POLICY: unknown setting(s) joinx"),
+        ({"QGJOB_POLICY": '{"join_installs": -1}'}, "must be positive"),
+    ],
+)
+def test_a_bad_setting_is_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        ServerSettings.from_env(env)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_the_policy_takes_its_settings() -> None:
+    settings = ServerSettings.from_env({"QGJOB_POLICY": '{"join_installs": 3}',
+                                        "QGJOB_MAX_BATCH": "2", "QGJOB_PREEMPTION": "true"})
+    policy = settings.scheduling_policy()
+    assert policy == FairAffinityPolicy(join_installs=3, max_batch=2, preemption=True)
+
+
+def test_the_server_refuses_to_start_with_exit_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "qgjob", "server", "--port", "18998"],
+        env={"QGJOB_HEARTBEAT_SECONDS": "100", "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "qgjob: error: QGJOB_HEARTBEAT_SECONDS=100.0 must be shorter than "
+        "QGJOB_LEASE_SECONDS=30.0: a lease would lapse between heartbeats"]
