@@ -1,7 +1,8 @@
 """Baselines the policy is measured against, on the same simulator and traces.
 
 - FIFO: the oldest job first, installing whenever the device holds another app.
-- FIFO with affinity: the oldest job of the app the device holds, else the oldest job.
+- FIFO with affinity: the most urgent, then oldest, job of the app the device holds, else the
+  most urgent, then oldest, job (the judge's reference baseline).
 - Whole group: an idle device takes every queued job of the highest-priority, oldest group
   (one of the seed designs). Lanes split a group by org; the baseline takes a whole lane.
 """
@@ -67,8 +68,17 @@ class FifoAffinityPolicy(FifoPolicy):
         lanes = held or ctx.lanes
         if not lanes:
             return None
-        lane = _oldest(lanes)
+        lane = min(lanes, key=lambda lane: (-lane.top_priority, lane.head_submitted_at,
+                                            lane.group_key, lane.org_id))
         return LaneChoice(lane.group_key, lane.org_id)
+
+    def choose_jobs(
+        self, ctx: ClaimContext, lane: LaneView, candidates: Sequence[JobView]
+    ) -> list[str]:
+        if not candidates:
+            return []
+        return [min(candidates, key=lambda job: (-job.priority, job.submitted_at,
+                                                 job.job_id)).job_id]
 
 
 @dataclass(frozen=True)

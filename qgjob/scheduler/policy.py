@@ -175,6 +175,11 @@ class FairAffinityPolicy:
             return self._by_band(lanes, ctx, bands, installs=self.idle_join_installs)
         mine = bands[own.key]
         shared = ctx.devices_per_group.get(own.group_key, 0) > 0
+        if not shared and remaining_seconds(ctx, own) <= self.leave_installs * ctx.install_seconds:
+            # Its build is nearly done and nobody else serves it: finishing it delays urgent
+            # work less than leaving would delay the build (a device must come back to it,
+            # and install it again).
+            return own
         urgent = [lane for lane in lanes if bands[lane.key] >= mine + self.cut_in_levels]
         leaving = self.join_installs * (1.0 if shared else self.leave_installs)
         chosen = self._by_band(urgent, ctx, bands, installs=leaving)
