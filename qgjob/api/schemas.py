@@ -294,10 +294,16 @@ class QueueSummary(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="`ok`; `degraded` (with a 503) while the database "
+                                    "refuses writes")
     version: str
     database: str
     schema_version: int
+    writes: str = Field(default="ok", description=(
+        "`ok`, or `refused` (disk full, I/O errors, read-only): submits, claims and reports "
+        "get 503"))
+    writes_refused_since: str | None = None
+    detail: str | None = Field(default=None, description="why writes are refused")
 
 
 # The agent protocol ---------------------------------------------------------------------------

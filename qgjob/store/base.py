@@ -55,6 +55,20 @@ class StoreUnavailable(StoreError):
     transaction committed is unknown). Callers retry, idempotently."""
 
 
+class WritesRefused(StoreUnavailable):
+    """The database takes no writes now (disk full, I/O errors, read-only): nothing of this
+    transaction was stored. Reads still work, and writes succeed again once the cause is
+    gone; callers retry later."""
+
+
+@dataclass(frozen=True)
+class WriteRefusal:
+    """Why and since when (Unix time) the database has been refusing writes."""
+
+    since: float
+    reason: str
+
+
 class Yielded(Conflict):
     """Urgent work waits: the rest of the batch went back to the queue, and the device should
     ask for work again instead of starting this job."""
@@ -140,6 +154,11 @@ class Store(Protocol):
     def close(self) -> None: ...
     def ping(self) -> None: ...
     def schema_version(self) -> int: ...
+    def write_refusal(self) -> WriteRefusal | None:
+        """Whether the database refuses writes now, as the last write found (None: it took
+        it). While it refuses, this tries a small write of its own now and then, so it
+        clears once the cause is gone even when nobody else writes."""
+        ...
 
     # jobs
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:

@@ -40,6 +40,7 @@ from qgjob.store.base import (
     QueueCount,
     Transitioned,
     WakeUp,
+    WriteRefusal,
 )
 from qgjob.store.rows import (
     Row,
@@ -81,6 +82,9 @@ class SqlStore:
 
     def ping(self) -> None:
         self._db.ping()
+
+    def write_refusal(self) -> WriteRefusal | None:
+        return self._db.write_refusal()
 
     def leads_maintenance(self) -> bool:
         """Whether this process should run maintenance now (a dialect shared by several
