@@ -20,24 +20,18 @@ from qgjob.api.app import create_app
 from qgjob.domain import values
 from qgjob.settings import ServerSettings
 from tests.api.test_agent_protocol import JOB, claim, register
-from tests.postgres import fresh_schema
+from tests.postgres import BACKENDS, database_url
 
 SHOWN = "\ufffd"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
-    def serve(url: str) -> Iterator[TestClient]:
+    with database_url(request.param, tmp_path) as url:
         settings = ServerSettings(database_url=url, heartbeat_seconds=0.2,
                                   claim_poll_seconds=0.2)
         with TestClient(create_app(settings, maintenance=False)) as test_client:
             yield test_client
-
-    if request.param == "sqlite":
-        yield from serve(f"sqlite:///{tmp_path / 'text.db'}")
-        return
-    with fresh_schema() as url:
-        yield from serve(url)
 
 
 def running_job(client: TestClient) -> tuple[str, str, str]:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.processes import Process, free_port, wait_healthy
-from tests.postgres import fresh_schema
+from tests.postgres import BACKENDS, database_url
 
 pytestmark = pytest.mark.e2e
 
@@ -21,12 +21,9 @@ PRINTS_NUL = (f"{sys.executable} -c \"import sys; sys.stdout.write('before\\0aft
               "sys.exit(1)\"")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'nul.db'}"
-        return
-    with fresh_schema() as url:
+    with database_url(request.param, tmp_path) as url:
         yield url
 
 
