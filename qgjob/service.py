@@ -216,6 +216,10 @@ class JobService:
                  len(agent.devices))
         return agent
 
+    async def sign_off(self, agent_id: str) -> None:
+        await self._run(self.store.sign_off, agent_id)
+        log.info("agent session %s signed off", agent_id)
+
     async def list_agents(self) -> list[Agent]:
         return await self._run(self.store.list_agents)
 

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qgjob.store.base import (
+    AgentNameInUse,
     Conflict,
     LeaseLost,
     NotFound,
@@ -67,6 +68,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Yielded)
     async def _yielded(_: Request, exc: Yielded) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "code": "yield"}, status_code=409)
+
+    @app.exception_handler(AgentNameInUse)
+    async def _name_in_use(_: Request, exc: AgentNameInUse) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": "agent_name_in_use"}, status_code=409)
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:

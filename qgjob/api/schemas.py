@@ -323,6 +323,9 @@ class AgentRegistration(Strict):
     version: Label = ""
     executor: Label = ""
     devices: list[DeviceAnnouncement] = Field(min_length=1, max_length=256)
+    replaces_agent_id: Name | None = Field(default=None, description=(
+        "the session this agent process had before it restarted: a live session under "
+        "`name` is taken over only if it is this one (or has missed heartbeats for a lease)"))
 
     @field_validator("devices")
     @classmethod

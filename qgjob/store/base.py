@@ -50,6 +50,10 @@ class LeaseLost(Conflict):
     handed to another device. The caller must drop it."""
 
 
+class AgentNameInUse(Conflict):
+    """Another live agent session holds the name an agent registers under."""
+
+
 class StoreUnavailable(StoreError):
     """The database cannot be reached, or lost the connection mid-transaction (whether that
     transaction committed is unknown). Callers retry, idempotently."""
@@ -141,6 +145,8 @@ class AgentOwner:
     name: str
     token_id: str | None
     """None when it registered without a token (none were configured then)."""
+    last_seen_at: float | None = None
+    """Its last registration or heartbeat."""
 
 
 DecideAttempt = Callable[[Job], Verdict]
@@ -183,6 +189,9 @@ class Store(Protocol):
         `agent_owner`."""
         ...
     def list_agents(self) -> list[Agent]: ...
+    def sign_off(self, agent_id: str) -> None:
+        """The agent session stopped (after handing back its work): offline, its name free."""
+        ...
     def heartbeat(
         self, agent_id: str, devices: Sequence[DeviceReport], now: float, lease_seconds: float
     ) -> HeartbeatAck: ...

@@ -400,6 +400,12 @@ class SqlStore:
                                            _GROUP_JOB_IDS_MAX)
 
     @retried
+    def sign_off(self, agent_id: str) -> None:
+        with self._db.write() as conn:
+            if conn.run("sign_off_agent", {"agent_id": agent_id}).rowcount:
+                conn.run("mark_devices_offline", {"agent_ids": conn.array([agent_id])})
+
+    @retried
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]:
         with self._db.write() as conn:
             ids = [r["id"] for r in conn.run("mark_agents_offline", {"seen_before": seen_before}
