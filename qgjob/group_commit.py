@@ -13,7 +13,10 @@ one counter update per lane, and PostgreSQL, which has no such writer, gets the 
 
 A request's jobs are still all stored or none: if a combined transaction fails (say one
 request reuses an idempotency key for another test), each of its requests is written again on
-its own, so only the request at fault gets the error. Requests are combined in arrival order,
+its own, so only the request at fault gets the error. When the store itself fails (the
+database is unreachable or refuses writes), no request is at fault: every request of the
+group gets that error at once, rather than each waiting for a transaction of its own that
+would fail the same way. Requests are combined in arrival order,
 so an idempotency key two of them share names the first one's job, as if they ran one after
 the other.
 """
@@ -25,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from qgjob.domain.models import Job, NewJob
+from qgjob.store.base import StoreUnavailable
 
 Write = Callable[[Sequence[NewJob]], Awaitable[list[Job]]]
 
@@ -61,6 +65,10 @@ class GroupCommit:
                 group = self._next_group()
                 try:
                     stored = await self._write([job for p in group for job in p.jobs])
+                except StoreUnavailable as error:
+                    for pending in group:
+                        _settle(pending, error=error)
+                    continue
                 except Exception as error:
                     if len(group) == 1:
                         _settle(group[0], error=error)

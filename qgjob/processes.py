@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from qgjob.agent.client import AgentClient
 from qgjob.agent.executors.base import Executor
+from qgjob.agent.identity import AgentIdentity, identity_folder
 from qgjob.agent.runner import Agent
 from qgjob.domain.models import DeviceSpec
 from qgjob.settings import ServerSettings
@@ -79,12 +80,14 @@ def _freeze_heap() -> None:
 
 
 async def run_agent(
-    server: str, token: str | None, name: str, devices: Sequence[DeviceSpec], executor: Executor
+    server: str, token: str | None, identity: AgentIdentity, devices: Sequence[DeviceSpec],
+    executor: Executor,
 ) -> None:
     """Run an agent until SIGINT/SIGTERM: the first signal finishes running jobs and hands
-    back the rest; a second one hands back running jobs too."""
+    back the rest; a second one hands back running jobs too. Raises NameInUse when another
+    live agent holds the name."""
     client = AgentClient(server, token)
-    agent = Agent(client, name, devices, executor)
+    agent = Agent(client, identity.name, devices, executor, identity)
     with _stop_on_signals(agent, interrupt_first=False):
         try:
             await agent.run()
@@ -118,7 +121,9 @@ async def run_up(
         await asyncio.sleep(0.01)
     url_host = f"[{host}]" if ":" in host else host
     client = AgentClient(f"http://{url_host}:{port}", local_token)
-    agent = Agent(client, "local", devices, executor)
+    # `local` (or local-2… while another `up` runs on this host), the same after a restart
+    identity = AgentIdentity.first_free(identity_folder(), "local")
+    agent = Agent(client, identity.name, devices, executor, identity)
     try:
         with _stop_on_signals(agent, interrupt_first=True):
             await agent.run()

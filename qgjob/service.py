@@ -49,6 +49,8 @@ from qgjob.store.base import (
     QueueCount,
     Store,
     Transitioned,
+    WriteRefusal,
+    WritesRefused,
     Yielded,
 )
 from qgjob.wakeups import ClaimWaiters
@@ -77,6 +79,15 @@ class JobRequest(Protocol):
     def max_attempts(self) -> int | None: ...
     @property
     def idempotency_key(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Health:
+    version: str
+    database: str
+    schema_version: int
+    writes_refused: WriteRefusal | None
+    """Set while the database refuses writes (writes answer 503 meanwhile)."""
 
 
 @dataclass(frozen=True)
@@ -168,14 +179,14 @@ class JobService:
         views = await self._run(self.store.queue_views, self.clock(), self.rules)
         return [standing for view in views for standing in explain(view, self.policy)]
 
-    async def health(self) -> dict[str, object]:
+    async def health(self) -> Health:
         await self._run(self.store.ping)
-        return {
-            "status": "ok",
-            "version": __version__,
-            "database": getattr(self.store, "dialect", "unknown"),
-            "schema_version": await self._run(self.store.schema_version),
-        }
+        return Health(
+            version=__version__,
+            database=getattr(self.store, "dialect", "unknown"),
+            schema_version=await self._run(self.store.schema_version),
+            writes_refused=await self._run(self.store.write_refusal),
+        )
 
     # history --------------------------------------------------------------------------------
 
@@ -203,6 +214,10 @@ class JobService:
         log.info("agent %s registered (%s) with %d devices", name, agent.agent_id,
                  len(agent.devices))
         return agent
+
+    async def sign_off(self, agent_id: str) -> None:
+        await self._run(self.store.sign_off, agent_id)
+        log.info("agent session %s signed off", agent_id)
 
     async def list_agents(self) -> list[Agent]:
         return await self._run(self.store.list_agents)
@@ -400,6 +415,8 @@ class JobService:
             try:
                 if await self._run(self.store.leads_maintenance):
                     await self.maintain_once()
+            except WritesRefused:
+                pass  # the store said so once; the next pass tries again
             except Exception:
                 log.exception("maintenance pass failed; trying again")
             await asyncio.sleep(self.settings.maintenance_seconds)

@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,17 @@ def fresh_schema() -> Iterator[str]:
         yield f"{url}{separator}schema={schema}"
     finally:
         drop_schema(schema)
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""For `@pytest.fixture(params=BACKENDS)`: each test once per store."""
+
+
+@contextmanager
+def database_url(backend: str, folder: Path) -> Iterator[str]:
+    """A fresh database of `backend` ("sqlite" in `folder`, or "postgres")."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'qgjob.db'}"
+        return
+    with fresh_schema() as url:
+        yield url

@@ -47,6 +47,10 @@ class Rejected(Exception):
     """The server refused a request as invalid (4xx): a bug or a version mismatch."""
 
 
+class NameInUse(Rejected):
+    """Another live agent holds this agent's name: this one must not run under it."""
+
+
 @dataclass(frozen=True)
 class Registration:
     agent_id: str
@@ -112,8 +116,10 @@ class AgentClient:
             await pool.aclose()
 
     async def register(
-        self, name: str, executor: str, devices: Sequence[DeviceSpec]
+        self, name: str, executor: str, devices: Sequence[DeviceSpec],
+        replaces: str | None = None,
     ) -> Registration:
+        """`replaces`: this process's earlier session (a restarted agent takes it over)."""
         body = {
             "name": name, "version": __version__, "executor": executor,
             "devices": [
@@ -121,6 +127,7 @@ class AgentClient:
                  "holds_app_version_id": d.holds_app_version_id}
                 for d in devices
             ],
+            **({"replaces_agent_id": replaces} if replaces else {}),
         }
         data = await self._post("/agents", body)
         self.agent_id = data["agent"]["agent_id"]
@@ -191,6 +198,10 @@ class AgentClient:
             raise AgentUnknown("the server does not know this agent")
         return Orders(tuple(data["cancel_job_ids"]), tuple(data.get("preempt_job_ids", ())))
 
+    async def sign_off(self) -> None:
+        """This session stopped: its name is free at once."""
+        await self._post(f"/agents/{self.agent_id}/sign-off", {}, timeout=5.0)
+
     async def record_install(
         self, device: str, app_version_id: str, target: str, seconds: float, ok: bool
     ) -> None:
@@ -221,6 +232,8 @@ class AgentClient:
             raise LeaseLost(detail)
         if response.status_code == 409 and '"yield"' in response.text:
             raise YieldToUrgentWork(detail)
+        if response.status_code == 409 and '"agent_name_in_use"' in response.text:
+            raise NameInUse(detail)
         if response.status_code == 404 and "register again" in detail:
             raise AgentUnknown(detail)
         if response.status_code >= 400:

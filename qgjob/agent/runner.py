@@ -22,11 +22,13 @@ from qgjob.agent.client import (
     Assignment,
     DeviceStatus,
     LeaseLost,
+    NameInUse,
     Rejected,
     ServerUnavailable,
     YieldToUrgentWork,
 )
 from qgjob.agent.executors.base import Executor, InstallFailed, JobTicket, Output, RunResult
+from qgjob.agent.identity import AgentIdentity
 from qgjob.agent.output import OutputStream, refusing
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import DeviceSpec
@@ -63,10 +65,15 @@ class _Device:
 
 class Agent:
     def __init__(
-        self, client: AgentClient, name: str, devices: Sequence[DeviceSpec], executor: Executor
+        self, client: AgentClient, name: str, devices: Sequence[DeviceSpec], executor: Executor,
+        identity: AgentIdentity | None = None,
     ) -> None:
+        """`identity`: this process's hold on its name, with the session it had last."""
         self.client = client
         self.name = name
+        self.identity = identity
+        self.refused: NameInUse | None = None
+        """Set when another live agent holds the name: this one stops."""
         self.executor = executor
         self.devices = [_Device(spec, holds=spec.holds_app_version_id) for spec in devices]
         self.heartbeat_seconds = 5.0
@@ -97,6 +104,10 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             log.info("agent %s stopped after %d job(s)", self.name, self.jobs_run)
+        if self.refused is not None:
+            raise self.refused
+        with contextlib.suppress(ServerUnavailable, Rejected):
+            await self.client.sign_off()
 
     def stop(self, interrupt: bool = False) -> None:
         if interrupt and not self._interrupting:
@@ -118,19 +129,38 @@ class Agent:
         async with self._registering:
             if forgotten is not None and self.client.agent_id != forgotten:
                 return  # another worker registered already
+            if self.refused is not None:
+                return
 
             async def register() -> None:
                 specs = [DeviceSpec(d.spec.name, d.spec.target, d.holds) for d in self.devices]
-                registration = await self.client.register(self.name, self.executor.name, specs)
+                registration = await self.client.register(
+                    self.name, self.executor.name, specs, replaces=self._last_session())
                 self.heartbeat_seconds = registration.heartbeat_seconds
                 self.claim_wait_seconds = registration.claim_wait_seconds
                 self.report_output_chars = \
                     REPORT_OUTPUT_CHARS if registration.report_takes_output else 0
 
-            await self._retrying("register", register)
+            try:
+                await self._retrying("register", register)
+            except NameInUse as refused:
+                log.error("%s", refused)
+                self.refused = refused
+                self.stop()
+                if forgotten is None:
+                    raise
+                return  # run() raises it once the devices have stopped
+            if self.identity is not None:
+                self.identity.remember(self.client.agent_id)
         log.info("agent %s registered as %s with %d device(s): %s", self.name,
                  self.client.agent_id, len(self.devices),
                  ", ".join(f"{d.spec.name} ({d.spec.target})" for d in self.devices))
+
+    def _last_session(self) -> str | None:
+        """The session this process had (the server forgot it), or its predecessor's."""
+        if self.client.agent_id:
+            return self.client.agent_id
+        return self.identity.last_session() if self.identity is not None else None
 
     # one worker per device ------------------------------------------------------------------
 
@@ -297,7 +327,7 @@ class Agent:
     async def _heartbeat_forever(self) -> None:
         """Never ends on an error: without heartbeats every running job would be rescued and
         run again elsewhere."""
-        while True:
+        while self.refused is None:
             await asyncio.sleep(self.heartbeat_seconds)
             session, began = self.client.agent_id, time.monotonic()
             try:

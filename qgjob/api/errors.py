@@ -13,10 +13,20 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qgjob.store.base import Conflict, LeaseLost, NotFound, StoreUnavailable, Yielded
+from qgjob.store.base import (
+    AgentNameInUse,
+    Conflict,
+    LeaseLost,
+    NotFound,
+    StoreUnavailable,
+    WritesRefused,
+    Yielded,
+)
 from qgjob.store.sql.database import TransientConflict
 
 log = logging.getLogger("qgjob.server")
+WRITES_REFUSED_RETRY_SECONDS = 5
+"""A full disk is seldom freed within a second; clients back off a little longer."""
 
 
 def describe_validation_errors(errors: list[Any]) -> tuple[str, list[dict[str, str]]]:
@@ -59,9 +69,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _yielded(_: Request, exc: Yielded) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "code": "yield"}, status_code=409)
 
+    @app.exception_handler(AgentNameInUse)
+    async def _name_in_use(_: Request, exc: AgentNameInUse) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": "agent_name_in_use"}, status_code=409)
+
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(WritesRefused)
+    async def _writes_refused(_: Request, exc: WritesRefused) -> JSONResponse:
+        # logged once per episode by the store, not per request
+        return JSONResponse({"detail": f"the database refuses writes: {exc}",
+                             "code": "writes_refused"},
+                            status_code=503,
+                            headers={"Retry-After": str(WRITES_REFUSED_RETRY_SECONDS)})
 
     @app.exception_handler(StoreUnavailable)
     async def _unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:

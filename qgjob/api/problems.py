@@ -17,7 +17,9 @@ class Problem(BaseModel):
     detail: str = Field(description="one readable line")
     errors: list[ProblemItem] | None = Field(
         default=None, description="for 422: each invalid field and why")
-    code: str | None = Field(default=None, description="`lease_lost` or `yield` on some 409s")
+    code: str | None = Field(default=None, description=(
+        "`lease_lost`, `yield` or `agent_name_in_use` on some 409s; `writes_refused` on a 503 "
+        "while the database refuses writes"))
 
 
 _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
@@ -31,6 +33,9 @@ _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
     415: ("the body is not JSON", None),
     422: ("invalid input", None),
     429: ("over this token's rate limit", {
+        "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}),
+    503: ("the database is unreachable, busy or refuses writes (a full disk); nothing was "
+          "stored", {
         "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}),
 }
 

@@ -51,6 +51,10 @@ Name = Annotated[str, Field(max_length=values.NAME_MAX * 4), AfterValidator(valu
                  _documented(values.NAME_PATTERN, values.NAME_MAX)]
 Label = Annotated[str, Field(default="", max_length=64, pattern=r"^[\x20-\x7e]*$")]
 """Free text an agent reports about itself (version, executor): printable ASCII."""
+Text = Annotated[str, BeforeValidator(values.storable_text)]
+"""Free text a test printed (output, errors, test titles): any character is taken, the few
+no store keeps (NUL, lone surrogates) shown as U+FFFD. Every free-text field of a request
+is a `Text` (tests/api/test_text_fields.py checks)."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -156,11 +160,11 @@ def _public_fields(job: Job) -> dict[str, object]:
 class CasePublic(BaseModel):
     """One test case of the job's last attempt, as the test runner reported it."""
 
-    title: str = Field(max_length=2000)
+    title: Text = Field(max_length=2000)
     status: Literal["passed", "failed", "skipped", "flaky", "timed-out"]
     duration_seconds: float = Field(ge=0)
-    error: str | None = Field(default=None, max_length=20_000)
-    file: str | None = Field(default=None, max_length=1000)
+    error: Text | None = Field(default=None, max_length=20_000)
+    file: Text | None = Field(default=None, max_length=1000)
 
 
 class JobList(BaseModel):
@@ -294,10 +298,16 @@ class QueueSummary(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="`ok`; `degraded` (with a 503) while the database "
+                                    "refuses writes")
     version: str
     database: str
     schema_version: int
+    writes: str = Field(default="ok", description=(
+        "`ok`, or `refused` (disk full, I/O errors, read-only): submits, claims and reports "
+        "get 503"))
+    writes_refused_since: str | None = None
+    detail: str | None = Field(default=None, description="why writes are refused")
 
 
 # The agent protocol ---------------------------------------------------------------------------
@@ -313,6 +323,9 @@ class AgentRegistration(Strict):
     version: Label = ""
     executor: Label = ""
     devices: list[DeviceAnnouncement] = Field(min_length=1, max_length=256)
+    replaces_agent_id: Name | None = Field(default=None, description=(
+        "the session this agent process had before it restarted: a live session under "
+        "`name` is taken over only if it is this one (or has missed heartbeats for a lease)"))
 
     @field_validator("devices")
     @classmethod
@@ -363,9 +376,9 @@ class AttemptReport(Strict):
     lease_id: Name
     attempt: int = Field(ge=1, le=1000)
     outcome: Outcome
-    error: str | None = Field(default=None, max_length=8192)
+    error: Text | None = Field(default=None, max_length=8192)
     tests: list[CasePublic] = Field(default_factory=list, max_length=2000)
-    output: str = Field(default="", max_length=8192,
+    output: Text = Field(default="", max_length=8192,
                         description="the end of the attempt's output, not sent yet: appended "
                                     "as `POST .../output` would, in the report's transaction")
 
@@ -373,7 +386,7 @@ class AttemptReport(Strict):
 class OutputChunk(Strict):
     lease_id: Name
     attempt: int = Field(ge=1, le=1000)
-    text: str = Field(max_length=48 * 1024)
+    text: Text = Field(max_length=48 * 1024)
 
 
 FileName = Annotated[str, Field(min_length=1, max_length=100, pattern=FILE_NAME_PATTERN)]

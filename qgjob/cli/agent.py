@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from qgjob.cli.app import app, globals_of
+from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.cli.processes import (
     FailOption,
     InstallOption,
@@ -19,6 +20,7 @@ from qgjob.cli.processes import (
 
 if TYPE_CHECKING:
     from qgjob.agent.executors.base import Executor
+    from qgjob.agent.identity import AgentIdentity
 
 EXECUTORS = ("simulate", "command", "appwright")
 
@@ -29,7 +31,8 @@ def agent(
     devices: Annotated[str, typer.Option(
         "--devices", help="e.g. emulator:2,device:1, or auto (adb devices / xcrun simctl).")],
     name: Annotated[str | None, typer.Option(
-        "--name", help="Unique name of this agent (default: the host name).")] = None,
+        "--name", help="Unique name of this agent (default: the host name, or HOST-2, "
+                       "HOST-3… when other agents on this host hold it).")] = None,
     executor: Annotated[str, typer.Option(
         "--executor", help="simulate (a labelled simulation), command or appwright.")]
     = "simulate",
@@ -66,7 +69,7 @@ def agent(
     from qgjob.processes import configure_logging, run_agent
 
     specs = devices_option(devices, may_discover=True)
-    agent_name = _agent_name(name)
+    identity = _identity(name)
     if executor == "simulate":
         chosen: Executor = simulator(install_seconds, test_seconds, fail_rate, execution_log)
     elif executor == "command":
@@ -80,18 +83,29 @@ def agent(
     options = globals_of(ctx)
     import asyncio
 
-    asyncio.run(run_agent(options.server, options.token, agent_name, specs, chosen))
+    from qgjob.agent.client import NameInUse
+
+    try:
+        asyncio.run(run_agent(options.server, options.token, identity, specs, chosen))
+    except NameInUse as taken:
+        raise CliError(EXIT_USAGE, str(taken)) from None
     return 0
 
 
-def _agent_name(name: str | None) -> str:
+def _identity(name: str | None) -> AgentIdentity:
+    """This process's hold on its name (see qgjob/agent/identity.py)."""
+    from qgjob.agent.identity import AgentIdentity, NameTaken, identity_folder
     from qgjob.domain.values import InvalidValue, check_name
 
-    agent_name = name or socket.gethostname().split(".")[0] or "agent"
     try:
-        return check_name(agent_name, "agent name")
+        if name is not None:
+            return AgentIdentity.hold(identity_folder(), check_name(name, "agent name"))
+        host = check_name(socket.gethostname().split(".")[0] or "agent", "host name")
+        return AgentIdentity.first_free(identity_folder(), host)
     except InvalidValue as bad:
         raise typer.BadParameter(str(bad), param_hint="'--name'") from None
+    except NameTaken as taken:
+        raise CliError(EXIT_USAGE, str(taken)) from None
 
 
 def _command(run_cmd: str | None, install_cmd: str | None, workdir: Path | None,

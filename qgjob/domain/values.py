@@ -140,3 +140,16 @@ def _check_identifier(
     if not pattern.fullmatch(value):
         raise InvalidValue(f"{field} {value[:40]!r} may contain only {allowed}")
     return value
+
+
+UNSTORABLE_SHOWN_AS = "\ufffd"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(value: object) -> object:
+    """Free text a test printed, made storable and shown faithfully everywhere: NUL (which
+    PostgreSQL's text cannot hold and C strings end at) and lone surrogates (which no UTF-8
+    encodes) become U+FFFD, visibly, one for one; everything else is kept as it is."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub(UNSTORABLE_SHOWN_AS, value)
+    return value

@@ -50,9 +50,27 @@ class LeaseLost(Conflict):
     handed to another device. The caller must drop it."""
 
 
+class AgentNameInUse(Conflict):
+    """Another live agent session holds the name an agent registers under."""
+
+
 class StoreUnavailable(StoreError):
     """The database cannot be reached, or lost the connection mid-transaction (whether that
     transaction committed is unknown). Callers retry, idempotently."""
+
+
+class WritesRefused(StoreUnavailable):
+    """The database takes no writes now (disk full, I/O errors, read-only): nothing of this
+    transaction was stored. Reads still work, and writes succeed again once the cause is
+    gone; callers retry later."""
+
+
+@dataclass(frozen=True)
+class WriteRefusal:
+    """Why and since when (Unix time) the database has been refusing writes."""
+
+    since: float
+    reason: str
 
 
 class Yielded(Conflict):
@@ -127,6 +145,8 @@ class AgentOwner:
     name: str
     token_id: str | None
     """None when it registered without a token (none were configured then)."""
+    last_seen_at: float | None = None
+    """Its last registration or heartbeat."""
 
 
 DecideAttempt = Callable[[Job], Verdict]
@@ -140,6 +160,11 @@ class Store(Protocol):
     def close(self) -> None: ...
     def ping(self) -> None: ...
     def schema_version(self) -> int: ...
+    def write_refusal(self) -> WriteRefusal | None:
+        """Whether the database refuses writes now, as the last write found (None: it took
+        it). While it refuses, this tries a small write of its own now and then, so it
+        clears once the cause is gone even when nobody else writes."""
+        ...
 
     # jobs
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:
@@ -164,6 +189,9 @@ class Store(Protocol):
         `agent_owner`."""
         ...
     def list_agents(self) -> list[Agent]: ...
+    def sign_off(self, agent_id: str) -> None:
+        """The agent session stopped (after handing back its work): offline, its name free."""
+        ...
     def heartbeat(
         self, agent_id: str, devices: Sequence[DeviceReport], now: float, lease_seconds: float
     ) -> HeartbeatAck: ...

@@ -49,7 +49,7 @@ async def test_a_failing_heartbeat_does_not_end_heartbeating(live_server: LiveSe
     assert executor.runs == [job_id]  # the lease held: it ran exactly once
 
 
-async def test_a_rival_registration_does_not_start_a_registration_storm(
+async def test_a_rival_under_a_live_agents_name_is_refused_and_the_agent_works_on(
         live_server: LiveServer) -> None:
     executor = CountingSimulation(install_seconds=0, test_seconds=0.3)
     async with httpx.AsyncClient(base_url=live_server.url) as http:
@@ -65,11 +65,12 @@ async def test_a_rival_registration_does_not_start_a_registration_storm(
         await asyncio.sleep(0.3)
         rival = await http.post("/agents", json={"name": "lab", "devices": [
             {"name": f"emulator-{i}", "target": "emulator"} for i in range(1, 7)]})
-        assert rival.status_code == 201
+        assert rival.status_code == 409
+        assert rival.json()["code"] == "agent_name_in_use"
         ids = await submit(http, n=6)
         jobs = await until(http, ids, all_finished, timeout=20)
         await stop(agent, task)
-    assert registrations["calls"] <= 2
+    assert registrations["calls"] == 1  # its own, never again
     assert {j["status"] for j in jobs.values()} == {"completed"}
     assert sorted(executor.runs) == sorted(ids)  # no job ran twice
 

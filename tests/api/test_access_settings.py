@@ -164,7 +164,9 @@ def test_an_agent_token_cannot_replace_another_tokens_online_session(tmp_path: P
         _, mine = issue(store, Role.AGENT)
         _, other = issue(store, Role.AGENT)
         body = {"name": "lab", "devices": [{"name": "e1", "target": "emulator"}]}
-        assert client.post("/agents", headers=bearer(mine), json=body).status_code == 201
-        assert client.post("/agents", headers=bearer(mine), json=body).status_code == 201
-        refused = client.post("/agents", headers=bearer(other), json=body)
+        first = client.post("/agents", headers=bearer(mine), json=body)
+        assert first.status_code == 201
+        restarted = {**body, "replaces_agent_id": first.json()["agent"]["agent_id"]}
+        assert client.post("/agents", headers=bearer(mine), json=restarted).status_code == 201
+        refused = client.post("/agents", headers=bearer(other), json=restarted)
         assert refused.status_code == 409 and "another token" in refused.json()["detail"]

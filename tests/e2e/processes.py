@@ -26,7 +26,10 @@ class Process:
                  module: str = "qgjob") -> None:
         self.log = log
         self._log_file = log.open("ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # Agents hold their names under the data folder: one per test, so tests running at
+        # once (or a developer's own agents) never share a name.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+               "XDG_DATA_HOME": str(log.parent / "data"), **(env or {})}
         self.popen = subprocess.Popen([sys.executable, "-m", module, *args],
                                       stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
 

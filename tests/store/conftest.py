@@ -8,17 +8,12 @@ import pytest
 
 from qgjob.store import open_store
 from qgjob.store.base import Store
-from tests.postgres import fresh_schema
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+from tests.postgres import BACKENDS, database_url
 
 
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'qgjob.db'}"
-        return
-    with fresh_schema() as url:
+    with database_url(request.param, tmp_path) as url:
         yield url
 
 

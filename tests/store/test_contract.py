@@ -321,6 +321,15 @@ def test_heartbeat_from_an_unknown_agent(store: Store) -> None:
     assert store.heartbeat("nobody", [], T0, LEASE).known is False
 
 
+def test_a_signed_off_agent_frees_its_name(store: Store) -> None:
+    agent = register(store, name="lab", at=T0)
+    owner = store.online_agent_owner("lab")
+    assert owner is not None and (owner.agent_id, owner.last_seen_at) == (agent, T0)
+    store.sign_off(agent)
+    assert store.online_agent_owner("lab") is None
+    assert [d.state for a in store.list_agents() for d in a.devices] == ["offline"]
+
+
 def test_a_restarted_agent_releases_its_old_batches(store: Store) -> None:
     [job] = store.insert_jobs([new_job()])
     old = register(store, name="lab", at=T0)

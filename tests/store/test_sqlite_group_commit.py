@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from qgjob.store.sqlite import connection
 from qgjob.store.sqlite.connection import Connections
 
 
@@ -88,3 +89,47 @@ def test_a_lone_writer_commits_at_once(connections: Connections) -> None:
     assert committed(connections) == {7}
     raw = sqlite3.connect(connections.path)
     assert raw.execute("SELECT n FROM t").fetchall() == [(7,)]
+
+
+def test_when_sqlite_rolls_the_whole_transaction_back_every_block_in_it_fails_at_once(
+        connections: Connections, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SQLITE_FULL or SQLITE_IOERR SQLite may roll back the whole transaction, savepoints
+    and all: the blocks that joined it before must fail too, not wait for its commit."""
+    monkeypatch.setattr(connection, "GROUP_SECONDS", 60.0)  # first leaves the commit to next
+    outcomes: dict[str, str] = {}
+    queued = threading.Event()
+
+    def first() -> None:
+        try:
+            with connections.write() as conn:
+                conn.execute("INSERT INTO t VALUES (1)")
+                queued.wait(5)  # the failing writer waits for its turn now
+        except sqlite3.Error as error:
+            outcomes["first"] = str(error)
+        else:
+            outcomes["first"] = "committed"
+
+    def disk_full() -> None:
+        try:
+            with connections.write() as conn:
+                conn.execute("ROLLBACK")  # what SQLite does itself on a full disk
+                raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.Error as error:
+            outcomes["disk_full"] = str(error)
+
+    threads = [threading.Thread(target=first, daemon=True),
+               threading.Thread(target=disk_full, daemon=True)]
+    threads[0].start()
+    time.sleep(0.05)
+    threads[1].start()
+    while connections._queue_length < 1:
+        time.sleep(0.01)
+    queued.set()
+    for thread in threads:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in threads), "a writer waits for ever"
+    assert outcomes == {"first": "the commit failed: database or disk is full",
+                        "disk_full": "database or disk is full"}
+    with connections.write() as conn:  # the writer is usable again
+        conn.execute("INSERT INTO t VALUES (2)")
+    assert committed(connections) == {2}

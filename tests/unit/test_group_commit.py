@@ -11,7 +11,7 @@ import pytest
 from qgjob.domain.models import Job, NewJob
 from qgjob.domain.states import JobState
 from qgjob.group_commit import GroupCommit
-from qgjob.store.base import Conflict
+from qgjob.store.base import Conflict, WritesRefused
 from tests.factories import new_job
 
 
@@ -23,10 +23,15 @@ class Writer:
         self.transactions: list[list[str]] = []
         self.release = asyncio.Event()
         self.release.set()
+        self.refusing = False
+        """The store refuses every write (a full disk)."""
 
     async def __call__(self, jobs: Sequence[NewJob]) -> list[Job]:
         await self.release.wait()
         await asyncio.sleep(0)
+        if self.refusing:
+            self.transactions.append([])
+            raise WritesRefused("disk full")
         if any(job.test_path == "bad" for job in jobs):
             self.transactions.append([])
             raise Conflict("bad job")
@@ -101,4 +106,29 @@ def test_a_transaction_takes_requests_up_to_its_size() -> None:
         writer.release.set()
         await asyncio.gather(*tasks)
         assert writer.transactions == [["j0", "k0"], ["j1", "k1"], ["j2", "k2"]]
+    asyncio.run(scenario())
+
+
+
+def test_a_store_failure_releases_every_request_of_the_group_and_the_next_write_works(
+) -> None:
+    async def scenario() -> None:
+        writer = Writer()
+        commit = GroupCommit(writer)
+        writer.release.clear()
+        blocker = asyncio.create_task(commit.submit([new_job(job_id="x")]))
+        await asyncio.sleep(0)
+        waiting = [asyncio.create_task(commit.submit([new_job(job_id=f"w{i}")]))
+                   for i in range(4)]
+        await asyncio.sleep(0)
+        writer.refusing = True  # the disk filled up while x was written
+        writer.release.set()
+        results = await asyncio.wait_for(
+            asyncio.gather(blocker, *waiting, return_exceptions=True), 5)
+        assert all(isinstance(r, WritesRefused) for r in results), results
+        # one try for x, one for the four together: none was tried again on its own
+        assert writer.transactions == [[], []]
+        writer.refusing = False  # space again
+        [job] = await asyncio.wait_for(commit.submit([new_job(job_id="after")]), 5)
+        assert job.job_id == "after"
     asyncio.run(scenario())

@@ -33,7 +33,7 @@ from qgjob.api.schemas import (
 )
 from qgjob.auth.tokens import Role
 from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
-from qgjob.store.base import DeviceReport
+from qgjob.store.base import AgentNameInUse, AgentOwner, DeviceReport
 
 router = APIRouter(prefix="/agents", tags=["agent protocol"], responses=ERROR_RESPONSES)
 
@@ -41,14 +41,17 @@ router = APIRouter(prefix="/agents", tags=["agent protocol"], responses=ERROR_RE
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AgentRegistered)
 async def register(body: AgentRegistration, service: ServiceDep,
                    caller: AgentCaller) -> AgentRegistered:
-    """An agent process announces itself and its devices. Registering again under the same
-    name replaces the earlier run: its unfinished batches are rescued at once. The session
-    belongs to the token it registered with."""
-    if caller.role is Role.AGENT:
-        running = await service.online_agent_owner(body.name)
-        if running is not None and running.token_id != caller.token_id:
-            raise HTTPException(409, f"agent name {body.name!r} is in use by an online session "
-                                     "of another token")
+    """An agent process announces itself and its devices. A name is one agent's: while a
+    session under it is live (heard from within a lease), registering under it again is
+    refused (409, `agent_name_in_use`), unless it comes from that session's own process
+    after a restart (`replaces_agent_id`). A stale session is taken over: its unfinished
+    batches are rescued at once. The session belongs to the token it registered with."""
+    running = await service.online_agent_owner(body.name)
+    if running is not None and caller.role is Role.AGENT and running.token_id != caller.token_id:
+        raise HTTPException(409, f"agent name {body.name!r} is in use by an online session "
+                                 "of another token")
+    if running is not None and running.agent_id != body.replaces_agent_id:
+        check_name_free(body.name, running, service.clock(), service.settings.lease_seconds)
     devices = [DeviceSpec(d.name, d.target, d.holds_app_version_id) for d in body.devices]
     agent = await service.register_agent(
         body.name, body.version or __version__, body.executor or "unknown", devices,
@@ -62,6 +65,16 @@ async def register(body: AgentRegistration, service: ServiceDep,
         claim_wait_seconds=settings.claim_wait_seconds,
         report_max_bytes=report_limit(settings.max_body_bytes),
     )
+
+
+def check_name_free(name: str, running: AgentOwner, now: float, lease_seconds: float) -> None:
+    """Two processes under one name would take each other's devices and batches in turn."""
+    quiet = now - (running.last_seen_at or 0.0)
+    if quiet < lease_seconds:
+        raise AgentNameInUse(
+            f"another live agent holds the name {name!r} (heard from {quiet:.0f} s ago); "
+            f"give this one another --name, or stop that one (a name is free again "
+            f"{lease_seconds:g} s after its agent's last heartbeat)")
 
 
 @router.post("/{agent_id}/claim", response_model=BatchPublic,
@@ -129,6 +142,15 @@ async def release(
     """Hand back jobs of a batch that were not started (e.g. the agent is shutting down)."""
     jobs = await service.release(agent_id, lease_id, body.job_ids)
     return JobList.of(jobs)
+
+
+@router.post("/{agent_id}/sign-off", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_off(agent_id: OwnAgentId, service: ServiceDep) -> Response:
+    """The agent stopped, its work handed back: the session goes offline and its name is
+    free for another process at once (otherwise only once it misses a lease of
+    heartbeats)."""
+    await service.sign_off(agent_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{agent_id}/heartbeat", response_model=HeartbeatReply)

@@ -84,10 +84,24 @@ async def queue_summary(service: ServiceDep, caller: Caller) -> QueueSummary:
     )
 
 
-@router.get("/health", response_model=Health, responses={503: {"description": "unavailable"}})
+@router.get("/health", response_model=Health, responses={
+    503: {"description": "the database is unreachable (`status: unavailable`), or it refuses "
+                         "writes (`status: degraded`, `writes: refused`)"}})
 async def health(service: ServiceDep) -> Health | JSONResponse:
-    """200 when the server and its database answer."""
+    """200 when the server and its database answer and take writes. 503 while the database
+    refuses writes (a full disk): the server cannot take submits, claims or reports, so a
+    monitor or a readiness probe that reads only the status code notices; reads still work,
+    and it turns 200 by itself once a write succeeds."""
     try:
-        return Health.model_validate(await service.health())
+        state = await service.health()
     except Exception as exc:  # the database is down or unreadable
         return JSONResponse({"status": "unavailable", "detail": str(exc)[:200]}, 503)
+    health = Health(status="ok", version=state.version, database=state.database,
+                    schema_version=state.schema_version)
+    refusal = state.writes_refused
+    if refusal is None:
+        return health
+    health = health.model_copy(update={
+        "status": "degraded", "writes": "refused", "writes_refused_since": iso(refusal.since),
+        "detail": refusal.reason[:200]})
+    return JSONResponse(health.model_dump(), 503)

@@ -18,14 +18,17 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from qgjob.store.base import StoreUnavailable
+from qgjob.store.base import StoreUnavailable, WriteRefusal, WritesRefused
 from qgjob.store.sql.database import TransientConflict, Tx
+from qgjob.store.sql.write_watch import WriteWatch
 from qgjob.store.sqlfiles import load_migrations, load_queries
 
 log = logging.getLogger(__name__)
 QUERIES = load_queries("qgjob.store.postgres")
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TRANSIENT = (errors.DeadlockDetected, errors.SerializationFailure, errors.LockNotAvailable)
+_REFUSING_WRITES = (errors.DiskFull, errors.IoError, errors.ReadOnlySqlTransaction)
+"""The server, not the request, refused the write."""
 CONNECT_TIMEOUT_SECONDS = 10
 _OPEN = (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR)
 
@@ -102,6 +105,7 @@ class PostgresDatabase:
             timeout=CONNECT_TIMEOUT_SECONDS, name="qgjob", open=False,
         )
         self._pool.open(wait=False)
+        self._writes = WriteWatch(self._probe_write)
 
     def __repr__(self) -> str:
         return repr(f"postgresql://{self.where}?schema={self.schema}")
@@ -116,6 +120,8 @@ class PostgresDatabase:
                 yield conn
         except _TRANSIENT as conflict:
             raise TransientConflict(str(conflict).strip()) from None
+        except _REFUSING_WRITES as refused:
+            raise WritesRefused(f"PostgreSQL at {self.where}: {first_line(refused)}") from None
         except PoolTimeout:
             raise StoreUnavailable(f"no connection to PostgreSQL at {self.where} within "
                                    f"{CONNECT_TIMEOUT_SECONDS}s") from None
@@ -124,8 +130,17 @@ class PostgresDatabase:
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
-        with self._connection() as conn, conn.transaction():
+        with self._writes.watching(), self._connection() as conn, conn.transaction():
             yield _tx(conn)
+
+    def write_refusal(self) -> WriteRefusal | None:
+        return self._writes.refusal()
+
+    def _probe_write(self) -> None:
+        """A transaction that takes a transaction id commits a record to the write-ahead
+        log, and changes nothing."""
+        with self.write() as tx:
+            tx.run_sql("SELECT txid_current()", {}).fetchone()
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

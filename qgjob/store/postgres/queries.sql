@@ -329,6 +329,10 @@ UPDATE agents SET state = 'offline'
 WHERE state = 'online' AND last_seen_at < %(seen_before)s
 RETURNING id;
 
+-- name: sign_off_agent
+-- The agent stopped: its name is free for another process at once.
+UPDATE agents SET state = 'offline' WHERE id = %(agent_id)s AND state = 'online';
+
 -- name: mark_devices_offline
 UPDATE devices SET state = 'offline'
 WHERE agent_id = ANY(%(agent_ids)s::text[]);
@@ -496,7 +500,7 @@ UPDATE agents SET token_id = %(token_id)s WHERE id = %(agent_id)s;
 SELECT id, name, token_id FROM agents WHERE id = %(agent_id)s;
 
 -- name: online_agent_token
-SELECT id, name, token_id FROM agents
+SELECT id, name, token_id, last_seen_at FROM agents
 WHERE name = %(name)s AND state = 'online'
 ORDER BY registered_at DESC LIMIT 1;
 

@@ -40,6 +40,7 @@ from qgjob.store.base import (
     QueueCount,
     Transitioned,
     WakeUp,
+    WriteRefusal,
 )
 from qgjob.store.rows import (
     Row,
@@ -81,6 +82,9 @@ class SqlStore:
 
     def ping(self) -> None:
         self._db.ping()
+
+    def write_refusal(self) -> WriteRefusal | None:
+        return self._db.write_refusal()
 
     def leads_maintenance(self) -> bool:
         """Whether this process should run maintenance now (a dialect shared by several
@@ -394,6 +398,12 @@ class SqlStore:
         with self._db.read() as conn:
             return org_views.groups_of_org(conn, org_id, include_finished, limit,
                                            _GROUP_JOB_IDS_MAX)
+
+    @retried
+    def sign_off(self, agent_id: str) -> None:
+        with self._db.write() as conn:
+            if conn.run("sign_off_agent", {"agent_id": agent_id}).rowcount:
+                conn.run("mark_devices_offline", {"agent_ids": conn.array([agent_id])})
 
     @retried
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]:

@@ -49,7 +49,8 @@ def agent_owner(conn: Tx, agent_id: str) -> AgentOwner | None:
 
 def online_agent_owner(conn: Tx, name: str) -> AgentOwner | None:
     row = conn.run("online_agent_token", {"name": name}).fetchone()
-    return AgentOwner(row["id"], row["name"], row["token_id"]) if row else None
+    return AgentOwner(row["id"], row["name"], row["token_id"], row["last_seen_at"]) \
+        if row else None
 
 
 def _token(row: Row) -> ApiToken:

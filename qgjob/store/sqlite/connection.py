@@ -4,6 +4,7 @@ sleeps and retries; `busy_timeout` still covers other processes (e.g. `qgjob tok
 
 from __future__ import annotations
 
+import logging
 import queue
 import sqlite3
 import threading
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 SYNCHRONOUS_MODES = ("full", "normal", "extra")
 GROUP_TURNS = 16
 GROUP_SECONDS = 0.02
@@ -33,6 +35,10 @@ class _Group:
     def settle(self, failure: BaseException | None) -> None:
         self._failure = failure
         self._done.set()
+
+    @property
+    def settled(self) -> bool:
+        return self._done.is_set()
 
     def wait(self) -> None:
         self._done.wait()
@@ -85,24 +91,50 @@ class Connections:
         only."""
         with self._queued():
             conn = self._writer
+            if conn.in_transaction and self._group.settled:  # a rollback that failed
+                conn.execute("ROLLBACK")
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
                 self._group = _Group()
             group = self._group
-            conn.execute("SAVEPOINT block")
             try:
+                conn.execute("SAVEPOINT block")
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK TO block")
-                conn.execute("RELEASE block")
-                group.turns += 1
-                self._end_turn(group)
+            except BaseException as failure:
+                self._undo_block(group, failure)
                 raise
             conn.execute("RELEASE block")
             group.members += 1
             group.turns += 1
             self._end_turn(group)
         group.wait()
+
+    def _undo_block(self, group: _Group, failure: BaseException) -> None:
+        """Take back a failed block's writes; the blocks before it in the transaction stay,
+        unless SQLite rolled the whole transaction back itself (it may on SQLITE_FULL or
+        SQLITE_IOERR, and its savepoints go with it): then their writes are lost, and they
+        learn so now rather than wait for a commit that will never come."""
+        conn = self._writer
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK TO block")
+                conn.execute("RELEASE block")
+            except sqlite3.Error as undo:
+                self._abandon(group, undo)
+                return
+            group.turns += 1
+            self._end_turn(group)
+            return
+        self._abandon(group, failure)
+
+    def _abandon(self, group: _Group, failure: BaseException) -> None:
+        """End the transaction without committing; every block in it fails with `failure`."""
+        try:
+            if self._writer.in_transaction:
+                self._writer.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("could not roll back a failed transaction; the next write will")
+        group.settle(failure)
 
     def _end_turn(self, group: _Group) -> None:
         """Commit now, unless a writer is queued to carry the transaction on (it, or the last
@@ -117,9 +149,7 @@ class Connections:
             else:
                 conn.execute("ROLLBACK")
         except BaseException as failure:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            group.settle(failure)
+            self._abandon(group, failure)
             raise
         group.settle(None)
 

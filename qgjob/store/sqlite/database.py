@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from qgjob.store.base import WriteRefusal, WritesRefused
 from qgjob.store.sql.database import Tx
+from qgjob.store.sql.write_watch import WriteWatch
 from qgjob.store.sqlfiles import load_migrations, load_queries
 from qgjob.store.sqlite.connection import Connections
 
@@ -72,20 +74,50 @@ def _multi_row(sql: str, count: int) -> str:
     return sql[:values.start(1)] + ",".join([row] * count) + sql[values.end(1):]
 
 
+_REFUSING_WRITES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY}
+"""Primary result codes that say the disk, not the request, refused the write."""
+
+
+def _refuses_writes(error: BaseException | None) -> bool:
+    while error is not None:  # a shared commit's failure comes wrapped (StoreCommitFailed)
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in _REFUSING_WRITES:
+            return True
+        error = error.__cause__
+    return False
+
+
 class SqliteDatabase:
     dialect = "sqlite"
 
     def __init__(self, path: Path, synchronous: str = "full") -> None:
         self.path = path
         self._connections = Connections(path, synchronous)
+        self._writes = WriteWatch(self._probe_write)
 
     def __repr__(self) -> str:
         return repr(str(self.path))
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
-        with self._connections.write() as conn:
-            yield _tx(conn)
+        with self._writes.watching():
+            try:
+                with self._connections.write() as conn:
+                    yield _tx(conn)
+            except sqlite3.Error as error:
+                if _refuses_writes(error):
+                    raise WritesRefused(f"SQLite at {self.path}: {error}") from error
+                raise
+
+    def write_refusal(self) -> WriteRefusal | None:
+        return self._writes.refusal()
+
+    def _probe_write(self) -> None:
+        """Rewrites the header's user_version (unused by qgjob) with its own value: a real
+        write to the log that changes nothing."""
+        with self.write() as tx:
+            version = int(tx.raw.execute("PRAGMA user_version").fetchone()[0])
+            tx.raw.execute(f"PRAGMA user_version = {version}")
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

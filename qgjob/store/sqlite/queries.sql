@@ -323,6 +323,10 @@ UPDATE agents SET state = 'offline'
 WHERE state = 'online' AND last_seen_at < :seen_before
 RETURNING id;
 
+-- name: sign_off_agent
+-- The agent stopped: its name is free for another process at once.
+UPDATE agents SET state = 'offline' WHERE id = :agent_id AND state = 'online';
+
 -- name: mark_devices_offline
 UPDATE devices SET state = 'offline'
 WHERE agent_id IN (SELECT value FROM json_each(:agent_ids));
@@ -488,7 +492,7 @@ UPDATE agents SET token_id = :token_id WHERE id = :agent_id;
 SELECT id, name, token_id FROM agents WHERE id = :agent_id;
 
 -- name: online_agent_token
-SELECT id, name, token_id FROM agents
+SELECT id, name, token_id, last_seen_at FROM agents
 WHERE name = :name AND state = 'online'
 ORDER BY registered_at DESC LIMIT 1;
 
