@@ -11,7 +11,8 @@ from qgjob.auth.tokens import ApiToken
 from qgjob.claiming.driver import ClaimDriver
 from qgjob.claiming.path import ClaimPath, lost_reason
 from qgjob.domain import transitions
-from qgjob.domain.attempts import Outcome
+from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.health import Quarantined, TestHealthRow, TestQuery
 from qgjob.domain.history import Timeline
 from qgjob.domain.models import (
     Agent,
@@ -24,6 +25,7 @@ from qgjob.domain.models import (
     NewJob,
     OutputSlice,
 )
+from qgjob.domain.repeats import FailureEvidence
 from qgjob.domain.states import JobState
 from qgjob.scheduler.policy import Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules
@@ -49,7 +51,7 @@ from qgjob.store.rows import (
     job_from_row,
     job_to_params,
 )
-from qgjob.store.sql import history, org_views, output, submits, tokens
+from qgjob.store.sql import health, history, org_views, output, submits, tokens
 from qgjob.store.sql.claim_driver import SqlClaimDriver, SqlTransactions
 from qgjob.store.sql.database import Database, Tx, retried
 
@@ -261,15 +263,28 @@ class SqlStore:
         now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
         last_output: str = "",
     ) -> Transitioned:
+        held: list[Tx] = []
+
         def keep(driver: ClaimDriver) -> None:
             assert isinstance(driver, SqlClaimDriver)
             if last_output:
                 output.append(driver.conn, job_id, attempt, last_output)
             if cases:
                 output.save_cases(driver.conn, job_id, attempt, cases)
+            if outcome in (Outcome.PASSED, Outcome.FAILED):
+                _record_health(driver, job_id, attempt, outcome, error, cases, now)
+            held.append(driver.conn)
+
+        def decide_and_note(job: Job) -> Verdict:
+            """The verdict's note goes with the attempt, in the same transaction (`keep`
+            runs just before the decision)."""
+            verdict = decide(job)
+            if verdict.note is not None and held:
+                health.note_attempt(held[0], job_id, attempt, verdict.note)
+            return verdict
 
         return self._claims.finish_attempt(job_id, lease_id, attempt, outcome, error, now,
-                                           decide, keep)
+                                           decide_and_note, keep)
 
     # what attempts leave behind ------------------------------------------------------------
 
@@ -422,6 +437,36 @@ class SqlStore:
         with self._db.read() as conn:
             return history.change_marker(conn)
 
+    # test health (the queries live in health.py) ------------------------------------------
+
+    def test_health(self, query: TestQuery) -> list[TestHealthRow]:
+        with self._db.read() as conn:
+            return health.tests(conn, query)
+
+    def failure_evidence(self, job_id: str, flaky_threshold: float) -> FailureEvidence:
+        with self._db.read() as conn:
+            return health.failure_evidence(conn, job_id, flaky_threshold)
+
+    @retried
+    def prune_test_history(self, before: float) -> int:
+        with self._db.write() as conn:
+            return health.prune(conn, before)
+
+    @retried
+    def quarantine_test(self, org_id: str, test_path: str, reason: str,
+                        added_by: str | None, now: float) -> tuple[Quarantined, bool]:
+        with self._db.write() as conn:
+            return health.quarantine(conn, org_id, test_path, reason, added_by, now)
+
+    @retried
+    def unquarantine_test(self, org_id: str, test_path: str) -> bool:
+        with self._db.write() as conn:
+            return health.unquarantine(conn, org_id, test_path)
+
+    def quarantined_tests(self, org_id: str | None, limit: int) -> list[Quarantined]:
+        with self._db.read() as conn:
+            return health.quarantined(conn, org_id, limit)
+
 
 def _load_job(conn: Tx, job_id: str) -> Job:
     """The job, locked for the rest of the write transaction."""
@@ -453,3 +498,13 @@ def _current_attempt(conn: Tx, job_id: str, lease_id: str, attempt: int) -> Job:
     if job.state is not JobState.RUNNING or job.lease_id != lease_id or job.attempts != attempt:
         raise LeaseLost(lost_reason(job))
     return job
+
+
+def _record_health(driver: SqlClaimDriver, job_id: str, attempt: int, outcome: Outcome,
+                   error: str | None, cases: Sequence[CaseResult], now: float) -> None:
+    job = driver.job(job_id)
+    began = driver.attempt_outcome(job_id, attempt)
+    if job is None or began is None:
+        return
+    health.record_attempt(driver.conn, job, outcome is Outcome.PASSED, now - began[1], error,
+                          cases, now)
