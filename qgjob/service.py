@@ -37,6 +37,7 @@ from qgjob.domain.models import (
 )
 from qgjob.domain.repeats import FailureEvidence, RepeatRule
 from qgjob.domain.states import JobState
+from qgjob.domain.stats import OrgStats
 from qgjob.group_commit import GroupCommit
 from qgjob.ids import new_id, new_ids
 from qgjob.metrics import Metrics
@@ -211,6 +212,9 @@ class JobService:
 
     async def quarantined(self, org_id: str | None, limit: int = 1000) -> list[Quarantined]:
         return await self._run(self.store.quarantined_tests, org_id, limit)
+
+    async def org_stats(self, org_id: str | None, days: float) -> list[OrgStats]:
+        return await self._run(self.store.org_stats, org_id, self.clock() - days * 86400)
 
     async def prune_test_history(self) -> None:
         """Forget tests not seen within the retention, at most once an hour."""

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from qgjob.api.schemas import OrgId, Strict, TestPath, iso
 from qgjob.domain.health import Health, Quarantined, TestHealthRow, classify
+from qgjob.domain.stats import OrgStats
 
 
 class LastFailure(BaseModel):
@@ -88,3 +89,39 @@ class QuarantinePublic(BaseModel):
 
 class QuarantineList(BaseModel):
     quarantined: list[QuarantinePublic]
+
+
+class OrgStatsPublic(BaseModel):
+    org_id: str
+    finished: int = Field(description="jobs that completed, failed or were cancelled")
+    completed: int
+    failed: int
+    cancelled: int
+    success_rate: float | None = Field(description="completed / (completed + failed)")
+    flaky: int = Field(description="completed jobs that passed only on a retry")
+    flaky_rate: float | None = Field(description="flaky / completed")
+    attempts: int
+    device_hours: float = Field(description="device time of every attempt, whatever its end")
+    queue_wait_p50_seconds: float | None = Field(
+        description="upper bound of the median wait from submit to first start, at the "
+                    "resolution of the wait buckets (1, 2, 5, 10, 20, 30, 60 s, …)")
+    queue_wait_p95_seconds: float | None
+
+    @classmethod
+    def of(cls, stats: OrgStats) -> OrgStatsPublic:
+        return cls(org_id=stats.org_id, finished=stats.finished, completed=stats.completed,
+                   failed=stats.failed, cancelled=stats.cancelled,
+                   success_rate=_rate(stats.success_rate), flaky=stats.flaky,
+                   flaky_rate=_rate(stats.flaky_rate), attempts=stats.attempts,
+                   device_hours=round(stats.device_seconds / 3600, 3),
+                   queue_wait_p50_seconds=stats.wait_p50_seconds,
+                   queue_wait_p95_seconds=stats.wait_p95_seconds)
+
+
+class StatsList(BaseModel):
+    days: float
+    stats: list[OrgStatsPublic]
+
+
+def _rate(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -1,4 +1,5 @@
-"""`qgjob tests` (each test's health) and `qgjob quarantine add|remove|list`."""
+"""`qgjob tests` (each test's health), `qgjob stats` (per org) and `qgjob quarantine
+add|remove|list`."""
 
 from __future__ import annotations
 
@@ -83,6 +84,35 @@ def _failure(failure: dict[str, Any] | None) -> str:
         return "-"
     error = (failure["error"] or "failed").splitlines()[0][:60]
     return f"{render.short_time(failure['at'])} {failure['app_version_id']}: {error}"
+
+
+@app.command("stats")
+def stats(
+    ctx: typer.Context,
+    org_id: OrgFilterOption = None,
+    days: Annotated[float, typer.Option("--days", min=0.01, max=365,
+                                        help="How far back to look.")] = 7,
+    as_json: JsonOption = False,
+) -> int:
+    """Per org: jobs finished, success rate, flaky rate, device-hours, queue wait p50/p95."""
+    found = globals_of(ctx).client().get("/stats", {"org_id": org_id, "days": days})["stats"]
+    render.listing(found, as_json, f"no jobs finished in the last {days:g} day(s)",
+                   lambda rows: render.table(
+                       ["ORG", "FINISHED", "SUCCESS", "FLAKY", "DEVICE-HOURS", "WAIT P50",
+                        "WAIT P95"],
+                       ([r["org_id"], r["finished"], _percent(r["success_rate"]),
+                         _percent(r["flaky_rate"]), f"{r['device_hours']:.2f}",
+                         _wait(r["queue_wait_p50_seconds"]), _wait(r["queue_wait_p95_seconds"])]
+                        for r in rows), title=f"last {days:g} day(s)"))
+    return 0
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
+
+
+def _wait(seconds: float | None) -> str:
+    return "-" if seconds is None else f"<= {seconds:g}s"
 
 
 quarantine_app = typer.Typer(

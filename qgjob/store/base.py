@@ -31,6 +31,7 @@ from qgjob.domain.models import (
 )
 from qgjob.domain.repeats import FailureEvidence
 from qgjob.domain.states import JobState
+from qgjob.domain.stats import OrgStats
 from qgjob.scheduler.policy import Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules, LaneChoice
 
@@ -290,3 +291,7 @@ class Store(Protocol):
         ...
     def unquarantine_test(self, org_id: str, test_path: str) -> bool: ...
     def quarantined_tests(self, org_id: str | None, limit: int) -> list[Quarantined]: ...
+    def org_stats(self, org_id: str | None, since: float) -> list[OrgStats]:
+        """Per org (one, or every org with activity): jobs finished, attempts, device time
+        and queue waits, over the hours from `since`'s on."""
+        ...

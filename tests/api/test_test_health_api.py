@@ -42,7 +42,8 @@ def world(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, dict[str, str]
         headers[who] = {"Authorization": f"Bearer {text}"}
     run_once(store, "acme", "tests/a.spec.js", Outcome.FAILED, T0)
     run_once(store, "globex", "tests/g.spec.js", Outcome.PASSED, T0 + 100)
-    with TestClient(create_app(settings, store, maintenance=False)) as client:
+    with TestClient(create_app(settings, store, maintenance=False,
+                                clock=lambda: T0 + 3600)) as client:
         yield client, headers
     store.close()
 
@@ -61,6 +62,17 @@ def test_each_caller_sees_its_own_orgs_tests(world: tuple[TestClient, dict]) -> 
     assert client.get("/tests").status_code == 401
     [test] = client.get("/tests?org_id=acme", headers=who["admin"]).json()["tests"]
     assert (test["status"], test["runs"], test["last_failure"]["error"]) == ("new", 1, "boom")
+
+
+def test_stats_are_per_org(world: tuple[TestClient, dict]) -> None:
+    client, who = world
+    every = client.get("/stats", headers=who["admin"]).json()["stats"]
+    assert [(s["org_id"], s["failed"], s["completed"]) for s in every] == [
+        ("acme", 1, 0), ("globex", 0, 1)]
+    [own] = client.get("/stats", headers=who["acme"]).json()["stats"]
+    assert own["org_id"] == "acme" and own["device_hours"] == round(2 / 3600, 3)
+    assert client.get("/stats?org_id=globex", headers=who["acme"]).json()["stats"] == []
+    assert client.get("/stats", headers=who["agent"]).status_code == 403
 
 
 def test_quarantine_is_per_org(world: tuple[TestClient, dict]) -> None:
@@ -93,7 +105,8 @@ def test_quarantine_is_per_org(world: tuple[TestClient, dict]) -> None:
      ("POST", "/quarantine", {"org_id": "acme", "test_path": "../x"}),
      ("POST", "/quarantine", {"org_id": "acme", "test_path": "a.js", "reason": "a\nb"}),
      ("POST", "/quarantine", {"org_id": "acme", "test_path": "a.js", "extra": 1}),
-     ("DELETE", "/quarantine?org_id=acme", None)],
+     ("DELETE", "/quarantine?org_id=acme", None), ("GET", "/stats?days=0", None),
+     ("GET", "/stats?days=nan", None), ("GET", "/stats?days=1e400", None)],
 )
 def test_bad_input_is_a_4xx_problem(world: tuple[TestClient, dict], method: str, path: str,
                                     body: dict | None) -> None:

@@ -101,6 +101,11 @@ def test_a_repeated_failure_stops_after_two_attempts_and_shows_in_tests(
     assert test["last_failure"]["error"].startswith("simulated failure")
     code, out, _ = run(capsys, live_server, "tests", "--sort=name")
     assert code == 0 and LOGIN in out and "STATUS" in out
+    code, out, err = run(capsys, live_server, "stats", "--org-id=acme", "--json")
+    [stats] = [json.loads(line) for line in out.splitlines()]
+    assert (stats["failed"], stats["attempts"], stats["success_rate"]) == (1, 2, 0.0)
+    code, out, _ = run(capsys, live_server, "stats")
+    assert code == 0 and "DEVICE-HOURS" in out
 
 
 @pytest.mark.parametrize("args", [("--sort=bogus",), ("--org-id=a b",), ("--limit=0",),

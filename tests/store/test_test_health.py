@@ -163,3 +163,19 @@ def test_retention_forgets_tests_not_seen(store: Store, before: float, left: int
     run_job(store, agent, [P])
     store.prune_test_history(before)
     assert len(store.test_health(TestQuery())) == left
+
+
+def test_org_stats_count_jobs_device_time_and_queue_waits(store: Store) -> None:
+    agent = register(store)
+    run_job(store, agent, [F, P], org="acme")                 # flaky: passed on a retry
+    run_job(store, agent, [F], org="acme", at=T0 + 1000)      # failed
+    run_job(store, agent, [P], org="zeta", at=T0 + 2000)
+    [cancelled] = store.insert_jobs([new_job(org_id="acme", at=T0 + 3000)])
+    store.cancel_job(cancelled.job_id, T0 + 3001)
+    [acme] = store.org_stats("acme", T0)
+    assert (acme.completed, acme.failed, acme.cancelled, acme.flaky) == (1, 1, 1, 1)
+    assert (acme.attempts, acme.device_seconds) == (3, 15.0)
+    assert (acme.success_rate, acme.flaky_rate) == (0.5, 1.0)
+    assert (acme.wait_p50_seconds, acme.wait_p95_seconds) == (1.0, 1.0)  # started at once
+    assert [s.org_id for s in store.org_stats(None, T0)] == ["acme", "zeta"]
+    assert store.org_stats("acme", T0 + 86400) == []

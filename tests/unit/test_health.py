@@ -21,6 +21,7 @@ from qgjob.domain.repeats import (
     repeated_failure,
 )
 from qgjob.domain.states import JobState
+from qgjob.domain.stats import bucket_percentile, wait_bucket
 from tests.factories import T0, make_job
 
 KEY = TestKey("acme", "emulator", "tests/a.spec.js")
@@ -117,3 +118,16 @@ def test_a_repeated_failure_ends_the_job_and_says_why() -> None:
     retried = after_attempt(job, Outcome.FAILED, "expected 1, got 2", T0, RetryPolicy(), 0.5,
                             FailureEvidence((PRIOR,), known_flaky=True))
     assert retried.state is JobState.RETRY_WAIT and retried.note is None
+
+
+@pytest.mark.parametrize(
+    ("waits", "p50", "p95"),
+    [([], None, None), ([0.5] * 10, 1.0, 1.0), ([3] * 19 + [4000], 5.0, 5.0),
+     ([3] * 9 + [4000] * 11, 7200.0, 7200.0), ([10**6], 86400.0, 86400.0)],
+)
+def test_queue_wait_percentiles_from_buckets(waits: list[float], p50: float | None,
+                                             p95: float | None) -> None:
+    from collections import Counter
+
+    buckets = Counter(wait_bucket(w) for w in waits)
+    assert (bucket_percentile(buckets, 0.5), bucket_percentile(buckets, 0.95)) == (p50, p95)

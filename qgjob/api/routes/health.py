@@ -9,9 +9,11 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from qgjob.api.deps import Caller, ServiceDep
 from qgjob.api.health_schemas import (
+    OrgStatsPublic,
     QuarantineCreate,
     QuarantineList,
     QuarantinePublic,
+    StatsList,
     TestHealthList,
     TestHealthPublic,
 )
@@ -96,3 +98,18 @@ async def remove_quarantine(
     if not await service.unquarantine(org_id, test_path):
         raise HTTPException(404, f"{test_path!r} of org {org_id!r} is not quarantined")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/stats", response_model=StatsList)
+async def org_stats(
+    service: ServiceDep,
+    caller: Caller,
+    org_id: Annotated[OrgId | None, Query()] = None,
+    days: Annotated[float, Query(gt=0, le=365, description="how far back, in days (whole "
+                                                           "hours are counted)")] = 7,
+) -> StatsList:
+    """Per org: jobs finished, success and flaky rates, device-hours used, queue wait p50 and
+    p95. A submitter token sees its own org's only."""
+    org, visible = _scoped_org(caller, org_id)
+    found = await service.org_stats(org, days) if visible else []
+    return StatsList(days=days, stats=[OrgStatsPublic.of(s) for s in found])

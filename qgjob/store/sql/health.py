@@ -19,6 +19,7 @@ from qgjob.domain.health import (
 )
 from qgjob.domain.models import CaseResult, Job
 from qgjob.domain.repeats import FailureEvidence, PriorFailure
+from qgjob.domain.stats import OrgStats, bucket_percentile, epoch_hour, wait_bucket
 from qgjob.store.rows import Row
 from qgjob.store.sql.database import Tx
 
@@ -105,9 +106,13 @@ def note_attempt(conn: Tx, job_id: str, attempt: int, note: str) -> None:
 
 
 def prune(conn: Tx, before: float) -> int:
-    """Forget builds and tests not seen since `before`; how many rows went."""
-    builds = conn.run("prune_test_builds", {"before": before}).rowcount
-    return int(builds) + int(conn.run("prune_test_health", {"before": before}).rowcount)
+    """Forget builds, tests and org hours not seen since `before`; how many rows went."""
+    hour = epoch_hour(before)
+    gone = 0
+    for name, value in [("prune_test_builds", before), ("prune_test_health", before),
+                        ("prune_org_hours", hour), ("prune_org_waits", hour)]:
+        gone += int(conn.run(name, {"before": value}).rowcount)
+    return gone
 
 
 def quarantine(conn: Tx, org_id: str, test_path: str, reason: str, added_by: str | None,
@@ -168,3 +173,42 @@ def _summary_params(summary: TestSummary) -> dict[str, Any]:
         "last_failure_app_version_id": summary.last_failure_app_version_id,
         "last_failure_job_id": summary.last_failure_job_id,
     }
+
+
+def count_attempt(conn: Tx, org_id: str, seconds: float, now: float) -> None:
+    """An attempt ended (whatever its outcome): its device time counts for its org."""
+    conn.run("count_org_attempt", {"org_id": org_id, "epoch_hour": epoch_hour(now),
+                                   "seconds": max(seconds, 0.0)})
+
+
+def count_finished_job(conn: Tx, job: Job, now: float) -> None:
+    """A job reached a final state: counted, with how long it waited for its first start."""
+    hour = epoch_hour(now)
+    state = job.state.value
+    conn.run("count_org_job", {
+        "org_id": job.org_id, "epoch_hour": hour, "completed": int(state == "completed"),
+        "failed": int(state == "failed"), "cancelled": int(state == "cancelled"),
+        "flaky": int(job.flaky and state == "completed")})
+    if job.started_at is not None:
+        conn.run("count_org_wait", {"org_id": job.org_id, "epoch_hour": hour,
+                                    "bucket": wait_bucket(job.started_at - job.created_at)})
+
+
+def org_stats(conn: Tx, org_id: str | None, since: float) -> list[OrgStats]:
+    """Each org's statistics over the hours from `since`'s on (one org, or every org)."""
+    params = {"org_id": org_id, "since": epoch_hour(since)}
+    if org_id is None:
+        totals, waits = conn.run("every_org_totals", params), conn.run(
+            "every_org_wait_buckets", params)
+    else:
+        totals, waits = conn.run("org_totals", params), conn.run("org_wait_buckets", params)
+    buckets: dict[str, dict[int, int]] = {}
+    for row in waits:
+        buckets.setdefault(row["org_id"], {})[int(row["bucket"])] = int(row["jobs"])
+    return [OrgStats(
+        org_id=row["org_id"], completed=int(row["completed"]), failed=int(row["failed"]),
+        cancelled=int(row["cancelled"]), flaky=int(row["flaky"]),
+        attempts=int(row["attempts"]), device_seconds=float(row["device_seconds"]),
+        wait_p50_seconds=bucket_percentile(buckets.get(row["org_id"], {}), 0.50),
+        wait_p95_seconds=bucket_percentile(buckets.get(row["org_id"], {}), 0.95),
+    ) for row in totals]

@@ -5,6 +5,7 @@ inside it. Queries are named; each dialect has its own SQL for them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from qgjob.auth.tokens import ApiToken
@@ -27,6 +28,7 @@ from qgjob.domain.models import (
 )
 from qgjob.domain.repeats import FailureEvidence
 from qgjob.domain.states import JobState
+from qgjob.domain.stats import OrgStats
 from qgjob.scheduler.policy import Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules
 from qgjob.store.base import (
@@ -137,6 +139,8 @@ class SqlStore:
             conn.run("update_job", job_to_params(after))
             if before.lease_id is not None and after.lease_id is None:
                 conn.run("delete_lease_if_done", {"lease_id": before.lease_id})
+            if after.state.is_final:
+                health.count_finished_job(conn, after, now)
         return Transitioned(before, after)
 
     def groups(self, include_finished: bool, limit: int) -> list[GroupSummary]:
@@ -271,16 +275,18 @@ class SqlStore:
                 output.append(driver.conn, job_id, attempt, last_output)
             if cases:
                 output.save_cases(driver.conn, job_id, attempt, cases)
-            if outcome in (Outcome.PASSED, Outcome.FAILED):
-                _record_health(driver, job_id, attempt, outcome, error, cases, now)
+            _record_health(driver, job_id, attempt, outcome, error, cases, now)
             held.append(driver.conn)
 
         def decide_and_note(job: Job) -> Verdict:
-            """The verdict's note goes with the attempt, in the same transaction (`keep`
-            runs just before the decision)."""
+            """The verdict's note goes with the attempt, and a finished job into its org's
+            statistics, in the same transaction (`keep` runs just before the decision)."""
             verdict = decide(job)
-            if verdict.note is not None and held:
+            if held and verdict.note is not None:
                 health.note_attempt(held[0], job_id, attempt, verdict.note)
+            if held and verdict.state.is_final:
+                health.count_finished_job(held[0], replace(
+                    job, state=verdict.state, flaky=verdict.flaky), now)
             return verdict
 
         return self._claims.finish_attempt(job_id, lease_id, attempt, outcome, error, now,
@@ -343,6 +349,9 @@ class SqlStore:
                             {"job_id": job.job_id, "attempt": job.attempts, "outcome": "lost",
                              "error": after.error, "now": now},
                         )
+                        _count_lost_attempt(conn, job, now)
+                    if after.state.is_final:
+                        health.count_finished_job(conn, after, now)
                     rescued.append(Transitioned(job, after))
                 conn.run("delete_lease", {"lease_id": lease["id"]})
         return rescued
@@ -467,6 +476,10 @@ class SqlStore:
         with self._db.read() as conn:
             return health.quarantined(conn, org_id, limit)
 
+    def org_stats(self, org_id: str | None, since: float) -> list[OrgStats]:
+        with self._db.read() as conn:
+            return health.org_stats(conn, org_id, since)
+
 
 def _load_job(conn: Tx, job_id: str) -> Job:
     """The job, locked for the rest of the write transaction."""
@@ -502,9 +515,19 @@ def _current_attempt(conn: Tx, job_id: str, lease_id: str, attempt: int) -> Job:
 
 def _record_health(driver: SqlClaimDriver, job_id: str, attempt: int, outcome: Outcome,
                    error: str | None, cases: Sequence[CaseResult], now: float) -> None:
+    """The attempt's device time for its org; a passed or failed one for its test too."""
     job = driver.job(job_id)
     began = driver.attempt_outcome(job_id, attempt)
     if job is None or began is None:
         return
-    health.record_attempt(driver.conn, job, outcome is Outcome.PASSED, now - began[1], error,
-                          cases, now)
+    health.count_attempt(driver.conn, job.org_id, now - began[1], now)
+    if outcome in (Outcome.PASSED, Outcome.FAILED):
+        health.record_attempt(driver.conn, job, outcome is Outcome.PASSED, now - began[1],
+                              error, cases, now)
+
+
+def _count_lost_attempt(conn: Tx, job: Job, now: float) -> None:
+    row = conn.run("attempt_by_number", {"job_id": job.job_id, "attempt": job.attempts}
+    ).fetchone()
+    if row is not None:
+        health.count_attempt(conn, job.org_id, now - row["started_at"], now)

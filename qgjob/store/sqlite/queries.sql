@@ -600,3 +600,52 @@ SELECT * FROM quarantined_tests WHERE org_id = :org_id ORDER BY test_path;
 
 -- name: all_quarantined_tests
 SELECT * FROM quarantined_tests ORDER BY org_id, test_path LIMIT :limit;
+
+-- Per-org statistics (qgjob/store/sql/health.py) -----------------------------------------
+
+-- name: count_org_attempt
+INSERT INTO org_hours (org_id, epoch_hour, attempts, device_seconds)
+VALUES (:org_id, :epoch_hour, 1, :seconds)
+ON CONFLICT (org_id, epoch_hour) DO UPDATE SET
+    attempts = org_hours.attempts + 1,
+    device_seconds = org_hours.device_seconds + excluded.device_seconds;
+
+-- name: count_org_job
+INSERT INTO org_hours (org_id, epoch_hour, completed, failed, cancelled, flaky)
+VALUES (:org_id, :epoch_hour, :completed, :failed, :cancelled, :flaky)
+ON CONFLICT (org_id, epoch_hour) DO UPDATE SET
+    completed = org_hours.completed + excluded.completed,
+    failed = org_hours.failed + excluded.failed,
+    cancelled = org_hours.cancelled + excluded.cancelled,
+    flaky = org_hours.flaky + excluded.flaky;
+
+-- name: count_org_wait
+INSERT INTO org_waits (org_id, epoch_hour, bucket, jobs)
+VALUES (:org_id, :epoch_hour, :bucket, 1)
+ON CONFLICT (org_id, epoch_hour, bucket) DO UPDATE SET jobs = org_waits.jobs + 1;
+
+-- name: org_totals
+SELECT org_id, SUM(completed) AS completed, SUM(failed) AS failed,
+       SUM(cancelled) AS cancelled, SUM(flaky) AS flaky, SUM(attempts) AS attempts,
+       SUM(device_seconds) AS device_seconds
+FROM org_hours WHERE org_id = :org_id AND epoch_hour >= :since GROUP BY org_id;
+
+-- name: every_org_totals
+SELECT org_id, SUM(completed) AS completed, SUM(failed) AS failed,
+       SUM(cancelled) AS cancelled, SUM(flaky) AS flaky, SUM(attempts) AS attempts,
+       SUM(device_seconds) AS device_seconds
+FROM org_hours WHERE epoch_hour >= :since GROUP BY org_id ORDER BY org_id;
+
+-- name: org_wait_buckets
+SELECT org_id, bucket, SUM(jobs) AS jobs FROM org_waits
+WHERE org_id = :org_id AND epoch_hour >= :since GROUP BY org_id, bucket;
+
+-- name: every_org_wait_buckets
+SELECT org_id, bucket, SUM(jobs) AS jobs FROM org_waits
+WHERE epoch_hour >= :since GROUP BY org_id, bucket;
+
+-- name: prune_org_hours
+DELETE FROM org_hours WHERE epoch_hour < :before;
+
+-- name: prune_org_waits
+DELETE FROM org_waits WHERE epoch_hour < :before;

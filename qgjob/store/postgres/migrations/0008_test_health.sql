@@ -59,6 +59,31 @@ CREATE TABLE quarantined_tests (
     PRIMARY KEY (org_id, test_path)
 );
 
+-- Per org and hour (seconds since the epoch / 3600): jobs that finished, attempts and the
+-- device time they took, and how long finished jobs waited in the queue (a histogram: one
+-- row per bucket of qgjob/domain/stats.py), for `GET /stats` over any window of hours.
+-- Counted from this migration on.
+CREATE TABLE org_hours (
+    org_id          TEXT NOT NULL,
+    epoch_hour      BIGINT NOT NULL,
+    completed       INTEGER NOT NULL DEFAULT 0,
+    failed          INTEGER NOT NULL DEFAULT 0,
+    cancelled       INTEGER NOT NULL DEFAULT 0,
+    flaky           INTEGER NOT NULL DEFAULT 0,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    device_seconds  DOUBLE PRECISION NOT NULL DEFAULT 0,
+    PRIMARY KEY (org_id, epoch_hour)
+);
+CREATE INDEX org_hours_hour ON org_hours (epoch_hour);
+CREATE TABLE org_waits (
+    org_id      TEXT NOT NULL,
+    epoch_hour  BIGINT NOT NULL,
+    bucket      INTEGER NOT NULL,
+    jobs        INTEGER NOT NULL,
+    PRIMARY KEY (org_id, epoch_hour, bucket)
+);
+CREATE INDEX org_waits_hour ON org_waits (epoch_hour);
+
 -- Earlier failures of a test on a build (is this failure a repeat?), and why an attempt was
 -- not retried.
 CREATE INDEX jobs_test_build ON jobs (org_id, test_path, target, app_version_id);
