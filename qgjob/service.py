@@ -61,6 +61,8 @@ log = logging.getLogger("qgjob.server")
 LEASE_OWNERS_KEPT = 10_000
 """Leases whose agent the service remembers (the oldest are forgotten first)."""
 PRUNE_EVERY_SECONDS = 3600.0
+HOURLY_STATS_SECONDS = 2 * 86400.0
+"""Per-org statistics are kept per hour this far back, per day before."""
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -217,7 +219,8 @@ class JobService:
         return await self._run(self.store.org_stats, org_id, self.clock() - days * 86400)
 
     async def prune_test_history(self) -> None:
-        """Forget tests not seen within the retention, at most once an hour."""
+        """Forget tests not seen within the retention, and keep older per-org statistics
+        per day instead of per hour; at most once an hour."""
         now = self.clock()
         if now - self._pruned_at < PRUNE_EVERY_SECONDS:
             return
@@ -226,6 +229,7 @@ class JobService:
         if gone := await self._run(self.store.prune_test_history, before):
             log.info("test history: forgot %d rows not seen for %g days", gone,
                      self.settings.test_history_days)
+        await self._run(self.store.roll_up_org_hours, now - HOURLY_STATS_SECONDS)
 
     # agents ---------------------------------------------------------------------------------
 

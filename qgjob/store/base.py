@@ -285,6 +285,10 @@ class Store(Protocol):
     def prune_test_history(self, before: float) -> int:
         """Forget tests and builds not seen since `before`; how many rows went."""
         ...
+    def roll_up_org_hours(self, before: float) -> int:
+        """Fold the per-org statistics of whole days before `before` into one row per day;
+        how many hour rows went."""
+        ...
     def quarantine_test(self, org_id: str, test_path: str, reason: str,
                         added_by: str | None, now: float) -> tuple[Quarantined, bool]:
         """The entry, and whether this call made it (False: it was there already)."""

@@ -179,3 +179,16 @@ def test_org_stats_count_jobs_device_time_and_queue_waits(store: Store) -> None:
     assert (acme.wait_p50_seconds, acme.wait_p95_seconds) == (1.0, 1.0)  # started at once
     assert [s.org_id for s in store.org_stats(None, T0)] == ["acme", "zeta"]
     assert store.org_stats("acme", T0 + 86400) == []
+
+
+def test_old_hours_roll_up_into_days_and_sum_the_same(store: Store) -> None:
+    agent = register(store)
+    day = 86400.0
+    start_of_day = T0 - T0 % day
+    for n in range(3):  # three jobs in three hours of one day, two days back
+        run_job(store, agent, [P], org="acme", at=start_of_day - 2 * day + n * 3600 + 60)
+    before = store.org_stats("acme", start_of_day - 3 * day)
+    assert before[0].completed == 3 and before[0].attempts == 3
+    assert store.roll_up_org_hours(start_of_day) == 4  # two hours' rows of each table
+    assert store.org_stats("acme", start_of_day - 3 * day) == before
+    assert store.roll_up_org_hours(start_of_day) == 0

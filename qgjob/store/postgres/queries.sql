@@ -539,8 +539,12 @@ WHERE org_id = %(org_id)s AND target = %(target)s AND test_path = %(test_path)s 
 ORDER BY last_at DESC LIMIT %(limit)s;
 
 -- name: test_summary
+-- Locked: two attempts of one test finishing at once must not both fold into the same
+-- summary (SQLite's write transaction holds the database already).
 SELECT * FROM test_health
-WHERE org_id = %(org_id)s AND target = %(target)s AND test_path = %(test_path)s AND title = %(title)s;
+WHERE org_id = %(org_id)s AND target = %(target)s AND test_path = %(test_path)s
+  AND title = %(title)s
+FOR UPDATE;
 
 -- name: save_test_summary
 INSERT INTO test_health (org_id, target, test_path, title, runs, passed, failed, recent,
@@ -657,3 +661,33 @@ DELETE FROM org_hours WHERE epoch_hour < %(before)s;
 
 -- name: prune_org_waits
 DELETE FROM org_waits WHERE epoch_hour < %(before)s;
+
+-- name: roll_up_org_hours
+-- Hours before %(before)s (a day's first hour) folded into their day's first hour, so a long
+-- window sums days, not hours; recent hours stay as they are.
+INSERT INTO org_hours (org_id, epoch_hour, completed, failed, cancelled, flaky, attempts,
+                       device_seconds)
+SELECT org_id, epoch_hour - epoch_hour %% 24, SUM(completed), SUM(failed), SUM(cancelled),
+       SUM(flaky), SUM(attempts), SUM(device_seconds)
+FROM org_hours WHERE epoch_hour < %(before)s AND epoch_hour %% 24 <> 0
+GROUP BY org_id, epoch_hour - epoch_hour %% 24
+ON CONFLICT (org_id, epoch_hour) DO UPDATE SET
+    completed = org_hours.completed + excluded.completed,
+    failed = org_hours.failed + excluded.failed,
+    cancelled = org_hours.cancelled + excluded.cancelled,
+    flaky = org_hours.flaky + excluded.flaky,
+    attempts = org_hours.attempts + excluded.attempts,
+    device_seconds = org_hours.device_seconds + excluded.device_seconds;
+
+-- name: drop_rolled_up_org_hours
+DELETE FROM org_hours WHERE epoch_hour < %(before)s AND epoch_hour %% 24 <> 0;
+
+-- name: roll_up_org_waits
+INSERT INTO org_waits (org_id, epoch_hour, bucket, jobs)
+SELECT org_id, epoch_hour - epoch_hour %% 24, bucket, SUM(jobs)
+FROM org_waits WHERE epoch_hour < %(before)s AND epoch_hour %% 24 <> 0
+GROUP BY org_id, epoch_hour - epoch_hour %% 24, bucket
+ON CONFLICT (org_id, epoch_hour, bucket) DO UPDATE SET jobs = org_waits.jobs + excluded.jobs;
+
+-- name: drop_rolled_up_org_waits
+DELETE FROM org_waits WHERE epoch_hour < %(before)s AND epoch_hour %% 24 <> 0;

@@ -65,7 +65,7 @@ def _record(conn: Tx, run: TestRun, counts: tuple[int, int]) -> None:
         "recent_test_builds", {**where, "limit": FLAKY_WINDOW_BUILDS})]
     row = conn.run("test_summary", where).fetchone()
     summary = record(_summary(row) if row else None, run, builds)
-    conn.run("save_test_summary", _summary_params(summary))
+    conn.run("save_test_summary", summary_params(summary))
 
 
 def tests(conn: Tx, query: TestQuery) -> list[TestHealthRow]:
@@ -115,6 +115,19 @@ def prune(conn: Tx, before: float) -> int:
     return gone
 
 
+def roll_up_org_hours(conn: Tx, before: float) -> int:
+    """Fold the per-org hours of whole days before `before` into one row per day (the day's
+    first hour); how many hour rows went. A window then counts whole days in the past and
+    hours only recently: at most a day of imprecision at its far end."""
+    day_start = epoch_hour(before) - epoch_hour(before) % 24
+    gone = 0
+    for roll_up, drop in (("roll_up_org_hours", "drop_rolled_up_org_hours"),
+                          ("roll_up_org_waits", "drop_rolled_up_org_waits")):
+        conn.run(roll_up, {"before": day_start})
+        gone += int(conn.run(drop, {"before": day_start}).rowcount)
+    return gone
+
+
 def quarantine(conn: Tx, org_id: str, test_path: str, reason: str, added_by: str | None,
                now: float) -> tuple[Quarantined, bool]:
     """The quarantine entry, and whether this call made it (False: it was there already)."""
@@ -158,7 +171,7 @@ def _summary(row: Row) -> TestSummary:
         last_failure_job_id=row["last_failure_job_id"])
 
 
-def _summary_params(summary: TestSummary) -> dict[str, Any]:
+def summary_params(summary: TestSummary) -> dict[str, Any]:
     return {
         **_key_params(summary.key), "runs": summary.runs, "passed": summary.passed,
         "failed": summary.failed, "recent": summary.recent,

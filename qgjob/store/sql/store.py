@@ -462,6 +462,11 @@ class SqlStore:
             return health.prune(conn, before)
 
     @retried
+    def roll_up_org_hours(self, before: float) -> int:
+        with self._db.write() as conn:
+            return health.roll_up_org_hours(conn, before)
+
+    @retried
     def quarantine_test(self, org_id: str, test_path: str, reason: str,
                         added_by: str | None, now: float) -> tuple[Quarantined, bool]:
         with self._db.write() as conn:
