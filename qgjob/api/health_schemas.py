@@ -31,6 +31,7 @@ class TestHealthPublic(BaseModel):
     failed: int
     pass_rate: float = Field(description="over the recent runs (the last 50 at most)")
     recent: str = Field(description="P or F per recent run, newest last")
+    recent_seconds: list[float] = Field(description="those runs' durations, newest last")
     flaky_score: float = Field(description="share of its recent builds (20 at most) on "
                                            "which it both passed and failed")
     flaky_builds: int
@@ -54,6 +55,7 @@ class TestHealthPublic(BaseModel):
                    target=s.key.target, status=classify(s, flaky_threshold),
                    quarantined=row.quarantined, runs=s.runs, passed=s.passed, failed=s.failed,
                    pass_rate=round(s.pass_rate, 4), recent=s.recent,
+                   recent_seconds=list(s.recent_seconds),
                    flaky_score=round(s.flaky_score, 4), flaky_builds=s.flaky_builds,
                    builds=s.builds, p50_seconds=s.p50_seconds, p95_seconds=s.p95_seconds,
                    trend=s.trend, first_seen=iso(s.first_seen) or "",
