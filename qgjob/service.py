@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -18,6 +19,7 @@ from anyio import to_thread
 
 from qgjob import __version__
 from qgjob.domain.attempts import Outcome, RetryPolicy, Verdict, after_attempt, after_lost_device
+from qgjob.domain.health import Quarantined, TestHealthRow, TestQuery
 from qgjob.domain.history import Timeline
 from qgjob.domain.models import (
     Agent,
@@ -33,7 +35,9 @@ from qgjob.domain.models import (
     OutputSlice,
     group_key_for,
 )
+from qgjob.domain.repeats import FailureEvidence, RepeatRule
 from qgjob.domain.states import JobState
+from qgjob.domain.stats import OrgStats
 from qgjob.group_commit import GroupCommit
 from qgjob.ids import new_id, new_ids
 from qgjob.metrics import Metrics
@@ -58,6 +62,9 @@ from qgjob.wakeups import ClaimWaiters
 log = logging.getLogger("qgjob.server")
 LEASE_OWNERS_KEPT = 10_000
 """Leases whose agent the service remembers (the oldest are forgotten first)."""
+PRUNE_EVERY_SECONDS = 3600.0
+HOURLY_STATS_SECONDS = 2 * 86400.0
+"""Per-org statistics are kept per hour this far back, per day before."""
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -119,7 +126,9 @@ class JobService:
             base_seconds=settings.retry_base_seconds,
             max_seconds=settings.retry_max_seconds,
             max_infra_failures=settings.max_infra_failures,
+            repeat_rule=RepeatRule(settings.retry_stop_on_repeat),
         )
+        self._pruned_at = -math.inf
         self._rng = rng or random.Random()
         self._draining = False
         self._submits = GroupCommit(lambda jobs: self._run(self.store.insert_jobs, jobs))
@@ -200,6 +209,38 @@ class JobService:
 
     async def change_marker(self) -> tuple[object, ...]:
         return await self._run(self.store.change_marker)
+
+    # test health ----------------------------------------------------------------------------
+
+    async def test_health(self, query: TestQuery) -> list[TestHealthRow]:
+        return await self._run(self.store.test_health, query)
+
+    async def quarantine(self, org_id: str, test_path: str, reason: str,
+                         added_by: str | None) -> tuple[Quarantined, bool]:
+        return await self._run(self.store.quarantine_test, org_id, test_path, reason,
+                               added_by, self.clock())
+
+    async def unquarantine(self, org_id: str, test_path: str) -> bool:
+        return await self._run(self.store.unquarantine_test, org_id, test_path)
+
+    async def quarantined(self, org_id: str | None, limit: int = 1000) -> list[Quarantined]:
+        return await self._run(self.store.quarantined_tests, org_id, limit)
+
+    async def org_stats(self, org_id: str | None, days: float) -> list[OrgStats]:
+        return await self._run(self.store.org_stats, org_id, self.clock() - days * 86400)
+
+    async def prune_test_history(self) -> None:
+        """Forget tests not seen within the retention, and keep older per-org statistics
+        per day instead of per hour; at most once an hour."""
+        now = self.clock()
+        if now - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = now
+        before = now - self.settings.test_history_days * 86400
+        if gone := await self._run(self.store.prune_test_history, before):
+            log.info("test history: forgot %d rows not seen for %g days", gone,
+                     self.settings.test_history_days)
+        await self._run(self.store.roll_up_org_hours, now - HOURLY_STATS_SECONDS)
 
     # agents ---------------------------------------------------------------------------------
 
@@ -315,9 +356,14 @@ class JobService:
         await self._check_lease(agent_id, lease_id)
         now = self.clock()
         draw = self._rng.random()
+        # Earlier attempts are finished and do not change: read outside the transaction.
+        evidence: FailureEvidence | None = None
+        if outcome is Outcome.FAILED:
+            evidence = await self._run(self.store.failure_evidence, job_id,
+                                       self.settings.flaky_threshold)
 
         def decide(job: Job) -> Verdict:
-            return after_attempt(job, outcome, error, now, self.retry_policy, draw)
+            return after_attempt(job, outcome, error, now, self.retry_policy, draw, evidence)
 
         change = await self._run(
             self.store.finish_attempt, job_id, lease_id, attempt, outcome, error, now, decide,
@@ -387,6 +433,7 @@ class JobService:
                 log.warning("job %s will be preempted for more urgent work", job_id)
         for agent_id in offline:
             log.warning("agent %s is offline (no heartbeat)", agent_id)
+        await self.prune_test_history()
         self._wake_for([c.after for c in rescued] + promoted)
 
     def drain(self) -> None:

@@ -73,6 +73,15 @@ class ServerSettings:
     org_caps: dict[str, int] = field(default_factory=dict)
     """Org id -> most devices it may use at once on one target (like BrowserStack's
     parallel limits)."""
+    flaky_threshold: float = 0.1
+    """A test is flaky when it passed and failed on one build in at least this share of its
+    recent builds (0 < x <= 1)."""
+    retry_stop_on_repeat: str = "any-device"
+    """Stop retrying a failure already seen on the same build: `any-device` (the same error
+    on any device), `other-device` (only on another device: for fleets where a sick device
+    fails tests the same way twice), or `never`. A known flaky test is always retried."""
+    test_history_days: float = 90.0
+    """Tests and builds not seen for this long leave the test-health history."""
     policy: dict[str, float] = field(default_factory=dict)
     """The scheduling policy's constants, e.g. {"join_installs": 3} (README: How scheduling
     works); unlisted ones keep their defaults."""
@@ -130,7 +139,7 @@ def variable(name: str) -> str:
 
 _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "maintenance_seconds",
              "retry_base_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
-             "max_attempts", "max_infra_failures", "max_body_bytes")
+             "max_attempts", "max_infra_failures", "max_body_bytes", "test_history_days")
 _NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burst",
                  "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds")
 
@@ -158,6 +167,11 @@ def _check(settings: ServerSettings) -> None:
     if settings.retry_base_seconds > settings.retry_max_seconds:
         raise ValueError(f"{value('retry_base_seconds')} must not exceed "
                          f"{value('retry_max_seconds')}")
+    if not 0 < settings.flaky_threshold <= 1:
+        raise ValueError(f"{value('flaky_threshold')} must be more than 0 and at most 1")
+    if settings.retry_stop_on_repeat not in ("other-device", "any-device", "never"):
+        raise ValueError(f"{value('retry_stop_on_repeat')} must be other-device, any-device "
+                         "or never")
     if settings.max_body_bytes < 1024:
         raise ValueError(f"{value('max_body_bytes')} must be at least 1024")
     from qgjob.scheduler.registry import KNOBS

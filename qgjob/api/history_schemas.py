@@ -23,6 +23,8 @@ class AttemptPublic(BaseModel):
         description="passed, failed, cancelled, lost, interrupted or preempted; null while "
                     "it runs")
     error: str | None
+    note: str | None = Field(default=None, description="why the attempt led where it did, "
+                             "when that is not plain (e.g. why a failure was not retried)")
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptPublic:
@@ -30,7 +32,8 @@ class AttemptPublic(BaseModel):
             attempt.finished_at - attempt.started_at, 3)
         return cls(attempt=attempt.attempt, device=attempt.device_id, agent=attempt.agent_name,
                    started_at=iso(attempt.started_at) or "", finished_at=iso(attempt.finished_at),
-                   seconds=seconds, outcome=attempt.outcome, error=attempt.error)
+                   seconds=seconds, outcome=attempt.outcome, error=attempt.error,
+                   note=attempt.note)
 
 
 class AttemptList(BaseModel):

@@ -84,12 +84,17 @@ def _fenced(text: str) -> str:
 
 
 def annotation_lines(jobs: Sequence[Job]) -> list[str]:
-    """An `::error` on each test that did not pass, a `::warning` on each flaky one."""
+    """An `::error` on each test that did not pass, a `::warning` on each flaky one and on
+    each quarantined one that failed."""
     lines = []
     for job in jobs:
         result, path = result_of(job), job["test_path"]
         attempts = f"attempt {tries(job, ' of ')}"
-        if result != PASSED:
+        if job.get("quarantined"):
+            lines.append(_command("warning", path, f"{path} failed (quarantined)",
+                                  f"{job.get('error') or 'failed'}\njob {job['job_id']}, "
+                                  f"{attempts}; quarantined: it does not fail the run"))
+        elif result != PASSED:
             what = "timed out" if result == UNFINISHED else result
             message = f"{job.get('error') or what}\njob {job['job_id']}, {attempts}"
             lines.append(_command("error", path, f"{path} {what}", message))

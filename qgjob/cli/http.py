@@ -78,6 +78,9 @@ class ApiClient:
     def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
         return self._request("POST", path, body=body, headers=headers)
 
+    def delete(self, path: str, params: Any = None) -> Any:
+        return self._request("DELETE", path, params=params)
+
     def get_text(self, path: str, params: Any = None, *, retry_for: float = 0.0
                  ) -> tuple[str, dict[str, str]]:
         """A text/plain resource (such as a job's log) and its headers, lower-cased."""

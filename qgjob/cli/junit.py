@@ -4,7 +4,8 @@ One testcase per job (per-test details from real executors come later): classnam
 test file's directory, name from its file name, time from its first start to its finish. A
 failed job carries `<failure>` with its error and the end of its log; a cancelled one
 `<skipped>`; one still unfinished when waiting timed out `<error>`. Properties give the job
-id, its attempts and whether it was flaky (passed only on a retry)."""
+id, its attempts, whether it was flaky (passed only on a retry) and whether its test is
+quarantined (it failed, but does not fail the run)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def _testcase(job: Job, excerpt: str) -> ET.Element:
              ("device", job.get("device") or "")]
     if job.get("flaky"):
         facts.append(("flaky", "true"))
+    if job.get("quarantined"):
+        facts.append(("quarantined", "true"))
     for name, value in facts:
         ET.SubElement(properties, "property", name=name, value=_text(value))
     result = result_of(job)

@@ -71,7 +71,8 @@ def jobs_table(jobs: Sequence[dict[str, Any]], title: str | None = None) -> Tabl
     return table(
         ["JOB", "STATUS", "ORG", "APP", "TARGET", "PRI", "TEST", "TRIES", "DEVICE", "ERROR"],
         (
-            [j["job_id"], status_text(j["status"]) + (" (flaky)" if j.get("flaky") else ""),
+            [j["job_id"], status_text(j["status"]) + (" (flaky)" if j.get("flaky") else "")
+             + (" (quarantined)" if j.get("quarantined") else ""),
              j["org_id"], j["app_version_id"], j["target"], j["priority"], j["test_path"],
              tries(j), j["device"], (j["error"] or "")[:60]]
             for j in jobs

@@ -13,6 +13,7 @@ from typing import Any
 from qgjob.cli import render
 from qgjob.cli.errors import EXIT_JOB_FAILED, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE, CliError
 from qgjob.cli.http import ApiClient
+from qgjob.cli.quarantine import is_forgiven, mark_quarantined
 
 FINISHED = ("completed", "failed", "cancelled")
 POLL_SECONDS = 0.5
@@ -51,7 +52,7 @@ def watch_jobs(
         jobs, timed_out = _wait_live(client, ids, jobs, deadline)
     else:
         jobs, timed_out = _wait_plain(client, ids, jobs, deadline, quiet=quiet)
-    return Waited([jobs[i] for i in ids], timed_out, timeout)
+    return Waited(mark_quarantined(client, [jobs[i] for i in ids]), timed_out, timeout)
 
 
 def show_outcome(waited: Waited, as_json: bool) -> int:
@@ -66,7 +67,11 @@ def show_outcome(waited: Waited, as_json: bool) -> int:
         render.stderr.print(f"timed out after {waited.timeout:g}s with {_unfinished(ordered)} "
                             "job(s) unfinished")
         return EXIT_TIMEOUT
-    if any(j["status"] != "completed" for j in ordered):
+    forgiven = [j for j in ordered if is_forgiven(j)]
+    for job in forgiven if not as_json else ():
+        render.stderr.print(f"{job['test_path']} failed but is quarantined: it does not fail "
+                            "this run")
+    if any(j["status"] != "completed" and not is_forgiven(j) for j in ordered):
         return EXIT_JOB_FAILED
     return EXIT_OK
 
@@ -147,4 +152,6 @@ def _summary(jobs: Sequence[dict[str, Any]]) -> str:
     parts = [f"{counts[s]} {s}" for s in FINISHED if counts[s]]
     if flaky:
         parts.append(f"{flaky} flaky")
+    if quarantined := sum(is_forgiven(j) for j in jobs):
+        parts.append(f"{quarantined} quarantined")
     return f"{len(jobs)} job(s): " + ", ".join(parts or ["none finished"])

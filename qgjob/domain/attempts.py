@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from qgjob.domain.models import Job
+from qgjob.domain.repeats import FailureEvidence, RepeatRule, repeated_failure
 from qgjob.domain.states import JobState
 
 
@@ -32,6 +33,8 @@ class RetryPolicy:
     """Fraction of the delay drawn at random, so retries of one broken build do not align."""
     max_infra_failures: int = 5
     """How often a job may lose its device (agent crash, hand-back) before it is failed."""
+    repeat_rule: RepeatRule = RepeatRule.ANY_DEVICE
+    """When a failure that repeats on the same build stops the retries."""
 
     def delay(self, charged_attempts: int, draw: float) -> float:
         """Backoff after the `charged_attempts`-th failure; `draw` is uniform in [0, 1)."""
@@ -50,12 +53,17 @@ class Verdict:
     flaky: bool = False
     infra_failure: bool = False
     preempted: bool = False
+    note: str | None = None
+    """Why the attempt led where it did, when that is not plain (kept with the attempt)."""
 
 
 def after_attempt(
-    job: Job, outcome: Outcome, error: str | None, now: float, policy: RetryPolicy, draw: float
+    job: Job, outcome: Outcome, error: str | None, now: float, policy: RetryPolicy, draw: float,
+    evidence: FailureEvidence | None = None,
 ) -> Verdict:
-    """Decide the next state of a RUNNING job whose agent reported `outcome`."""
+    """Decide the next state of a RUNNING job whose agent reported `outcome`. With
+    `evidence` (the test's earlier failures on this build), a failure that repeats is not
+    retried."""
     if outcome is Outcome.PASSED:
         return Verdict(JobState.COMPLETED, flaky=job.charged_attempts > 1)
     if outcome is Outcome.CANCELLED or job.cancel_requested:
@@ -68,6 +76,10 @@ def after_attempt(
     if outcome is Outcome.ERROR:
         return Verdict(JobState.FAILED, error=error or "the test could not run")
     if job.charged_attempts < job.max_attempts:
+        repeat = None if evidence is None else repeated_failure(
+            evidence, job.device_id, error, policy.repeat_rule)
+        if repeat is not None:
+            return Verdict(JobState.FAILED, error=error or "failed", note=repeat)
         delay = policy.delay(job.charged_attempts, draw)
         return Verdict(JobState.RETRY_WAIT, error=error, retry_at=now + delay)
     return Verdict(JobState.FAILED, error=error or f"failed after {job.attempts} attempts")

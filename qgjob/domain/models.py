@@ -108,6 +108,8 @@ class Attempt:
     finished_at: float | None
     outcome: str | None
     error: str | None
+    note: str | None = None
+    """Why it led where it did, when that is not plain (e.g. why it was not retried)."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from qgjob.auth.tokens import ApiToken
 from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.health import Quarantined, TestHealthRow, TestQuery
 from qgjob.domain.history import Timeline
 from qgjob.domain.models import (
     Agent,
@@ -28,7 +29,9 @@ from qgjob.domain.models import (
     NewJob,
     OutputSlice,
 )
+from qgjob.domain.repeats import FailureEvidence
 from qgjob.domain.states import JobState
+from qgjob.domain.stats import OrgStats
 from qgjob.scheduler.policy import Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules, LaneChoice
 
@@ -300,4 +303,27 @@ class Store(Protocol):
     def org_groups(self, org_id: str, include_finished: bool, limit: int) -> list[GroupSummary]:
         """Like `groups`, restricted to the groups holding jobs of `org_id`, with only those
         jobs in `job_ids` and `counts` (what a submitter of that org may see)."""
+        ...
+
+    # test health (kept as attempts finish; see qgjob/domain/health.py)
+    def test_health(self, query: TestQuery) -> list[TestHealthRow]: ...
+    def failure_evidence(self, job_id: str, flaky_threshold: float) -> FailureEvidence:
+        """What the job's test did on its build before: for deciding whether to retry."""
+        ...
+    def prune_test_history(self, before: float) -> int:
+        """Forget tests and builds not seen since `before`; how many rows went."""
+        ...
+    def roll_up_org_hours(self, before: float) -> int:
+        """Fold the per-org statistics of whole days before `before` into one row per day;
+        how many hour rows went."""
+        ...
+    def quarantine_test(self, org_id: str, test_path: str, reason: str,
+                        added_by: str | None, now: float) -> tuple[Quarantined, bool]:
+        """The entry, and whether this call made it (False: it was there already)."""
+        ...
+    def unquarantine_test(self, org_id: str, test_path: str) -> bool: ...
+    def quarantined_tests(self, org_id: str | None, limit: int) -> list[Quarantined]: ...
+    def org_stats(self, org_id: str | None, since: float) -> list[OrgStats]:
+        """Per org (one, or every org with activity): jobs finished, attempts, device time
+        and queue waits, over the hours from `since`'s on."""
         ...

@@ -29,7 +29,7 @@ def test_create_list_revoke(capsys: pytest.CaptureFixture[str], db: str) -> None
                          "--db", db)
     assert code == 0 and out.startswith("qgj_") and out.count("\n") == 1
     assert "shown only this once" in err
-    secret = out.strip().rsplit("_", 1)[1]
+    secret = out.strip().split("_", 2)[2]
     code, out, _ = run(capsys, "token", "list", "--db", db, "--json")
     [row] = [json.loads(line) for line in out.splitlines()]
     assert (row["org_id"], row["role"], row["revoked_at"]) == ("acme", "submitter", None)

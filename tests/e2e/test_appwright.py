@@ -3,6 +3,7 @@ device-free specs through `npx appwright test`, and the results come back per te
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -67,6 +68,17 @@ def test_appwright_specs_through_qgjob(tmp_path: Path, appwright_ready: None) ->
         assert files == {"report.json", "junit.xml"}
         junit = httpx.get(f"{url}/jobs/{failing_id}/files/1/junit.xml").text
         assert "<failure" in junit
+
+        # On a new build: the same failure twice is not worth a third try (issue 20).
+        again = cli(url, "submit", "--org-id=acme", "--app-version-id=1.4.3",
+                    "--test=tests/smoke/flaky-switch.spec.js", "--max-attempts=3",
+                    "--idempotency-key=again", "--wait", "--timeout", "240", "--json",
+                    timeout=300)
+        assert again.returncode == 1, again.stderr + agent.output()
+        repeated = json.loads(again.stdout.splitlines()[-1])
+        assert (repeated["status"], repeated["attempts"]) == ("failed", 2)
+        attempts = httpx.get(f"{url}/jobs/{repeated['job_id']}/attempts").json()["attempts"]
+        assert attempts[-1]["note"].startswith("not retried: the same failure happened")
     finally:
         time.sleep(0.2)
         agent.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,25 +17,14 @@ from qgjob.agent.executors.simulate import SimulateExecutor
 from tests.agent_thread import running_agent
 from tests.browser import ARTIFACTS, chromium, require_chromium
 from tests.conftest import LiveServer
+from tests.web.conftest import WAIT_MS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-WAIT_MS = 20_000
 BUILD = {"org_id": "qualgent", "app_version_id": "xyz123", "target": "emulator"}
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "appwright"
-
-
-@pytest.fixture
-def page(live_server: LiveServer) -> Iterator[Page]:
-    with chromium(require_chromium()) as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(WAIT_MS)
-        crashes: list[str] = []
-        page.on("pageerror", lambda error: crashes.append(str(error)))
-        yield page
-        assert crashes == [], crashes
 
 
 def shoot(page: Page, name: str) -> None:

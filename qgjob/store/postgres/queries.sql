@@ -523,3 +523,175 @@ SELECT id, state FROM jobs
 WHERE org_id = %(org_id)s AND group_key = %(group_key)s
   AND (%(active_only)s = 0 OR state IN ('queued', 'assigned', 'running', 'retry_wait'))
 ORDER BY created_at, id;
+
+-- Test health (qgjob/store/sql/health.py) --------------------------------------------------
+
+-- name: count_test_build
+-- A test's passes and failures on one build, counted as its runs are recorded.
+INSERT INTO test_builds (org_id, target, test_path, title, app_version_id, passed, failed,
+                         first_at, last_at)
+VALUES (%(org_id)s, %(target)s, %(test_path)s, %(title)s, %(app_version_id)s, %(passed)s, %(failed)s, %(now)s, %(now)s)
+ON CONFLICT (org_id, target, test_path, title, app_version_id) DO UPDATE SET
+    passed = test_builds.passed + excluded.passed,
+    failed = test_builds.failed + excluded.failed,
+    last_at = greatest(test_builds.last_at, excluded.last_at);
+
+-- name: recent_test_builds
+-- The test's most recent builds, newest first: what its flaky score is taken over.
+SELECT passed, failed FROM test_builds
+WHERE org_id = %(org_id)s AND target = %(target)s AND test_path = %(test_path)s AND title = %(title)s
+ORDER BY last_at DESC LIMIT %(limit)s;
+
+-- name: test_summary
+-- Locked: two attempts of one test finishing at once must not both fold into the same
+-- summary (SQLite's write transaction holds the database already).
+SELECT * FROM test_health
+WHERE org_id = %(org_id)s AND target = %(target)s AND test_path = %(test_path)s
+  AND title = %(title)s
+FOR UPDATE;
+
+-- name: save_test_summary
+INSERT INTO test_health (org_id, target, test_path, title, runs, passed, failed, recent,
+    recent_seconds, pass_rate, p50_seconds, p95_seconds, trend, builds, flaky_builds,
+    flaky_score, first_seen, last_seen, last_outcome, last_app_version_id, last_failure_at,
+    last_error, last_failure_app_version_id, last_failure_job_id)
+VALUES (%(org_id)s, %(target)s, %(test_path)s, %(title)s, %(runs)s, %(passed)s, %(failed)s, %(recent)s,
+    %(recent_seconds)s, %(pass_rate)s, %(p50_seconds)s, %(p95_seconds)s, %(trend)s, %(builds)s, %(flaky_builds)s,
+    %(flaky_score)s, %(first_seen)s, %(last_seen)s, %(last_outcome)s, %(last_app_version_id)s,
+    %(last_failure_at)s, %(last_error)s, %(last_failure_app_version_id)s, %(last_failure_job_id)s)
+ON CONFLICT (org_id, target, test_path, title) DO UPDATE SET
+    runs = excluded.runs, passed = excluded.passed, failed = excluded.failed,
+    recent = excluded.recent, recent_seconds = excluded.recent_seconds,
+    pass_rate = excluded.pass_rate, p50_seconds = excluded.p50_seconds,
+    p95_seconds = excluded.p95_seconds, trend = excluded.trend, builds = excluded.builds,
+    flaky_builds = excluded.flaky_builds, flaky_score = excluded.flaky_score,
+    first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+    last_outcome = excluded.last_outcome, last_app_version_id = excluded.last_app_version_id,
+    last_failure_at = excluded.last_failure_at, last_error = excluded.last_error,
+    last_failure_app_version_id = excluded.last_failure_app_version_id,
+    last_failure_job_id = excluded.last_failure_job_id;
+
+-- name: failures_on_build
+-- Earlier failed attempts of the job's test on its build, any job's (jobs_test_build).
+SELECT a.job_id, a.attempt, a.device_id, a.error
+FROM jobs j
+JOIN jobs o ON o.org_id = j.org_id AND o.test_path = j.test_path AND o.target = j.target
+           AND o.app_version_id = j.app_version_id
+JOIN attempts a ON a.job_id = o.id
+WHERE j.id = %(job_id)s AND a.outcome = 'failed'
+ORDER BY a.finished_at DESC LIMIT %(limit)s;
+
+-- name: test_on_build
+-- Whether the job's test passed on its build before, and its flaky score.
+SELECT b.passed AS passed_on_build, h.flaky_score, h.flaky_builds
+FROM jobs j
+LEFT JOIN test_builds b ON b.org_id = j.org_id AND b.target = j.target
+    AND b.test_path = j.test_path AND b.title = '' AND b.app_version_id = j.app_version_id
+LEFT JOIN test_health h ON h.org_id = j.org_id AND h.target = j.target
+    AND h.test_path = j.test_path AND h.title = ''
+WHERE j.id = %(job_id)s;
+
+-- name: note_attempt
+UPDATE attempts SET note = %(note)s WHERE job_id = %(job_id)s AND attempt = %(attempt)s;
+
+-- name: prune_test_builds
+DELETE FROM test_builds WHERE last_at < %(before)s;
+
+-- name: prune_test_health
+DELETE FROM test_health WHERE last_seen < %(before)s;
+
+-- name: quarantine_test
+INSERT INTO quarantined_tests (org_id, test_path, reason, added_by, added_at)
+VALUES (%(org_id)s, %(test_path)s, %(reason)s, %(added_by)s, %(now)s)
+ON CONFLICT (org_id, test_path) DO NOTHING;
+
+-- name: unquarantine_test
+DELETE FROM quarantined_tests WHERE org_id = %(org_id)s AND test_path = %(test_path)s;
+
+-- name: quarantined_test
+SELECT * FROM quarantined_tests WHERE org_id = %(org_id)s AND test_path = %(test_path)s;
+
+-- name: quarantined_tests_of_org
+SELECT * FROM quarantined_tests WHERE org_id = %(org_id)s ORDER BY test_path;
+
+-- name: all_quarantined_tests
+SELECT * FROM quarantined_tests ORDER BY org_id, test_path LIMIT %(limit)s;
+
+-- Per-org statistics (qgjob/store/sql/health.py) -----------------------------------------
+
+-- name: count_org_attempt
+INSERT INTO org_hours (org_id, epoch_hour, attempts, device_seconds)
+VALUES (%(org_id)s, %(epoch_hour)s, 1, %(seconds)s)
+ON CONFLICT (org_id, epoch_hour) DO UPDATE SET
+    attempts = org_hours.attempts + 1,
+    device_seconds = org_hours.device_seconds + excluded.device_seconds;
+
+-- name: count_org_job
+INSERT INTO org_hours (org_id, epoch_hour, completed, failed, cancelled, flaky)
+VALUES (%(org_id)s, %(epoch_hour)s, %(completed)s, %(failed)s, %(cancelled)s, %(flaky)s)
+ON CONFLICT (org_id, epoch_hour) DO UPDATE SET
+    completed = org_hours.completed + excluded.completed,
+    failed = org_hours.failed + excluded.failed,
+    cancelled = org_hours.cancelled + excluded.cancelled,
+    flaky = org_hours.flaky + excluded.flaky;
+
+-- name: count_org_wait
+INSERT INTO org_waits (org_id, epoch_hour, bucket, jobs)
+VALUES (%(org_id)s, %(epoch_hour)s, %(bucket)s, 1)
+ON CONFLICT (org_id, epoch_hour, bucket) DO UPDATE SET jobs = org_waits.jobs + 1;
+
+-- name: org_totals
+SELECT org_id, SUM(completed) AS completed, SUM(failed) AS failed,
+       SUM(cancelled) AS cancelled, SUM(flaky) AS flaky, SUM(attempts) AS attempts,
+       SUM(device_seconds) AS device_seconds
+FROM org_hours WHERE org_id = %(org_id)s AND epoch_hour >= %(since)s GROUP BY org_id;
+
+-- name: every_org_totals
+SELECT org_id, SUM(completed) AS completed, SUM(failed) AS failed,
+       SUM(cancelled) AS cancelled, SUM(flaky) AS flaky, SUM(attempts) AS attempts,
+       SUM(device_seconds) AS device_seconds
+FROM org_hours WHERE epoch_hour >= %(since)s GROUP BY org_id ORDER BY org_id;
+
+-- name: org_wait_buckets
+SELECT org_id, bucket, SUM(jobs) AS jobs FROM org_waits
+WHERE org_id = %(org_id)s AND epoch_hour >= %(since)s GROUP BY org_id, bucket;
+
+-- name: every_org_wait_buckets
+SELECT org_id, bucket, SUM(jobs) AS jobs FROM org_waits
+WHERE epoch_hour >= %(since)s GROUP BY org_id, bucket;
+
+-- name: prune_org_hours
+DELETE FROM org_hours WHERE epoch_hour < %(before)s;
+
+-- name: prune_org_waits
+DELETE FROM org_waits WHERE epoch_hour < %(before)s;
+
+-- name: roll_up_org_hours
+-- Hours before %(before)s (a day's first hour) folded into their day's first hour, so a long
+-- window sums days, not hours; recent hours stay as they are.
+INSERT INTO org_hours (org_id, epoch_hour, completed, failed, cancelled, flaky, attempts,
+                       device_seconds)
+SELECT org_id, epoch_hour - epoch_hour %% 24, SUM(completed), SUM(failed), SUM(cancelled),
+       SUM(flaky), SUM(attempts), SUM(device_seconds)
+FROM org_hours WHERE epoch_hour < %(before)s AND epoch_hour %% 24 <> 0
+GROUP BY org_id, epoch_hour - epoch_hour %% 24
+ON CONFLICT (org_id, epoch_hour) DO UPDATE SET
+    completed = org_hours.completed + excluded.completed,
+    failed = org_hours.failed + excluded.failed,
+    cancelled = org_hours.cancelled + excluded.cancelled,
+    flaky = org_hours.flaky + excluded.flaky,
+    attempts = org_hours.attempts + excluded.attempts,
+    device_seconds = org_hours.device_seconds + excluded.device_seconds;
+
+-- name: drop_rolled_up_org_hours
+DELETE FROM org_hours WHERE epoch_hour < %(before)s AND epoch_hour %% 24 <> 0;
+
+-- name: roll_up_org_waits
+INSERT INTO org_waits (org_id, epoch_hour, bucket, jobs)
+SELECT org_id, epoch_hour - epoch_hour %% 24, bucket, SUM(jobs)
+FROM org_waits WHERE epoch_hour < %(before)s AND epoch_hour %% 24 <> 0
+GROUP BY org_id, epoch_hour - epoch_hour %% 24, bucket
+ON CONFLICT (org_id, epoch_hour, bucket) DO UPDATE SET jobs = org_waits.jobs + excluded.jobs;
+
+-- name: drop_rolled_up_org_waits
+DELETE FROM org_waits WHERE epoch_hour < %(before)s AND epoch_hour %% 24 <> 0;

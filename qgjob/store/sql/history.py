@@ -3,6 +3,7 @@ the marker live views poll. Each function runs inside the caller's read transact
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from qgjob.domain.history import DeviceRun, Install, Timeline
@@ -15,7 +16,8 @@ _MARKER_COLUMNS = ("jobs_changed_at", "last_install", "devices_seen_at", "device
 
 
 def job_attempts(conn: Tx, job_id: str) -> list[Attempt]:
-    return [_attempt(row) for row in conn.run("attempts_of_job", {"job_id": job_id})]
+    return [replace(_attempt(row), note=row["note"])
+            for row in conn.run("attempts_of_job", {"job_id": job_id})]
 
 
 def timeline(conn: Tx, since: float, until: float, limit: int) -> Timeline:

@@ -5,13 +5,15 @@ inside it. Queries are named; each dialect has its own SQL for them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from qgjob.auth.tokens import ApiToken
 from qgjob.claiming.driver import ClaimDriver
 from qgjob.claiming.path import ClaimPath, lost_reason
 from qgjob.domain import transitions
-from qgjob.domain.attempts import Outcome
+from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.health import Quarantined, TestHealthRow, TestQuery
 from qgjob.domain.history import Timeline
 from qgjob.domain.models import (
     Agent,
@@ -24,7 +26,9 @@ from qgjob.domain.models import (
     NewJob,
     OutputSlice,
 )
+from qgjob.domain.repeats import FailureEvidence
 from qgjob.domain.states import JobState
+from qgjob.domain.stats import OrgStats
 from qgjob.scheduler.policy import Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules
 from qgjob.store.base import (
@@ -50,7 +54,7 @@ from qgjob.store.rows import (
     job_from_row,
     job_to_params,
 )
-from qgjob.store.sql import history, org_views, output, submits, tokens
+from qgjob.store.sql import health, history, org_views, output, submits, tokens
 from qgjob.store.sql.claim_driver import SqlClaimDriver, SqlTransactions
 from qgjob.store.sql.database import Database, Tx, retried
 
@@ -139,6 +143,8 @@ class SqlStore:
             conn.run("update_job", job_to_params(after))
             if before.lease_id is not None and after.lease_id is None:
                 conn.run("delete_lease_if_done", {"lease_id": before.lease_id})
+            if after.state.is_final:
+                health.count_finished_job(conn, after, now)
         return Transitioned(before, after)
 
     def groups(self, include_finished: bool, limit: int) -> list[GroupSummary]:
@@ -265,15 +271,30 @@ class SqlStore:
         now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
         last_output: str = "",
     ) -> Transitioned:
+        held: list[Tx] = []
+
         def keep(driver: ClaimDriver) -> None:
             assert isinstance(driver, SqlClaimDriver)
             if last_output:
                 output.append(driver.conn, job_id, attempt, last_output)
             if cases:
                 output.save_cases(driver.conn, job_id, attempt, cases)
+            _record_health(driver, job_id, attempt, outcome, error, cases, now)
+            held.append(driver.conn)
+
+        def decide_and_note(job: Job) -> Verdict:
+            """The verdict's note goes with the attempt, and a finished job into its org's
+            statistics, in the same transaction (`keep` runs just before the decision)."""
+            verdict = decide(job)
+            if held and verdict.note is not None:
+                health.note_attempt(held[0], job_id, attempt, verdict.note)
+            if held and verdict.state.is_final:
+                health.count_finished_job(held[0], replace(
+                    job, state=verdict.state, flaky=verdict.flaky), now)
+            return verdict
 
         return self._claims.finish_attempt(job_id, lease_id, attempt, outcome, error, now,
-                                           decide, keep)
+                                           decide_and_note, keep)
 
     # what attempts leave behind ------------------------------------------------------------
 
@@ -332,6 +353,9 @@ class SqlStore:
                             {"job_id": job.job_id, "attempt": job.attempts, "outcome": "lost",
                              "error": after.error, "now": now},
                         )
+                        _count_lost_attempt(conn, job, now)
+                    if after.state.is_final:
+                        health.count_finished_job(conn, after, now)
                     rescued.append(Transitioned(job, after))
                 conn.run("delete_lease", {"lease_id": lease["id"]})
         return rescued
@@ -432,6 +456,45 @@ class SqlStore:
         with self._db.read() as conn:
             return history.change_marker(conn)
 
+    # test health (the queries live in health.py) ------------------------------------------
+
+    def test_health(self, query: TestQuery) -> list[TestHealthRow]:
+        with self._db.read() as conn:
+            return health.tests(conn, query)
+
+    def failure_evidence(self, job_id: str, flaky_threshold: float) -> FailureEvidence:
+        with self._db.read() as conn:
+            return health.failure_evidence(conn, job_id, flaky_threshold)
+
+    @retried
+    def prune_test_history(self, before: float) -> int:
+        with self._db.write() as conn:
+            return health.prune(conn, before)
+
+    @retried
+    def roll_up_org_hours(self, before: float) -> int:
+        with self._db.write() as conn:
+            return health.roll_up_org_hours(conn, before)
+
+    @retried
+    def quarantine_test(self, org_id: str, test_path: str, reason: str,
+                        added_by: str | None, now: float) -> tuple[Quarantined, bool]:
+        with self._db.write() as conn:
+            return health.quarantine(conn, org_id, test_path, reason, added_by, now)
+
+    @retried
+    def unquarantine_test(self, org_id: str, test_path: str) -> bool:
+        with self._db.write() as conn:
+            return health.unquarantine(conn, org_id, test_path)
+
+    def quarantined_tests(self, org_id: str | None, limit: int) -> list[Quarantined]:
+        with self._db.read() as conn:
+            return health.quarantined(conn, org_id, limit)
+
+    def org_stats(self, org_id: str | None, since: float) -> list[OrgStats]:
+        with self._db.read() as conn:
+            return health.org_stats(conn, org_id, since)
+
 
 def _load_job(conn: Tx, job_id: str) -> Job:
     """The job, locked for the rest of the write transaction."""
@@ -463,3 +526,23 @@ def _current_attempt(conn: Tx, job_id: str, lease_id: str, attempt: int) -> Job:
     if job.state is not JobState.RUNNING or job.lease_id != lease_id or job.attempts != attempt:
         raise LeaseLost(lost_reason(job))
     return job
+
+
+def _record_health(driver: SqlClaimDriver, job_id: str, attempt: int, outcome: Outcome,
+                   error: str | None, cases: Sequence[CaseResult], now: float) -> None:
+    """The attempt's device time for its org; a passed or failed one for its test too."""
+    job = driver.job(job_id)
+    began = driver.attempt_outcome(job_id, attempt)
+    if job is None or began is None:
+        return
+    health.count_attempt(driver.conn, job.org_id, now - began[1], now)
+    if outcome in (Outcome.PASSED, Outcome.FAILED):
+        health.record_attempt(driver.conn, job, outcome is Outcome.PASSED, now - began[1],
+                              error, cases, now)
+
+
+def _count_lost_attempt(conn: Tx, job: Job, now: float) -> None:
+    row = conn.run("attempt_by_number", {"job_id": job.job_id, "attempt": job.attempts}
+    ).fetchone()
+    if row is not None:
+        health.count_attempt(conn, job.org_id, now - row["started_at"], now)

@@ -4,6 +4,7 @@
 import { NeedToken, readEvents, setToken, showProblem, token } from "./dom.js";
 import { jobPage, jobs } from "./jobs.js";
 import { overview } from "./overview.js";
+import { tests } from "./tests.js";
 import { timeline } from "./timeline.js";
 
 const POLL_MS = 2000;
@@ -21,6 +22,8 @@ function route() {
     [view, name, context.jobId] = [jobPage, "jobs", decodeURIComponent(jobMatch[1])];
   } else if (path === "/jobs") {
     [view, name] = [jobs, "jobs"];
+  } else if (path === "/tests") {
+    [view, name] = [tests, "tests"];
   } else if (path === "/timeline") {
     [view, name] = [timeline, "timeline"];
   }

@@ -106,7 +106,8 @@ export const jobPage = {
     const rows = attempts.map((a) => h("tr", {},
       h("td", { class: "num" }, a.attempt), h("td", {}, a.device),
       h("td", {}, clock(a.started_at)), h("td", {}, duration(a.seconds)),
-      h("td", {}, badge(a.outcome || "running")), h("td", { class: "error" }, a.error || "")));
+      h("td", {}, badge(a.outcome || "running")), h("td", { class: "error" }, a.error || "",
+        a.note ? h("div", { class: "muted note" }, a.note) : null)));
     replace(this.attempts, h("h2", {}, "Attempts"),
       table(["#", "Device", "Started", "Ran", "Outcome", "Error"], rows, "Not started yet."));
   },
