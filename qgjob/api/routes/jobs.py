@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from fastapi.responses import PlainTextResponse
 
 from qgjob.api.deps import Caller, ServiceDep
+from qgjob.api.downloads import UNTRUSTED_CONTENT, file_answer
 from qgjob.api.params import FileNamePath, JobIdPath, JobIdValue
 from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES
 from qgjob.api.schemas import (
@@ -118,10 +119,12 @@ async def get_logs(
     if part is None:
         if attempt is not None:
             raise HTTPException(404, f"job {job_id!r} has no attempt {attempt}")
-        return PlainTextResponse("", headers={"X-Qgjob-Attempt": "0", "X-Qgjob-Next-Offset": "0",
+        return PlainTextResponse("", headers={**UNTRUSTED_CONTENT, "X-Qgjob-Attempt": "0",
+                                              "X-Qgjob-Next-Offset": "0",
                                               "X-Qgjob-Finished": "false",
                                               "X-Qgjob-Dropped": "0"})
     return PlainTextResponse(part.text, headers={
+        **UNTRUSTED_CONTENT,
         "X-Qgjob-Attempt": str(part.attempt), "X-Qgjob-Next-Offset": str(part.next_offset),
         "X-Qgjob-Finished": "true" if part.finished else "false",
         "X-Qgjob-Dropped": str(part.dropped)})
@@ -141,11 +144,15 @@ async def list_files(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> 
                        200: {"content": {"application/octet-stream": {}}}})
 async def get_file(job_id: JobIdPath, attempt: Annotated[int, Path(ge=1, le=1000)],
                    name: FileNamePath, service: ServiceDep, caller: Caller) -> Response:
+    """The file as its agent uploaded it. Images, video, JSON and plain text show inline;
+    any other type (HTML, SVG, XML…) is a download (`application/octet-stream`), so a
+    report file never runs as a page of the API."""
     await visible_job(service, caller, job_id)
     file = await service.read_file(job_id, attempt, name)
     if file is None:
         raise HTTPException(404, f"job {job_id!r} has no file {name!r} in attempt {attempt}")
-    return Response(file.content, media_type=file.media_type)
+    media_type, headers = file_answer(name, file.media_type)
+    return Response(file.content, media_type=media_type, headers=headers)
 
 
 @router.get("/jobs", response_model=JobList)
