@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import ParamSpec, Protocol, TypeVar
@@ -37,6 +38,7 @@ from qgjob.domain.states import JobState
 from qgjob.group_commit import GroupCommit
 from qgjob.ids import new_id, new_ids
 from qgjob.metrics import Metrics
+from qgjob.queue_cap import QueueCap
 from qgjob.scheduler.explain import LaneStanding, explain
 from qgjob.scheduler.policy import Policy
 from qgjob.settings import ServerSettings
@@ -112,6 +114,8 @@ class JobService:
         self._rng = rng or random.Random()
         self._draining = False
         self._submits = GroupCommit(lambda jobs: self._run(self.store.insert_jobs, jobs))
+        self.queue_cap = QueueCap(settings.max_queued_jobs_per_org,
+                                  lambda org: self._run(self.store.queued_jobs_of_org, org))
         self._lease_owners: dict[str, str] = {}
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -121,8 +125,10 @@ class JobService:
 
     async def submit(self, requests: Sequence[JobRequest]) -> list[Submitted]:
         """Store the jobs (all or none). With idempotency keys, a request seen before gives
-        back the job it created then (`replayed`)."""
+        back the job it created then (`replayed`). QueueFull when an org's queue has no room
+        for its jobs (nothing is stored then)."""
         now = self.clock()
+        await self.queue_cap.admit(Counter(r.org_id for r in requests), now)
         ids = new_ids(len(requests), now)
         groups: dict[tuple[str, str, str], GroupKey] = {}  # a batch has few: build each once
         new_jobs = []

@@ -56,6 +56,13 @@ class ServerSettings:
     """The agent protocol's own budget per token: an agent with many devices claims,
     reports and streams output for each of them."""
     agent_rate_limit_burst: float = 2000.0
+    job_rate_limit_per_second: float = 200.0
+    """Jobs per second each token (or client address) may submit on average, whatever the
+    number of requests: a batch spends one per job. 0 turns the limit off."""
+    job_rate_limit_burst: float = 10_000.0
+    max_queued_jobs_per_org: int = 100_000
+    """Most jobs one org may have waiting in the queue; a submission that would pass it is
+    refused whole (409 `queue_full`). 0: no cap."""
     public_dashboard: bool = False
     """Let anyone read `/` (the dashboard) and `/metrics`; otherwise, once tokens exist, they
     need an admin token."""
@@ -132,7 +139,8 @@ _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "mainte
              "retry_base_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
              "max_attempts", "max_infra_failures", "max_body_bytes")
 _NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burst",
-                 "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds")
+                 "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds",
+                 "job_rate_limit_per_second", "job_rate_limit_burst", "max_queued_jobs_per_org")
 
 
 def _check(settings: ServerSettings) -> None:

@@ -17,7 +17,8 @@ class Problem(BaseModel):
     detail: str = Field(description="one readable line")
     errors: list[ProblemItem] | None = Field(
         default=None, description="for 422: each invalid field and why")
-    code: str | None = Field(default=None, description="`lease_lost` or `yield` on some 409s")
+    code: str | None = Field(default=None,
+                             description="`lease_lost`, `yield` or `queue_full` on some 409s")
 
 
 _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {

@@ -113,6 +113,46 @@ def test_rate_limits_answer_429_with_retry_after_per_token(tmp_path: Path) -> No
         assert client.get("/jobs", headers=bearer(first)).status_code == 200
 
 
+def test_a_batch_spends_one_of_the_job_budget_per_job(tmp_path: Path) -> None:
+    """A batch is one request but many jobs: the jobs budget weighs it by its jobs."""
+    clock = Clock()
+    with app_with(tmp_path, clock, job_rate_limit_per_second=10,
+                  job_rate_limit_burst=100) as (client, store):
+        _, acme = issue(store, Role.SUBMITTER, "acme")
+        batch = {"jobs": [{**JOB, "test_path": f"tests/{n}.spec.js"} for n in range(60)]}
+        assert client.post("/jobs/batch", json=batch, headers=bearer(acme)).status_code == 201
+        limited = client.post("/jobs/batch", json=batch, headers=bearer(acme))
+        assert limited.status_code == 429, limited.text
+        assert limited.headers["retry-after"] == "2"
+        assert "jobs" in limited.json()["detail"]
+        listed = client.get("/jobs", params={"limit": 1000}, headers=bearer(acme)).json()
+        assert listed["count"] == 60  # nothing of the refused batch
+        clock.now += 2
+        assert client.post("/jobs/batch", json=batch, headers=bearer(acme)).status_code == 201
+        for _ in range(5):
+            clock.now += 1
+            assert client.post("/jobs", json=JOB, headers=bearer(acme)).status_code == 201
+
+
+def test_an_orgs_queue_has_a_cap(tmp_path: Path) -> None:
+    clock = Clock()
+    with app_with(tmp_path, clock, max_queued_jobs_per_org=5) as (client, _):
+        batch = {"jobs": [{**JOB, "test_path": f"tests/{n}.spec.js"} for n in range(4)]}
+        assert client.post("/jobs/batch", json=batch).status_code == 201
+        full = client.post("/jobs/batch", json=batch)
+        assert full.status_code == 409 and full.json()["code"] == "queue_full"
+        assert full.json()["detail"] == (
+            "org 'acme' has 4 jobs queued; these 4 would pass its cap of 5 "
+            "(QGJOB_MAX_QUEUED_JOBS_PER_ORG): submit them once some have run")
+        assert client.post("/jobs", json={**JOB, "org_id": "globex"}).status_code == 201
+        assert client.post("/jobs", json=JOB).status_code == 201  # the fifth fits
+        assert client.post("/jobs", json=JOB).status_code == 409
+        [queued] = client.get("/jobs", params={"limit": 1}).json()["jobs"]
+        assert client.post(f"/jobs/{queued['job_id']}/cancel").status_code == 200
+        clock.now += 2  # the server reads the queue again
+        assert client.post("/jobs", json=JOB).status_code == 201
+
+
 def test_the_agent_protocol_has_its_own_budget(tmp_path: Path) -> None:
     clock = Clock()
     with app_with(tmp_path, clock, rate_limit_per_second=1, rate_limit_burst=1,
@@ -168,3 +208,4 @@ def test_an_agent_token_cannot_replace_another_tokens_online_session(tmp_path: P
         assert client.post("/agents", headers=bearer(mine), json=body).status_code == 201
         refused = client.post("/agents", headers=bearer(other), json=body)
         assert refused.status_code == 409 and "another token" in refused.json()["detail"]
+

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
+from qgjob.api.auth import gatekeeper
 from qgjob.api.deps import Caller, ServiceDep
 from qgjob.api.downloads import UNTRUSTED_CONTENT, file_answer
 from qgjob.api.params import FileNamePath, JobIdPath, JobIdValue
@@ -42,6 +43,7 @@ async def submit_job(
     body: JobCreate,
     service: ServiceDep,
     caller: Caller,
+    request: Request,
     response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> JobPublic:
@@ -51,6 +53,7 @@ async def submit_job(
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise HTTPException(422, "idempotency_key: the header and the body disagree")
     check_may_submit(caller, {body.org_id})
+    gatekeeper(request).spend_jobs(request, caller, 1)
     if idempotency_key:
         body = body.model_copy(update={"idempotency_key": idempotency_key})
     [submitted] = await service.submit([body])
@@ -71,6 +74,7 @@ async def submit_jobs(
     body: JobBatchCreate,
     service: ServiceDep,
     caller: Caller,
+    request: Request,
     prefer: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Submit several jobs at once: all are stored, or none (one transaction). Each job may
@@ -78,6 +82,7 @@ async def submit_jobs(
     `Prefer: return=minimal` (RFC 7240) and gets `{"job_ids": [...], "count": n}`, a tenth
     of the bytes."""
     check_may_submit(caller, {job.org_id for job in body.jobs})
+    gatekeeper(request).spend_jobs(request, caller, len(body.jobs))
     submitted = await service.submit(body.jobs)
     jobs = [s.job for s in submitted]
     if prefer is not None and MINIMAL.search(prefer):
