@@ -63,8 +63,8 @@ def run_server(settings: ServerSettings, sock: socket.socket, access_log: bool) 
     from qgjob.api.app import create_app
 
     app = create_app(settings)
-    server = _draining_server(app, access_log=access_log, log_level="info",
-                              handle_signals=True)
+    server = qgjob_server(app, settings, access_log=access_log, log_level="info",
+                          handle_signals=True)
     _freeze_heap()
     server.run(sockets=[sock])
 
@@ -108,7 +108,8 @@ async def run_up(
     # database holds tokens, and nothing is written for it.
     local_token = secrets.token_urlsafe(32)
     app = create_app(settings, process_tokens={local_token: Principal(Role.AGENT, None, "local")})
-    server = _draining_server(app, access_log=False, log_level="warning", handle_signals=False)
+    server = qgjob_server(app, settings, access_log=False, log_level="warning",
+                          handle_signals=False)
     _freeze_heap()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
@@ -128,18 +129,24 @@ async def run_up(
         await serving
 
 
-def _draining_server(
-    app: FastAPI, *, access_log: bool, log_level: str, handle_signals: bool
+def qgjob_server(
+    app: FastAPI, settings: ServerSettings, *, access_log: bool, log_level: str,
+    handle_signals: bool,
 ) -> uvicorn.Server:
-    """A uvicorn server that, when it shuts down, first answers the app's long-poll claims
-    and ends dashboards' event streams (else they would hold the graceful shutdown). Without
+    """uvicorn as every qgjob server runs: proxy headers believed from trusted proxies only,
+    and a drain at shutdown that first answers the app's long-poll claims and ends
+    dashboards' event streams (else they would hold the graceful shutdown). Without
     `handle_signals` it leaves signals to us (`qgjob up` stops its agent first)."""
     import uvicorn
 
     from qgjob.api.app import end_live_streams
 
-    config = uvicorn.Config(app, log_level=log_level, access_log=access_log,
-                            timeout_graceful_shutdown=10)
+    proxies = settings.trusted_proxy_networks()
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=access_log, timeout_graceful_shutdown=10,
+        # uvicorn believes X-Forwarded-For from loopback unless told otherwise: any local
+        # client could then pick its own rate-limit bucket.
+        proxy_headers=bool(proxies), forwarded_allow_ips=proxies)
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

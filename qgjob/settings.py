@@ -6,6 +6,7 @@ with one line that names it."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass, field, fields, replace
@@ -63,6 +64,10 @@ class ServerSettings:
     max_queued_jobs_per_org: int = 100_000
     """Most jobs one org may have waiting in the queue; a submission that would pass it is
     refused whole (409 `queue_full`). 0: no cap."""
+    trusted_proxies: str = ""
+    """Addresses or networks of the reverse proxies in front of the server, comma-separated
+    (e.g. "10.0.0.5,10.1.0.0/16"): only a request from one of them may name its client in
+    X-Forwarded-For (for rate limits and logs). Empty: nobody, the peer is the client."""
     public_dashboard: bool = False
     """Let anyone read `/` (the dashboard) and `/metrics`; otherwise, once tokens exist, they
     need an admin token."""
@@ -93,6 +98,17 @@ class ServerSettings:
 
         return policy_named("qgjob", **{"max_batch": self.max_batch,
                                         "preemption": self.preemption, **self.policy})
+
+    def trusted_proxy_networks(self) -> list[str]:
+        """`trusted_proxies` as a list of networks (an address is a network of one)."""
+        networks = []
+        for entry in filter(None, (part.strip() for part in self.trusted_proxies.split(","))):
+            try:
+                networks.append(str(ipaddress.ip_network(entry, strict=False)))
+            except ValueError:
+                raise ValueError(f"QGJOB_TRUSTED_PROXIES: {entry!r} is not an IP address or "
+                                 "network") from None
+        return networks
 
     @property
     def standard_weight(self) -> float:
@@ -168,6 +184,7 @@ def _check(settings: ServerSettings) -> None:
                          f"{value('retry_max_seconds')}")
     if settings.max_body_bytes < 1024:
         raise ValueError(f"{value('max_body_bytes')} must be at least 1024")
+    settings.trusted_proxy_networks()  # a bad entry is refused at start, not at a request
     from qgjob.scheduler.registry import KNOBS
 
     tunable = set(KNOBS) - {"max_batch", "preemption", "name"}

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,6 +18,7 @@ from qgjob.auth.tokens import Role
 from qgjob.settings import ServerSettings
 from qgjob.store import open_store
 from qgjob.store.base import Store
+from tests.conftest import fast_settings, serve
 
 JOB = {"org_id": "acme", "app_version_id": "bs://f7c874f21852ba57957a3fdc33f47514288c4ba4",
        "test_path": "tests/a.spec.js"}
@@ -209,3 +211,24 @@ def test_an_agent_token_cannot_replace_another_tokens_online_session(tmp_path: P
         refused = client.post("/agents", headers=bearer(other), json=body)
         assert refused.status_code == 409 and "another token" in refused.json()["detail"]
 
+
+@pytest.mark.parametrize(("trusted_proxies", "statuses"), [
+    ("", [200, 200, 429, 429]),  # X-Forwarded-For from anyone else is not believed
+    ("127.0.0.1", [200, 200, 200, 200]),  # each named client has its own budget
+    ("10.0.0.0/8, ::1", [200, 200, 429, 429]),  # loopback is no such proxy
+])
+def test_only_trusted_proxies_name_the_client(tmp_path: Path, trusted_proxies: str,
+                                              statuses: list[int]) -> None:
+    """A real server on loopback: a client there must not pick its own rate-limit bucket
+    by sending X-Forwarded-For, unless loopback is a configured proxy."""
+    settings = fast_settings(tmp_path, rate_limit_per_second=0.01, rate_limit_burst=2,
+                             trusted_proxies=trusted_proxies)
+    with serve(settings) as live:
+        got = [httpx.get(f"{live.url}/jobs", headers={"X-Forwarded-For": f"203.0.113.{n}"}
+                         ).status_code for n in range(4)]
+    assert got == statuses
+
+
+def test_a_bad_trusted_proxy_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match=r"QGJOB_TRUSTED_PROXIES: 'proxy\.internal'"):
+        ServerSettings.from_env({"QGJOB_TRUSTED_PROXIES": "10.0.0.1,proxy.internal"})
