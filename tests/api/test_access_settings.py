@@ -149,7 +149,7 @@ def test_an_orgs_queue_has_a_cap(tmp_path: Path) -> None:
         assert client.post("/jobs", json={**JOB, "org_id": "globex"}).status_code == 201
         assert client.post("/jobs", json=JOB).status_code == 201  # the fifth fits
         assert client.post("/jobs", json=JOB).status_code == 409
-        [queued] = client.get("/jobs", params={"limit": 1}).json()["jobs"]
+        [queued] = client.get("/jobs", params={"org_id": "acme", "limit": 1}).json()["jobs"]
         assert client.post(f"/jobs/{queued['job_id']}/cancel").status_code == 200
         clock.now += 2  # the server reads the queue again
         assert client.post("/jobs", json=JOB).status_code == 201
