@@ -68,6 +68,14 @@ class ServerSettings:
     """Addresses or networks of the reverse proxies in front of the server, comma-separated
     (e.g. "10.0.0.5,10.1.0.0/16"): only a request from one of them may name its client in
     X-Forwarded-For (for rate limits and logs). Empty: nobody, the peer is the client."""
+    max_connections: int = 10_000
+    """Open connections the server keeps at most (lowered to fit the process's descriptor
+    limit); one more is answered 503 and closed at once."""
+    http_idle_seconds: float = 5.0
+    """A connection with no request under way (before its first, or between two) is closed
+    after this long."""
+    http_header_seconds: float = 10.0
+    """A request's headers must arrive within this long of its first byte (slowloris)."""
     public_dashboard: bool = False
     """Let anyone read `/` (the dashboard) and `/metrics`; otherwise, once tokens exist, they
     need an admin token."""
@@ -153,7 +161,8 @@ def variable(name: str) -> str:
 
 _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "maintenance_seconds",
              "retry_base_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
-             "max_attempts", "max_infra_failures", "max_body_bytes")
+             "max_attempts", "max_infra_failures", "max_body_bytes",
+             "max_connections", "http_idle_seconds", "http_header_seconds")
 _NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burst",
                  "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds",
                  "job_rate_limit_per_second", "job_rate_limit_burst", "max_queued_jobs_per_org")

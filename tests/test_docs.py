@@ -39,3 +39,14 @@ def test_the_deployment_samples_use_real_options() -> None:
     nginx = (ROOT / "deploy" / "nginx.conf").read_text()
     [read_timeout] = re.findall(r"location / \{.*?proxy_read_timeout (\d+)s", nginx, re.S)
     assert int(read_timeout) > ServerSettings().claim_wait_seconds + 10
+
+
+def test_the_unit_file_gives_the_connection_cap_its_descriptors() -> None:
+    """Each connection is a descriptor: systemd's default limit (1,024) would lower the
+    server's connection cap far below QGJOB_MAX_CONNECTIONS."""
+    from qgjob.api.http_guard import RESERVED_DESCRIPTORS
+    from qgjob.settings import ServerSettings
+
+    unit = (ROOT / "deploy" / "qgjob-server@.service").read_text()
+    [limit] = re.findall(r"^LimitNOFILE=(\d+)$", unit, re.MULTILINE)
+    assert int(limit) >= ServerSettings().max_connections + RESERVED_DESCRIPTORS
