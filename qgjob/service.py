@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -117,9 +118,30 @@ class JobService:
         self.queue_cap = QueueCap(settings.max_queued_jobs_per_org,
                                   lambda org: self._run(self.store.queued_jobs_of_org, org))
         self._lease_owners: dict[str, str] = {}
+        self._store_calls = 0
+        self._store_calls_lock = threading.Lock()
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await to_thread.run_sync(lambda: fn(*args, **kwargs))
+        """`fn` on a worker thread. A cancelled caller stops waiting, but a call its thread
+        began runs on: it is counted from its start to its return, so `settle` can wait for
+        it (one cancelled before a thread took it never starts)."""
+        def counted() -> T:
+            with self._store_calls_lock:
+                self._store_calls += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._store_calls_lock:
+                    self._store_calls -= 1
+
+        return await to_thread.run_sync(counted)
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until no store call is under way (before the store is closed: closing
+        SQLite under a running call crashes the process)."""
+        deadline = time.monotonic() + timeout
+        while self._store_calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     # jobs -----------------------------------------------------------------------------------
 
