@@ -27,7 +27,8 @@ from tests.e2e.processes import Process, free_port, wait_healthy
 FAST = {"QGJOB_LEASE_SECONDS": "2", "QGJOB_HEARTBEAT_SECONDS": "0.5",
         "QGJOB_MAINTENANCE_SECONDS": "0.2", "QGJOB_AGENT_OFFLINE_SECONDS": "3",
         "QGJOB_RETRY_BASE_SECONDS": "0.2",
-        "QGJOB_MAX_INFRA_FAILURES": "20", "QGJOB_RATE_LIMIT_PER_SECOND": "0"}
+        "QGJOB_MAX_INFRA_FAILURES": "20", "QGJOB_RATE_LIMIT_PER_SECOND": "0",
+        "QGJOB_JOB_RATE_LIMIT_PER_SECOND": "0"}
 FINAL = {"completed", "failed", "cancelled"}
 
 

@@ -43,7 +43,8 @@ from tests.e2e.processes import Process, free_port, wait_healthy
 
 NOW = 1_800_000_000.0
 LANES = 200
-UNLIMITED = {"QGJOB_RATE_LIMIT_PER_SECOND": "0", "QGJOB_AGENT_RATE_LIMIT_PER_SECOND": "0"}
+UNLIMITED = {"QGJOB_RATE_LIMIT_PER_SECOND": "0", "QGJOB_AGENT_RATE_LIMIT_PER_SECOND": "0",
+             "QGJOB_JOB_RATE_LIMIT_PER_SECOND": "0", "QGJOB_MAX_QUEUED_JOBS_PER_ORG": "0"}
 DEFAULT_PG = os.environ.get("QGJOB_TEST_POSTGRES_URL",
                             "postgresql://postgres@127.0.0.1:5432/test")
 

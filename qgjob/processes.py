@@ -42,6 +42,8 @@ def configure_logging(level: str = "info") -> None:
 
 def listen_socket(host: str, port: int) -> socket.socket:
     """Bind before starting, so a taken port is one clear error rather than a log line."""
+    from qgjob.api.http_guard import LISTEN_BACKLOG
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio turns Nagle off only on accepted sockets whose proto is
     # IPPROTO_TCP, and with Nagle on every keep-alive response waits ~40 ms for a delayed ACK.
@@ -53,7 +55,7 @@ def listen_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}"
                           " (is another qgjob server running? choose one with --port)") from None
-    sock.listen(2048)
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -64,8 +66,8 @@ def run_server(settings: ServerSettings, sock: socket.socket, access_log: bool) 
     from qgjob.api.app import create_app
 
     app = create_app(settings)
-    server = _draining_server(app, access_log=access_log, log_level="info",
-                              handle_signals=True)
+    server = qgjob_server(app, settings, access_log=access_log, log_level="info",
+                          handle_signals=True)
     _freeze_heap()
     server.run(sockets=[sock])
 
@@ -111,7 +113,8 @@ async def run_up(
     # database holds tokens, and nothing is written for it.
     local_token = secrets.token_urlsafe(32)
     app = create_app(settings, process_tokens={local_token: Principal(Role.AGENT, None, "local")})
-    server = _draining_server(app, access_log=False, log_level="warning", handle_signals=False)
+    server = qgjob_server(app, settings, access_log=False, log_level="warning",
+                          handle_signals=False)
     _freeze_heap()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
@@ -133,20 +136,44 @@ async def run_up(
         await serving
 
 
-def _draining_server(
-    app: FastAPI, *, access_log: bool, log_level: str, handle_signals: bool
+def qgjob_server(
+    app: FastAPI, settings: ServerSettings, *, access_log: bool, log_level: str,
+    handle_signals: bool,
 ) -> uvicorn.Server:
-    """A uvicorn server that, when it shuts down, first answers the app's long-poll claims
-    and ends dashboards' event streams (else they would hold the graceful shutdown). Without
-    `handle_signals` it leaves signals to us (`qgjob up` stops its agent first)."""
+    """uvicorn as every qgjob server runs: connections guarded (`qgjob.api.http_guard`),
+    proxy headers believed from trusted proxies only, and a drain at shutdown that first
+    answers the app's long-poll claims and ends dashboards' event streams (else they would
+    hold the graceful shutdown). Without `handle_signals` it leaves signals to us (`qgjob up`
+    stops its agent first)."""
     import uvicorn
 
     from qgjob.api.app import end_live_streams
+    from qgjob.api.http_guard import (
+        LISTEN_BACKLOG,
+        ConnectionGuard,
+        connection_cap,
+        guarded_protocol,
+    )
 
-    config = uvicorn.Config(app, log_level=log_level, access_log=access_log,
-                            timeout_graceful_shutdown=10)
+    cap = connection_cap(settings.max_connections)
+    if cap < settings.max_connections:
+        log.warning("the descriptor limit allows %d connections, not QGJOB_MAX_CONNECTIONS=%d "
+                    "(raise LimitNOFILE)", cap, settings.max_connections)
+    guard = ConnectionGuard(cap, settings.http_header_seconds)
+    proxies = settings.trusted_proxy_networks()
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=access_log, timeout_graceful_shutdown=10,
+        http=guarded_protocol(guard),
+        timeout_keep_alive=settings.http_idle_seconds,  # type: ignore[arg-type]  # a float works
+        # uvicorn believes X-Forwarded-For from loopback unless told otherwise: any local
+        # client could then pick its own rate-limit bucket.
+        proxy_headers=bool(proxies), forwarded_allow_ips=proxies, backlog=LISTEN_BACKLOG)
 
     class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            guard.watch_accept_errors(asyncio.get_running_loop())
+            await super().startup(sockets)
+
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             service = getattr(app.state, "service", None)
             if service is not None:

@@ -10,7 +10,9 @@ import asyncio
 import logging
 import math
 import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import ParamSpec, Protocol, TypeVar
@@ -41,6 +43,7 @@ from qgjob.domain.stats import OrgStats
 from qgjob.group_commit import GroupCommit
 from qgjob.ids import new_id, new_ids
 from qgjob.metrics import Metrics
+from qgjob.queue_cap import QueueCap
 from qgjob.scheduler.explain import LaneStanding, explain
 from qgjob.scheduler.policy import Policy
 from qgjob.settings import ServerSettings
@@ -132,17 +135,42 @@ class JobService:
         self._rng = rng or random.Random()
         self._draining = False
         self._submits = GroupCommit(lambda jobs: self._run(self.store.insert_jobs, jobs))
+        self.queue_cap = QueueCap(settings.max_queued_jobs_per_org,
+                                  lambda org: self._run(self.store.queued_jobs_of_org, org))
         self._lease_owners: dict[str, str] = {}
+        self._store_calls = 0
+        self._store_calls_lock = threading.Lock()
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await to_thread.run_sync(lambda: fn(*args, **kwargs))
+        """`fn` on a worker thread. A cancelled caller stops waiting, but a call its thread
+        began runs on: it is counted from its start to its return, so `settle` can wait for
+        it (one cancelled before a thread took it never starts)."""
+        def counted() -> T:
+            with self._store_calls_lock:
+                self._store_calls += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._store_calls_lock:
+                    self._store_calls -= 1
+
+        return await to_thread.run_sync(counted)
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until no store call is under way (before the store is closed: closing
+        SQLite under a running call crashes the process)."""
+        deadline = time.monotonic() + timeout
+        while self._store_calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     # jobs -----------------------------------------------------------------------------------
 
     async def submit(self, requests: Sequence[JobRequest]) -> list[Submitted]:
         """Store the jobs (all or none). With idempotency keys, a request seen before gives
-        back the job it created then (`replayed`)."""
+        back the job it created then (`replayed`). QueueFull when an org's queue has no room
+        for its jobs (nothing is stored then)."""
         now = self.clock()
+        await self.queue_cap.admit(Counter(r.org_id for r in requests), now)
         ids = new_ids(len(requests), now)
         groups: dict[tuple[str, str, str], GroupKey] = {}  # a batch has few: build each once
         new_jobs = []

@@ -6,6 +6,7 @@ with one line that names it."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass, field, fields, replace
@@ -56,6 +57,25 @@ class ServerSettings:
     """The agent protocol's own budget per token: an agent with many devices claims,
     reports and streams output for each of them."""
     agent_rate_limit_burst: float = 2000.0
+    job_rate_limit_per_second: float = 200.0
+    """Jobs per second each token (or client address) may submit on average, whatever the
+    number of requests: a batch spends one per job. 0 turns the limit off."""
+    job_rate_limit_burst: float = 10_000.0
+    max_queued_jobs_per_org: int = 100_000
+    """Most jobs one org may have waiting in the queue; a submission that would pass it is
+    refused whole (409 `queue_full`). 0: no cap."""
+    trusted_proxies: str = ""
+    """Addresses or networks of the reverse proxies in front of the server, comma-separated
+    (e.g. "10.0.0.5,10.1.0.0/16"): only a request from one of them may name its client in
+    X-Forwarded-For (for rate limits and logs). Empty: nobody, the peer is the client."""
+    max_connections: int = 10_000
+    """Open connections the server keeps at most (lowered to fit the process's descriptor
+    limit); one more is answered 503 and closed at once."""
+    http_idle_seconds: float = 5.0
+    """A connection with no request under way (before its first, or between two) is closed
+    after this long."""
+    http_header_seconds: float = 10.0
+    """A request's headers must arrive within this long of its first byte (slowloris)."""
     public_dashboard: bool = False
     """Let anyone read `/` (the dashboard) and `/metrics`; otherwise, once tokens exist, they
     need an admin token."""
@@ -95,6 +115,17 @@ class ServerSettings:
 
         return policy_named("qgjob", **{"max_batch": self.max_batch,
                                         "preemption": self.preemption, **self.policy})
+
+    def trusted_proxy_networks(self) -> list[str]:
+        """`trusted_proxies` as a list of networks (an address is a network of one)."""
+        networks = []
+        for entry in filter(None, (part.strip() for part in self.trusted_proxies.split(","))):
+            try:
+                networks.append(str(ipaddress.ip_network(entry, strict=False)))
+            except ValueError:
+                raise ValueError(f"QGJOB_TRUSTED_PROXIES: {entry!r} is not an IP address or "
+                                 "network") from None
+        return networks
 
     @property
     def standard_weight(self) -> float:
@@ -139,9 +170,11 @@ def variable(name: str) -> str:
 
 _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "maintenance_seconds",
              "retry_base_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
-             "max_attempts", "max_infra_failures", "max_body_bytes", "test_history_days")
+             "max_attempts", "max_infra_failures", "max_body_bytes", "test_history_days",
+             "max_connections", "http_idle_seconds", "http_header_seconds")
 _NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burst",
-                 "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds")
+                 "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds",
+                 "job_rate_limit_per_second", "job_rate_limit_burst", "max_queued_jobs_per_org")
 
 
 def _check(settings: ServerSettings) -> None:
@@ -174,6 +207,7 @@ def _check(settings: ServerSettings) -> None:
                          "or never")
     if settings.max_body_bytes < 1024:
         raise ValueError(f"{value('max_body_bytes')} must be at least 1024")
+    settings.trusted_proxy_networks()  # a bad entry is refused at start, not at a request
     from qgjob.scheduler.registry import KNOBS
 
     tunable = set(KNOBS) - {"max_batch", "preemption", "name"}

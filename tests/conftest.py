@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 
 from qgjob.api.app import create_app
-from qgjob.processes import listen_socket
+from qgjob.processes import listen_socket, qgjob_server
 from qgjob.settings import ServerSettings
 
 
@@ -33,8 +33,8 @@ class LiveServer:
 def serve(settings: ServerSettings) -> Iterator[LiveServer]:
     sock = listen_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    server = qgjob_server(create_app(settings), settings, access_log=False, log_level="warning",
+                          handle_signals=False)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

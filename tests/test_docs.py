@@ -39,3 +39,38 @@ def test_the_deployment_samples_use_real_options() -> None:
     nginx = (ROOT / "deploy" / "nginx.conf").read_text()
     [read_timeout] = re.findall(r"location / \{.*?proxy_read_timeout (\d+)s", nginx, re.S)
     assert int(read_timeout) > ServerSettings().claim_wait_seconds + 10
+
+
+def test_the_unit_file_gives_the_connection_cap_its_descriptors() -> None:
+    """Each connection is a descriptor: systemd's default limit (1,024) would lower the
+    server's connection cap far below QGJOB_MAX_CONNECTIONS."""
+    from qgjob.api.http_guard import RESERVED_DESCRIPTORS
+    from qgjob.settings import ServerSettings
+
+    unit = (ROOT / "deploy" / "qgjob-server@.service").read_text()
+    [limit] = re.findall(r"^LimitNOFILE=(\d+)$", unit, re.MULTILINE)
+    assert int(limit) >= ServerSettings().max_connections + RESERVED_DESCRIPTORS
+
+
+def test_security_doc_settings_have_the_servers_defaults() -> None:
+    """docs/security.md's table of limits and timeouts says what the server really uses."""
+    from qgjob.settings import ServerSettings
+
+    defaults = ServerSettings()
+    table = (ROOT / "docs" / "security.md").read_text()
+    rows = re.findall(r"^\| `QGJOB_([A-Z_]+)` \| `?([^`|]*?)`? \|", table, re.MULTILINE)
+    assert {name for name, _ in rows} >= {
+        "HTTP_IDLE_SECONDS", "HTTP_HEADER_SECONDS", "MAX_CONNECTIONS",
+        "MAX_QUEUED_JOBS_PER_ORG", "TRUSTED_PROXIES", "MAX_BODY_BYTES"}
+    for name, documented in rows:
+        value = getattr(defaults, name.lower())
+        assert documented.strip() == ("empty" if value == "" else f"{value:g}"
+                                      if isinstance(value, float) else str(value)), name
+
+
+def test_every_shared_view_is_listed_for_submitters() -> None:
+    """What a submitter sees of views that span orgs is written down, /events included."""
+    readme = (ROOT / "README.md").read_text()
+    listed = readme.split("What a submitter sees of shared views:", 1)[1].split("\n\n", 2)[1]
+    for view in ("GET /groups", "GET /queue", "GET /agents", "GET /events"):
+        assert f"`{view}`" in listed, view

@@ -63,6 +63,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await service.settle()  # a cancelled task's store call may still be running
             if own_store:
                 active.close()
 

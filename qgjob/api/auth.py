@@ -112,14 +112,22 @@ class Gatekeeper:
             "api": RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             "agent": RateLimiter(settings.agent_rate_limit_per_second,
                                  settings.agent_rate_limit_burst),
+            "jobs": RateLimiter(settings.job_rate_limit_per_second,
+                                settings.job_rate_limit_burst),
         }
         return cls(authenticator, limits, clock, settings.public_dashboard)
 
-    def limit(self, budget: str, key: str) -> None:
-        wait = self.limits[budget].take(key, self.clock())
+    def limit(self, budget: str, key: str, cost: float = 1.0) -> None:
+        wait = self.limits[budget].take(key, self.clock(), cost)
         if wait > 0:
-            raise HTTPException(429, f"too many requests; try again in {math.ceil(wait)} s",
+            what = "jobs submitted (a batch counts each)" if budget == "jobs" else "requests"
+            raise HTTPException(429, f"too many {what}; try again in {math.ceil(wait)} s",
                                 headers={"Retry-After": str(math.ceil(wait))})
+
+    def spend_jobs(self, request: Request, caller: Principal, jobs: int) -> None:
+        """A submission's jobs, from its caller's jobs budget: a batch is one request but
+        up to 1,000 jobs."""
+        self.limit("jobs", caller_key(request, caller), jobs)
 
     async def admit(self, request: Request, credentials: HTTPAuthorizationCredentials | None,
                     roles: frozenset[Role], budget: str) -> Principal:
@@ -131,7 +139,7 @@ class Gatekeeper:
             self.limit(budget, client)
             raise HTTPException(401, str(refused),
                                 headers={"WWW-Authenticate": "Bearer"}) from None
-        self.limit(budget, f"token:{principal.token_id}" if principal.token_id else client)
+        self.limit(budget, caller_key(request, principal))
         if principal.role not in roles:
             raise HTTPException(403, f"a {principal.role.value} token may not use "
                                      f"{request.method} {request.url.path}")
@@ -170,6 +178,12 @@ async def dashboard_reader(request: Request, credentials: Credentials) -> Princi
     return await keeper.admit(request, credentials, ADMINS, "api")
 
 
+def caller_key(request: Request, principal: Principal) -> str:
+    """Whose rate budget a request spends: its token's, or without one its peer address's."""
+    return f"token:{principal.token_id}" if principal.token_id else client_key(request)
+
+
 def client_key(request: Request) -> str:
-    """Whom an unauthenticated request's rate budget belongs to: its peer address."""
+    """Whom an unauthenticated request's rate budget belongs to: its peer address (the
+    client a trusted proxy names, with QGJOB_TRUSTED_PROXIES; no one else is believed)."""
     return f"ip:{request.client.host if request.client else 'unknown'}"

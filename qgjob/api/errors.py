@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qgjob.queue_cap import QueueFull
 from qgjob.store.base import (
     AgentNameInUse,
     Conflict,
@@ -72,6 +73,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AgentNameInUse)
     async def _name_in_use(_: Request, exc: AgentNameInUse) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "code": "agent_name_in_use"}, status_code=409)
+
+    @app.exception_handler(QueueFull)
+    async def _queue_full(_: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": "queue_full"}, status_code=409)
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:

@@ -18,8 +18,8 @@ class Problem(BaseModel):
     errors: list[ProblemItem] | None = Field(
         default=None, description="for 422: each invalid field and why")
     code: str | None = Field(default=None, description=(
-        "`lease_lost`, `yield` or `agent_name_in_use` on some 409s; `writes_refused` on a 503 "
-        "while the database refuses writes"))
+        "`lease_lost`, `yield`, `agent_name_in_use` or `queue_full` on some 409s; "
+        "`writes_refused` on a 503 while the database refuses writes"))
 
 
 _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {

@@ -15,6 +15,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     WithJsonSchema,
     field_validator,
 )
@@ -70,6 +73,10 @@ def _iso(ts: float) -> str:
 
 
 class Strict(BaseModel):
+    """A request body. Its numbers and flags are strict too (`StrictInt`, `StrictFloat`,
+    `StrictBool`): `true` is no count and `"2"` no number, so a client's mistake is a 422
+    rather than a value it did not mean (`max_attempts: true` stored as 1)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -95,7 +102,7 @@ class JobCreate(Strict):
     priority: Priority = Field(default=values.DEFAULT_PRIORITY,
                                description="1 (lowest) to 5 (highest), or low, normal, "
                                            "medium, high, urgent, critical")
-    max_attempts: int | None = Field(default=None, ge=1, le=10)
+    max_attempts: StrictInt | None = Field(default=None, ge=1, le=10)
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="the same key (per org) gives back the same job; for "
                                   "single submissions the Idempotency-Key header does the same")
@@ -162,7 +169,7 @@ class CasePublic(BaseModel):
 
     title: Text = Field(max_length=2000)
     status: Literal["passed", "failed", "skipped", "flaky", "timed-out"]
-    duration_seconds: float = Field(ge=0)
+    duration_seconds: StrictFloat = Field(ge=0)
     error: Text | None = Field(default=None, max_length=20_000)
     file: Text | None = Field(default=None, max_length=1000)
 
@@ -351,7 +358,7 @@ class ClaimRequest(Strict):
     device: Name
     target: TargetName
     holds_app_version_id: AppVersionId | None = None
-    wait_seconds: float = Field(default=0.0, ge=0, le=values.MAX_CLAIM_WAIT_SECONDS)
+    wait_seconds: StrictFloat = Field(default=0.0, ge=0, le=values.MAX_CLAIM_WAIT_SECONDS)
 
 
 class BatchPublic(BaseModel):
@@ -374,7 +381,7 @@ class StartRequest(Strict):
 
 class AttemptReport(Strict):
     lease_id: Name
-    attempt: int = Field(ge=1, le=1000)
+    attempt: StrictInt = Field(ge=1, le=1000)
     outcome: Outcome
     error: Text | None = Field(default=None, max_length=8192)
     tests: list[CasePublic] = Field(default_factory=list, max_length=2000)
@@ -385,7 +392,7 @@ class AttemptReport(Strict):
 
 class OutputChunk(Strict):
     lease_id: Name
-    attempt: int = Field(ge=1, le=1000)
+    attempt: StrictInt = Field(ge=1, le=1000)
     text: Text = Field(max_length=48 * 1024)
 
 
@@ -394,7 +401,7 @@ FileName = Annotated[str, Field(min_length=1, max_length=100, pattern=FILE_NAME_
 
 class FileUpload(Strict):
     lease_id: Name
-    attempt: int = Field(ge=1, le=1000)
+    attempt: StrictInt = Field(ge=1, le=1000)
     name: FileName
     media_type: str = Field(default="application/octet-stream", max_length=100,
                             pattern=r"^[a-z]+/[a-zA-Z0-9.+-]+$")
@@ -442,5 +449,5 @@ class InstallReport(Strict):
     device: Name
     app_version_id: AppVersionId
     target: TargetName
-    seconds: float = Field(ge=0, le=86400)
-    ok: bool = True
+    seconds: StrictFloat = Field(ge=0, le=86400)
+    ok: StrictBool = True

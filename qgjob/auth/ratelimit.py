@@ -18,17 +18,19 @@ class RateLimiter:
         """How many keys it remembers."""
         return len(self._buckets)
 
-    def take(self, key: str, now: float) -> float:
-        """Spend one request of `key`'s budget. Returns 0 if allowed, else the seconds until
-        the next request would be."""
+    def take(self, key: str, now: float, cost: float = 1.0) -> float:
+        """Spend `cost` of `key`'s budget (a request costs 1; a batch of jobs, one per job).
+        Returns 0 if allowed, else the seconds until it would be. A cost larger than the
+        burst passes on a full bucket and leaves it in debt: it is paid for by waiting."""
         if self.per_second <= 0:
             return 0.0
         tokens, updated = self._buckets.get(key, (self.burst, now))
         tokens = min(self.burst, tokens + max(now - updated, 0.0) * self.per_second)
-        if tokens < 1.0:
+        needed = min(cost, self.burst)
+        if tokens < needed:
             self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.per_second
-        self._buckets[key] = (tokens - 1.0, now)
+            return (needed - tokens) / self.per_second
+        self._buckets[key] = (tokens - cost, now)
         if len(self._buckets) > self.max_keys:
             self._forget_full(now)
         return 0.0
@@ -36,7 +38,7 @@ class RateLimiter:
     def _forget_full(self, now: float) -> None:
         """Drop buckets that have refilled (they would start full anyway); if every key is
         still busy, start over rather than grow without bound."""
-        refill = self.burst / self.per_second
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < refill}
+        self._buckets = {k: (tokens, updated) for k, (tokens, updated) in self._buckets.items()
+                         if now - updated < (self.burst - tokens) / self.per_second}
         if len(self._buckets) > self.max_keys:
             self._buckets.clear()

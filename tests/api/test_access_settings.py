@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,6 +18,7 @@ from qgjob.auth.tokens import Role
 from qgjob.settings import ServerSettings
 from qgjob.store import open_store
 from qgjob.store.base import Store
+from tests.conftest import fast_settings, serve
 
 JOB = {"org_id": "acme", "app_version_id": "bs://f7c874f21852ba57957a3fdc33f47514288c4ba4",
        "test_path": "tests/a.spec.js"}
@@ -113,6 +115,46 @@ def test_rate_limits_answer_429_with_retry_after_per_token(tmp_path: Path) -> No
         assert client.get("/jobs", headers=bearer(first)).status_code == 200
 
 
+def test_a_batch_spends_one_of_the_job_budget_per_job(tmp_path: Path) -> None:
+    """A batch is one request but many jobs: the jobs budget weighs it by its jobs."""
+    clock = Clock()
+    with app_with(tmp_path, clock, job_rate_limit_per_second=10,
+                  job_rate_limit_burst=100) as (client, store):
+        _, acme = issue(store, Role.SUBMITTER, "acme")
+        batch = {"jobs": [{**JOB, "test_path": f"tests/{n}.spec.js"} for n in range(60)]}
+        assert client.post("/jobs/batch", json=batch, headers=bearer(acme)).status_code == 201
+        limited = client.post("/jobs/batch", json=batch, headers=bearer(acme))
+        assert limited.status_code == 429, limited.text
+        assert limited.headers["retry-after"] == "2"
+        assert "jobs" in limited.json()["detail"]
+        listed = client.get("/jobs", params={"limit": 1000}, headers=bearer(acme)).json()
+        assert listed["count"] == 60  # nothing of the refused batch
+        clock.now += 2
+        assert client.post("/jobs/batch", json=batch, headers=bearer(acme)).status_code == 201
+        for _ in range(5):
+            clock.now += 1
+            assert client.post("/jobs", json=JOB, headers=bearer(acme)).status_code == 201
+
+
+def test_an_orgs_queue_has_a_cap(tmp_path: Path) -> None:
+    clock = Clock()
+    with app_with(tmp_path, clock, max_queued_jobs_per_org=5) as (client, _):
+        batch = {"jobs": [{**JOB, "test_path": f"tests/{n}.spec.js"} for n in range(4)]}
+        assert client.post("/jobs/batch", json=batch).status_code == 201
+        full = client.post("/jobs/batch", json=batch)
+        assert full.status_code == 409 and full.json()["code"] == "queue_full"
+        assert full.json()["detail"] == (
+            "org 'acme' has 4 jobs queued; these 4 would pass its cap of 5 "
+            "(QGJOB_MAX_QUEUED_JOBS_PER_ORG): submit them once some have run")
+        assert client.post("/jobs", json={**JOB, "org_id": "globex"}).status_code == 201
+        assert client.post("/jobs", json=JOB).status_code == 201  # the fifth fits
+        assert client.post("/jobs", json=JOB).status_code == 409
+        [queued] = client.get("/jobs", params={"org_id": "acme", "limit": 1}).json()["jobs"]
+        assert client.post(f"/jobs/{queued['job_id']}/cancel").status_code == 200
+        clock.now += 2  # the server reads the queue again
+        assert client.post("/jobs", json=JOB).status_code == 201
+
+
 def test_the_agent_protocol_has_its_own_budget(tmp_path: Path) -> None:
     clock = Clock()
     with app_with(tmp_path, clock, rate_limit_per_second=1, rate_limit_burst=1,
@@ -170,3 +212,25 @@ def test_an_agent_token_cannot_replace_another_tokens_online_session(tmp_path: P
         assert client.post("/agents", headers=bearer(mine), json=restarted).status_code == 201
         refused = client.post("/agents", headers=bearer(other), json=restarted)
         assert refused.status_code == 409 and "another token" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(("trusted_proxies", "statuses"), [
+    ("", [200, 200, 429, 429]),  # X-Forwarded-For from anyone else is not believed
+    ("127.0.0.1", [200, 200, 200, 200]),  # each named client has its own budget
+    ("10.0.0.0/8, ::1", [200, 200, 429, 429]),  # loopback is no such proxy
+])
+def test_only_trusted_proxies_name_the_client(tmp_path: Path, trusted_proxies: str,
+                                              statuses: list[int]) -> None:
+    """A real server on loopback: a client there must not pick its own rate-limit bucket
+    by sending X-Forwarded-For, unless loopback is a configured proxy."""
+    settings = fast_settings(tmp_path, rate_limit_per_second=0.01, rate_limit_burst=2,
+                             trusted_proxies=trusted_proxies)
+    with serve(settings) as live:
+        got = [httpx.get(f"{live.url}/jobs", headers={"X-Forwarded-For": f"203.0.113.{n}"}
+                         ).status_code for n in range(4)]
+    assert got == statuses
+
+
+def test_a_bad_trusted_proxy_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match=r"QGJOB_TRUSTED_PROXIES: 'proxy\.internal'"):
+        ServerSettings.from_env({"QGJOB_TRUSTED_PROXIES": "10.0.0.1,proxy.internal"})

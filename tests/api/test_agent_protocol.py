@@ -282,3 +282,48 @@ def test_a_big_suites_report_is_taken_up_to_the_cap_the_registration_names(
     huge = {**report, "tests": [{**case, "error": "z" * 19_000} for case in cases]}
     assert len(json.dumps(huge)) > cap
     assert client.post(f"/agents/{agent}/jobs/{job_id}/report", json=huge).status_code == 413
+
+
+@pytest.mark.parametrize(("name", "media_type", "inline"), [
+    ("page.html", "text/html", False),
+    ("page.htm", "text/HTML", False),
+    ("drawing.svg", "image/svg+xml", False),
+    ("junit.xml", "application/xml", False),
+    ("trace.zip", "application/octet-stream", False),
+    ("report.json", "application/json", True),
+    ("shot.png", "image/png", True),
+    ("shot.jpg", "image/jpeg", True),
+    ("notes.txt", "text/plain", True),
+    ("run.webm", "video/webm", True),
+])
+def test_report_files_never_run_as_pages_of_the_api(client: TestClient, name: str,
+                                                    media_type: str, inline: bool) -> None:
+    """An agent's file is untrusted: opened from the API's origin, an HTML or SVG file
+    would run its script there. Only types a browser shows without running anything are
+    inline; every file is sandboxed and never sniffed."""
+    import base64
+
+    agent, job_id, lease = running_job(client)
+    content = b"<html><script>alert(document.domain)</script></html>"
+    assert client.post(f"/agents/{agent}/jobs/{job_id}/files", json={
+        "lease_id": lease, "attempt": 1, "name": name, "media_type": media_type,
+        "content_base64": base64.b64encode(content).decode()}).status_code == 204
+    served = client.get(f"/jobs/{job_id}/files/1/{name}")
+    assert served.status_code == 200 and served.content == content
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-security-policy"] == "sandbox; default-src 'none'"
+    disposition = served.headers["content-disposition"]
+    assert disposition == (f'inline; filename="{name}"' if inline
+                           else f'attachment; filename="{name}"')
+    if not inline:
+        assert served.headers["content-type"] == "application/octet-stream"
+
+
+def test_logs_are_never_sniffed_as_a_page(client: TestClient) -> None:
+    agent, job_id, lease = running_job(client)
+    client.post(f"/agents/{agent}/jobs/{job_id}/output",
+                json={"lease_id": lease, "attempt": 1, "text": "<script>alert(1)</script>"})
+    logs = client.get(f"/jobs/{job_id}/logs")
+    assert logs.headers["content-type"].startswith("text/plain")
+    assert logs.headers["x-content-type-options"] == "nosniff"
+    assert logs.headers["content-security-policy"] == "sandbox; default-src 'none'"

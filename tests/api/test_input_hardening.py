@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import json
+import typing
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from qgjob.api import schemas
 
 JOB = {"org_id": "acme", "app_version_id": "xyz123", "test_path": "tests/a.spec.js"}
 LONG = "x" * 5000
@@ -70,3 +74,59 @@ def test_deeply_nested_json_is_a_client_error(client: TestClient) -> None:
     body = "[" * 30_000 + "]" * 30_000
     response = client.post("/jobs", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("value", [True, False, 2.0, "2"])
+def test_max_attempts_takes_only_whole_numbers(client: TestClient, value: object) -> None:
+    response = client.post("/jobs", json={**JOB, "max_attempts": value})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("max_attempts:")
+
+
+def _request_models() -> list[type[BaseModel]]:
+    """Every model a request body is made of: the API's strict inputs and what they nest."""
+    found: list[type[BaseModel]] = []
+    pending: list[type[BaseModel]] = list(schemas.Strict.__subclasses__())
+    while pending:
+        model = pending.pop()
+        if model in found:
+            continue
+        found.append(model)
+        for field in model.model_fields.values():
+            pending += [arg for arg in _types_in(field.annotation)
+                        if isinstance(arg, type) and issubclass(arg, BaseModel)]
+    return found
+
+
+def _types_in(annotation: object) -> list[object]:
+    args = typing.get_args(annotation)
+    return [annotation, *[t for arg in args for t in _types_in(arg)]]
+
+
+TAKES_NAMES = {"JobCreate.priority"}
+"""Numbers that have names too (`"high"`, and so `"4"`)."""
+
+NUMBER_FIELDS = [(model, name) for model in _request_models()
+                 for name, field in model.model_fields.items()
+                 if {int, float, bool} & set(_types_in(field.annotation))]
+
+
+def test_every_number_and_flag_in_a_request_is_found() -> None:
+    names = {f"{model.__name__}.{name}" for model, name in NUMBER_FIELDS}
+    assert {"JobCreate.max_attempts", "AttemptReport.attempt", "ClaimRequest.wait_seconds",
+            "InstallReport.ok", "CasePublic.duration_seconds"} <= names
+
+
+@pytest.mark.parametrize(("model", "name"), NUMBER_FIELDS,
+                         ids=[f"{m.__name__}.{n}" for m, n in NUMBER_FIELDS])
+def test_no_request_field_takes_a_boolean_or_a_string_for_a_number(
+        model: type[BaseModel], name: str) -> None:
+    field = model.model_fields[name]
+    accepts = TypeAdapter(typing.Annotated[field.annotation, *field.metadata])
+    if bool in _types_in(field.annotation):
+        wrong: list[object] = [1, "true"]
+    else:
+        wrong = [True] if f"{model.__name__}.{name}" in TAKES_NAMES else [True, "1"]
+    for value in wrong:
+        with pytest.raises(ValidationError):
+            accepts.validate_python(value)

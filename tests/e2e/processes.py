@@ -20,17 +20,18 @@ def free_port() -> int:
 
 
 class Process:
-    """`python -m qgjob ARGS` (or another `module`), its output appended to `log`."""
+    """`python -m qgjob ARGS` (or another `module`; after a `prefix` command such as
+    `prlimit --nofile=…`), its output appended to `log`."""
 
     def __init__(self, *args: str, log: Path, env: dict[str, str] | None = None,
-                 module: str = "qgjob") -> None:
+                 module: str = "qgjob", prefix: tuple[str, ...] = ()) -> None:
         self.log = log
         self._log_file = log.open("ab")
         # Agents hold their names under the data folder: one per test, so tests running at
         # once (or a developer's own agents) never share a name.
         env = {**os.environ, "PYTHONUNBUFFERED": "1",
                "XDG_DATA_HOME": str(log.parent / "data"), **(env or {})}
-        self.popen = subprocess.Popen([sys.executable, "-m", module, *args],
+        self.popen = subprocess.Popen([*prefix, sys.executable, "-m", module, *args],
                                       stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
 
     def output(self) -> str:

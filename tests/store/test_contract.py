@@ -101,6 +101,15 @@ def test_queue_counts(store: Store) -> None:
                       ("emulator", "acme"): 1}
 
 
+def test_queued_jobs_of_an_org_are_those_waiting_in_line(store: Store) -> None:
+    submit_brief_example(store)
+    assert store.queued_jobs_of_org("qualgent") == 4
+    assert store.queued_jobs_of_org("nobody") == 0
+    [acme_job] = store.list_jobs(JobFilter(org_id="acme"))
+    store.cancel_job(acme_job.job_id, T0 + 1)
+    assert store.queued_jobs_of_org("acme") == 0
+
+
 def test_queue_counts_follow_every_state(store: Store) -> None:
     jobs = [new_job(org, "xyz123", f"tests/t{n}.spec.js", target, priority=1 + n % 5,
                     at=T0 + n)

@@ -61,6 +61,18 @@ def test_rate_limiter(times: list[float], per_second: float, burst: float,
     assert [pytest.approx(limiter.take("k", now)) for now in times] == waits
 
 
+# (costs at time 0 then 1 s later, per second, burst) -> seconds to wait for each
+@pytest.mark.parametrize(("costs", "per_second", "burst", "waits"), [
+    ([5, 5, 1], 10, 10, [0, 0, 0.1]),  # costs add up: the bucket is empty after two
+    ([30, 1], 10, 10, [0, 2.1]),  # a cost over the burst passes on a full bucket, in debt
+    ([4, 8], 10, 10, [0, 0.2]),  # a cost that does not fit waits for what it lacks
+])
+def test_rate_limiter_weighs_costs(costs: list[float], per_second: float, burst: float,
+                                   waits: list[float]) -> None:
+    limiter = RateLimiter(per_second, burst)
+    assert [pytest.approx(limiter.take("k", 0, cost)) for cost in costs] == waits
+
+
 def test_rate_limits_are_per_key_and_bounded_in_memory() -> None:
     limiter = RateLimiter(1, 1, max_keys=10)
     assert limiter.take("a", 0) == 0 and limiter.take("a", 0) > 0

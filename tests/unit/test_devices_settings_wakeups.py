@@ -41,7 +41,10 @@ def test_an_org_in_no_tier_weighs_what_standard_weighs() -> None:
 @pytest.mark.parametrize(("name", "raw"), [("QGJOB_ORG_CAPS", "[4]"),
                                            ("QGJOB_ORG_CAPS", '{"acme": 0}'),
                                            ("QGJOB_ORG_CAPS", '{"acme": "four"}'),
-                                           ("QGJOB_TIER_WEIGHTS", "not json")])
+                                           ("QGJOB_TIER_WEIGHTS", "not json"),
+                                           ("QGJOB_MAX_CONNECTIONS", "0"),
+                                           ("QGJOB_HTTP_IDLE_SECONDS", "0"),
+                                           ("QGJOB_HTTP_HEADER_SECONDS", "-1")])
 def test_bad_org_settings_name_the_variable(name: str, raw: str) -> None:
     with pytest.raises(ValueError, match=name):
         ServerSettings.from_env({name: raw})

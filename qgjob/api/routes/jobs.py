@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
+from qgjob.api.auth import gatekeeper
 from qgjob.api.deps import Caller, ServiceDep
+from qgjob.api.downloads import UNTRUSTED_CONTENT, file_answer
 from qgjob.api.params import FileNamePath, JobIdPath, JobIdValue
 from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES
 from qgjob.api.schemas import (
@@ -41,6 +43,7 @@ async def submit_job(
     body: JobCreate,
     service: ServiceDep,
     caller: Caller,
+    request: Request,
     response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> JobPublic:
@@ -50,6 +53,7 @@ async def submit_job(
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise HTTPException(422, "idempotency_key: the header and the body disagree")
     check_may_submit(caller, {body.org_id})
+    gatekeeper(request).spend_jobs(request, caller, 1)
     if idempotency_key:
         body = body.model_copy(update={"idempotency_key": idempotency_key})
     [submitted] = await service.submit([body])
@@ -70,6 +74,7 @@ async def submit_jobs(
     body: JobBatchCreate,
     service: ServiceDep,
     caller: Caller,
+    request: Request,
     prefer: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Submit several jobs at once: all are stored, or none (one transaction). Each job may
@@ -77,6 +82,7 @@ async def submit_jobs(
     `Prefer: return=minimal` (RFC 7240) and gets `{"job_ids": [...], "count": n}`, a tenth
     of the bytes."""
     check_may_submit(caller, {job.org_id for job in body.jobs})
+    gatekeeper(request).spend_jobs(request, caller, len(body.jobs))
     submitted = await service.submit(body.jobs)
     jobs = [s.job for s in submitted]
     if prefer is not None and MINIMAL.search(prefer):
@@ -118,10 +124,12 @@ async def get_logs(
     if part is None:
         if attempt is not None:
             raise HTTPException(404, f"job {job_id!r} has no attempt {attempt}")
-        return PlainTextResponse("", headers={"X-Qgjob-Attempt": "0", "X-Qgjob-Next-Offset": "0",
+        return PlainTextResponse("", headers={**UNTRUSTED_CONTENT, "X-Qgjob-Attempt": "0",
+                                              "X-Qgjob-Next-Offset": "0",
                                               "X-Qgjob-Finished": "false",
                                               "X-Qgjob-Dropped": "0"})
     return PlainTextResponse(part.text, headers={
+        **UNTRUSTED_CONTENT,
         "X-Qgjob-Attempt": str(part.attempt), "X-Qgjob-Next-Offset": str(part.next_offset),
         "X-Qgjob-Finished": "true" if part.finished else "false",
         "X-Qgjob-Dropped": str(part.dropped)})
@@ -141,11 +149,15 @@ async def list_files(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> 
                        200: {"content": {"application/octet-stream": {}}}})
 async def get_file(job_id: JobIdPath, attempt: Annotated[int, Path(ge=1, le=1000)],
                    name: FileNamePath, service: ServiceDep, caller: Caller) -> Response:
+    """The file as its agent uploaded it. Images, video, JSON and plain text show inline;
+    any other type (HTML, SVG, XML…) is a download (`application/octet-stream`), so a
+    report file never runs as a page of the API."""
     await visible_job(service, caller, job_id)
     file = await service.read_file(job_id, attempt, name)
     if file is None:
         raise HTTPException(404, f"job {job_id!r} has no file {name!r} in attempt {attempt}")
-    return Response(file.content, media_type=file.media_type)
+    media_type, headers = file_answer(name, file.media_type)
+    return Response(file.content, media_type=media_type, headers=headers)
 
 
 @router.get("/jobs", response_model=JobList)

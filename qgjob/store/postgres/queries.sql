@@ -436,6 +436,11 @@ GROUP BY priority, target, org_id
 HAVING sum(queued) > 0 OR sum(running) > 0
 ORDER BY priority DESC, target, org_id;
 
+-- name: queued_jobs_of_org
+-- The jobs an org has waiting in line, from its lanes' counters (only lanes with queued work,
+-- through their index): what the per-org cap on queued jobs weighs a submission against.
+SELECT coalesce(sum(queued), 0) AS queued FROM job_lanes WHERE queued > 0 AND org_id = %(org_id)s;
+
 -- name: append_output
 -- Keep the last %(max)s characters of an attempt's output.
 UPDATE attempts SET

@@ -172,6 +172,10 @@ class SqlStore:
             for r in rows
         ]
 
+    def queued_jobs_of_org(self, org_id: str) -> int:
+        with self._db.read() as conn:
+            return int(conn.run("queued_jobs_of_org", {"org_id": org_id}).fetchone()["queued"])
+
     # agents and devices ---------------------------------------------------------------------
 
     @retried

@@ -1,0 +1,34 @@
+"""Serving what agents uploaded: report files and test output are untrusted content.
+
+An agent runs whatever a test suite does, and its files are served from the API's own origin.
+Opened in a browser, an HTML or SVG file would run its script as that origin (with the
+dashboard's token in reach where no token is needed). So a file is shown inline only when its
+type is one a browser displays without running anything; everything else is a download, and
+every file answer forbids sniffing and carries a sandboxing Content-Security-Policy, which
+keeps even a mislabelled file from running script or loading anything.
+"""
+
+from __future__ import annotations
+
+INLINE_TYPES = frozenset({
+    "application/json", "text/plain",
+    "image/png", "image/jpeg", "image/gif", "image/webp",
+    "video/mp4", "video/webm",
+})
+"""Shown in the browser: none of them runs script (image/svg+xml does, so it is not here)."""
+
+UNTRUSTED_CONTENT = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+}
+"""Headers for any answer whose body an agent wrote."""
+
+
+def file_answer(name: str, media_type: str) -> tuple[str, dict[str, str]]:
+    """The Content-Type and headers to serve a report file with. `name` matches
+    FILE_NAME_PATTERN (no quotes or separators), so it goes in the header as it is."""
+    if media_type.lower() in INLINE_TYPES:
+        return media_type.lower(), {**UNTRUSTED_CONTENT,
+                                    "Content-Disposition": f'inline; filename="{name}"'}
+    return "application/octet-stream", {**UNTRUSTED_CONTENT,
+                                        "Content-Disposition": f'attachment; filename="{name}"'}
