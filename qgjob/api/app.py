@@ -8,12 +8,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from qgjob import __version__
 from qgjob.api.auth import Gatekeeper
 from qgjob.api.errors import RequestGuard, install_error_handlers
 from qgjob.api.events import ChangeFeed
+from qgjob.api.params import single_query_values
 from qgjob.api.routes import agents, cluster, health, history, jobs, live
 from qgjob.auth.principal import Principal
 from qgjob.metrics import Metrics
@@ -72,6 +73,7 @@ def create_app(
         version=__version__,
         summary="Queue, group and run AppWright tests on emulators, devices and BrowserStack.",
         lifespan=lifespan,
+        dependencies=[Depends(single_query_values)],
     )
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)

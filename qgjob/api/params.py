@@ -3,9 +3,11 @@ value is a 422 (or a 404), never a 500 or an echo of megabytes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, get_args, get_origin
 
-from fastapi import Path
+from fastapi import Path, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints
 
 from qgjob.domain import values
@@ -20,3 +22,38 @@ JobIdValue = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX,
                                               pattern=ID_PATTERN)]
 FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 FileNamePath = Annotated[str, Path(min_length=1, max_length=100, pattern=FILE_NAME_PATTERN)]
+
+
+_SINGLE: dict[int, tuple[str, ...]] = {}
+
+
+def _takes_many(annotation: Any) -> bool:
+    if get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    return any(_takes_many(arg) for arg in get_args(annotation) if arg is not type(None))
+
+
+def _single_valued(dependant: Dependant) -> tuple[str, ...]:
+    names = [field.alias for field in dependant.query_params
+             if not _takes_many(field.field_info.annotation)]
+    for sub in dependant.dependencies:
+        names += _single_valued(sub)
+    return tuple(names)
+
+
+async def single_query_values(request: Request) -> None:
+    """A query parameter that takes one value, given more than once, is a 422 (FastAPI would
+    silently keep the last one)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    names = _SINGLE.get(id(route))
+    if names is None:
+        names = _SINGLE[id(route)] = _single_valued(dependant)
+    for name in names:
+        given = request.query_params.getlist(name)
+        if len(given) > 1:
+            raise RequestValidationError([{
+                "type": "repeated", "loc": ("query", name),
+                "msg": f"takes one value, got {len(given)}", "input": given}])

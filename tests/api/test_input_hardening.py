@@ -130,3 +130,16 @@ def test_no_request_field_takes_a_boolean_or_a_string_for_a_number(
     for value in wrong:
         with pytest.raises(ValidationError):
             accepts.validate_python(value)
+
+
+@pytest.mark.parametrize("query", ["org_id=a&org_id=b", "status=queued&status=failed",
+                                   "limit=5&limit=6"])
+def test_a_single_valued_query_parameter_given_twice_is_refused(client: TestClient,
+                                                                 query: str) -> None:
+    answer = client.get(f"/jobs?{query}")
+    assert answer.status_code == 422
+    assert "takes one value, got 2" in answer.json()["detail"]
+
+
+def test_a_list_query_parameter_may_repeat(client: TestClient) -> None:
+    assert client.get("/jobs?job_id=a&job_id=b").status_code == 200
