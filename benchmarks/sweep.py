@@ -89,11 +89,12 @@ def judge(args: tuple[str, int, str | None, dict[str, Any]]) -> dict[str, Any]:
 
 
 def summary_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    names = [c["goal"] for c in rows[0]["goals"]]
+    names = list(dict.fromkeys(c["goal"] for row in rows for c in row["goals"]))
     per_goal = {}
-    for index, name in enumerate(names):
-        values = [row["goals"][index]["value"] for row in rows]
-        limit = rows[0]["goals"][index]["limit"]
+    for name in names:
+        checks = [c for row in rows for c in row["goals"] if c["goal"] == name]
+        values = [c["value"] for c in checks]
+        limit = checks[0]["limit"]
         per_goal[name] = {"median": round(statistics.median(values), 4),
                           "worst": round(max(values), 4), "limit": limit,
                           "met": sum(v <= limit for v in values)}
