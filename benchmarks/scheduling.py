@@ -1,5 +1,5 @@
-"""Scheduling quality in virtual time: the server's policy and three baselines on every shared
-trace, the issue's goals checked, and the same goals over generated look-alike traces.
+"""Scheduling quality in virtual time: the server's policy and three baselines on each example
+trace (examples/traces/), the issue's goals checked, and the same goals over generated traces.
 
     python -m benchmarks.scheduling [--traces DIR] [--seeds 10] [--gantt docs/]
 
@@ -24,11 +24,9 @@ from qgjob.sim.generate import KINDS, generate
 from qgjob.sim.metrics import Summary, summarize
 from qgjob.sim.trace import Trace, load_trace, parse_trace
 
-BRIEF_TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
-"""The traces that came with the brief, beside the checkout; the README's figures are theirs.
-A clone without them runs on the repository's own examples/traces."""
-DEFAULT_TRACES = BRIEF_TRACES if BRIEF_TRACES.is_dir() else \
-    Path(__file__).resolve().parents[1] / "examples" / "traces"
+DEFAULT_TRACES = Path(__file__).resolve().parents[1] / "examples" / "traces"
+"""The repository's example traces (one of each kind, `qgjob trace KIND --seed 1`); the
+README's figures are theirs. `--traces DIR` runs on others."""
 
 
 def run(trace: Trace, policy: str) -> tuple[Summary, list[dict[str, Any]], float]:

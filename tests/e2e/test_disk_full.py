@@ -32,7 +32,9 @@ class PipedServer:
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "qgjob", "server", "--port", port, "--db", f"sqlite:///{db}"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "QGJOB_MAINTENANCE_SECONDS": "0.2"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "QGJOB_MAINTENANCE_SECONDS": "0.2",
+                 # the test submits thousands of jobs a second on purpose: no jobs budget
+                 "QGJOB_JOB_RATE_LIMIT_PER_SECOND": "0"})
         self.lines: list[str] = []
         self._drainer = threading.Thread(target=self._drain, daemon=True)
         self._drainer.start()
