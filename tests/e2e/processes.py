@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,10 +22,13 @@ def free_port() -> int:
 
 class Process:
     """`python -m qgjob ARGS` (or another `module`; after a `prefix` command such as
-    `prlimit --nofile=…`), its output appended to `log`."""
+    `prlimit --nofile=…`), its output appended to `log`. `piped`: the output comes through a
+    pipe and this process writes it to `log`, so a file-size limit put on the child
+    (`prlimit --fsize`, a full disk) does not take its log away."""
 
     def __init__(self, *args: str, log: Path, env: dict[str, str] | None = None,
-                 module: str = "qgjob", prefix: tuple[str, ...] = ()) -> None:
+                 module: str = "qgjob", prefix: tuple[str, ...] = (), piped: bool = False
+                 ) -> None:
         self.log = log
         self._log_file = log.open("ab")
         # Agents hold their names under the data folder: one per test, so tests running at
@@ -32,7 +36,18 @@ class Process:
         env = {**os.environ, "PYTHONUNBUFFERED": "1",
                "XDG_DATA_HOME": str(log.parent / "data"), **(env or {})}
         self.popen = subprocess.Popen([*prefix, sys.executable, "-m", module, *args],
-                                      stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
+                                      stdout=subprocess.PIPE if piped else self._log_file,
+                                      stderr=subprocess.STDOUT, env=env)
+        self._copier: threading.Thread | None = None
+        if piped:
+            self._copier = threading.Thread(target=self._copy_output, daemon=True)
+            self._copier.start()
+
+    def _copy_output(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self._log_file.write(line)
+            self._log_file.flush()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -46,6 +61,10 @@ class Process:
             if self.popen.poll() is None:
                 self.popen.kill()
                 self.popen.wait()
+            if self._copier is not None:
+                self._copier.join(5)
+                assert self.popen.stdout is not None
+                self.popen.stdout.close()
             self._log_file.close()
 
 
