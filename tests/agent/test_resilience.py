@@ -62,7 +62,10 @@ async def test_a_rival_under_a_live_agents_name_is_refused_and_the_agent_works_o
             return await real(*args, **kwargs)
 
         agent.client.register = counted  # type: ignore[method-assign]
-        await asyncio.sleep(0.3)
+        for _ in range(200):  # until the agent has registered (slow on a loaded machine)
+            if any(a["name"] == "lab" for a in (await http.get("/agents")).json()["agents"]):
+                break
+            await asyncio.sleep(0.05)
         rival = await http.post("/agents", json={"name": "lab", "devices": [
             {"name": f"emulator-{i}", "target": "emulator"} for i in range(1, 7)]})
         assert rival.status_code == 409
