@@ -227,15 +227,11 @@ class AgentClient:
         if response.status_code == 429:
             # Over the rate limit; the runner backs off and tries again (same replica).
             raise ServerUnavailable(f"{server} answered 429 (rate limited)")
-        detail = _detail(response)
-        if response.status_code == 409 and "lease_lost" in response.text:
-            raise LeaseLost(detail)
-        if response.status_code == 409 and '"yield"' in response.text:
-            raise YieldToUrgentWork(detail)
-        if response.status_code == 409 and '"agent_name_in_use"' in response.text:
-            raise NameInUse(detail)
-        if response.status_code == 404 and "register again" in detail:
-            raise AgentUnknown(detail)
+        detail, code = _problem(response)
+        known = {"lease_lost": LeaseLost, "yield": YieldToUrgentWork,
+                 "agent_name_in_use": NameInUse, "unknown_device": AgentUnknown}
+        if response.status_code >= 400 and code in known:
+            raise known[code](detail)
         if response.status_code >= 400:
             raise Rejected(f"{response.status_code}: {detail}")
         return response.json()
@@ -275,8 +271,13 @@ def _case_body(case: CaseResult) -> dict[str, Any]:
             "file": case.file[:1000] if case.file else None}
 
 
-def _detail(response: httpx.Response) -> str:
+def _problem(response: httpx.Response) -> tuple[str, str | None]:
+    """An error answer's one line and its machine-readable `code`, if it has them."""
     try:
-        return str(response.json().get("detail", response.text))
+        body = response.json()
     except ValueError:
-        return response.text[:200]
+        return response.text[:200], None
+    if not isinstance(body, dict):
+        return response.text[:200], None
+    code = body.get("code")
+    return str(body.get("detail", response.text[:200])), code if isinstance(code, str) else None

@@ -20,6 +20,7 @@ from qgjob.store.base import (
     LeaseLost,
     NotFound,
     StoreUnavailable,
+    UnknownDevice,
     WritesRefused,
     Yielded,
 )
@@ -60,7 +61,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        code = {"code": "unknown_device"} if isinstance(exc, UnknownDevice) else {}
+        return JSONResponse({"detail": str(exc), **code}, status_code=404)
 
     @app.exception_handler(LeaseLost)
     async def _lease_lost(_: Request, exc: LeaseLost) -> JSONResponse:

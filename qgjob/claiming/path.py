@@ -35,6 +35,7 @@ from qgjob.store.base import (
     LeaseLost,
     NotFound,
     Transitioned,
+    UnknownDevice,
     Yielded,
 )
 
@@ -264,7 +265,7 @@ def learn_duration(driver: ClaimDriver, job: Job, seconds: float) -> None:
 def _device(driver: ClaimDriver, agent_id: str, device_name: str) -> DeviceRow:
     device = driver.device(agent_id, device_name)
     if device is None:
-        raise NotFound(f"agent {agent_id!r} has no device {device_name!r}; register again")
+        raise UnknownDevice(f"agent {agent_id!r} has no device {device_name!r}; register again")
     return device
 
 

@@ -44,6 +44,11 @@ class NotFound(StoreError):
     pass
 
 
+class UnknownDevice(NotFound):
+    """The agent session or its device is not (any more) known: the agent must register
+    again."""
+
+
 class Conflict(StoreError):
     """The request does not fit the current state (finished job, lost lease, …)."""
 

@@ -43,6 +43,7 @@ from qgjob.store.base import (
     NotFound,
     QueueCount,
     Transitioned,
+    UnknownDevice,
     WakeUp,
     WriteRefusal,
 )
@@ -512,7 +513,7 @@ def _load_device(conn: Tx, agent_id: str, device_name: str) -> Row:
     row = conn.run("device_of_agent", {"agent_id": agent_id, "device_name": device_name}
     ).fetchone()
     if row is None:
-        raise NotFound(f"agent {agent_id!r} has no device {device_name!r}; register again")
+        raise UnknownDevice(f"agent {agent_id!r} has no device {device_name!r}; register again")
     return row  # type: ignore[no-any-return]
 
 
