@@ -269,14 +269,14 @@ class SqlStore:
     def finish_attempt(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
         now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
-        last_output: str = "",
+        last_output: str = "", output_offset: int | None = None,
     ) -> Transitioned:
         held: list[Tx] = []
 
         def keep(driver: ClaimDriver) -> None:
             assert isinstance(driver, SqlClaimDriver)
             if last_output:
-                output.append(driver.conn, job_id, attempt, last_output)
+                output.append(driver.conn, job_id, attempt, last_output, output_offset)
             if cases:
                 output.save_cases(driver.conn, job_id, attempt, cases)
             _record_health(driver, job_id, attempt, outcome, error, cases, now)
@@ -299,10 +299,11 @@ class SqlStore:
     # what attempts leave behind ------------------------------------------------------------
 
     @retried
-    def append_output(self, job_id: str, lease_id: str, attempt: int, text: str) -> None:
+    def append_output(self, job_id: str, lease_id: str, attempt: int, text: str,
+                      offset: int | None = None) -> None:
         with self._db.write() as conn:
             _current_attempt(conn, job_id, lease_id, attempt)
-            output.append(conn, job_id, attempt, text)
+            output.append(conn, job_id, attempt, text, offset)
 
     @retried
     def save_file(self, job_id: str, lease_id: str, attempt: int, file: AttemptFile) -> None:
