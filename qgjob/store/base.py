@@ -89,6 +89,8 @@ class JobFilter:
     target: str | None = None
     job_ids: tuple[str, ...] | None = None
     limit: int = 50
+    app_version_id_contains: str | None = None
+    """Builds whose id holds this text, any case."""
 
 
 @dataclass(frozen=True)

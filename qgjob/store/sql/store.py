@@ -127,6 +127,10 @@ class SqlStore:
             if query.job_ids is not None:
                 where.append(conn.in_list("id", "job_ids"))
                 params["job_ids"] = conn.array(list(query.job_ids))
+            if query.app_version_id_contains:
+                where.append(f"lower(app_version_id) LIKE {conn.param('build_like')} "
+                             "ESCAPE '!'")
+                params["build_like"] = f"%{_like_escaped(query.app_version_id_contains)}%"
             clause = f"WHERE {' AND '.join(where)}" if where else ""
             sql = (f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, id DESC "
                    f"LIMIT {conn.param('limit')}")
@@ -547,3 +551,8 @@ def _count_lost_attempt(conn: Tx, job: Job, now: float) -> None:
     ).fetchone()
     if row is not None:
         health.count_attempt(conn, job.org_id, now - row["started_at"], now)
+
+
+def _like_escaped(text: str) -> str:
+    """`text` lower-cased, matched literally inside a LIKE pattern (escape character `!`)."""
+    return text.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
