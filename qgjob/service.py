@@ -380,6 +380,7 @@ class JobService:
     async def report(
         self, agent_id: str, job_id: str, lease_id: str, attempt: int, outcome: Outcome,
         error: str | None, cases: Sequence[CaseResult] = (), last_output: str = "",
+        output_offset: int | None = None,
     ) -> Job:
         await self._check_lease(agent_id, lease_id)
         now = self.clock()
@@ -395,7 +396,7 @@ class JobService:
 
         change = await self._run(
             self.store.finish_attempt, job_id, lease_id, attempt, outcome, error, now, decide,
-            cases, last_output,
+            cases, last_output, output_offset,
         )
         if change.before is not change.after:
             log.info("job %s attempt %d %s -> %s", job_id, attempt, outcome.value,
@@ -407,10 +408,11 @@ class JobService:
         return change.after
 
     async def append_output(
-        self, agent_id: str, job_id: str, lease_id: str, attempt: int, text: str
+        self, agent_id: str, job_id: str, lease_id: str, attempt: int, text: str,
+        offset: int | None = None,
     ) -> None:
         await self._check_lease(agent_id, lease_id)
-        await self._run(self.store.append_output, job_id, lease_id, attempt, text)
+        await self._run(self.store.append_output, job_id, lease_id, attempt, text, offset)
 
     async def save_file(
         self, agent_id: str, job_id: str, lease_id: str, attempt: int, file: AttemptFile

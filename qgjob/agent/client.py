@@ -110,6 +110,8 @@ class AgentClient:
         self.agent_id = ""
         self.report_max_bytes = OLD_SERVER_BODY_BYTES
         """The largest report the server takes (it says so when the agent registers)."""
+        self.output_offsets = False
+        """The server keeps output by offset (older ones append every chunk they get)."""
 
     async def close(self) -> None:
         for pool in self._pools:
@@ -133,6 +135,7 @@ class AgentClient:
         self.agent_id = data["agent"]["agent_id"]
         limit = data.get("report_max_bytes")
         self.report_max_bytes = limit if isinstance(limit, int) else OLD_SERVER_BODY_BYTES
+        self.output_offsets = data.get("output_offsets") is True
         return Registration(self.agent_id, data["heartbeat_seconds"], data["lease_seconds"],
                             data["claim_wait_seconds"],
                             data.get("report_takes_output") is True)
@@ -161,23 +164,30 @@ class AgentClient:
 
     async def report(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
-        cases: Sequence[CaseResult] = (), output: str = "",
+        cases: Sequence[CaseResult] = (), output: str = "", output_offset: int = 0,
     ) -> str:
         """`output`: the end of the attempt's output, for a server whose registration said
-        it takes it."""
+        it takes it; it starts `output_offset` characters into the attempt's output."""
         body: dict[str, Any] = {
             "lease_id": lease_id, "attempt": attempt, "outcome": outcome.value,
             "error": error[-8000:] if error else None,
             "tests": [_case_body(case) for case in cases[:2000]]}
         if output:
             body["output"] = output
+            if self.output_offsets:
+                body["output_offset"] = output_offset
         body = fit_report(body, self.report_max_bytes)
         data = await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/report", body)
         return str(data["status"])
 
-    async def send_output(self, job_id: str, lease_id: str, attempt: int, text: str) -> None:
-        await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/output",
-                         {"lease_id": lease_id, "attempt": attempt, "text": text})
+    async def send_output(self, job_id: str, lease_id: str, attempt: int, text: str,
+                          offset: int = 0) -> None:
+        """`offset`: the characters of the attempt's output sent before `text`; a server that
+        takes it keeps only the part of `text` it does not hold yet."""
+        body: dict[str, Any] = {"lease_id": lease_id, "attempt": attempt, "text": text}
+        if self.output_offsets:
+            body["offset"] = offset
+        await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/output", body)
 
     async def upload_file(self, job_id: str, lease_id: str, attempt: int,
                           file: AttemptFile) -> None:

@@ -1,6 +1,10 @@
 """Streaming a running test's output to the server: executors write text, a background task
 sends it in chunks every `flush_seconds` (or when `flush_chars` pile up), and whatever could
-not be sent yet is kept (at most the last `keep_chars`) and sent on the next try."""
+not be sent yet is kept (at most the last `keep_chars`) and sent on the next try.
+
+Each chunk says its offset: how many characters were sent before it. A chunk whose answer was
+lost is sent again at the same offset, and the server keeps only what it does not hold yet, so
+a block of output never appears twice."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ CHUNK_CHARS = 32 * 1024
 class OutputStream:
     def __init__(
         self,
-        send: Callable[[str], Awaitable[None]],
+        send: Callable[[str, int], Awaitable[None]],
         *,
         flush_seconds: float = 1.0,
         flush_chars: int = 16 * 1024,
@@ -28,6 +32,11 @@ class OutputStream:
         self._flush_chars = flush_chars
         self._keep_chars = keep_chars
         self._pending = ""
+        self._sent = 0
+        """Characters the server acknowledged: the offset of the first pending one."""
+        self._cut = 0
+        """Characters dropped from the front of `_pending` to keep it under `keep_chars`."""
+        self._closing = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.refused = False
@@ -36,57 +45,66 @@ class OutputStream:
     def write(self, text: str) -> None:
         if not text or self.refused:
             return
-        self._pending = (self._pending + text)[-self._keep_chars:]
+        pending = self._pending + text
+        self._cut += max(len(pending) - self._keep_chars, 0)
+        self._pending = pending[-self._keep_chars:]
         if len(self._pending) >= self._flush_chars:
             self._wake.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._pump())
 
-    async def close(self, carry_chars: int = 0) -> str:
+    async def close(self, carry_chars: int = 0) -> tuple[str, int]:
         """Send what is left, except a last `carry_chars` characters or fewer, which are
-        returned for the report to carry (one request per job fewer); call before reporting
-        the attempt."""
+        returned with their offset for the report to carry (one request per job fewer); call
+        before reporting the attempt."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Let a send in flight finish rather than cancel it: a cancelled send may have
+            # reached the server, and its chunk would be sent again.
+            self._closing = True
+            self._wake.set()
+            await self._task
         await self._flush(leave=carry_chars)
         tail = "" if self.refused or not carry_chars else self._pending[-carry_chars:]
+        offset = self._sent + len(self._pending) - len(tail)
         self._pending = ""
-        return tail
+        return tail, offset
 
     async def _pump(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._flush_seconds)
             self._wake.clear()
-            await self._flush()
+            if not self._closing:
+                await self._flush()
 
     async def _flush(self, leave: int = 0) -> None:
         while len(self._pending) > leave and not self.refused:
             chunk = self._pending[:min(CHUNK_CHARS, len(self._pending) - leave)]
+            cut_before = self._cut
             try:
-                await self._send(chunk)
+                await self._send(chunk, self._sent)
             except _Refused:
                 self.refused = True
                 return
             except Exception as problem:  # keep it for the next try
                 log.debug("output not sent yet: %s", problem)
                 return
-            self._pending = self._pending[len(chunk):]
+            # `write` may have dropped some of the chunk from the front while it was sent.
+            self._pending = self._pending[max(len(chunk) - (self._cut - cut_before), 0):]
+            self._sent += len(chunk)
 
 
 class _Refused(Exception):
     pass
 
 
-def refusing(send: Callable[[str], Awaitable[None]],
-             refused: tuple[type[Exception], ...]) -> Callable[[str], Awaitable[None]]:
+def refusing(send: Callable[[str, int], Awaitable[None]],
+             refused: tuple[type[Exception], ...]) -> Callable[[str, int], Awaitable[None]]:
     """`send`, with the exceptions that mean "stop sending" turned into a stop."""
-    async def guarded(text: str) -> None:
+    async def guarded(text: str, offset: int) -> None:
         try:
-            await send(text)
+            await send(text, offset)
         except refused as stop:
             raise _Refused(str(stop)) from stop
 

@@ -272,13 +272,14 @@ class Agent:
         log.info("%s: running %s %s (attempt %d)", device.spec.name, job.job_id,
                  job.test_path, attempt)
         output = OutputStream(refusing(
-            lambda text: self.client.send_output(job.job_id, lease_id, attempt, text),
+            lambda text, offset: self.client.send_output(job.job_id, lease_id, attempt, text,
+                                                         offset),
             (LeaseLost, Rejected, AgentUnknown)))
         output.write("".join(device.install_output))
         device.install_output.clear()
         output.start()
         result = known_result or await self._execute(device, job, output)
-        tail = await output.close(carry_chars=self.report_output_chars)
+        tail, tail_offset = await output.close(carry_chars=self.report_output_chars)
         device.state, device.job_id = "idle", None
         self.jobs_run += 1
         await self._upload_files(job, lease_id, attempt, result)
@@ -286,7 +287,7 @@ class Agent:
             status = await self._retrying(
                 f"{job.job_id} report",
                 lambda: self.client.report(job.job_id, lease_id, attempt, result.outcome,
-                                           result.error, result.cases, tail),
+                                           result.error, result.cases, tail, tail_offset),
                 give_up_after=_REPORT_GIVE_UP_SECONDS, until_stopped=False,
             )
             log.info("%s: %s %s -> %s", device.spec.name, job.job_id, result.outcome.value,

@@ -352,6 +352,9 @@ class AgentRegistered(BaseModel):
         default=True, description="a report may carry the attempt's last output (`output`), "
                                   "saving the agent a request per job")
     report_max_bytes: int = Field(description="the largest report body the server takes")
+    output_offsets: bool = Field(
+        default=True, description="output chunks and a report's output may say their "
+                                  "`offset`; what the server already holds is not kept twice")
 
 
 class ClaimRequest(Strict):
@@ -388,12 +391,19 @@ class AttemptReport(Strict):
     output: Text = Field(default="", max_length=8192,
                         description="the end of the attempt's output, not sent yet: appended "
                                     "as `POST .../output` would, in the report's transaction")
+    output_offset: int | None = Field(default=None, ge=0, le=2**53,
+                                      description="where `output` starts in the attempt's "
+                                                  "output, as `offset` of `POST .../output`")
 
 
 class OutputChunk(Strict):
     lease_id: Name
     attempt: StrictInt = Field(ge=1, le=1000)
     text: Text = Field(max_length=48 * 1024)
+    offset: int | None = Field(default=None, ge=0, le=2**53,
+                               description="characters of the attempt's output sent before "
+                                           "`text`: only the part the server does not hold "
+                                           "yet is kept, so a chunk sent again is kept once")
 
 
 FileName = Annotated[str, Field(min_length=1, max_length=100, pattern=FILE_NAME_PATTERN)]

@@ -11,7 +11,8 @@ import typer
 
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
-from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.cancelling import WAIT_SECONDS, cancel_outcome, wait_until_stopped
+from qgjob.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from qgjob.cli.outcomes import tries
 from qgjob.domain import values
 
@@ -246,22 +247,31 @@ def wait(
 
 
 @app.command()
-def cancel(ctx: typer.Context, job_id: JobIdOption, as_json: JsonOption = False) -> int:
-    """Cancel a queued or running job."""
+def cancel(
+    ctx: typer.Context, job_id: JobIdOption, as_json: JsonOption = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=0, help="Seconds to wait for a running job to stop (exit 3 if it "
+                                 "does not); 0 returns at once.")] = WAIT_SECONDS,
+) -> int:
+    """Cancel a queued or running job; for a running one, wait to see it stop, or end first."""
+    client = globals_of(ctx).client()
     try:
-        job = globals_of(ctx).client().post(f"/jobs/{job_id}/cancel")
+        job = client.post(f"/jobs/{job_id}/cancel")
     except CliError as error:
         if error.status == 409:
             raise CliError(EXIT_USAGE, f"{error.message}; nothing to cancel") from None
         raise
+    waited = timeout if timeout > 0 and job["status"] != "cancelled" else None
+    if waited is not None:
+        job = wait_until_stopped(client, job, waited)
+    code, line = cancel_outcome(job, waited)
     if as_json:
         render.json_lines([job])
-    elif job["status"] == "cancelled":
-        print(f"cancelled {job_id}")
-    else:
-        print(f"cancelling {job_id}: it runs on {job['device']}; its agent stops it at the next "
-              "heartbeat")
-    return 0
+    if code != EXIT_OK:
+        raise CliError(code, line)
+    if not as_json:
+        print(line)
+    return code
 
 
 @app.command("jobs")

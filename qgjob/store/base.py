@@ -94,6 +94,8 @@ class JobFilter:
     target: str | None = None
     job_ids: tuple[str, ...] | None = None
     limit: int = 50
+    app_version_id_contains: str | None = None
+    """Builds whose id holds this text, any case."""
 
 
 @dataclass(frozen=True)
@@ -229,15 +231,19 @@ class Store(Protocol):
     def finish_attempt(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
         now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
-        last_output: str = "",
+        last_output: str = "", output_offset: int | None = None,
     ) -> Transitioned:
         """Apply the verdict and keep the per-test results and the end of the output (as
-        `append_output` would); passed and failed attempts also teach the duration model. A
-        report delivered again changes nothing."""
+        `append_output` would, at `output_offset`); passed and failed attempts also teach the
+        duration model. A report delivered again changes nothing."""
         ...
 
     # what attempts leave behind (only the running attempt under its lease may write)
-    def append_output(self, job_id: str, lease_id: str, attempt: int, text: str) -> None: ...
+    def append_output(self, job_id: str, lease_id: str, attempt: int, text: str,
+                      offset: int | None = None) -> None:
+        """Append `text`; with `offset` (where `text` starts in the attempt's output) only
+        the part not held yet, so a chunk sent again is kept once."""
+        ...
     def save_file(self, job_id: str, lease_id: str, attempt: int, file: AttemptFile) -> None: ...
     def read_output(self, job_id: str, attempt: int | None, offset: int
                     ) -> OutputSlice | None: ...

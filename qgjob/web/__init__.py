@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
-MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css"}
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
 def static_dir() -> Path:
@@ -19,7 +19,8 @@ def static_dir() -> Path:
 
 def install_dashboard(app: FastAPI) -> None:
     """`GET /` is the dashboard; `/static/NAME.js` and `/static/app.css` its code (JavaScript
-    modules) and style. Only those files are served."""
+    modules) and style, `/static/favicon.svg` (also at `/favicon.ico`, where browsers look) its
+    icon. Only those files are served."""
     directory = static_dir()
     assets = {path.name: MEDIA_TYPES[path.suffix] for path in directory.iterdir()
               if path.suffix in MEDIA_TYPES}
@@ -28,6 +29,11 @@ def install_dashboard(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
         return FileResponse(directory / "index.html", media_type="text/html", headers=fresh)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(directory / "favicon.svg", media_type=MEDIA_TYPES[".svg"],
+                            headers=fresh)
 
     @app.get("/static/{name}", include_in_schema=False)
     async def asset(name: str) -> FileResponse:

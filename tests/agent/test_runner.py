@@ -218,3 +218,31 @@ async def test_a_short_tests_output_rides_with_its_report(live_server: LiveServe
     assert all(text.rstrip().endswith("[simulation] passed") for text in logs)
     assert sum(text.startswith("[simulation] installing xyz123") for text in logs) == 1
     assert client.output_requests == (3 if older_server else 0)
+
+
+class LossyClient(AgentClient):
+    """Every output request reaches the server, but the first answer is lost on the way."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.lost = 0
+
+    async def send_output(self, *args: Any) -> None:
+        await super().send_output(*args)
+        if not self.lost:
+            self.lost += 1
+            raise httpx.ReadTimeout("the answer was lost")
+
+
+async def test_output_whose_answer_was_lost_appears_once(live_server: LiveServer) -> None:
+    client = LossyClient(live_server.url)
+    agent = Agent(client, "lab", parse_devices("emulator:1"), CountingSimulation(0.1, 2.5))
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        [job_id] = await submit(http)
+        task = asyncio.create_task(agent.run())
+        await until(http, [job_id], all_finished)
+        await stop(agent, task)
+        logs = (await http.get(f"/jobs/{job_id}/logs")).text
+    assert client.lost == 1
+    assert logs.count("[simulation] installing") == 1
+    assert logs.count("[simulation] running") == 1

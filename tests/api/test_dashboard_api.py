@@ -18,12 +18,20 @@ def test_the_dashboard_is_the_home_page(client: TestClient) -> None:
 @pytest.mark.parametrize(("name", "content_type"), [
     ("app.js", "text/javascript"), ("dom.js", "text/javascript"),
     ("overview.js", "text/javascript"), ("jobs.js", "text/javascript"),
-    ("timeline.js", "text/javascript"), ("app.css", "text/css")])
+    ("timeline.js", "text/javascript"), ("app.css", "text/css"), ("ansi.js", "text/javascript"),
+    ("logbox.js", "text/javascript"), ("favicon.svg", "image/svg+xml")])
 def test_its_code_and_style(client: TestClient, name: str, content_type: str) -> None:
     response = client.get(f"/static/{name}")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith(content_type)
     assert response.text == (static_dir() / name).read_text()
+
+
+def test_the_icon_is_where_browsers_look(client: TestClient) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    assert response.text == (static_dir() / "favicon.svg").read_text()
 
 
 @pytest.mark.parametrize("path", ["/static/index.py", "/static/..%2F__init__.py",

@@ -64,6 +64,15 @@ def test_list_filters_and_newest_first(client: TestClient) -> None:
     assert [j["job_id"] for j in picked] == [first]
 
 
+def test_the_build_filter_matches_part_of_a_build(client: TestClient) -> None:
+    wanted = submit(client, app_version_id="release-2.4.1")["job_id"]
+    submit(client, app_version_id="release-2.5.0")
+    found = client.get("/jobs", params={"app_version_id_contains": "2.4"}).json()["jobs"]
+    assert [j["job_id"] for j in found] == [wanted]
+    exact = client.get("/jobs", params={"app_version_id": "2.4"}).json()["jobs"]
+    assert exact == []  # `app_version_id` stays an exact match
+
+
 def test_cancel(client: TestClient) -> None:
     job = submit(client)
     cancelled = client.post(f"/jobs/{job['job_id']}/cancel")
@@ -166,7 +175,8 @@ def test_bad_bodies(client: TestClient, content: bytes, content_type: str, statu
 @pytest.mark.parametrize(
     ("params", "says"),
     [({"status": "done"}, "status"), ({"limit": 0}, "limit"), ({"limit": 5000}, "limit"),
-     ({"target": "tv"}, "target")],
+     ({"target": "tv"}, "target"), ({"app_version_id_contains": ""}, "app_version_id_contains"),
+     ({"app_version_id_contains": "x" * 201}, "app_version_id_contains")],
 )
 def test_bad_list_queries(client: TestClient, params: dict, says: str) -> None:
     response = client.get("/jobs", params=params)

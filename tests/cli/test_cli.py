@@ -202,3 +202,52 @@ def test_logs_and_follow(capsys: pytest.CaptureFixture[str], live_server: LiveSe
     assert code == 0 and out.count("running") == 1
     code, _, err = run(capsys, live_server, "logs", "--job-id", "nope")
     assert code == 2 and "no job" in err
+
+
+def running_job(live: LiveServer) -> tuple[str, str, str]:
+    """A job started on a hand-driven agent: (job id, agent id, lease id)."""
+    import httpx
+
+    job = {"org_id": "qualgent", "app_version_id": "xyz123", "test_path": "t.spec.js"}
+    job_id = httpx.post(f"{live.url}/jobs", json=job).json()["job_id"]
+    agent = httpx.post(f"{live.url}/agents", json={
+        "name": "hand", "executor": "simulate",
+        "devices": [{"name": "emulator-1", "target": "emulator"}]}).json()["agent"]["agent_id"]
+    batch = httpx.post(f"{live.url}/agents/{agent}/claim", json={
+        "device": "emulator-1", "target": "emulator"}).json()
+    httpx.post(f"{live.url}/agents/{agent}/jobs/{job_id}/start",
+               json={"lease_id": batch["lease_id"]})
+    return job_id, agent, batch["lease_id"]
+
+
+@pytest.mark.parametrize(("outcome", "code", "says"), [
+    ("passed", 2, "completed before the cancel reached it; nothing was cancelled"),
+    ("cancelled", 0, "cancelled "),
+])
+def test_cancelling_a_running_job_says_which_happened(
+        capsys: pytest.CaptureFixture[str], live_server: LiveServer, outcome: str, code: int,
+        says: str) -> None:
+    import threading
+
+    import httpx
+
+    job_id, agent, lease = running_job(live_server)
+    report = {"lease_id": lease, "attempt": 1, "outcome": outcome}
+    ends = threading.Timer(0.5, lambda: httpx.post(
+        f"{live_server.url}/agents/{agent}/jobs/{job_id}/report", json=report))
+    ends.start()
+    try:
+        got, out, err = run(capsys, live_server, "cancel", "--job-id", job_id)
+    finally:
+        ends.join()
+    assert got == code
+    assert says in (out if code == 0 else err)
+
+
+def test_cancel_says_when_a_running_job_has_not_stopped(capsys: pytest.CaptureFixture[str],
+                                                        live_server: LiveServer) -> None:
+    job_id, _, _ = running_job(live_server)
+    code, _, err = run(capsys, live_server, "cancel", "--job-id", job_id, "--timeout", "0.3")
+    assert code == 3 and "still runs after 0.3s" in err
+    code, out, _ = run(capsys, live_server, "cancel", "--job-id", job_id, "--timeout", "0")
+    assert code == 0 and "its agent stops it at the next heartbeat" in out

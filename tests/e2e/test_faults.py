@@ -138,7 +138,7 @@ def test_cancel_a_running_job_through_the_cli(cluster: Cluster) -> None:
     [job_id] = cluster.submit("tests/login.spec.js")
     cluster.wait_until([job_id], "running")
     done = cli(cluster.url, "cancel", "--job-id", job_id)
-    assert done.returncode == 0 and "cancelling" in done.stdout
+    assert done.returncode == 0 and done.stdout.strip() == f"cancelled {job_id}"
     [job] = cluster.wait_until([job_id], "cancelled", timeout=10).values()
     assert job["finished_at"] is not None
     waited = cli(cluster.url, "wait", "--job-id", job_id, "--json")

@@ -30,6 +30,28 @@ def test_output_is_kept_and_read_from_an_offset(store: Store) -> None:
     assert later is not None and later.text == "world\n" and later.next_offset == 12
 
 
+def test_a_chunk_sent_again_at_its_offset_is_kept_once(store: Store) -> None:
+    job_id, lease = running(store)
+    store.append_output(job_id, lease, 1, "line 1\n", offset=0)
+    store.append_output(job_id, lease, 1, "line 1\n", offset=0)  # its answer was lost
+    store.append_output(job_id, lease, 1, "line 1\nline 2\n", offset=0)  # partly held
+    store.append_output(job_id, lease, 1, "line 3\n", offset=14)
+    store.finish_attempt(job_id, lease, 1, Outcome.PASSED, None, T0 + 9,
+                         lambda job: Verdict(JobState.COMPLETED, None),
+                         last_output="line 3\nline 4\n", output_offset=14)
+    part = store.read_output(job_id, 1, 0)
+    assert part is not None and part.text == "line 1\nline 2\nline 3\nline 4\n"
+
+
+def test_offsets_count_what_was_dropped_from_the_front(store: Store) -> None:
+    job_id, lease = running(store)
+    store.append_output(job_id, lease, 1, "a" * MAX_OUTPUT_CHARS, offset=0)
+    store.append_output(job_id, lease, 1, "b" * 10, offset=MAX_OUTPUT_CHARS)
+    store.append_output(job_id, lease, 1, "b" * 10, offset=MAX_OUTPUT_CHARS)
+    part = store.read_output(job_id, 1, MAX_OUTPUT_CHARS)
+    assert part is not None and part.text == "b" * 10 and part.dropped == 10
+
+
 def test_only_the_last_mebibyte_is_kept(store: Store) -> None:
     job_id, lease = running(store)
     store.append_output(job_id, lease, 1, "a" * (MAX_OUTPUT_CHARS - 10))

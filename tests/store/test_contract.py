@@ -52,6 +52,20 @@ def test_listing_is_newest_first_and_filters(store: Store) -> None:
     assert len(queued) == 5
 
 
+def test_a_build_filter_matches_part_of_the_id_in_any_case(store: Store) -> None:
+    store.insert_jobs([new_job(job_id=f"j{n}", app_version_id=build) for n, build in
+                       enumerate(["release-2.4.1", "Release-2.5.0", "debug_2.4", "rc%1"])])
+
+    def matching(text: str) -> set[str]:
+        found = store.list_jobs(JobFilter(app_version_id_contains=text))
+        return {job.app_version_id for job in found}
+
+    assert matching("2.4") == {"release-2.4.1", "debug_2.4"}
+    assert matching("RELEASE") == {"release-2.4.1", "Release-2.5.0"}
+    assert matching("_") == {"debug_2.4"}  # taken literally, not as a wildcard
+    assert matching("%") == {"rc%1"}
+
+
 def test_same_idempotency_key_gives_the_same_job(store: Store) -> None:
     [first] = store.insert_jobs([new_job(idempotency_key="run-7-login")])
     [again] = store.insert_jobs([new_job(idempotency_key="run-7-login")])

@@ -108,7 +108,8 @@ async def report(
     cases = [CaseResult(c.title, c.status, c.duration_seconds, c.error, c.file)
              for c in body.tests]
     job = await service.report(agent_id, job_id, body.lease_id, body.attempt, body.outcome,
-                               body.error, cases, last_output=body.output)
+                               body.error, cases, last_output=body.output,
+                               output_offset=body.output_offset)
     return JobPublic.of(job)
 
 
@@ -117,7 +118,8 @@ async def report(
 async def append_output(agent_id: OwnAgentId, job_id: JobIdPath, body: OutputChunk,
                         service: ServiceDep) -> Response:
     """A chunk of the running attempt's stdout/stderr (the last 1 MiB is kept)."""
-    await service.append_output(agent_id, job_id, body.lease_id, body.attempt, body.text)
+    await service.append_output(agent_id, job_id, body.lease_id, body.attempt, body.text,
+                                body.offset)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

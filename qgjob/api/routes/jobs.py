@@ -170,6 +170,9 @@ async def list_jobs(
     target: Annotated[TargetName | None, Query()] = None,
     job_id: Annotated[list[JobIdValue] | None, Query(max_length=1000)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    app_version_id_contains: Annotated[str | None, Query(
+        min_length=1, max_length=200, description="builds whose id holds this text, any case")
+    ] = None,
 ) -> JobList:
     """Jobs, newest first. Repeat `job_id` to fetch several jobs by id. A submitter token sees
     its own org's jobs only (another org's filter gives an empty list)."""
@@ -180,6 +183,7 @@ async def list_jobs(
         target=target,
         job_ids=tuple(job_id) if job_id else None,
         limit=limit,
+        app_version_id_contains=app_version_id_contains,
     ))
     jobs = await service.list_jobs(query) if query is not None else []
     return JobList.of(jobs)

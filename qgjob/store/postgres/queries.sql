@@ -449,6 +449,21 @@ UPDATE attempts SET
     output = right(output || %(text)s, %(max)s)
 WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND finished_at IS NULL;
 
+-- name: append_output_at
+-- Append what %(text)s holds past the attempt's output so far (it starts %(offset)s
+-- characters in), keeping the last %(max)s characters: a chunk sent again is kept once. (A
+-- chunk is far shorter than a million characters, so the clamp only keeps the cast in range.)
+UPDATE attempts SET
+    output_dropped = output_dropped + greatest(length(output)
+        + length(substr(%(text)s::text,
+            least(1 + greatest(output_dropped + length(output) - %(offset)s, 0), 1000000)::int))
+        - %(max)s, 0),
+    output = right(output
+        || substr(%(text)s::text,
+            least(1 + greatest(output_dropped + length(output) - %(offset)s, 0), 1000000)::int),
+        %(max)s)
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND finished_at IS NULL;
+
 -- name: attempt_output
 SELECT attempt, output, output_dropped, finished_at FROM attempts
 WHERE job_id = %(job_id)s AND attempt = %(attempt)s;

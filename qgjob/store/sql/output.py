@@ -12,9 +12,13 @@ from qgjob.store.sql.database import Tx
 MAX_OUTPUT_CHARS = 1024 * 1024
 
 
-def append(conn: Tx, job_id: str, attempt: int, text: str) -> None:
-    conn.run("append_output", {"job_id": job_id, "attempt": attempt, "text": text,
-                                      "max": MAX_OUTPUT_CHARS})
+def append(conn: Tx, job_id: str, attempt: int, text: str, offset: int | None = None) -> None:
+    """With `offset`, only the part of `text` past what the attempt already holds."""
+    params = {"job_id": job_id, "attempt": attempt, "text": text, "max": MAX_OUTPUT_CHARS}
+    if offset is None:
+        conn.run("append_output", params)
+    else:
+        conn.run("append_output_at", {**params, "offset": offset})
 
 
 def read(conn: Tx, job_id: str, attempt: int | None, offset: int

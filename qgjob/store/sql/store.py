@@ -128,6 +128,10 @@ class SqlStore:
             if query.job_ids is not None:
                 where.append(conn.in_list("id", "job_ids"))
                 params["job_ids"] = conn.array(list(query.job_ids))
+            if query.app_version_id_contains:
+                where.append(f"lower(app_version_id) LIKE {conn.param('build_like')} "
+                             "ESCAPE '!'")
+                params["build_like"] = f"%{_like_escaped(query.app_version_id_contains)}%"
             clause = f"WHERE {' AND '.join(where)}" if where else ""
             sql = (f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, id DESC "
                    f"LIMIT {conn.param('limit')}")
@@ -274,14 +278,14 @@ class SqlStore:
     def finish_attempt(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
         now: float, decide: DecideAttempt, cases: Sequence[CaseResult] = (),
-        last_output: str = "",
+        last_output: str = "", output_offset: int | None = None,
     ) -> Transitioned:
         held: list[Tx] = []
 
         def keep(driver: ClaimDriver) -> None:
             assert isinstance(driver, SqlClaimDriver)
             if last_output:
-                output.append(driver.conn, job_id, attempt, last_output)
+                output.append(driver.conn, job_id, attempt, last_output, output_offset)
             if cases:
                 output.save_cases(driver.conn, job_id, attempt, cases)
             _record_health(driver, job_id, attempt, outcome, error, cases, now)
@@ -304,10 +308,11 @@ class SqlStore:
     # what attempts leave behind ------------------------------------------------------------
 
     @retried
-    def append_output(self, job_id: str, lease_id: str, attempt: int, text: str) -> None:
+    def append_output(self, job_id: str, lease_id: str, attempt: int, text: str,
+                      offset: int | None = None) -> None:
         with self._db.write() as conn:
             _current_attempt(conn, job_id, lease_id, attempt)
-            output.append(conn, job_id, attempt, text)
+            output.append(conn, job_id, attempt, text, offset)
 
     @retried
     def save_file(self, job_id: str, lease_id: str, attempt: int, file: AttemptFile) -> None:
@@ -551,3 +556,8 @@ def _count_lost_attempt(conn: Tx, job: Job, now: float) -> None:
     ).fetchone()
     if row is not None:
         health.count_attempt(conn, job.org_id, now - row["started_at"], now)
+
+
+def _like_escaped(text: str) -> str:
+    """`text` lower-cased, matched literally inside a LIKE pattern (escape character `!`)."""
+    return text.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")

@@ -440,6 +440,17 @@ UPDATE attempts SET
     output = substr(output || :text, -:max)
 WHERE job_id = :job_id AND attempt = :attempt AND finished_at IS NULL;
 
+-- name: append_output_at
+-- Append what :text holds past the attempt's output so far (:text starts :offset characters
+-- in), keeping the last :max characters: a chunk sent again is kept once.
+UPDATE attempts SET
+    output_dropped = output_dropped + max(length(output)
+        + length(substr(:text, 1 + max(output_dropped + length(output) - :offset, 0)))
+        - :max, 0),
+    output = substr(output
+        || substr(:text, 1 + max(output_dropped + length(output) - :offset, 0)), -:max)
+WHERE job_id = :job_id AND attempt = :attempt AND finished_at IS NULL;
+
 -- name: attempt_output
 SELECT attempt, output, output_dropped, finished_at FROM attempts
 WHERE job_id = :job_id AND attempt = :attempt;

@@ -48,6 +48,10 @@ export function badge(status) {
 
 export function table(headers, rows, empty) {
   if (!rows.length) return h("div", { class: "empty" }, empty);
+  // Each cell names its column: on a phone the rows become cards that show the names.
+  for (const row of rows) {
+    [...row.children].forEach((cell, i) => { if (headers[i]) cell.dataset.label = headers[i]; });
+  }
   return h("table", {},
     h("thead", {}, h("tr", {}, headers.map((title) =>
       h("th", { class: title.startsWith("#") || title === "Queued" ? "num" : null }, title)))),
@@ -75,7 +79,6 @@ export function duration(seconds) {
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
-// A build keeps its colour across refreshes and pages: a hash of its name (FNV-1a, so
 
 // ---------------------------------------------------------------------------- talking to the API
 
@@ -110,14 +113,6 @@ export async function getJson(path) {
     throw new Error(`${path}: ${detail}`);
   }
   return response.json();
-}
-
-export async function getLogs(jobId, attempt) {
-  const query = attempt ? `?attempt=${encodeURIComponent(attempt)}` : "";
-  const response = await fetch(`/jobs/${encodeURIComponent(jobId)}/logs${query}`,
-    { headers: authHeaders() });
-  if (!response.ok) return "";
-  return response.text();
 }
 
 // A report file, fetched with the token (a plain link could not send it) and saved.

@@ -1,12 +1,19 @@
 // The job list with its filters, and one job's page: fields, attempts, tests, files and logs.
 import {
-  STATUSES, TARGETS, badge, clock, download, duration, getJson, getLogs, h, jobLink, replace,
-  table,
+  STATUSES, TARGETS, badge, clock, download, duration, getJson, h, jobLink, replace, table,
 } from "./dom.js";
+import { LogBox } from "./logbox.js";
+
+const PAGE = 200;
+const MOST = 1000;  // the most GET /jobs answers with at once
 
 export const jobs = {
-  mount(main, { params }) {
+  opened: new Set(),  // jobs whose error the user expanded: kept open across refreshes
+
+  mount(main, { params, again }) {
     this.params = params;
+    this.again = again;
+    this.limit = PAGE;
     this.list = h("div", { class: "panel", id: "job-list" });
     replace(main, h("h1", {}, "Jobs"), this.filters(params), this.list);
   },
@@ -21,7 +28,7 @@ export const jobs = {
     const form = h("form", { class: "filters", id: "job-filters" },
       field("Status", select("status", STATUSES)), field("Org", input("org_id", "any org")),
       field("Target", select("target", TARGETS)),
-      field("App build", input("app_version_id", "any build")),
+      field("App build", input("app_version_id_contains", "part of a build")),
       h("button", { type: "submit" }, "Filter"));
     const apply = (event) => {
       event.preventDefault();
@@ -36,9 +43,11 @@ export const jobs = {
 
   async refresh() {
     const query = new URLSearchParams(this.params);
-    query.set("limit", "200");
+    query.set("limit", String(Math.min(this.limit + 1, MOST)));
     const found = await getJson(`/jobs?${query}`);
-    const rows = found.jobs.map((job) => h("tr", {
+    const more = found.jobs.length > this.limit;
+    const shown = found.jobs.slice(0, this.limit);
+    const rows = shown.map((job) => h("tr", {
       class: "link", "data-job-id": job.job_id,
       onclick: () => { location.hash = `#/jobs/${encodeURIComponent(job.job_id)}`; } },
       h("td", {}, jobLink(job.job_id)),
@@ -47,10 +56,25 @@ export const jobs = {
       h("td", {}, job.target), h("td", {}, `P${job.priority}`),
       h("td", { class: "mono" }, job.test_path),
       h("td", {}, tries(job, "/")), h("td", {}, job.device || "-"),
-      h("td", {}, clock(job.created_at)), h("td", { class: "error" }, job.error || "")));
-    replace(this.list, h("h2", {}, `${found.count} job(s), newest first`),
-      table(["Job", "Status", "Org", "App", "Target", "Priority", "Test", "Tries", "Device",
-        "Submitted", "Error"], rows, "No job matches."));
+      h("td", {}, clock(job.created_at)),
+      h("td", { class: "error" }, errorLine(job.job_id, job.error, this.opened))));
+    replace(this.list, h("h2", { id: "job-count" }, more
+      ? `The newest ${shown.length} jobs; older ones match too`
+      : `${shown.length} job(s), newest first`),
+    table(["Job", "Status", "Org", "App", "Target", "Priority", "Test", "Tries", "Device",
+      "Submitted", "Error"], rows, "No job matches."),
+    more ? this.moreButton() : null);
+  },
+
+  moreButton() {
+    if (this.limit >= MOST - 1) {
+      return h("p", { class: "muted", id: "job-more" },
+        `The list stops at ${this.limit}: narrow the filters to see older jobs.`);
+    }
+    return h("button", { type: "button", id: "job-more", onclick: () => {
+      this.limit = Math.min(this.limit + PAGE, MOST - 1);
+      this.again();
+    } }, `Show ${Math.min(PAGE, MOST - 1 - this.limit)} more`);
   },
 };
 
@@ -58,16 +82,15 @@ export const jobPage = {
   mount(main, { jobId, again }) {
     this.jobId = jobId;
     this.again = again;
-    this.attempt = null;
+    this.logbox = new LogBox(jobId);
     this.title = h("h1", {}, "Job ", h("span", { class: "mono" }, jobId));
     this.fields = h("div", { class: "panel", id: "job-fields" });
     this.attempts = h("div", { class: "panel", id: "job-attempts" });
     this.tests = h("div", { class: "panel", id: "job-tests" });
     this.files = h("div", { class: "panel", id: "job-files" });
     this.picker = h("div", { class: "attempt-picker" });
-    this.logs = h("div", { id: "job-logs-body" });
     const logs = h("section", { class: "panel", id: "job-logs" },
-      h("h2", {}, "Logs"), this.picker, this.logs);
+      h("h2", {}, "Logs"), this.picker, this.logbox.element);
     replace(main, this.title, this.fields, this.attempts, this.tests, this.files, logs);
   },
 
@@ -81,10 +104,7 @@ export const jobPage = {
     this.drawTests(job.tests);
     this.drawFiles(files.files);
     this.drawPicker(attempts.attempts);
-    const text = await getLogs(this.jobId, this.attempt);
-    replace(this.logs, text.trim()
-      ? h("pre", { class: "logs", id: "job-logs-text" }, text)
-      : h("div", { class: "empty", id: "job-logs-none" }, "no output recorded"));
+    await this.logbox.update();
   },
 
   drawFields(job) {
@@ -97,7 +117,7 @@ export const jobPage = {
       ["Started", clock(job.started_at)], ["Finished", clock(job.finished_at)],
       ["Error", h("span", { class: "error" }, job.error || "-")],
     ];
-    if (job.cancel_requested) rows.push(["Cancel", "requested"]);
+    if (job.cancel_requested) rows.push(["Cancel", cancelNote(job.status)]);
     replace(this.fields, h("dl", { class: "fields" },
       rows.map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])));
   },
@@ -141,8 +161,8 @@ export const jobPage = {
     const choices = [[null, "latest"], ...attempts.map((a) => [a.attempt, `attempt ${a.attempt}`])];
     replace(this.picker, attempts.length < 2 ? [] : choices.map(([attempt, label]) =>
       h("button", {
-        type: "button", class: attempt === this.attempt ? "selected" : null,
-        onclick: () => { this.attempt = attempt; this.again(); } }, label)));
+        type: "button", class: attempt === this.logbox.wanted ? "selected" : null,
+        onclick: () => { this.logbox.pick(attempt); this.again(); } }, label)));
   },
 };
 
@@ -152,4 +172,25 @@ function tries(job, between) {
   const charged = job.charged_attempts ?? job.attempts;
   const interrupted = job.interrupted_attempts ? ` +${job.interrupted_attempts} interrupted` : "";
   return `${charged}${between}${job.max_attempts}${interrupted}`;
+}
+
+// An error on one line; a longer one opens in place (without opening the job's page).
+function errorLine(jobId, error, opened) {
+  if (!error) return "";
+  const [first, ...rest] = error.trim().split("\n");
+  if (!rest.length && first.length <= 120) return first;
+  return h("details", {
+    class: "error-line", open: opened.has(jobId),
+    onclick: (event) => event.stopPropagation(),
+    ontoggle: (event) => {
+      if (event.currentTarget.open) opened.add(jobId); else opened.delete(jobId);
+    } },
+  h("summary", {}, first), h("pre", { class: "error-rest" }, error.trim()));
+}
+
+// A running job that was asked to stop may end before its agent hears of it.
+function cancelNote(status) {
+  if (status === "cancelled") return "requested, and it stopped";
+  if (status === "running" || status === "queued") return "requested; its agent stops it soon";
+  return `requested, but the job ${status} before the cancel reached it`;
 }

@@ -34,6 +34,8 @@ export const timeline = {
     }
     for (const device of data.devices) rows.set(device.device_id, device.bars);
     const devices = [...rows.keys()].sort();
+    assignColours(data.devices.flatMap((d) => d.bars.filter((b) => b.kind === "test")
+      .map((b) => buildKey(b.app_version_id, b.target))));
     this.drawLegend(data.devices, data.truncated);
     replace(this.chart, devices.length
       ? gantt(devices, rows, firstActivity(data), Date.parse(data.until), this.chart)
@@ -132,15 +134,40 @@ function ganttBar(bar, y, x, since, until) {
 }
 
 
-// names that differ in one character still land far apart on the colour wheel).
+// Builds in view get distinct colours from one palette (none of them red, so a failed
+// attempt's red outline shows on every bar). A build keeps its colour while it stays in view:
+// it first asks for the slot its name hashes to (FNV-1a), then the next free one.
+const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f",
+  "#a0cbe8", "#8cd17d", "#499894", "#d4a6c8", "#bab0ac"];
+const slots = new Map();  // build key -> palette index
+
+function buildKey(app, target) {
+  return `${app}|${target}`;
+}
+
+function assignColours(keys) {
+  const inView = new Set(keys);
+  for (const key of [...slots.keys()]) if (!inView.has(key)) slots.delete(key);
+  const taken = new Set(slots.values());
+  for (const key of [...inView].sort()) {
+    if (slots.has(key) || taken.size >= PALETTE.length) continue;
+    let slot = fnv1a(key) % PALETTE.length;
+    while (taken.has(slot)) slot = (slot + 1) % PALETTE.length;
+    slots.set(key, slot);
+    taken.add(slot);
+  }
+}
+
 function fnv1a(text) {
   let hash = 0x811c9dc5;
   for (const char of text) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193);
   return hash >>> 0;
 }
 
+// More builds in view than colours: the rest get a hashed hue kept away from red.
 function buildColour(app, target) {
-  const hash = fnv1a(`${app}|${target}`);
-  const lightness = [48, 58, 66][(hash >>> 12) % 3];
-  return `hsl(${(hash % 360 * 137.508) % 360}, 62%, ${lightness}%)`;
+  const key = buildKey(app, target);
+  if (slots.has(key)) return PALETTE[slots.get(key)];
+  const hash = fnv1a(key);
+  return `hsl(${40 + (hash % 260)}, 45%, ${[45, 60][(hash >>> 12) % 2]}%)`;
 }
