@@ -82,6 +82,10 @@ class ServerSettings:
     fails tests the same way twice), or `never`. A known flaky test is always retried."""
     test_history_days: float = 90.0
     """Tests and builds not seen for this long leave the test-health history."""
+    device_failure_limit: int = 3
+    """A device that fails this many installs, or loses this many attempts, in a row leaves
+    the rotation until `qgjob devices enable` (a successful install or a passed attempt
+    resets the count); 0 never takes one out."""
     policy: dict[str, float] = field(default_factory=dict)
     """The scheduling policy's constants, e.g. {"join_installs": 3} (README: How scheduling
     works); unlisted ones keep their defaults."""
@@ -141,7 +145,8 @@ _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "mainte
              "retry_base_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
              "max_attempts", "max_infra_failures", "max_body_bytes", "test_history_days")
 _NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burst",
-                 "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds")
+                 "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds",
+                 "device_failure_limit")
 
 
 def _check(settings: ServerSettings) -> None:

@@ -19,7 +19,8 @@ class Problem(BaseModel):
         default=None, description="for 422: each invalid field and why")
     code: str | None = Field(default=None, description=(
         "`lease_lost`, `yield` or `agent_name_in_use` on some 409s; `writes_refused` on a 503 "
-        "while the database refuses writes"))
+        "while the database refuses writes; `unknown_agent`, `unknown_device` (404), "
+        "`agent_online`, `device_ambiguous` (409) from the fleet operations"))
 
 
 _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {

@@ -64,6 +64,8 @@ class ClaimPath:
                                f"{device.target!r}, not {target!r}")
             driver.set_device(device, "idle", holds_app_version_id, now)
             driver.expire_device_leases(device.device_id, now)
+            if device.resting is not None:
+                return ClaimResult(None)  # drained or out of rotation: no new work
             context = target_view(driver, device.device_id, device.target,
                                   holds_app_version_id, now, rules)
             seen = context
