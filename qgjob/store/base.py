@@ -222,9 +222,10 @@ class Store(Protocol):
         self, agent_id: str, device_name: str, app_version_id: str, target: str,
         started_at: float, finished_at: float, ok: bool, failure_limit: int = 0,
     ) -> str | None:
-        """A failed install counts against the device: at `failure_limit` failed installs
-        and lost attempts in a row (0: never) it leaves the rotation, and the reason is
-        returned. A successful one resets the count."""
+        """A failed install of a build that installed before (on any device) counts against
+        the device: at `failure_limit` such installs and lost attempts in a row (0: never)
+        it leaves the rotation, and the reason is returned. A successful one resets the
+        count. A build that never installed may be what is broken: it counts for nothing."""
         ...
 
     # the claim path

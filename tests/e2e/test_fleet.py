@@ -125,9 +125,11 @@ def test_draining_an_agent_mid_run_loses_nothing(lab: Callable[..., Lab],
 def test_a_device_failing_installs_leaves_the_rotation(lab: Callable[..., Lab]) -> None:
     fleet = lab(QGJOB_DEVICE_FAILURE_LIMIT="2", QGJOB_MAX_ATTEMPTS="5",
                 QGJOB_RETRY_STOP_ON_REPEAT="never")
-    fleet.agent("sick", "--install-fail-rate", "1")
     fleet.agent("well")
-    ids = fleet.submit(["v1", "v2", "v3", "v4"], 2)
+    first = fleet.submit(["v1"], 1)  # the build installs: failing it says the device is sick
+    fleet.until(lambda: fleet.jobs(first)[0]["status"] == "completed", "v1 installed")
+    fleet.agent("sick", "--install-fail-rate", "1")
+    ids = fleet.submit(["v1"], 12)
 
     finished = fleet.until(lambda: (jobs := fleet.jobs(ids)) and all(
         j["status"] in ("completed", "failed", "cancelled") for j in jobs) and jobs,

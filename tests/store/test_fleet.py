@@ -82,6 +82,14 @@ def test_failed_installs_in_a_row_take_a_device_out_until_enabled(store: Store) 
         store.enable_device("lab/nope")
 
 
+def test_a_build_that_never_installed_takes_no_device_out(store: Store) -> None:
+    lab = register(store, "lab", "e1:emulator,e2:emulator")
+    for device in ("e1", "e2", "e1", "e2", "e1", "e2"):
+        assert store.record_install(lab, device, "broken", "emulator", T0, T0 + 1, ok=False,
+                                    failure_limit=2) is None
+    assert all(d.disabled_reason is None for a in store.list_agents() for d in a.devices)
+
+
 def test_lost_attempts_count_against_a_device(store: Store) -> None:
     lab = register(store, "lab")
     for round_ in range(2):

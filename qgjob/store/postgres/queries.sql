@@ -737,6 +737,11 @@ DELETE FROM devices WHERE agent_name = %(name)s;
 UPDATE devices SET failure_streak = failure_streak + 1 WHERE id = %(device_id)s
 RETURNING failure_streak, disabled_reason;
 
+-- name: build_installed_before
+SELECT 1 AS ok FROM installs
+WHERE app_version_id = %(app_version_id)s AND target = %(target)s AND ok = 1
+LIMIT 1;
+
 -- name: device_succeeded
 UPDATE devices SET failure_streak = 0 WHERE id = %(device_id)s AND failure_streak > 0;
 

@@ -60,6 +60,13 @@ def device_failed(conn: Tx, device_id: str, what: str, limit: int, now: float) -
     return reason
 
 
+def build_installed_before(conn: Tx, app_version_id: str, target: str) -> bool:
+    """Whether the build ever installed on a device of the target: only then does a failed
+    install say something about the device rather than the build."""
+    return conn.run("build_installed_before", {"app_version_id": app_version_id,
+                                               "target": target}).fetchone() is not None
+
+
 def device_succeeded(conn: Tx, device_id: str) -> None:
     conn.run("device_succeeded", {"device_id": device_id})
 

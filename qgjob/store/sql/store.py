@@ -252,6 +252,8 @@ class SqlStore:
             if ok:
                 fleet.device_succeeded(conn, device["id"])
                 return None
+            if not fleet.build_installed_before(conn, app_version_id, target):
+                return None  # the build may be what is broken, not the device
             return fleet.device_failed(conn, device["id"], f"could not install "
                                        f"{app_version_id}", failure_limit, finished_at)
 

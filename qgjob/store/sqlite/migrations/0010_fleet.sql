@@ -8,6 +8,10 @@ CREATE TABLE agent_drains (
     since  REAL NOT NULL
 );
 
+-- Whether a build ever installed: a failed install counts against a device only then (else the
+-- build may be what is broken, and it would take every device out).
+CREATE INDEX installs_build_ok ON installs (app_version_id, target) WHERE ok = 1;
+
 ALTER TABLE devices ADD COLUMN failure_streak INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN disabled_reason TEXT;
 ALTER TABLE devices ADD COLUMN disabled_at REAL;
