@@ -15,9 +15,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from qgjob.domain.models import Agent, DeviceUsage
 from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY, TARGETS
 from qgjob.store.base import Store
 
@@ -114,13 +115,14 @@ class StoreGauges(Collector):
             jobs.add_metric([state.public, state.value], count)
         return jobs
 
-    def _fleet(self) -> list[GaugeMetricFamily]:
+    def _fleet(self) -> list[Metric]:
         agents = GaugeMetricFamily("qgjob_agents", "Agents by state", labels=["state"])
         devices = GaugeMetricFamily(
             "qgjob_devices", "Devices by target and state", labels=["target", "state"])
         agent_states: dict[str, int] = {"online": 0, "offline": 0}
         device_states: dict[tuple[str, str], int] = {}
-        for agent in self.store.list_agents():
+        listed = self.store.list_agents()
+        for agent in listed:
             agent_states[agent.state] = agent_states.get(agent.state, 0) + 1
             for device in agent.devices:
                 key = (device.target, device.state)
@@ -129,5 +131,50 @@ class StoreGauges(Collector):
             agents.add_metric([state], count)
         for (target, state), count in sorted(device_states.items()):
             devices.add_metric([target, state], count)
-        return [agents, devices]
+        return [agents, devices, *utilisation(listed)]
+
+
+def utilisation(listed: list[Agent]) -> list[Metric]:
+    """Device time by state, per device and per target (shares: `rate()` of one state over
+    the sum), idle time while work waited (scheduling waste), and the fleet out of
+    rotation."""
+    per_device = CounterMetricFamily(
+        "qgjob_device_seconds", "Seconds a device spent busy, installing or idle while its "
+        "agent was online", labels=["device", "target", "state"])
+    per_target = CounterMetricFamily(
+        "qgjob_target_device_seconds", "Device seconds of a target busy, installing or idle",
+        labels=["target", "state"])
+    waited = CounterMetricFamily(
+        "qgjob_device_idle_while_work_waited_seconds", "Seconds a device in rotation sat idle "
+        "while its target had queued work", labels=["device", "target"])
+    target_waited = CounterMetricFamily(
+        "qgjob_target_idle_while_work_waited_seconds", "Idle device seconds of a target while "
+        "it had queued work", labels=["target"])
+    resting = GaugeMetricFamily(
+        "qgjob_devices_out_of_rotation", "Devices taking no work: out of rotation after "
+        "repeated failures, or on a draining agent", labels=["target", "reason"])
+    totals: dict[str, DeviceUsage] = {}
+    out: dict[tuple[str, str], int] = {}
+    for agent in listed:
+        for d in agent.devices:
+            usage = d.usage
+            for state, seconds in (("busy", usage.busy_seconds),
+                                   ("installing", usage.installing_seconds),
+                                   ("idle", usage.idle_seconds)):
+                per_device.add_metric([d.device_id, d.target, state], seconds)
+            waited.add_metric([d.device_id, d.target], usage.idle_waiting_seconds)
+            totals[d.target] = totals.get(d.target, DeviceUsage()) + usage
+            reason = "failures" if d.disabled_reason else \
+                "draining" if agent.draining_since is not None else None
+            if reason is not None:
+                out[(d.target, reason)] = out.get((d.target, reason), 0) + 1
+    for target, usage in sorted(totals.items()):
+        for state, seconds in (("busy", usage.busy_seconds),
+                               ("installing", usage.installing_seconds),
+                               ("idle", usage.idle_seconds)):
+            per_target.add_metric([target, state], seconds)
+        target_waited.add_metric([target], usage.idle_waiting_seconds)
+    for (target, reason), count in sorted(out.items()):
+        resting.add_metric([target, reason], count)
+    return [per_device, per_target, waited, target_waited, resting]
 

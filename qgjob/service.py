@@ -22,13 +22,14 @@ from anyio import to_thread
 from qgjob import __version__
 from qgjob.domain.attempts import Outcome, RetryPolicy, Verdict, after_attempt, after_lost_device
 from qgjob.domain.health import Quarantined, TestHealthRow, TestQuery
-from qgjob.domain.history import Timeline
+from qgjob.domain.history import Recording, Timeline
 from qgjob.domain.models import (
     Agent,
     Attempt,
     AttemptFile,
     Batch,
     CaseResult,
+    Device,
     DeviceSpec,
     GroupKey,
     GroupSummary,
@@ -49,6 +50,7 @@ from qgjob.scheduler.policy import Policy
 from qgjob.settings import ServerSettings
 from qgjob.store.base import (
     AgentOwner,
+    DeviceNameAmbiguous,
     DeviceReport,
     HeartbeatAck,
     JobFilter,
@@ -56,6 +58,7 @@ from qgjob.store.base import (
     QueueCount,
     Store,
     Transitioned,
+    UnknownDevice,
     WriteRefusal,
     WritesRefused,
     Yielded,
@@ -64,6 +67,9 @@ from qgjob.wakeups import ClaimWaiters
 
 log = logging.getLogger("qgjob.server")
 LEASE_OWNERS_KEPT = 10_000
+COUNTED_STEPS = 5.0
+"""Device time is counted each maintenance pass; a gap of more than this many passes (the
+server was down or stalled) counts as this many, not as what the devices did unseen."""
 """Leases whose agent the service remembers (the oldest are forgotten first)."""
 PRUNE_EVERY_SECONDS = 3600.0
 HOURLY_STATS_SECONDS = 2 * 86400.0
@@ -307,9 +313,13 @@ class JobService:
         seconds: float, ok: bool,
     ) -> None:
         now = self.clock()
-        await self._run(self.store.record_install, agent_id, device, app_version_id, target,
-                        now - seconds, now, ok)
+        resting = await self._run(self.store.record_install, agent_id, device, app_version_id,
+                                  target, now - seconds, now, ok,
+                                  self.settings.device_failure_limit)
         self.metrics.install_recorded(target, ok, seconds)
+        if resting is not None:
+            log.warning("device %s of agent session %s is out of rotation: %s", device,
+                        agent_id, resting)
 
     # the claim path -------------------------------------------------------------------------
 
@@ -449,7 +459,8 @@ class JobService:
             reason = f"lost its device {job.device_id} (the agent stopped heartbeating)"
             return after_lost_device(job, reason, self.retry_policy)
 
-        rescued = await self._run(self.store.rescue_expired_leases, now, decide)
+        rescued = await self._run(self.store.rescue_expired_leases, now, decide,
+                                  self.settings.device_failure_limit)
         for change in rescued:
             log.warning("job %s rescued from an expired lease: %s -> %s", change.after.job_id,
                         change.before.state.value, change.after.state.value)
@@ -464,7 +475,44 @@ class JobService:
         for agent_id in offline:
             log.warning("agent %s is offline (no heartbeat)", agent_id)
         await self.prune_test_history()
+        await self._run(self.store.count_device_time, now,
+                        COUNTED_STEPS * self.settings.maintenance_seconds)
         self._wake_for([c.after for c in rescued] + promoted)
+
+    # fleet operations -----------------------------------------------------------------------
+
+    async def drain_agent(self, name: str) -> list[Job]:
+        """The agent finishes what it runs and takes no new work; the unstarted jobs of its
+        batches go back to the queue at once (returned)."""
+        released = await self._run(self.store.drain_agent, name, self.clock())
+        log.info("agent %s is draining; %d unstarted job(s) of its batches went back to the "
+                 "queue", name, len(released))
+        self._wake_for(released)
+        return released
+
+    async def undrain_agent(self, name: str) -> bool:
+        was = await self._run(self.store.undrain_agent, name)
+        log.info("agent %s takes work again", name)
+        self.waiters.wake_all()  # its devices' waiting claims look again now
+        return was
+
+    async def remove_agent(self, name: str) -> None:
+        await self._run(self.store.remove_agent, name, self.clock(),
+                        self.settings.agent_offline_seconds)
+        log.info("agent %s was removed", name)
+
+    async def enable_device(self, name: str) -> tuple[Agent, Device]:
+        """`name`: a device id (`AGENT/DEVICE`) or a device name no other agent uses. The
+        device as it is now, with its agent."""
+        _, device = find_device(await self.list_agents(), name)
+        await self._run(self.store.enable_device, device.device_id)
+        log.info("device %s is back in rotation", device.device_id)
+        self.waiters.wake_all()
+        return find_device(await self.list_agents(), device.device_id)
+
+    async def recording(self, seconds: float) -> Recording:
+        now = self.clock()
+        return await self._run(self.store.recording, now - seconds, now)
 
     def drain(self) -> None:
         """The server is shutting down: answer waiting claims now (no work), take no more."""
@@ -512,3 +560,17 @@ class JobService:
     def _log_batch(self, device: str, batch: Batch) -> None:
         log.info("device %s got %d job(s) of %s/%s under lease %s", device, len(batch.jobs),
                  batch.target, batch.app_version_id, batch.lease.lease_id)
+
+
+def find_device(agents: Sequence[Agent], name: str) -> tuple[Agent, Device]:
+    """The device with id `name`, or the one device called `name`, and its agent."""
+    devices = [(agent, d) for agent in agents for d in agent.devices]
+    exact = [pair for pair in devices if pair[1].device_id == name]
+    named = exact or [pair for pair in devices if pair[1].name == name]
+    if not named:
+        raise UnknownDevice(f"no device {name!r} (see `qgjob devices`)")
+    if len(named) > 1:
+        raise DeviceNameAmbiguous(
+            f"{len(named)} agents have a device {name!r}: say which, e.g. "
+            f"{named[0][1].device_id!r}")
+    return named[0]

@@ -102,6 +102,10 @@ class ServerSettings:
     fails tests the same way twice), or `never`. A known flaky test is always retried."""
     test_history_days: float = 90.0
     """Tests and builds not seen for this long leave the test-health history."""
+    device_failure_limit: int = 3
+    """A device that fails this many installs, or loses this many attempts, in a row leaves
+    the rotation until `qgjob devices enable` (a successful install or a passed attempt
+    resets the count); 0 never takes one out."""
     policy: dict[str, float] = field(default_factory=dict)
     """The scheduling policy's constants, e.g. {"join_installs": 3} (README: How scheduling
     works); unlisted ones keep their defaults."""
@@ -174,7 +178,8 @@ _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "mainte
              "max_connections", "http_idle_seconds", "http_header_seconds")
 _NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burst",
                  "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds",
-                 "job_rate_limit_per_second", "job_rate_limit_burst", "max_queued_jobs_per_org")
+                 "job_rate_limit_per_second", "job_rate_limit_burst", "max_queued_jobs_per_org",
+                 "device_failure_limit")
 
 
 def _check(settings: ServerSettings) -> None:

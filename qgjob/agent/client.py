@@ -239,7 +239,7 @@ class AgentClient:
             raise ServerUnavailable(f"{server} answered 429 (rate limited)")
         detail, code = _problem(response)
         known = {"lease_lost": LeaseLost, "yield": YieldToUrgentWork,
-                 "agent_name_in_use": NameInUse, "unknown_device": AgentUnknown}
+                 "agent_name_in_use": NameInUse, "register_again": AgentUnknown}
         if response.status_code >= 400 and code in known:
             raise known[code](detail)
         if response.status_code >= 400:

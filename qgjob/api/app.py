@@ -15,7 +15,7 @@ from qgjob.api.auth import Gatekeeper
 from qgjob.api.errors import RequestGuard, install_error_handlers
 from qgjob.api.events import ChangeFeed
 from qgjob.api.params import single_query_values
-from qgjob.api.routes import agents, cluster, health, history, jobs, live
+from qgjob.api.routes import agents, cluster, fleet, health, history, jobs, live
 from qgjob.auth.principal import Principal
 from qgjob.metrics import Metrics
 from qgjob.service import JobService
@@ -80,6 +80,7 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(cluster.router)
     app.include_router(agents.router)
+    app.include_router(fleet.router)
     app.include_router(history.router)
     app.include_router(health.router)
     app.include_router(live.router)

@@ -20,7 +20,6 @@ from qgjob.store.base import (
     LeaseLost,
     NotFound,
     StoreUnavailable,
-    UnknownDevice,
     WritesRefused,
     Yielded,
 )
@@ -61,8 +60,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        code = {"code": "unknown_device"} if isinstance(exc, UnknownDevice) else {}
-        return JSONResponse({"detail": str(exc), **code}, status_code=404)
+        code = getattr(exc, "code", None)  # e.g. UnknownAgent's
+        return JSONResponse({"detail": str(exc), **({"code": code} if code else {})},
+                            status_code=404)
 
     @app.exception_handler(LeaseLost)
     async def _lease_lost(_: Request, exc: LeaseLost) -> JSONResponse:
@@ -82,7 +82,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        code = getattr(exc, "code", None)  # e.g. AgentOnline's
+        return JSONResponse({"detail": str(exc), **({"code": code} if code else {})},
+                            status_code=409)
 
     @app.exception_handler(WritesRefused)
     async def _writes_refused(_: Request, exc: WritesRefused) -> JSONResponse:

@@ -19,8 +19,9 @@ class Problem(BaseModel):
         default=None, description="for 422: each invalid field and why")
     code: str | None = Field(default=None, description=(
         "`lease_lost`, `yield`, `agent_name_in_use` or `queue_full` on some 409s; "
-        "`unknown_device` on a 404 that tells an agent to register again; `writes_refused` on "
-        "a 503 while the database refuses writes"))
+        "`register_again` on a 404 that tells an agent its session is gone; `writes_refused` "
+        "on a 503 while the database refuses writes; `unknown_agent`, `unknown_device` (404), "
+        "`agent_online`, `device_ambiguous` (409) from the fleet operations"))
 
 
 _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {

@@ -237,12 +237,16 @@ class DevicePublic(BaseModel):
     holds_app_version_id: str | None
     current_job_id: str | None
     last_seen_at: str | None
+    out_of_rotation: str | None = Field(default=None, description=(
+        "why the device takes no work (repeated failures); `qgjob devices enable` puts it "
+        "back"))
 
     @classmethod
     def of(cls, device: Device) -> DevicePublic:
         return cls(device_id=device.device_id, name=device.name, target=device.target,
                    state=device.state, holds_app_version_id=device.holds_app_version_id,
-                   current_job_id=device.current_job_id, last_seen_at=iso(device.last_seen_at))
+                   current_job_id=device.current_job_id, last_seen_at=iso(device.last_seen_at),
+                   out_of_rotation=device.disabled_reason)
 
 
 class AgentPublic(BaseModel):
@@ -254,13 +258,18 @@ class AgentPublic(BaseModel):
     registered_at: str | None
     last_seen_at: str | None
     devices: list[DevicePublic]
+    draining: bool = Field(default=False, description=(
+        "drained: it finishes what it runs and takes no new work (`qgjob agents undrain`)"))
+    draining_since: str | None = None
 
     @classmethod
     def of(cls, agent: Agent) -> AgentPublic:
         return cls(agent_id=agent.agent_id, name=agent.name, state=agent.state,
                    version=agent.version, executor=agent.executor,
                    registered_at=iso(agent.registered_at), last_seen_at=iso(agent.last_seen_at),
-                   devices=[DevicePublic.of(d) for d in agent.devices])
+                   devices=[DevicePublic.of(d) for d in agent.devices],
+                   draining=agent.draining_since is not None,
+                   draining_since=iso(agent.draining_since))
 
 
 class AgentList(BaseModel):
@@ -391,7 +400,7 @@ class AttemptReport(Strict):
     output: Text = Field(default="", max_length=8192,
                         description="the end of the attempt's output, not sent yet: appended "
                                     "as `POST .../output` would, in the report's transaction")
-    output_offset: int | None = Field(default=None, ge=0, le=2**53,
+    output_offset: StrictInt | None = Field(default=None, ge=0, le=2**53,
                                       description="where `output` starts in the attempt's "
                                                   "output, as `offset` of `POST .../output`")
 
@@ -400,7 +409,7 @@ class OutputChunk(Strict):
     lease_id: Name
     attempt: StrictInt = Field(ge=1, le=1000)
     text: Text = Field(max_length=48 * 1024)
-    offset: int | None = Field(default=None, ge=0, le=2**53,
+    offset: StrictInt | None = Field(default=None, ge=0, le=2**53,
                                description="characters of the attempt's output sent before "
                                            "`text`: only the part the server does not hold "
                                            "yet is kept, so a chunk sent again is kept once")

@@ -32,6 +32,9 @@ class DeviceRow:
     target: str
     state: str
     holds_app_version_id: str | None
+    resting: str | None = None
+    """Why the device takes no work now (its agent drains, or it is out of rotation);
+    None while it takes work."""
 
 
 @dataclass(frozen=True)

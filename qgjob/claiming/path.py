@@ -34,8 +34,8 @@ from qgjob.store.base import (
     DecideAttempt,
     LeaseLost,
     NotFound,
+    RegisterAgain,
     Transitioned,
-    UnknownDevice,
     Yielded,
 )
 
@@ -65,6 +65,8 @@ class ClaimPath:
                                f"{device.target!r}, not {target!r}")
             driver.set_device(device, "idle", holds_app_version_id, now)
             driver.expire_device_leases(device.device_id, now)
+            if device.resting is not None:
+                return ClaimResult(None)  # drained or out of rotation: no new work
             context = target_view(driver, device.device_id, device.target,
                                   holds_app_version_id, now, rules)
             seen = context
@@ -265,7 +267,7 @@ def learn_duration(driver: ClaimDriver, job: Job, seconds: float) -> None:
 def _device(driver: ClaimDriver, agent_id: str, device_name: str) -> DeviceRow:
     device = driver.device(agent_id, device_name)
     if device is None:
-        raise UnknownDevice(f"agent {agent_id!r} has no device {device_name!r}; register again")
+        raise RegisterAgain(f"agent {agent_id!r} has no device {device_name!r}; register again")
     return device
 
 

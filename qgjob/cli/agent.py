@@ -61,6 +61,9 @@ def agent(
     install_seconds: InstallOption = 2.0,
     test_seconds: TestOption = 3.0,
     fail_rate: FailOption = 0.0,
+    install_fail_rate: Annotated[float, typer.Option(
+        "--install-fail-rate", min=0, max=1,
+        help="simulate: share of installs that fail (a sick device).")] = 0.0,
     execution_log: Annotated[Path | None, typer.Option(
         "--execution-log", help="simulate: append a line per test run to this file.")] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
@@ -71,7 +74,8 @@ def agent(
     specs = devices_option(devices, may_discover=True)
     identity = _identity(name)
     if executor == "simulate":
-        chosen: Executor = simulator(install_seconds, test_seconds, fail_rate, execution_log)
+        chosen: Executor = simulator(install_seconds, test_seconds, fail_rate, execution_log,
+                                     install_fail_rate)
     elif executor == "command":
         chosen = _command(run_cmd, install_cmd, workdir, timeout)
     elif executor == "appwright":

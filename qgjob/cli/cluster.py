@@ -37,26 +37,6 @@ def _groups_table(found: Sequence[dict[str, Any]]) -> RenderableType:
 
 
 @app.command()
-def agents(ctx: typer.Context, as_json: JsonOption = False) -> int:
-    """Agents, their devices, what each device holds and runs."""
-    found = globals_of(ctx).client().get("/agents")["agents"]
-    render.listing(found, as_json,
-                   "no agents registered; start one with `qgjob agent --devices ...`",
-                   _agents_table)
-    return 0
-
-
-def _agents_table(found: Sequence[dict[str, Any]]) -> RenderableType:
-    rows = [
-        [a["name"], a["state"], d["name"], d["target"], d["state"],
-         d["holds_app_version_id"], d["current_job_id"], render.short_time(d["last_seen_at"])]
-        for a in found for d in a["devices"]
-    ]
-    return render.table(["AGENT", "AGENT STATE", "DEVICE", "TARGET", "STATE", "HOLDS APP",
-                         "RUNNING JOB", "SEEN"], rows)
-
-
-@app.command()
 def queue(
     ctx: typer.Context,
     as_json: JsonOption = False,

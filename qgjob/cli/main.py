@@ -11,6 +11,7 @@ import typer
 from qgjob.cli import (  # noqa: F401  (registers the commands)
     agent,
     cluster,
+    fleet,
     health,
     jobs,
     logs,

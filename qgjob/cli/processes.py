@@ -78,11 +78,12 @@ def devices_option(spec: str, *, may_discover: bool = False) -> list[DeviceSpec]
 
 
 def simulator(install_seconds: float, test_seconds: float, fail_rate: float,
-               execution_log: Path | None = None) -> SimulateExecutor:
+              execution_log: Path | None = None,
+              install_fail_rate: float = 0.0) -> SimulateExecutor:
     from qgjob.agent.executors.simulate import SimulateExecutor
 
     return SimulateExecutor(install_seconds, test_seconds, fail_rate,
-                            execution_log=execution_log)
+                            execution_log=execution_log, install_fail_rate=install_fail_rate)
 
 
 def open_database(settings: ServerSettings) -> Store:

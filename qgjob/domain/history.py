@@ -39,3 +39,38 @@ class Timeline:
     runs: tuple[DeviceRun, ...]
     installs: tuple[Install, ...]
     truncated: bool = False
+
+
+@dataclass(frozen=True)
+class RecordedAttempt:
+    device_id: str
+    started_at: float
+    finished_at: float | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class RecordedJob:
+    """A job submitted in the recorded window and its attempts, first first: what
+    `qgjob export-trace` turns into a trace for the simulator."""
+
+    job_id: str
+    org_id: str
+    app_version_id: str
+    test_path: str
+    target: str
+    priority: int
+    created_at: float
+    state: str
+    attempts: tuple[RecordedAttempt, ...]
+
+
+@dataclass(frozen=True)
+class Recording:
+    since: float
+    until: float
+    jobs: tuple[RecordedJob, ...]
+    install_seconds: dict[str, float]
+    """Per target: the mean successful install in the window (targets with one)."""
+    devices: tuple[tuple[str, str], ...]
+    """(device id, target) of today's fleet and of every device that ran an attempt."""

@@ -122,6 +122,33 @@ class DeviceSpec:
 
 
 @dataclass(frozen=True)
+class DeviceUsage:
+    """Seconds a device spent in each state while its agent was online (counted by the
+    maintenance pass), and the idle seconds in which its target had queued work while the
+    device was in rotation: the scheduling waste."""
+
+    busy_seconds: float = 0.0
+    installing_seconds: float = 0.0
+    idle_seconds: float = 0.0
+    idle_waiting_seconds: float = 0.0
+
+    @property
+    def counted_seconds(self) -> float:
+        return self.busy_seconds + self.installing_seconds + self.idle_seconds
+
+    def share(self, seconds: float) -> float | None:
+        """`seconds` as a share of the counted time; None before any was counted."""
+        total = self.counted_seconds
+        return seconds / total if total > 0 else None
+
+    def __add__(self, other: DeviceUsage) -> DeviceUsage:
+        return DeviceUsage(self.busy_seconds + other.busy_seconds,
+                           self.installing_seconds + other.installing_seconds,
+                           self.idle_seconds + other.idle_seconds,
+                           self.idle_waiting_seconds + other.idle_waiting_seconds)
+
+
+@dataclass(frozen=True)
 class Device:
     device_id: str
     agent_name: str
@@ -131,6 +158,13 @@ class Device:
     holds_app_version_id: str | None
     current_job_id: str | None
     last_seen_at: float
+    disabled_reason: str | None = None
+    """Why the device is out of rotation (repeated failures, or by hand); None while in it.
+    `qgjob devices enable` puts it back."""
+    disabled_at: float | None = None
+    failure_streak: int = 0
+    """Failed installs and lost attempts in a row."""
+    usage: DeviceUsage = field(default_factory=DeviceUsage)
 
 
 @dataclass(frozen=True)
@@ -143,6 +177,8 @@ class Agent:
     last_seen_at: float
     state: str
     devices: tuple[Device, ...] = field(default=())
+    draining_since: float | None = None
+    """Set while the agent is drained: it finishes what it runs and takes no new work."""
 
 
 @dataclass(frozen=True)

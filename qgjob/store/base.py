@@ -16,7 +16,7 @@ from typing import Protocol
 from qgjob.auth.tokens import ApiToken
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.health import Quarantined, TestHealthRow, TestQuery
-from qgjob.domain.history import Timeline
+from qgjob.domain.history import Recording, Timeline
 from qgjob.domain.models import (
     Agent,
     Attempt,
@@ -44,9 +44,19 @@ class NotFound(StoreError):
     pass
 
 
+class UnknownAgent(NotFound):
+    code = "unknown_agent"
+
+
 class UnknownDevice(NotFound):
-    """The agent session or its device is not (any more) known: the agent must register
+    code = "unknown_device"
+
+
+class RegisterAgain(NotFound):
+    """The agent session, or its device, is not (any more) known: the agent must register
     again."""
+
+    code = "register_again"
 
 
 class Conflict(StoreError):
@@ -60,6 +70,18 @@ class LeaseLost(Conflict):
 
 class AgentNameInUse(Conflict):
     """Another live agent session holds the name an agent registers under."""
+
+
+class AgentOnline(Conflict):
+    """The agent is live: it cannot be forgotten while its process runs."""
+
+    code = "agent_online"
+
+
+class DeviceNameAmbiguous(Conflict):
+    """Devices of several agents have the name given: the caller must say which."""
+
+    code = "device_ambiguous"
 
 
 class StoreUnavailable(StoreError):
@@ -210,8 +232,13 @@ class Store(Protocol):
     ) -> HeartbeatAck: ...
     def record_install(
         self, agent_id: str, device_name: str, app_version_id: str, target: str,
-        started_at: float, finished_at: float, ok: bool,
-    ) -> None: ...
+        started_at: float, finished_at: float, ok: bool, failure_limit: int = 0,
+    ) -> str | None:
+        """A failed install of a build that installed before (on any device) counts against
+        the device: at `failure_limit` such installs and lost attempts in a row (0: never)
+        it leaves the rotation, and the reason is returned. A successful one resets the
+        count. A build that never installed may be what is broken: it counts for nothing."""
+        ...
 
     # the claim path
     def claim_batch(
@@ -264,7 +291,11 @@ class Store(Protocol):
         """Have `wake(target, app_version_id, count)` called (from another thread) when work
         is queued through other servers sharing the database."""
         ...
-    def rescue_expired_leases(self, now: float, decide: DecideAttempt) -> list[Transitioned]: ...
+    def rescue_expired_leases(self, now: float, decide: DecideAttempt,
+                              failure_limit: int = 0) -> list[Transitioned]:
+        """A running attempt rescued is lost: it counts against its device as a failed
+        install does (see `record_install`)."""
+        ...
     def promote_due_retries(self, now: float) -> list[Job]: ...
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]: ...
     def grant_restart_grace(self, now: float, lease_seconds: float,
@@ -278,6 +309,29 @@ class Store(Protocol):
     ) -> list[str]:
         """Ask agents to stop the running jobs the policy picks for urgent work no device
         serves; returns their ids."""
+        ...
+
+    # fleet operations (qgjob/store/sql/fleet.py)
+    def drain_agent(self, name: str, now: float) -> list[Job]:
+        """The agent named `name` (across restarts) takes no new work until undrained; what
+        its batches hold unstarted goes back to the queue (returned). NotFound if unknown."""
+        ...
+    def undrain_agent(self, name: str) -> bool:
+        """Whether it was drained; NotFound if unknown."""
+        ...
+    def remove_agent(self, name: str, now: float, offline_seconds: float) -> None:
+        """Forget an offline agent and its devices (their history stays); AgentOnline if it
+        was heard from in the last `offline_seconds`, NotFound if unknown."""
+        ...
+    def enable_device(self, device_id: str) -> None:
+        """Back in rotation, its failure count reset; NotFound if unknown."""
+        ...
+    def count_device_time(self, now: float, max_step: float) -> None:
+        """Add each online device's seconds since last counted (at most `max_step`) to its
+        state's total (see DeviceUsage)."""
+        ...
+    def recording(self, since: float, until: float) -> Recording:
+        """Jobs submitted since `since`, their attempts, install times and devices."""
         ...
 
     # history (read-only, for people looking at the system)

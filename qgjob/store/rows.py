@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qgjob.domain.models import Agent, Device, GroupSummary, Job
+from qgjob.domain.models import Agent, Device, DeviceUsage, GroupSummary, Job
 from qgjob.domain.states import JobState
 
 Row = Mapping[str, Any]
@@ -84,10 +84,16 @@ def device_from_row(row: Row) -> Device:
         holds_app_version_id=row["holds_app_version_id"],
         current_job_id=row["current_job_id"],
         last_seen_at=row["last_seen_at"],
+        disabled_reason=row["disabled_reason"],
+        disabled_at=row["disabled_at"],
+        failure_streak=int(row["failure_streak"]),
+        usage=DeviceUsage(float(row["busy_seconds"]), float(row["installing_seconds"]),
+                          float(row["idle_seconds"]), float(row["idle_waiting_seconds"])),
     )
 
 
-def agent_from_row(row: Row, devices: tuple[Device, ...]) -> Agent:
+def agent_from_row(row: Row, devices: tuple[Device, ...],
+                   draining_since: float | None = None) -> Agent:
     return Agent(
         agent_id=row["id"],
         name=row["name"],
@@ -97,6 +103,7 @@ def agent_from_row(row: Row, devices: tuple[Device, ...]) -> Agent:
         last_seen_at=row["last_seen_at"],
         state=row["state"],
         devices=devices,
+        draining_since=draining_since,
     )
 
 

@@ -132,6 +132,14 @@ MATRIX: list[Row] = [
     ("GET", "/groups", None, dict(acme=200, agent_a=403, admin=200)),
     ("GET", "/queue", None, dict(acme=200, agent_a=403, admin=200)),
     ("GET", "/agents", None, dict(acme=200, agent_a=403, admin=200)),
+    ("GET", "/devices", None, dict(acme=200, agent_a=403, admin=200)),
+    # Fleet operations and the recorded history of every org: admins only.
+    ("POST", "/agents/nobody/undrain", None, dict(acme=403, agent_a=403, admin=404)),
+    ("POST", "/agents/nobody/drain", None, dict(acme=403, agent_a=403, admin=404)),
+    ("DELETE", "/agents/nobody", None, dict(acme=403, agent_a=403, admin=404)),
+    ("POST", "/devices/enable", {"device": "nobody/e1"}, dict(acme=403, agent_a=403,
+                                                              admin=404)),
+    ("GET", "/trace", None, dict(acme=403, agent_a=403, admin=200)),
     # The dashboard's page and code hold no data: open; what it reads is guarded as above.
     ("GET", "/", None, dict(none=200, forged=200, acme=200, agent_a=200, admin=200)),
     ("GET", "/static/app.js", None, dict(none=200, acme=200, admin=200)),

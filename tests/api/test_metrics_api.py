@@ -79,3 +79,18 @@ def test_every_app_counts_for_itself(tmp_path: Path) -> None:
             assert value(scrape(second), "qgjob_installs_total", target="emulator",
                          ok="true") == 0
         assert value(scrape(first), "qgjob_installs_total", target="emulator", ok="true") == 1
+
+
+def test_device_time_and_idle_while_work_waited(client: TestClient) -> None:
+    client.post("/agents", json={"name": "lab", "devices": [
+        {"name": "e1", "target": "emulator"}]})
+    client.post("/jobs", json={"org_id": "acme", "app_version_id": "v1",
+                               "test_path": "tests/a.spec.js"})
+    service = client.app.state.service  # type: ignore[attr-defined]
+    service.store.count_device_time(1000.0, 5.0)
+    service.store.count_device_time(1003.0, 5.0)
+    text = client.get("/metrics").text
+    assert 'qgjob_device_seconds_total{device="lab/e1",state="idle",target="emulator"} 3.0' \
+        in text
+    assert 'qgjob_target_idle_while_work_waited_seconds_total{target="emulator"} 3.0' in text
+    assert 'qgjob_device_idle_while_work_waited_seconds_total{device="lab/e1",' in text

@@ -28,7 +28,7 @@ def client_answering(status: int, body: object) -> AgentClient:
     (409, "lease_lost", LeaseLost),
     (409, "yield", YieldToUrgentWork),
     (409, "agent_name_in_use", NameInUse),
-    (404, "unknown_device", AgentUnknown),
+    (404, "register_again", AgentUnknown),
 ])
 async def test_a_code_names_what_happened(status: int, code: str, raised: type) -> None:
     client = client_answering(status, {"detail": "whatever the words", "code": code})

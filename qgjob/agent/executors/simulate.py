@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qgjob.agent.executors.base import JobTicket, Output, RunResult
+from qgjob.agent.executors.base import InstallFailed, JobTicket, Output, RunResult
 from qgjob.domain.attempts import Outcome
 
 
@@ -24,18 +24,25 @@ class SimulateExecutor:
     """Append a line per simulated test that ran to the end (job id, device, start, end):
     fault tests count executions here, on the agent's side, not only in job states."""
     name: str = "simulate"
+    install_fail_rate: float = 0.0
+    """Share of simulated installs that fail: a sick device, for fleet-health tests."""
 
     def __post_init__(self) -> None:
         if self.install_seconds < 0 or self.test_seconds < 0:
             raise ValueError("simulated durations must not be negative")
         if not 0.0 <= self.fail_rate <= 1.0:
             raise ValueError("--fail-rate must be between 0 and 1")
+        if not 0.0 <= self.install_fail_rate <= 1.0:
+            raise ValueError("--install-fail-rate must be between 0 and 1")
 
     async def install(self, app_version_id: str, target: str, device: str,
                       output: Output) -> None:
         output.write(f"[simulation] installing {app_version_id} on {device} "
                      f"({self.install_seconds:g}s)\n")
         await asyncio.sleep(self.install_seconds)
+        if self.install_fail_rate and self.rng.random() < self.install_fail_rate:
+            raise InstallFailed(f"simulated install failure (--install-fail-rate "
+                                f"{self.install_fail_rate:g})")
 
     async def run(self, job: JobTicket, device: str, cancelled: asyncio.Event,
                   output: Output) -> RunResult:

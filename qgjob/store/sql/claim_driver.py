@@ -200,5 +200,8 @@ class SqlTransactions:
 
 
 def _device(row: Row) -> DeviceRow:
+    resting = row["disabled_reason"]
+    if resting is None and row["draining_since"] is not None:
+        resting = f"its agent {row['agent_name']!r} is draining"
     return DeviceRow(row["id"], row["agent_id"], row["agent_name"], row["target"], row["state"],
-                     row["holds_app_version_id"])
+                     row["holds_app_version_id"], resting)

@@ -14,7 +14,7 @@ from qgjob.claiming.path import ClaimPath, lost_reason
 from qgjob.domain import transitions
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.health import Quarantined, TestHealthRow, TestQuery
-from qgjob.domain.history import Timeline
+from qgjob.domain.history import Recording, Timeline
 from qgjob.domain.models import (
     Agent,
     Attempt,
@@ -42,8 +42,8 @@ from qgjob.store.base import (
     LeaseLost,
     NotFound,
     QueueCount,
+    RegisterAgain,
     Transitioned,
-    UnknownDevice,
     WakeUp,
     WriteRefusal,
 )
@@ -55,7 +55,7 @@ from qgjob.store.rows import (
     job_from_row,
     job_to_params,
 )
-from qgjob.store.sql import health, history, org_views, output, submits, tokens
+from qgjob.store.sql import fleet, health, history, org_views, output, submits, tokens
 from qgjob.store.sql.claim_driver import SqlClaimDriver, SqlTransactions
 from qgjob.store.sql.database import Database, Tx, retried
 
@@ -216,10 +216,12 @@ class SqlStore:
         with self._db.read() as conn:
             agent_rows = conn.run("listed_agents").fetchall()
             device_rows = conn.run("listed_devices").fetchall()
+            drains = fleet.drains(conn)
         by_agent: dict[str, list[Any]] = {}
         for row in device_rows:
             by_agent.setdefault(row["agent_id"], []).append(device_from_row(row))
-        return [agent_from_row(r, tuple(by_agent.get(r["id"], ()))) for r in agent_rows]
+        return [agent_from_row(r, tuple(by_agent.get(r["id"], ())), drains.get(r["name"]))
+                for r in agent_rows]
 
     @retried
     def heartbeat(
@@ -248,14 +250,21 @@ class SqlStore:
     @retried
     def record_install(
         self, agent_id: str, device_name: str, app_version_id: str, target: str,
-        started_at: float, finished_at: float, ok: bool,
-    ) -> None:
+        started_at: float, finished_at: float, ok: bool, failure_limit: int = 0,
+    ) -> str | None:
         with self._db.write() as conn:
             device = _load_device(conn, agent_id, device_name)
             conn.run("insert_install",
                 {"device_id": device["id"], "app_version_id": app_version_id, "target": target,
                  "started_at": started_at, "finished_at": finished_at, "ok": int(ok)},
             )
+            if ok:
+                fleet.device_succeeded(conn, device["id"])
+                return None
+            if not fleet.build_installed_before(conn, app_version_id, target):
+                return None  # the build may be what is broken, not the device
+            return fleet.device_failed(conn, device["id"], f"could not install "
+                                       f"{app_version_id}", failure_limit, finished_at)
 
     # the claim path (written once in qgjob/claiming/path.py) -----------------------------
 
@@ -289,6 +298,8 @@ class SqlStore:
             if cases:
                 output.save_cases(driver.conn, job_id, attempt, cases)
             _record_health(driver, job_id, attempt, outcome, error, cases, now)
+            if outcome is Outcome.PASSED:
+                _device_passed(driver, job_id)
             held.append(driver.conn)
 
         def decide_and_note(job: Job) -> Verdict:
@@ -348,7 +359,8 @@ class SqlStore:
     # maintenance ----------------------------------------------------------------------------
 
     @retried
-    def rescue_expired_leases(self, now: float, decide: DecideAttempt) -> list[Transitioned]:
+    def rescue_expired_leases(self, now: float, decide: DecideAttempt,
+                              failure_limit: int = 0) -> list[Transitioned]:
         rescued: list[Transitioned] = []
         with self._db.write() as conn:
             leases = conn.run("expired_leases", {"now": now, "limit": _RESCUE_BATCH}
@@ -364,6 +376,9 @@ class SqlStore:
                              "error": after.error, "now": now},
                         )
                         _count_lost_attempt(conn, job, now)
+                        if job.device_id is not None:
+                            fleet.device_failed(conn, job.device_id,
+                                                f"lost job {job.job_id}", failure_limit, now)
                     if after.state.is_final:
                         health.count_finished_job(conn, after, now)
                     rescued.append(Transitioned(job, after))
@@ -448,6 +463,44 @@ class SqlStore:
                 conn.run("mark_devices_offline", {"agent_ids": conn.array(ids)})
         return ids
 
+    # fleet operations (the queries live in fleet.py) ---------------------------------------
+
+    def drain_agent(self, name: str, now: float) -> list[Job]:
+        held = self._drain(name, now)
+        released: list[Job] = []
+        for lease_id, job_ids in held.items():
+            released += self.release_jobs(lease_id, job_ids, now)
+        return released
+
+    @retried
+    def _drain(self, name: str, now: float) -> dict[str, list[str]]:
+        with self._db.write() as conn:
+            return fleet.drain(conn, name, now)
+
+    @retried
+    def undrain_agent(self, name: str) -> bool:
+        with self._db.write() as conn:
+            return fleet.undrain(conn, name)
+
+    @retried
+    def remove_agent(self, name: str, now: float, offline_seconds: float) -> None:
+        with self._db.write() as conn:
+            fleet.forget(conn, name, now, offline_seconds)
+
+    @retried
+    def enable_device(self, device_id: str) -> None:
+        with self._db.write() as conn:
+            fleet.enable(conn, device_id)
+
+    @retried
+    def count_device_time(self, now: float, max_step: float) -> None:
+        with self._db.write() as conn:
+            fleet.count_time(conn, now, max_step)
+
+    def recording(self, since: float, until: float) -> Recording:
+        with self._db.read() as conn:
+            return fleet.recording(conn, since, until)
+
     # history (the queries live in history.py) ---------------------------------------------
 
     def job_attempts(self, job_id: str) -> list[Attempt]:
@@ -518,7 +571,7 @@ def _load_device(conn: Tx, agent_id: str, device_name: str) -> Row:
     row = conn.run("device_of_agent", {"agent_id": agent_id, "device_name": device_name}
     ).fetchone()
     if row is None:
-        raise UnknownDevice(f"agent {agent_id!r} has no device {device_name!r}; register again")
+        raise RegisterAgain(f"agent {agent_id!r} has no device {device_name!r}; register again")
     return row  # type: ignore[no-any-return]
 
 
@@ -549,6 +602,12 @@ def _record_health(driver: SqlClaimDriver, job_id: str, attempt: int, outcome: O
     if outcome in (Outcome.PASSED, Outcome.FAILED):
         health.record_attempt(driver.conn, job, outcome is Outcome.PASSED, now - began[1],
                               error, cases, now)
+
+
+def _device_passed(driver: SqlClaimDriver, job_id: str) -> None:
+    job = driver.job(job_id)
+    if job is not None and job.device_id is not None:
+        fleet.device_succeeded(driver.conn, job.device_id)
 
 
 def _count_lost_attempt(conn: Tx, job: Job, now: float) -> None:

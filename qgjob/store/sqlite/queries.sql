@@ -120,12 +120,16 @@ SELECT DISTINCT target FROM job_lanes WHERE queued > 0 ORDER BY target;
 -- name: count_target_devices
 SELECT count(*) AS online, coalesce(sum(d.state = 'idle'), 0) AS idle
 FROM devices d JOIN agents a ON a.id = d.agent_id
-WHERE d.target = :target AND a.state = 'online';
+WHERE d.target = :target AND a.state = 'online'
+  AND d.disabled_reason IS NULL
+  AND NOT EXISTS (SELECT 1 FROM agent_drains r WHERE r.name = d.agent_name);
 
 -- name: idle_holds
 SELECT DISTINCT d.holds_app_version_id FROM devices d JOIN agents a ON a.id = d.agent_id
 WHERE d.target = :target AND d.state = 'idle' AND a.state = 'online' AND d.id != :device_id
-  AND d.holds_app_version_id IS NOT NULL;
+  AND d.holds_app_version_id IS NOT NULL
+  AND d.disabled_reason IS NULL
+  AND NOT EXISTS (SELECT 1 FROM agent_drains r WHERE r.name = d.agent_name);
 
 -- name: recent_install_seconds
 SELECT avg(finished_at - started_at) AS seconds FROM (
@@ -162,10 +166,12 @@ UPDATE leases SET jobs_started = jobs_started + 1 WHERE id = :lease_id;
 UPDATE leases SET expires_at = :now WHERE device_id = :device_id AND expires_at > :now;
 
 -- name: device_by_id
-SELECT * FROM devices WHERE id = :device_id;
+SELECT d.*, (SELECT since FROM agent_drains r WHERE r.name = d.agent_name) AS draining_since
+FROM devices d WHERE d.id = :device_id;
 
 -- name: device_of_agent
-SELECT d.* FROM devices d JOIN agents a ON a.id = d.agent_id
+SELECT d.*, (SELECT since FROM agent_drains r WHERE r.name = d.agent_name) AS draining_since
+FROM devices d JOIN agents a ON a.id = d.agent_id
 WHERE d.agent_id = :agent_id AND d.name = :device_name AND a.state <> 'replaced';
 
 -- name: update_device
@@ -699,3 +705,89 @@ ON CONFLICT (org_id, epoch_hour, bucket) DO UPDATE SET jobs = org_waits.jobs + e
 
 -- name: drop_rolled_up_org_waits
 DELETE FROM org_waits WHERE epoch_hour < :before AND epoch_hour % 24 <> 0;
+
+-- fleet operations ---------------------------------------------------------------------------
+
+-- name: drain_agent
+-- Drained by name: a restarted agent process stays drained until undrained.
+INSERT INTO agent_drains (name, since) VALUES (:name, :now)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: undrain_agent
+DELETE FROM agent_drains WHERE name = :name;
+
+-- name: agent_drains
+SELECT name, since FROM agent_drains;
+
+-- name: sessions_named
+SELECT * FROM agents WHERE name = :name AND state <> 'replaced'
+ORDER BY registered_at DESC;
+
+-- name: assigned_jobs_of_agent_named
+-- The jobs an agent's batches hold but have not started: a drain hands them back.
+SELECT j.id, j.lease_id FROM leases l JOIN jobs j ON j.lease_id = l.id
+WHERE l.agent_id IN (SELECT id FROM agents WHERE name = :name) AND j.state = 'assigned'
+ORDER BY j.lease_id, j.id;
+
+-- name: forget_agent
+-- Its sessions leave every listing; attempts and installs keep their history.
+UPDATE agents SET state = 'replaced' WHERE name = :name AND state <> 'replaced';
+
+-- name: delete_devices_named
+DELETE FROM devices WHERE agent_name = :name;
+
+-- name: device_failed
+-- A failed install or a lost attempt; a successful install or a passed attempt resets it.
+UPDATE devices SET failure_streak = failure_streak + 1 WHERE id = :device_id
+RETURNING failure_streak, disabled_reason;
+
+-- name: build_installed_before
+SELECT 1 AS ok FROM installs
+WHERE app_version_id = :app_version_id AND target = :target AND ok = 1
+LIMIT 1;
+
+-- name: device_succeeded
+UPDATE devices SET failure_streak = 0 WHERE id = :device_id AND failure_streak > 0;
+
+-- name: disable_device
+UPDATE devices SET disabled_reason = :reason, disabled_at = :now
+WHERE id = :device_id AND disabled_reason IS NULL;
+
+-- name: enable_device
+UPDATE devices SET disabled_reason = NULL, disabled_at = NULL, failure_streak = 0
+WHERE id = :device_id;
+
+-- name: count_device_time
+-- Each online device's seconds since it was last counted go to its state: running (busy),
+-- installing or idle; idle seconds while its target had queued work and the device was in
+-- rotation are also "idle while work waited". A step is capped at `max_step`, so time the
+-- server did not watch (it was down) is not counted.
+UPDATE devices SET
+    busy_seconds = busy_seconds + CASE WHEN state = 'running' THEN c.step ELSE 0 END,
+    installing_seconds = installing_seconds + CASE WHEN state = 'installing' THEN c.step ELSE 0 END,
+    idle_seconds = idle_seconds + CASE WHEN state = 'idle' THEN c.step ELSE 0 END,
+    idle_waiting_seconds = idle_waiting_seconds + CASE WHEN c.waited THEN c.step ELSE 0 END,
+    counted_at = :now
+FROM (SELECT d.id, coalesce(max(0, min(:now - d.counted_at, :max_step)), 0) AS step,
+             d.state = 'idle' AND d.disabled_reason IS NULL
+             AND NOT EXISTS (SELECT 1 FROM agent_drains r WHERE r.name = d.agent_name)
+             AND EXISTS (SELECT 1 FROM job_lanes l WHERE l.target = d.target AND l.queued > 0)
+             AS waited
+      FROM devices d JOIN agents a ON a.id = d.agent_id
+      WHERE a.state = 'online') AS c
+WHERE devices.id = c.id;
+
+-- name: trace_jobs
+SELECT id, org_id, app_version_id, test_path, target, priority, created_at, state
+FROM jobs WHERE created_at >= :since ORDER BY created_at, id;
+
+-- name: trace_attempts
+SELECT a.job_id, a.attempt, a.device_id, a.started_at, a.finished_at, a.outcome
+FROM attempts a JOIN jobs j ON j.id = a.job_id
+WHERE j.created_at >= :since
+ORDER BY a.job_id, a.attempt;
+
+-- name: trace_install_seconds
+SELECT target, avg(finished_at - started_at) AS seconds FROM installs
+WHERE ok = 1 AND finished_at >= :since
+GROUP BY target ORDER BY target;
