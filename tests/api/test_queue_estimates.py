@@ -5,7 +5,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.test_agent_protocol import claim, register
@@ -50,8 +49,6 @@ def test_a_waiting_build_starts_after_the_running_tests_end(client: TestClient) 
     assert "idle" not in lane["reason"]
 
 
-@pytest.mark.xfail(strict=True, reason="scheduler/outlook.left_of counts a running test that "
-                                       "has run past its learned duration as done (issue 19)")
 def test_tests_running_past_their_estimate_are_not_counted_as_done(client: TestClient) -> None:
     agent = register(client, DEVICES)
     run_on_both(client, agent, report=True)  # learned: these tests take no time

@@ -192,3 +192,11 @@ def running(job_id: str, priority: int, started: float) -> RunningJob:
 def test_hard_preemption(policy: FairAffinityPolicy, context: ClaimContext,
                          jobs: list[RunningJob], expected: str | None) -> None:
     assert policy.choose_preemption(context, jobs) == expected
+
+
+def test_a_test_running_past_its_estimate_still_holds_its_device() -> None:
+    from qgjob.scheduler.outlook import left_of
+
+    assert left_of("assigned", 30.0, None, NOW) == 30.0
+    assert left_of("running", 30.0, NOW - 10, NOW) == 20.0
+    assert left_of("running", 30.0, NOW - 200, NOW) == 50.0  # a quarter of what it ran
