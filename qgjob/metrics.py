@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from qgjob.domain.models import Agent, DeviceUsage
 from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY, TARGETS
-from qgjob.store.base import Store
+from qgjob.store.base import AgentStore, HistoryStore, JobStore
 
 log = logging.getLogger("qgjob.server")
 
@@ -29,6 +30,10 @@ CLAIM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 ATTEMPT_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 3600.0)
 INSTALL_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
+
+
+class GaugeSource(JobStore, HistoryStore, AgentStore, Protocol):
+    """What the gauges read: queue counts, job states and the fleet."""
 
 class Metrics:
     def __init__(self) -> None:
@@ -61,7 +66,7 @@ class Metrics:
         if ok:
             self._install_seconds.labels(target).observe(seconds)
 
-    def watch(self, store: Store) -> None:
+    def watch(self, store: GaugeSource) -> None:
         """Report the store's gauges from now on (the app calls this once its store is open)."""
         self.unwatch()
         self._gauges = StoreGauges(store)
@@ -80,7 +85,7 @@ class Metrics:
 class StoreGauges(Collector):
     """Queue depth, jobs, agents and devices, read from the store at scrape time."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: GaugeSource) -> None:
         self.store = store
 
     def collect(self) -> Iterator[Metric]:

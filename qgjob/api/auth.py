@@ -19,7 +19,7 @@ from qgjob.auth.principal import ADMINS, OPEN, VIEWER, Principal
 from qgjob.auth.ratelimit import RateLimiter
 from qgjob.auth.tokens import ApiToken, Role
 from qgjob.settings import ServerSettings
-from qgjob.store.base import Store
+from qgjob.store.base import TokenStore
 
 _CACHE_MAX = 10_000
 _TOUCH_EVERY_SECONDS = 60.0
@@ -38,7 +38,7 @@ class Authenticator:
     """Resolves a presented token to a Principal. Lookups are cached for `cache_seconds`, so
     a token created or revoked with `qgjob token` takes effect within that time."""
 
-    store: Store
+    store: TokenStore
     clock: Callable[[], float]
     cache_seconds: float = 2.0
     open_without_tokens: bool = True
@@ -104,7 +104,7 @@ class Gatekeeper:
     public_dashboard: bool = False
 
     @classmethod
-    def of(cls, settings: ServerSettings, store: Store, clock: Callable[[], float],
+    def of(cls, settings: ServerSettings, store: TokenStore, clock: Callable[[], float],
            process_tokens: Mapping[str, Principal]) -> Gatekeeper:
         authenticator = Authenticator(store, clock, settings.token_cache_seconds,
                                       settings.open_without_tokens, process_tokens)

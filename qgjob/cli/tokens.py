@@ -19,7 +19,7 @@ from qgjob.cli.jobs import JsonOption
 from qgjob.cli.processes import DbOption
 
 if TYPE_CHECKING:
-    from qgjob.store.base import Store
+    from qgjob.store.base import TokenStore
 
 token_app = typer.Typer(
     name="token", no_args_is_help=True,
@@ -97,7 +97,7 @@ def _when(ts: float | None) -> str | None:
 
 
 @contextlib.contextmanager
-def _store(db: str | None) -> Iterator[Store]:
+def _store(db: str | None) -> Iterator[TokenStore]:
     """The database `qgjob server` would open (migrated), closed afterwards."""
     from qgjob.cli.processes import open_database, server_settings
 

@@ -186,8 +186,9 @@ WakeUp = Callable[[str, str, int], None]
 """`wake(target, app_version_id, count)`: that many jobs of one build became queued."""
 
 
-class Store(Protocol):
-    # life cycle
+class Lifecycle(Protocol):
+    """Opening, migrating and checking the database."""
+
     def migrate(self) -> None: ...
     def close(self) -> None: ...
     def ping(self) -> None: ...
@@ -198,7 +199,10 @@ class Store(Protocol):
         clears once the cause is gone even when nobody else writes."""
         ...
 
-    # jobs
+
+class JobStore(Protocol):
+    """Submitting, reading and cancelling jobs; the queue as it stands."""
+
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:
         """Store all, or none. A job whose idempotency key its org already used comes back as
         the job stored then; a key reused for a different job raises Conflict."""
@@ -215,7 +219,10 @@ class Store(Protocol):
         """The policy's view of each target with queued work (for explaining the queue)."""
         ...
 
-    # agents and devices
+
+class AgentStore(Protocol):
+    """Agent sessions and their devices."""
+
     def register_agent(
         self, agent_id: str, name: str, version: str, executor: str,
         devices: Sequence[DeviceSpec], now: float, token_id: str | None = None,
@@ -240,7 +247,10 @@ class Store(Protocol):
         count. A build that never installed may be what is broken: it counts for nothing."""
         ...
 
-    # the claim path
+
+class ClaimStore(Protocol):
+    """The claim path: batches handed to devices, and the attempts they run."""
+
     def claim_batch(
         self, agent_id: str, device_name: str, holds_app_version_id: str | None,
         now: float, lease_seconds: float, policy: Policy, rules: FleetRules,
@@ -265,7 +275,11 @@ class Store(Protocol):
         duration model. A report delivered again changes nothing."""
         ...
 
-    # what attempts leave behind (only the running attempt under its lease may write)
+
+class AttemptRecords(Protocol):
+    """What attempts leave behind: output and files (only the running attempt, under its
+    lease, may write)."""
+
     def append_output(self, job_id: str, lease_id: str, attempt: int, text: str,
                       offset: int | None = None) -> None:
         """Append `text`; with `offset` (where `text` starts in the attempt's output) only
@@ -282,7 +296,10 @@ class Store(Protocol):
         """The agent session a lease was handed to (None once the lease has ended)."""
         ...
 
-    # maintenance
+
+class Maintenance(Protocol):
+    """What the leading replica does on a timer."""
+
     def leads_maintenance(self) -> bool:
         """Whether this server runs maintenance now: one replica of those sharing a
         database does."""
@@ -311,7 +328,11 @@ class Store(Protocol):
         serves; returns their ids."""
         ...
 
-    # fleet operations (qgjob/store/sql/fleet.py)
+
+class FleetStore(Protocol):
+    """Fleet operations: draining agents, devices in and out of rotation, device time,
+    recorded history (qgjob/store/sql/fleet.py)."""
+
     def drain_agent(self, name: str, now: float) -> list[Job]:
         """The agent named `name` (across restarts) takes no new work until undrained; what
         its batches hold unstarted goes back to the queue (returned). NotFound if unknown."""
@@ -334,7 +355,10 @@ class Store(Protocol):
         """Jobs submitted since `since`, their attempts, install times and devices."""
         ...
 
-    # history (read-only, for people looking at the system)
+
+class HistoryStore(Protocol):
+    """Read-only views for people looking at the system."""
+
     def job_attempts(self, job_id: str) -> list[Attempt]:
         """The job's attempts, first first (empty for an unknown job)."""
         ...
@@ -348,7 +372,11 @@ class Store(Protocol):
         """A cheap value that differs whenever jobs, devices, installs or agents changed."""
         ...
 
-    # API tokens (the secret is never stored: only its SHA-256)
+
+class TokenStore(Protocol):
+    """API tokens (the secret is never stored: only its SHA-256) and who owns what, for
+    authorization."""
+
     def insert_token(self, token: ApiToken) -> None: ...
     def get_token(self, token_id: str) -> ApiToken | None: ...
     def list_tokens(self) -> list[ApiToken]:
@@ -373,7 +401,11 @@ class Store(Protocol):
         jobs in `job_ids` and `counts` (what a submitter of that org may see)."""
         ...
 
-    # test health (kept as attempts finish; see qgjob/domain/health.py)
+
+class TestHealthStore(Protocol):
+    """Per-test history, quarantine and per-org statistics, kept as attempts finish (see
+    qgjob/domain/health.py)."""
+
     def test_health(self, query: TestQuery) -> list[TestHealthRow]: ...
     def failure_evidence(self, job_id: str, flaky_threshold: float) -> FailureEvidence:
         """What the job's test did on its build before: for deciding whether to retry."""
@@ -395,3 +427,10 @@ class Store(Protocol):
         """Per org (one, or every org with activity): jobs finished, attempts, device time
         and queue waits, over the hours from `since`'s on."""
         ...
+
+
+class Store(Lifecycle, JobStore, AgentStore, ClaimStore, AttemptRecords, Maintenance,
+            FleetStore, HistoryStore, TokenStore, TestHealthStore, Protocol):
+    """Everything a server needs of its database. Code that needs less depends on the part
+    it uses (auth on TokenStore, metrics on HistoryStore and JobStore, ...); the service is
+    the one place that combines them."""
