@@ -15,14 +15,10 @@ from qgjob.cli.processes import (
     InstallOption,
     TestOption,
     devices_option,
-    simulator,
 )
 
 if TYPE_CHECKING:
-    from qgjob.agent.executors.base import Executor
     from qgjob.agent.identity import AgentIdentity
-
-EXECUTORS = ("simulate", "command", "appwright")
 
 
 @app.command()
@@ -34,7 +30,8 @@ def agent(
         "--name", help="Unique name of this agent (default: the host name, or HOST-2, "
                        "HOST-3… when other agents on this host hold it).")] = None,
     executor: Annotated[str, typer.Option(
-        "--executor", help="simulate (a labelled simulation), command or appwright.")]
+        "--executor", help="simulate (a labelled simulation), command or appwright "
+                           "(qgjob/agent/executors/registry.py).")]
     = "simulate",
     run_cmd: Annotated[str | None, typer.Option(
         "--run-cmd", help="command: the test command, an argv template with {test_path}, "
@@ -69,20 +66,20 @@ def agent(
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> int:
     """Run an agent that holds devices and pulls work from the server."""
+    from qgjob.agent.executors.registry import ExecutorOptions, OptionError, build_executor
     from qgjob.processes import configure_logging, run_agent
 
     specs = devices_option(devices, may_discover=True)
     identity = _identity(name)
-    if executor == "simulate":
-        chosen: Executor = simulator(install_seconds, test_seconds, fail_rate, execution_log,
-                                     install_fail_rate)
-    elif executor == "command":
-        chosen = _command(run_cmd, install_cmd, workdir, timeout)
-    elif executor == "appwright":
-        chosen = _appwright(project_dir, project_map, build_template, build_env, timeout)
-    else:
-        raise typer.BadParameter(f"unknown executor {executor!r}; available: "
-                                 + ", ".join(EXECUTORS), param_hint="'--executor'")
+    try:
+        chosen = build_executor(executor, ExecutorOptions(
+            run_cmd=run_cmd, install_cmd=install_cmd, workdir=workdir,
+            project_dir=project_dir, project_map=project_map, build_template=build_template,
+            build_env=build_env, timeout=timeout, install_seconds=install_seconds,
+            test_seconds=test_seconds, fail_rate=fail_rate,
+            install_fail_rate=install_fail_rate, execution_log=execution_log))
+    except OptionError as bad:
+        raise typer.BadParameter(str(bad), param_hint=f"'{bad.option}'") from None
     configure_logging(log_level)
     options = globals_of(ctx)
     import asyncio
@@ -111,42 +108,3 @@ def _identity(name: str | None) -> AgentIdentity:
     except NameTaken as taken:
         raise CliError(EXIT_USAGE, str(taken)) from None
 
-
-def _command(run_cmd: str | None, install_cmd: str | None, workdir: Path | None,
-             timeout: float) -> Executor:
-    from qgjob.agent.executors.command import CommandExecutor
-    from qgjob.agent.executors.process import TemplateError
-
-    if not run_cmd:
-        raise typer.BadParameter("the command executor needs --run-cmd",
-                                 param_hint="'--run-cmd'")
-    if workdir is not None and not workdir.is_dir():
-        raise typer.BadParameter(f"{workdir} is not a folder", param_hint="'--workdir'")
-    try:
-        return CommandExecutor(run_cmd, install_cmd, timeout, workdir)
-    except (TemplateError, ValueError) as bad:
-        raise typer.BadParameter(str(bad), param_hint="'--run-cmd' or '--install-cmd'") \
-            from None
-
-
-def _appwright(project_dir: Path | None, project_map: str | None, build_template: str,
-               build_env: str, timeout: float) -> Executor:
-    from qgjob.agent.executors.appwright import DEFAULT_PROJECTS, AppWrightExecutor
-
-    if project_dir is None:
-        raise typer.BadParameter("the appwright executor needs --project-dir",
-                                 param_hint="'--project-dir'")
-    projects = dict(DEFAULT_PROJECTS)
-    for pair in filter(None, (p.strip() for p in (project_map or "").split(","))):
-        target, _, project = pair.partition("=")
-        if target not in DEFAULT_PROJECTS or not project:
-            raise typer.BadParameter(f"{pair!r} is not target=project with a target of "
-                                     + ", ".join(DEFAULT_PROJECTS), param_hint="'--project-map'")
-        projects[target] = project
-    if not build_env.isidentifier():
-        raise typer.BadParameter(f"{build_env!r} is not a variable name",
-                                 param_hint="'--build-env'")
-    try:
-        return AppWrightExecutor(project_dir, projects, build_template, build_env, timeout)
-    except ValueError as bad:
-        raise typer.BadParameter(str(bad), param_hint="'--project-dir'") from None

@@ -12,7 +12,7 @@ from qgjob.cli.app import DEFAULT_SERVER, app
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
-    from qgjob.agent.executors.simulate import SimulateExecutor
+    from qgjob.agent.executors.base import Executor
     from qgjob.domain.models import DeviceSpec
     from qgjob.settings import ServerSettings
     from qgjob.store.base import Store
@@ -79,11 +79,12 @@ def devices_option(spec: str, *, may_discover: bool = False) -> list[DeviceSpec]
 
 def simulator(install_seconds: float, test_seconds: float, fail_rate: float,
               execution_log: Path | None = None,
-              install_fail_rate: float = 0.0) -> SimulateExecutor:
-    from qgjob.agent.executors.simulate import SimulateExecutor
+              install_fail_rate: float = 0.0) -> Executor:
+    from qgjob.agent.executors.registry import ExecutorOptions, build_executor
 
-    return SimulateExecutor(install_seconds, test_seconds, fail_rate,
-                            execution_log=execution_log, install_fail_rate=install_fail_rate)
+    return build_executor("simulate", ExecutorOptions(
+        install_seconds=install_seconds, test_seconds=test_seconds, fail_rate=fail_rate,
+        execution_log=execution_log, install_fail_rate=install_fail_rate))
 
 
 def open_database(settings: ServerSettings) -> Store:
