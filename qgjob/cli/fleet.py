@@ -157,12 +157,12 @@ _SPAN = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhdw]?)")
 _UNIT = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 
 
-def parse_span(text: str) -> float:
+def parse_span(text: str, option: str = "--since") -> float:
     """`90s`, `30m`, `12h`, `7d`, `2w` or plain seconds."""
     match = _SPAN.fullmatch(text.strip())
     if match is None or float(match.group(1)) <= 0:
         raise typer.BadParameter("a positive span such as 30m, 12h, 7d or 2w",
-                                 param_hint="'--since'")
+                                 param_hint=f"'{option}'")
     return float(match.group(1)) * _UNIT[match.group(2)]
 
 

@@ -15,6 +15,7 @@ from qgjob.cli import (  # noqa: F401  (registers the commands)
     health,
     jobs,
     logs,
+    plan,
     processes,
     run,
     simulate,

@@ -42,7 +42,7 @@ def simulate(
     from qgjob.sim.trace import TraceError
 
     try:
-        trace = _read_trace(trace_file)
+        trace = read_trace(trace_file)
         chosen = policy_named(policy, **({"preemption": True} if preemption else {}))
     except (TraceError, ValueError) as bad:
         raise CliError(EXIT_USAGE, str(bad)) from None
@@ -76,7 +76,7 @@ def simulate(
     return 0
 
 
-def _read_trace(path: Path) -> Trace:
+def read_trace(path: Path) -> Trace:
     from qgjob.sim.trace import TraceError, load_trace, parse_trace
 
     if str(path) != "-":
