@@ -119,6 +119,14 @@ def test_draining_an_agent_mid_run_loses_nothing(lab: Callable[..., Lab],
     assert sorted(j["id"] for j in trace["jobs"]) == sorted(ids)
     simulated = cli(fleet.url, "simulate", str(trace_file), "--json")
     assert simulated.returncode == 0, simulated.stderr
+    # ... and plans a fleet from it: the recommendation, simulated again, meets the goal.
+    targets = {job["target"] for job in trace["jobs"]}
+    ranges = ",".join(f"{target}:1..4" for target in sorted(targets))
+    planned = cli(fleet.url, "plan", str(trace_file), "--devices", ranges, "--p95-wait", "1h",
+                  "--json")
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    assert plan["recommended"] is not None and plan["recommended_meets_goal"] is True
     assert cli(fleet.url, "export-trace", "--since", "soon").returncode == 2
 
 
