@@ -242,19 +242,19 @@ def _parse(name: str, kind: Any, raw: str) -> Any:
 
 def _parse_mapping(name: str, kind: str, raw: str) -> dict[str, Any]:
     """JSON objects, e.g. QGJOB_ORG_CAPS='{"acme": 4}'."""
-    variable = f"QGJOB_{name.upper()}"
+    env_name = variable(name)
     try:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
-        raise ValueError(f"{variable} must be a JSON object, e.g. '{{\"acme\": 4}}'") from None
+        raise ValueError(f"{env_name} must be a JSON object, e.g. '{{\"acme\": 4}}'") from None
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ValueError(f"{variable} must be a JSON object with string keys")
+        raise ValueError(f"{env_name} must be a JSON object with string keys")
     types: dict[str, type | tuple[type, ...]] = {
         "dict[str, str]": str, "dict[str, float]": (int, float), "dict[str, int]": int}
     expected = types[kind]
     for key, item in value.items():
         if isinstance(item, bool) or not isinstance(item, expected):
-            raise ValueError(f"{variable}: the value for {key!r} has the wrong type")
+            raise ValueError(f"{env_name}: the value for {key!r} has the wrong type")
         if isinstance(item, int | float) and item <= 0:
-            raise ValueError(f"{variable}: the value for {key!r} must be positive")
+            raise ValueError(f"{env_name}: the value for {key!r} must be positive")
     return value

@@ -238,13 +238,17 @@ class AgentClient:
             # Over the rate limit; the runner backs off and tries again (same replica).
             raise ServerUnavailable(f"{server} answered 429 (rate limited)")
         detail, code = _problem(response)
-        known = {"lease_lost": LeaseLost, "yield": YieldToUrgentWork,
-                 "agent_name_in_use": NameInUse, "register_again": AgentUnknown}
-        if response.status_code >= 400 and code in known:
-            raise known[code](detail)
+        if response.status_code >= 400 and code in _CODES:
+            raise _CODES[code](detail)
         if response.status_code >= 400:
             raise Rejected(f"{response.status_code}: {detail}")
         return response.json()
+
+
+_CODES: dict[str, type[Exception]] = {
+    "lease_lost": LeaseLost, "yield": YieldToUrgentWork, "agent_name_in_use": NameInUse,
+    "register_again": AgentUnknown}
+"""The error codes the agent acts on, and what each means to it."""
 
 
 def fit_report(body: dict[str, Any], limit: int) -> dict[str, Any]:

@@ -79,7 +79,8 @@ def agent(
             test_seconds=test_seconds, fail_rate=fail_rate,
             install_fail_rate=install_fail_rate, execution_log=execution_log))
     except OptionError as bad:
-        raise typer.BadParameter(str(bad), param_hint=f"'{bad.option}'") from None
+        raise typer.BadParameter(str(bad), param_hint=" or ".join(
+            f"'{option}'" for option in bad.options)) from None
     configure_logging(log_level)
     options = globals_of(ctx)
     import asyncio

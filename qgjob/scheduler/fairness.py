@@ -18,34 +18,33 @@ def capped_orgs(ctx: ClaimContext) -> set[str]:
             if share.cap is not None and share.devices >= share.cap}
 
 
+def entitlements(ctx: ClaimContext) -> dict[str, float]:
+    """Each org's weighted share of the target's devices, among the orgs with queued or
+    running work there (empty when nobody weighs anything)."""
+    weights = {org: (ctx.orgs[org].weight if org in ctx.orgs else ctx.default_weight)
+               for org in {lane.org_id for lane in ctx.lanes} | set(ctx.orgs)}
+    total = sum(weights.values())
+    if total <= 0:
+        return {}
+    return {org: ctx.target_devices * weight / total for org, weight in weights.items()}
+
+
 def starved_orgs(ctx: ClaimContext) -> set[str]:
     """Orgs with queued work that are short of their weighted share of this target's devices
     by at least a whole device."""
-    waiting = {lane.org_id for lane in ctx.lanes}
-    weights = {org: (ctx.orgs[org].weight if org in ctx.orgs else ctx.default_weight)
-               for org in waiting | set(ctx.orgs)}
-    total = sum(weights.values())
-    if total <= 0:
-        return set()
-    starved = set()
-    for org in waiting:
-        entitled = ctx.target_devices * weights[org] / total
-        running = ctx.orgs[org].devices if org in ctx.orgs else 0
-        if entitled - running >= 1.0:
-            starved.add(org)
-    return starved
+    shares = entitlements(ctx)
+    return {org for org in {lane.org_id for lane in ctx.lanes} if org in shares
+            and shares[org] - (ctx.orgs[org].devices if org in ctx.orgs else 0) >= 1.0}
 
 
 def starved_waits(ctx: ClaimContext, lane: LaneView, ratio: float) -> bool:
     """Whether a starved org's lane, left to wait for the first device to run out of work and
     then run on that one device, would finish more than `ratio` times later than if served now
     on its share of the target's devices (an install first either way)."""
-    weights = {org: (ctx.orgs[org].weight if org in ctx.orgs else ctx.default_weight)
-               for org in {other.org_id for other in ctx.lanes} | set(ctx.orgs)}
-    total = sum(weights.values())
-    if total <= 0:
+    shares = entitlements(ctx)
+    if lane.org_id not in shares:
         return True
-    entitled = max(ctx.target_devices * weights[lane.org_id] / total, 1.0)
+    entitled = max(shares[lane.org_id], 1.0)
     work = remaining_seconds(ctx, lane)
     install = ctx.install_seconds
     return first_free_seconds(ctx) + install + work > ratio * (install + work / entitled)

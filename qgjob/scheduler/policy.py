@@ -115,7 +115,7 @@ class FairAffinityPolicy:
     def preempts(self) -> bool:
         return self.preemption
 
-    def band(self, priority: int, submitted_at: float, now: float) -> int:
+    def band(self, priority: int) -> int:
         """Urgent priorities are bands of their own; every other priority shares the normal
         band, where it weighs in which build starts first (`weight`)."""
         return priority if priority >= self.urgent_priority else NORMAL_PRIORITY
@@ -126,18 +126,16 @@ class FairAffinityPolicy:
         return lane.top_priority + max(now - lane.head_submitted_at, 0.0) / self.aging_seconds
 
     def lane_band(self, lane: LaneView, now: float) -> int:
-        return self.band(lane.top_priority, lane.head_submitted_at, now)
+        return self.band(lane.top_priority)
 
     def start_order(self, ctx: ClaimContext, lane: LaneView) -> float:
         """Of builds nobody serves in one band, the lowest starts first: the one that finishes
         soonest for its weight, so the fewest builds wait behind a long one."""
         return remaining_seconds(ctx, lane) / self.weight(lane, ctx.now)
 
-    def bands(self, lanes: Sequence[LaneView], now: float) -> Bands:
+    def bands(self, lanes: Sequence[LaneView]) -> Bands:
         """`lane_band` of many lanes (a claim looks at every lane of its target)."""
-        urgent = self.urgent_priority
-        return {lane.key: lane.top_priority if lane.top_priority >= urgent else NORMAL_PRIORITY
-                for lane in lanes}
+        return {lane.key: self.band(lane.top_priority) for lane in lanes}
 
     # which lane -------------------------------------------------------------------------------
 
@@ -147,7 +145,7 @@ class FairAffinityPolicy:
             else list(ctx.lanes)
         if _awaits_retry(ctx, lanes):
             return None
-        bands = self.bands(lanes, ctx.now)
+        bands = self.bands(lanes)
         # An org short of its share is served first where that brings its finish forward by
         # more than taking a device off its build costs, and never instead of more urgent work
         # this device holds; work of its in a build others already run is theirs to reach.
@@ -253,7 +251,7 @@ class FairAffinityPolicy:
             return False
         lane = next(lane for lane in ctx.lanes
                     if (lane.group_key, lane.org_id) == (choice.group_key, choice.org_id))
-        mine = self.band(next_job.priority, next_job.submitted_at, ctx.now)
+        mine = self.band(next_job.priority)
         return self.lane_band(lane, ctx.now) >= mine + self.cut_in_levels
 
     # hard preemption -------------------------------------------------------------------------

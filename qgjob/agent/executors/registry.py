@@ -31,11 +31,17 @@ class ExecutorOptions:
 
 
 class OptionError(ValueError):
-    """An option an executor cannot work with; `option` names it (e.g. "--run-cmd")."""
+    """An option an executor cannot work with; `options` names it (or the ones it may be,
+    e.g. ("--run-cmd", "--install-cmd"))."""
 
-    def __init__(self, message: str, option: str) -> None:
+    def __init__(self, message: str, *options: str) -> None:
         super().__init__(message)
-        self.option = option
+        self.options = options
+
+    @property
+    def option(self) -> str:
+        """The option named first."""
+        return self.options[0]
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ def _command(options: ExecutorOptions) -> Executor:
         return CommandExecutor(options.run_cmd, options.install_cmd, options.timeout,
                                options.workdir)
     except (TemplateError, ValueError) as bad:
-        raise OptionError(str(bad), "--run-cmd' or '--install-cmd") from None
+        raise OptionError(str(bad), "--run-cmd", "--install-cmd") from None
 
 
 def _appwright(options: ExecutorOptions) -> Executor:
