@@ -108,12 +108,14 @@ def claim_latency(url: str, jobs: list[NewJob], claims: int) -> dict[str, float]
 # a server process ---------------------------------------------------------------------------
 
 @contextmanager
-def server(url_of_db: str, work: Path) -> Iterator[tuple[str, Process]]:
-    """A `qgjob server` on `url_of_db` without rate limits: its URL and its process."""
+def server(url_of_db: str, work: Path, env: dict[str, str] | None = None
+           ) -> Iterator[tuple[str, Process]]:
+    """A `qgjob server` on `url_of_db` without rate limits (and with `env`'s settings): its
+    URL and its process."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = Process("server", "--port", str(port), "--db", url_of_db, "--log-level",
-                      "warning", log=work / f"server-{port}.log", env=UNLIMITED)
+                      "warning", log=work / f"server-{port}.log", env={**UNLIMITED, **(env or {})})
     try:
         wait_healthy(url, process, timeout=60)
         yield url, process

@@ -138,6 +138,7 @@ class JobService:
             repeat_rule=RepeatRule(settings.retry_stop_on_repeat),
         )
         self._pruned_at = -math.inf
+        self._usage_counted_at = -math.inf
         self._rng = rng or random.Random()
         self._draining = False
         self._submits = GroupCommit(lambda jobs: self._run(self.store.insert_jobs, jobs))
@@ -475,9 +476,16 @@ class JobService:
         for agent_id in offline:
             log.warning("agent %s is offline (no heartbeat)", agent_id)
         await self.prune_test_history()
-        await self._run(self.store.count_device_time, now,
-                        COUNTED_STEPS * self.settings.maintenance_seconds)
+        await self.count_device_time(now)
         self._wake_for([c.after for c in rescued] + promoted)
+
+    async def count_device_time(self, now: float) -> None:
+        """Every `usage_count_seconds` (or maintenance pass, if rarer); a step longer than
+        a few of them is time the server did not watch (it was down), not counted."""
+        every = max(self.settings.usage_count_seconds, self.settings.maintenance_seconds)
+        if now - self._usage_counted_at >= every:
+            self._usage_counted_at = now
+            await self._run(self.store.count_device_time, now, COUNTED_STEPS * every)
 
     # fleet operations -----------------------------------------------------------------------
 

@@ -39,6 +39,10 @@ class ServerSettings:
     claim_poll_seconds: float = 2.0
     """A waiting claim looks again this often even without a wake-up (a safety net)."""
     maintenance_seconds: float = 1.0
+    usage_count_seconds: float = 10.0
+    """How often the maintenance pass counts every online device's seconds as busy,
+    installing or idle. Counting writes every device row: each second, 10,000 devices would
+    rewrite the devices table faster than PostgreSQL vacuums it, and heartbeats would wait."""
     max_batch: int = 4
     preemption: bool = False
     """Hard preemption: priority-5 work with no device may stop a running job of priority 2 or
@@ -173,6 +177,7 @@ def variable(name: str) -> str:
 
 
 _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "maintenance_seconds",
+             "usage_count_seconds",
              "retry_base_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
              "max_attempts", "max_infra_failures", "max_body_bytes", "test_history_days",
              "max_connections", "http_idle_seconds", "http_header_seconds")

@@ -68,9 +68,12 @@ class TargetUsagePublic(BaseModel):
 class DeviceList(BaseModel):
     devices: list[FleetDevice]
     targets: list[TargetUsagePublic]
+    may_operate: bool = Field(default=False, description=(
+        "the caller may drain, undrain and remove agents and enable devices (an admin): the "
+        "dashboard shows those buttons only then"))
 
     @classmethod
-    def of(cls, agents: list[Agent]) -> DeviceList:
+    def of(cls, agents: list[Agent], may_operate: bool = False) -> DeviceList:
         devices = [FleetDevice.of(a, d) for a in agents for d in a.devices]
         totals: dict[str, tuple[int, int, DeviceUsage]] = {}
         for agent in agents:
@@ -79,7 +82,7 @@ class DeviceList(BaseModel):
                 serves = (agent.state == "online" and agent.draining_since is None
                           and d.disabled_reason is None)
                 totals[d.target] = (count + 1, serving + serves, usage + d.usage)
-        return cls(devices=devices, targets=[
+        return cls(devices=devices, may_operate=may_operate, targets=[
             TargetUsagePublic(target=t, devices=n, in_rotation=k, usage=UsagePublic.of(u))
             for t, (n, k, u) in sorted(totals.items())])
 

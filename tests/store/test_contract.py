@@ -340,6 +340,16 @@ def test_heartbeat_extends_only_the_leases_a_device_works_on(store: Store) -> No
     assert [c.after.app_version_id for c in rescued] == ["b"]
 
 
+def test_a_device_is_seen_with_each_heartbeat_and_keeps_what_it_reported(
+        store: Store) -> None:
+    agent = register(store, devices="emulator-1:emulator", at=T0)
+    store.heartbeat(agent, [DeviceReport("emulator-1", "idle", "v1")], T0 + 5, LEASE)
+    store.heartbeat(agent, [DeviceReport("emulator-1", "idle", "v1")], T0 + 10, LEASE)
+    [listed] = [a for a in store.list_agents() if a.agent_id == agent]
+    assert [(d.state, d.holds_app_version_id, d.last_seen_at) for d in listed.devices] == [
+        ("idle", "v1", T0 + 10)]
+
+
 def test_heartbeat_from_an_unknown_agent(store: Store) -> None:
     assert store.heartbeat("nobody", [], T0, LEASE).known is False
 

@@ -14,7 +14,7 @@ from qgjob.api.fleet_schemas import DeviceChoice, DeviceList, DrainResult, Fleet
 from qgjob.api.params import ID_MAX, ID_PATTERN
 from qgjob.api.problems import ERROR_RESPONSES
 from qgjob.api.visibility import visible_agents
-from qgjob.auth.principal import ADMINS, Principal
+from qgjob.auth.principal import ADMINS, VIEWER, Principal
 from qgjob.sim.export import trace_of
 
 router = APIRouter(tags=["fleet"], responses=ERROR_RESPONSES)
@@ -53,7 +53,8 @@ async def list_devices(service: ServiceDep, caller: Caller) -> DeviceList:
     """Every device: state, rotation, the build it holds, the test it runs, and utilisation
     (busy / installing / idle shares and idle seconds while work waited), per device and
     per target. A submitter token sees what a device holds and runs only for its own jobs."""
-    return DeviceList.of(await visible_agents(service, caller))
+    return DeviceList.of(await visible_agents(service, caller),
+                         may_operate=caller.role in ADMINS and caller is not VIEWER)
 
 
 @router.post("/devices/enable", response_model=FleetDevice)

@@ -179,10 +179,16 @@ FROM devices d JOIN agents a ON a.id = d.agent_id
 WHERE d.agent_id = %(agent_id)s AND d.name = %(device_name)s AND a.state <> 'replaced';
 
 -- name: update_device
+-- A heartbeat writes a device only when what it reports changed: its agent's row says when it
+-- was last heard from. Rewriting 10,000 unchanged rows a few times a minute would bloat the
+-- table faster than it is vacuumed, and every claim scans its target's devices.
 UPDATE devices SET
     state = %(state)s, holds_app_version_id = %(holds_app_version_id)s,
     current_job_id = %(current_job_id)s, last_seen_at = %(now)s
-WHERE agent_id = %(agent_id)s AND name = %(device_name)s;
+WHERE agent_id = %(agent_id)s AND name = %(device_name)s
+  AND (state IS DISTINCT FROM %(state)s
+       OR holds_app_version_id IS DISTINCT FROM %(holds_app_version_id)s
+       OR current_job_id IS DISTINCT FROM %(current_job_id)s);
 
 -- name: set_device_state
 -- What the claim path knows of a device: asking for work (idle), or installing its batch's app.
@@ -777,7 +783,9 @@ WHERE id = %(device_id)s;
 -- Each online device's seconds since it was last counted go to its state: running (busy),
 -- installing or idle; idle seconds while its target had queued work and the device was in
 -- rotation are also "idle while work waited". A step is capped at `max_step`, so time the
--- server did not watch (it was down) is not counted.
+-- server did not watch (it was down) is not counted. A device row another transaction holds
+-- (a heartbeat, a claim) is skipped, its seconds counted at the next pass: waiting for it
+-- would hold every other device's lock meanwhile, and every heartbeat would queue behind.
 UPDATE devices SET
     busy_seconds = busy_seconds + CASE WHEN state = 'running' THEN c.step ELSE 0 END,
     installing_seconds = installing_seconds + CASE WHEN state = 'installing' THEN c.step ELSE 0 END,
@@ -792,7 +800,7 @@ FROM (SELECT d.id, CASE WHEN d.counted_at IS NULL THEN 0
              AND EXISTS (SELECT 1 FROM job_lanes l WHERE l.target = d.target AND l.queued > 0)
              AS waited
       FROM devices d JOIN agents a ON a.id = d.agent_id
-      WHERE a.state = 'online' ORDER BY d.id FOR UPDATE OF d) AS c
+      WHERE a.state = 'online' ORDER BY d.id FOR UPDATE OF d SKIP LOCKED) AS c
 WHERE devices.id = c.id;
 
 -- name: trace_jobs

@@ -20,6 +20,7 @@ from qgjob.domain.models import (
     Attempt,
     AttemptFile,
     CaseResult,
+    Device,
     DeviceSpec,
     GroupSummary,
     Job,
@@ -220,8 +221,8 @@ class SqlStore:
         by_agent: dict[str, list[Any]] = {}
         for row in device_rows:
             by_agent.setdefault(row["agent_id"], []).append(device_from_row(row))
-        return [agent_from_row(r, tuple(by_agent.get(r["id"], ())), drains.get(r["name"]))
-                for r in agent_rows]
+        return [agent_from_row(r, heard_with(r, by_agent.get(r["id"], [])),
+                               drains.get(r["name"])) for r in agent_rows]
 
     @retried
     def heartbeat(
@@ -620,3 +621,10 @@ def _count_lost_attempt(conn: Tx, job: Job, now: float) -> None:
 def _like_escaped(text: str) -> str:
     """`text` lower-cased, matched literally inside a LIKE pattern (escape character `!`)."""
     return text.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def heard_with(agent_row: Any, devices: list[Device]) -> tuple[Device, ...]:
+    """A heartbeat reports every device of its agent but writes only those that changed:
+    a device was last heard from when its agent was, if that is later."""
+    seen = agent_row["last_seen_at"]
+    return tuple(replace(d, last_seen_at=max(d.last_seen_at, seen)) for d in devices)

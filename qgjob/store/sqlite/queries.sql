@@ -175,10 +175,14 @@ FROM devices d JOIN agents a ON a.id = d.agent_id
 WHERE d.agent_id = :agent_id AND d.name = :device_name AND a.state <> 'replaced';
 
 -- name: update_device
+-- A heartbeat writes a device only when what it reports changed: its agent's row says when it
+-- was last heard from.
 UPDATE devices SET
     state = :state, holds_app_version_id = :holds_app_version_id,
     current_job_id = :current_job_id, last_seen_at = :now
-WHERE agent_id = :agent_id AND name = :device_name;
+WHERE agent_id = :agent_id AND name = :device_name
+  AND (state IS NOT :state OR holds_app_version_id IS NOT :holds_app_version_id
+       OR current_job_id IS NOT :current_job_id);
 
 -- name: set_device_state
 -- What the claim path knows of a device: asking for work (idle), or installing its batch's app.

@@ -2,6 +2,7 @@
 // events (polling every 2 s while the stream reconnects). Plain JavaScript modules, no build
 // step, nothing loaded from elsewhere.
 import { NeedToken, readEvents, setToken, showProblem, token } from "./dom.js";
+import { fleet } from "./fleet.js";
 import { jobPage, jobs } from "./jobs.js";
 import { overview } from "./overview.js";
 import { tests } from "./tests.js";
@@ -24,6 +25,8 @@ function route() {
     [view, name] = [jobs, "jobs"];
   } else if (path === "/tests") {
     [view, name] = [tests, "tests"];
+  } else if (path === "/fleet") {
+    [view, name] = [fleet, "fleet"];
   } else if (path === "/timeline") {
     [view, name] = [timeline, "timeline"];
   }
