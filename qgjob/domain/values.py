@@ -19,6 +19,7 @@ MIN_PRIORITY = 1
 MAX_PRIORITY = 5
 PRIORITIES = range(MIN_PRIORITY, MAX_PRIORITY + 1)
 """Every priority, lowest first."""
+_PRIORITY_RANGE = f"{MIN_PRIORITY}-{MAX_PRIORITY}"
 DEFAULT_PRIORITY = 3
 NORMAL_PRIORITY = 3
 PRIORITY_NAMES = {
@@ -57,7 +58,7 @@ class InvalidValue(ValueError):
 def parse_priority(raw: str | int) -> int:
     """Accept 1..5 or a name (low, normal/medium, high, urgent/critical)."""
     if isinstance(raw, bool):
-        raise InvalidValue("priority must be an integer 1-5 or a name")
+        raise InvalidValue(f"priority must be an integer {_PRIORITY_RANGE} or a name")
     if isinstance(raw, int):
         value = raw
     else:
@@ -66,10 +67,10 @@ def parse_priority(raw: str | int) -> int:
             return PRIORITY_NAMES[text]
         if not _INTEGER.fullmatch(text):
             names = ", ".join(PRIORITY_NAMES)
-            raise InvalidValue(f"priority {raw!r} is not 1-5 or one of: {names}")
+            raise InvalidValue(f"priority {raw!r} is not {_PRIORITY_RANGE} or one of: {names}")
         value = int(text)
-    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
-        raise InvalidValue(f"priority {value} is out of range 1-5")
+    if value not in PRIORITIES:
+        raise InvalidValue(f"priority {value} is out of range {_PRIORITY_RANGE}")
     return value
 
 
