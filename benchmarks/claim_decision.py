@@ -22,6 +22,7 @@ from typing import Any
 from benchmarks.common import percentile, print_table, write_result
 from benchmarks.stores import claim_latency
 from qgjob.domain.models import NewJob, group_key_for
+from qgjob.domain.values import PRIORITIES
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import (
     ClaimContext,
@@ -39,7 +40,7 @@ def policy_view(jobs: int, groups: int, rng: random.Random) -> tuple[ClaimContex
     per_lane = jobs // groups
     lanes = []
     for index in range(groups):
-        priorities = [0] * 5
+        priorities = [0] * len(PRIORITIES)
         for _ in range(per_lane):
             priorities[rng.choice([0, 1, 2, 2, 2, 3, 4])] += 1
         age = rng.uniform(0, 3600)

@@ -22,7 +22,7 @@ from pathlib import Path
 from anyio import to_thread
 from fastapi import FastAPI, status
 
-from qgjob.api.schemas import JobCreate
+from qgjob.protocol.jobs import JobCreate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

@@ -20,7 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from qgjob.domain.models import Agent, DeviceUsage
-from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY, TARGETS
+from qgjob.domain.values import PRIORITIES, TARGETS
 from qgjob.store.base import AgentStore, HistoryStore, JobStore
 
 log = logging.getLogger("qgjob.server")
@@ -105,7 +105,7 @@ class StoreGauges(Collector):
         depth = GaugeMetricFamily(
             "qgjob_queue_depth", "Jobs waiting for a device (queued, in a batch not started "
             "yet, or waiting to retry)", labels=["target", "priority"])
-        counts = {(t, p): 0 for t in TARGETS for p in range(MIN_PRIORITY, MAX_PRIORITY + 1)}
+        counts: dict[tuple[str, int], int] = {(t, p): 0 for t in TARGETS for p in PRIORITIES}
         for row in self.store.queue_counts():
             key = (row.target, row.priority)
             counts[key] = counts.get(key, 0) + row.queued

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_type_hints
 
-from qgjob.domain.values import MAX_CLAIM_WAIT_SECONDS
+from qgjob.protocol.limits import MAX_CLAIM_WAIT_SECONDS
 
 if TYPE_CHECKING:
     from qgjob.scheduler.policy import Policy

@@ -5,19 +5,25 @@ replicas, the next call goes to the next one that works."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from qgjob import __version__
 from qgjob.agent.executors.base import JobTicket
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
+from qgjob.domain.values import TargetName
 from qgjob.nettune import NO_DELAY
+from qgjob.protocol import agents as wire
+from qgjob.protocol import limits
+from qgjob.protocol.jobs import CasePublic
 from qgjob.servers import ServerList
 
 OLD_SERVER_BODY_BYTES = 64 * 1024
@@ -66,7 +72,7 @@ class Registration:
 class Assignment:
     lease_id: str
     app_version_id: str
-    target: str
+    target: TargetName
     jobs: tuple[JobTicket, ...]
 
 
@@ -80,13 +86,30 @@ class Orders:
     """Running jobs urgent work needs the device of: stop them, report `preempted`."""
 
 
-@dataclass(frozen=True)
-class DeviceStatus:
-    name: str
-    state: str
-    holds_app_version_id: str | None
-    current_job_id: str | None
-    lease_id: str | None
+DeviceStatus = wire.DeviceStatus
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _refuses_invalid(call: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Requests are built from the server's own models, so one the server would refuse is
+    refused here, as the server would (`Rejected`), before it is sent; so is an answer that
+    does not read as the protocol says."""
+    @functools.wraps(call)
+    async def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await call(*args, **kwargs)
+        except ValidationError as invalid:
+            problem = invalid.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise Rejected(f"{invalid.title}: {where}: {problem['msg']}") from None
+    return checked
+
+
+def _body(request: BaseModel) -> dict[str, Any]:
+    """A request's JSON, without the fields left at their defaults: the server reads those
+    the same way, and one older than a field still takes the request."""
+    return request.model_dump(mode="json", exclude_defaults=True)
 
 
 class AgentClient:
@@ -117,21 +140,19 @@ class AgentClient:
         for pool in self._pools:
             await pool.aclose()
 
+    @_refuses_invalid
     async def register(
         self, name: str, executor: str, devices: Sequence[DeviceSpec],
         replaces: str | None = None,
     ) -> Registration:
         """`replaces`: this process's earlier session (a restarted agent takes it over)."""
-        body = {
-            "name": name, "version": __version__, "executor": executor,
-            "devices": [
-                {"name": d.name, "target": d.target,
-                 "holds_app_version_id": d.holds_app_version_id}
-                for d in devices
-            ],
-            **({"replaces_agent_id": replaces} if replaces else {}),
-        }
-        data = await self._post("/agents", body)
+        body = wire.AgentRegistration(
+            name=name, version=__version__, executor=executor, replaces_agent_id=replaces,
+            devices=[wire.DeviceAnnouncement(name=d.name, target=d.target,
+                                             holds_app_version_id=d.holds_app_version_id)
+                     for d in devices])
+        # The answer is read field by field: older servers leave out the newer ones.
+        data = await self._post("/agents", _body(body))
         self.agent_id = data["agent"]["agent_id"]
         limit = data.get("report_max_bytes")
         self.report_max_bytes = limit if isinstance(limit, int) else OLD_SERVER_BODY_BYTES
@@ -140,12 +161,13 @@ class AgentClient:
                             data["claim_wait_seconds"],
                             data.get("report_takes_output") is True)
 
+    @_refuses_invalid
     async def claim(
-        self, device: str, target: str, holds: str | None, wait_seconds: float
+        self, device: str, target: TargetName, holds: str | None, wait_seconds: float
     ) -> Assignment | None:
-        body = {"device": device, "target": target, "holds_app_version_id": holds,
-                "wait_seconds": wait_seconds}
-        data = await self._post(f"/agents/{self.agent_id}/claim", body,
+        body = wire.ClaimRequest(device=device, target=target, holds_app_version_id=holds,
+                                 wait_seconds=wait_seconds)
+        data = await self._post(f"/agents/{self.agent_id}/claim", _body(body),
                                 timeout=wait_seconds + self._timeout)
         if data is None:
             return None
@@ -156,68 +178,73 @@ class AgentClient:
         )
         return Assignment(data["lease_id"], data["app_version_id"], data["target"], jobs)
 
+    @_refuses_invalid
     async def start(self, job_id: str, lease_id: str) -> int:
         """Mark the job running; returns the attempt number."""
         data = await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/start",
-                                {"lease_id": lease_id})
+                                _body(wire.StartRequest(lease_id=lease_id)))
         return int(data["attempts"])
 
+    @_refuses_invalid
     async def report(
         self, job_id: str, lease_id: str, attempt: int, outcome: Outcome, error: str | None,
         cases: Sequence[CaseResult] = (), output: str = "", output_offset: int = 0,
     ) -> str:
         """`output`: the end of the attempt's output, for a server whose registration said
         it takes it; it starts `output_offset` characters into the attempt's output."""
-        body: dict[str, Any] = {
-            "lease_id": lease_id, "attempt": attempt, "outcome": outcome.value,
-            "error": error[-8000:] if error else None,
-            "tests": [_case_body(case) for case in cases[:2000]]}
-        if output:
-            body["output"] = output
-            if self.output_offsets:
-                body["output_offset"] = output_offset
-        body = fit_report(body, self.report_max_bytes)
+        report = wire.AttemptReport(
+            lease_id=lease_id, attempt=attempt, outcome=outcome,
+            error=error[-limits.REPORT_ERROR_MAX:] if error else None,
+            tests=[_case(case) for case in cases[:limits.REPORT_CASES_MAX]],
+            output=output,
+            output_offset=output_offset if output and self.output_offsets else None)
+        body = fit_report(_body(report), self.report_max_bytes)
         data = await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/report", body)
         return str(data["status"])
 
+    @_refuses_invalid
     async def send_output(self, job_id: str, lease_id: str, attempt: int, text: str,
                           offset: int = 0) -> None:
         """`offset`: the characters of the attempt's output sent before `text`; a server that
         takes it keeps only the part of `text` it does not hold yet."""
-        body: dict[str, Any] = {"lease_id": lease_id, "attempt": attempt, "text": text}
-        if self.output_offsets:
-            body["offset"] = offset
-        await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/output", body)
+        chunk = wire.OutputChunk(lease_id=lease_id, attempt=attempt, text=text,
+                                 offset=offset if self.output_offsets else None)
+        await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/output", _body(chunk))
 
+    @_refuses_invalid
     async def upload_file(self, job_id: str, lease_id: str, attempt: int,
                           file: AttemptFile) -> None:
-        await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/files", {
-            "lease_id": lease_id, "attempt": attempt, "name": file.name,
-            "media_type": file.media_type,
-            "content_base64": base64.b64encode(file.content).decode("ascii")},
-            timeout=60.0)
+        upload = wire.FileUpload(
+            lease_id=lease_id, attempt=attempt, name=file.name, media_type=file.media_type,
+            content_base64=base64.b64encode(file.content).decode("ascii"))
+        await self._post(f"/agents/{self.agent_id}/jobs/{job_id}/files", _body(upload),
+                         timeout=60.0)
 
+    @_refuses_invalid
     async def release(self, lease_id: str, job_ids: Sequence[str]) -> None:
         await self._post(f"/agents/{self.agent_id}/leases/{lease_id}/release",
-                         {"job_ids": list(job_ids)})
+                         _body(wire.ReleaseRequest(job_ids=list(job_ids))))
 
+    @_refuses_invalid
     async def heartbeat(self, devices: Sequence[DeviceStatus]) -> Orders:
-        body = {"devices": [d.__dict__ for d in devices]}
-        data = await self._post(f"/agents/{self.agent_id}/heartbeat", body)
-        if not data["known"]:
+        body = _body(wire.Heartbeat(devices=list(devices)))
+        reply = wire.HeartbeatReply.model_validate(
+            await self._post(f"/agents/{self.agent_id}/heartbeat", body))
+        if not reply.known:
             raise AgentUnknown("the server does not know this agent")
-        return Orders(tuple(data["cancel_job_ids"]), tuple(data.get("preempt_job_ids", ())))
+        return Orders(tuple(reply.cancel_job_ids), tuple(reply.preempt_job_ids))
 
     async def sign_off(self) -> None:
         """This session stopped: its name is free at once."""
         await self._post(f"/agents/{self.agent_id}/sign-off", {}, timeout=5.0)
 
+    @_refuses_invalid
     async def record_install(
-        self, device: str, app_version_id: str, target: str, seconds: float, ok: bool
+        self, device: str, app_version_id: str, target: TargetName, seconds: float, ok: bool
     ) -> None:
-        await self._post(f"/agents/{self.agent_id}/installs",
-                         {"device": device, "app_version_id": app_version_id,
-                          "target": target, "seconds": seconds, "ok": ok})
+        install = wire.InstallReport(device=device, app_version_id=app_version_id,
+                                     target=target, seconds=seconds, ok=ok)
+        await self._post(f"/agents/{self.agent_id}/installs", _body(install))
 
     async def _post(self, path: str, body: dict[str, Any], timeout: float | None = None) -> Any:
         server = self.servers.current()
@@ -258,7 +285,7 @@ def fit_report(body: dict[str, Any], limit: int) -> dict[str, Any]:
     did, as many as fit."""
     if _size(body) <= limit:
         return body
-    cases = body["tests"]
+    cases = body.get("tests", [])
     for keep in (2000, 500, 100, 0):
         shorter = [{**case, "error": (case["error"] or "")[:keep] or None} for case in cases]
         if _size({**body, "tests": shorter}) <= limit:
@@ -278,11 +305,12 @@ def _size(value: Any) -> int:
     return len(json.dumps(value).encode())
 
 
-def _case_body(case: CaseResult) -> dict[str, Any]:
-    return {"title": case.title[:2000], "status": case.status,
-            "duration_seconds": max(case.duration_seconds, 0.0),
-            "error": case.error[-20000:] if case.error else None,
-            "file": case.file[:1000] if case.file else None}
+def _case(case: CaseResult) -> CasePublic:
+    return CasePublic.model_validate({
+        "title": case.title[:limits.CASE_TITLE_MAX], "status": case.status,
+        "duration_seconds": max(case.duration_seconds, 0.0),
+        "error": case.error[-limits.CASE_ERROR_MAX:] if case.error else None,
+        "file": case.file[:limits.CASE_FILE_MAX] if case.file else None})
 
 
 def _problem(response: httpx.Response) -> tuple[str, str | None]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from qgjob.domain.models import DeviceSpec
 from qgjob.domain.values import InvalidValue, parse_count, parse_target
-
-MAX_DEVICES = 256
+from qgjob.protocol.limits import MAX_DEVICES_PER_AGENT
 
 
 def parse_devices(spec: str) -> list[DeviceSpec]:
@@ -19,8 +18,8 @@ def parse_devices(spec: str) -> list[DeviceSpec]:
         kind, _, count_text = part.partition(":")
         target = parse_target(kind)
         count = parse_count(count_text or "1", f"the device count in {part!r}")
-        if len(devices) + count > MAX_DEVICES:
-            raise InvalidValue(f"at most {MAX_DEVICES} devices per agent")
+        if len(devices) + count > MAX_DEVICES_PER_AGENT:
+            raise InvalidValue(f"at most {MAX_DEVICES_PER_AGENT} devices per agent")
         for _ in range(count):
             counters[target] = counters.get(target, 0) + 1
             devices.append(DeviceSpec(name=f"{target}-{counters[target]}", target=target))

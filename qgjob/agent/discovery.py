@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Callable
 
 from qgjob.domain.models import DeviceSpec
-from qgjob.domain.values import InvalidValue
+from qgjob.domain.values import NAME_MAX, InvalidValue, TargetName
 
 Runner = Callable[[list[str]], str]
 _SAFE = re.compile(r"[^A-Za-z0-9._:@-]")
@@ -49,7 +49,7 @@ def _android(run: Runner) -> list[DeviceSpec]:
         parts = line.split()
         if len(parts) >= 2 and parts[1] == "device":  # skip "offline", "unauthorized"
             serial = parts[0]
-            target = "emulator" if serial.startswith("emulator-") else "device"
+            target: TargetName = "emulator" if serial.startswith("emulator-") else "device"
             found.append(DeviceSpec(name=_name(serial), target=target))
     return found
 
@@ -63,4 +63,4 @@ def _ios(run: Runner) -> list[DeviceSpec]:
 
 def _name(raw: str) -> str:
     """Device names follow the API's rules (a serial like 192.168.1.7:5555 is fine)."""
-    return _SAFE.sub("-", raw)[:128] or "device"
+    return _SAFE.sub("-", raw)[:NAME_MAX] or "device"

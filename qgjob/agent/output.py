@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger("qgjob.agent")
 
 CHUNK_CHARS = 32 * 1024
+"""Characters sent in one chunk: well under what the server takes (`OUTPUT_CHUNK_MAX` of
+qgjob.protocol.limits), as a chunk's JSON may be longer than its text."""
 
 
 class OutputStream:

@@ -32,22 +32,24 @@ from qgjob.agent.identity import AgentIdentity
 from qgjob.agent.output import OutputStream, refusing
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import DeviceSpec
+from qgjob.protocol import limits
+from qgjob.protocol.agents import DeviceActivity
 
 log = logging.getLogger("qgjob.agent")
 T = TypeVar("T")
 _BACKOFF_MAX = 10.0
 _REPORT_GIVE_UP_SECONDS = 600.0
 _UNAVAILABLE_WARN_EVERY = 60.0
-REPORT_OUTPUT_CHARS = 4096
-"""At most this much of an attempt's last output rides with its report (the server takes
-8,192 characters; JSON may escape a character into six bytes, and the body's cap is 64 KiB)."""
+REPORT_OUTPUT_CHARS = limits.REPORT_OUTPUT_MAX // 2
+"""At most this much of an attempt's last output rides with its report (half what the server
+takes: JSON may escape a character into six bytes, and the body's cap is 64 KiB)."""
 
 
 @dataclass
 class _Device:
     spec: DeviceSpec
     holds: str | None = None
-    state: str = "idle"
+    state: DeviceActivity = "idle"
     lease_id: str | None = None
     job_id: str | None = None
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
@@ -60,7 +62,9 @@ class _Device:
         self.install_output.append(text)
 
     def status(self) -> DeviceStatus:
-        return DeviceStatus(self.spec.name, self.state, self.holds, self.job_id, self.lease_id)
+        return DeviceStatus(name=self.spec.name, state=self.state,
+                            holds_app_version_id=self.holds, current_job_id=self.job_id,
+                            lease_id=self.lease_id)
 
 
 class Agent:

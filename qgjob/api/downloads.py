@@ -26,7 +26,7 @@ UNTRUSTED_CONTENT = {
 
 def file_answer(name: str, media_type: str) -> tuple[str, dict[str, str]]:
     """The Content-Type and headers to serve a report file with. `name` matches
-    FILE_NAME_PATTERN (no quotes or separators), so it goes in the header as it is."""
+    limits.FILE_NAME_PATTERN (no quotes or separators), so it goes in the header as it is."""
     if media_type.lower() in INLINE_TYPES:
         return media_type.lower(), {**UNTRUSTED_CONTENT,
                                     "Content-Disposition": f'inline; filename="{name}"'}

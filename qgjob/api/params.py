@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints
 
 from qgjob.domain import values
+from qgjob.protocol import limits
 
 ID_MAX = values.NAME_MAX
 ID_PATTERN = f"^{values.NAME_PATTERN}$"
@@ -20,8 +21,8 @@ JobIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATT
 LeaseIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
 JobIdValue = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX,
                                               pattern=ID_PATTERN)]
-FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-FileNamePath = Annotated[str, Path(min_length=1, max_length=100, pattern=FILE_NAME_PATTERN)]
+FileNamePath = Annotated[str, Path(min_length=1, max_length=limits.FILE_NAME_MAX,
+                                   pattern=limits.FILE_NAME_PATTERN)]
 
 
 _SINGLE: dict[int, tuple[str, ...]] = {}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from qgjob.claiming.driver import DeviceRow, HeldJob, LeaseRow, estimate
 from qgjob.domain.models import Job, Lease, NewJob
+from qgjob.domain.queue_order import ClaimKey, claim_key, counts_by_priority
 from qgjob.domain.states import JobState
 from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior
 from qgjob.scheduler.views import JobView, LaneView, RunningJob
@@ -23,11 +24,8 @@ from qgjob.scheduler.views import JobView, LaneView, RunningJob
 INSTALLS_AVERAGED = 20
 """Recent installs a target's install time is averaged over (as the SQL stores do)."""
 
-_ClaimOrder = tuple[int, float, str]
-
-
-def _claim_order(job: Job) -> _ClaimOrder:
-    return (-job.priority, job.created_at, job.job_id)
+def _claim_order(job: Job) -> ClaimKey:
+    return claim_key(job.priority, job.created_at, job.job_id)
 
 
 @dataclass
@@ -36,19 +34,19 @@ class _Lane:
     org_id: str
     target: str
     app_version_id: str
-    by_priority: list[int] = field(default_factory=lambda: [0] * 5)
+    by_priority: dict[int, int] = field(default_factory=dict)
     expected_seconds: float = 0.0
-    order: list[tuple[_ClaimOrder, str]] = field(default_factory=list)
+    order: list[tuple[ClaimKey, str]] = field(default_factory=list)
     ages: list[tuple[float, str]] = field(default_factory=list)
 
     def enter(self, job: Job) -> None:
-        self.by_priority[job.priority - 1] += 1
+        self.by_priority[job.priority] = self.by_priority.get(job.priority, 0) + 1
         self.expected_seconds = self.expected_seconds + job.expected_seconds
         bisect.insort(self.order, (_claim_order(job), job.job_id))
         bisect.insort(self.ages, (job.created_at, job.job_id))
 
     def leave(self, job: Job) -> None:
-        self.by_priority[job.priority - 1] -= 1
+        self.by_priority[job.priority] -= 1
         self.expected_seconds = self.expected_seconds - job.expected_seconds
         del self.order[bisect.bisect_left(self.order, (_claim_order(job), job.job_id))]
         del self.ages[bisect.bisect_left(self.ages, (job.created_at, job.job_id))]
@@ -56,7 +54,7 @@ class _Lane:
     def view(self, jobs: dict[str, Job]) -> LaneView:
         head = jobs[self.order[0][1]]
         return LaneView(self.group_key, self.org_id, self.app_version_id, self.target,
-                        tuple(self.by_priority), head.created_at, self.ages[0][0],
+                        counts_by_priority(self.by_priority), head.created_at, self.ages[0][0],
                         estimate(self.expected_seconds))
 
 

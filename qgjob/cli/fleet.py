@@ -17,6 +17,7 @@ from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.cli.jobs import JsonOption
+from qgjob.protocol import limits
 
 agents_app = typer.Typer(
     name="agents", invoke_without_command=True,
@@ -146,7 +147,8 @@ def enable(ctx: typer.Context, device: Annotated[str, typer.Argument(
         help="The device's id (AGENT/DEVICE), or its name if no other agent has one so "
              "called.")]) -> int:
     """Put a device back in rotation (its failure count starts again)."""
-    if not re.fullmatch(r"[A-Za-z0-9._:@/-]{1,260}", device):
+    if (len(device) > limits.DEVICE_CHOICE_MAX
+            or not re.fullmatch(limits.DEVICE_CHOICE_PATTERN, device)):
         raise typer.BadParameter("letters, digits and . _ : @ - / only", param_hint="'DEVICE'")
     enabled = globals_of(ctx).client().post("/devices/enable", {"device": device})
     render.stderr.print(f"device {enabled['device_id']} is back in rotation")

@@ -3,6 +3,7 @@ add|remove|list`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,7 @@ from qgjob.cli.app import app, globals_of
 from qgjob.cli.jobs import JsonOption, OrgOption, _checked, _target
 from qgjob.domain import values
 from qgjob.domain.health import TEST_SORTS
+from qgjob.protocol import limits
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -46,7 +48,7 @@ def list_tests(
     sort: Annotated[str, typer.Option(
         "--sort", callback=_sort,
         help="flaky (default), failing, slowest, runs, recent or name.")] = "flaky",
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 200,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=limits.MAX_LIST_LIMIT)] = 200,
     as_json: JsonOption = False,
 ) -> int:
     """Each test's health: status, runs, pass rate, flaky score, duration p50/p95 and its
@@ -90,7 +92,7 @@ def _failure(failure: dict[str, Any] | None) -> str:
 def stats(
     ctx: typer.Context,
     org_id: OrgFilterOption = None,
-    days: Annotated[float, typer.Option("--days", min=0.01, max=365,
+    days: Annotated[float, typer.Option("--days", min=0.01, max=limits.STATS_DAYS_MAX,
                                         help="How far back to look.")] = 7,
     as_json: JsonOption = False,
 ) -> int:
@@ -131,8 +133,10 @@ def add(
     = "",
 ) -> int:
     """Quarantine a test file of an org (on every target)."""
-    if len(reason) > 500 or any(ord(c) < 32 or ord(c) == 127 for c in reason):
-        raise typer.BadParameter("at most 500 characters, on one line", param_hint="'--reason'")
+    if (len(reason) > limits.QUARANTINE_REASON_MAX
+            or not re.fullmatch(limits.QUARANTINE_REASON_PATTERN, reason)):
+        raise typer.BadParameter(f"at most {limits.QUARANTINE_REASON_MAX} characters, on one "
+                                 "line", param_hint="'--reason'")
     entry = globals_of(ctx).client().post(
         "/quarantine", {"org_id": org_id, "test_path": test, "reason": reason})
     render.stderr.print(f"{entry['test_path']} of {entry['org_id']} is quarantined")

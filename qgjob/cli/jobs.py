@@ -15,11 +15,13 @@ from qgjob.cli.cancelling import WAIT_SECONDS, cancel_outcome, wait_until_stoppe
 from qgjob.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from qgjob.cli.outcomes import tries
 from qgjob.domain import values
+from qgjob.domain.states import PUBLIC_STATUSES
+from qgjob.protocol import limits
 
 if TYPE_CHECKING:
     from qgjob.cli.http import ApiClient
 
-SUBMIT_CHUNK = 1000
+SUBMIT_CHUNK = limits.MAX_JOBS_PER_REQUEST
 """Jobs per request when submitting many tests: the most `POST /jobs/batch` takes."""
 IN_FLIGHT = 2
 """Chunk requests under way at once."""
@@ -38,7 +40,7 @@ def _target(raw: str | None) -> str | None:
     if raw is None:
         return None
     try:
-        return values.parse_target(raw).value
+        return values.parse_target(raw)
     except values.InvalidValue as bad:
         raise typer.BadParameter(str(bad)) from None
 
@@ -69,7 +71,8 @@ JobIdOption = Annotated[str, typer.Option("--job-id", help="The job's id.")]
 
 
 MaxAttemptsOption = Annotated[int | None, typer.Option(
-    "--max-attempts", min=1, max=10, help="Attempts before a failing test counts as failed.")]
+    "--max-attempts", min=1, max=limits.MAX_ATTEMPTS,
+    help="Attempts before a failing test counts as failed.")]
 IdempotencyKeyOption = Annotated[str | None, typer.Option(
     "--idempotency-key", envvar="QGJOB_IDEMPOTENCY_KEY", show_default=False,
     help="Submitting again with the same key gives back the same jobs (one per test). "
@@ -282,14 +285,13 @@ def list_jobs(
         "--status", help="queued, running, completed, failed or cancelled.")] = None,
     app_version_id: Annotated[str | None, typer.Option("--app-version-id")] = None,
     target: Annotated[str | None, typer.Option("--target", callback=_target)] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=limits.MAX_LIST_LIMIT)] = 50,
     as_json: JsonOption = False,
 ) -> int:
     """List jobs, newest first."""
-    if status is not None and status not in ("queued", "running", "completed", "failed",
-                                             "cancelled"):
-        raise typer.BadParameter("must be queued, running, completed, failed or cancelled",
-                                 param_hint="'--status'")
+    if status is not None and status not in PUBLIC_STATUSES:
+        raise typer.BadParameter(f"must be {', '.join(PUBLIC_STATUSES[:-1])} or "
+                                 f"{PUBLIC_STATUSES[-1]}", param_hint="'--status'")
     params = {k: v for k, v in {"org_id": org_id, "status": status,
                                 "app_version_id": app_version_id, "target": target,
                                 "limit": limit}.items() if v is not None}

@@ -11,6 +11,7 @@ import typer
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.protocol import limits
 
 if TYPE_CHECKING:
     from qgjob.cli.http import ApiClient
@@ -27,7 +28,8 @@ def logs(
     ctx: typer.Context,
     job_id: Annotated[str, typer.Option("--job-id", help="The job's id.")],
     attempt: Annotated[int | None, typer.Option(
-        "--attempt", min=1, max=1000, help="An earlier attempt (default: the last).")] = None,
+        "--attempt", min=1, max=limits.MAX_ATTEMPT_NUMBER,
+        help="An earlier attempt (default: the last).")] = None,
     follow: Annotated[bool, typer.Option(
         "--follow", "-f", help="Keep printing new output until the job is finished.")] = False,
 ) -> int:

@@ -6,6 +6,7 @@ import functools
 from dataclasses import dataclass, field
 
 from qgjob.domain.states import JobState
+from qgjob.domain.values import TargetName
 
 GROUP_KEY_SEPARATOR = "|"
 
@@ -117,7 +118,7 @@ class DeviceSpec:
     """A device as an agent announces it."""
 
     name: str
-    target: str
+    target: TargetName
     holds_app_version_id: str | None = None
 
 

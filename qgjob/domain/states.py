@@ -8,6 +8,7 @@ and the contract promises exactly five public statuses.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, get_args
 
 
 class JobState(StrEnum):
@@ -41,7 +42,7 @@ class JobState(StrEnum):
         return self in FINAL_STATES
 
     @property
-    def public(self) -> str:
+    def public(self) -> PublicStatus:
         """The status users see: one of queued, running, completed, failed, cancelled."""
         return _PUBLIC[self]
 
@@ -50,10 +51,14 @@ FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLE
 ACTIVE_STATES = frozenset(
     {JobState.QUEUED, JobState.ASSIGNED, JobState.RUNNING, JobState.RETRY_WAIT}
 )
-PUBLIC_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+PublicStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+"""A job's state as users see it (see `JobState.public`)."""
+PUBLIC_STATUSES: tuple[PublicStatus, ...] = get_args(PublicStatus)
 
-_PUBLIC = {state: state.value for state in JobState} | {
-    JobState.ASSIGNED: "queued", JobState.RETRY_WAIT: "queued"}
+_PUBLIC: dict[JobState, PublicStatus] = {
+    JobState.QUEUED: "queued", JobState.ASSIGNED: "queued", JobState.RETRY_WAIT: "queued",
+    JobState.RUNNING: "running", JobState.COMPLETED: "completed", JobState.FAILED: "failed",
+    JobState.CANCELLED: "cancelled"}
 
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.ASSIGNED, JobState.CANCELLED}),

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import functools
 import re
-from enum import StrEnum
+from typing import Literal, get_args
 
-
-class Target(StrEnum):
-    EMULATOR = "emulator"
-    DEVICE = "device"
-    BROWSERSTACK = "browserstack"
-
-
-TARGETS = tuple(t.value for t in Target)
+TargetName = Literal["emulator", "device", "browserstack"]
+"""The kinds of device a job can run on: the one list (API schemas, CLI checks, metrics and
+the simulator read it from here)."""
+TARGETS: tuple[TargetName, ...] = get_args(TargetName)
 
 MIN_PRIORITY = 1
 MAX_PRIORITY = 5
+PRIORITIES = range(MIN_PRIORITY, MAX_PRIORITY + 1)
+"""Every priority, lowest first."""
+_PRIORITY_RANGE = f"{MIN_PRIORITY}-{MAX_PRIORITY}"
 DEFAULT_PRIORITY = 3
 NORMAL_PRIORITY = 3
 PRIORITY_NAMES = {
@@ -33,8 +32,6 @@ PRIORITY_NAMES = {
 }
 
 ORG_ID_MAX = 64
-MAX_CLAIM_WAIT_SECONDS = 60.0
-"""Longest a device's claim may be held open (the API refuses longer waits)."""
 APP_VERSION_ID_MAX = 200
 TEST_PATH_MAX = 512
 
@@ -61,7 +58,7 @@ class InvalidValue(ValueError):
 def parse_priority(raw: str | int) -> int:
     """Accept 1..5 or a name (low, normal/medium, high, urgent/critical)."""
     if isinstance(raw, bool):
-        raise InvalidValue("priority must be an integer 1-5 or a name")
+        raise InvalidValue(f"priority must be an integer {_PRIORITY_RANGE} or a name")
     if isinstance(raw, int):
         value = raw
     else:
@@ -70,18 +67,18 @@ def parse_priority(raw: str | int) -> int:
             return PRIORITY_NAMES[text]
         if not _INTEGER.fullmatch(text):
             names = ", ".join(PRIORITY_NAMES)
-            raise InvalidValue(f"priority {raw!r} is not 1-5 or one of: {names}")
+            raise InvalidValue(f"priority {raw!r} is not {_PRIORITY_RANGE} or one of: {names}")
         value = int(text)
-    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
-        raise InvalidValue(f"priority {value} is out of range 1-5")
+    if value not in PRIORITIES:
+        raise InvalidValue(f"priority {value} is out of range {_PRIORITY_RANGE}")
     return value
 
 
-def parse_target(raw: str) -> Target:
-    try:
-        return Target(raw.strip().lower())
-    except ValueError:
-        raise InvalidValue(f"target {raw!r} is not one of: {', '.join(TARGETS)}") from None
+def parse_target(raw: str) -> TargetName:
+    text = raw.strip().lower()
+    if text not in TARGETS:
+        raise InvalidValue(f"target {raw!r} is not one of: {', '.join(TARGETS)}")
+    return text
 
 
 # A batch of submissions repeats one org and one build on every job: the checks of those two

@@ -151,7 +151,9 @@ class LaneChoice:
     org_id: str
 
 
-DEFAULT_INSTALL_SECONDS = {"emulator": 20.0, "device": 45.0, "browserstack": 60.0}
+DEFAULT_INSTALL_SECONDS: dict[str, float] = {
+    "emulator": 20.0, "device": 45.0, "browserstack": 60.0}
+"""Per target (every one of qgjob.domain.values.TARGETS: tests/unit/test_values.py checks)."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import math
 import random
 from typing import Any
 
+from qgjob.domain.values import TARGETS
 from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
 
 KINDS = ("burst", "steady", "priority", "flood")
@@ -123,12 +124,11 @@ def trace_json(trace: dict[str, Any]) -> str:
 
 
 def _burst(b: _Builder) -> dict[str, Any]:
-    targets = ("emulator", "device", "browserstack")
     for o in range(1, 6):
         org = f"org{o}"
         suite = _Suite(b.rng, b.rng.randint(15, 45))
         for n in range(1, b.rng.randint(1, 3) + 1):
-            for target in b.rng.sample(targets, b.rng.choice([1, 1, 2])):
+            for target in b.rng.sample(TARGETS, b.rng.choice([1, 1, 2])):
                 size = b.rng.randint(8, len(suite.tests))
                 for test in b.rng.sample(suite.tests, size):
                     b.job(org, f"{org}-build{n}", test, target, 3, b.rng.uniform(0, 5))

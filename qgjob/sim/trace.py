@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qgjob.domain.values import TARGETS
+from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY, PRIORITIES, TARGETS
 from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
 
 
@@ -119,8 +119,9 @@ def _job(index: int, raw: Any) -> TraceJob:
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise TraceError(f"{where}: {key} must be a non-empty string")
     priority = raw.get("priority", 3)
-    if not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 5:
-        raise TraceError(f"{where}: priority must be an integer 1-5")
+    if not isinstance(priority, int) or isinstance(priority, bool) or priority not in PRIORITIES:
+        raise TraceError(f"{where}: priority must be an integer "
+                         f"{MIN_PRIORITY}-{MAX_PRIORITY}")
     for key in ("submit_at", "duration"):
         if not _number(raw.get(key)) or raw[key] < 0:
             raise TraceError(f"{where}: {key} must be a non-negative number")

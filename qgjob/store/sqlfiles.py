@@ -7,13 +7,21 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from qgjob.domain.queue_order import CLAIM_ORDER_SQL
+
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 _MIGRATION = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+SHARED = {"{claim_order}": CLAIM_ORDER_SQL}
+"""Rules the domain declares, put where a query names them."""
 
 
 def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
     """Read `-- name: query_name` blocks from a package's SQL file."""
     text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+    for placeholder, sql in SHARED.items():
+        text = text.replace(placeholder, sql)
     parts = _NAME.split(text)
     queries: dict[str, str] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):

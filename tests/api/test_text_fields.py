@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import AfterValidator, BaseModel, BeforeValidator
 
-from qgjob.api import schemas
 from qgjob.api.app import create_app
 from qgjob.domain import values
+from qgjob.protocol import fields as schemas
 from qgjob.settings import ServerSettings
 from tests.api.test_agent_protocol import JOB, claim, register
 from tests.postgres import BACKENDS, database_url

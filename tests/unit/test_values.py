@@ -1,6 +1,8 @@
 import pytest
 
+from qgjob.agent.executors.appwright import DEFAULT_PROJECTS
 from qgjob.domain.values import (
+    TARGETS,
     InvalidValue,
     check_app_version_id,
     check_org_id,
@@ -8,6 +10,8 @@ from qgjob.domain.values import (
     parse_priority,
     parse_target,
 )
+from qgjob.protocol.jobs import JobCreate
+from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -38,6 +42,12 @@ def test_targets(raw: str, expected: str) -> None:
 def test_unknown_target(raw: str) -> None:
     with pytest.raises(InvalidValue, match="not one of"):
         parse_target(raw)
+
+
+def test_every_table_by_target_covers_the_one_list_of_targets() -> None:
+    tables = [DEFAULT_INSTALL_SECONDS, DEFAULT_PROJECTS,
+              JobCreate.model_json_schema()["properties"]["target"]]
+    assert [sorted(t.get("enum", t)) for t in tables] == [sorted(TARGETS)] * len(tables)
 
 
 @pytest.mark.parametrize("value", ["xyz123", "1.4.2+881", "build-2026-11-23",

@@ -23,8 +23,11 @@ from qgjob.agent.executors.process import (
 )
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import AttemptFile, CaseResult
+from qgjob.domain.values import TARGETS
+from qgjob.protocol.limits import FILE_MAX_BYTES
 
-DEFAULT_PROJECTS = {"emulator": "emulator", "device": "device", "browserstack": "browserstack"}
+DEFAULT_PROJECTS: dict[str, str] = {target: target for target in TARGETS}
+"""The Playwright project each target runs under: its own name, unless told otherwise."""
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _STATUS = {"expected": "passed", "unexpected": "failed", "flaky": "flaky", "skipped": "skipped"}
 
@@ -163,6 +166,6 @@ def _report_files(results: Path) -> tuple[AttemptFile, ...]:
     for name, media_type in (("report.json", "application/json"),
                              ("junit.xml", "application/xml")):
         path = results / name
-        if path.is_file() and path.stat().st_size <= 6 * 1024 * 1024:
+        if path.is_file() and path.stat().st_size <= FILE_MAX_BYTES:
             files.append(AttemptFile(name, media_type, path.read_bytes()))
     return tuple(files)

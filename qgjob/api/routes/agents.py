@@ -13,8 +13,9 @@ from qgjob.api.deps import AgentCaller, OwnAgentId, ServiceDep
 from qgjob.api.errors import report_limit
 from qgjob.api.params import JobIdPath, LeaseIdPath
 from qgjob.api.problems import ERROR_RESPONSES
-from qgjob.api.schemas import (
-    AgentPublic,
+from qgjob.auth.tokens import Role
+from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
+from qgjob.protocol.agents import (
     AgentRegistered,
     AgentRegistration,
     AttemptReport,
@@ -24,15 +25,13 @@ from qgjob.api.schemas import (
     Heartbeat,
     HeartbeatReply,
     InstallReport,
-    JobList,
-    JobPublic,
     OutputChunk,
     ReleaseRequest,
     StartRequest,
-    iso,
 )
-from qgjob.auth.tokens import Role
-from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
+from qgjob.protocol.cluster import AgentPublic
+from qgjob.protocol.fields import iso
+from qgjob.protocol.jobs import JobList, JobPublic
 from qgjob.store.base import AgentNameInUse, AgentOwner, DeviceReport
 
 router = APIRouter(prefix="/agents", tags=["agent protocol"], responses=ERROR_RESPONSES)

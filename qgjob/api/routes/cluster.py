@@ -9,7 +9,14 @@ from fastapi.responses import JSONResponse
 
 from qgjob.api.deps import Caller, ServiceDep
 from qgjob.api.problems import ERROR_RESPONSES
-from qgjob.api.schemas import (
+from qgjob.api.visibility import (
+    visible_agents,
+    visible_counts,
+    visible_groups,
+    visible_standings,
+)
+from qgjob.protocol import limits
+from qgjob.protocol.cluster import (
     AgentList,
     AgentPublic,
     GroupList,
@@ -18,14 +25,8 @@ from qgjob.api.schemas import (
     LaneWaiting,
     QueueRow,
     QueueSummary,
-    iso,
 )
-from qgjob.api.visibility import (
-    visible_agents,
-    visible_counts,
-    visible_groups,
-    visible_standings,
-)
+from qgjob.protocol.fields import iso
 
 router = APIRouter(tags=["cluster"])
 
@@ -36,7 +37,7 @@ async def list_groups(
     service: ServiceDep,
     caller: Caller,
     all: Annotated[bool, Query(description="include groups whose jobs all finished")] = False,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_LIST_LIMIT)] = 500,
 ) -> GroupList:
     """Jobs grouped by (app_version_id, target): one app install serves a whole group.
     Groups with queued or running jobs, oldest first; `?all=true` adds finished ones. A

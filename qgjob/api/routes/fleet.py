@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from qgjob.api.auth import require
 from qgjob.api.deps import Caller, ServiceDep
-from qgjob.api.fleet_schemas import DeviceChoice, DeviceList, DrainResult, FleetDevice
 from qgjob.api.params import ID_MAX, ID_PATTERN
 from qgjob.api.problems import ERROR_RESPONSES
 from qgjob.api.visibility import visible_agents
 from qgjob.auth.principal import ADMINS, VIEWER, Principal
+from qgjob.protocol.fleet import DeviceChoice, DeviceList, DrainResult, FleetDevice
 from qgjob.sim.export import trace_of
 
 router = APIRouter(tags=["fleet"], responses=ERROR_RESPONSES)

@@ -8,7 +8,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from qgjob.api.deps import Caller, ServiceDep
-from qgjob.api.health_schemas import (
+from qgjob.api.problems import ERROR_RESPONSES
+from qgjob.api.visibility import check_may_submit
+from qgjob.auth.principal import Principal
+from qgjob.domain.health import TestQuery
+from qgjob.protocol import limits
+from qgjob.protocol.fields import OrgId, TargetName, TestPath
+from qgjob.protocol.health import (
     OrgStatsPublic,
     QuarantineCreate,
     QuarantineList,
@@ -17,11 +23,6 @@ from qgjob.api.health_schemas import (
     TestHealthList,
     TestHealthPublic,
 )
-from qgjob.api.problems import ERROR_RESPONSES
-from qgjob.api.schemas import OrgId, TargetName, TestPath
-from qgjob.api.visibility import check_may_submit
-from qgjob.auth.principal import Principal
-from qgjob.domain.health import TestQuery
 
 router = APIRouter(tags=["test health"], responses=ERROR_RESPONSES)
 
@@ -44,7 +45,7 @@ async def list_tests(
     test_path: Annotated[TestPath | None, Query(description="one test file")] = None,
     cases: Annotated[bool, Query(description="each test case too, not only files")] = False,
     sort: Annotated[TestSort, Query()] = "flaky",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_LIST_LIMIT)] = 200,
 ) -> TestHealthList:
     """Each test's health: runs, pass rate, flaky score, duration p50/p95 and trend, last
     failure. Sorted most flaky first unless `sort` says otherwise. A submitter token sees its
@@ -105,8 +106,8 @@ async def org_stats(
     service: ServiceDep,
     caller: Caller,
     org_id: Annotated[OrgId | None, Query()] = None,
-    days: Annotated[float, Query(gt=0, le=365, description="how far back, in days (whole "
-                                                           "hours are counted)")] = 7,
+    days: Annotated[float, Query(gt=0, le=limits.STATS_DAYS_MAX, description=(
+        "how far back, in days (whole hours are counted)"))] = 7,
 ) -> StatsList:
     """Per org: jobs finished, success and flaky rates, device-hours used, queue wait p50 and
     p95. A submitter token sees its own org's only."""

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from qgjob.api.deps import Caller, DashboardReader, ServiceDep
-from qgjob.api.history_schemas import AttemptList, AttemptPublic, TimelinePublic
 from qgjob.api.params import JobIdPath
 from qgjob.api.problems import ERROR_RESPONSES
 from qgjob.api.visibility import visible_job
+from qgjob.protocol.history import AttemptList, AttemptPublic, TimelinePublic
 
 router = APIRouter(tags=["history"])
 

@@ -13,23 +13,20 @@ from qgjob.api.deps import Caller, ServiceDep
 from qgjob.api.downloads import UNTRUSTED_CONTENT, file_answer
 from qgjob.api.params import FileNamePath, JobIdPath, JobIdValue
 from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES
-from qgjob.api.schemas import (
-    AppVersionId,
+from qgjob.api.visibility import check_may_submit, scoped_filter, visible_job
+from qgjob.domain.states import states_for_public
+from qgjob.protocol import limits
+from qgjob.protocol.fields import AppVersionId, IdempotencyKey, OrgId, PublicStatus, TargetName
+from qgjob.protocol.jobs import (
     CasePublic,
     FileInfo,
     FileList,
-    IdempotencyKey,
     JobBatchCreate,
     JobCreate,
     JobIdList,
     JobList,
     JobPublic,
-    OrgId,
-    PublicStatus,
-    TargetName,
 )
-from qgjob.api.visibility import check_may_submit, scoped_filter, visible_job
-from qgjob.domain.states import states_for_public
 from qgjob.store.base import JobFilter
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
@@ -111,7 +108,8 @@ async def get_logs(
     job_id: JobIdPath,
     service: ServiceDep,
     caller: Caller,
-    attempt: Annotated[int | None, Query(ge=1, le=1000, description="default: the last")]
+    attempt: Annotated[int | None, Query(ge=1, le=limits.MAX_ATTEMPT_NUMBER,
+                                         description="default: the last")]
     = None,
     offset: Annotated[int, Query(ge=0, le=2**53,
                                  description="continue from X-Qgjob-Next-Offset")] = 0,
@@ -147,7 +145,8 @@ async def list_files(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> 
 @router.get("/jobs/{job_id}/files/{attempt}/{name}", response_class=Response,
             responses={**TEXT_ROUTE_ERROR_RESPONSES,
                        200: {"content": {"application/octet-stream": {}}}})
-async def get_file(job_id: JobIdPath, attempt: Annotated[int, Path(ge=1, le=1000)],
+async def get_file(job_id: JobIdPath,
+                   attempt: Annotated[int, Path(ge=1, le=limits.MAX_ATTEMPT_NUMBER)],
                    name: FileNamePath, service: ServiceDep, caller: Caller) -> Response:
     """The file as its agent uploaded it. Images, video, JSON and plain text show inline;
     any other type (HTML, SVG, XML…) is a download (`application/octet-stream`), so a
@@ -168,8 +167,8 @@ async def list_jobs(
     status: Annotated[PublicStatus | None, Query()] = None,
     app_version_id: Annotated[AppVersionId | None, Query()] = None,
     target: Annotated[TargetName | None, Query()] = None,
-    job_id: Annotated[list[JobIdValue] | None, Query(max_length=1000)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    job_id: Annotated[list[JobIdValue] | None, Query(max_length=limits.MAX_LIST_LIMIT)] = None,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_LIST_LIMIT)] = 50,
     app_version_id_contains: Annotated[str | None, Query(
         min_length=1, max_length=200, description="builds whose id holds this text, any case")
     ] = None,

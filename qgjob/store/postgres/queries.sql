@@ -55,7 +55,7 @@ ON CONFLICT (group_key, org_id) DO UPDATE SET
               UNION ALL
               SELECT job_lanes.head_id, job_lanes.head_priority, job_lanes.head_created_at) AS heads
         WHERE id IS NOT NULL
-        ORDER BY priority DESC, created_at, id
+        ORDER BY {claim_order}
         LIMIT 1),
     oldest_created_at = least(job_lanes.oldest_created_at, EXCLUDED.oldest_created_at);
 
@@ -143,7 +143,7 @@ SELECT avg(finished_at - started_at) AS seconds FROM (
 -- name: lane_candidates
 SELECT id, priority, created_at, expected_seconds, attempts, last_device_id FROM jobs
 WHERE group_key = %(group_key)s AND org_id = %(org_id)s AND state = 'queued'
-ORDER BY priority DESC, created_at, id
+ORDER BY {claim_order}
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qgjob.domain.models import Job, NewJob
+from qgjob.domain.queue_order import PRIORITIES, ClaimKey, claim_key
 from qgjob.domain.states import JobState
 from qgjob.scheduler.durations import DEFAULT_SECONDS
 from qgjob.store.base import Conflict
@@ -30,7 +31,7 @@ def _lane_params(jobs: Sequence[NewJob], prices: dict[_Test, float]
     return {
         "group_key": first.group_key, "org_id": first.org_id, "target": first.target,
         "app_version_id": first.app_version_id,
-        **{f"p{n}": by_priority[n] for n in range(1, 6)},
+        **{f"p{n}": by_priority[n] for n in PRIORITIES},
         "queued": len(jobs),
         "expected_seconds": sum(prices[_test(job)] for job in jobs),
         "head_id": head.job_id, "head_priority": head.priority,
@@ -38,9 +39,8 @@ def _lane_params(jobs: Sequence[NewJob], prices: dict[_Test, float]
         "oldest_created_at": min(job.created_at for job in jobs)}
 
 
-def _claim_order(job: NewJob) -> tuple[int, float, str]:
-    """The order a lane's jobs are claimed in: higher priority, then older, then lower id."""
-    return -job.priority, job.created_at, job.job_id
+def _claim_order(job: NewJob) -> ClaimKey:
+    return claim_key(job.priority, job.created_at, job.job_id)
 
 
 def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:

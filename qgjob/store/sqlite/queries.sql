@@ -49,7 +49,7 @@ ON CONFLICT (group_key, org_id) DO UPDATE SET
               UNION ALL
               SELECT job_lanes.head_id, job_lanes.head_priority, job_lanes.head_created_at) AS heads
         WHERE id IS NOT NULL
-        ORDER BY priority DESC, created_at, id
+        ORDER BY {claim_order}
         LIMIT 1),
     oldest_created_at = min(coalesce(oldest_created_at, excluded.oldest_created_at),
                             excluded.oldest_created_at);
@@ -140,7 +140,7 @@ SELECT avg(finished_at - started_at) AS seconds FROM (
 -- name: lane_candidates
 SELECT id, priority, created_at, expected_seconds, attempts, last_device_id FROM jobs
 WHERE group_key = :group_key AND org_id = :org_id AND state = 'queued'
-ORDER BY priority DESC, created_at, id
+ORDER BY {claim_order}
 LIMIT :limit;
 
 -- name: assign_jobs

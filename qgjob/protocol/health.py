@@ -1,13 +1,14 @@
 """What the test-health endpoints take and return: each test's health, and quarantine.
-Kept apart from schemas.py (the submission and agent contracts)."""
+Kept apart from jobs.py and agents.py (the submission and agent contracts)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from qgjob.api.schemas import OrgId, Strict, TestPath, iso
 from qgjob.domain.health import Health, Quarantined, TestHealthRow, classify
 from qgjob.domain.stats import OrgStats
+from qgjob.protocol import limits
+from qgjob.protocol.fields import OrgId, Strict, TestPath, iso
 
 
 class LastFailure(BaseModel):
@@ -73,7 +74,8 @@ class TestHealthList(BaseModel):
 class QuarantineCreate(Strict):
     org_id: OrgId
     test_path: TestPath
-    reason: str = Field(default="", max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")
+    reason: str = Field(default="", max_length=limits.QUARANTINE_REASON_MAX,
+                        pattern=limits.QUARANTINE_REASON_PATTERN)
 
 
 class QuarantinePublic(BaseModel):

@@ -1,5 +1,6 @@
 """What the history endpoints return: a job's attempts and each device's timeline. Kept apart
-from schemas.py (the submission and agent contracts) because they only describe the past."""
+from jobs.py and agents.py (the submission and agent contracts) because they only describe
+the past."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from qgjob.api.schemas import iso
 from qgjob.domain.history import DeviceRun, Install, Timeline
 from qgjob.domain.models import Attempt
+from qgjob.protocol.fields import iso
 
 
 class AttemptPublic(BaseModel):

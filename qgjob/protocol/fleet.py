@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from qgjob.api.schemas import Strict, iso
 from qgjob.domain.models import Agent, Device, DeviceUsage
+from qgjob.protocol import limits
+from qgjob.protocol.fields import Strict, iso
 
 
 class UsagePublic(BaseModel):
@@ -95,6 +96,7 @@ class DrainResult(BaseModel):
 
 
 class DeviceChoice(Strict):
-    device: str = Field(min_length=1, max_length=260, pattern=r"^[A-Za-z0-9._:@/-]+$",
+    device: str = Field(min_length=1, max_length=limits.DEVICE_CHOICE_MAX,
+                        pattern=limits.DEVICE_CHOICE_PATTERN,
                         description="a device id (`AGENT/DEVICE`) or a device name no other "
                                     "agent uses")

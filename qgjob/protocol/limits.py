@@ -1,0 +1,51 @@
+"""The protocol's limits: what the server refuses past, and so what the agent and the CLI keep
+under. Defined here once; the schemas, the agent's trimming and the CLI's options read them.
+
+Plain numbers, no pydantic: the CLI imports this at start."""
+
+from __future__ import annotations
+
+MAX_JOBS_PER_REQUEST = 1000
+"""Jobs in one `POST /jobs/batch` (the CLI submits bigger suites in chunks of this size)."""
+MAX_LIST_LIMIT = 1000
+"""The largest `limit` of a listing (jobs, groups, test health)."""
+MAX_ATTEMPTS = 10
+"""The most attempts a submission may ask for (`max_attempts`)."""
+IDEMPOTENCY_KEY_MAX = 200
+
+MAX_CLAIM_WAIT_SECONDS = 60.0
+"""Longest a device's claim may be held open (the API refuses longer waits)."""
+MAX_DEVICES_PER_AGENT = 256
+"""Devices one agent registers (and reports in a heartbeat)."""
+LABEL_MAX = 64
+"""An agent's version and executor names."""
+MAX_ATTEMPT_NUMBER = 1000
+
+REPORT_ERROR_MAX = 8192
+"""Characters of an attempt's error in its report."""
+REPORT_OUTPUT_MAX = 8192
+"""Characters of output a report may carry."""
+REPORT_CASES_MAX = 2000
+"""Test cases in one report."""
+CASE_TITLE_MAX = 2000
+CASE_ERROR_MAX = 20_000
+CASE_FILE_MAX = 1000
+OUTPUT_CHUNK_MAX = 48 * 1024
+"""Characters in one `POST .../output` chunk."""
+RELEASE_MAX = 1000
+"""Job ids in one hand-back."""
+
+FILE_NAME_MAX = 100
+FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+FILE_MAX_BYTES = 6 * 1024 * 1024
+"""The largest file an attempt keeps (a screenshot, a trace)."""
+FILE_BASE64_MAX = (FILE_MAX_BYTES + 2) // 3 * 4
+"""`FILE_MAX_BYTES` in base64, as an upload carries it."""
+
+QUARANTINE_REASON_MAX = 500
+QUARANTINE_REASON_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+"""One line: no control characters."""
+STATS_DAYS_MAX = 365
+DEVICE_CHOICE_MAX = 260
+DEVICE_CHOICE_PATTERN = r"^[A-Za-z0-9._:@/-]+$"
+"""A device id (`AGENT/DEVICE`) or a device name, as fleet commands take it."""
