@@ -67,7 +67,7 @@ def test_a_run_and_its_jobs_go_in_together_and_count_from_the_jobs(store: Store)
 
 
 def test_an_idempotency_key_finds_the_run_and_stores_nothing_new(store: Store) -> None:
-    run, jobs, created = store.insert_run(_run(idempotency_key="gh:1"), _jobs("run1", "a.js"))
+    _, jobs, created = store.insert_run(_run(idempotency_key="gh:1"), _jobs("run1", "a.js"))
     again, found, created_again = store.insert_run(_run("run2", idempotency_key="gh:1"),
                                                    _jobs("run2", "b.js"))
     assert created and not created_again
