@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, get_args, get_origin
 
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints
@@ -20,6 +20,8 @@ JobIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATT
 LeaseIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
 JobIdValue = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX,
                                               pattern=ID_PATTERN)]
+RunIdQuery = Annotated[str | None, Query(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN,
+                                         description="submit into this run (POST /runs)")]
 FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 FileNamePath = Annotated[str, Path(min_length=1, max_length=100, pattern=FILE_NAME_PATTERN)]
 

@@ -125,7 +125,7 @@ def run_status(counts: RunCounts) -> str:
 
 
 @dataclass(frozen=True)
-class TestRow:
+class RunRow:
     """One row of a run's page: a test case the report named, or a whole job (spec file)
     when it has no per-test results (yet)."""
 
@@ -150,12 +150,12 @@ _PROBLEMS_FIRST = {"failed": 0, "timed-out": 0, "flaky": 1, "cancelled": 2, "run
                    "queued": 4, "passed": 5, "skipped": 6}
 
 
-def test_rows(jobs: Iterable[Job], cases: dict[str, Sequence[CaseResult]]) -> list[TestRow]:
+def rows_of_run(jobs: Iterable[Job], cases: dict[str, Sequence[CaseResult]]) -> list[RunRow]:
     """Every test of the run, failures first: the rows of a failed job before those of a
     passed one, and within a job its failed tests first; then by file and title."""
-    rows = [TestRow(job, case) for job in jobs for case in _cases_shown(job, cases)]
+    rows = [RunRow(job, case) for job in jobs for case in _cases_shown(job, cases)]
 
-    def order(row: TestRow) -> tuple[int, int, str, str]:
+    def order(row: RunRow) -> tuple[int, int, str, str]:
         return (_PROBLEMS_FIRST.get(job_result(row.job), 9),
                 _PROBLEMS_FIRST.get(row.result, 9), row.job.test_path,
                 row.case.title if row.case else "")
