@@ -1,8 +1,8 @@
 // Runs: the list (newest first, a page at a time) and one run's page with its tests,
 // failures first, and the actions this token may take (cancel, re-run failed).
 import {
-  NeedToken, authHeaders, badge, clock, duration, getJson, h, jobLink, replace, showProblem,
-  table,
+  NeedToken, authHeaders, badge, clock, duration, filtersToHash, getJson, h, jobLink, replace,
+  showProblem, table,
 } from "./dom.js";
 
 const RUN_STATUSES = ["queued", "running", "passed", "failed", "cancelled"];
@@ -23,15 +23,7 @@ export const runs = {
     const form = h("form", { class: "filters", id: "run-filters" },
       h("label", {}, "Status", status), h("label", {}, "App build", build),
       h("button", { type: "submit" }, "Filter"));
-    const apply = (event) => {
-      event.preventDefault();
-      const query = new URLSearchParams();
-      for (const [name, value] of new FormData(form)) if (value) query.set(name, value);
-      location.hash = `#/runs${query.toString() ? `?${query}` : ""}`;
-    };
-    form.addEventListener("submit", apply);
-    status.addEventListener("change", apply);
-    return form;
+    return filtersToHash(form, "/runs");
   },
 
   async refresh() {
