@@ -39,6 +39,7 @@ from qgjob.domain.models import (
     group_key_for,
 )
 from qgjob.domain.repeats import FailureEvidence, RepeatRule
+from qgjob.domain.runs import NewRun, Run
 from qgjob.domain.states import JobState
 from qgjob.domain.stats import OrgStats
 from qgjob.group_commit import GroupCommit
@@ -172,12 +173,37 @@ class JobService:
 
     # jobs -----------------------------------------------------------------------------------
 
-    async def submit(self, requests: Sequence[JobRequest]) -> list[Submitted]:
-        """Store the jobs (all or none). With idempotency keys, a request seen before gives
-        back the job it created then (`replayed`). QueueFull when an org's queue has no room
-        for its jobs (nothing is stored then)."""
+    async def submit(self, requests: Sequence[JobRequest], run_id: str | None = None
+                     ) -> list[Submitted]:
+        """Store the jobs (all or none), in run `run_id` if given (the caller checked it may
+        join it). With idempotency keys, a request seen before gives back the job it created
+        then (`replayed`). QueueFull when an org's queue has no room for its jobs (nothing is
+        stored then)."""
         now = self.clock()
         await self.queue_cap.admit(Counter(r.org_id for r in requests), now)
+        new_jobs = self._new_jobs(requests, now, run_id)
+        jobs = await self._submits.submit(new_jobs)
+        self._wake_for(jobs)
+        return [Submitted(job, replayed=job.job_id != new.job_id)
+                for job, new in zip(jobs, new_jobs, strict=True)]
+
+    async def submit_run(self, run: NewRun, requests: Sequence[JobRequest]
+                         ) -> tuple[Run, list[Job], bool]:
+        """Store a run with its jobs, all or none (see `RunStore.insert_run`)."""
+        await self.queue_cap.admit(Counter(r.org_id for r in requests), run.created_at)
+        new_jobs = self._new_jobs(requests, run.created_at, run.run_id)
+        stored, jobs, created = await self._run(self.store.insert_run, run, new_jobs)
+        if created:
+            self._wake_for(jobs)
+        return stored, jobs, created
+
+    async def store_call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A store call on a worker thread, counted like the service's own (for the services
+        built on this one: qgjob/runs.py)."""
+        return await self._run(fn, *args, **kwargs)
+
+    def _new_jobs(self, requests: Sequence[JobRequest], now: float, run_id: str | None
+                  ) -> list[NewJob]:
         ids = new_ids(len(requests), now)
         groups: dict[tuple[str, str, str], GroupKey] = {}  # a batch has few: build each once
         new_jobs = []
@@ -190,11 +216,8 @@ class JobService:
                 job_id=job_id, org_id=r.org_id, app_version_id=r.app_version_id,
                 test_path=r.test_path, target=r.target, priority=r.priority,
                 max_attempts=r.max_attempts or self.settings.max_attempts, group=group,
-                created_at=now, idempotency_key=r.idempotency_key))
-        jobs = await self._submits.submit(new_jobs)
-        self._wake_for(jobs)
-        return [Submitted(job, replayed=job.job_id != new.job_id)
-                for job, new in zip(jobs, new_jobs, strict=True)]
+                created_at=now, idempotency_key=r.idempotency_key, run_id=run_id))
+        return new_jobs
 
     async def get_job(self, job_id: str) -> Job | None:
         return await self._run(self.store.get_job, job_id)

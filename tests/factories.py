@@ -29,7 +29,7 @@ def new_job(
     org_id: str = "qualgent", app_version_id: str = "xyz123",
     test_path: str = "tests/onboarding.spec.js", target: str = "emulator", priority: int = 3,
     *, at: float = T0, per_org: bool = False, max_attempts: int = 3,
-    idempotency_key: str | None = None, job_id: str | None = None,
+    idempotency_key: str | None = None, job_id: str | None = None, run_id: str | None = None,
 ) -> NewJob:
     global _counter
     _counter += 1
@@ -37,7 +37,7 @@ def new_job(
         job_id=job_id or f"job{_counter:06d}", org_id=org_id, app_version_id=app_version_id,
         test_path=test_path, target=target, priority=priority, max_attempts=max_attempts,
         group=group_key_for(org_id, app_version_id, target, per_org=per_org),
-        created_at=at, idempotency_key=idempotency_key,
+        created_at=at, idempotency_key=idempotency_key, run_id=run_id,
     )
 
 

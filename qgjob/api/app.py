@@ -15,9 +15,10 @@ from qgjob.api.auth import Gatekeeper
 from qgjob.api.errors import RequestGuard, install_error_handlers
 from qgjob.api.events import ChangeFeed
 from qgjob.api.params import single_query_values
-from qgjob.api.routes import agents, cluster, fleet, health, history, jobs, live
+from qgjob.api.routes import agents, cluster, fleet, health, history, jobs, live, runs
 from qgjob.auth.principal import Principal
 from qgjob.metrics import Metrics
+from qgjob.runs import RunService
 from qgjob.service import JobService
 from qgjob.settings import ServerSettings
 from qgjob.store import open_store
@@ -48,6 +49,7 @@ def create_app(
             active = store
         service = JobService(settings, active, clock=clock, metrics=metrics)
         app.state.service = service
+        app.state.runs = RunService(service)
         app.state.events = ChangeFeed(service.change_marker)
         metrics.watch(active)
         app.state.gatekeeper = Gatekeeper.of(settings, active, clock, process_tokens or {})
@@ -78,6 +80,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.include_router(jobs.router)
+    app.include_router(runs.router)
     app.include_router(cluster.router)
     app.include_router(agents.router)
     app.include_router(fleet.router)

@@ -11,6 +11,7 @@ from qgjob.api.events import ChangeFeed
 from qgjob.api.params import ID_MAX, ID_PATTERN
 from qgjob.auth.principal import AGENTS, SUBMITTERS, Principal
 from qgjob.auth.tokens import Role
+from qgjob.runs import RunService
 from qgjob.service import JobService
 
 
@@ -20,6 +21,14 @@ def get_service(request: Request) -> JobService:
 
 
 ServiceDep = Annotated[JobService, Depends(get_service)]
+
+
+def get_runs(request: Request) -> RunService:
+    runs: RunService = request.app.state.runs
+    return runs
+
+
+RunServiceDep = Annotated[RunService, Depends(get_runs)]
 
 
 def get_feed(request: Request) -> ChangeFeed:

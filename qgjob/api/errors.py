@@ -56,7 +56,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         detail, items = describe_validation_errors(list(exc.errors()))
-        return JSONResponse({"detail": detail, "errors": items}, status_code=422)
+        return JSONResponse({"detail": detail, "errors": items, "code": "invalid_input"},
+                            status_code=422)
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
@@ -108,8 +109,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        code = getattr(exc, "code", None)  # a CodedProblem's
+        return JSONResponse({"detail": exc.detail, **({"code": code} if code else {})},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, get_args, get_origin
 
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints
@@ -23,6 +23,8 @@ JobIdValue = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX,
                                               pattern=ID_PATTERN)]
 FileNamePath = Annotated[str, Path(min_length=1, max_length=limits.FILE_NAME_MAX,
                                    pattern=limits.FILE_NAME_PATTERN)]
+RunIdQuery = Annotated[str | None, Query(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN,
+                                         description="submit into this run (POST /runs)")]
 
 
 _SINGLE: dict[int, tuple[str, ...]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
 
@@ -21,7 +22,19 @@ class Problem(BaseModel):
         "`lease_lost`, `yield`, `agent_name_in_use` or `queue_full` on some 409s; "
         "`register_again` on a 404 that tells an agent its session is gone; `writes_refused` "
         "on a 503 while the database refuses writes; `unknown_agent`, `unknown_device` (404), "
-        "`agent_online`, `device_ambiguous` (409) from the fleet operations"))
+        "`agent_online`, `device_ambiguous` (409) from the fleet operations; `invalid_input` on "
+        "every 422 of a body, path or query that breaks its schema; from the runs endpoints "
+        "`unknown_run` (404), `bad_cursor`, `run_mismatch` (422), `run_finished`, "
+        "`run_not_finished`, `nothing_failed` (409)"))
+
+
+class CodedProblem(HTTPException):
+    """An HTTP error with its machine-readable `code` (clients branch on it, never on the
+    message)."""
+
+    def __init__(self, status: int, detail: str, code: str) -> None:
+        super().__init__(status, detail)
+        self.code = code
 
 
 _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {

@@ -9,8 +9,11 @@ from dataclasses import replace
 
 from fastapi import HTTPException
 
-from qgjob.auth.principal import Principal
+from qgjob.api.problems import CodedProblem
+from qgjob.auth.principal import VIEWER, Principal
 from qgjob.domain.models import Agent, GroupSummary, Job
+from qgjob.domain.runs import Run
+from qgjob.runs import RunService
 from qgjob.scheduler.explain import LaneStanding
 from qgjob.service import JobService
 from qgjob.store.base import JobFilter, QueueCount
@@ -21,6 +24,33 @@ async def visible_job(service: JobService, caller: Principal, job_id: str) -> Jo
     if job is None or not caller.sees_org(job.org_id):
         raise HTTPException(404, f"no job with id {job_id!r}")
     return job
+
+
+async def visible_run(runs: RunService, caller: Principal, run_id: str) -> Run:
+    run = await runs.get(run_id)
+    if run is None or not caller.sees_org(run.org_id):
+        raise CodedProblem(404, f"no run with id {run_id!r}", "unknown_run")
+    return run
+
+
+def check_joins_run(run: Run, org_ids: set[str], app_version_ids: set[str]) -> None:
+    """Jobs submitted into a run are of its org and its build (422 otherwise)."""
+    other_org = sorted(org_ids - {run.org_id})
+    other_build = sorted(app_version_ids - {run.app_version_id})
+    if other_org or other_build:
+        what = (f"org {other_org[0]!r}" if other_org else f"build {other_build[0]!r}")
+        raise CodedProblem(422, f"run {run.run_id!r} is of org {run.org_id!r} and build "
+                                f"{run.app_version_id!r}; it cannot take jobs of {what}",
+                           "run_mismatch")
+
+
+def run_actions(caller: Principal, run: Run) -> list[str]:
+    """What the caller may do to the run now: a reader of a public dashboard nothing."""
+    if caller is VIEWER:
+        return []
+    if run.counts.unfinished:
+        return ["cancel"]
+    return ["rerun-failed"] if run.counts.failed else []
 
 
 def check_may_submit(caller: Principal, org_ids: set[str]) -> None:

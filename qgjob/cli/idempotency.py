@@ -35,5 +35,12 @@ def job_keys(
     return [shared + _digest(f"{submission}\n{test}")[:24] for test in tests]
 
 
+def run_key(key: str | None, *parts: str) -> str | None:
+    """The key of the run a submission makes, from the same key as its jobs' (so a retried
+    step finds its run too): None without one."""
+    base = key or github_run_key(os.environ)
+    return None if base is None else "qg-run-" + _digest("\n".join((base, *parts)))[:32]
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()

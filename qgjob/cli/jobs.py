@@ -45,6 +45,10 @@ def _target(raw: str | None) -> str | None:
         raise typer.BadParameter(str(bad)) from None
 
 
+def _run_id(raw: str) -> str:
+    return values.check_name(raw, "--run")
+
+
 def _checked(check: Any, raw: str | None) -> str | None:
     if raw is None:
         return None
@@ -91,6 +95,10 @@ def submit(
     idempotency_key: IdempotencyKeyOption = None,
     wait: Annotated[bool, typer.Option("--wait", help="Then wait like `qgjob wait`.")] = False,
     timeout: TimeoutOption = None,
+    run: Annotated[str | None, typer.Option(
+        "--run", metavar="RUN_ID", show_default=False,
+        help="Add the jobs to this run (of the same org and build); without it they belong "
+             "to none.")] = None,
     as_json: JsonOption = False,
 ) -> int:
     """Queue one job per test; prints each job id."""
@@ -98,7 +106,7 @@ def submit(
         _checked(values.check_test_path, path)
     client = globals_of(ctx).client()
     submission = Submission(org_id, app_version_id, target, priority, max_attempts,
-                            idempotency_key)
+                            idempotency_key, _checked(_run_id, run))
     if as_json and not wait:
         render.json_lines(queue_jobs(client, test, submission))
         return 0
@@ -127,6 +135,12 @@ class Submission:
     priority: int | str
     max_attempts: int | None
     idempotency_key: str | None
+    run_id: str | None = None
+    """The run the jobs join (POST /runs), if any."""
+
+    @property
+    def batch_path(self) -> str:
+        return "/jobs/batch" + (f"?run_id={self.run_id}" if self.run_id else "")
 
     def bodies(self, tests: Sequence[str]) -> list[dict[str, Any]]:
         """One job per test, each with its idempotency key (see `job_keys`)."""
@@ -146,9 +160,10 @@ def queue_jobs(client: ApiClient, tests: Sequence[str], submission: Submission
     """Submit one job per test, in chunks of `SUBMIT_CHUNK`; the jobs come back in the order
     of `tests`."""
     body = submission.bodies(tests)
-    if len(body) == 1:
+    if len(body) == 1 and not submission.run_id:
         return [client.post("/jobs", body[0])]
-    return [job for answer in _post_chunks(client, body, {}) for job in answer["jobs"]]
+    return [job for answer in _post_chunks(client, submission.batch_path, body, {})
+            for job in answer["jobs"]]
 
 
 @dataclass(frozen=True)
@@ -162,7 +177,8 @@ class Queued:
 def queue_job_ids(client: ApiClient, tests: Sequence[str], submission: Submission) -> Queued:
     """As `queue_jobs`, for callers that need only the ids: the server answers with those
     alone (`Prefer: return=minimal`), a tenth of the bytes to write and read."""
-    answers = _post_chunks(client, submission.bodies(tests), {"Prefer": "return=minimal"})
+    answers = _post_chunks(client, submission.batch_path, submission.bodies(tests),
+                           {"Prefer": "return=minimal"})
     return Queued([job_id for answer in answers for job_id in answer["job_ids"]],
                   sum(answer.get("replayed", 0) for answer in answers))
 
@@ -177,16 +193,16 @@ def queued_text(queued: Queued) -> str:
             "before with the same idempotency key)")
 
 
-def _post_chunks(client: ApiClient, body: list[dict[str, Any]], headers: dict[str, str]
-                 ) -> list[Any]:
-    """`POST /jobs/batch` of every chunk of `body`; the answers in order."""
+def _post_chunks(client: ApiClient, path: str, body: list[dict[str, Any]],
+                 headers: dict[str, str]) -> list[Any]:
+    """`POST /jobs/batch` (`path`) of every chunk of `body`; the answers in order."""
     chunks = [body[start:start + SUBMIT_CHUNK] for start in range(0, len(body), SUBMIT_CHUNK)]
     if len(chunks) == 1:
-        return [client.post("/jobs/batch", {"jobs": chunks[0]}, headers)]
-    return _post_in_flight(client, chunks, headers)
+        return [client.post(path, {"jobs": chunks[0]}, headers)]
+    return _post_in_flight(client, path, chunks, headers)
 
 
-def _post_in_flight(client: ApiClient, chunks: list[list[dict[str, Any]]],
+def _post_in_flight(client: ApiClient, path: str, chunks: list[list[dict[str, Any]]],
                     headers: dict[str, str]) -> list[Any]:
     """The chunks' answers, in order, with `IN_FLIGHT` requests under way at once: while the
     server stores one chunk it reads the next, and we write and read ours meanwhile. A chunk
@@ -199,7 +215,7 @@ def _post_in_flight(client: ApiClient, chunks: list[list[dict[str, Any]]],
     def post_every(first: int, own: ApiClient) -> None:
         try:
             for index in range(first, len(chunks), IN_FLIGHT):
-                answers[index] = own.post("/jobs/batch", {"jobs": chunks[index]}, headers)
+                answers[index] = own.post(path, {"jobs": chunks[index]}, headers)
         finally:
             if own is not client:
                 own.close()

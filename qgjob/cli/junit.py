@@ -1,11 +1,15 @@
 """A JUnit XML report of a suite's jobs, the format CI systems and test reporters read.
 
-One testcase per job (per-test details from real executors come later): classname from the
-test file's directory, name from its file name, time from its first start to its finish. A
-failed job carries `<failure>` with its error and the end of its log; a cancelled one
-`<skipped>`; one still unfinished when waiting timed out `<error>`. Properties give the job
-id, its attempts, whether it was flaky (passed only on a retry) and whether its test is
-quarantined (it failed, but does not fail the run)."""
+A job runs one spec file. When its report named the tests inside (the appwright executor's
+do), each is a testcase of its own, with the spec file as its classname, its title as its
+name and its own time, failure and error; a failed job none of whose tests failed (it
+crashed) keeps a testcase of the file that carries the failure. A job without per-test
+results (or a cancelled or unfinished one) is one testcase: classname from the test file's
+directory, name from its file name, time from its first start to its finish. A failed job
+carries `<failure>` with its error and the end of its log; a cancelled one `<skipped>`; one
+still unfinished when waiting timed out `<error>`. Properties give the job id, its attempts,
+whether it was flaky (passed only on a retry) and whether its test is quarantined (it
+failed, but does not fail the run)."""
 
 from __future__ import annotations
 
@@ -14,45 +18,81 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from qgjob.cli.errors import EXIT_USAGE, CliError
-from qgjob.cli.outcomes import CANCELLED, FAILED, UNFINISHED, Job, Tally, result_of, seconds_of
+from qgjob.cli.outcomes import (
+    CANCELLED,
+    FAILED,
+    PASSED,
+    UNFINISHED,
+    Job,
+    result_of,
+    seconds_of,
+)
 
 # XML 1.0 cannot carry these characters even escaped (NUL, most C0 controls, lone
 # surrogates); logs can hold any of them, and a report that does not parse is worse than none.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def junit_xml(jobs: Sequence[Job], excerpts: Mapping[str, str], suite: str) -> bytes:
-    """The report as UTF-8 bytes; `excerpts` holds log excerpts by job id (may be empty)."""
-    tally = Tally.of(jobs)
-    counts = {"tests": str(tally.total), "failures": str(tally.failed),
-              "errors": str(tally.unfinished), "skipped": str(tally.cancelled),
+def junit_xml(jobs: Sequence[Job], excerpts: Mapping[str, str], suite: str,
+              cases: Mapping[str, Sequence[Case]] | None = None) -> bytes:
+    """The report as UTF-8 bytes; `excerpts` holds log excerpts by job id (may be empty),
+    `cases` the per-test results by job id (rows of `GET /runs/{id}` with a title)."""
+    elements = [case for job in jobs
+                for case in _testcases(job, excerpts.get(job["job_id"], ""),
+                                       (cases or {}).get(job["job_id"], ()))]
+    counts = {"tests": str(len(elements)),
+              "failures": str(sum(c.find("failure") is not None for c in elements)),
+              "errors": str(sum(c.find("error") is not None for c in elements)),
+              "skipped": str(sum(c.find("skipped") is not None for c in elements)),
               "time": _seconds(sum(seconds_of(j) for j in jobs))}
     root = ET.Element("testsuites", {"name": "qgjob", **counts})
     testsuite = ET.SubElement(root, "testsuite", {"name": _text(suite), **counts})
-    for job in jobs:
-        testsuite.append(_testcase(job, excerpts.get(job["job_id"], "")))
+    testsuite.extend(elements)
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n").encode()
+
+
+Case = Mapping[str, Any]
+"""One test of a spec: `title`, `result`, `duration_seconds`, `error`."""
+_CASE_FAILED = {"failed", "timed-out"}
+
+
+def _testcases(job: Job, excerpt: str, cases: Sequence[Case]) -> list[ET.Element]:
+    result = result_of(job)
+    if not cases or result not in (PASSED, FAILED):
+        return [_testcase(job, excerpt)]
+    found = [_case_of(job, case, excerpt) for case in cases]
+    if result == FAILED and not any(case["result"] in _CASE_FAILED for case in cases):
+        found.append(_testcase(job, excerpt))
+    return found
+
+
+def _case_of(job: Job, case: Case, excerpt: str) -> ET.Element:
+    path = job["test_path"]
+    element = ET.Element("testcase", classname=_text(path), name=_text(case["title"]),
+                         file=_text(path), time=_seconds(case.get("duration_seconds") or 0))
+    _properties(element, job)
+    if case["result"] in _CASE_FAILED:
+        error = case.get("error") or case["result"]
+        failure = ET.SubElement(element, "failure", message=_text(error.split("\n")[0]),
+                                type=case["result"])
+        failure.text = _text(error + (f"\n\n--- end of its log ---\n{excerpt}" if excerpt
+                                      else ""))
+    elif case["result"] == "skipped":
+        ET.SubElement(element, "skipped", message="skipped")
+    return element
 
 
 def _testcase(job: Job, excerpt: str) -> ET.Element:
     path = PurePosixPath(job["test_path"])
     case = ET.Element("testcase", classname=_text(_classname(path)), name=_text(path.name),
                       file=_text(str(path)), time=_seconds(seconds_of(job)))
-    properties = ET.SubElement(case, "properties")
-    facts = [("job_id", job["job_id"]), ("attempts", str(job.get("attempts", 0))),
-             ("max_attempts", str(job.get("max_attempts", ""))),
-             ("device", job.get("device") or "")]
-    if job.get("flaky"):
-        facts.append(("flaky", "true"))
-    if job.get("quarantined"):
-        facts.append(("quarantined", "true"))
-    for name, value in facts:
-        ET.SubElement(properties, "property", name=name, value=_text(value))
+    _properties(case, job)
     result = result_of(job)
     if result == FAILED:
         error = job.get("error") or "failed"
@@ -64,6 +104,19 @@ def _testcase(job: Job, excerpt: str) -> ET.Element:
         ET.SubElement(case, "error", type="timeout",
                       message=f"still {job['status']} when waiting timed out")
     return case
+
+
+def _properties(case: ET.Element, job: Job) -> None:
+    properties = ET.SubElement(case, "properties")
+    facts = [("job_id", job["job_id"]), ("attempts", str(job.get("attempts", 0))),
+             ("max_attempts", str(job.get("max_attempts", ""))),
+             ("device", job.get("device") or "")]
+    if job.get("flaky"):
+        facts.append(("flaky", "true"))
+    if job.get("quarantined"):
+        facts.append(("quarantined", "true"))
+    for name, value in facts:
+        ET.SubElement(properties, "property", name=name, value=_text(value))
 
 
 def _classname(path: PurePosixPath) -> str:

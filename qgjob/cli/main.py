@@ -18,6 +18,7 @@ from qgjob.cli import (  # noqa: F401  (registers the commands)
     plan,
     processes,
     run,
+    runs,
     simulate,
     tokens,
 )

@@ -13,17 +13,17 @@ import typer
 
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
-from qgjob.cli.errors import CliError
+from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.cli.jobs import (
-    AppOption,
     IdempotencyKeyOption,
     JsonOption,
     MaxAttemptsOption,
-    OrgOption,
     PriorityOption,
     TargetOption,
     TimeoutOption,
+    _checked,
 )
+from qgjob.domain import values
 
 if TYPE_CHECKING:
     from qgjob.cli.http import ApiClient
@@ -32,14 +32,22 @@ if TYPE_CHECKING:
 MAX_LOGS_FETCHED = 100
 
 
+OptionalOrg = Annotated[str | None, typer.Option(
+    "--org-id", help="Your organisation's id.",
+    callback=lambda v: _checked(values.check_org_id, v))]
+OptionalApp = Annotated[str | None, typer.Option(
+    "--app-version-id", help="The app build to test.",
+    callback=lambda v: _checked(values.check_app_version_id, v))]
+
+
 @app.command()
 def run(
     ctx: typer.Context,
-    org_id: OrgOption,
-    app_version_id: AppOption,
-    test: Annotated[list[str], typer.Option(
+    org_id: OptionalOrg = None,
+    app_version_id: OptionalApp = None,
+    test: Annotated[list[str] | None, typer.Option(
         "--test", help="A test file or a glob such as 'tests/**/*.spec.js', relative to the "
-                       "working directory; repeat for more.")],
+                       "working directory; repeat for more.")] = None,
     target: TargetOption = "emulator",
     priority: PriorityOption = "normal",
     max_attempts: MaxAttemptsOption = None,
@@ -47,32 +55,115 @@ def run(
     timeout: TimeoutOption = None,
     junit: Annotated[Path | None, typer.Option(
         "--junit", help="Write a JUnit XML report here.", show_default=False)] = None,
+    run_name: Annotated[str | None, typer.Option(
+        "--run-name", show_default=False,
+        help="The run's name (default: from GitHub Actions' variables, else the build).")
+    ] = None,
+    rerun_failed: Annotated[str | None, typer.Option(
+        "--rerun-failed", metavar="RUN", show_default=False,
+        help="Run the failed tests of run RUN again, as a new run linked to it.")] = None,
     as_json: JsonOption = False,
 ) -> int:
-    """Submit a suite and wait for it: one job per test file the globs match. Exit 0 if all
-    passed, 1 if any failed or was cancelled, 3 on timeout. Writes JUnit XML with --junit;
-    inside GitHub Actions, also a job summary, annotations and step outputs."""
-    from qgjob.cli.globs import expand_tests
-    from qgjob.cli.jobs import Submission, queue_job_ids, queued_text
+    """Submit a suite as one run and wait for it: one job per test file the globs match.
+    Exit 0 if all passed, 1 if any failed or was cancelled, 3 on timeout. Writes JUnit XML
+    with --junit (a testcase per test); inside GitHub Actions, also a job summary,
+    annotations and step outputs. With --rerun-failed RUN, the failed tests of RUN instead."""
     from qgjob.cli.junit import check_writable
     from qgjob.cli.waiting import show_outcome, watch_jobs
 
+    if rerun_failed is not None:
+        if org_id or app_version_id or test:
+            raise CliError(EXIT_USAGE, "--rerun-failed takes no --org-id, --app-version-id "
+                                       "or --test: it runs the failed tests of that run again")
+        if junit is not None:
+            check_writable(junit)
+        started = _rerun(globals_of(ctx).client(), rerun_failed, idempotency_key, as_json)
+    else:
+        started = _start(ctx, _required(org_id, app_version_id, test), target, priority,
+                         max_attempts, idempotency_key, junit, run_name, as_json)
+    client, run_id, job_ids, suite = started
+    waited = watch_jobs(client, job_ids, timeout, quiet=as_json)
+    _report(client, waited, suite, junit, as_json, run_id)
+    return show_outcome(waited, as_json)
+
+
+Started = tuple["ApiClient", str | None, list[str], str]
+"""The client, the run (None from a server without runs), its job ids and the suite's name."""
+
+
+def _required(org_id: str | None, app_version_id: str | None, test: list[str] | None
+              ) -> tuple[str, str, list[str]]:
+    for option, value in (("--org-id", org_id), ("--app-version-id", app_version_id),
+                          ("--test", test)):
+        if not value:
+            raise CliError(EXIT_USAGE, f"Missing option {option!r} (see `qgjob run --help`)")
+    assert org_id and app_version_id and test
+    return org_id, app_version_id, test
+
+
+def _start(ctx: typer.Context, required: tuple[str, str, list[str]], target: str,
+           priority: str, max_attempts: int | None, idempotency_key: str | None,
+           junit: Path | None, run_name: str | None, as_json: bool) -> Started:
+    from qgjob.cli.globs import expand_tests
+    from qgjob.cli.jobs import Submission, queue_job_ids, queued_text
+    from qgjob.cli.junit import check_writable
+
+    org_id, app_version_id, test = required
     tests = expand_tests(test, Path.cwd())
     if junit is not None:
         check_writable(junit)
     client = globals_of(ctx).client()
+    run_id = _create_run(client, org_id, app_version_id, target, run_name, idempotency_key)
     queued = queue_job_ids(client, tests, Submission(org_id, app_version_id, target, priority,
-                                                     max_attempts, idempotency_key))
+                                                     max_attempts, idempotency_key, run_id))
     if not as_json:
         print(f"qgjob run: {len(queued.ids)} test(s) of {app_version_id} on {target} "
-              f"(priority {priority}): {queued_text(queued)}", file=sys.stderr, flush=True)
-    waited = watch_jobs(client, queued.ids, timeout, quiet=as_json)
-    _report(client, waited, f"{app_version_id} on {target}", junit, as_json)
-    return show_outcome(waited, as_json)
+              f"(priority {priority}): {queued_text(queued)}"
+              f"{f' as run {run_id}' if run_id else ''}", file=sys.stderr, flush=True)
+    return client, run_id, queued.ids, f"{app_version_id} on {target}"
+
+
+def _create_run(client: ApiClient, org_id: str, app_version_id: str, target: str,
+                name: str | None, idempotency_key: str | None) -> str | None:
+    """The run the jobs go into; None from a server that has no runs yet."""
+    from qgjob.cli.idempotency import run_key
+    from qgjob.cli.run_source import github_source, run_name
+
+    source = github_source(os.environ)
+    body = {"org_id": org_id, "app_version_id": app_version_id,
+            "name": run_name(name, source, app_version_id), "source": source,
+            "idempotency_key": run_key(idempotency_key, app_version_id, target)}
+    try:
+        return str(client.post("/runs", body)["run_id"])
+    except CliError as error:
+        if error.status in (404, 405):
+            render.stderr.print("this server keeps no runs; the jobs are submitted alone")
+            return None
+        raise
+
+
+def _rerun(client: ApiClient, run_id: str, idempotency_key: str | None, as_json: bool
+           ) -> Started:
+    from qgjob.cli.idempotency import run_key
+
+    key = run_key(idempotency_key, "rerun-failed", run_id)
+    try:
+        again = client.post(f"/runs/{run_id}/rerun-failed", None,
+                            {"Idempotency-Key": key} if key else None)
+    except CliError as error:
+        if error.status == 404:
+            raise CliError(EXIT_USAGE, f"no run with id {run_id!r}") from None
+        raise
+    if not as_json:
+        print(f"qgjob run: {len(again['job_ids'])} failed test(s) of run {run_id} again, as "
+              f"run {again['run_id']} (attempt {again['attempt']})", file=sys.stderr,
+              flush=True)
+    return (client, again["run_id"], again["job_ids"],
+            f"{again['app_version_id']} on {', '.join(again['targets'])}")
 
 
 def _report(client: ApiClient, waited: Waited, suite: str, junit: Path | None,
-            as_json: bool) -> None:
+            as_json: bool, run_id: str | None) -> None:
     from qgjob.cli import github
     from qgjob.cli.junit import junit_xml, write_report
     from qgjob.cli.outcomes import Tally
@@ -82,7 +173,8 @@ def _report(client: ApiClient, waited: Waited, suite: str, junit: Path | None,
         return
     excerpts = log_excerpts(client, waited.jobs)
     if junit is not None:
-        write_report(junit, junit_xml(waited.jobs, excerpts, suite))
+        cases = run_cases(client, run_id) if run_id else {}
+        write_report(junit, junit_xml(waited.jobs, excerpts, suite, cases))
     if not in_actions:
         return
     github.append(os.environ.get("GITHUB_STEP_SUMMARY"),
@@ -91,6 +183,15 @@ def _report(client: ApiClient, waited: Waited, suite: str, junit: Path | None,
                   github.step_outputs(Tally.of(waited.jobs), junit))
     for line in github.annotation_lines(waited.jobs):
         print(line, file=sys.stderr if as_json else sys.stdout, flush=True)
+
+
+def run_cases(client: ApiClient, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The per-test results of the run's jobs, by job id (jobs without any are absent)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in client.get(f"/runs/{run_id}")["tests"]:
+        if row["title"] is not None:
+            found.setdefault(row["job_id"], []).append(row)
+    return found
 
 
 def log_excerpts(client: ApiClient, jobs: list[dict[str, Any]]) -> dict[str, str]:

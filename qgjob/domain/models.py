@@ -54,6 +54,8 @@ class NewJob:
     group: GroupKey
     created_at: float
     idempotency_key: str | None = None
+    run_id: str | None = None
+    """The run it belongs to (see qgjob/domain/runs.py), if any."""
 
     @functools.cached_property
     def group_key(self) -> str:

@@ -30,6 +30,7 @@ from qgjob.domain.models import (
     OutputSlice,
 )
 from qgjob.domain.repeats import FailureEvidence
+from qgjob.domain.runs import NewRun, Run
 from qgjob.domain.states import JobState
 from qgjob.domain.stats import OrgStats
 from qgjob.scheduler.policy import Policy
@@ -118,6 +119,27 @@ class JobFilter:
     limit: int = 50
     app_version_id_contains: str | None = None
     """Builds whose id holds this text, any case."""
+
+
+Position = tuple[float, str]
+"""Where a page of runs ends: its last run's (created_at, id); the next page starts after."""
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    org_id: str | None = None
+    app_version_id: str | None = None
+    status: str | None = None
+    """A run status (qgjob/domain/runs.py); derived, so it is matched after reading."""
+    limit: int = 50
+    after: Position | None = None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[Run]
+    next_after: Position | None
+    """Set when more runs may match: ask again with `after` set to it."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +239,29 @@ class JobStore(Protocol):
         ...
     def queue_views(self, now: float, rules: FleetRules) -> list[ClaimContext]:
         """The policy's view of each target with queued work (for explaining the queue)."""
+        ...
+
+
+class RunStore(Protocol):
+    """Runs: the jobs of one `qgjob run` or batch submit as one thing (qgjob/store/sql/runs.py).
+    Their counts and status are read from their jobs."""
+
+    def insert_run(self, run: NewRun, jobs: Sequence[NewJob] = ()
+                   ) -> tuple[Run, list[Job], bool]:
+        """Store the run and its first jobs (which name it), all or none; the run, its jobs
+        and whether this call stored them. A run whose org already used its idempotency key
+        comes back as stored then, with its jobs, and nothing new is stored."""
+        ...
+    def get_run(self, run_id: str) -> Run | None: ...
+    def list_runs(self, query: RunFilter) -> RunPage: ...
+    def run_jobs(self, run_id: str) -> list[Job]:
+        """The run's jobs, by test file."""
+        ...
+    def run_cases(self, run_id: str) -> dict[str, list[CaseResult]]:
+        """Per job: the per-test results of its last attempt that reported any."""
+        ...
+    def cancel_run(self, run_id: str, now: float) -> list[Transitioned]:
+        """Cancel every job of the run that has not finished, in one transaction."""
         ...
 
 
@@ -429,7 +474,7 @@ class TestHealthStore(Protocol):
         ...
 
 
-class Store(Lifecycle, JobStore, AgentStore, ClaimStore, AttemptRecords, Maintenance,
+class Store(Lifecycle, JobStore, RunStore, AgentStore, ClaimStore, AttemptRecords, Maintenance,
             FleetStore, HistoryStore, TokenStore, TestHealthStore, Protocol):
     """Everything a server needs of its database. Code that needs less depends on the part
     it uses (auth on TokenStore, metrics on HistoryStore and JobStore, ...); the service is

@@ -46,7 +46,9 @@ def test_every_named_query_compiles_and_is_used(tmp_path: Path) -> None:
      ("runs_between", "attempts_finished"), ("installs_between", "installs_finished"),
      ("change_marker", "job_groups_updated"),
      ("jobs_by_idempotency_keys", "jobs_idempotency"),
-     ("test_durations_of", "sqlite_autoindex_test_durations_1")],
+     ("test_durations_of", "sqlite_autoindex_test_durations_1"),
+     ("run_job_counts", "jobs_run"), ("jobs_of_run", "jobs_run"),
+     ("active_job_ids_of_run", "jobs_run"), ("run_attempt_details", "jobs_run")],
 )
 def test_the_claim_path_reads_indexes_not_the_queue(tmp_path: Path, query: str,
                                                      index: str) -> None:

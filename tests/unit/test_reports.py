@@ -57,6 +57,38 @@ def test_junit_has_one_testcase_per_job_and_the_counts() -> None:
         "true", "2", "(root)")
 
 
+def _case(title: str, result: str, error: str | None = None) -> dict[str, Any]:
+    return {"title": title, "result": result, "duration_seconds": 0.25, "error": error}
+
+
+def test_junit_has_a_testcase_per_test_inside_a_spec_with_the_spec_as_class() -> None:
+    cases = {"job1": [_case("logs in", "passed"), _case("logs out", "skipped")],
+             "job2": [_case("logs in", "passed"), _case("bad password", "failed",
+                                                        "expected 401\nat login.spec.js:9")],
+             "job3": [_case("never ran", "failed")],  # cancelled: the job stays one case
+             "job6": [_case("opens", "passed")]}  # failed though every test passed
+    crashed = job(6, status="failed", error="device lost after the tests")
+    root = parse(junit_xml([*SUITE, crashed], {"job2": "the log's end"}, "v1", cases))
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert {k: suite.get(k) for k in ("tests", "failures", "errors", "skipped")} == {
+        "tests": "9", "failures": "2", "errors": "1", "skipped": "2"}
+    rows = [(c.get("classname"), c.get("name"), c.get("time"),
+             next((e.tag for e in c if e.tag != "properties"), None))
+            for c in suite.iter("testcase")]
+    assert rows[:4] == [
+        ("tests/smoke/t1.spec.js", "logs in", "0.250", None),
+        ("tests/smoke/t1.spec.js", "logs out", "0.250", "skipped"),
+        ("tests/smoke/t2.spec.js", "logs in", "0.250", None),
+        ("tests/smoke/t2.spec.js", "bad password", "0.250", "failure")]
+    assert ("tests.smoke", "t3.spec.js", "0.000", "skipped") in rows
+    assert rows[-2:] == [("tests/smoke/t6.spec.js", "opens", "0.250", None),
+                         ("tests.smoke", "t6.spec.js", "2.500", "failure")]
+    failure = next(c for c in suite.iter("testcase") if c.get("name") == "bad password")
+    assert failure.find("failure").get("message") == "expected 401"  # type: ignore[union-attr]
+    assert "the log's end" in (failure.find("failure").text or "")  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     "nasty",
     ["<tag attr=\"x\">&amp;</tag>", "]]> CDATA end", "NUL\x00 bell\x07 esc\x1b[31mred",

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
 from qgjob.api.auth import gatekeeper
-from qgjob.api.deps import Caller, ServiceDep
+from qgjob.api.deps import Caller, RunServiceDep, ServiceDep
 from qgjob.api.downloads import UNTRUSTED_CONTENT, file_answer
-from qgjob.api.params import FileNamePath, JobIdPath, JobIdValue
+from qgjob.api.params import FileNamePath, JobIdPath, JobIdValue, RunIdQuery
 from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES
-from qgjob.api.visibility import check_may_submit, scoped_filter, visible_job
+from qgjob.api.visibility import (
+    check_joins_run,
+    check_may_submit,
+    scoped_filter,
+    visible_job,
+    visible_run,
+)
+from qgjob.auth.principal import Principal
 from qgjob.domain.states import states_for_public
 from qgjob.protocol import limits
 from qgjob.protocol.fields import AppVersionId, IdempotencyKey, OrgId, PublicStatus, TargetName
@@ -27,6 +35,7 @@ from qgjob.protocol.jobs import (
     JobList,
     JobPublic,
 )
+from qgjob.runs import RunService
 from qgjob.store.base import JobFilter
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
@@ -42,18 +51,22 @@ async def submit_job(
     caller: Caller,
     request: Request,
     response: Response,
+    runs: RunServiceDep,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+    run_id: RunIdQuery = None,
 ) -> JobPublic:
     """Queue one job. With an `Idempotency-Key` header (or body field), submitting again with
     the same key returns the same job (200, `Idempotent-Replayed: true`) instead of a second
-    one: a retried CI step does not queue twice."""
+    one: a retried CI step does not queue twice. With `run_id`, the job joins that run (of
+    its org and build; a job an idempotency key finds stays in its own run)."""
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise HTTPException(422, "idempotency_key: the header and the body disagree")
     check_may_submit(caller, {body.org_id})
+    await _check_run(runs, caller, run_id, [body])
     gatekeeper(request).spend_jobs(request, caller, 1)
     if idempotency_key:
         body = body.model_copy(update={"idempotency_key": idempotency_key})
-    [submitted] = await service.submit([body])
+    [submitted] = await service.submit([body], run_id)
     if submitted.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
@@ -72,15 +85,18 @@ async def submit_jobs(
     service: ServiceDep,
     caller: Caller,
     request: Request,
+    runs: RunServiceDep,
     prefer: Annotated[str | None, Header()] = None,
+    run_id: RunIdQuery = None,
 ) -> Response:
     """Submit several jobs at once: all are stored, or none (one transaction). Each job may
     carry its own `idempotency_key`. A client that needs only the ids (the CLI) sends
     `Prefer: return=minimal` (RFC 7240) and gets `{"job_ids": [...], "count": n}`, a tenth
-    of the bytes."""
+    of the bytes. With `run_id`, the jobs join that run (see `POST /runs`)."""
     check_may_submit(caller, {job.org_id for job in body.jobs})
+    await _check_run(runs, caller, run_id, body.jobs)
     gatekeeper(request).spend_jobs(request, caller, len(body.jobs))
-    submitted = await service.submit(body.jobs)
+    submitted = await service.submit(body.jobs, run_id)
     jobs = [s.job for s in submitted]
     if prefer is not None and MINIMAL.search(prefer):
         replayed = sum(s.replayed for s in submitted)
@@ -89,6 +105,14 @@ async def submit_jobs(
                         headers={"Preference-Applied": "return=minimal"})
     return Response(JobList.json_of(jobs), status_code=status.HTTP_201_CREATED,
                     media_type="application/json")
+
+
+async def _check_run(runs: RunService, caller: Principal, run_id: str | None,
+                     jobs: Sequence[JobCreate]) -> None:
+    if run_id is not None:
+        run = await visible_run(runs, caller, run_id)
+        check_joins_run(run, {job.org_id for job in jobs},
+                        {job.app_version_id for job in jobs})
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)

@@ -5,10 +5,11 @@
 -- name: insert_job
 INSERT INTO jobs (
     id, org_id, app_version_id, test_path, target, priority, group_key, state,
-    max_attempts, expected_seconds, idempotency_key, created_at, updated_at
+    max_attempts, expected_seconds, idempotency_key, created_at, updated_at, run_id
 ) VALUES (
     %(job_id)s, %(org_id)s, %(app_version_id)s, %(test_path)s, %(target)s, %(priority)s, %(group_key)s, 'queued',
-    %(max_attempts)s, %(expected_seconds)s, %(idempotency_key)s, %(created_at)s, %(created_at)s
+    %(max_attempts)s, %(expected_seconds)s, %(idempotency_key)s, %(created_at)s, %(created_at)s,
+    %(run_id)s
 )
 ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
 
@@ -817,3 +818,41 @@ ORDER BY a.job_id, a.attempt;
 SELECT target, avg(finished_at - started_at) AS seconds FROM installs
 WHERE ok = 1 AND finished_at >= %(since)s
 GROUP BY target ORDER BY target;
+
+-- Runs (qgjob/store/sql/runs.py): what they were given is stored; their status and counts
+-- are read from their jobs.
+
+-- name: insert_run
+INSERT INTO runs (id, org_id, app_version_id, name, repository, workflow, ci_run_id,
+                  ci_run_attempt, commit_sha, branch, pull_request, url, rerun_of, attempt,
+                  idempotency_key, created_at)
+VALUES (%(run_id)s, %(org_id)s, %(app_version_id)s, %(name)s, %(repository)s, %(workflow)s,
+        %(ci_run_id)s, %(ci_run_attempt)s, %(commit_sha)s, %(branch)s, %(pull_request)s,
+        %(url)s, %(rerun_of)s, %(attempt)s, %(idempotency_key)s, %(created_at)s)
+ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
+
+-- name: run_by_id
+SELECT * FROM runs WHERE id = %(run_id)s;
+
+-- name: run_by_idempotency_key
+SELECT * FROM runs WHERE org_id = %(org_id)s AND idempotency_key = %(idempotency_key)s;
+
+-- name: run_job_counts
+-- Each run's jobs per target and outcome (one probe of jobs_run per run).
+SELECT run_id, target, state, flaky, count(*) AS jobs, max(finished_at) AS finished_at
+FROM jobs WHERE run_id = ANY(%(run_ids)s::text[])
+GROUP BY run_id, target, state, flaky;
+
+-- name: jobs_of_run
+SELECT * FROM jobs WHERE run_id = %(run_id)s ORDER BY test_path, id;
+
+-- name: run_attempt_details
+-- The per-test results of every attempt of the run's jobs, oldest first per job.
+SELECT a.job_id, a.details FROM jobs j JOIN attempts a ON a.job_id = j.id
+WHERE j.run_id = %(run_id)s AND a.details IS NOT NULL
+ORDER BY a.job_id, a.attempt;
+
+-- name: active_job_ids_of_run
+SELECT id FROM jobs
+WHERE run_id = %(run_id)s AND state IN ('queued', 'assigned', 'running', 'retry_wait')
+ORDER BY id;

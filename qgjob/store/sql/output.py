@@ -47,7 +47,12 @@ def save_cases(conn: Tx, job_id: str, attempt: int,
 
 def last_cases(conn: Tx, job_id: str) -> list[CaseResult]:
     row = conn.run("last_attempt_details", {"job_id": job_id}).fetchone()
-    return [CaseResult(**item) for item in json.loads(row["details"])] if row else []
+    return cases_of(row["details"]) if row else []
+
+
+def cases_of(details: str) -> list[CaseResult]:
+    """The per-test results as `save_cases` stored them."""
+    return [CaseResult(**item) for item in json.loads(details)]
 
 
 def save_file(conn: Tx, job_id: str, attempt: int, file: AttemptFile) -> None:

@@ -28,6 +28,7 @@ from qgjob.domain.models import (
     OutputSlice,
 )
 from qgjob.domain.repeats import FailureEvidence
+from qgjob.domain.runs import NewRun, Run
 from qgjob.domain.states import JobState
 from qgjob.domain.stats import OrgStats
 from qgjob.scheduler.policy import Policy
@@ -44,6 +45,8 @@ from qgjob.store.base import (
     NotFound,
     QueueCount,
     RegisterAgain,
+    RunFilter,
+    RunPage,
     Transitioned,
     WakeUp,
     WriteRefusal,
@@ -56,7 +59,16 @@ from qgjob.store.rows import (
     job_from_row,
     job_to_params,
 )
-from qgjob.store.sql import fleet, health, history, org_views, output, submits, tokens
+from qgjob.store.sql import (
+    fleet,
+    health,
+    history,
+    org_views,
+    output,
+    runs,
+    submits,
+    tokens,
+)
 from qgjob.store.sql.claim_driver import SqlClaimDriver, SqlTransactions
 from qgjob.store.sql.database import Database, Tx, retried
 
@@ -141,17 +153,50 @@ class SqlStore:
     @retried
     def cancel_job(self, job_id: str, now: float) -> Transitioned:
         with self._db.write() as conn:
-            before = _load_job(conn, job_id)
             try:
-                after = transitions.cancel(before, now)
+                return _cancel(conn, _load_job(conn, job_id), now)
             except transitions.TransitionRefused as refused:
                 raise Conflict(str(refused)) from None
-            conn.run("update_job", job_to_params(after))
-            if before.lease_id is not None and after.lease_id is None:
-                conn.run("delete_lease_if_done", {"lease_id": before.lease_id})
-            if after.state.is_final:
-                health.count_finished_job(conn, after, now)
-        return Transitioned(before, after)
+
+    # runs (the queries live in runs.py) ---------------------------------------------------
+
+    @retried
+    def insert_run(self, run: NewRun, jobs: Sequence[NewJob] = ()
+                   ) -> tuple[Run, list[Job], bool]:
+        with self._db.write() as conn:
+            stored, created = runs.insert(conn, run)
+            if not created:
+                return stored, runs.jobs(conn, stored.run_id), False
+            inserted = submits.insert(conn, jobs)
+            return runs.with_counts(conn, [conn.run("run_by_id", {"run_id": run.run_id})
+                                            .fetchone()])[0], inserted, True
+
+    def get_run(self, run_id: str) -> Run | None:
+        with self._db.read() as conn:
+            return runs.by_id(conn, run_id)
+
+    def list_runs(self, query: RunFilter) -> RunPage:
+        with self._db.read() as conn:
+            return runs.page(conn, query)
+
+    def run_jobs(self, run_id: str) -> list[Job]:
+        with self._db.read() as conn:
+            return runs.jobs(conn, run_id)
+
+    def run_cases(self, run_id: str) -> dict[str, list[CaseResult]]:
+        with self._db.read() as conn:
+            return runs.cases(conn, run_id)
+
+    @retried
+    def cancel_run(self, run_id: str, now: float) -> list[Transitioned]:
+        """Jobs are locked one by one in id order; one that finished meanwhile is left."""
+        changed: list[Transitioned] = []
+        with self._db.write() as conn:
+            for job_id in runs.active_job_ids(conn, run_id):
+                job = _load_job(conn, job_id)
+                if not job.state.is_final:
+                    changed.append(_cancel(conn, job, now))
+        return changed
 
     def groups(self, include_finished: bool, limit: int) -> list[GroupSummary]:
         groups_query = "all_groups" if include_finished else "active_groups"
@@ -558,6 +603,17 @@ class SqlStore:
     def org_stats(self, org_id: str | None, since: float) -> list[OrgStats]:
         with self._db.read() as conn:
             return health.org_stats(conn, org_id, since)
+
+
+def _cancel(conn: Tx, before: Job, now: float) -> Transitioned:
+    """Cancel a job locked by this transaction (TransitionRefused if it finished)."""
+    after = transitions.cancel(before, now)
+    conn.run("update_job", job_to_params(after))
+    if before.lease_id is not None and after.lease_id is None:
+        conn.run("delete_lease_if_done", {"lease_id": before.lease_id})
+    if after.state.is_final:
+        health.count_finished_job(conn, after, now)
+    return Transitioned(before, after)
 
 
 def _load_job(conn: Tx, job_id: str) -> Job:

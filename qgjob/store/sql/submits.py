@@ -152,6 +152,7 @@ def _params(job: NewJob, prices: dict[_Test, float]) -> dict[str, Any]:
         "group_key": job.group_key, "max_attempts": job.max_attempts,
         "expected_seconds": prices[_test(job)],
         "idempotency_key": job.idempotency_key, "created_at": job.created_at,
+        "run_id": job.run_id,
     }
 
 

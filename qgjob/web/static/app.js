@@ -5,6 +5,7 @@ import { NeedToken, readEvents, setToken, showProblem, token } from "./dom.js";
 import { fleet } from "./fleet.js";
 import { jobPage, jobs } from "./jobs.js";
 import { overview } from "./overview.js";
+import { runPage, runs } from "./runs.js";
 import { tests } from "./tests.js";
 import { timeline } from "./timeline.js";
 
@@ -21,6 +22,10 @@ function route() {
   let name = "overview";
   if (jobMatch) {
     [view, name, context.jobId] = [jobPage, "jobs", decodeURIComponent(jobMatch[1])];
+  } else if (/^\/runs\/.+$/.test(path || "")) {
+    [view, name, context.runId] = [runPage, "runs", decodeURIComponent(path.slice(6))];
+  } else if (path === "/runs") {
+    [view, name] = [runs, "runs"];
   } else if (path === "/jobs") {
     [view, name] = [jobs, "jobs"];
   } else if (path === "/tests") {

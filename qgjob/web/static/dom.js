@@ -58,6 +58,20 @@ export function table(headers, rows, empty) {
     h("tbody", {}, rows));
 }
 
+// A filter form opens `#PATH?name=value…` (its filled fields) when submitted or when one of
+// its selects changes.
+export function filtersToHash(form, path) {
+  const apply = (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) if (value) query.set(name, value);
+    location.hash = `#${path}${query.toString() ? `?${query}` : ""}`;
+  };
+  form.addEventListener("submit", apply);
+  form.addEventListener("change", (event) => { if (event.target.tagName === "SELECT") apply(event); });
+  return form;
+}
+
 export function jobLink(jobId) {
   return jobId ? h("a", { class: "mono", href: `#/jobs/${encodeURIComponent(jobId)}` }, jobId)
     : "-";

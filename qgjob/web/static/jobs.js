@@ -1,6 +1,7 @@
 // The job list with its filters, and one job's page: fields, attempts, tests, files and logs.
 import {
-  STATUSES, TARGETS, badge, clock, download, duration, getJson, h, jobLink, replace, table,
+  STATUSES, TARGETS, badge, clock, download, duration, filtersToHash, getJson, h, jobLink, replace,
+  table,
 } from "./dom.js";
 import { LogBox } from "./logbox.js";
 
@@ -30,15 +31,7 @@ export const jobs = {
       field("Target", select("target", TARGETS)),
       field("App build", input("app_version_id_contains", "part of a build")),
       h("button", { type: "submit" }, "Filter"));
-    const apply = (event) => {
-      event.preventDefault();
-      const query = new URLSearchParams();
-      for (const [name, value] of new FormData(form)) if (value) query.set(name, value);
-      location.hash = `#/jobs${query.toString() ? `?${query}` : ""}`;
-    };
-    form.addEventListener("submit", apply);
-    form.addEventListener("change", (event) => { if (event.target.tagName === "SELECT") apply(event); });
-    return form;
+    return filtersToHash(form, "/jobs");
   },
 
   async refresh() {

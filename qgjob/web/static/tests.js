@@ -1,6 +1,8 @@
 // The Tests page: each test's health, its pass/fail history over its recent runs and a chart
 // of their durations, and a quarantine button (the server says whether the token may).
-import { authHeaders, badge, duration, getJson, h, replace, s, showProblem, table } from "./dom.js";
+import {
+  authHeaders, badge, duration, filtersToHash, getJson, h, replace, s, showProblem, table,
+} from "./dom.js";
 
 const SORTS = ["flaky", "failing", "slowest", "runs", "recent", "name"];
 
@@ -20,15 +22,7 @@ export const tests = {
     const form = h("form", { class: "filters", id: "test-filters" },
       h("label", {}, "Sort", sort), h("label", {}, "Org", org),
       h("button", { type: "submit" }, "Show"));
-    const apply = (event) => {
-      event.preventDefault();
-      const query = new URLSearchParams();
-      for (const [name, value] of new FormData(form)) if (value) query.set(name, value);
-      location.hash = `#/tests?${query}`;
-    };
-    form.addEventListener("submit", apply);
-    sort.addEventListener("change", apply);
-    return form;
+    return filtersToHash(form, "/tests");
   },
 
   async refresh() {

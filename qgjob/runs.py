@@ -1,0 +1,104 @@
+"""Runs on top of the job service: creating one, reading one with its per-test rows,
+cancelling what it still has to do, and re-running its failed tests as a new, linked run.
+Who may see or change a run is the API's business (qgjob/api/routes/runs.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from qgjob.domain.models import Job
+from qgjob.domain.runs import NewRun, Run, RunRow, RunSource, failed_jobs, rows_of_run
+from qgjob.ids import new_id
+from qgjob.service import JobService
+from qgjob.store.base import Conflict, RunFilter, RunPage
+
+
+class RunFinished(Conflict):
+    code = "run_finished"
+
+
+class RunNotFinished(Conflict):
+    code = "run_not_finished"
+
+
+class NothingFailed(Conflict):
+    code = "nothing_failed"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    org_id: str
+    app_version_id: str
+    name: str | None = None
+    """Default: the build's id."""
+    source: RunSource = field(default_factory=RunSource)
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class _Again:
+    """A failed job submitted again (a `JobRequest`)."""
+
+    org_id: str
+    app_version_id: str
+    test_path: str
+    target: str
+    priority: int
+    max_attempts: int | None
+    idempotency_key: str | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> _Again:
+        return cls(job.org_id, job.app_version_id, job.test_path, job.target, job.priority,
+                   job.max_attempts)
+
+
+class RunService:
+    def __init__(self, jobs: JobService) -> None:
+        self.jobs = jobs
+        self.store = jobs.store
+
+    async def create(self, request: RunRequest) -> tuple[Run, bool]:
+        """The run (empty until jobs are submitted into it), and whether it is new (False:
+        its idempotency key found one)."""
+        now = self.jobs.clock()
+        run = NewRun(new_id(now), request.org_id, request.app_version_id,
+                     request.name or request.app_version_id, now, request.source,
+                     idempotency_key=request.idempotency_key)
+        stored, _, created = await self.jobs.submit_run(run, [])
+        return stored, created
+
+    async def get(self, run_id: str) -> Run | None:
+        return await self.jobs.store_call(self.store.get_run, run_id)
+
+    async def page(self, query: RunFilter) -> RunPage:
+        return await self.jobs.store_call(self.store.list_runs, query)
+
+    async def rows(self, run_id: str) -> list[RunRow]:
+        """Its tests, failures first."""
+        jobs = await self.jobs.store_call(self.store.run_jobs, run_id)
+        cases = await self.jobs.store_call(self.store.run_cases, run_id)
+        return rows_of_run(jobs, dict(cases))
+
+    async def cancel(self, run: Run) -> Run:
+        """Cancel what it still has to do (running jobs stop within a heartbeat)."""
+        if not run.counts.unfinished:
+            raise RunFinished(f"run {run.run_id!r} has finished ({run.status}): nothing to "
+                              "cancel")
+        await self.jobs.store_call(self.store.cancel_run, run.run_id, self.jobs.clock())
+        return await self.get(run.run_id) or run
+
+    async def rerun_failed(self, run: Run, idempotency_key: str | None
+                           ) -> tuple[Run, list[Job], bool]:
+        """A new run of its failed tests only: attempt + 1, linked to `run`."""
+        if run.counts.unfinished:
+            raise RunNotFinished(f"run {run.run_id!r} is still {run.status}; re-run its "
+                                 "failed tests once it has finished (or cancel it)")
+        failed = failed_jobs(await self.jobs.store_call(self.store.run_jobs, run.run_id))
+        if not failed:
+            raise NothingFailed(f"run {run.run_id!r} has no failed tests to re-run")
+        now = self.jobs.clock()
+        again = NewRun(new_id(now), run.org_id, run.app_version_id, run.name, now,
+                       run.source, rerun_of=run.run_id, attempt=run.attempt + 1,
+                       idempotency_key=idempotency_key)
+        return await self.jobs.submit_run(again, [_Again.of(job) for job in failed])

@@ -1,0 +1,98 @@
+"""Runs on every store: a run and its first jobs go in together; its counts, status, targets
+and end are read from its jobs as they change; idempotency keys find the run again; pages of
+runs go newest first with a cursor, filtered by org, build and status; cancelling a run
+cancels what it still has to do and leaves what finished."""
+
+from __future__ import annotations
+
+from qgjob.domain.attempts import Outcome, Verdict
+from qgjob.domain.models import CaseResult, NewJob
+from qgjob.domain.runs import NewRun, RunCounts, RunSource
+from qgjob.domain.states import JobState
+from qgjob.store.base import JobFilter, RunFilter, Store
+from tests.factories import T0, new_job
+from tests.store.helpers import claim, finish, register, start
+
+
+def _run(run_id: str = "run1", at: float = T0, **changes: object) -> NewRun:
+    fields: dict[str, object] = {"org_id": "qualgent", "app_version_id": "xyz123",
+                                 "name": f"suite {run_id}"}
+    fields.update(changes)
+    return NewRun(run_id=run_id, created_at=at, **fields)  # type: ignore[arg-type]
+
+
+def _jobs(run_id: str, *paths: str, target: str = "emulator") -> list[NewJob]:
+    return [new_job(test_path=p, run_id=run_id, target=target) for p in paths]
+
+
+def test_a_run_and_its_jobs_go_in_together_and_count_from_the_jobs(store: Store) -> None:
+    source = RunSource(repository="acme/app", workflow="ci", ci_run_id="42", ci_run_attempt=1,
+                       commit_sha="abc123", branch="main", pull_request=7, url="https://x/42")
+    run, jobs, created = store.insert_run(
+        _run(source=source), _jobs("run1", "a.spec.js", "b.spec.js")
+        + _jobs("run1", "c.spec.js", target="device"))
+    assert created and len(jobs) == 3
+    assert run.counts == RunCounts(queued=3) and run.status == "queued"
+    assert run.targets == ("device", "emulator")
+    stored = store.get_run("run1")
+    assert stored is not None and stored.source == source and stored.name == "suite run1"
+
+    lab = register(store, "lab")
+    batch = claim(store, lab).batch
+    assert batch is not None
+    first, second = batch.jobs[:2]
+    start(store, first.job_id, batch.lease.lease_id, T0 + 1)
+    assert store.get_run("run1").status == "running"  # type: ignore[union-attr]
+    finish(store, first.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 2)
+    start(store, second.job_id, batch.lease.lease_id, T0 + 3)
+    store.finish_attempt(second.job_id, batch.lease.lease_id, 1, Outcome.FAILED, "boom", T0 + 4,
+                         lambda job: Verdict(JobState.FAILED, "boom"),
+                         cases=[CaseResult("logs in", "failed", 1.0, "boom", "b.spec.js"),
+                                CaseResult("logs out", "passed", 0.5, None, "b.spec.js")])
+
+    now = store.get_run("run1")
+    assert now is not None
+    assert now.counts == RunCounts(queued=1, passed=1, failed=1) and now.status == "running"
+    assert now.finished_at is None and now.duration(T0 + 10) == 10
+    assert store.run_cases("run1")[second.job_id][0].title == "logs in"
+    assert [j.test_path for j in store.run_jobs("run1")] == ["a.spec.js", "b.spec.js",
+                                                             "c.spec.js"]
+
+    [cancelled] = store.cancel_run("run1", T0 + 5)
+    assert cancelled.after.state is JobState.CANCELLED
+    assert store.cancel_run("run1", T0 + 6) == []
+    done = store.get_run("run1")
+    assert done is not None and done.status == "failed" and done.finished_at == T0 + 5
+    assert done.duration(T0 + 100) == 5
+
+
+def test_an_idempotency_key_finds_the_run_and_stores_nothing_new(store: Store) -> None:
+    _, jobs, created = store.insert_run(_run(idempotency_key="gh:1"), _jobs("run1", "a.js"))
+    again, found, created_again = store.insert_run(_run("run2", idempotency_key="gh:1"),
+                                                   _jobs("run2", "b.js"))
+    assert created and not created_again
+    assert again.run_id == "run1" and [j.job_id for j in found] == [jobs[0].job_id]
+    assert store.get_run("run2") is None
+    assert len(store.list_jobs(JobFilter(limit=10))) == 1
+
+
+def test_runs_page_newest_first_by_org_build_and_status(store: Store) -> None:
+    for n in range(5):
+        store.insert_run(_run(f"r{n}", at=T0 + n, app_version_id="v1" if n % 2 else "v2"),
+                         _jobs(f"r{n}", "a.js"))
+    store.insert_run(_run("other", at=T0 + 9, org_id="acme"), _jobs("other", "a.js"))
+    store.cancel_run("r3", T0 + 10)
+
+    first = store.list_runs(RunFilter(org_id="qualgent", limit=2))
+    assert [r.run_id for r in first.runs] == ["r4", "r3"] and first.next_after is not None
+    second = store.list_runs(RunFilter(org_id="qualgent", limit=2, after=first.next_after))
+    third = store.list_runs(RunFilter(org_id="qualgent", limit=2, after=second.next_after))
+    assert [r.run_id for r in second.runs + third.runs] == ["r2", "r1", "r0"]
+    assert third.next_after is None
+    assert [r.run_id for r in store.list_runs(RunFilter(app_version_id="v1")).runs] == [
+        "r3", "r1"]
+    cancelled = store.list_runs(RunFilter(status="cancelled"))
+    assert [r.run_id for r in cancelled.runs] == ["r3"] and cancelled.next_after is None
+    queued = store.list_runs(RunFilter(status="queued", limit=3))
+    assert [r.run_id for r in queued.runs] == ["other", "r4", "r2"]
+    assert queued.next_after == (T0 + 2, "r2")

@@ -1,0 +1,78 @@
+"""The runs pages in headless Chromium: a run with a failing test shows its failures first;
+"Re-run failed" makes a linked run holding only the failed tests and opens it; no console
+errors or failed requests; no sideways scroll at 390 px."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.agent_thread import running_agent
+from tests.conftest import LiveServer
+from tests.scripted_executor import ScriptedExecutor
+from tests.web.test_dashboard_browser import BUILD, shoot
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+SUITE = ["tests/login.spec.js", "tests/onboarding.spec.js", "tests/smoke/math.spec.js"]
+
+
+def _finished_run(url: str) -> str:
+    run_id = httpx.post(f"{url}/runs", json={"org_id": BUILD["org_id"],
+                                             "app_version_id": BUILD["app_version_id"],
+                                             "name": "nightly suite"}).json()["run_id"]
+    jobs = [{**BUILD, "test_path": path, "max_attempts": 1} for path in SUITE]
+    assert httpx.post(f"{url}/jobs/batch?run_id={run_id}", json={"jobs": jobs}).is_success
+    return run_id
+
+
+def _wait_finished(page: Page, url: str, run_id: str) -> None:
+    for _ in range(300):
+        if httpx.get(f"{url}/runs/{run_id}").json()["status"] not in ("queued", "running"):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+def test_rerun_failed_from_the_run_page(live_server: LiveServer, page: Page) -> None:
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+            if r.status >= 400 else None)
+    page.set_viewport_size({"width": 390, "height": 844})
+    with running_agent(live_server.url, ScriptedExecutor(), devices="emulator:2"):
+        run_id = _finished_run(live_server.url)
+        _wait_finished(page, live_server.url, run_id)
+
+        page.goto(f"{live_server.url}/#/runs/{run_id}")
+        page.wait_for_selector("#run-tests tbody tr")
+        results = page.locator("#run-tests tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.result)")
+        assert results == ["failed", "passed", "passed", "passed"]
+        assert "logs in" in page.locator("#run-tests tbody tr").first.inner_text()
+        assert page.locator("#run-cancel").count() == 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shoot(page, "run-page-390.png")
+
+        page.click("#run-rerun")
+        page.wait_for_function(f"location.hash.startsWith('#/runs/') && "
+                               f"!location.hash.endsWith('{run_id}')")
+        rerun_id = page.evaluate("decodeURIComponent(location.hash.slice(7))")
+        _wait_finished(page, live_server.url, rerun_id)
+        page.wait_for_selector("#run-fields >> text=re-runs")
+        page.wait_for_selector("#run-tests tbody tr[data-result=failed]")
+        files = page.locator("#run-tests tbody tr td:nth-child(2)").all_inner_texts()
+        assert files and set(files) == {"tests/login.spec.js"}
+        assert page.locator(f"#run-fields a[href='#/runs/{run_id}']").count() == 1
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+        page.goto(f"{live_server.url}/#/runs")
+        page.wait_for_selector(f"#run-list tr[data-run-id='{rerun_id}']")
+        assert page.locator("#run-list tbody tr").count() == 2
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shoot(page, "runs-390.png")
+    assert problems == []
