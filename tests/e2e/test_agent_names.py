@@ -24,12 +24,14 @@ FAST = {"QGJOB_LEASE_SECONDS": "2", "QGJOB_HEARTBEAT_SECONDS": "0.5",
 
 
 class Lab:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, lease_seconds: float = 2.0) -> None:
         self.tmp = tmp
+        self.lease_seconds = lease_seconds
         self.url = f"http://127.0.0.1:{free_port()}"
         self.server = Process("server", "--port", self.url.rsplit(":", 1)[1],
                               "--db", f"sqlite:///{tmp / 'names.db'}",
-                              log=tmp / "server.log", env=FAST)
+                              log=tmp / "server.log",
+                              env={**FAST, "QGJOB_LEASE_SECONDS": f"{lease_seconds:g}"})
         wait_healthy(self.url, self.server)
         self.agents: list[Process] = []
 
@@ -82,6 +84,15 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     running.stop()
 
 
+@pytest.fixture
+def long_lease_lab(tmp_path: Path) -> Iterator[Lab]:
+    """A lease long enough for a second agent process to start and register while the
+    first one's session is still live, on a loaded machine too."""
+    running = Lab(tmp_path, lease_seconds=8.0)
+    yield running
+    running.stop()
+
+
 def refusal(agent: Process) -> str:
     assert agent.popen.wait(20) == 2, agent.output()
     output = agent.output()
@@ -104,7 +115,10 @@ def test_a_second_live_agent_under_a_name_is_refused_and_no_job_is_lost(lab: Lab
     assert first.popen.poll() is None
 
 
-def test_a_stale_agents_name_is_taken_over_and_a_restart_takes_its_own_back(lab: Lab) -> None:
+def test_a_stale_agents_name_is_taken_over_and_a_restart_takes_its_own_back(
+    long_lease_lab: Lab,
+) -> None:
+    lab = long_lease_lab
     first = lab.agent("host-a", "--name", "twin", test_seconds=30)
     lab.wait_online("twin")
     [job_id] = lab.submit(1)
@@ -115,7 +129,7 @@ def test_a_stale_agents_name_is_taken_over_and_a_restart_takes_its_own_back(lab:
     first.stop(signal.SIGKILL)
     assert "another live agent" in refusal(lab.agent("host-b", "--name", "twin"))
 
-    time.sleep(2.5)  # a lease of missed heartbeats: the session is stale
+    time.sleep(lab.lease_seconds + 0.5)  # a lease of missed heartbeats: the session is stale
     lab.agent("host-b", "--name", "twin")
     [job] = lab.wait_finished([job_id], timeout=60)
     # it ran on the session that died, so that loss is charged, once; then it passed
