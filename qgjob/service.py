@@ -47,7 +47,7 @@ from qgjob.ids import new_id, new_ids
 from qgjob.metrics import Metrics
 from qgjob.queue_cap import QueueCap
 from qgjob.scheduler.explain import LaneStanding, explain
-from qgjob.scheduler.policy import Policy
+from qgjob.scheduler.protocol import Policy
 from qgjob.settings import ServerSettings
 from qgjob.store.base import (
     AgentOwner,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, get_type_hints
 from qgjob.protocol.limits import MAX_CLAIM_WAIT_SECONDS
 
 if TYPE_CHECKING:
-    from qgjob.scheduler.policy import Policy
+    from qgjob.scheduler.protocol import Policy
     from qgjob.scheduler.views import FleetRules
 
 

@@ -19,7 +19,7 @@ from qgjob.domain.states import JobState
 from qgjob.ids import new_id
 from qgjob.scheduler.durations import DEFAULT_SECONDS, learn
 from qgjob.scheduler.outlook import left_of
-from qgjob.scheduler.policy import Policy
+from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import (
     ClaimContext,
     DeviceView,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from qgjob.scheduler.fairness import capped
 from qgjob.scheduler.outlook import remaining_seconds
-from qgjob.scheduler.policy import Policy
+from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import ClaimContext, LaneView
 
 

@@ -6,7 +6,8 @@ from dataclasses import fields
 from typing import Any
 
 from qgjob.scheduler.baselines import FifoAffinityPolicy, FifoPolicy, WholeGroupPolicy
-from qgjob.scheduler.policy import FairAffinityPolicy, Policy
+from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.scheduler.protocol import Policy
 
 POLICY_NAMES = ("qgjob", "fifo", "fifo-affinity", "whole-group")
 KNOBS = tuple(f.name for f in fields(FairAffinityPolicy) if f.name != "name")

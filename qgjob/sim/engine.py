@@ -25,7 +25,7 @@ from qgjob.claiming.path import ClaimPath
 from qgjob.domain.attempts import Outcome, RetryPolicy, after_attempt
 from qgjob.domain.models import Batch, Job, NewJob, group_key_for
 from qgjob.domain.states import JobState
-from qgjob.scheduler.policy import Policy
+from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import FleetRules
 from qgjob.sim.trace import Trace, TraceJob
 from qgjob.store.base import Yielded

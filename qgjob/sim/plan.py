@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from qgjob.domain.values import TARGETS
-from qgjob.scheduler.policy import Policy
+from qgjob.scheduler.protocol import Policy
 from qgjob.sim.engine import Simulator
 from qgjob.sim.metrics import percentile
 from qgjob.sim.trace import Trace, TraceDevice

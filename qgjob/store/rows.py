@@ -3,10 +3,14 @@ mapping serves every store."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from qgjob.domain.models import Agent, Device, DeviceUsage, GroupSummary, Job
+from qgjob.domain.queue_order import counts_by_priority
 from qgjob.domain.states import JobState
 
 Row = Mapping[str, Any]
@@ -18,6 +22,29 @@ PUBLIC_COUNT_COLUMNS = {
     "failed": ("failed",),
     "cancelled": ("cancelled",),
 }
+
+
+def lane_counts_from_column(stored: str | Mapping[str, int]) -> tuple[int, ...]:
+    """A lane's queued jobs per priority as the policy reads them, from its
+    `queued_by_priority` column: an object from priority to count, JSON text on SQLite and
+    jsonb (read as a dict already) on PostgreSQL."""
+    if isinstance(stored, str):
+        return _parsed_lane_counts(stored)
+    return counts_by_priority({int(priority): queued for priority, queued in stored.items()})
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_lane_counts(stored: str) -> tuple[int, ...]:
+    # Every claim reads every ready lane of its target, and a lane's text stays the same until
+    # its counts move: parsed once per distinct text, reading the lanes costs what reading
+    # integer columns did.
+    return lane_counts_from_column(json.loads(stored))
+
+
+def lane_counts_to_column(priorities: Iterable[int]) -> str:
+    """The `queued_by_priority` column of jobs of these priorities (one per job)."""
+    return json.dumps({str(priority): queued
+                       for priority, queued in sorted(Counter(priorities).items())})
 
 
 def job_from_row(row: Row) -> Job:

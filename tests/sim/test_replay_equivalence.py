@@ -21,7 +21,8 @@ import pytest
 from qgjob.domain.attempts import Outcome, RetryPolicy
 from qgjob.domain.models import Batch, DeviceSpec, Job, NewJob
 from qgjob.domain.states import JobState
-from qgjob.scheduler.policy import FairAffinityPolicy, Policy
+from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.registry import policy_named
 from qgjob.scheduler.views import FleetRules
 from qgjob.service import JobService

@@ -33,19 +33,22 @@ ON CONFLICT (group_key) DO UPDATE SET
     updated_at = greatest(job_groups.updated_at, EXCLUDED.updated_at);
 
 -- name: add_queued_to_lane
--- A submit's jobs of one lane: its counts, expected work, head and oldest job.
-INSERT INTO job_lanes (group_key, org_id, target, app_version_id, queued_p1, queued_p2,
-                       queued_p3, queued_p4, queued_p5, queued, expected_seconds, head_id,
-                       head_priority, head_created_at, oldest_created_at)
-VALUES (%(group_key)s, %(org_id)s, %(target)s, %(app_version_id)s, %(p1)s, %(p2)s, %(p3)s,
-        %(p4)s, %(p5)s, %(queued)s, %(expected_seconds)s, %(head_id)s, %(head_priority)s,
-        %(head_created_at)s, %(oldest_created_at)s)
+-- A submit's jobs of one lane: its counts (per priority, a jsonb object from priority to
+-- count, added key by key), expected work, head and oldest job.
+INSERT INTO job_lanes (group_key, org_id, target, app_version_id, queued_by_priority, queued,
+                       expected_seconds, head_id, head_priority, head_created_at,
+                       oldest_created_at)
+VALUES (%(group_key)s, %(org_id)s, %(target)s, %(app_version_id)s,
+        %(queued_by_priority)s::jsonb, %(queued)s, %(expected_seconds)s, %(head_id)s,
+        %(head_priority)s, %(head_created_at)s, %(oldest_created_at)s)
 ON CONFLICT (group_key, org_id) DO UPDATE SET
-    queued_p1 = job_lanes.queued_p1 + EXCLUDED.queued_p1,
-    queued_p2 = job_lanes.queued_p2 + EXCLUDED.queued_p2,
-    queued_p3 = job_lanes.queued_p3 + EXCLUDED.queued_p3,
-    queued_p4 = job_lanes.queued_p4 + EXCLUDED.queued_p4,
-    queued_p5 = job_lanes.queued_p5 + EXCLUDED.queued_p5,
+    queued_by_priority = (
+        SELECT jsonb_object_agg(key, total)
+        FROM (SELECT key, sum(value::int) AS total
+              FROM (SELECT key, value FROM jsonb_each_text(job_lanes.queued_by_priority)
+                    UNION ALL
+                    SELECT key, value FROM jsonb_each_text(EXCLUDED.queued_by_priority)) AS added
+              GROUP BY key) AS summed),
     queued = job_lanes.queued + EXCLUDED.queued,
     expected_seconds = job_lanes.expected_seconds + EXCLUDED.expected_seconds,
     -- the lane's head stays unless the batch's comes first in claim order
@@ -430,12 +433,8 @@ WHERE id IN (SELECT id FROM jobs
 -- the others are few (at most a batch per device), so this never reads the queue itself.
 SELECT priority, target, org_id, sum(queued) AS queued, sum(running) AS running
 FROM (
-    SELECT p.priority, l.target, l.org_id,
-           CASE p.priority WHEN 1 THEN l.queued_p1 WHEN 2 THEN l.queued_p2
-                           WHEN 3 THEN l.queued_p3 WHEN 4 THEN l.queued_p4
-                           ELSE l.queued_p5 END AS queued,
-           0 AS running
-    FROM job_lanes l CROSS JOIN generate_series(1, 5) AS p(priority)
+    SELECT c.key::int AS priority, l.target, l.org_id, c.value::int AS queued, 0 AS running
+    FROM job_lanes l CROSS JOIN LATERAL jsonb_each_text(l.queued_by_priority) AS c
     WHERE l.queued > 0
     UNION ALL
     SELECT j.priority, j.target, j.org_id, 1, 0

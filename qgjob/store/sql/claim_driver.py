@@ -11,7 +11,7 @@ from qgjob.domain.models import Job, Lease
 from qgjob.domain.states import JobState
 from qgjob.scheduler.durations import DurationStats, TargetPrior
 from qgjob.scheduler.views import JobView, LaneView, RunningJob
-from qgjob.store.rows import Row, job_from_row, job_to_params
+from qgjob.store.rows import Row, job_from_row, job_to_params, lane_counts_from_column
 from qgjob.store.sql.database import Database, Tx
 
 
@@ -47,8 +47,7 @@ class SqlClaimDriver:
         return [LaneView(
             group_key=r["group_key"], org_id=r["org_id"], app_version_id=r["app_version_id"],
             target=r["target"],
-            queued_by_priority=(r["queued_p1"], r["queued_p2"], r["queued_p3"],
-                                r["queued_p4"], r["queued_p5"]),
+            queued_by_priority=lane_counts_from_column(r["queued_by_priority"]),
             head_submitted_at=r["head_submitted_at"],
             oldest_submitted_at=r["oldest_submitted_at"],
             expected_seconds=estimate(r["expected_seconds"]),

@@ -31,7 +31,7 @@ from qgjob.domain.repeats import FailureEvidence
 from qgjob.domain.runs import NewRun, Run
 from qgjob.domain.states import JobState
 from qgjob.domain.stats import OrgStats
-from qgjob.scheduler.policy import Policy
+from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import ClaimContext, FleetRules
 from qgjob.store.base import (
     AgentOwner,

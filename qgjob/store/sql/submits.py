@@ -7,16 +7,15 @@ write transaction."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from qgjob.domain.models import Job, NewJob
-from qgjob.domain.queue_order import PRIORITIES, ClaimKey, claim_key
+from qgjob.domain.queue_order import ClaimKey, claim_key
 from qgjob.domain.states import JobState
 from qgjob.scheduler.durations import DEFAULT_SECONDS
 from qgjob.store.base import Conflict
-from qgjob.store.rows import job_from_row
+from qgjob.store.rows import job_from_row, lane_counts_to_column
 from qgjob.store.sql.claim_driver import SqlClaimDriver
 from qgjob.store.sql.database import TransientConflict, Tx
 
@@ -26,12 +25,11 @@ def _lane_params(jobs: Sequence[NewJob], prices: dict[_Test, float]
     """One lane's share of a submit: its counts per priority, expected work, head (the job a
     claim takes next) and oldest job."""
     first = jobs[0]
-    by_priority = Counter(job.priority for job in jobs)
     head = min(jobs, key=_claim_order)
     return {
         "group_key": first.group_key, "org_id": first.org_id, "target": first.target,
         "app_version_id": first.app_version_id,
-        **{f"p{n}": by_priority[n] for n in PRIORITIES},
+        "queued_by_priority": lane_counts_to_column(job.priority for job in jobs),
         "queued": len(jobs),
         "expected_seconds": sum(prices[_test(job)] for job in jobs),
         "head_id": head.job_id, "head_priority": head.priority,

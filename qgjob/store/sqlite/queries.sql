@@ -30,16 +30,22 @@ ON CONFLICT (group_key) DO UPDATE SET
     queued = queued + excluded.queued, updated_at = max(updated_at, excluded.updated_at);
 
 -- name: add_queued_to_lane
--- A submit's jobs of one lane: its counts, expected work, head and oldest job.
-INSERT INTO job_lanes (group_key, org_id, target, app_version_id, queued_p1, queued_p2,
-                       queued_p3, queued_p4, queued_p5, queued, expected_seconds, head_id,
-                       head_priority, head_created_at, oldest_created_at)
-VALUES (:group_key, :org_id, :target, :app_version_id, :p1, :p2, :p3, :p4, :p5, :queued,
+-- A submit's jobs of one lane: its counts (per priority, a JSON object from priority to
+-- count, added key by key), expected work, head and oldest job.
+INSERT INTO job_lanes (group_key, org_id, target, app_version_id, queued_by_priority, queued,
+                       expected_seconds, head_id, head_priority, head_created_at,
+                       oldest_created_at)
+VALUES (:group_key, :org_id, :target, :app_version_id, :queued_by_priority, :queued,
         :expected_seconds, :head_id, :head_priority, :head_created_at, :oldest_created_at)
 ON CONFLICT (group_key, org_id) DO UPDATE SET
-    queued_p1 = queued_p1 + excluded.queued_p1, queued_p2 = queued_p2 + excluded.queued_p2,
-    queued_p3 = queued_p3 + excluded.queued_p3, queued_p4 = queued_p4 + excluded.queued_p4,
-    queued_p5 = queued_p5 + excluded.queued_p5, queued = queued + excluded.queued,
+    queued_by_priority = (
+        SELECT json_group_object(key, total)
+        FROM (SELECT key, sum(value) AS total
+              FROM (SELECT key, value FROM json_each(job_lanes.queued_by_priority)
+                    UNION ALL
+                    SELECT key, value FROM json_each(excluded.queued_by_priority))
+              GROUP BY key)),
+    queued = queued + excluded.queued,
     expected_seconds = expected_seconds + excluded.expected_seconds,
     -- the lane's head stays unless the batch's comes first in claim order
     (head_id, head_priority, head_created_at) = (
@@ -417,12 +423,9 @@ WHERE org_id = :org_id AND test_path = :test_path AND target = :target AND state
 -- the others are few (at most a batch per device), so this never reads the queue itself.
 SELECT priority, target, org_id, sum(queued) AS queued, sum(running) AS running
 FROM (
-    SELECT p.priority, l.target, l.org_id,
-           CASE p.priority WHEN 1 THEN l.queued_p1 WHEN 2 THEN l.queued_p2
-                           WHEN 3 THEN l.queued_p3 WHEN 4 THEN l.queued_p4
-                           ELSE l.queued_p5 END AS queued,
+    SELECT CAST(c.key AS INTEGER) AS priority, l.target, l.org_id, c.value AS queued,
            0 AS running
-    FROM job_lanes l CROSS JOIN (SELECT value AS priority FROM json_each('[1, 2, 3, 4, 5]')) AS p
+    FROM job_lanes l CROSS JOIN json_each(l.queued_by_priority) AS c
     WHERE l.queued > 0
     UNION ALL
     SELECT j.priority, j.target, j.org_id, 1, 0

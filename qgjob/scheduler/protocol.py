@@ -1,0 +1,49 @@
+"""What a scheduling policy answers, apart from how one decides: the claim path, the store,
+the service and the simulator depend on this protocol and the views (`views.py`), not on a
+policy's implementation (`policy.py`, `baselines.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, RunningJob
+
+
+class Policy(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def choose_lane(self, ctx: ClaimContext) -> LaneChoice | None:
+        """The lane the device should work on next, or None to stay idle."""
+        ...
+
+    def choose_jobs(
+        self, ctx: ClaimContext, lane: LaneView, candidates: Sequence[JobView]
+    ) -> list[str]:
+        """The batch: ids out of `candidates` (the lane's next jobs), in running order."""
+        ...
+
+    def should_yield(self, ctx: ClaimContext, next_job: JobView) -> bool:
+        """Between two jobs of a batch: hand the rest back so the device can take more
+        urgent work?"""
+        ...
+
+    def lane_band(self, lane: LaneView, now: float) -> int:
+        """How urgent the policy holds a lane (what queue explanations order lanes by)."""
+        ...
+
+    def start_order(self, ctx: ClaimContext, lane: LaneView) -> float:
+        """Among waiting lanes of one band, the lowest is started first (what queue
+        explanations order them by next)."""
+        ...
+
+    @property
+    def preempts(self) -> bool:
+        """Whether it may stop running jobs for urgent work (hard preemption)."""
+        ...
+
+    def choose_preemption(self, ctx: ClaimContext, running: Sequence[RunningJob]
+                          ) -> str | None:
+        """The running job to stop for urgent work, if any."""
+        ...
