@@ -1,5 +1,5 @@
-"""A database whose lanes counted their jobs in columns per priority (before SQLite's 0011 and
-PostgreSQL's 0010) keeps its queue across the migration to one column of counts per lane: the
+"""A database whose lanes counted their jobs in columns per priority (before SQLite's 0012 and
+PostgreSQL's 0011) keeps its queue across the migration to one column of counts per lane: the
 policy sees the same counts, a later submit to the lane adds to them, and every job is
 claimed, in claim order."""
 
@@ -16,8 +16,8 @@ from tests.factories import T0, new_job
 from tests.postgres import BACKENDS, database_url
 from tests.store.helpers import RULES, claim, register
 
-BEFORE = {"sqlite": ("qgjob.store.sqlite.database", 10),
-          "postgres": ("qgjob.store.postgres.database", 9)}
+BEFORE = {"sqlite": ("qgjob.store.sqlite.database", 11),
+          "postgres": ("qgjob.store.postgres.database", 10)}
 """Where each dialect's lanes still had queued_p1 … queued_p5."""
 PRIORITIES = [1, 3, 3, 5, 2, 5, 4, 1]
 
@@ -66,7 +66,8 @@ def _submit_as_before(tx: Tx, jobs: list) -> None:  # type: ignore[type-arg]
             "job_id": job.job_id, "org_id": job.org_id, "app_version_id": job.app_version_id,
             "test_path": job.test_path, "target": job.target, "priority": job.priority,
             "group_key": job.group_key, "max_attempts": job.max_attempts,
-            "expected_seconds": 60.0, "idempotency_key": None, "created_at": job.created_at})
+            "expected_seconds": 60.0, "idempotency_key": None, "created_at": job.created_at,
+            "run_id": None})
     first = jobs[0]
     tx.run("add_queued_to_group", {
         "group_key": first.group_key, "target": first.target,
