@@ -101,7 +101,8 @@ A = "/agents/{agent_a}"
 LEASE = {"lease_id": "{lease}"}
 
 Row = tuple[str, str, Any, dict[str, int]]
-JOB_RESOURCES = ["GET ", "GET /logs", "GET /files", "GET /attempts", "POST /cancel"]
+JOB_RESOURCES = ["GET ", "GET /logs", "GET /files", "GET /artifacts", "GET /attempts",
+                 "POST /cancel"]
 
 
 def own_and_other(resource: str) -> list[Row]:
