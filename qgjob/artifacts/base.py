@@ -1,5 +1,5 @@
-"""The artifact store interface, and what it stores: which files are taken (an allow-list
-of extensions, each with the one content type it is served with) and how names are checked.
+"""The artifact store interface, and how names are checked (the allow-list of types is
+part of the protocol: qgjob/protocol/artifacts.py).
 
 Names come from agents, which run whatever a test suite does: a name is a single path
 segment of safe characters, never a path, and its extension decides its type (what the agent
@@ -11,23 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from qgjob.protocol.artifacts import ARTIFACT_TYPES as TYPES
 from qgjob.protocol.limits import FILE_NAME_MAX, FILE_NAME_PATTERN
 
-TYPES: dict[str, tuple[str, str]] = {
-    ".png": ("image/png", "screenshot"),
-    ".jpg": ("image/jpeg", "screenshot"),
-    ".jpeg": ("image/jpeg", "screenshot"),
-    ".zip": ("application/zip", "trace"),
-    ".webm": ("video/webm", "video"),
-    ".mp4": ("video/mp4", "video"),
-    ".txt": ("text/plain", "attachment"),
-    ".log": ("text/plain", "attachment"),
-    ".json": ("application/json", "attachment"),
-}
-"""Extension -> (content type, kind). Anything else is refused (an HTML or SVG file would
-be script on the API's origin)."""
-KEEP_ORDER = ("screenshot", "trace", "video", "attachment")
-"""Over the cap, what is kept first: screenshots say the most per byte, videos the least."""
 _NAME = re.compile(FILE_NAME_PATTERN)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 

@@ -1,8 +1,26 @@
-"""Failure evidence on the wire: what `GET /jobs/{id}/artifacts` answers."""
+"""Failure evidence on the wire: which files an agent may upload (an allow-list of
+extensions, each with the one content type it is served with), the order they are kept in
+when an attempt's cap is reached, and what `GET /jobs/{id}/artifacts` answers."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
+
+ARTIFACT_TYPES: dict[str, tuple[str, str]] = {
+    ".png": ("image/png", "screenshot"),
+    ".jpg": ("image/jpeg", "screenshot"),
+    ".jpeg": ("image/jpeg", "screenshot"),
+    ".zip": ("application/zip", "trace"),
+    ".webm": ("video/webm", "video"),
+    ".mp4": ("video/mp4", "video"),
+    ".txt": ("text/plain", "attachment"),
+    ".log": ("text/plain", "attachment"),
+    ".json": ("application/json", "attachment"),
+}
+"""Extension -> (content type, kind). Anything else is refused (an HTML or SVG file would
+be script on the API's origin)."""
+KEEP_ORDER = ("screenshot", "trace", "video", "attachment")
+"""Over the cap, what is kept first: screenshots say the most per byte, videos the least."""
 
 
 class ArtifactPublic(BaseModel):
