@@ -20,6 +20,7 @@ from qgjob.agent.evidence import keep_evidence, safe_name
 from qgjob.agent.executors.appwright import judge
 from qgjob.agent.executors.base import JobTicket, Output, RunResult
 from qgjob.agent.runner import Agent
+from qgjob.domain.models import AttemptFile
 from tests.agent.test_runner import all_finished, stop, submit, until
 from tests.conftest import LiveServer, fast_settings, serve
 
@@ -27,13 +28,14 @@ pytestmark = pytest.mark.anyio
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 40
 
 
-def playwright_report(results: Path, outside: Path) -> dict[str, Any]:
+def playwright_report(results: Path, outside: Path, png: bytes = PNG,
+                      webm: bytes = b"\x1aE\xdf\xa3webm" * 10) -> dict[str, Any]:
     """The shape `--reporter=json` writes for one failing and one passing test, with the
     attachments of `screenshot: 'only-on-failure'`, `video` and `trace: 'retain-on-failure'`."""
     failed = results / "artifacts" / "login-logs-in-emulator"
     failed.mkdir(parents=True)
-    (failed / "test-failed-1.png").write_bytes(PNG)
-    (failed / "video.webm").write_bytes(b"\x1aE\xdf\xa3webm" * 10)
+    (failed / "test-failed-1.png").write_bytes(png)
+    (failed / "video.webm").write_bytes(webm)
     (failed / "trace.zip").write_bytes(b"PK\x03\x04trace")
     passed = results / "artifacts" / "login-opens-emulator"
     passed.mkdir(parents=True)
@@ -50,9 +52,14 @@ def playwright_report(results: Path, outside: Path) -> dict[str, Any]:
                 {"title": "logs in", "ok": False, "file": "login.spec.js", "line": 9, "tests": [
                     {"projectName": "emulator", "status": "unexpected", "results": [
                         {"status": "failed", "duration": 1500,
-                         "error": {"message": "expect(received).toBe(expected)",
+                         "error": {"message": "\x1b[31mexpect(received).toBe(expected)\x1b[39m",
                                    "location": {"file": "login.spec.js", "line": 12,
-                                                "column": 5}},
+                                                "column": 5},
+                                   "snippet": "  11 |   await tap('Log in');\n> 12 |   "
+                                              "expect(title).toBe('Welcome');\n     |   ^"},
+                         "steps": [{"title": "tap Log in", "duration": 310},
+                                   {"title": "expect toBe", "duration": 5,
+                                    "error": {"message": "expected"}}],
                          "attachments": [
                              {"name": "video", "contentType": "video/webm",
                               "path": str(failed / "video.webm")},
@@ -99,6 +106,8 @@ class ReportingExecutor:
     executor does after `npx appwright test`."""
 
     folder: Path
+    png: bytes = PNG
+    webm: bytes = b"\x1aE\xdf\xa3webm" * 10
     name: str = "appwright"
     runs: list[str] = field(default_factory=list)
     scratches: list[Path] = field(default_factory=list)
@@ -111,13 +120,15 @@ class ReportingExecutor:
                   output: Output) -> RunResult:
         self.runs.append(job.job_id)
         results = self.folder / f"run-{len(self.runs)}"
-        report = playwright_report(results, self.folder / "elsewhere.txt")
+        report = playwright_report(results, self.folder / "elsewhere.txt", self.png, self.webm)
         (results / "report.json").write_text(json.dumps(report))
+        files = (AttemptFile("report.json", "application/json",
+                             (results / "report.json").read_bytes()),)
         result = judge(results / "report.json", job.test_path, "", ())
         scratch, evidence = keep_evidence(report, results)
         self.scratches += [scratch] if scratch else []
-        return RunResult(result.outcome, result.error, result.cases, evidence=evidence,
-                         scratch=scratch)
+        return RunResult(result.outcome, result.error, result.cases, files=files,
+                         evidence=evidence, scratch=scratch)
 
 
 async def test_the_agent_uploads_evidence_within_the_cap(tmp_path: Path) -> None:
