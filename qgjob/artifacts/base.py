@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from qgjob.domain.values import NAME_MAX, NAME_PATTERN
 from qgjob.protocol.artifacts import ARTIFACT_TYPES as TYPES
 from qgjob.protocol.limits import FILE_NAME_MAX, FILE_NAME_PATTERN
 
 _NAME = re.compile(FILE_NAME_PATTERN)
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_ID = re.compile(NAME_PATTERN)
 
 
 class ArtifactRefused(Exception):
@@ -72,7 +73,7 @@ def artifact_type(name: str) -> tuple[str, str]:
 
 def check_place(job_id: str, attempt: int) -> None:
     """The job id and attempt become directory names: plain ids and positive numbers only."""
-    if not _ID.fullmatch(job_id) or not 0 < attempt < 1_000_000:
+    if len(job_id) > NAME_MAX or not _ID.fullmatch(job_id) or not 0 < attempt < 1_000_000:
         raise ArtifactRefused("not a job id and attempt number", "bad_artifact_name", 400)
 
 
