@@ -37,7 +37,10 @@ def keep_evidence(report: Any, results: Path) -> tuple[Path | None, tuple[Eviden
     kept = []
     for number, (test, source) in enumerate(found, start=1):
         name = safe_name(number, source.name)
-        shutil.move(source, scratch / name)
+        try:
+            shutil.move(source, scratch / name)
+        except OSError:  # evidence is a bonus: a file that cannot move never costs the result
+            continue
         kept.append(Evidence(name, scratch / name, test))
     return scratch, tuple(kept)
 
