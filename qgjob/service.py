@@ -56,6 +56,7 @@ from qgjob.store.base import (
     HeartbeatAck,
     JobFilter,
     LeaseLost,
+    NotFound,
     QueueCount,
     Store,
     Transitioned,
@@ -146,6 +147,8 @@ class JobService:
         self.queue_cap = QueueCap(settings.max_queued_jobs_per_org,
                                   lambda org: self._run(self.store.queued_jobs_of_org, org))
         self._lease_owners: dict[str, str] = {}
+        self.maintenance_hooks: list[Callable[[float], Awaitable[None]]] = []
+        """Called with `now` at the end of each maintenance pass (evidence retention)."""
         self._store_calls = 0
         self._store_calls_lock = threading.Lock()
 
@@ -454,6 +457,18 @@ class JobService:
         await self._check_lease(agent_id, lease_id)
         await self._run(self.store.save_file, job_id, lease_id, attempt, file)
 
+    async def check_running_attempt(self, agent_id: str, job_id: str, lease_id: str,
+                                    attempt: int) -> None:
+        """LeaseLost unless `attempt` is the job's running attempt under this agent's lease."""
+        await self._check_lease(agent_id, lease_id)
+        job = await self.get_job(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id!r} not found")
+        if job.state is not JobState.RUNNING or job.lease_id != lease_id \
+                or job.attempts != attempt:
+            raise LeaseLost(f"job {job_id} is {job.state.value}, attempt {job.attempts}: "
+                            f"attempt {attempt} under lease {lease_id} is over")
+
     async def read_output(self, job_id: str, attempt: int | None, offset: int
                           ) -> OutputSlice | None:
         return await self._run(self.store.read_output, job_id, attempt, offset)
@@ -501,6 +516,8 @@ class JobService:
         await self.prune_test_history()
         await self.count_device_time(now)
         self._wake_for([c.after for c in rescued] + promoted)
+        for hook in self.maintenance_hooks:
+            await hook(now)
 
     async def count_device_time(self, now: float) -> None:
         """Every `usage_count_seconds` (or maintenance pass, if rarer); a step longer than

@@ -110,6 +110,15 @@ class ServerSettings:
     """A device that fails this many installs, or loses this many attempts, in a row leaves
     the rotation until `qgjob devices enable` (a successful install or a passed attempt
     resets the count); 0 never takes one out."""
+    artifact_dir: str = ""
+    """Where failure evidence (screenshots, videos, traces) is kept, DIR/<job>/<attempt>/;
+    empty means `artifacts` under the user's data directory. Replicas share it over a common
+    mount."""
+    artifact_attempt_max_bytes: int = 50 * 1024 * 1024
+    """Most evidence one attempt keeps; past it, screenshots are kept first, then traces,
+    then videos, and what did not fit is listed as dropped. 0 keeps none."""
+    artifact_retention_days: float = 14.0
+    """Evidence older than this is removed by the maintenance pass."""
     policy: dict[str, float] = field(default_factory=dict)
     """The scheduling policy's constants, e.g. {"join_installs": 3} (README: How scheduling
     works); unlisted ones keep their defaults."""
@@ -153,6 +162,14 @@ class ServerSettings:
                           default_weight=self.standard_weight)
 
     @property
+    def resolved_artifact_dir(self) -> Path:
+        if self.artifact_dir:
+            return Path(self.artifact_dir).expanduser()
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("qgjob")) / "artifacts"
+
+    @property
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()
 
@@ -180,11 +197,12 @@ _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "mainte
              "usage_count_seconds",
              "retry_base_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
              "max_attempts", "max_infra_failures", "max_body_bytes", "test_history_days",
-             "max_connections", "http_idle_seconds", "http_header_seconds")
+             "max_connections", "http_idle_seconds", "http_header_seconds",
+             "artifact_retention_days")
 _NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burst",
                  "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds",
                  "job_rate_limit_per_second", "job_rate_limit_burst", "max_queued_jobs_per_org",
-                 "device_failure_limit")
+                 "device_failure_limit", "artifact_attempt_max_bytes")
 
 
 def _check(settings: ServerSettings) -> None:
@@ -217,6 +235,8 @@ def _check(settings: ServerSettings) -> None:
                          "or never")
     if settings.max_body_bytes < 1024:
         raise ValueError(f"{value('max_body_bytes')} must be at least 1024")
+    if settings.artifact_dir and Path(settings.artifact_dir).expanduser().is_file():
+        raise ValueError(f"{value('artifact_dir')} is a file, not a directory")
     settings.trusted_proxy_networks()  # a bad entry is refused at start, not at a request
     from qgjob.scheduler.registry import KNOBS
 

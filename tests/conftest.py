@@ -57,6 +57,7 @@ def fast_settings(tmp_path: Path, **changes: object) -> ServerSettings:
         "heartbeat_seconds": 0.2, "lease_seconds": 2.0, "claim_wait_seconds": 2.0,
         "claim_poll_seconds": 0.5, "maintenance_seconds": 0.1, "retry_base_seconds": 0.05,
         "retry_max_seconds": 0.2, "agent_offline_seconds": 2.0,
+        "artifact_dir": str(tmp_path / "artifacts"),
     }
     values.update(changes)
     return ServerSettings(**values)  # type: ignore[arg-type]

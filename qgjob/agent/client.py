@@ -16,7 +16,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from qgjob import __version__
-from qgjob.agent.executors.base import JobTicket
+from qgjob.agent.executors.base import Evidence, JobTicket
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
 from qgjob.domain.values import TargetName
@@ -221,6 +221,18 @@ class AgentClient:
                          timeout=60.0)
 
     @_refuses_invalid
+    async def upload_evidence(self, job_id: str, lease_id: str, attempt: int,
+                              evidence: Evidence) -> None:
+        """One file of the attempt's failure evidence, as raw bytes. Rejected (413) when it
+        does not fit the attempt's cap on the server, which lists it as dropped."""
+        params = {"lease_id": lease_id, "attempt": str(attempt),
+                  **({"test": evidence.test[:limits.CASE_TITLE_MAX]} if evidence.test else {})}
+        await self._send(self._pools[zlib.crc32(job_id.encode()) % POOLS], "PUT",
+                         f"/agents/{self.agent_id}/jobs/{job_id}/artifacts/{evidence.name}",
+                         timeout=120.0, params=params, content=evidence.path.read_bytes(),
+                         headers={"Content-Type": "application/octet-stream"})
+
+    @_refuses_invalid
     async def release(self, lease_id: str, job_ids: Sequence[str]) -> None:
         await self._post(f"/agents/{self.agent_id}/leases/{lease_id}/release",
                          _body(wire.ReleaseRequest(job_ids=list(job_ids))))
@@ -247,11 +259,15 @@ class AgentClient:
         await self._post(f"/agents/{self.agent_id}/installs", _body(install))
 
     async def _post(self, path: str, body: dict[str, Any], timeout: float | None = None) -> Any:
-        server = self.servers.current()
         pool = self._pools[zlib.crc32(f"{path} {body.get('device')}".encode()) % POOLS]
+        return await self._send(pool, "POST", path, json=body, timeout=timeout)
+
+    async def _send(self, pool: httpx.AsyncClient, method: str, path: str,
+                    timeout: float | None = None, **request: Any) -> Any:
+        server = self.servers.current()
         try:
-            response = await pool.post(server + path, json=body,
-                                       timeout=timeout or self._timeout)
+            response = await pool.request(method, server + path,
+                                          timeout=timeout or self._timeout, **request)
         except httpx.HTTPError as exc:
             self.servers.failed(server)
             raise ServerUnavailable(f"{server}: {type(exc).__name__}: {exc}") from exc

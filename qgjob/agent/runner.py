@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -287,6 +288,7 @@ class Agent:
         device.state, device.job_id = "idle", None
         self.jobs_run += 1
         await self._upload_files(job, lease_id, attempt, result)
+        await self._upload_evidence(job, lease_id, attempt, result)
         try:
             status = await self._retrying(
                 f"{job.job_id} report",
@@ -307,6 +309,24 @@ class Agent:
                 await self.client.upload_file(job.job_id, lease_id, attempt, file)
             except (ServerUnavailable, Rejected, LeaseLost, AgentUnknown) as problem:
                 log.warning("%s: report file %s not kept: %s", job.job_id, file.name, problem)
+
+    async def _upload_evidence(self, job: JobTicket, lease_id: str, attempt: int,
+                               result: RunResult) -> None:
+        """Screenshots first, then traces, then videos (the executor's order): over the
+        server's cap a file is refused and listed as dropped, and the next may still fit."""
+        try:
+            for evidence in result.evidence:
+                try:
+                    await self.client.upload_evidence(job.job_id, lease_id, attempt, evidence)
+                except (ServerUnavailable, Rejected, OSError) as problem:
+                    log.warning("%s: evidence %s not kept: %s", job.job_id, evidence.name,
+                                problem)
+                except (LeaseLost, AgentUnknown) as problem:
+                    log.warning("%s: evidence not kept: %s", job.job_id, problem)
+                    return
+        finally:
+            if result.scratch is not None:
+                shutil.rmtree(result.scratch, ignore_errors=True)
 
     async def _execute(self, device: _Device, job: JobTicket, output: Output) -> RunResult:
         try:

@@ -15,8 +15,10 @@ from qgjob.api.auth import Gatekeeper
 from qgjob.api.errors import RequestGuard, install_error_handlers
 from qgjob.api.events import ChangeFeed
 from qgjob.api.params import single_query_values
-from qgjob.api.routes import agents, cluster, fleet, health, history, jobs, live, runs
+from qgjob.api.routes import agents, artifacts, cluster, fleet, health, history, jobs, live, runs
+from qgjob.artifacts import ArtifactStore, DirectoryArtifactStore
 from qgjob.auth.principal import Principal
+from qgjob.evidence import EvidenceService
 from qgjob.metrics import Metrics
 from qgjob.runs import RunService
 from qgjob.service import JobService
@@ -33,10 +35,12 @@ def create_app(
     clock: Callable[[], float] = time.time,
     maintenance: bool = True,
     process_tokens: Mapping[str, Principal] | None = None,
+    artifact_store: ArtifactStore | None = None,
 ) -> FastAPI:
     """Build the API. Without `store`, the app opens (and migrates) the database its settings
     name at start-up and closes it at shutdown. `process_tokens` are accepted besides the
-    stored ones and live only in this process (the local agent of `qgjob up`)."""
+    stored ones and live only in this process (the local agent of `qgjob up`). Without
+    `artifact_store`, failure evidence goes to the directory its settings name."""
     settings = settings or ServerSettings.from_env()
     metrics = Metrics()
 
@@ -51,6 +55,11 @@ def create_app(
         app.state.service = service
         app.state.runs = RunService(service)
         app.state.events = ChangeFeed(service.change_marker)
+        evidence = EvidenceService(service, artifact_store or DirectoryArtifactStore(
+            settings.resolved_artifact_dir, settings.artifact_attempt_max_bytes),
+            settings.artifact_retention_days)
+        app.state.evidence = evidence
+        service.maintenance_hooks.append(evidence.sweep_due)
         metrics.watch(active)
         app.state.gatekeeper = Gatekeeper.of(settings, active, clock, process_tokens or {})
         task = None
@@ -78,9 +87,11 @@ def create_app(
         dependencies=[Depends(single_query_values)],
     )
     install_error_handlers(app)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
+                       artifact_bytes=settings.artifact_attempt_max_bytes)
     app.include_router(jobs.router)
     app.include_router(runs.router)
+    app.include_router(artifacts.router)
     app.include_router(cluster.router)
     app.include_router(agents.router)
     app.include_router(fleet.router)

@@ -11,6 +11,7 @@ from qgjob.api.events import ChangeFeed
 from qgjob.api.params import ID_MAX, ID_PATTERN
 from qgjob.auth.principal import AGENTS, SUBMITTERS, Principal
 from qgjob.auth.tokens import Role
+from qgjob.evidence import EvidenceService
 from qgjob.runs import RunService
 from qgjob.service import JobService
 
@@ -37,6 +38,14 @@ def get_feed(request: Request) -> ChangeFeed:
 
 
 FeedDep = Annotated[ChangeFeed, Depends(get_feed)]
+
+
+def get_evidence(request: Request) -> EvidenceService:
+    evidence: EvidenceService = request.app.state.evidence
+    return evidence
+
+
+EvidenceDep = Annotated[EvidenceService, Depends(get_evidence)]
 
 Caller = Annotated[Principal, Depends(require(SUBMITTERS))]
 """Submitters (within their org) and admins: the jobs and cluster endpoints."""

@@ -16,6 +16,8 @@ INLINE_TYPES = frozenset({
     "video/mp4", "video/webm",
 })
 """Shown in the browser: none of them runs script (image/svg+xml does, so it is not here)."""
+DOWNLOAD_TYPES = frozenset({"application/zip"})
+"""Kept under their own type (a Playwright trace is a zip) but always a download."""
 
 UNTRUSTED_CONTENT = {
     "X-Content-Type-Options": "nosniff",
@@ -30,5 +32,6 @@ def file_answer(name: str, media_type: str) -> tuple[str, dict[str, str]]:
     if media_type.lower() in INLINE_TYPES:
         return media_type.lower(), {**UNTRUSTED_CONTENT,
                                     "Content-Disposition": f'inline; filename="{name}"'}
-    return "application/octet-stream", {**UNTRUSTED_CONTENT,
+    kept = media_type.lower() if media_type.lower() in DOWNLOAD_TYPES else None
+    return kept or "application/octet-stream", {**UNTRUSTED_CONTENT,
                                         "Content-Disposition": f'attachment; filename="{name}"'}

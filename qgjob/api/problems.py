@@ -25,7 +25,9 @@ class Problem(BaseModel):
         "`agent_online`, `device_ambiguous` (409) from the fleet operations; `invalid_input` on "
         "every 422 of a body, path or query that breaks its schema; from the runs endpoints "
         "`unknown_run` (404), `bad_cursor`, `run_mismatch` (422), `run_finished`, "
-        "`run_not_finished`, `nothing_failed` (409)"))
+        "`run_not_finished`, `nothing_failed` (409); from the evidence endpoints "
+        "`bad_artifact_name` (400), `artifact_type` (415), `artifact_over_cap` (413), "
+        "`unknown_artifact` (404)"))
 
 
 class CodedProblem(HTTPException):

@@ -11,7 +11,7 @@ from qgjob.settings import ServerSettings
 @pytest.fixture
 def settings(tmp_path: Path) -> ServerSettings:
     return ServerSettings(database_url=f"sqlite:///{tmp_path / 'api.db'}", heartbeat_seconds=0.2,
-                          claim_poll_seconds=0.2)
+                          claim_poll_seconds=0.2, artifact_dir=str(tmp_path / "artifacts"))
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ class World:
 @contextmanager
 def built_world(folder: Path) -> Iterator[World]:
     settings = ServerSettings(database_url=f"sqlite:///{folder / 'auth.db'}?synchronous=normal",
-                              rate_limit_per_second=0, agent_rate_limit_per_second=0)
+                              rate_limit_per_second=0, agent_rate_limit_per_second=0,
+                              artifact_dir=str(folder / "artifacts"))
     store = open_store(settings.database_url)
     texts = {}
     for who, role, org in [("admin", Role.ADMIN, None), ("acme", Role.SUBMITTER, "acme"),
@@ -101,7 +102,8 @@ A = "/agents/{agent_a}"
 LEASE = {"lease_id": "{lease}"}
 
 Row = tuple[str, str, Any, dict[str, int]]
-JOB_RESOURCES = ["GET ", "GET /logs", "GET /files", "GET /attempts", "POST /cancel"]
+JOB_RESOURCES = ["GET ", "GET /logs", "GET /files", "GET /artifacts", "GET /attempts",
+                 "POST /cancel"]
 
 
 def own_and_other(resource: str) -> list[Row]:
@@ -158,6 +160,8 @@ MATRIX: list[Row] = [
      dict(acme=403, agent_a=204, agent_b=403, admin=204)),
     ("POST", f"{A}/jobs/{{acme_job}}/files",
      {**LEASE, "attempt": 1, "name": "junit.xml", "content_base64": "PHgvPg=="},
+     dict(acme=403, agent_a=204, agent_b=403, admin=204)),
+    ("PUT", f"{A}/jobs/{{acme_job}}/artifacts/shot.png?lease_id={{lease}}&attempt=1", "png",
      dict(acme=403, agent_a=204, agent_b=403, admin=204)),
     ("POST", f"{A}/jobs/{{acme_job}}/report", {**LEASE, "attempt": 1, "outcome": "passed"},
      dict(acme=403, agent_a=200, agent_b=403, admin=200)),

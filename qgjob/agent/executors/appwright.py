@@ -10,10 +10,11 @@ import json
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from qgjob.agent.evidence import keep_evidence
 from qgjob.agent.executors.base import InstallFailed, JobTicket, Output, RunResult
 from qgjob.agent.executors.process import (
     job_environment,
@@ -92,9 +93,12 @@ class AppWrightExecutor:
                 return RunResult(Outcome.CANCELLED, "stopped on cancel")
             files = _report_files(results)
             if finished.timed_out:
-                return RunResult(Outcome.FAILED, f"timed out after {self.timeout_seconds:g}s; "
-                                 "its process group was killed", files=files)
-            return judge(results / "report.json", job.test_path, finished.tail, files)
+                result = RunResult(Outcome.FAILED, f"timed out after {self.timeout_seconds:g}s; "
+                                   "its process group was killed", files=files)
+            else:
+                result = judge(results / "report.json", job.test_path, finished.tail, files)
+            scratch, evidence = keep_evidence(_read_json(results / "report.json"), results)
+            return replace(result, evidence=evidence, scratch=scratch)
 
     def command(self, test_path: str, project: str, results: Path) -> list[str]:
         per_test_ms = int(self.timeout_seconds * 1000)
@@ -155,6 +159,13 @@ def _cases(suites: list[dict[str, Any]], titles: list[str]) -> list[CaseResult]:
                     file=spec.get("file")))
         found += _cases(suite.get("suites", []), path)
     return found
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _plain(text: str) -> str:

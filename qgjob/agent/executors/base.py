@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from qgjob.domain.attempts import Outcome
@@ -24,6 +25,17 @@ class JobTicket:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """A file a failed test left (screenshot, video, trace…), waiting on the agent's disk to
+    be uploaded."""
+
+    name: str
+    """A plain file name, unique within the attempt; its extension says its type."""
+    path: Path
+    test: str | None = None
+
+
+@dataclass(frozen=True)
 class RunResult:
     outcome: Outcome
     error: str | None = None
@@ -31,6 +43,10 @@ class RunResult:
     """Per-test results, when the runner reports them (AppWright's JSON report)."""
     files: tuple[AttemptFile, ...] = ()
     """Report files to keep with the attempt."""
+    evidence: tuple[Evidence, ...] = ()
+    """Failed tests' attachments, in the order to keep them should the server's cap bite."""
+    scratch: Path | None = None
+    """A folder holding the evidence, removed once it is uploaded."""
 
 
 class Output(Protocol):

@@ -1,8 +1,10 @@
-// The job list with its filters, and one job's page: fields, attempts, tests, files and logs.
+// The job list with its filters, and one job's page: fields, attempts, tests, evidence, report,
+// files and logs.
 import {
   STATUSES, TARGETS, badge, clock, download, duration, filtersToHash, getJson, h, jobLink, replace,
   table,
 } from "./dom.js";
+import { EvidencePanel, ReportPanel } from "./evidence.js";
 import { LogBox } from "./logbox.js";
 
 const PAGE = 200;
@@ -81,10 +83,13 @@ export const jobPage = {
     this.attempts = h("div", { class: "panel", id: "job-attempts" });
     this.tests = h("div", { class: "panel", id: "job-tests" });
     this.files = h("div", { class: "panel", id: "job-files" });
+    this.evidence = new EvidencePanel(jobId);
+    this.report = new ReportPanel(jobId);
     this.picker = h("div", { class: "attempt-picker" });
     const logs = h("section", { class: "panel", id: "job-logs" },
       h("h2", {}, "Logs"), this.picker, this.logbox.element);
-    replace(main, this.title, this.fields, this.attempts, this.tests, this.files, logs);
+    replace(main, this.title, this.fields, this.attempts, this.tests, this.evidence.element,
+      this.report.element, this.files, logs);
   },
 
   async refresh() {
@@ -97,7 +102,7 @@ export const jobPage = {
     this.drawTests(job.tests);
     this.drawFiles(files.files);
     this.drawPicker(attempts.attempts);
-    await this.logbox.update();
+    await Promise.all([this.logbox.update(), this.evidence.update(), this.report.update(files.files)]);
   },
 
   drawFields(job) {

@@ -1,0 +1,112 @@
+"""Failure evidence: agents upload an attempt's screenshots, videos and traces (raw bytes,
+one file per request); whoever may see the job lists and downloads them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from qgjob.api.deps import Caller, EvidenceDep, OwnAgentId, ServiceDep
+from qgjob.api.downloads import file_answer
+from qgjob.api.params import ID_MAX, ID_PATTERN, JobIdPath
+from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES, CodedProblem
+from qgjob.api.visibility import visible_job
+from qgjob.artifacts import ArtifactRefused, AttemptArtifacts, artifact_type
+from qgjob.protocol import limits
+from qgjob.protocol.artifacts import (
+    ArtifactList,
+    ArtifactPublic,
+    AttemptArtifactsPublic,
+    DroppedPublic,
+)
+from qgjob.protocol.fields import iso
+
+router = APIRouter(tags=["failure evidence"], responses=ERROR_RESPONSES)
+
+AttemptNumber = Annotated[int, Path(ge=1, le=limits.MAX_ATTEMPT_NUMBER)]
+ArtifactName = Annotated[str, Path(min_length=1, max_length=255)]
+"""Checked by the store (400 `bad_artifact_name`), so a hostile name gets a clear code."""
+
+
+def _refused(problem: ArtifactRefused) -> CodedProblem:
+    return CodedProblem(problem.status, str(problem), problem.code)
+
+
+@router.put("/agents/{agent_id}/jobs/{job_id}/artifacts/{name}",
+            status_code=status.HTTP_204_NO_CONTENT,
+            openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
+            responses={409: {"description": "the job left this lease"}})
+async def upload_artifact(
+    agent_id: OwnAgentId, job_id: JobIdPath, name: ArtifactName, request: Request,
+    evidence: EvidenceDep,
+    lease_id: Annotated[str, Query(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)],
+    attempt: Annotated[int, Query(ge=1, le=limits.MAX_ATTEMPT_NUMBER)],
+    test: Annotated[str | None, Query(max_length=limits.CASE_TITLE_MAX)] = None,
+) -> Response:
+    """One file of the running attempt's evidence, as raw bytes (`application/octet-stream`).
+    The name's extension decides its type (`.png`, `.jpg`, `.webm`, `.mp4`, `.zip`, `.txt`,
+    `.log`, `.json`; others 415 `artifact_type`); a name that is not a plain file name is 400
+    `bad_artifact_name`. Past the attempt's cap it is 413 `artifact_over_cap`, and the file is
+    listed as dropped."""
+    try:
+        artifact_type(name)
+        room = await evidence.room(agent_id, job_id, lease_id, attempt)
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > room:
+            await evidence.drop(job_id, attempt, name, int(declared),
+                                f"over the attempt's cap ({room} bytes of room left)", test)
+            raise ArtifactRefused(f"{name}: over the attempt's cap", "artifact_over_cap", 413)
+        content = await _read_body(request)
+        await evidence.save(job_id, attempt, name, content, test)
+    except ArtifactRefused as problem:
+        raise _refused(problem) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _read_body(request: Request) -> bytes:
+    chunks = [chunk async for chunk in request.stream()]
+    return b"".join(chunks)
+
+
+@router.get("/jobs/{job_id}/artifacts", response_model=ArtifactList)
+async def list_artifacts(job_id: JobIdPath, service: ServiceDep, evidence: EvidenceDep,
+                         caller: Caller) -> ArtifactList:
+    """Each attempt's evidence (screenshots, videos, traces), and what was dropped and why."""
+    await visible_job(service, caller, job_id)
+    attempts = await evidence.attempts(job_id)
+    return ArtifactList(attempts=[_public(job_id, a) for a in attempts],
+                        attempt_max_bytes=service.settings.artifact_attempt_max_bytes,
+                        retention_days=service.settings.artifact_retention_days)
+
+
+def _public(job_id: str, stored: AttemptArtifacts) -> AttemptArtifactsPublic:
+    return AttemptArtifactsPublic(
+        attempt=stored.attempt, created_at=iso(stored.created_at) or "", size=stored.size,
+        files=[ArtifactPublic(name=f.name, media_type=f.media_type, kind=f.kind, size=f.size,
+                              test=f.test,
+                              url=f"/jobs/{job_id}/artifacts/{stored.attempt}/{f.name}")
+               for f in stored.files],
+        dropped=[DroppedPublic(name=d.name, size=d.size, reason=d.reason, test=d.test)
+                 for d in stored.dropped])
+
+
+@router.get("/jobs/{job_id}/artifacts/{attempt}/{name}", response_class=Response,
+            responses={**TEXT_ROUTE_ERROR_RESPONSES,
+                       200: {"content": {"image/png": {}, "video/webm": {},
+                                         "application/zip": {}}}})
+async def get_artifact(job_id: JobIdPath, attempt: AttemptNumber, name: ArtifactName,
+                       service: ServiceDep, evidence: EvidenceDep, caller: Caller) -> Response:
+    """The file with its type: images and video inline, a trace (`application/zip`) as a
+    download to open with `npx playwright show-trace FILE`."""
+    await visible_job(service, caller, job_id)
+    try:
+        found = await evidence.read(job_id, attempt, name)
+    except ArtifactRefused as problem:
+        raise _refused(problem) from None
+    if found is None:
+        raise CodedProblem(404, f"job {job_id!r} has no artifact {name!r} in attempt "
+                                f"{attempt}", "unknown_artifact")
+    entry, content = found
+    media_type, headers = file_answer(entry.name, entry.media_type)
+    return Response(content, media_type=media_type, headers=headers)

@@ -1,0 +1,147 @@
+"""The default artifact store: plain files under one directory, DIR/<job>/<attempt>/, each
+attempt with a small manifest (`.manifest.json`: what is kept, what was dropped and why).
+No database rows, so several replicas can share it over a common mount.
+
+A file is written under a temporary name and renamed, and the manifest likewise, so a
+reader never sees half a file. One agent uploads an attempt's files one after another, so a
+lock per process is enough for the manifest's read-modify-write."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import threading
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from qgjob.artifacts.base import (
+    ArtifactEntry,
+    ArtifactRefused,
+    AttemptArtifacts,
+    DroppedArtifact,
+    artifact_type,
+    check_place,
+)
+
+MANIFEST = ".manifest.json"
+"""Starts with a dot: no uploaded name can (the name pattern forbids it)."""
+
+
+class DirectoryArtifactStore:
+    def __init__(self, root: Path, attempt_max_bytes: int) -> None:
+        self.root = Path(root)
+        self.attempt_max_bytes = attempt_max_bytes
+        self._lock = threading.Lock()
+
+    def save(self, job_id: str, attempt: int, name: str, content: bytes, *,
+             test: str | None, now: float) -> ArtifactEntry:
+        media_type, kind = artifact_type(name)
+        with self._lock:
+            manifest = self._load(job_id, attempt, now)
+            others = [f for f in manifest.files if f.name != name]
+            used = sum(f.size for f in others)
+            if used + len(content) > self.attempt_max_bytes:
+                reason = (f"over the attempt's cap of {self.attempt_max_bytes} bytes "
+                          f"({used} already kept)")
+                self._write(job_id, attempt, _with_drop(
+                    manifest, DroppedArtifact(name, len(content), reason, test)))
+                raise ArtifactRefused(f"{name}: {reason}", "artifact_over_cap", 413)
+            folder = self._folder(job_id, attempt)
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_atomic(folder / name, content)
+            entry = ArtifactEntry(name, media_type, kind, len(content), test)
+            self._write(job_id, attempt, replace(manifest, files=(*others, entry)))
+            return entry
+
+    def drop(self, job_id: str, attempt: int, name: str, size: int, reason: str, *,
+             test: str | None, now: float) -> None:
+        artifact_type(name)
+        with self._lock:
+            manifest = self._load(job_id, attempt, now)
+            self._write(job_id, attempt,
+                        _with_drop(manifest, DroppedArtifact(name, size, reason, test)))
+
+    def room(self, job_id: str, attempt: int) -> int:
+        check_place(job_id, attempt)
+        used = self._load(job_id, attempt, 0.0).size
+        return max(0, self.attempt_max_bytes - used)
+
+    def attempts(self, job_id: str) -> list[AttemptArtifacts]:
+        check_place(job_id, 1)
+        folder = self.root / job_id
+        if not folder.is_dir():
+            return []
+        numbers = sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+        found = [self._load(job_id, n, 0.0) for n in numbers]
+        return [m for m in found if m.files or m.dropped]
+
+    def read(self, job_id: str, attempt: int, name: str) -> tuple[ArtifactEntry, bytes] | None:
+        artifact_type(name)
+        manifest = self._load(job_id, attempt, 0.0)
+        entry = next((f for f in manifest.files if f.name == name), None)
+        if entry is None:
+            return None
+        try:
+            return entry, (self._folder(job_id, attempt) / name).read_bytes()
+        except FileNotFoundError:  # swept between the manifest and the file
+            return None
+
+    def sweep(self, before: float) -> int:
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        for job in list(self.root.iterdir()):
+            for attempt in list(job.iterdir()) if job.is_dir() else []:
+                if _stored_at(attempt) < before:
+                    shutil.rmtree(attempt, ignore_errors=True)
+                    removed += 1
+            with contextlib.suppress(OSError):
+                job.rmdir()  # only once empty
+        return removed
+
+    def _folder(self, job_id: str, attempt: int) -> Path:
+        check_place(job_id, attempt)
+        return self.root / job_id / str(attempt)
+
+    def _load(self, job_id: str, attempt: int, now: float) -> AttemptArtifacts:
+        try:
+            raw = json.loads((self._folder(job_id, attempt) / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return AttemptArtifacts(attempt, now)
+        return AttemptArtifacts(
+            attempt, float(raw.get("created_at", now)),
+            tuple(ArtifactEntry(**f) for f in raw.get("files", [])),
+            tuple(DroppedArtifact(**d) for d in raw.get("dropped", [])))
+
+    def _write(self, job_id: str, attempt: int, manifest: AttemptArtifacts) -> None:
+        folder = self._folder(job_id, attempt)
+        folder.mkdir(parents=True, exist_ok=True)
+        body: dict[str, Any] = asdict(manifest)
+        body["job_id"] = job_id
+        _write_atomic(folder / MANIFEST, json.dumps(body, indent=1).encode())
+
+
+def _with_drop(manifest: AttemptArtifacts, dropped: DroppedArtifact) -> AttemptArtifacts:
+    others = tuple(d for d in manifest.dropped if d.name != dropped.name)
+    return replace(manifest, dropped=(*others, dropped))
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    scratch = path.with_name(f".part-{os.getpid()}-{threading.get_ident()}-{path.name}")
+    scratch.write_bytes(content)
+    os.replace(scratch, path)
+
+
+def _stored_at(attempt: Path) -> float:
+    """When the attempt's evidence was first stored: its manifest says; a folder without one
+    (a crash before the first manifest) counts from its last change."""
+    try:
+        return float(json.loads((attempt / MANIFEST).read_text())["created_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        try:
+            return attempt.stat().st_mtime
+        except OSError:
+            return float("inf")

@@ -1,0 +1,101 @@
+"""Failure evidence through the API: agents upload an attempt's files under its lease,
+whoever may see the job reads them with their own types and the untrusted-content headers."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qgjob.api.app import create_app
+from qgjob.settings import ServerSettings
+from tests.api.test_agent_protocol import running_job
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+
+
+def upload(client: TestClient, agent: str, job_id: str, lease: str, name: str,
+           content: bytes, attempt: int = 1, test: str | None = None) -> object:
+    params = {"lease_id": lease, "attempt": attempt, **({"test": test} if test else {})}
+    return client.put(f"/agents/{agent}/jobs/{job_id}/artifacts/{name}", params=params,
+                      content=content, headers={"Content-Type": "application/octet-stream"})
+
+
+def test_uploaded_evidence_is_listed_and_served_with_its_type(client: TestClient) -> None:
+    agent, job_id, lease = running_job(client)
+    for name, content in [("failed.png", PNG), ("video.webm", b"webm"), ("trace.zip", b"PK")]:
+        answer = upload(client, agent, job_id, lease, name, content, test="login > fails")
+        assert answer.status_code == 204, answer.text  # type: ignore[attr-defined]
+    listed = client.get(f"/jobs/{job_id}/artifacts").json()
+    [attempt] = listed["attempts"]
+    assert [(f["name"], f["kind"], f["test"]) for f in attempt["files"]] == [
+        ("failed.png", "screenshot", "login > fails"), ("video.webm", "video", "login > fails"),
+        ("trace.zip", "trace", "login > fails")]
+    assert listed["attempt_max_bytes"] == 50 * 1024 * 1024 and listed["retention_days"] == 14
+    expected = {"failed.png": ("image/png", "inline"), "video.webm": ("video/webm", "inline"),
+                "trace.zip": ("application/zip", "attachment")}
+    for file in attempt["files"]:
+        served = client.get(file["url"])
+        media_type, disposition = expected[file["name"]]
+        assert served.status_code == 200 and served.headers["content-type"] == media_type
+        assert served.headers["content-disposition"].startswith(disposition)
+        assert served.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in served.headers["content-security-policy"]
+    assert client.get(f"/jobs/{job_id}/artifacts/1/failed.png").content == PNG
+    missing = client.get(f"/jobs/{job_id}/artifacts/1/other.png")
+    assert (missing.status_code, missing.json()["code"]) == (404, "unknown_artifact")
+
+
+@pytest.mark.parametrize(("name", "status", "code"), [
+    ("..%2F..%2Fescape.png", 404, None),  # a slash never reaches the route
+    ("..escape.png", 400, "bad_artifact_name"),
+    ("%2Emanifest.json", 400, "bad_artifact_name"),
+    ("shot%20one.png", 400, "bad_artifact_name"),
+    ("page.html", 415, "artifact_type"),
+    ("drawing.svg", 415, "artifact_type"),
+])
+def test_hostile_names_and_types_are_refused(client: TestClient, name: str, status: int,
+                                             code: str | None) -> None:
+    agent, job_id, lease = running_job(client)
+    answer = upload(client, agent, job_id, lease, name, b"<script>alert(1)</script>")
+    assert answer.status_code == status  # type: ignore[attr-defined]
+    if code:
+        assert answer.json()["code"] == code  # type: ignore[attr-defined]
+    assert client.get(f"/jobs/{job_id}/artifacts").json()["attempts"] == []
+
+
+def test_uploads_need_the_running_attempts_lease(client: TestClient) -> None:
+    agent, job_id, lease = running_job(client)
+    wrong_attempt = upload(client, agent, job_id, lease, "a.png", PNG, attempt=2)
+    assert (wrong_attempt.status_code, wrong_attempt.json()["code"]) == (  # type: ignore
+        409, "lease_lost")
+    client.post(f"/jobs/{job_id}/cancel")
+    client.post(f"/agents/{agent}/jobs/{job_id}/report",
+                json={"lease_id": lease, "attempt": 1, "outcome": "cancelled"})
+    late = upload(client, agent, job_id, lease, "a.png", PNG)
+    assert late.status_code == 409  # type: ignore[attr-defined]
+
+
+def test_over_the_cap_what_fits_is_kept_and_the_rest_listed(settings: ServerSettings,
+                                                           tmp_path: Path) -> None:
+    small = replace(settings, artifact_attempt_max_bytes=100,
+                    artifact_dir=str(tmp_path / "small"))
+    with TestClient(create_app(small, maintenance=False)) as client:
+        agent, job_id, lease = running_job(client)
+        assert upload(client, agent, job_id, lease, "a.png", b"x" * 60).status_code == 204  # type: ignore
+        over = upload(client, agent, job_id, lease, "video.webm", b"v" * 500)
+        assert (over.status_code, over.json()["code"]) == (413, "artifact_over_cap")  # type: ignore
+        [attempt] = client.get(f"/jobs/{job_id}/artifacts").json()["attempts"]
+        assert [f["name"] for f in attempt["files"]] == ["a.png"]
+        assert [(d["name"], d["size"]) for d in attempt["dropped"]] == [("video.webm", 500)]
+
+
+def test_maintenance_sweeps_evidence_past_the_retention(settings: ServerSettings) -> None:
+    now = [1_000_000.0]
+    with TestClient(create_app(settings, maintenance=False, clock=lambda: now[0])) as client:
+        agent, job_id, lease = running_job(client)
+        upload(client, agent, job_id, lease, "a.png", PNG)
+        service = client.app.state.service  # type: ignore[attr-defined]
+        now[0] += 15 * 86_400
+        client.portal.call(service.maintain_once)  # type: ignore[union-attr]
+        assert client.get(f"/jobs/{job_id}/artifacts").json()["attempts"] == []
