@@ -14,13 +14,13 @@ from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.jobs import JsonOption, _checked
 from qgjob.domain import values
+from qgjob.domain.runs import RUN_STATUSES
 
 runs_app = typer.Typer(
     name="runs", invoke_without_command=True,
     help="Runs (the suites `qgjob run` submits), newest first; show or cancel one.")
 app.add_typer(runs_app)
 
-RUN_STATUSES = ("queued", "running", "passed", "failed", "cancelled")
 RunArgument = Annotated[str, typer.Argument(
     metavar="RUN", help="The run's id.",
     callback=lambda v: _checked(lambda raw: values.check_name(raw, "RUN"), v))]

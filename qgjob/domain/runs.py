@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from qgjob.domain.models import CaseResult, Job
 from qgjob.domain.states import JobState
 
-RUN_STATUSES = ("queued", "running", "passed", "failed", "cancelled")
+RunStatus = Literal["queued", "running", "passed", "failed", "cancelled"]
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 """`queued`: no job started yet; `running`: some job is queued or running and some started or
 finished; then, once every job finished: `failed` if any failed, else `cancelled` if any
 was cancelled, else `passed` (flaky jobs passed)."""
+
+Position = tuple[float, str]
+"""Where a page of runs ends: its last run's (created_at, id); the next page starts after."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ class Run:
     """When its last finished job finished (its end, once none is unfinished)."""
 
     @property
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         return run_status(self.counts)
 
     @property
@@ -113,7 +118,7 @@ class Run:
         return max(0.0, end - self.created_at)
 
 
-def run_status(counts: RunCounts) -> str:
+def run_status(counts: RunCounts) -> RunStatus:
     if counts.unfinished:
         started = counts.running or counts.total > counts.unfinished
         return "running" if started else "queued"

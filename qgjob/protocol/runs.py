@@ -10,13 +10,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
-from qgjob.domain.runs import Run, RunRow, RunSource
+from qgjob.domain.runs import Position, Run, RunRow, RunSource, RunStatus
 from qgjob.protocol.fields import AppVersionId, IdempotencyKey, OrgId, Strict, iso
 
-Position = tuple[float, str]
-"""Where a page of runs ends: (created_at, run id), as the store pages them."""
-
-RunStatus = Literal["queued", "running", "passed", "failed", "cancelled"]
 TestResult = Literal["passed", "failed", "flaky", "cancelled", "queued", "running", "skipped",
                      "timed-out"]
 _LINE = r"^[^\x00-\x1f\x7f]+$"

@@ -30,7 +30,7 @@ from qgjob.domain.models import (
     OutputSlice,
 )
 from qgjob.domain.repeats import FailureEvidence
-from qgjob.domain.runs import NewRun, Run
+from qgjob.domain.runs import NewRun, Position, Run
 from qgjob.domain.states import JobState
 from qgjob.domain.stats import OrgStats
 from qgjob.scheduler.protocol import Policy
@@ -119,10 +119,6 @@ class JobFilter:
     limit: int = 50
     app_version_id_contains: str | None = None
     """Builds whose id holds this text, any case."""
-
-
-Position = tuple[float, str]
-"""Where a page of runs ends: its last run's (created_at, id); the next page starts after."""
 
 
 @dataclass(frozen=True)

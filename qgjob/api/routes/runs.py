@@ -14,14 +14,13 @@ from qgjob.api.params import ID_MAX, ID_PATTERN
 from qgjob.api.problems import ERROR_RESPONSES, CodedProblem
 from qgjob.api.visibility import check_may_submit, run_actions, visible_run
 from qgjob.auth.principal import Principal
-from qgjob.domain.runs import Run, RunSource
+from qgjob.domain.runs import Run, RunSource, RunStatus
 from qgjob.protocol.fields import AppVersionId, IdempotencyKey, OrgId
 from qgjob.protocol.runs import (
     RunCreate,
     RunDetail,
     RunList,
     RunPublic,
-    RunStatus,
     RunTest,
     decode_cursor,
     encode_cursor,

@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from qgjob.domain.models import CaseResult, Job
-from qgjob.domain.runs import NewRun, Run, RunCounts, RunSource, counts_of
+from qgjob.domain.runs import NewRun, Position, Run, RunCounts, RunSource, counts_of
 from qgjob.domain.states import JobState
-from qgjob.store.base import Position, RunFilter, RunPage
+from qgjob.store.base import RunFilter, RunPage
 from qgjob.store.rows import Row, job_from_row
 from qgjob.store.sql.database import TransientConflict, Tx
 from qgjob.store.sql.output import cases_of
