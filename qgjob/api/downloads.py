@@ -35,3 +35,39 @@ def file_answer(name: str, media_type: str) -> tuple[str, dict[str, str]]:
     kept = media_type.lower() if media_type.lower() in DOWNLOAD_TYPES else None
     return kept or "application/octet-stream", {**UNTRUSTED_CONTENT,
                                         "Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one byte range (first, last; inclusive) a `Range` header asks of a `size`-byte
+    file, so a video player can seek; None to answer with the whole file (no header, a
+    form this server does not serve, such as several ranges). RangeNotSatisfiable when
+    the range starts past the end."""
+    if not header:
+        return None
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first_text, dash, last_text = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if not first_text:  # "-N": the last N bytes
+            suffix = int(last_text)
+            if suffix <= 0:
+                raise RangeNotSatisfiable(size)
+            return max(size - suffix, 0), size - 1
+        first = int(first_text)
+        last = int(last_text) if last_text else size - 1
+    except ValueError:
+        return None
+    if first >= size:
+        raise RangeNotSatisfiable(size)
+    if last < first:
+        return None
+    return first, min(last, size - 1)
+
+
+class RangeNotSatisfiable(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the range starts past the end of the file ({size} bytes)")
+        self.size = size

@@ -34,8 +34,9 @@ class CodedProblem(HTTPException):
     """An HTTP error with its machine-readable `code` (clients branch on it, never on the
     message)."""
 
-    def __init__(self, status: int, detail: str, code: str) -> None:
-        super().__init__(status, detail)
+    def __init__(self, status: int, detail: str, code: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, detail, headers)
         self.code = code
 
 

@@ -99,3 +99,27 @@ def test_maintenance_sweeps_evidence_past_the_retention(settings: ServerSettings
         now[0] += 15 * 86_400
         client.portal.call(service.maintain_once)  # type: ignore[union-attr]
         assert client.get(f"/jobs/{job_id}/artifacts").json()["attempts"] == []
+
+
+def test_a_video_is_served_in_ranges_so_the_player_can_seek(client: TestClient) -> None:
+    agent, job_id, lease = running_job(client)
+    video = bytes(range(256)) * 40
+    assert upload(client, agent, job_id, lease, "video.webm", video).status_code == 204  # type: ignore[attr-defined]
+    url = f"/jobs/{job_id}/artifacts/1/video.webm"
+    whole = client.get(url)
+    assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
+    for asked, first, last in [("bytes=0-99", 0, 99), ("bytes=10000-", 10000, len(video) - 1),
+                               ("bytes=-16", len(video) - 16, len(video) - 1),
+                               ("bytes=100-999999", 100, len(video) - 1)]:
+        part = client.get(url, headers={"Range": asked})
+        assert part.status_code == 206, asked
+        assert part.content == video[first:last + 1]
+        assert part.headers["content-range"] == f"bytes {first}-{last}/{len(video)}"
+        assert part.headers["content-type"] == "video/webm"
+        assert part.headers["x-content-type-options"] == "nosniff"
+    past = client.get(url, headers={"Range": f"bytes={len(video)}-"})
+    assert (past.status_code, past.json()["code"]) == (416, "range_not_satisfiable")
+    assert past.headers["content-range"] == f"bytes */{len(video)}"
+    for ignored in ["bytes=0-1,5-9", "items=0-5", "bytes=abc", "bytes=9-3"]:
+        answer = client.get(url, headers={"Range": ignored})
+        assert answer.status_code == 200 and answer.content == video, ignored

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from qgjob.api.deps import Caller, EvidenceDep, OwnAgentId, ServiceDep
-from qgjob.api.downloads import file_answer
+from qgjob.api.downloads import RangeNotSatisfiable, byte_range, file_answer
 from qgjob.api.params import ID_MAX, ID_PATTERN, JobIdPath
 from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES, CodedProblem
 from qgjob.api.visibility import visible_job
@@ -94,11 +94,15 @@ def _public(job_id: str, stored: AttemptArtifacts) -> AttemptArtifactsPublic:
 @router.get("/jobs/{job_id}/artifacts/{attempt}/{name}", response_class=Response,
             responses={**TEXT_ROUTE_ERROR_RESPONSES,
                        200: {"content": {"image/png": {}, "video/webm": {},
-                                         "application/zip": {}}}})
+                                         "application/zip": {}}},
+                       206: {"description": "the part a single `Range` header asked for"},
+                       416: {"description": "the range starts past the end of the file"}})
 async def get_artifact(job_id: JobIdPath, attempt: AttemptNumber, name: ArtifactName,
-                       service: ServiceDep, evidence: EvidenceDep, caller: Caller) -> Response:
+                       service: ServiceDep, evidence: EvidenceDep, caller: Caller,
+                       request: Request) -> Response:
     """The file with its type: images and video inline, a trace (`application/zip`) as a
-    download to open with `npx playwright show-trace FILE`."""
+    download to open with `npx playwright show-trace FILE`. A single `Range: bytes=…` is
+    answered with 206 and that part, so a long video seeks in the player."""
     await visible_job(service, caller, job_id)
     try:
         found = await evidence.read(job_id, attempt, name)
@@ -109,4 +113,15 @@ async def get_artifact(job_id: JobIdPath, attempt: AttemptNumber, name: Artifact
                                 f"{attempt}", "unknown_artifact")
     entry, content = found
     media_type, headers = file_answer(entry.name, entry.media_type)
-    return Response(content, media_type=media_type, headers=headers)
+    headers["Accept-Ranges"] = "bytes"
+    try:
+        wanted = byte_range(request.headers.get("range"), len(content))
+    except RangeNotSatisfiable as problem:
+        raise CodedProblem(416, str(problem), "range_not_satisfiable",
+                           headers={"Content-Range": f"bytes */{problem.size}"}) from None
+    if wanted is None:
+        return Response(content, media_type=media_type, headers=headers)
+    first, last = wanted
+    headers["Content-Range"] = f"bytes {first}-{last}/{len(content)}"
+    return Response(content[first:last + 1], status_code=206, media_type=media_type,
+                    headers=headers)
