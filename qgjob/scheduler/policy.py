@@ -25,10 +25,12 @@ For a device that asks for work:
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
-Within a lane it hands over a small batch: the highest priority first, a retry preferably on
-another device than its last attempt, long tests early (a long test started last stretches the
-build), at most `max_batch` jobs and `batch_seconds` of expected work, and no more than the
-device's part of the build's remaining work were every device of the target on it.
+Within a lane it hands over a small batch: the highest priority first, long tests early (a
+long test started last stretches the build), a retry counted twice its length (a test that
+failed once may need every attempt it has left, one after another: it is the build's longest
+chain), a retry preferably on another device than its last attempt, at most `max_batch` jobs
+and `batch_seconds` of expected work, and no more than the device's part of the build's
+remaining work were every device of the target on it.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class FairAffinityPolicy:
     join_installs: float = 2.0
     """A device leaves its own build for more urgent work that others already serve only when
     that brings the urgent build's finish forward by more than this many installs."""
-    leave_installs: float = 2.0
+    leave_installs: float = 4.0
     """... and this many times as much when nobody else serves the build it leaves (which
     then needs installing again)."""
     batch_seconds: float = 90.0
@@ -185,8 +187,8 @@ class FairAffinityPolicy:
             candidates,
             key=lambda job: (
                 -job.priority,
+                -job.expected_seconds * (2 if job.attempts else 1),
                 job.last_device_id == device,
-                -job.expected_seconds,
                 job.submitted_at,
                 job.job_id,
             ),

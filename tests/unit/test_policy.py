@@ -135,11 +135,14 @@ def job(job_id: str, seconds: float = 40.0, *, priority: int = 3, last: str | No
         ([job("a", 60), job("b", 60), job("c", 60)], 1, ["a"]),
         ([job("a"), job("b"), job("c"), job("d")], 2, ["a", "b"]),
         ([job("a"), job("b"), job("c"), job("d")], 4, ["a"]),
-        ([job("retry", last="lab/emulator-1"), job("fresh")], 1, ["fresh", "retry"]),
+        ([job("here", last="lab/emulator-1"), job("there", last="lab/emulator-2")], 1,
+         ["there", "here"]),
+        ([job("fresh", 60), job("retry", 40, last="lab/emulator-2")], 1, ["retry"]),
         ([job("low", priority=2), job("high", priority=4, age=1)], 1, ["high", "low"]),
     ],
     ids=["long-tests-early", "up-to-the-build", "at-most-90-seconds", "a-part-of-the-build",
-         "one-job-near-the-end", "retry-elsewhere", "urgent-first"],
+         "one-job-near-the-end", "retry-elsewhere", "retry-is-the-longest-chain",
+         "urgent-first"],
 )
 def test_which_jobs(candidates: list[JobView], devices: int, expected: list[str]) -> None:
     chosen_lane = lane("a", queued=len(candidates),
