@@ -71,6 +71,8 @@ def test_search_matches_part_of_a_build_or_a_test(client: TestClient) -> None:
     [({"cursor": "not-a-cursor"}, "cursor: not one this server gave out"),
      ({"cursor": "WzEsMl0"}, "cursor: not one this server gave out"),  # [1,2]
      ({"search": ""}, "search"), ({"search": "x" * 201}, "search"),
+     ({"search": "a\x00b"}, "search"),
+     ({"app_version_id_contains": "a\nb"}, "app_version_id_contains"),
      ({"order": "oldest"}, "order")],
 )
 def test_bad_paging_is_a_422_saying_what(client: TestClient, params: dict, says: str) -> None:
