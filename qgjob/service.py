@@ -65,6 +65,7 @@ from qgjob.store.base import (
     WritesRefused,
     Yielded,
 )
+from qgjob.waiting import QueuePlace, place_of
 from qgjob.wakeups import ClaimWaiters
 
 log = logging.getLogger("qgjob.server")
@@ -248,6 +249,13 @@ class JobService:
         """Every queued lane with its place in line and a start estimate."""
         views = await self._run(self.store.queue_views, self.clock(), self.rules)
         return [standing for view in views for standing in explain(view, self.policy)]
+
+    async def queue_place(self, job: Job) -> QueuePlace:
+        """Why the job waits, if it does: its build's standing and its place in the build."""
+        queued = job.state is JobState.QUEUED
+        standings = await self.queue_standings() if queued else []
+        ahead = await self._run(self.store.jobs_ahead_in_lane, job) if queued else None
+        return place_of(job, standings, ahead, self.clock())
 
     async def health(self) -> Health:
         await self._run(self.store.ping)

@@ -4,6 +4,9 @@ read. Separate from domain objects and database rows: these are the promises of
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Sequence
 from typing import Literal
 
@@ -11,6 +14,7 @@ import pydantic_core
 from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
 from qgjob.domain import values
+from qgjob.domain.listing import JOB_ORDERS, JobOrder, JobPosition
 from qgjob.domain.models import Job
 from qgjob.protocol import limits
 from qgjob.protocol.fields import (
@@ -119,6 +123,39 @@ class JobList(BaseModel):
         return pydantic_core.to_json(_list_fields(jobs))
 
 
+class JobPage(JobList):
+    """A page of `GET /jobs`."""
+
+    next_cursor: str | None = Field(default=None, description=(
+        "more jobs match: pass it as `cursor` (with the same filters and `order`) for the "
+        "next page; null on the last page"))
+
+    @classmethod
+    def page_of(cls, jobs: Sequence[Job], next_cursor: str | None) -> JobPage:
+        return cls.model_validate({**_list_fields(jobs), "next_cursor": next_cursor})
+
+
+def encode_job_cursor(order: JobOrder, job: Job) -> str:
+    at = JobPosition.of(job)
+    text = json.dumps([order, at.priority, at.created_at, at.job_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_job_cursor(cursor: str, order: JobOrder) -> JobPosition:
+    """ValueError, saying why, for anything `encode_job_cursor` did not write for `order`."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        written, priority, at, job_id = json.loads(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as bad:
+        raise ValueError("cursor: not one this server gave out") from bad
+    if written not in JOB_ORDERS or type(priority) is not int or not isinstance(job_id, str) \
+            or not isinstance(at, int | float) or isinstance(at, bool):
+        raise ValueError("cursor: not one this server gave out")
+    if written != order:
+        raise ValueError(f"cursor: it continues a list in {written!r} order, not {order!r}")
+    return JobPosition(priority, float(at), job_id)
+
+
 def _list_fields(jobs: Sequence[Job]) -> dict[str, object]:
     return {"jobs": [_public_fields(job) for job in jobs], "count": len(jobs)}
 
@@ -147,3 +184,22 @@ class FileInfo(BaseModel):
 
 class FileList(BaseModel):
     files: list[FileInfo]
+
+
+class JobPlace(BaseModel):
+    """Why a job that has not started waits (`GET /jobs/{job_id}/place`)."""
+
+    job_id: str
+    waiting: bool = Field(description="false once it started or ended; the rest is then empty")
+    reason: str | None = Field(description="why it waits, in one line")
+    build_position: int | None = Field(description=(
+        "its build's place among the builds waiting for a device of its target (1 = next); "
+        "null while devices work on its build"))
+    builds_waiting: int = Field(description="builds of its target waiting for a device")
+    devices_working: int = Field(description="devices on its build now")
+    ahead_in_build: int | None = Field(description=(
+        "queued jobs of its build (and org) that devices take before it: higher priority, "
+        "then older"))
+    build_queued: int | None = Field(description="queued jobs of its build (and org)")
+    estimated_start_at: str | None = Field(description=(
+        "a rough estimate from learned durations (null: unknown, or it cannot start)"))

@@ -17,6 +17,7 @@ from qgjob.auth.tokens import ApiToken
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.health import Quarantined, TestHealthRow, TestQuery
 from qgjob.domain.history import Recording, Timeline
+from qgjob.domain.listing import JobOrder, JobPosition
 from qgjob.domain.models import (
     Agent,
     Attempt,
@@ -119,6 +120,11 @@ class JobFilter:
     limit: int = 50
     app_version_id_contains: str | None = None
     """Builds whose id holds this text, any case."""
+    search: str | None = None
+    """Jobs whose build id or test path holds this text, any case."""
+    order: JobOrder = "newest"
+    after: JobPosition | None = None
+    """Continue after this job of an earlier page (in the same order)."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,9 @@ class JobStore(Protocol):
         ...
     def get_job(self, job_id: str) -> Job | None: ...
     def list_jobs(self, query: JobFilter) -> list[Job]: ...
+    def jobs_ahead_in_lane(self, job: Job) -> int:
+        """How many queued jobs of the job's lane a claim takes before it."""
+        ...
     def cancel_job(self, job_id: str, now: float) -> Transitioned: ...
     def groups(self, include_finished: bool, limit: int) -> list[GroupSummary]: ...
     def queue_counts(self) -> list[QueueCount]: ...

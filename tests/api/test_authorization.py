@@ -103,7 +103,7 @@ LEASE = {"lease_id": "{lease}"}
 
 Row = tuple[str, str, Any, dict[str, int]]
 JOB_RESOURCES = ["GET ", "GET /logs", "GET /files", "GET /artifacts", "GET /attempts",
-                 "POST /cancel"]
+                 "GET /place", "POST /cancel"]
 
 
 def own_and_other(resource: str) -> list[Row]:
@@ -215,7 +215,8 @@ def test_a_submitter_sees_its_own_work_in_the_shared_views(shared_world: World) 
     world = shared_world
     jobs = world.call("acme", "GET", "/jobs").json()["jobs"]
     assert [j["job_id"] for j in jobs] == [world.ids["acme_job"]]
-    assert world.call("acme", "GET", "/jobs?org_id=globex").json() == {"jobs": [], "count": 0}
+    assert world.call("acme", "GET", "/jobs?org_id=globex").json() == {
+        "jobs": [], "count": 0, "next_cursor": None}
     [group] = world.call("acme", "GET", "/groups").json()["groups"]
     assert group["job_ids"] == [world.ids["acme_job"]] and group["counts"]["running"] == 1
     devices = {d["name"]: d for a in world.call("acme", "GET", "/agents").json()["agents"]

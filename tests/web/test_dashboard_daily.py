@@ -1,7 +1,7 @@
 """Issue 19's dashboard defects, in headless Chromium: the log box appends and keeps its
 scroll and selection, follows on request, renders colour codes; the jobs list keeps errors
-on one line, says when it stops, matches part of a build; no console errors; a 390 px layout
-without horizontal scroll; distinct timeline colours."""
+on one line, says when more match and loads them, matches part of a build; no console
+errors; a 390 px layout without horizontal scroll; distinct timeline colours."""
 
 from __future__ import annotations
 
@@ -150,13 +150,16 @@ def test_the_jobs_list_keeps_errors_on_one_line_and_says_where_it_stops(
 
     page.goto(f"{live_server.url}/#/jobs")
     page.wait_for_selector("#job-more")
-    assert "The newest 200 jobs; older ones match too" in (page.text_content("#job-count") or "")
-    assert page.locator("#job-list tbody tr").count() == 200
+    assert page.text_content("#job-count") == "100 jobs shown, newest first; more match"
+    assert page.locator("#job-list tbody tr").count() == 100
+    page.click("#job-more")
+    page.wait_for_function("document.querySelectorAll('#job-list tbody tr').length === 200")
     page.click("#job-more")
     row = f'tr[data-job-id="{agent.job_id}"]'
     page.wait_for_selector(row)
     assert page.locator("#job-list tbody tr").count() == 201
     assert page.locator("#job-more").count() == 0
+    assert page.text_content("#job-count") == "201 job(s), newest first"
     assert page.locator(row).bounding_box()["height"] < 60  # type: ignore[index]
     assert page.text_content(f"{row} summary") == "expected 200, got 500"
     page.click(f"{row} summary")
@@ -167,8 +170,8 @@ def test_the_jobs_list_keeps_errors_on_one_line_and_says_where_it_stops(
     page.wait_for_selector(f'tr[data-job-id="{other}"] [data-status="cancelled"]')
     assert page.locator(f"{row} details[open]").count() == 1
 
-    page.fill("input[name=app_version_id_contains]", "2.4")
-    page.press("input[name=app_version_id_contains]", "Enter")
+    page.fill("input[name=search]", "2.4")
+    page.press("input[name=search]", "Enter")
     page.wait_for_function("document.querySelectorAll('#job-list tbody tr').length === 1")
     assert page.locator(row).count() == 1
 
@@ -180,27 +183,42 @@ def test_no_page_logs_a_console_error(live_server: LiveServer, page: Page) -> No
             if r.status >= 400 else None)
     job_id = httpx.post(f"{live_server.url}/jobs", json={
         **BUILD, "test_path": "tests/a.spec.js"}).json()["job_id"]
+    waiting = httpx.post(f"{live_server.url}/jobs", json={  # no device of its target
+        **BUILD, "target": "device", "test_path": "tests/b.spec.js"}).json()["job_id"]
     with running_agent(live_server.url, SimulateExecutor(0, 0.1), devices="emulator:1"):
-        for view in ["", "timeline", "jobs", f"jobs/{job_id}", "tests"]:
+        for view in ["", "timeline", "runs", "jobs", "jobs?status=queued", "jobs?status=failed",
+                     f"jobs/{job_id}", f"jobs/{waiting}", "tests", "fleet"]:
             page.goto(f"{live_server.url}/#/{view}")
             page.wait_for_selector("#live.on")
             page.wait_for_timeout(600)
     assert problems == []
 
 
-@pytest.mark.parametrize("view", ["", "timeline", "jobs", "job", "tests"])
+PHONE_VIEWS = {"": "#recent-failures tbody tr", "timeline": "svg.gantt text",
+               "jobs": "#job-list tbody tr", "job": "#job-logs-text",
+               "queued": "#job-place:not([hidden])", "tests": "#test-list tbody tr",
+               "fleet": "#fleet-devices tbody tr", "runs": "#run-list"}
+
+
+@pytest.mark.parametrize("view", PHONE_VIEWS)
 def test_a_phone_sized_screen_has_no_sideways_scroll(live_server: LiveServer, page: Page,
                                                      view: str) -> None:
-    agent = running(live_server)
+    agent = running(live_server, test_path="tests/a-rather-long-name/of-a-spec-file-"
+                                           "without-many-places-to-break.spec.js")
     agent.print(lines(1, 5) + "a-long-line-without-spaces-" * 20 + "\n")
-    agent.report("failed", "expected 200, got 500\n    at login.spec.js:12")
+    agent.report("failed", "expected 200, got 500 " + "x" * 150 + "\n    at login.spec.js:12")
+    waiting = httpx.post(f"{live_server.url}/jobs", json={
+        **BUILD, "target": "device", "test_path": "tests/b.spec.js"}).json()["job_id"]
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{live_server.url}/#/{f'jobs/{agent.job_id}' if view == 'job' else view}")
+    page.goto(f"{live_server.url}/#/" + {"job": f"jobs/{agent.job_id}",
+                                         "queued": f"jobs/{waiting}"}.get(view, view))
     page.wait_for_selector("#live.on")
-    page.wait_for_selector({"": "#fleet tbody tr", "timeline": "svg.gantt text",
-                            "jobs": "#job-list tbody tr", "job": "#job-logs-text",
-                            "tests": "#test-list tbody tr"}[view])
+    page.wait_for_selector(PHONE_VIEWS[view])
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    if view in ("", "jobs"):  # an error opened in place fits too
+        page.click("details.error-line summary")
+        page.wait_for_selector("pre.error-rest >> text=at login.spec.js:12")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
     header = page.locator("header.top").bounding_box()
     assert header is not None and header["width"] <= 390
     if view == "timeline":

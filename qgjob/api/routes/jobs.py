@@ -13,7 +13,7 @@ from qgjob.api.auth import gatekeeper
 from qgjob.api.deps import Caller, RunServiceDep, ServiceDep
 from qgjob.api.downloads import UNTRUSTED_CONTENT, file_answer
 from qgjob.api.params import FileNamePath, JobIdPath, JobIdValue, RunIdQuery
-from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES
+from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES, CodedProblem
 from qgjob.api.visibility import (
     check_joins_run,
     check_may_submit,
@@ -22,9 +22,17 @@ from qgjob.api.visibility import (
     visible_run,
 )
 from qgjob.auth.principal import Principal
+from qgjob.domain.listing import JobOrder
 from qgjob.domain.states import states_for_public
 from qgjob.protocol import limits
-from qgjob.protocol.fields import AppVersionId, IdempotencyKey, OrgId, PublicStatus, TargetName
+from qgjob.protocol.fields import (
+    AppVersionId,
+    IdempotencyKey,
+    OrgId,
+    PublicStatus,
+    TargetName,
+    iso,
+)
 from qgjob.protocol.jobs import (
     CasePublic,
     FileInfo,
@@ -33,12 +41,18 @@ from qgjob.protocol.jobs import (
     JobCreate,
     JobIdList,
     JobList,
+    JobPage,
+    JobPlace,
     JobPublic,
+    decode_job_cursor,
+    encode_job_cursor,
 )
 from qgjob.runs import RunService
 from qgjob.store.base import JobFilter
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
+ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
+"""Text searched for: no control characters (PostgreSQL refuses NUL in text)."""
 
 
 
@@ -124,6 +138,20 @@ async def get_job(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> Job
     return public
 
 
+@router.get("/jobs/{job_id}/place", response_model=JobPlace)
+async def get_place(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> JobPlace:
+    """Why the job waits, while it has not started: its build's place in line on its
+    target and the reason (as `GET /queue` explains it), its own place within its build,
+    and a rough start estimate. `waiting` is false once it started or ended."""
+    job = await visible_job(service, caller, job_id)
+    place = await service.queue_place(job)
+    return JobPlace(job_id=job_id, waiting=place.waiting, reason=place.reason,
+                    build_position=place.build_position, builds_waiting=place.builds_waiting,
+                    devices_working=place.devices_working, ahead_in_build=place.ahead_in_build,
+                    build_queued=place.build_queued,
+                    estimated_start_at=iso(place.estimated_start))
+
+
 @router.get("/jobs/{job_id}/logs", response_class=PlainTextResponse,
             responses={**TEXT_ROUTE_ERROR_RESPONSES,
                        200: {"content": {"text/plain": {}},
@@ -183,7 +211,7 @@ async def get_file(job_id: JobIdPath,
     return Response(file.content, media_type=media_type, headers=headers)
 
 
-@router.get("/jobs", response_model=JobList)
+@router.get("/jobs", response_model=JobPage)
 async def list_jobs(
     service: ServiceDep,
     caller: Caller,
@@ -194,22 +222,40 @@ async def list_jobs(
     job_id: Annotated[list[JobIdValue] | None, Query(max_length=limits.MAX_LIST_LIMIT)] = None,
     limit: Annotated[int, Query(ge=1, le=limits.MAX_LIST_LIMIT)] = 50,
     app_version_id_contains: Annotated[str | None, Query(
-        min_length=1, max_length=200, description="builds whose id holds this text, any case")
-    ] = None,
-) -> JobList:
-    """Jobs, newest first. Repeat `job_id` to fetch several jobs by id. A submitter token sees
-    its own org's jobs only (another org's filter gives an empty list)."""
+        min_length=1, max_length=200, pattern=ONE_LINE,
+        description="builds whose id holds this text, any case")] = None,
+    search: Annotated[str | None, Query(
+        min_length=1, max_length=200, pattern=ONE_LINE,
+        description="jobs whose build id or test path holds this text, any case")] = None,
+    order: Annotated[JobOrder, Query(description=(
+        "`newest`: submitted last first; `claim`: the order claims take queued jobs in "
+        "(higher priority, then older, then lower id)"))] = "newest",
+    cursor: Annotated[str | None, Query(min_length=1, max_length=200, description=(
+        "`next_cursor` of the page before (same filters and order)"))] = None,
+) -> JobPage:
+    """Jobs, newest first (or in claim order), a page at a time: `next_cursor` says more
+    match. Repeat `job_id` to fetch several jobs by id. A submitter token sees its own org's
+    jobs only (another org's filter gives an empty list)."""
+    try:
+        after = decode_job_cursor(cursor, order) if cursor is not None else None
+    except ValueError as bad:
+        raise CodedProblem(422, str(bad), "invalid_input") from None
     query = scoped_filter(caller, JobFilter(
         org_id=org_id,
         states=states_for_public(status) if status else None,
         app_version_id=app_version_id,
         target=target,
         job_ids=tuple(job_id) if job_id else None,
-        limit=limit,
+        limit=limit + 1,
         app_version_id_contains=app_version_id_contains,
+        search=search,
+        order=order,
+        after=after,
     ))
     jobs = await service.list_jobs(query) if query is not None else []
-    return JobList.of(jobs)
+    more = len(jobs) > limit
+    return JobPage.page_of(jobs[:limit], encode_job_cursor(order, jobs[limit - 1])
+                           if more else None)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic)

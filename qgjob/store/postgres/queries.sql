@@ -453,6 +453,15 @@ ORDER BY priority DESC, target, org_id;
 -- through their index): what the per-org cap on queued jobs weighs a submission against.
 SELECT coalesce(sum(queued), 0) AS queued FROM job_lanes WHERE queued > 0 AND org_id = %(org_id)s;
 
+-- name: jobs_ahead_in_lane
+-- The queued jobs of a job's lane that a claim takes before it (the claim order of
+-- qgjob/domain/queue_order.py), counted on the index the claims read.
+SELECT count(*) AS ahead FROM jobs
+WHERE group_key = %(group_key)s AND org_id = %(org_id)s AND state = 'queued'
+  AND (priority > %(priority)s
+       OR (priority = %(priority)s AND (created_at < %(created_at)s
+           OR (created_at = %(created_at)s AND id < %(job_id)s))));
+
 -- name: append_output
 -- Keep the last %(max)s characters of an attempt's output.
 UPDATE attempts SET

@@ -63,6 +63,7 @@ from qgjob.store.sql import (
     fleet,
     health,
     history,
+    job_listing,
     org_views,
     output,
     runs,
@@ -127,28 +128,12 @@ class SqlStore:
         return job_from_row(row) if row else None
 
     def list_jobs(self, query: JobFilter) -> list[Job]:
-        where: list[str] = []
-        params: dict[str, Any] = {"limit": query.limit}
         with self._db.read() as conn:
-            for column in ("org_id", "app_version_id", "target"):
-                value = getattr(query, column)
-                if value is not None:
-                    where.append(f"{column} = {conn.param(column)}")
-                    params[column] = value
-            if query.states is not None:
-                where.append(conn.in_list("state", "states"))
-                params["states"] = conn.array(sorted(s.value for s in query.states))
-            if query.job_ids is not None:
-                where.append(conn.in_list("id", "job_ids"))
-                params["job_ids"] = conn.array(list(query.job_ids))
-            if query.app_version_id_contains:
-                where.append(f"lower(app_version_id) LIKE {conn.param('build_like')} "
-                             "ESCAPE '!'")
-                params["build_like"] = f"%{_like_escaped(query.app_version_id_contains)}%"
-            clause = f"WHERE {' AND '.join(where)}" if where else ""
-            sql = (f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, id DESC "
-                   f"LIMIT {conn.param('limit')}")
-            return [job_from_row(row) for row in conn.run_sql(sql, params)]
+            return job_listing.page(conn, query)
+
+    def jobs_ahead_in_lane(self, job: Job) -> int:
+        with self._db.read() as conn:
+            return job_listing.ahead_in_lane(conn, job)
 
     @retried
     def cancel_job(self, job_id: str, now: float) -> Transitioned:
@@ -672,11 +657,6 @@ def _count_lost_attempt(conn: Tx, job: Job, now: float) -> None:
     ).fetchone()
     if row is not None:
         health.count_attempt(conn, job.org_id, now - row["started_at"], now)
-
-
-def _like_escaped(text: str) -> str:
-    """`text` lower-cased, matched literally inside a LIKE pattern (escape character `!`)."""
-    return text.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def heard_with(agent_row: Any, devices: list[Device]) -> tuple[Device, ...]:

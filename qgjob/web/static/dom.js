@@ -77,11 +77,63 @@ export function jobLink(jobId) {
     : "-";
 }
 
+// An error on one line; a longer one opens in place (without following the row's link).
+// `opened` holds the keys of errors the user opened, so they stay open across refreshes.
+export function errorLine(key, error, opened) {
+  if (!error) return "";
+  const [first, ...rest] = error.trim().split("\n");
+  if (!rest.length && first.length <= 120) return first;
+  return h("details", {
+    class: "error-line", open: opened.has(key),
+    onclick: (event) => event.stopPropagation(),
+    ontoggle: (event) => {
+      if (event.currentTarget.open) opened.add(key); else opened.delete(key);
+    } },
+  h("summary", {}, first), h("pre", { class: "error-rest" }, error.trim()));
+}
+
+// The running jobs by id (for the devices that run them).
+export async function runningJobs() {
+  const running = await getJson("/jobs?status=running&limit=1000");
+  return new Map(running.jobs.map((job) => [job.job_id, job]));
+}
+
+// What a device runs: its test, build and how long it has run, linked to the job.
+export function runningCell(jobId, jobs) {
+  if (!jobId) return "-";
+  const job = jobs.get(jobId);
+  if (!job) return jobLink(jobId);
+  return h("span", { class: "running-test" },
+    h("a", { class: "mono", href: `#/jobs/${encodeURIComponent(jobId)}` }, job.test_path),
+    h("span", { class: "muted" }, ` on ${job.app_version_id}`,
+      job.started_at ? ` · ${duration(secondsSince(job.started_at))}` : " · starting"));
+}
+
 // ---------------------------------------------------------------------------- formatting
 
 export function clock(iso) {
   if (!iso) return "-";
   return new Date(iso).toLocaleTimeString([], { hour12: false });
+}
+
+// A moment with its date when it is not today: lists span days.
+export function when(iso) {
+  if (!iso) return "-";
+  const moment = new Date(iso);
+  const time = clock(iso);
+  if (moment.toDateString() === new Date().toDateString()) return time;
+  return `${moment.toLocaleDateString([], { month: "short", day: "numeric" })} ${time}`;
+}
+
+export function secondsSince(iso) {
+  return Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+}
+
+// How long a job ran, or has run so far; null while it waits (to start, or to retry).
+export function jobSeconds(job) {
+  if (!job.started_at || job.status === "queued") return null;
+  if (!job.finished_at) return secondsSince(job.started_at);
+  return Math.max(0, (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000);
 }
 
 export function duration(seconds) {

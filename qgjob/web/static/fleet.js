@@ -4,7 +4,8 @@
 // long that has run, and its utilisation. The buttons show only when the server says this
 // token may use them (an admin's); the server checks again on every click.
 import {
-  authHeaders, badge, clock, duration, getJson, h, jobLink, replace, showProblem, table,
+  authHeaders, badge, clock, duration, getJson, h, replace, runningCell, runningJobs, showProblem,
+  table,
 } from "./dom.js";
 
 export const fleet = {
@@ -18,9 +19,8 @@ export const fleet = {
   },
 
   async refresh() {
-    const [agents, fleetDevices, running] = await Promise.all([
-      getJson("/agents"), getJson("/devices"), getJson("/jobs?status=running&limit=500")]);
-    const jobs = new Map(running.jobs.map((job) => [job.job_id, job]));
+    const [agents, fleetDevices, jobs] = await Promise.all([
+      getJson("/agents"), getJson("/devices"), runningJobs()]);
     const may = fleetDevices.may_operate;
     this.drawAgents(agents.agents, may);
     this.drawTargets(fleetDevices.targets);
@@ -75,21 +75,15 @@ export const fleet = {
   },
 
   drawDevices(devices, jobs) {
-    const rows = devices.map((d) => {
-      const job = jobs.get(d.current_job_id);
-      return h("tr", { "data-device": d.device_id },
-        h("td", {}, d.agent), h("td", {}, d.name), h("td", {}, d.target),
-        h("td", { class: "status" }, badge(d.state), d.draining ? " draining" : "",
-          d.out_of_rotation ? " out of rotation" : ""),
-        h("td", { class: "mono" }, d.holds_app_version_id || "-"),
-        h("td", {}, d.current_job_id
-          ? [job ? h("span", { class: "mono" }, job.test_path) : "", " ",
-            jobLink(d.current_job_id)] : "-"),
-        h("td", { class: "num" }, job && job.started_at ? duration(since(job.started_at)) : "-"),
-        ...usageCells(d.usage));
-    });
+    const rows = devices.map((d) => h("tr", { "data-device": d.device_id },
+      h("td", {}, d.agent), h("td", {}, d.name), h("td", {}, d.target),
+      h("td", { class: "status" }, badge(d.state), d.draining ? " draining" : "",
+        d.out_of_rotation ? " out of rotation" : ""),
+      h("td", { class: "mono" }, d.holds_app_version_id || "-"),
+      h("td", {}, runningCell(d.current_job_id, jobs)),
+      ...usageCells(d.usage)));
     replace(this.devices, h("h2", {}, "Devices"),
-      table(["Agent", "Device", "Target", "State", "Holds build", "Running test", "Running for",
+      table(["Agent", "Device", "Target", "State", "Holds build", "Running test",
         "Busy", "Installing", "Idle", "Idle while work waited"], rows,
       "No device is registered."));
   },
@@ -121,8 +115,4 @@ function usageCells(usage) {
     h("td", { class: "num" }, share(usage.idle_share)),
     h("td", { class: "num" }, duration(usage.idle_while_work_waited_seconds)),
   ];
-}
-
-function since(iso) {
-  return Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
 }

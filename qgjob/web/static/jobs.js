@@ -1,14 +1,17 @@
-// The job list with its filters, and one job's page: fields, attempts, tests, evidence, report,
-// files and logs.
+// The job list: status tabs, a search in builds and tests, org and target filters, a page
+// at a time with nothing cut off silently; and one job's page: fields, why it waits,
+// attempts, tests, evidence, report, files and logs.
 import {
-  STATUSES, TARGETS, badge, clock, download, duration, filtersToHash, getJson, h, jobLink, replace,
-  table,
+  TARGETS, badge, clock, download, duration, errorLine, filtersToHash, getJson, h, jobSeconds,
+  replace, table, when,
 } from "./dom.js";
 import { EvidencePanel, ReportPanel } from "./evidence.js";
 import { LogBox } from "./logbox.js";
 
-const PAGE = 200;
-const MOST = 1000;  // the most GET /jobs answers with at once
+const PAGE = 100;
+const MOST = 1000;  // the most GET /jobs answers with at once: more come in further pages
+const TABS = [["", "all"], ["queued", "queued"], ["running", "running"], ["failed", "failed"],
+  ["completed", "passed"], ["cancelled", "cancelled"]];
 
 export const jobs = {
   opened: new Set(),  // jobs whose error the user expanded: kept open across refreshes
@@ -16,62 +19,92 @@ export const jobs = {
   mount(main, { params, again }) {
     this.params = params;
     this.again = again;
-    this.limit = PAGE;
+    this.shown = PAGE;
     this.list = h("div", { class: "panel", id: "job-list" });
-    replace(main, h("h1", {}, "Jobs"), this.filters(params), this.list);
+    replace(main, h("h1", {}, "Jobs"), this.tabs(params), this.filters(params), this.list);
+  },
+
+  tabs(params) {
+    const current = params.get("status") || "";
+    return h("nav", { class: "tabs", id: "job-tabs" }, TABS.map(([status, label]) => {
+      const query = new URLSearchParams(params);
+      if (status) query.set("status", status); else query.delete("status");
+      return h("a", { href: `#/jobs${query.toString() ? `?${query}` : ""}`,
+        class: status === current ? "selected" : null, "data-status": status || "all" }, label);
+    }));
   },
 
   filters(params) {
     const field = (label, control) => h("label", {}, label, control);
-    const select = (name, options) => h("select", { name },
-      h("option", { value: "" }, "any"),
-      options.map((o) => h("option", { value: o, selected: params.get(name) === o }, o)));
     const input = (name, placeholder) => h("input", {
       name, placeholder, value: params.get(name) || "", autocomplete: "off" });
     const form = h("form", { class: "filters", id: "job-filters" },
-      field("Status", select("status", STATUSES)), field("Org", input("org_id", "any org")),
-      field("Target", select("target", TARGETS)),
-      field("App build", input("app_version_id_contains", "part of a build")),
+      params.get("status") ? h("input", { type: "hidden", name: "status",
+        value: params.get("status") }) : null,
+      field("Search", input("search", "part of a build or test")),
+      field("Org", input("org_id", "any org")),
+      field("Target", h("select", { name: "target" }, h("option", { value: "" }, "any"),
+        TARGETS.map((t) => h("option", { value: t, selected: params.get("target") === t }, t)))),
       h("button", { type: "submit" }, "Filter"));
     return filtersToHash(form, "/jobs");
   },
 
-  async refresh() {
-    const query = new URLSearchParams(this.params);
-    query.set("limit", String(Math.min(this.limit + 1, MOST)));
-    const found = await getJson(`/jobs?${query}`);
-    const more = found.jobs.length > this.limit;
-    const shown = found.jobs.slice(0, this.limit);
-    const rows = shown.map((job) => h("tr", {
-      class: "link", "data-job-id": job.job_id,
-      onclick: () => { location.hash = `#/jobs/${encodeURIComponent(job.job_id)}`; } },
-      h("td", {}, jobLink(job.job_id)),
-      h("td", { class: "status" }, badge(job.status), job.flaky ? " flaky" : ""),
-      h("td", {}, job.org_id), h("td", { class: "mono" }, job.app_version_id),
-      h("td", {}, job.target), h("td", {}, `P${job.priority}`),
-      h("td", { class: "mono" }, job.test_path),
-      h("td", {}, tries(job, "/")), h("td", {}, job.device || "-"),
-      h("td", {}, clock(job.created_at)),
-      h("td", { class: "error" }, errorLine(job.job_id, job.error, this.opened))));
-    replace(this.list, h("h2", { id: "job-count" }, more
-      ? `The newest ${shown.length} jobs; older ones match too`
-      : `${shown.length} job(s), newest first`),
-    table(["Job", "Status", "Org", "App", "Target", "Priority", "Test", "Tries", "Device",
-      "Submitted", "Error"], rows, "No job matches."),
-    more ? this.moreButton() : null);
+  // Queued jobs in the order devices take them; the rest newest first.
+  order() {
+    return this.params.get("status") === "queued" ? "claim" : "newest";
   },
 
-  moreButton() {
-    if (this.limit >= MOST - 1) {
-      return h("p", { class: "muted", id: "job-more" },
-        `The list stops at ${this.limit}: narrow the filters to see older jobs.`);
-    }
-    return h("button", { type: "button", id: "job-more", onclick: () => {
-      this.limit = Math.min(this.limit + PAGE, MOST - 1);
-      this.again();
-    } }, `Show ${Math.min(PAGE, MOST - 1 - this.limit)} more`);
+  // The first `shown` jobs, fetched a page of up to MOST at a time.
+  async fetchShown() {
+    const found = [];
+    let cursor = null;
+    do {
+      const query = new URLSearchParams(this.params);
+      query.set("order", this.order());
+      query.set("limit", String(Math.min(this.shown - found.length, MOST)));
+      if (cursor) query.set("cursor", cursor);
+      const page = await getJson(`/jobs?${query}`);
+      found.push(...page.jobs);
+      cursor = page.next_cursor;
+    } while (cursor && found.length < this.shown);
+    return { found, more: Boolean(cursor) };
+  },
+
+  async refresh() {
+    const { found, more } = await this.fetchShown();
+    const rows = found.map((job) => h("tr", {
+      class: "link", "data-job-id": job.job_id,
+      onclick: () => { location.hash = `#/jobs/${encodeURIComponent(job.job_id)}`; } },
+      h("td", { class: "test" }, h("a", { class: "mono", href: jobHash(job.job_id) },
+        job.test_path)),
+      h("td", { class: "status" }, badge(job.status), job.flaky ? " flaky" : ""),
+      h("td", { class: "error" }, errorLine(job.job_id, job.error, this.opened)),
+      h("td", { class: "mono" }, job.app_version_id), h("td", {}, job.org_id),
+      h("td", {}, job.target), h("td", {}, `P${job.priority}`),
+      h("td", { class: "num" }, duration(jobSeconds(job))),
+      h("td", {}, when(job.created_at)), h("td", {}, tries(job, "/")),
+      h("td", {}, job.device || "-")));
+    replace(this.list, h("h2", { id: "job-count" }, this.heading(found.length, more)),
+      table(["Test", "Status", "Error", "Build", "Org", "Target", "Priority", "Took",
+        "Submitted", "Tries", "Device"], rows, "No job matches."),
+      more ? h("button", { type: "button", id: "job-more", onclick: () => {
+        this.shown += PAGE;
+        this.again();
+      } }, `Show ${PAGE} more`) : null);
+  },
+
+  heading(count, more) {
+    const order = this.order() === "claim"
+      ? "in the order devices take them within a build (higher priority, then older)"
+      : "newest first";
+    if (more) return `${count} jobs shown, ${order}; more match`;
+    return `${count} job(s), ${order}`;
   },
 };
+
+function jobHash(jobId) {
+  return `#/jobs/${encodeURIComponent(jobId)}`;
+}
 
 export const jobPage = {
   mount(main, { jobId, again }) {
@@ -80,6 +113,7 @@ export const jobPage = {
     this.logbox = new LogBox(jobId);
     this.title = h("h1", {}, "Job ", h("span", { class: "mono" }, jobId));
     this.fields = h("div", { class: "panel", id: "job-fields" });
+    this.place = h("div", { class: "panel", id: "job-place", hidden: true });
     this.attempts = h("div", { class: "panel", id: "job-attempts" });
     this.tests = h("div", { class: "panel", id: "job-tests" });
     this.files = h("div", { class: "panel", id: "job-files" });
@@ -88,7 +122,7 @@ export const jobPage = {
     this.picker = h("div", { class: "attempt-picker" });
     const logs = h("section", { class: "panel", id: "job-logs" },
       h("h2", {}, "Logs"), this.picker, this.logbox.element);
-    replace(main, this.title, this.fields, this.attempts, this.tests, this.evidence.element,
+    replace(main, this.title, this.fields, this.place, this.attempts, this.tests, this.evidence.element,
       this.report.element, this.files, logs);
   },
 
@@ -98,6 +132,7 @@ export const jobPage = {
       getJson(`/jobs/${id}`), getJson(`/jobs/${id}/attempts`), getJson(`/jobs/${id}/files`)]);
     replace(this.title, `${job.test_path} `, badge(job.status));
     this.drawFields(job);
+    await this.drawPlace(job);
     this.drawAttempts(attempts.attempts);
     this.drawTests(job.tests);
     this.drawFiles(files.files);
@@ -118,6 +153,33 @@ export const jobPage = {
     if (job.cancel_requested) rows.push(["Cancel", cancelNote(job.status)]);
     replace(this.fields, h("dl", { class: "fields" },
       rows.map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])));
+  },
+
+  // Why a job that has not started waits: its build's place in line on its target, its own
+  // place within its build, and a rough start.
+  async drawPlace(job) {
+    const place = job.status === "queued"
+      ? await getJson(`/jobs/${encodeURIComponent(this.jobId)}/place`) : null;
+    this.place.hidden = !(place && place.waiting);
+    if (this.place.hidden) { replace(this.place); return; }
+    const facts = [];
+    if (place.build_position !== null) {
+      facts.push(`Its build is ${ordinal(place.build_position)} of ${place.builds_waiting} `
+        + `build(s) waiting for a device of target ${job.target}.`);
+    } else if (place.devices_working) {
+      facts.push(`${place.devices_working} device(s) work on its build now.`);
+    }
+    if (place.ahead_in_build !== null) {
+      facts.push(place.ahead_in_build
+        ? `${place.ahead_in_build} of its build's ${place.build_queued ?? "?"} queued job(s) `
+          + "go before it (higher priority, then older)."
+        : "It is the next job of its build.");
+    }
+    replace(this.place, h("h2", {}, "Why it waits"),
+      h("p", { id: "job-place-reason" }, place.reason),
+      facts.map((fact) => h("p", { class: "muted" }, fact)),
+      place.estimated_start_at ? h("p", {}, `Start ~ ${clock(place.estimated_start_at)} `,
+        h("span", { class: "muted" }, "(an estimate from learned durations)")) : null);
   },
 
   drawAttempts(attempts) {
@@ -172,18 +234,9 @@ function tries(job, between) {
   return `${charged}${between}${job.max_attempts}${interrupted}`;
 }
 
-// An error on one line; a longer one opens in place (without opening the job's page).
-function errorLine(jobId, error, opened) {
-  if (!error) return "";
-  const [first, ...rest] = error.trim().split("\n");
-  if (!rest.length && first.length <= 120) return first;
-  return h("details", {
-    class: "error-line", open: opened.has(jobId),
-    onclick: (event) => event.stopPropagation(),
-    ontoggle: (event) => {
-      if (event.currentTarget.open) opened.add(jobId); else opened.delete(jobId);
-    } },
-  h("summary", {}, first), h("pre", { class: "error-rest" }, error.trim()));
+function ordinal(n) {
+  const suffix = n % 100 >= 11 && n % 100 <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10];
+  return `${n}${suffix || "th"}`;
 }
 
 // A running job that was asked to stop may end before its agent hears of it.

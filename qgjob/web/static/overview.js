@@ -1,25 +1,51 @@
-// The overview: queue depth, waiting builds, groups, agents and devices.
-import { TARGETS, badge, clock, getJson, h, jobLink, replace, table } from "./dom.js";
+// The overview: queue depth, recent failures, waiting builds, groups, and every device with
+// the test it runs.
+import {
+  TARGETS, badge, clock, errorLine, getJson, h, replace, runningCell, runningJobs, table, when,
+} from "./dom.js";
+
+const FAILURES = 8;
 
 export const overview = {
+  opened: new Set(),  // failures whose error the user expanded
+
   mount(main) {
     this.cards = h("div", { class: "cards" });
     this.depth = h("div", { class: "grid" });
+    this.failures = h("div", { class: "panel", id: "recent-failures" });
     this.lanes = h("div", { class: "panel", id: "waiting" });
     this.groups = h("div", { class: "panel", id: "groups" });
     this.fleet = h("div", { class: "panel", id: "fleet" });
-    replace(main, h("h1", {}, "Overview"), this.cards, this.depth, this.lanes, this.groups,
-      this.fleet);
+    replace(main, h("h1", {}, "Overview"), this.cards, this.failures, this.fleet, this.lanes,
+      this.depth, this.groups);
   },
 
   async refresh() {
-    const [queue, groups, agents] = await Promise.all([
-      getJson("/queue"), getJson("/groups"), getJson("/agents")]);
+    const [queue, groups, agents, running, failed] = await Promise.all([
+      getJson("/queue"), getJson("/groups"), getJson("/agents"), runningJobs(),
+      getJson(`/jobs?status=failed&limit=${FAILURES}`)]);
     this.drawCards(queue, agents.agents);
     this.drawDepth(queue);
     this.drawLanes(queue.lanes);
     this.drawGroups(groups.groups);
-    this.drawFleet(agents.agents);
+    this.drawFleet(agents.agents, running);
+    this.drawFailures(failed.jobs, Boolean(failed.next_cursor));
+  },
+
+  // The latest failed jobs (the newest submitted; the last to fail first among them).
+  drawFailures(jobs, more) {
+    const latest = [...jobs].sort((a, b) =>
+      Date.parse(b.finished_at || b.created_at) - Date.parse(a.finished_at || a.created_at));
+    const rows = latest.map((job) => h("tr", { "data-job-id": job.job_id },
+      h("td", { class: "test" }, h("a", { class: "mono", href: `#/jobs/${encodeURIComponent(
+        job.job_id)}` }, job.test_path)),
+      h("td", { class: "mono" }, job.app_version_id), h("td", {}, job.org_id),
+      h("td", {}, when(job.finished_at)),
+      h("td", { class: "error" }, errorLine(job.job_id, job.error || "failed", this.opened))));
+    replace(this.failures, h("h2", {}, "Recent failures"),
+      table(["Test", "Build", "Org", "Failed", "Error"], rows, "No job has failed."),
+      more ? h("a", { href: "#/jobs?status=failed", id: "all-failures" },
+        "All failed jobs →") : null);
   },
 
   drawCards(queue, agents) {
@@ -51,10 +77,14 @@ export const overview = {
       h("td", { class: "mono" }, lane.app_version_id), h("td", {}, lane.org_id),
       h("td", { class: "num" }, lane.queued), h("td", {}, `P${lane.top_priority}`),
       h("td", {}, lane.estimated_start_at ? clock(lane.estimated_start_at) : "-"),
-      h("td", {}, lane.reason)));
+      h("td", {}, lane.reason), h("td", {}, h("a", { href: `#/jobs?${new URLSearchParams({
+        status: "queued", app_version_id: lane.app_version_id, target: lane.target,
+        org_id: lane.org_id })}` }, "its jobs in order →"))));
     replace(this.lanes, h("h2", {}, "Waiting builds, in the order devices take them"),
-      table(["Target", "#", "App", "Org", "Queued", "Priority", "Start ~", "Why it waits"],
-        rows, "Nothing waits."));
+      table(["Target", "#", "App", "Org", "Queued", "Priority", "Start ~", "Why it waits", ""],
+        rows, "Nothing waits."),
+      h("a", { href: "#/jobs?status=queued" }, "Every queued job, in the order devices take them"
+        + " within its build →"));
   },
 
   drawGroups(groups) {
@@ -72,15 +102,18 @@ export const overview = {
       table(["App", "Target", "Org", "Jobs", ""], rows, "No group has queued or running jobs."));
   },
 
-  drawFleet(agents) {
-    const rows = agents.flatMap((agent) => agent.devices.map((device) => h("tr", {},
-      h("td", {}, agent.name), h("td", {}, badge(agent.state)), h("td", {}, device.name),
-      h("td", {}, device.target), h("td", {}, badge(device.state)),
-      h("td", { class: "mono" }, device.holds_app_version_id || "-"),
-      h("td", {}, jobLink(device.current_job_id)), h("td", {}, clock(device.last_seen_at)))));
-    replace(this.fleet, h("h2", {}, "Agents and devices"),
-      table(["Agent", "Agent state", "Device", "Target", "State", "Holds build", "Running job",
-        "Seen"], rows, "No agent is registered. Start one with `qgjob agent --devices …`."));
+  drawFleet(agents, running) {
+    const rows = agents.flatMap((agent) => agent.devices.map((device) => h("tr", {
+      "data-device": device.device_id },
+    h("td", {}, `${agent.name} / ${device.name}`), h("td", {}, device.target),
+    h("td", { class: "status" }, badge(device.state),
+      agent.state === "online" ? "" : [" ", badge(agent.state)]),
+    h("td", {}, runningCell(device.current_job_id, running)),
+    h("td", { class: "mono" }, device.holds_app_version_id || "-"),
+    h("td", {}, clock(device.last_seen_at)))));
+    replace(this.fleet, h("h2", {}, "Devices and what they run"),
+      table(["Device", "Target", "State", "Running test", "Holds build", "Seen"],
+        rows, "No agent is registered. Start one with `qgjob agent --devices …`."));
   },
 };
 

@@ -124,13 +124,38 @@ function ganttBar(bar, y, x, since, until) {
   }
   const failed = bar.outcome && bar.outcome !== "passed";
   const running = !bar.finished_at;
-  return s("rect", { ...attrs, class: "test", fill: buildColour(bar.app_version_id, bar.target),
+  const rect = s("rect", { ...attrs, class: "test", fill: buildColour(bar.app_version_id, bar.target),
     stroke: failed ? "#c53030" : running ? "#0b7fab" : "#ffffff",
     "stroke-width": failed || running ? 2 : 0.6, "stroke-dasharray": running ? "4 2" : null,
     "data-job-id": bar.job_id,
     onclick: () => { location.hash = `#/jobs/${encodeURIComponent(bar.job_id)}`; } },
   s("title", {}, `${bar.test_path} on ${bar.app_version_id} (${bar.org_id}), attempt ${
     bar.attempt}: ${bar.outcome || "running"}, ${ran}`));
+  return s("g", { class: running ? "bar running" : "bar" }, rect,
+    barLabel(bar, running, ran, attrs));
+}
+
+// The test's name on its bar (clipped to it); a running test also says its build and how
+// long it has run, beside its bar when the bar is too narrow to hold that.
+function barLabel(bar, running, ran, box) {
+  const name = bar.test_path.split("/").pop();
+  const middle = box.y + box.height / 2 + 4;
+  if (!running) {
+    if (box.width < 40) return null;
+    return s("svg", { class: "bar-label", x: box.x, y: box.y, width: box.width,
+      height: box.height }, s("text", { x: 4, y: box.height / 2 + 4 }, name));
+  }
+  const text = `${name} · ${bar.app_version_id} · ${ran}`;
+  if (box.width >= text.length * 7 + 8) {
+    return s("text", { class: "bar-label running-label", x: box.x + 4, y: middle }, text);
+  }
+  // On a white plate over the bars before it (about 6.5 px a character).
+  const room = Math.ceil(text.length * 6.5);
+  const end = Math.max(box.x - 3, LABEL + room + 4);
+  return s("g", { class: "bar-label outside" },
+    s("rect", { x: end - room - 4, y: box.y, width: room + 6, height: box.height, rx: 3,
+      fill: "#ffffff", "fill-opacity": 0.92, stroke: "#0b7fab", "stroke-width": 0.6 }),
+    s("text", { class: "running-label", x: end, y: middle, "text-anchor": "end" }, text));
 }
 
 
