@@ -144,3 +144,11 @@ def test_a_count_is_kept_for_its_window_but_not_across_a_change() -> None:
     assert counts.get("emulator", T0 + 9, 2.0, count_while_the_fleet_changes) == (4, 0)
     assert counts.get("emulator", T0 + 9, 2.0, count) == (5, 0)
     assert counts.get("emulator", T0 + 9, 0.0, count) == (6, 0)  # no age allowed: afresh
+
+    def count_while_asked_again() -> tuple[int, int]:
+        # Another claim meanwhile is answered with the last count, not a second count.
+        assert counts.get("emulator", T0 + 20, 2.0, count) == (6, 0)
+        return count()
+
+    assert counts.get("emulator", T0 + 20, 2.0, count_while_asked_again) == (7, 0)
+    assert calls == [1, 2, 3, 4, 5, 6, 7]

@@ -27,11 +27,14 @@ Counts = tuple[int, int]
 
 class DeviceCounts:
     """Counts by target, each kept `max_age` seconds from the `now` it was counted at. Safe
-    to share between the threads of one process."""
+    to share between the threads of one process; one of them counts a target at a time (the
+    others use the last count meanwhile, or wait for the first), so claims arriving while a
+    slow count runs do not all count again."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._kept: dict[str, tuple[float, Counts]] = {}
+        self._counting: dict[str, threading.Lock] = {}
         self._generation = 0
 
     def get(self, target: str, now: float, max_age: float,
@@ -39,14 +42,27 @@ class DeviceCounts:
         """The target's counts as of at most `max_age` seconds before `now`, else `count()`
         (kept unless the fleet changed meanwhile: a count taken across a change may miss it)."""
         with self._lock:
-            kept, generation = self._kept.get(target), self._generation
+            kept = self._kept.get(target)
+            counting = self._counting.setdefault(target, threading.Lock())
         if kept is not None and abs(now - kept[0]) < max_age:
             return kept[1]
-        fresh = count()
-        with self._lock:
-            if generation == self._generation:
-                self._kept[target] = (now, fresh)
-        return fresh
+        last = kept[1] if kept is not None and max_age > 0 else None
+        if last is not None and not counting.acquire(blocking=False):
+            return last  # another thread counts it now
+        if last is None:
+            counting.acquire()
+        try:
+            with self._lock:
+                kept, generation = self._kept.get(target), self._generation
+            if kept is not None and abs(now - kept[0]) < max_age:
+                return kept[1]  # counted while this thread waited
+            fresh = count()
+            with self._lock:
+                if generation == self._generation:
+                    self._kept[target] = (now, fresh)
+            return fresh
+        finally:
+            counting.release()
 
     def forget(self) -> None:
         """After this process changed which devices take work."""
