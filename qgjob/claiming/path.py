@@ -29,6 +29,7 @@ from qgjob.scheduler.views import (
     FleetRules,
     GroupWork,
     JobView,
+    LaneView,
     OrgShare,
 )
 from qgjob.store.base import (
@@ -76,8 +77,14 @@ class ClaimPath:
             driver.expire_device_leases(device.device_id, now)
             if device.resting is not None:
                 return ClaimResult(None)  # drained or out of rotation: no new work
+            ready = driver.ready_lanes(device.target)
+            if not ready:
+                # Nothing queued: no decision to make. Idle devices' waiting claims look
+                # again every few seconds, so this answer must stay cheap.
+                return ClaimResult(None)
             context = target_view(driver, device.device_id, device.target,
-                                  holds_app_version_id, now, rules, DEVICE_COUNTS_MAX_AGE)
+                                  holds_app_version_id, now, rules, DEVICE_COUNTS_MAX_AGE,
+                                  ready)
             seen = context
             while True:
                 choice = policy.choose_lane(seen) if seen.lanes else None
@@ -204,12 +211,15 @@ class ClaimPath:
 
 def target_view(
     driver: ClaimDriver, device_id: str, target: str, holds: str | None, now: float,
-    rules: FleetRules, counts_max_age: float,
+    rules: FleetRules, counts_max_age: float, ready: Sequence[LaneView] | None = None,
 ) -> ClaimContext:
     """What the policy sees when `device_id` asks for work (its own batches excluded), its
-    device counts at most `counts_max_age` seconds old. Lanes and work come in one order
-    whatever the store, so every store decides alike."""
-    lanes = tuple(sorted(driver.ready_lanes(target), key=lambda lane: lane.key))
+    device counts at most `counts_max_age` seconds old (`ready`: the target's lanes, if just
+    read). Lanes and work come in one order whatever the store, so every store decides
+    alike."""
+    if ready is None:
+        ready = driver.ready_lanes(target)
+    lanes = tuple(sorted(ready, key=lambda lane: lane.key))
     prior = driver.target_prior(target).mean(DEFAULT_SECONDS)
     work, per_org = _work_in_progress(driver.held_jobs(target, device_id, now), prior, now)
     orgs: dict[str, OrgShare] = {org: rules.share(org, n) for org, n in sorted(per_org.items())}
