@@ -41,6 +41,9 @@ def summary(args: argparse.Namespace, interval: float, lease_seconds: float, tal
             "start_p99_ms": percentile(tally.start_ms, 99)},
         "jobs": {"test_seconds": args.test_seconds, "passed": tally.passed,
                  "lease_lost": tally.lease_lost},
+        "long_polls": {"held": args.long_polls, "answered_empty_per_s": tally.polls_empty / window,
+                       "answered_early": tally.polls_early,
+                       "answered_with_work": tally.polls_with_work},
         "agents_at_end": dict(states), "agents_marked_offline_logged": offline_logged,
         "processes": seen,
         "generator": {
@@ -68,6 +71,11 @@ def print_report(result: dict[str, Any]) -> None:
          "passed / lease lost", f"{jobs['passed']} / {jobs['lease_lost']}"],
         ["agents online at the end / marked offline (server logs)",
          f"{online:,} of {result['agents']:,} / {result['agents_marked_offline_logged']}"]]
+    polls = result.get("long_polls", {"held": 0})
+    if polls["held"]:
+        rows.append([f"long-polls held by devices without work ({polls['held']:,}): answered "
+                     "empty/s, of them early", f"{polls['answered_empty_per_s']:.1f}, "
+                     f"{polls['answered_early']}"])
     for index, replica in enumerate(seen["replicas"]):
         rows.append([f"replica {index + 1}: CPU (share of one core), PostgreSQL connections "
                      "max / mean", f"{replica['cpu_share_of_a_core']:.0%}, "

@@ -7,7 +7,10 @@ devices, 1 BrowserStack slot per 10), then heartbeats every `heartbeat_seconds` 
 announced, on a fixed schedule, with every device's state, held build, job and lease. Meanwhile
 idle emulators claim from a queue filled beforehand, at `--claims-per-second`; each job is
 started, held for `--test-seconds` (longer than the lease, so only heartbeats keep it) and
-reported passed.
+reported passed. With `--long-polls N`, N devices of the targets without queued work (the
+real devices and BrowserStack slots; 4,000 of 10,000) each hold a claim open for the
+`claim_wait_seconds` the server announced and send the next when it is answered empty, as an
+idle real agent's devices do; each has a connection of its own.
 
 It reports heartbeats/s offered and held, heartbeat latency, claim latency while
 heartbeating, leases lost (a start or report refused `409 lease_lost`), agents the servers
@@ -17,7 +20,8 @@ with one httpx pool per replica; it says whether it kept its own schedule (send 
 how much CPU it used, so a run where it was the bottleneck says so.
 
     python -m benchmarks.heartbeat_scale [--agents 1000] [--devices-per-agent 10]
-        [--seconds 60] [--claims-per-second 10] [--test-seconds 40] [--postgres URL]
+        [--seconds 60] [--claims-per-second 10] [--test-seconds 40] [--long-polls 0]
+        [--postgres URL]
 
 Runs in a PostgreSQL schema of its own, dropped afterwards.
 """
@@ -91,6 +95,11 @@ class Tally:
     lease_lost: int = 0
     passed: int = 0
     no_idle_device: int = 0
+    polls_empty: int = 0
+    """Long-poll claims answered without work (after their wait, or early)."""
+    polls_early: int = 0
+    """Of those, answered before half their wait: the server did not hold them."""
+    polls_with_work: int = 0
 
 
 def fleet_of(agents: int, devices_per_agent: int) -> list[SimAgent]:
@@ -222,6 +231,42 @@ async def claim_and_run(clients: list[httpx.AsyncClient],
         idle.append((agent, device))
 
 
+async def long_polls(http: httpx.AsyncClient, agent: SimAgent, device: SimDevice,
+                     wait: float, first: float, tally: Tally) -> None:
+    """A device waiting for work of a target that has none: one claim held open after
+    another."""
+    await asyncio.sleep(first)
+    while True:
+        began = time.perf_counter()
+        try:
+            answer = await http.post(f"/agents/{agent.agent_id}/claim", json={
+                "device": device.name, "target": device.target,
+                "holds_app_version_id": device.holds, "wait_seconds": wait})
+        except httpx.HTTPError as error:
+            if tally.measuring:
+                tally.failures[f"long-poll {type(error).__name__}"] += 1
+            await asyncio.sleep(1.0)
+            continue
+        if not tally.measuring:
+            continue
+        if answer.status_code == 200:
+            tally.polls_with_work += 1  # never queued for these targets
+        elif answer.status_code == 204:
+            tally.polls_empty += 1
+            tally.polls_early += time.perf_counter() - began < wait / 2
+        else:
+            tally.failures[f"long-poll {answer.status_code}"] += 1
+            await asyncio.sleep(1.0)
+
+
+def waiting_devices(fleet: list[SimAgent], count: int) -> list[tuple[SimAgent, SimDevice]]:
+    """`count` devices of the targets no job is queued for, spread over the agents."""
+    most = max((len(agent.devices) for agent in fleet), default=0)
+    spare = [(agent, device) for index in range(most) for agent in fleet
+             for device in agent.devices[index:index + 1] if device.target != "emulator"]
+    return spare[:count]
+
+
 async def fill_queue(http: httpx.AsyncClient, jobs: int) -> None:
     for first in range(0, jobs, 500):
         answer = await http.post("/jobs/batch", headers={"Prefer": "return=minimal"}, json={
@@ -283,8 +328,20 @@ def replicas(db_url: str, work: Path, count: int, env: dict[str, str]
         yield [stack.enter_context(server(db_url, work, env)) for _ in range(count)]
 
 
-async def measure(urls: list[str], processes: list[Process], args: argparse.Namespace
-                  ) -> dict[str, Any]:
+def analyze(db_url: str) -> None:
+    """Give PostgreSQL statistics of the registered fleet, as autovacuum would have on a
+    server that has run for a while: in a schema minutes old it has none, and it plans the
+    device queries as if there were a handful of agents (a nested loop per agent)."""
+    import psycopg
+
+    server, _, schema = db_url.rpartition("schema=")
+    with psycopg.connect(server.rstrip("?&"), autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute("ANALYZE")
+
+
+async def measure(urls: list[str], processes: list[Process], args: argparse.Namespace,
+                  db_url: str) -> dict[str, Any]:
     fleet = fleet_of(args.agents, args.devices_per_agent)
     limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=
                           args.connections)
@@ -300,6 +357,7 @@ async def measure(urls: list[str], processes: list[Process], args: argparse.Name
                 return await register(clients[agent.replica], agent)
 
         answers = await asyncio.gather(*(join(agent) for agent in fleet))
+        await asyncio.to_thread(analyze, db_url)
         interval = float(answers[0]["heartbeat_seconds"])
         start = loop.time()
         tasks = [asyncio.create_task(heartbeats(clients[a.replica], a, interval,
@@ -310,6 +368,15 @@ async def measure(urls: list[str], processes: list[Process], args: argparse.Name
         if args.claims_per_second > 0:
             tasks.append(asyncio.create_task(
                 dispatch(clients, idle, args.claims_per_second, args.test_seconds, tally)))
+        waiting = waiting_devices(fleet, args.long_polls)
+        wait = float(answers[0]["claim_wait_seconds"])
+        pollers = [httpx.AsyncClient(base_url=url, timeout=wait + 30, limits=httpx.Limits(
+            max_connections=len(waiting) + 1, max_keepalive_connections=len(waiting) + 1))
+            for url in urls]
+        clients += pollers
+        tasks += [asyncio.create_task(long_polls(pollers[a.replica], a, d, wait,
+                                                 random.uniform(0, interval), tally))
+                  for a, d in waiting]
         await asyncio.sleep(interval)  # every agent has sent its first heartbeat
         tally.measuring = True
         tasks += [asyncio.create_task(watch.sample()), asyncio.create_task(loop_lag(tally))]
@@ -338,6 +405,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="the measured window")
     parser.add_argument("--claims-per-second", type=float, default=10.0)
     parser.add_argument("--test-seconds", type=float, default=40.0)
+    parser.add_argument("--long-polls", type=int, default=0,
+                        help="devices without work that hold a claim open (at most those of "
+                             "the targets with no queued jobs: 4 of every 10)")
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--connections", type=int, default=100,
                         help="the load generator's connections to each replica")
@@ -356,7 +426,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qgjob-heartbeats-") as work, \
             database("postgresql", Path(work), args.postgres) as db_url, \
             replicas(db_url, Path(work), args.replicas, env) as started:
-        result = asyncio.run(measure([u for u, _ in started], [p for _, p in started], args))
+        result = asyncio.run(measure([u for u, _ in started], [p for _, p in started], args,
+                                     db_url))
     print_report(result)
     path = write_result("heartbeat_scale", {
         "command": "python -m benchmarks.heartbeat_scale " + " ".join(sys.argv[1:]),

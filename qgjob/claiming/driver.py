@@ -79,8 +79,9 @@ class ClaimDriver(Protocol):
         `estimate` gives them."""
     def held_jobs(self, target: str, device_id: str, now: float) -> list[HeldJob]:
         """Assigned and running jobs of the target's live leases but the device's own."""
-    def device_counts(self, target: str) -> tuple[int, int]:
-        """Online devices of the target, and how many of them are idle."""
+    def device_counts(self, target: str, now: float, max_age: float) -> tuple[int, int]:
+        """Online devices of the target, and how many of them are idle: counted at most
+        `max_age` seconds before `now` (a store may keep a count that long)."""
     def idle_holds(self, target: str, device_id: str) -> set[str]:
         """Apps held by the target's other idle online devices."""
     def install_seconds(self, target: str) -> float | None:

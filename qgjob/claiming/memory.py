@@ -196,7 +196,7 @@ class MemoryQueue:
                                     learned.mean_seconds if learned is not None else None))
         return held
 
-    def device_counts(self, target: str) -> tuple[int, int]:
+    def device_counts(self, target: str, now: float, max_age: float) -> tuple[int, int]:
         devices = [d for d in self.devices.values() if d.target == target]
         return len(devices), sum(1 for d in devices if d.state == "idle")
 

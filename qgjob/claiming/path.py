@@ -1,6 +1,9 @@
 """The claim path, written once: each call opens one write transaction on a driver
 (`driver.py`), builds the policy's view from what it reads, asks the policy, and applies the
-decision before the transaction ends, so a decision is never made on stale state.
+decision before the transaction ends, so a decision is never made on stale state. The one
+exception: claims and starts may see their target's device counts as they were up to
+`DEVICE_COUNTS_MAX_AGE` seconds ago (a store keeps them that long; the simulator counts
+afresh each time).
 
 The server runs it over SQLite or PostgreSQL; `qgjob simulate` runs it over the in-memory
 driver in virtual time. Both call the domain's own transitions and retry verdicts.
@@ -26,6 +29,7 @@ from qgjob.scheduler.views import (
     FleetRules,
     GroupWork,
     JobView,
+    LaneView,
     OrgShare,
 )
 from qgjob.store.base import (
@@ -42,6 +46,12 @@ from qgjob.store.base import (
 CANDIDATES = 64
 """How many of the chosen lane's next jobs the policy sees when it picks a batch."""
 PROMOTE_BATCH = 200
+DEVICE_COUNTS_MAX_AGE = 2.0
+"""How old the target's online and idle device counts a claim or a start decides with may be,
+in seconds. They size batches, divide the target by fair share and tell whether an idle device
+could take urgent work; a count this old serves those as well as an exact one (see
+`store/sql/device_counts.py`), and counting a large fleet on every claim does not scale.
+Preemption, which stops running work, counts afresh."""
 
 AttemptExtras = Callable[[ClaimDriver], None]
 """What else a finished attempt records in its transaction (output, per-test results)."""
@@ -67,8 +77,14 @@ class ClaimPath:
             driver.expire_device_leases(device.device_id, now)
             if device.resting is not None:
                 return ClaimResult(None)  # drained or out of rotation: no new work
+            ready = driver.ready_lanes(device.target)
+            if not ready:
+                # Nothing queued: no decision to make. Idle devices' waiting claims look
+                # again every few seconds, so this answer must stay cheap.
+                return ClaimResult(None)
             context = target_view(driver, device.device_id, device.target,
-                                  holds_app_version_id, now, rules)
+                                  holds_app_version_id, now, rules, DEVICE_COUNTS_MAX_AGE,
+                                  ready)
             seen = context
             while True:
                 choice = policy.choose_lane(seen) if seen.lanes else None
@@ -177,7 +193,7 @@ class ClaimPath:
         chosen: list[str] = []
         with self._tx.write() as driver:
             for target in driver.targets_with_work():
-                view = target_view(driver, "", target, None, now, rules)
+                view = target_view(driver, "", target, None, now, rules, counts_max_age=0.0)
                 victim = policy.choose_preemption(view, driver.running_jobs(target))
                 if victim is not None and driver.request_preemption(victim, now):
                     chosen.append(victim)
@@ -187,7 +203,7 @@ class ClaimPath:
         """The policy's view of every target with queued work, as an idle newcomer would see
         it: for explaining the queue, not for claiming."""
         with self._tx.read() as driver:
-            return [target_view(driver, "", target, None, now, rules)
+            return [target_view(driver, "", target, None, now, rules, counts_max_age=0.0)
                     for target in driver.targets_with_work()]
 
 
@@ -195,18 +211,22 @@ class ClaimPath:
 
 def target_view(
     driver: ClaimDriver, device_id: str, target: str, holds: str | None, now: float,
-    rules: FleetRules,
+    rules: FleetRules, counts_max_age: float, ready: Sequence[LaneView] | None = None,
 ) -> ClaimContext:
-    """What the policy sees when `device_id` asks for work (its own batches excluded). Lanes
-    and work come in one order whatever the store, so every store decides alike."""
-    lanes = tuple(sorted(driver.ready_lanes(target), key=lambda lane: lane.key))
+    """What the policy sees when `device_id` asks for work (its own batches excluded), its
+    device counts at most `counts_max_age` seconds old (`ready`: the target's lanes, if just
+    read). Lanes and work come in one order whatever the store, so every store decides
+    alike."""
+    if ready is None:
+        ready = driver.ready_lanes(target)
+    lanes = tuple(sorted(ready, key=lambda lane: lane.key))
     prior = driver.target_prior(target).mean(DEFAULT_SECONDS)
     work, per_org = _work_in_progress(driver.held_jobs(target, device_id, now), prior, now)
     orgs: dict[str, OrgShare] = {org: rules.share(org, n) for org, n in sorted(per_org.items())}
     for lane in lanes:
         if lane.org_id not in orgs:
             orgs[lane.org_id] = rules.share(lane.org_id, 0)
-    online, idle = driver.device_counts(target)
+    online, idle = driver.device_counts(target, now, counts_max_age)
     measured = driver.install_seconds(target)
     return ClaimContext(
         device=DeviceView(device_id, target, holds),
@@ -285,7 +305,7 @@ def _should_yield(driver: ClaimDriver, job: Job, device_id: str, now: float, pol
         return False
     # The device has just run a job of this build: it holds its app.
     context = target_view(driver, device.device_id, device.target, job.app_version_id, now,
-                          rules)
+                          rules, DEVICE_COUNTS_MAX_AGE)
     if not context.lanes:
         return False
     view = JobView(job.job_id, job.priority, job.created_at, job.expected_seconds,

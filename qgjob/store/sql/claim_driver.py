@@ -13,11 +13,13 @@ from qgjob.scheduler.durations import DurationStats, TargetPrior
 from qgjob.scheduler.views import JobView, LaneView, RunningJob
 from qgjob.store.rows import Row, job_from_row, job_to_params, lane_counts_from_column
 from qgjob.store.sql.database import Database, Tx
+from qgjob.store.sql.device_counts import DeviceCounts
 
 
 class SqlClaimDriver:
-    def __init__(self, conn: Tx) -> None:
+    def __init__(self, conn: Tx, counts: DeviceCounts | None = None) -> None:
         self.conn = conn
+        self._counts = counts or DeviceCounts()
 
     # devices ----------------------------------------------------------------------------------
 
@@ -60,9 +62,12 @@ class SqlClaimDriver:
                         r["job_id"], JobState(r["state"]), float(r["expected_seconds"]),
                         r["started_at"], r["learned_seconds"]) for r in rows]
 
-    def device_counts(self, target: str) -> tuple[int, int]:
-        row = self.conn.run("count_target_devices", {"target": target}).fetchone()
-        return int(row["online"]), int(row["idle"])
+    def device_counts(self, target: str, now: float, max_age: float) -> tuple[int, int]:
+        def count() -> tuple[int, int]:
+            row = self.conn.run("count_target_devices", {"target": target}).fetchone()
+            return int(row["online"]), int(row["idle"])
+
+        return self._counts.get(target, now, max_age, count)
 
     def idle_holds(self, target: str, device_id: str) -> set[str]:
         return {r["holds_app_version_id"] for r in self.conn.run(
@@ -182,20 +187,21 @@ class SqlClaimDriver:
 
 
 class SqlTransactions:
-    """The claim path's transactions on a `Database`."""
+    """The claim path's transactions on a `Database`, sharing this process's device counts."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, counts: DeviceCounts) -> None:
         self._db = database
+        self._counts = counts
 
     @contextmanager
     def write(self) -> Iterator[SqlClaimDriver]:
         with self._db.write() as conn:
-            yield SqlClaimDriver(conn)
+            yield SqlClaimDriver(conn, self._counts)
 
     @contextmanager
     def read(self) -> Iterator[SqlClaimDriver]:
         with self._db.read() as conn:
-            yield SqlClaimDriver(conn)
+            yield SqlClaimDriver(conn, self._counts)
 
 
 def _device(row: Row) -> DeviceRow:

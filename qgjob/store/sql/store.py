@@ -72,6 +72,7 @@ from qgjob.store.sql import (
 )
 from qgjob.store.sql.claim_driver import SqlClaimDriver, SqlTransactions
 from qgjob.store.sql.database import Database, Tx, retried
+from qgjob.store.sql.device_counts import DeviceCounts
 
 _RESCUE_BATCH = 200
 _GROUP_JOB_IDS_MAX = 1000
@@ -83,7 +84,10 @@ class SqlStore:
     def __init__(self, database: Database) -> None:
         self._db = database
         self.dialect = database.dialect
-        self._claims = ClaimPath(SqlTransactions(database))
+        # Kept between claims; dropped after each change this store commits to which
+        # devices take work.
+        self._device_counts = DeviceCounts()
+        self._claims = ClaimPath(SqlTransactions(database, self._device_counts))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._db!r})"
@@ -241,6 +245,7 @@ class SqlStore:
             )
             agent_row = conn.run("agent_by_id", {"agent_id": agent_id}).fetchone()
             rows = conn.run("devices_of_agent", {"agent_id": agent_id}).fetchall()
+        self._device_counts.forget()
         return agent_from_row(agent_row, tuple(device_from_row(r) for r in rows))
 
     def list_agents(self) -> list[Agent]:
@@ -294,8 +299,11 @@ class SqlStore:
                 return None
             if not fleet.build_installed_before(conn, app_version_id, target):
                 return None  # the build may be what is broken, not the device
-            return fleet.device_failed(conn, device["id"], f"could not install "
-                                       f"{app_version_id}", failure_limit, finished_at)
+            resting = fleet.device_failed(conn, device["id"], f"could not install "
+                                          f"{app_version_id}", failure_limit, finished_at)
+        if resting is not None:
+            self._device_counts.forget()
+        return resting
 
     # the claim path (written once in qgjob/claiming/path.py) -----------------------------
 
@@ -393,6 +401,7 @@ class SqlStore:
     def rescue_expired_leases(self, now: float, decide: DecideAttempt,
                               failure_limit: int = 0) -> list[Transitioned]:
         rescued: list[Transitioned] = []
+        disabled: list[str] = []
         with self._db.write() as conn:
             leases = conn.run("expired_leases", {"now": now, "limit": _RESCUE_BATCH}
             ).fetchall()
@@ -407,13 +416,16 @@ class SqlStore:
                              "error": after.error, "now": now},
                         )
                         _count_lost_attempt(conn, job, now)
-                        if job.device_id is not None:
-                            fleet.device_failed(conn, job.device_id,
-                                                f"lost job {job.job_id}", failure_limit, now)
+                        if job.device_id is not None and fleet.device_failed(
+                                conn, job.device_id, f"lost job {job.job_id}", failure_limit,
+                                now) is not None:
+                            disabled.append(job.device_id)
                     if after.state.is_final:
                         health.count_finished_job(conn, after, now)
                     rescued.append(Transitioned(job, after))
                 conn.run("delete_lease", {"lease_id": lease["id"]})
+        if disabled:
+            self._device_counts.forget()
         return rescued
 
     @retried
@@ -484,6 +496,7 @@ class SqlStore:
         with self._db.write() as conn:
             if conn.run("sign_off_agent", {"agent_id": agent_id}).rowcount:
                 conn.run("mark_devices_offline", {"agent_ids": conn.array([agent_id])})
+        self._device_counts.forget()
 
     @retried
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]:
@@ -492,6 +505,8 @@ class SqlStore:
             ).fetchall()]
             if ids:
                 conn.run("mark_devices_offline", {"agent_ids": conn.array(ids)})
+        if ids:
+            self._device_counts.forget()
         return ids
 
     # fleet operations (the queries live in fleet.py) ---------------------------------------
@@ -506,22 +521,28 @@ class SqlStore:
     @retried
     def _drain(self, name: str, now: float) -> dict[str, list[str]]:
         with self._db.write() as conn:
-            return fleet.drain(conn, name, now)
+            held = fleet.drain(conn, name, now)
+        self._device_counts.forget()
+        return held
 
     @retried
     def undrain_agent(self, name: str) -> bool:
         with self._db.write() as conn:
-            return fleet.undrain(conn, name)
+            undrained = fleet.undrain(conn, name)
+        self._device_counts.forget()
+        return undrained
 
     @retried
     def remove_agent(self, name: str, now: float, offline_seconds: float) -> None:
         with self._db.write() as conn:
             fleet.forget(conn, name, now, offline_seconds)
+        self._device_counts.forget()
 
     @retried
     def enable_device(self, device_id: str) -> None:
         with self._db.write() as conn:
             fleet.enable(conn, device_id)
+        self._device_counts.forget()
 
     @retried
     def count_device_time(self, now: float, max_step: float) -> None:
