@@ -124,7 +124,7 @@ def _uploaded_evidence(url: str, job_id: str, video: bool) -> dict[str, str]:
 def _check_pages(browser_path: str, url: str, run_id: str, job_id: str,
                  kinds: dict[str, str]) -> None:
     with chromium(browser_path) as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
         page.set_default_timeout(WAIT_MS)
         problems: list[str] = []
         page.on("pageerror", lambda error: problems.append(str(error)))
@@ -144,7 +144,10 @@ def _check_pages(browser_path: str, url: str, run_id: str, job_id: str,
         assert shot.evaluate("img => img.naturalWidth") > 0
         trace = page.locator("#job-evidence .trace")
         assert "npx playwright show-trace 02-trace.zip" in trace.inner_text()
-        assert trace.locator("a[download='02-trace.zip']").count() == 1
+        with page.expect_download() as saved:
+            trace.locator("a[download='02-trace.zip']").click()
+        assert saved.value.suggested_filename == "02-trace.zip"
+        assert Path(saved.value.path()).read_bytes().startswith(b"PK")
         assert TEST in page.locator("#job-evidence h4").first.inner_text()
         if "03-video.webm" in kinds:
             player = page.wait_for_selector("#job-evidence video[data-name='03-video.webm']")
