@@ -1,8 +1,9 @@
 """Failure evidence from a real AppWright run: `qgjob run` submits the example project's
 browser spec (Debian's chromium) with its failure switched on; the agent's appwright executor
 runs `npx appwright test`, keeps the screenshot, trace and video Playwright wrote, and uploads
-them; the run page lists the failure first and the job page, in headless Chromium, shows the
-screenshot inline, plays the video and offers the trace with the command that opens it."""
+them. In headless Chromium the run page lists the failure first with its screenshot inline,
+and the job page shows the screenshot, plays the video and downloads the trace, with the
+command that opens it beside it."""
 
 from __future__ import annotations
 
@@ -136,7 +137,11 @@ def _check_pages(browser_path: str, url: str, run_id: str, job_id: str,
         first = page.wait_for_selector("#run-tests tbody tr")
         assert first.get_attribute("data-result") == "failed"
         assert TEST in first.inner_text()
-        page.click(f"#run-tests tbody tr >> a[href*='{job_id}']")
+        inline = page.wait_for_selector(
+            "#run-tests tr[data-result=failed] img[data-name='01-test-failed-1.png']")
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=inline)
+        assert page.locator("#run-tests tbody img").count() == 1  # none for the passing test
+        page.click(f"#run-tests tbody tr >> a.mono[href*='{job_id}']")
 
         page.wait_for_function(f"location.hash.includes('{job_id}')")
         shot = page.wait_for_selector("#job-evidence img[data-name='01-test-failed-1.png']")
