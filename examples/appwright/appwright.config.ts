@@ -1,4 +1,5 @@
 import { defineConfig, Platform } from "appwright";
+import { videoRecordable } from "./playwright-ffmpeg";
 
 /**
  * AppWright config for the qgjob example.
@@ -13,7 +14,8 @@ import { defineConfig, Platform } from "appwright";
  *   BROWSERSTACK_USERNAME / BROWSERSTACK_ACCESS_KEY   read by AppWright itself
  *
  * The `local` project has no device at all: it runs tests/smoke/*.spec.js,
- * which only use @playwright/test. See README.md for why it looks the way it does.
+ * which only use @playwright/test (one opens a page in Debian's chromium).
+ * See README.md for why it looks the way it does.
  */
 const appBuildPath = process.env.APP_BUILD_PATH ?? "builds/app-release.apk";
 
@@ -58,11 +60,19 @@ const config = defineConfig({
       },
     },
     {
-      // No device: only the pure-logic smoke specs, so the whole
+      // No device: only the smoke specs, so the whole
       // qgjob -> appwright -> playwright path can run on a machine with no
-      // Android SDK, no Appium driver and no browser.
+      // Android SDK, no Appium driver and no downloaded browser.
       name: "local",
       testDir: "./tests/smoke",
+      use: {
+        // Debian's chromium: nothing downloads a browser (never `npx playwright install`).
+        launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium" },
+        // What a failed test leaves for qgjob to keep: see playwright-ffmpeg.js for videos.
+        screenshot: "only-on-failure",
+        trace: "retain-on-failure",
+        video: videoRecordable() ? "retain-on-failure" : "off",
+      },
     },
   ],
 });

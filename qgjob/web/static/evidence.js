@@ -21,6 +21,19 @@ function media(tag, file, attrs) {
   return node;
 }
 
+// The first screenshot a failed job's last attempt kept, small and linking to the job (the
+// run page shows it beside the failure). The agent uploads evidence before it reports the
+// result, so a failed job's listing is complete: asked once per job.
+export function failureShot(jobId) {
+  const holder = h("a", { class: "failure-shot", href: `#/jobs/${encodeURIComponent(jobId)}` });
+  getJson(`/jobs/${encodeURIComponent(jobId)}/artifacts`).then((listing) => {
+    const last = listing.attempts[listing.attempts.length - 1];
+    const shot = last && last.files.find((f) => f.kind === "screenshot");
+    if (shot) replace(holder, media("img", shot, { alt: `${shot.name}: the failed test's screen` }));
+  }, () => { /* no evidence to show: the row is complete without it */ });
+  return holder;
+}
+
 function fileView(file) {
   const saveLink = h("a", { href: file.url, download: file.name, onclick: (event) => {
     event.preventDefault();

@@ -4,6 +4,7 @@ import {
   NeedToken, authHeaders, badge, clock, duration, filtersToHash, getJson, h, jobLink, replace,
   showProblem, table,
 } from "./dom.js";
+import { failureShot } from "./evidence.js";
 
 const RUN_STATUSES = ["queued", "running", "passed", "failed", "cancelled"];
 const PAGE = 50;
@@ -54,6 +55,7 @@ export const runPage = {
     this.actions = h("div", { class: "run-actions", id: "run-actions" });
     this.fields = h("div", { class: "panel", id: "run-fields" });
     this.tests = h("div", { class: "panel", id: "run-tests" });
+    this.shots = new Map();  // job id -> its failure screenshot, kept across refreshes
     replace(main, this.title, this.actions, this.fields, this.tests);
   },
 
@@ -113,10 +115,16 @@ export const runPage = {
       h("td", {}, badge(t.result)), h("td", { class: "mono" }, t.test_path),
       h("td", {}, t.title || "(the whole file)"), h("td", {}, t.target),
       h("td", {}, duration(t.duration_seconds)),
-      h("td", { class: "error" }, (t.error || "").trim().split("\n")[0]),
+      h("td", { class: "error" }, (t.error || "").trim().split("\n")[0],
+        t.result === "failed" && t.job_id ? this.shotOf(t.job_id) : null),
       h("td", {}, jobLink(t.job_id))));
     replace(this.tests, h("h2", {}, "Tests, failures first"),
       table(["Result", "File", "Test", "Target", "Took", "Error", "Job"], rows, "No tests yet."));
+  },
+
+  shotOf(jobId) {
+    if (!this.shots.has(jobId)) this.shots.set(jobId, failureShot(jobId));
+    return this.shots.get(jobId);
   },
 };
 
