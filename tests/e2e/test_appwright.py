@@ -32,18 +32,25 @@ def appwright_ready() -> None:
         pytest.skip(missing)
 
 
-def test_appwright_specs_through_qgjob(tmp_path: Path, appwright_ready: None) -> None:
+def appwright_lab(tmp_path: Path, name: str, timeout: int) -> tuple[str, Process, Process]:
+    """A real server and one agent with the appwright executor on the example project (its
+    failing specs switched on): the server's URL and both processes, to stop when done."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = Process("server", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'aw.db'}",
                      log=tmp_path / "server.log")
     wait_healthy(url, server)
-    agent = Process("--server", url, "agent", "--name", "aw-lab", "--devices", "emulator:1",
+    agent = Process("--server", url, "agent", "--name", name, "--devices", "emulator:1",
                     "--executor", "appwright", "--project-dir", str(EXAMPLE),
                     "--project-map", "emulator=local",
                     "--build-template", "https://builds.invalid/{app_version_id}.apk",
-                    "--timeout", "180", log=tmp_path / "agent.log",
+                    "--timeout", str(timeout), log=tmp_path / "agent.log",
                     env={"FAIL_ON_PURPOSE": "1"})
+    return url, server, agent
+
+
+def test_appwright_specs_through_qgjob(tmp_path: Path, appwright_ready: None) -> None:
+    url, server, agent = appwright_lab(tmp_path, "aw-lab", timeout=180)
     try:
         submitted = cli(url, "submit", "--org-id=acme", "--app-version-id=1.4.2",
                         "--test=tests/smoke/math.spec.js",

@@ -19,8 +19,7 @@ import httpx
 import pytest
 
 from tests.browser import chromium, require_chromium
-from tests.e2e.processes import Process, free_port, wait_healthy
-from tests.e2e.test_appwright import EXAMPLE
+from tests.e2e.test_appwright import EXAMPLE, appwright_lab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -64,17 +63,7 @@ def test_a_real_failure_leaves_its_screenshot_trace_and_video(
         tmp_path: Path, example_ready: None) -> None:
     browser_path = require_chromium()
     video = _video_expected()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = Process("server", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'ev.db'}",
-                     log=tmp_path / "server.log")
-    wait_healthy(url, server)
-    agent = Process("--server", url, "agent", "--name", "aw-evidence", "--devices", "emulator:1",
-                    "--executor", "appwright", "--project-dir", str(EXAMPLE),
-                    "--project-map", "emulator=local",
-                    "--build-template", "https://builds.invalid/{app_version_id}.apk",
-                    "--timeout", "120", log=tmp_path / "agent.log",
-                    env={"FAIL_ON_PURPOSE": "1"})
+    url, server, agent = appwright_lab(tmp_path, "aw-evidence", timeout=120)
     try:
         ran = subprocess.run(
             [sys.executable, "-m", "qgjob", "--server", url, "run", "--org-id", "acme",
