@@ -115,7 +115,10 @@ class FairAffinityPolicy:
         holds = ctx.device.holds_app_version_id
         mine = max((bands[lane.key] for lane in lanes if lane.app_version_id == holds),
                    default=None)
-        starved = starved_orgs(ctx)
+        # The org whose build this device holds is served by it staying: it is not starved
+        # by this device (which the counts leave out while it asks).
+        starved = starved_orgs(ctx) - {lane.org_id for lane in lanes
+                                       if lane.app_version_id == holds}
         chosen = self._choose_among(
             [lane for lane in lanes if lane.org_id in starved
              and not ctx.devices_per_group.get(lane.group_key, 0)

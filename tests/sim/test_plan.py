@@ -89,7 +89,7 @@ def test_the_recommended_fleet_meets_the_goal_when_simulated_again() -> None:
     trace = steady_trace()
     policy = policy_named("qgjob")
     goal = 120.0
-    alternatives = parse_fleets("emulator:1..6,device:1..4", fleet_of(trace))
+    alternatives = parse_fleets("emulator:1..8,device:1..4", fleet_of(trace))
     result = plan(trace, alternatives, policy, load=1.5, p95_wait=goal)
     assert result.recommended is not None
     fleet = result.recommended.fleet
