@@ -1,16 +1,21 @@
-"""The best schedule we could find offline, to tell a policy's miss from a goal no schedule
-meets. It knows what no online policy knows (every test's true length, every outcome, every
-arrival) and searches, target by target (a device serves one target):
+"""The best schedule we could find offline, to tell a policy's miss from a goal out of reach.
+It knows what no online policy knows (every test's true length, every outcome, every arrival)
+and searches, target by target (a device serves one target), schedules of one shape: each
+device installs each of its builds once, runs its builds one after another in order of
+arrival, and installs a build once its first job there has arrived.
 
 - a handful of jobs on a target (at most `EXACT_JOBS`): every assignment of jobs to devices,
-  so the figures are the best there is (each device runs its builds one after another, each
-  installed once, in order of arrival);
+  so its figures are the best of that shape. For makespan with every job there from the start
+  the shape loses little: any schedule can be regrouped so without finishing later, except
+  one that runs a failed test's retries on other devices (here they follow on its device);
+  a burst's submits spread over 5 s, so there it is the best to within those seconds. For
+  turnaround under later arrivals (steady) another order of builds on a device, or a build
+  run in two pieces, can do better: there the figures are schedules found, not a bound;
 - more: a local search from the longest build first, splitting the busiest device's largest
   build onto the least busy device one install at a time and balancing after each split
   (moving and swapping tests between devices of the same build, moving whole builds). Each
-  split gives a point of the target's frontier: installs against makespan. Its figures are
-  schedules that exist, so they prove a goal reachable; where they miss, they prove nothing
-  by themselves beyond the lower bound.
+  step gives a point of the target's frontier, installs against makespan. Its schedules exist,
+  so they prove a goal reachable; where they miss, they prove nothing beyond the lower bound.
 
 Every schedule is turned into events and judged by `qgjob.sim.metrics.summarize`, as the
 policy's are. Failed attempts run back to back on the device of the job.
@@ -59,7 +64,7 @@ class Point:
     installs: int
     makespan: float
     turnaround: float
-    """Sum over the target's builds of finish minus first submit."""
+    """Sum over the target's builds (per org and app) of finish minus first submit."""
     devices: tuple[tuple[tuple[str, tuple[TraceJob, ...]], ...], ...]
 
 
@@ -67,28 +72,41 @@ def work(job: TraceJob, trace: Trace) -> float:
     return job.duration * job.attempts_needed(trace.max_attempts)
 
 
+def runs(device: Device) -> list[tuple[str, list[TraceJob]]]:
+    """A device's builds in the order it runs them (first arrival, then name), each build's
+    jobs in order of arrival."""
+    order = sorted(device, key=lambda b: (min(j.submit_at for j in device[b]), b))
+    return [(build, sorted(device[build], key=lambda j: (j.submit_at, j.job_id)))
+            for build in order]
+
+
 def timed(device: Device, trace: Trace, install: float) -> dict[str, float]:
-    """Each build's finish on this device, builds in order of their first arrival."""
-    now, finish = 0.0, {}
-    for build in sorted(device, key=lambda b: min(j.submit_at for j in device[b])):
-        now += install
-        for job in sorted(device[build], key=lambda j: j.submit_at):
+    """When each job on this device ends: a build is installed once its first job there has
+    arrived (a device installs what it has claimed), then its jobs run, each attempt back to
+    back."""
+    now, ends = 0.0, {}
+    for _, jobs in runs(device):
+        now = max(now, jobs[0].submit_at) + install
+        for job in jobs:
             now = max(now, job.submit_at) + work(job, trace)
-        finish[build] = now
-    return finish
+            ends[job.job_id] = now
+    return ends
 
 
 def point(devices: list[Device], trace: Trace, install: float) -> Point:
-    finish: dict[str, float] = {}
+    """A schedule's figures, builds counted as the metrics count them: per org and app."""
+    ends: dict[str, float] = {}
     for device in devices:
-        for build, end in timed(device, trace, install).items():
-            finish[build] = max(finish.get(build, 0.0), end)
-    submitted: dict[str, float] = {}
+        ends.update(timed(device, trace, install))
+    finish: dict[tuple[str, str], float] = {}
+    submitted: dict[tuple[str, str], float] = {}
     for device in devices:
-        for build, jobs in device.items():
-            first = min(j.submit_at for j in jobs)
-            submitted[build] = min(submitted.get(build, first), first)
-    frozen = tuple(tuple(sorted((b, tuple(js)) for b, js in d.items())) for d in devices)
+        for jobs in device.values():
+            for job in jobs:
+                key = (job.org_id, job.app_version_id)
+                finish[key] = max(finish.get(key, 0.0), ends[job.job_id])
+                submitted[key] = min(submitted.get(key, job.submit_at), job.submit_at)
+    frozen = tuple(tuple((b, tuple(js)) for b, js in runs(d)) for d in devices)
     return Point(sum(len(d) for d in devices), max(finish.values(), default=0.0),
                  sum(finish[b] - submitted[b] for b in finish), frozen)
 
@@ -269,11 +287,12 @@ def events_of(trace: Trace, chosen: list[Point]) -> list[dict[str, Any]]:
             name = by_target[target][n]
             install = trace.install_seconds[target]
             now = 0.0
-            for build, js in sorted(device, key=lambda pair: min(j.submit_at for j in pair[1])):
+            for build, js in device:  # in the order `runs` gave, as `timed` priced it
+                now = max(now, js[0].submit_at)
                 events.append({"device": name, "kind": "install", "app_version_id": build,
                                "target": target, "start": now, "end": now + install})
                 now += install
-                for job in sorted(js, key=lambda j: j.submit_at):
+                for job in js:
                     now = max(now, job.submit_at)
                     for attempt in range(1, job.attempts_needed(trace.max_attempts) + 1):
                         events.append({"device": name, "kind": "test", "job_id": job.job_id,

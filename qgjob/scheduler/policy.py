@@ -112,13 +112,11 @@ class FairAffinityPolicy:
         # An org short of its share is served first where that brings its finish forward by
         # more than taking a device off its build costs, and never instead of more urgent work
         # this device holds; work of its in a build others already run is theirs to reach.
-        holds = ctx.device.holds_app_version_id
-        mine = max((bands[lane.key] for lane in lanes if lane.app_version_id == holds),
-                   default=None)
-        # The org whose build this device holds is served by it staying: it is not starved
-        # by this device (which the counts leave out while it asks).
-        starved = starved_orgs(ctx) - {lane.org_id for lane in lanes
-                                       if lane.app_version_id == holds}
+        own = self._own_lane(lanes, ctx, bands)
+        mine = None if own is None else bands[own.key]
+        # The counts leave the asking device out; the org of the lane it would stay on is
+        # served by its staying, so that org is not starved by this device.
+        starved = starved_orgs(ctx) - ({own.org_id} if own is not None else set())
         chosen = self._choose_among(
             [lane for lane in lanes if lane.org_id in starved
              and not ctx.devices_per_group.get(lane.group_key, 0)
@@ -129,12 +127,19 @@ class FairAffinityPolicy:
             chosen = self._choose_among(lanes, ctx, bands)
         return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)
 
+    @staticmethod
+    def _own_lane(lanes: Sequence[LaneView], ctx: ClaimContext, bands: Bands
+                  ) -> LaneView | None:
+        """The lane a device stays on when nothing takes it away: of the build it holds, the
+        most urgent, then the most work."""
+        held = [lane for lane in lanes if lane.app_version_id == ctx.device.holds_app_version_id]
+        return max(held, key=lambda lane: (bands[lane.key], lane.expected_seconds), default=None)
+
     def _choose_among(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands
                       ) -> LaneView | None:
         if not lanes:
             return None
-        held = [lane for lane in lanes if lane.app_version_id == ctx.device.holds_app_version_id]
-        own = max(held, key=lambda lane: (bands[lane.key], lane.expected_seconds), default=None)
+        own = self._own_lane(lanes, ctx, bands)
         if own is None:
             return self._by_band(lanes, ctx, bands, installs=self.idle_join_installs)
         mine = bands[own.key]
