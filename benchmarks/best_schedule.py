@@ -40,7 +40,7 @@ from typing import Any
 
 from benchmarks.common import print_table, write_result
 from benchmarks.goals import goals
-from benchmarks.sweep import varied
+from benchmarks.sweep import VARIANTS, varied
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.registry import policy_named
 from qgjob.sim.engine import Simulator
@@ -342,7 +342,8 @@ def main() -> None:
     parser.add_argument("--kind", default="burst", choices=("burst", "steady"))
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--first", type=int, default=1)
-    parser.add_argument("--variant", default=None, help="a fleet variant of benchmarks.sweep")
+    parser.add_argument("--variant", default=None, choices=sorted(VARIANTS),
+                        help="a fleet variant of benchmarks.sweep")
     args = parser.parse_args()
     if args.kind == "steady" and args.variant != "a handful of jobs":
         parser.error("steady is searched with --variant 'a handful of jobs' only (its "
