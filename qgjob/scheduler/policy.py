@@ -6,7 +6,8 @@ For a device that asks for work:
 
 1. Fair share between orgs. On each target an org is entitled to devices in proportion to its
    weight (its tier) among the orgs with work there; an org short of its entitlement by a whole
-   device is *starved*. Its build that nobody serves is served first when waiting for the
+   device is *starved* (never the org of the lane the asking device would stay on: it serves
+   that org by staying). Its build that nobody serves is served first when waiting for the
    first device to run out of work would make it finish more than `starve_ratio` times later
    than running on its share now, and never instead of more urgent work this device holds.
    Orgs at their cap wait.
