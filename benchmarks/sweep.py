@@ -27,7 +27,7 @@ from qgjob.scheduler.registry import policy_named
 from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import KINDS, generate
 from qgjob.sim.metrics import Summary, summarize
-from qgjob.sim.trace import parse_trace
+from qgjob.sim.trace import Trace, parse_trace
 
 VARIANTS = {
     "installs x0.25": ("install", 0.25), "installs x4": ("install", 4.0),
@@ -70,6 +70,13 @@ _BASELINES: dict[tuple[str, int, str | None], dict[str, Summary]] = {}
 """Each worker's baseline runs, kept: they do not change with the policy's constants."""
 
 
+def baselines_of(trace: Trace) -> dict[str, Summary]:
+    """FIFO's and FIFO-with-affinity's schedules of the trace, summarised: what the goals
+    weigh the policy against."""
+    return {name: summarize(trace, name, Simulator(trace, policy_named(name)).run().events)
+            for name in ("fifo", "fifo-affinity")}
+
+
 def judge(args: tuple[str, int, str | None, dict[str, Any]]) -> dict[str, Any]:
     kind, seed, variant, knobs = args
     trace = parse_trace(varied(generate(kind, seed), variant))
@@ -79,9 +86,7 @@ def judge(args: tuple[str, int, str | None, dict[str, Any]]) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     baselines = _BASELINES.get((kind, seed, variant))
     if baselines is None:
-        baselines = _BASELINES[(kind, seed, variant)] = {
-            name: summarize(trace, name, Simulator(trace, policy_named(name)).run().events)
-            for name in ("fifo", "fifo-affinity")}
+        baselines = _BASELINES[(kind, seed, variant)] = baselines_of(trace)
     checks = goals(kind, ours, baselines["fifo"], baselines["fifo-affinity"])
     return {"kind": kind, "seed": seed, "variant": variant, "knobs": knobs,
             "met": all(c["met"] for c in checks), "goals": checks,

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY, PRIORITIES
 
-__all__ = ["CLAIM_ORDER_SQL", "MAX_PRIORITY", "MIN_PRIORITY", "PRIORITIES", "ClaimKey",
-           "claim_key", "counts_by_priority"]
+__all__ = ["CLAIMED_AFTER_SQL", "CLAIM_ORDER_SQL", "MAX_PRIORITY", "MIN_PRIORITY", "PRIORITIES",
+           "ClaimKey", "claim_key", "counts_by_priority"]
 
 CLAIM_ORDER_SQL = "priority DESC, created_at, id"
 """The claim order over a `jobs` row (columns `priority`, `created_at`, `id`)."""
+CLAIMED_AFTER_SQL = ("(priority < {priority} OR (priority = {priority} AND (created_at > {at} "
+                     "OR (created_at = {at} AND id > {id}))))")
+"""A `jobs` row that comes after a job in the claim order, the job's columns in the
+placeholders (`str.format` them with the query's parameters): where a page in claim order
+continues."""
 
 ClaimKey = tuple[int, float, str]
 

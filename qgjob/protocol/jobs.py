@@ -4,9 +4,6 @@ read. Separate from domain objects and database rows: these are the promises of
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from typing import Literal
 
@@ -17,6 +14,7 @@ from qgjob.domain import values
 from qgjob.domain.listing import JOB_ORDERS, JobOrder, JobPosition
 from qgjob.domain.models import Job
 from qgjob.protocol import limits
+from qgjob.protocol.cursors import NOT_OURS, is_number, pack_cursor, unpack_cursor
 from qgjob.protocol.fields import (
     AppVersionId,
     IdempotencyKey,
@@ -137,20 +135,15 @@ class JobPage(JobList):
 
 def encode_job_cursor(order: JobOrder, job: Job) -> str:
     at = JobPosition.of(job)
-    text = json.dumps([order, at.priority, at.created_at, at.job_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return pack_cursor([order, at.priority, at.created_at, at.job_id])
 
 
 def decode_job_cursor(cursor: str, order: JobOrder) -> JobPosition:
     """ValueError, saying why, for anything `encode_job_cursor` did not write for `order`."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        written, priority, at, job_id = json.loads(raw)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as bad:
-        raise ValueError("cursor: not one this server gave out") from bad
+    written, priority, at, job_id = unpack_cursor(cursor, 4)
     if written not in JOB_ORDERS or type(priority) is not int or not isinstance(job_id, str) \
-            or not isinstance(at, int | float) or isinstance(at, bool):
-        raise ValueError("cursor: not one this server gave out")
+            or not is_number(at):
+        raise ValueError(NOT_OURS)
     if written != order:
         raise ValueError(f"cursor: it continues a list in {written!r} order, not {order!r}")
     return JobPosition(priority, float(at), job_id)

@@ -42,9 +42,11 @@ FILE_MAX_BYTES = 6 * 1024 * 1024
 FILE_BASE64_MAX = (FILE_MAX_BYTES + 2) // 3 * 4
 """`FILE_MAX_BYTES` in base64, as an upload carries it."""
 
+ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+"""One line of text: no control characters (PostgreSQL refuses NUL in text)."""
 QUARANTINE_REASON_MAX = 500
 QUARANTINE_REASON_PATTERN = r"^[^\x00-\x1f\x7f]*$"
-"""One line: no control characters."""
+"""One line: no control characters (may be empty)."""
 STATS_DAYS_MAX = 365
 DEVICE_CHOICE_MAX = 260
 DEVICE_CHOICE_PATTERN = r"^[A-Za-z0-9._:@/-]+$"

@@ -3,22 +3,19 @@ cursors."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
 from qgjob.domain.runs import Position, Run, RunRow, RunSource, RunStatus
+from qgjob.protocol import limits
+from qgjob.protocol.cursors import NOT_OURS, is_number, pack_cursor, unpack_cursor
 from qgjob.protocol.fields import AppVersionId, IdempotencyKey, OrgId, Strict, iso
 
 TestResult = Literal["passed", "failed", "flaky", "cancelled", "queued", "running", "skipped",
                      "timed-out"]
-_LINE = r"^[^\x00-\x1f\x7f]+$"
-"""One line of text: no control characters."""
-RunName = Annotated[str, Field(min_length=1, max_length=200, pattern=_LINE)]
-Short = Annotated[str, Field(min_length=1, max_length=200, pattern=_LINE)]
+RunName = Annotated[str, Field(min_length=1, max_length=200, pattern=limits.ONE_LINE_PATTERN)]
+Short = Annotated[str, Field(min_length=1, max_length=200, pattern=limits.ONE_LINE_PATTERN)]
 
 
 class RunSourceFields(BaseModel):
@@ -31,7 +28,8 @@ class RunSourceFields(BaseModel):
     ci_run_id: Short | None = None
     ci_run_attempt: StrictInt | None = Field(default=None, ge=1, le=10_000)
     commit_sha: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{4,64}$")] | None = None
-    branch: Annotated[str, Field(min_length=1, max_length=255, pattern=_LINE)] | None = None
+    branch: Annotated[str, Field(min_length=1, max_length=255,
+                                 pattern=limits.ONE_LINE_PATTERN)] | None = None
     pull_request: StrictInt | None = Field(default=None, ge=1, le=10**9)
     url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")] \
         | None = None
@@ -146,19 +144,12 @@ class RunList(BaseModel):
 
 
 def encode_cursor(position: Position | None) -> str | None:
-    if position is None:
-        return None
-    text = json.dumps([position[0], position[1]], separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return None if position is None else pack_cursor([position[0], position[1]])
 
 
 def decode_cursor(cursor: str) -> Position:
     """ValueError for anything `encode_cursor` did not write."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, run_id = json.loads(raw)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as bad:
-        raise ValueError("cursor: not one this server gave out") from bad
-    if not isinstance(at, int | float) or isinstance(at, bool) or not isinstance(run_id, str):
-        raise ValueError("cursor: not one this server gave out")
+    at, run_id = unpack_cursor(cursor, 2)
+    if not is_number(at) or not isinstance(run_id, str):
+        raise ValueError(NOT_OURS)
     return float(at), run_id

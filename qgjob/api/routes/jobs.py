@@ -51,8 +51,6 @@ from qgjob.runs import RunService
 from qgjob.store.base import JobFilter
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
-ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
-"""Text searched for: no control characters (PostgreSQL refuses NUL in text)."""
 
 
 
@@ -222,10 +220,10 @@ async def list_jobs(
     job_id: Annotated[list[JobIdValue] | None, Query(max_length=limits.MAX_LIST_LIMIT)] = None,
     limit: Annotated[int, Query(ge=1, le=limits.MAX_LIST_LIMIT)] = 50,
     app_version_id_contains: Annotated[str | None, Query(
-        min_length=1, max_length=200, pattern=ONE_LINE,
+        min_length=1, max_length=200, pattern=limits.ONE_LINE_PATTERN,
         description="builds whose id holds this text, any case")] = None,
     search: Annotated[str | None, Query(
-        min_length=1, max_length=200, pattern=ONE_LINE,
+        min_length=1, max_length=200, pattern=limits.ONE_LINE_PATTERN,
         description="jobs whose build id or test path holds this text, any case")] = None,
     order: Annotated[JobOrder, Query(description=(
         "`newest`: submitted last first; `claim`: the order claims take queued jobs in "

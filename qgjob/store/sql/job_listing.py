@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from qgjob.domain.models import Job
-from qgjob.domain.queue_order import CLAIM_ORDER_SQL
+from qgjob.domain.queue_order import CLAIM_ORDER_SQL, CLAIMED_AFTER_SQL
 from qgjob.store.base import JobFilter
 from qgjob.store.rows import job_from_row
 from qgjob.store.sql.database import Tx
@@ -15,8 +15,7 @@ from qgjob.store.sql.database import Tx
 ORDER_SQL = {"newest": "created_at DESC, id DESC", "claim": CLAIM_ORDER_SQL}
 AFTER_SQL = {
     "newest": "(created_at < {at} OR (created_at = {at} AND id < {id}))",
-    "claim": "(priority < {priority} OR (priority = {priority} AND (created_at > {at} "
-             "OR (created_at = {at} AND id > {id}))))",
+    "claim": CLAIMED_AFTER_SQL,
 }
 
 

@@ -72,9 +72,18 @@ export function filtersToHash(form, path) {
   return form;
 }
 
+// Where a job's page is.
+export function jobHref(jobId) {
+  return `#/jobs/${encodeURIComponent(jobId)}`;
+}
+
 export function jobLink(jobId) {
-  return jobId ? h("a", { class: "mono", href: `#/jobs/${encodeURIComponent(jobId)}` }, jobId)
-    : "-";
+  return jobId ? h("a", { class: "mono", href: jobHref(jobId) }, jobId) : "-";
+}
+
+// A job named by its test, linked to its page.
+export function testLink(job) {
+  return h("a", { class: "mono", href: jobHref(job.job_id) }, job.test_path);
 }
 
 // An error on one line; a longer one opens in place (without following the row's link).
@@ -104,7 +113,7 @@ export function runningCell(jobId, jobs) {
   const job = jobs.get(jobId);
   if (!job) return jobLink(jobId);
   return h("span", { class: "running-test" },
-    h("a", { class: "mono", href: `#/jobs/${encodeURIComponent(jobId)}` }, job.test_path),
+    testLink(job),
     h("span", { class: "muted" }, ` on ${job.app_version_id}`,
       job.started_at ? ` · ${duration(secondsSince(job.started_at))}` : " · starting"));
 }

@@ -1,6 +1,8 @@
 // A job's failure evidence (screenshots inline, videos in a player, traces to download with
 // the command that opens them) and its Playwright report as a readable per-test view.
-import { authHeaders, badge, download, duration, getJson, h, replace, token } from "./dom.js";
+import {
+  authHeaders, badge, download, duration, getJson, h, jobHref, replace, token,
+} from "./dom.js";
 
 const ESCAPES = /\x1b\[[0-9;]*[A-Za-z]/g;  // colour codes in Playwright's messages
 const RESULT = { expected: "passed", unexpected: "failed", flaky: "flaky", skipped: "skipped" };
@@ -25,7 +27,7 @@ function media(tag, file, attrs) {
 // run page shows it beside the failure). The agent uploads evidence before it reports the
 // result, so a failed job's listing is complete: asked once per job.
 export function failureShot(jobId) {
-  const holder = h("a", { class: "failure-shot", href: `#/jobs/${encodeURIComponent(jobId)}` });
+  const holder = h("a", { class: "failure-shot", href: jobHref(jobId) });
   getJson(`/jobs/${encodeURIComponent(jobId)}/artifacts`).then((listing) => {
     const last = listing.attempts[listing.attempts.length - 1];
     const shot = last && last.files.find((f) => f.kind === "screenshot");

@@ -2,8 +2,8 @@
 // at a time with nothing cut off silently; and one job's page: fields, why it waits,
 // attempts, tests, evidence, report, files and logs.
 import {
-  TARGETS, badge, clock, download, duration, errorLine, filtersToHash, getJson, h, jobSeconds,
-  replace, table, when,
+  TARGETS, badge, clock, download, duration, errorLine, filtersToHash, getJson, h, jobHref,
+  jobSeconds, replace, table, testLink, when,
 } from "./dom.js";
 import { EvidencePanel, ReportPanel } from "./evidence.js";
 import { LogBox } from "./logbox.js";
@@ -74,9 +74,8 @@ export const jobs = {
     const { found, more } = await this.fetchShown();
     const rows = found.map((job) => h("tr", {
       class: "link", "data-job-id": job.job_id,
-      onclick: () => { location.hash = `#/jobs/${encodeURIComponent(job.job_id)}`; } },
-      h("td", { class: "test" }, h("a", { class: "mono", href: jobHash(job.job_id) },
-        job.test_path)),
+      onclick: () => { location.hash = jobHref(job.job_id); } },
+      h("td", { class: "test" }, testLink(job)),
       h("td", { class: "status" }, badge(job.status), job.flaky ? " flaky" : ""),
       h("td", { class: "error" }, errorLine(job.job_id, job.error, this.opened)),
       h("td", { class: "mono" }, job.app_version_id), h("td", {}, job.org_id),
@@ -101,10 +100,6 @@ export const jobs = {
     return `${count} job(s), ${order}`;
   },
 };
-
-function jobHash(jobId) {
-  return `#/jobs/${encodeURIComponent(jobId)}`;
-}
 
 export const jobPage = {
   mount(main, { jobId, again }) {

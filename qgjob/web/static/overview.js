@@ -1,7 +1,8 @@
 // The overview: queue depth, recent failures, waiting builds, groups, and every device with
 // the test it runs.
 import {
-  TARGETS, badge, clock, errorLine, getJson, h, replace, runningCell, runningJobs, table, when,
+  TARGETS, badge, clock, errorLine, getJson, h, replace, runningCell, runningJobs, table,
+  testLink, when,
 } from "./dom.js";
 
 const FAILURES = 8;
@@ -37,8 +38,7 @@ export const overview = {
     const latest = [...jobs].sort((a, b) =>
       Date.parse(b.finished_at || b.created_at) - Date.parse(a.finished_at || a.created_at));
     const rows = latest.map((job) => h("tr", { "data-job-id": job.job_id },
-      h("td", { class: "test" }, h("a", { class: "mono", href: `#/jobs/${encodeURIComponent(
-        job.job_id)}` }, job.test_path)),
+      h("td", { class: "test" }, testLink(job)),
       h("td", { class: "mono" }, job.app_version_id), h("td", {}, job.org_id),
       h("td", {}, when(job.finished_at)),
       h("td", { class: "error" }, errorLine(job.job_id, job.error || "failed", this.opened))));

@@ -1,6 +1,6 @@
 // The device timeline: a Gantt chart in SVG, one row per device, installs hatched grey,
 // tests coloured by build, failed attempts outlined red, running ones dashed.
-import { duration, getJson, h, replace, s } from "./dom.js";
+import { duration, getJson, h, jobHref, replace, s } from "./dom.js";
 
 const WINDOWS = [[300, "5 min"], [900, "15 min"], [3600, "1 hour"], [21600, "6 hours"],
   [86400, "24 hours"]];
@@ -128,7 +128,7 @@ function ganttBar(bar, y, x, since, until) {
     stroke: failed ? "#c53030" : running ? "#0b7fab" : "#ffffff",
     "stroke-width": failed || running ? 2 : 0.6, "stroke-dasharray": running ? "4 2" : null,
     "data-job-id": bar.job_id,
-    onclick: () => { location.hash = `#/jobs/${encodeURIComponent(bar.job_id)}`; } },
+    onclick: () => { location.hash = jobHref(bar.job_id); } },
   s("title", {}, `${bar.test_path} on ${bar.app_version_id} (${bar.org_id}), attempt ${
     bar.attempt}: ${bar.outcome || "running"}, ${ran}`));
   return s("g", { class: running ? "bar running" : "bar" }, rect,
