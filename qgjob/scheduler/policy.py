@@ -31,7 +31,9 @@ long test started last stretches the build), a retry counted twice its length (a
 failed once may need every attempt it has left, one after another: it is the build's longest
 chain), a retry preferably on another device than its last attempt, at most `max_batch` jobs
 and `batch_seconds` of expected work, and no more than the device's part of the build's
-remaining work were every device of the target on it.
+remaining work were every device of the target on it. Once the lane holds fewer than a full
+batch for every device of the target, a batch is one job: the build's last jobs are handed out
+one by one to whichever device frees first (list scheduling, longest first).
 """
 
 from __future__ import annotations
@@ -202,7 +204,11 @@ class FairAffinityPolicy:
                 job.job_id,
             ),
         )
-        share = min(self.batch_seconds, batch_share(ctx, lane))
+        # Until the lane holds a full batch for every device of the target, one job at a time:
+        # a build's last jobs then go, longest first, to whichever device frees first, so an
+        # estimate's error cannot leave one device running its batch while others idle.
+        tail = lane.queued < ctx.target_devices * self.max_batch
+        share = 0.0 if tail else min(self.batch_seconds, batch_share(ctx, lane))
         batch: list[str] = []
         expected = 0.0
         for job in ordered:

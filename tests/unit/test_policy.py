@@ -136,25 +136,30 @@ def job(job_id: str, seconds: float = 40.0, *, priority: int = 3, last: str | No
 
 
 @pytest.mark.parametrize(
-    ("candidates", "devices", "expected"),
+    ("candidates", "devices", "queued", "expected"),
     [
-        ([job("short", 10), job("long", 80)], 2, ["long"]),
-        ([job("short", 10), job("long", 60)], 1, ["long", "short"]),
-        ([job("a", 60), job("b", 60), job("c", 60)], 1, ["a"]),
-        ([job("a"), job("b"), job("c"), job("d")], 2, ["a", "b"]),
-        ([job("a"), job("b"), job("c"), job("d")], 4, ["a"]),
-        ([job("here", last="lab/emulator-1"), job("there", last="lab/emulator-2")], 1,
+        ([job("short", 10), job("long", 80)], 2, 8, ["long", "short"]),
+        ([job("short", 10), job("long", 60)], 1, 4, ["long", "short"]),
+        ([job("a", 60), job("b", 60), job("c", 60)], 1, 4, ["a"]),
+        ([job("a"), job("b")] + [job(f"{n}", 2) for n in range(6)], 2, 8, ["a"]),
+        ([job("a"), job("b"), job("c"), job("d")], 1, 4, ["a", "b"]),
+        ([job("a"), job("b"), job("c"), job("d")], 2, 7, ["a"]),
+        ([job("short", 10), job("long", 80)], 2, 2, ["long"]),
+        ([job("here", last="lab/emulator-1"), job("there", last="lab/emulator-2")], 1, 4,
          ["there", "here"]),
-        ([job("fresh", 60), job("retry", 40, last="lab/emulator-2")], 1, ["retry"]),
-        ([job("low", priority=2), job("high", priority=4, age=1)], 1, ["high", "low"]),
+        ([job("fresh", 60), job("retry", 40, last="lab/emulator-2")], 1, 4, ["retry"]),
+        ([job("low", priority=2), job("high", priority=4, age=1)], 1, 4, ["high", "low"]),
     ],
     ids=["long-tests-early", "up-to-the-build", "at-most-90-seconds", "a-part-of-the-build",
-         "one-job-near-the-end", "retry-elsewhere", "retry-is-the-longest-chain",
-         "urgent-first"],
+         "a-full-batch-for-each-device", "one-job-without-one", "one-job-near-the-end",
+         "retry-elsewhere", "retry-is-the-longest-chain", "urgent-first"],
 )
-def test_which_jobs(candidates: list[JobView], devices: int, expected: list[str]) -> None:
-    chosen_lane = lane("a", queued=len(candidates),
-                       work=sum(c.expected_seconds for c in candidates))
+def test_which_jobs(candidates: list[JobView], devices: int, queued: int,
+                    expected: list[str]) -> None:
+    """The candidates are the lane's next jobs in claim order; the rest of its `queued` jobs
+    take 40 s each."""
+    work = sum(c.expected_seconds for c in candidates) + 40.0 * (queued - len(candidates))
+    chosen_lane = lane("a", queued=queued, work=work)
     batch = POLICY.choose_jobs(ctx(chosen_lane, devices=devices), chosen_lane, candidates)
     assert batch == expected
 
