@@ -18,6 +18,7 @@ from qgjob.claiming.driver import DeviceRow, HeldJob, LeaseRow, estimate
 from qgjob.domain.models import Job, Lease, NewJob
 from qgjob.domain.queue_order import ClaimKey, claim_key, counts_by_priority
 from qgjob.domain.states import JobState
+from qgjob.scheduler import durations
 from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior
 from qgjob.scheduler.views import JobView, LaneView, RunningJob
 
@@ -132,8 +133,10 @@ class MemoryQueue:
 
     def _priced(self, new: NewJob) -> Job:
         stats = self._tests.get((new.org_id, new.test_path, new.target))
-        price = stats.mean_seconds if stats is not None else \
-            self.target_prior(new.target).mean(DEFAULT_SECONDS)
+        elsewhere = [] if stats is not None else \
+            self.test_elsewhere(new.org_id, new.test_path, new.target)
+        price = durations.price(stats, elsewhere,
+                                self.target_prior(new.target).mean(DEFAULT_SECONDS))
         return Job(job_id=new.job_id, org_id=new.org_id, app_version_id=new.app_version_id,
                    test_path=new.test_path, target=new.target, priority=new.priority,
                    group_key=new.group_key, state=JobState.QUEUED, attempts=0,
@@ -340,6 +343,11 @@ class MemoryQueue:
 
     def test_duration(self, org_id: str, test_path: str, target: str) -> DurationStats | None:
         return self._tests.get((org_id, test_path, target))
+
+    def test_elsewhere(self, org_id: str, test_path: str, target: str) -> list[float]:
+        return [self._tests[(org_id, test_path, other)].mean_seconds
+                for other in sorted(self._priors)
+                if other != target and (org_id, test_path, other) in self._tests]
 
     def target_prior(self, target: str) -> TargetPrior:
         return self._priors.get(target, TargetPrior())

@@ -20,7 +20,7 @@ from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import Batch, Job, Lease
 from qgjob.domain.states import JobState
 from qgjob.ids import new_id
-from qgjob.scheduler.durations import DEFAULT_SECONDS, learn
+from qgjob.scheduler.durations import DEFAULT_SECONDS, learn, price
 from qgjob.scheduler.outlook import left_of
 from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import (
@@ -274,12 +274,22 @@ def _work_in_progress(held: list[HeldJob], prior: float, now: float
 
 def learn_duration(driver: ClaimDriver, job: Job, seconds: float) -> None:
     """Fold a finished attempt into the history; re-price the test's queued jobs when its
-    estimate moved enough to matter."""
+    estimate moved enough to matter. The first time the test finishes on this target, its
+    queued jobs on targets where it never ran are re-priced too (they were priced with its
+    time elsewhere, or with their target's prior)."""
     stats = driver.test_duration(job.org_id, job.test_path, job.target)
     new_stats, new_prior, reprice = learn(stats, driver.target_prior(job.target), seconds)
     driver.save_durations(job.org_id, job.test_path, job.target, new_stats, new_prior)
     if reprice is not None:
         driver.reprice_queued(job.org_id, job.test_path, job.target, reprice)
+    if stats is not None:
+        return
+    for other in driver.targets_with_work():
+        if other != job.target and driver.test_duration(job.org_id, job.test_path,
+                                                        other) is None:
+            driver.reprice_queued(job.org_id, job.test_path, other, price(
+                None, driver.test_elsewhere(job.org_id, job.test_path, other),
+                driver.target_prior(other).mean(DEFAULT_SECONDS)))
 
 
 # helpers --------------------------------------------------------------------------------------

@@ -1,18 +1,24 @@
 """Expected test durations, learned from finished attempts per (org, test_path, target): two
 orgs' `tests/login.spec.js` are different tests.
 
-An exponentially weighted mean per test, and a prior per target (the mean of everything seen
-there) for tests never seen before. Queued jobs are priced with the estimate at submit time;
-when a test's estimate later moves by more than `REPRICE_RATIO`, the owner of the jobs (store
-or simulator) re-prices that test's queued jobs, so the expected work of a lane stays honest
-without being recomputed on every claim.
+An exponentially weighted mean per test; a test never run on a target is priced with its mean
+on the org's other targets (the same file drives the same flows of the app, so one test's
+time elsewhere says more than the average test's here), and a test never run anywhere with its
+target's prior (the mean of everything seen there). Queued jobs are priced with the estimate at
+submit time; when a test's estimate later moves by more than `REPRICE_RATIO`, or the test
+finishes on a target for the first time (its jobs queued for targets it never ran on are priced
+with its time elsewhere), the owner of the jobs (store or simulator) re-prices that test's
+queued jobs, so the expected work of a lane stays honest without being recomputed on every
+claim.
 
-`learn` is the one rule; the store applies it to rows inside a transaction, and
-`DurationModel` applies it to dictionaries for the simulator.
+`learn` and `price` are the rules; the store applies them to rows inside a transaction, the
+simulator's queue (`claiming/memory.py`) to dictionaries, and `DurationModel` is the rule on its
+own, for its tests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 DEFAULT_SECONDS = 60.0
@@ -57,22 +63,33 @@ def learn(
     return DurationStats(samples, mean, stats.priced_seconds), new_prior, None
 
 
+def price(known: DurationStats | None, elsewhere: Sequence[float], prior: float) -> float:
+    """What a queued job of a test is priced with: its mean on its target, else the mean of
+    its means on the org's other targets, else the target's prior."""
+    if known is not None:
+        return known.mean_seconds
+    if elsewhere:
+        return sum(elsewhere) / len(elsewhere)
+    return prior
+
+
 def _moved(old: float, new: float) -> bool:
     return abs(new - old) > REPRICE_RATIO * max(old, 1e-9)
 
 
 @dataclass
 class DurationModel:
-    """`learn` over in-memory dictionaries (the simulator's duration history)."""
+    """`learn` and `price` over in-memory dictionaries: the rules on their own."""
 
     tests: dict[DurationKey, DurationStats] = field(default_factory=dict)
     priors: dict[str, TargetPrior] = field(default_factory=dict)
 
     def estimate(self, key: DurationKey) -> float:
-        stats = self.tests.get(key)
-        if stats is not None:
-            return stats.mean_seconds
-        return self.priors.get(key[2], TargetPrior()).mean()
+        org_id, test_path, target = key
+        elsewhere = [self.tests[(org_id, test_path, other)].mean_seconds
+                     for other in sorted(self.priors)
+                     if other != target and (org_id, test_path, other) in self.tests]
+        return price(self.tests.get(key), elsewhere, self.priors.get(target, TargetPrior()).mean())
 
     def observe(self, key: DurationKey, seconds: float) -> float | None:
         target = key[2]

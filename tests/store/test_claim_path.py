@@ -54,6 +54,29 @@ def test_queued_jobs_are_repriced_when_their_test_is_learned(store: Store) -> No
     assert after["other"] == pytest.approx(3 * 20.0)
 
 
+def test_a_test_new_to_a_target_is_priced_with_its_time_elsewhere(store: Store) -> None:
+    """The same org's test file on another target: its time there, not the default guess;
+    jobs queued there before it first finished here are re-priced with it."""
+    agent = register(store, devices="emulator-1:emulator")
+    running = new_job(test_path="tests/login.spec.js", target="emulator", at=T0)
+    early = new_job(test_path="tests/login.spec.js", target="device", at=T0 + 1)
+    store.insert_jobs([running, early])
+    lease = claim(store, agent, at=T0 + 2).batch.lease.lease_id  # type: ignore[union-attr]
+    start(store, running.job_id, lease, T0 + 10)
+    finish(store, running.job_id, lease, 1, Outcome.PASSED, T0 + 52)  # took 42 s
+    later, stranger = store.insert_jobs([
+        new_job(test_path="tests/login.spec.js", target="browserstack", at=T0 + 60),
+        new_job(org_id="globex", test_path="tests/login.spec.js", target="device",
+                at=T0 + 60)])
+    assert later.expected_seconds == pytest.approx(42.0)
+    assert stranger.expected_seconds == pytest.approx(60.0)  # another org's test: the default
+    device = register(store, devices="device-1:device", name="lab-2")
+    view = claim(store, device, device="device-1", at=T0 + 61).context
+    assert view is not None
+    by_org = {lane.org_id: lane.expected_seconds for lane in view.lanes}
+    assert by_org["qualgent"] == pytest.approx(42.0)  # priced 60 at submit, re-priced
+
+
 def test_the_view_counts_devices_per_build_and_org(store: Store) -> None:
     store.insert_jobs([new_job(org_id="acme", app_version_id="a", at=T0),
                        new_job(org_id="acme", app_version_id="a", at=T0),

@@ -18,6 +18,18 @@ def test_unknown_tests_use_the_target_prior_then_the_default() -> None:
     assert model.estimate(("acme", "tests/new.spec.js", "device")) == DEFAULT_SECONDS
 
 
+def test_a_test_new_to_a_target_is_priced_with_its_time_on_the_orgs_other_targets() -> None:
+    model = DurationModel()
+    model.observe(("acme", "tests/slow.spec.js", "emulator"), 120.0)
+    model.observe(("acme", "tests/fast.spec.js", "emulator"), 10.0)
+    model.observe(("acme", "tests/fast.spec.js", "device"), 20.0)
+    assert model.estimate(("acme", "tests/slow.spec.js", "device")) == pytest.approx(120.0)
+    assert model.estimate(("acme", "tests/fast.spec.js", "browserstack")) == pytest.approx(15.0)
+    assert model.estimate(("acme", "tests/fast.spec.js", "device")) == pytest.approx(20.0)
+    # another org's test of that path is another test: the target's prior prices it
+    assert model.estimate(("globex", "tests/slow.spec.js", "device")) == pytest.approx(20.0)
+
+
 def test_durations_are_learned_per_org() -> None:
     """Two orgs' tests of the same path are different tests."""
     model = DurationModel()

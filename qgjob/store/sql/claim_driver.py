@@ -168,6 +168,11 @@ class SqlClaimDriver:
         return (DurationStats(row["samples"], row["mean_seconds"], row["priced_seconds"])
                 if row else None)
 
+    def test_elsewhere(self, org_id: str, test_path: str, target: str) -> list[float]:
+        return [float(row["mean_seconds"]) for row in self.conn.run(
+            "test_durations_elsewhere_of",
+            {"org_id": org_id, "target": target, "test_paths": self.conn.array([test_path])})]
+
     def target_prior(self, target: str) -> TargetPrior:
         row = self.conn.run("target_duration", {"target": target}).fetchone()
         return TargetPrior(row["samples"], row["total_seconds"]) if row else TargetPrior()

@@ -13,7 +13,7 @@ from typing import Any
 from qgjob.domain.models import Job, NewJob
 from qgjob.domain.queue_order import ClaimKey, claim_key
 from qgjob.domain.states import JobState
-from qgjob.scheduler.durations import DEFAULT_SECONDS
+from qgjob.scheduler.durations import DEFAULT_SECONDS, price
 from qgjob.store.base import Conflict
 from qgjob.store.rows import job_from_row, lane_counts_to_column
 from qgjob.store.sql.claim_driver import SqlClaimDriver
@@ -96,22 +96,31 @@ def _test(job: NewJob) -> _Test:
 
 
 def _prices(conn: Tx, tests: set[_Test]) -> dict[_Test, float]:
-    """What each new job is priced with: its test's mean duration so far, else its target's
-    prior."""
+    """What each new job is priced with (`durations.price`): its test's mean duration on its
+    target so far, else its means on the org's other targets, else its target's prior."""
     if not tests:
         return {}
     paths: dict[tuple[str, str], set[str]] = {}
     for org_id, test_path, target in tests:
         paths.setdefault((org_id, target), set()).add(test_path)
     known: dict[_Test, float] = {}
+    elsewhere: dict[_Test, list[float]] = {}
     priors: dict[str, float] = {}
     for (org_id, target), names in sorted(paths.items()):
         for row in conn.run("test_durations_of", {"org_id": org_id, "target": target,
                                                   "test_paths": conn.array(sorted(names))}):
             known[(org_id, row["test_path"], target)] = float(row["mean_seconds"])
-        if target not in priors and any((org_id, name, target) not in known for name in names):
+        unknown = sorted(name for name in names if (org_id, name, target) not in known)
+        if not unknown:
+            continue
+        for row in conn.run("test_durations_elsewhere_of", {
+                "org_id": org_id, "target": target, "test_paths": conn.array(unknown)}):
+            elsewhere.setdefault((org_id, row["test_path"], target), []).append(
+                float(row["mean_seconds"]))
+        if target not in priors:
             priors[target] = SqlClaimDriver(conn).target_prior(target).mean(DEFAULT_SECONDS)
-    return {test: known.get(test, priors.get(test[2], DEFAULT_SECONDS)) for test in tests}
+    return {test: known[test] if test in known else price(
+        None, elsewhere.get(test, []), priors.get(test[2], DEFAULT_SECONDS)) for test in tests}
 
 
 def _count_in(conn: Tx, jobs: Sequence[NewJob], prices: dict[_Test, float]) -> None:

@@ -21,6 +21,16 @@ SELECT test_path, target, mean_seconds FROM test_durations
 WHERE org_id = :org_id AND target = :target
   AND test_path IN (SELECT value FROM json_each(:test_paths));
 
+-- name: test_durations_elsewhere_of
+-- What is known of these tests on the org's other targets (a primary-key probe per target
+-- and test: the targets are the few of target_durations).
+SELECT t.test_path, t.mean_seconds
+FROM target_durations d
+JOIN test_durations t ON t.org_id = :org_id AND t.target = d.target
+                     AND t.test_path IN (SELECT value FROM json_each(:test_paths))
+WHERE d.target <> :target
+ORDER BY t.test_path, d.target;
+
 -- name: add_queued_to_group
 -- A submit's jobs of one group: the group's row (made on its first job) and its queue count.
 INSERT INTO job_groups (group_key, target, app_version_id, org_id, queued, created_at,
