@@ -37,7 +37,7 @@ VARIANTS = {
 }
 """Fleets unlike the usual ones: other install times, test lengths, fleet sizes (steady's
 arrivals scaled with the fleet, so its load stays the same), and tiny workloads."""
-TUNED = ("aging_seconds", "cut_in_levels", "starve_ratio", "idle_join_jobs", "join_installs",
+TUNED = ("aging_seconds", "cut_in_levels", "starve_ratio", "idle_join_installs", "join_installs",
          "leave_installs", "batch_seconds", "max_batch")
 
 

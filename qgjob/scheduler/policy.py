@@ -19,12 +19,10 @@ For a device that asks for work:
 4. Otherwise, band by band from the most urgent: a build nobody serves, the one that finishes
    soonest for its weight first (its remaining work over its weight: the fewest builds wait
    behind a long one); else the build whose finish this device brings forward most, if that
-   is by more than `idle_join_jobs` of the build's jobs for a device with nothing of its own
-   to do (its install counted in the gain; the finish is reckoned as if work were fluid, but
-   jobs are whole and the last one lands on one device, so a gain within about a job is
-   none), and `join_installs` installs for one that leaves work of its own (an install spends
-   device time that work could use) -- `leave_installs` times that when nobody else serves the
-   build it leaves, which then needs installing again.
+   is by more than `idle_join_installs` installs for a device with nothing of its own to do,
+   and `join_installs` for one that leaves work of its own (an install spends device time that
+   work could use) -- `leave_installs` times that when nobody else serves the build it leaves,
+   which then needs installing again.
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
@@ -40,7 +38,7 @@ one by one to whichever device frees first (list scheduling, longest first).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qgjob.domain.values import NORMAL_PRIORITY
@@ -51,8 +49,6 @@ from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, R
 
 Bands = dict[tuple[str, str], int]
 """Each lane's band, by its key."""
-Bar = Callable[[ClaimContext, LaneView], float]
-"""How many seconds joining a build others serve must bring its finish forward by."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +59,9 @@ class FairAffinityPolicy:
     starve_ratio: float = 2.0
     """An org short of its share is served first when waiting would make its work finish more
     than this many times later than running on its share now."""
-    idle_join_jobs: float = 1.25
+    idle_join_installs: float = 1.5
     """A device with no work of its own joins a build others serve when that brings the
-    build's finish forward, its own install counted, by more than this many of the build's
-    jobs (its mean expected job): a gain within the granularity of the work is no gain. The
-    bar scales with the work, not the install: a minute-long install does not keep a slot idle
-    beside a long build, and a 20 s one does not let devices crowd a build for seconds."""
+    build's finish forward by more than this many installs (it wins back its install)."""
     join_installs: float = 2.0
     """A device leaves its own build for more urgent work that others already serve only when
     that brings the urgent build's finish forward by more than this many installs."""
@@ -151,7 +144,7 @@ class FairAffinityPolicy:
             return None
         own = self._own_lane(lanes, ctx, bands)
         if own is None:
-            return self._by_band(lanes, ctx, bands, bar=self._idle_bar)
+            return self._by_band(lanes, ctx, bands, installs=self.idle_join_installs)
         mine = bands[own.key]
         shared = ctx.devices_per_group.get(own.group_key, 0) > 0
         if not shared and remaining_seconds(ctx, own) <= self.leave_installs * ctx.install_seconds:
@@ -161,27 +154,23 @@ class FairAffinityPolicy:
             return own
         urgent = [lane for lane in lanes if bands[lane.key] >= mine + self.cut_in_levels]
         leaving = self.join_installs * (1.0 if shared else self.leave_installs)
-        chosen = self._by_band(urgent, ctx, bands,
-                               bar=lambda ctx, lane: leaving * ctx.install_seconds)
+        chosen = self._by_band(urgent, ctx, bands, installs=leaving)
         return own if chosen is None else chosen
 
-    def _idle_bar(self, ctx: ClaimContext, lane: LaneView) -> float:
-        return self.idle_join_jobs * lane.expected_seconds / max(lane.queued, 1)
-
     def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
-                 bar: Bar) -> LaneView | None:
-        """The lane this device serves best, most urgent band first: `bar` is the seconds
-        joining a served build must bring its finish forward by."""
+                 installs: float) -> LaneView | None:
+        """The lane this device serves best, most urgent band first: `installs` is how many
+        installs' worth joining a served build must bring its finish forward by."""
         by_level: dict[int, list[LaneView]] = {}
         for lane in lanes:
             by_level.setdefault(bands[lane.key], []).append(lane)
         for level in sorted(by_level, reverse=True):
-            chosen = self._best_join(by_level[level], ctx, bar)
+            chosen = self._best_join(by_level[level], ctx, installs)
             if chosen is not None:
                 return chosen
         return None
 
-    def _best_join(self, lanes: list[LaneView], ctx: ClaimContext, bar: Bar
+    def _best_join(self, lanes: list[LaneView], ctx: ClaimContext, installs: float
                    ) -> LaneView | None:
         # A build nobody serves that an idle device already holds is that device's to take,
         # without an install.
@@ -197,7 +186,7 @@ class FairAffinityPolicy:
                                                     lane.head_submitted_at, lane.key))
         gain, lane = max(((finish_gain(ctx, lane), lane) for lane in lanes),
                          key=lambda pair: (pair[0], -pair[1].head_submitted_at))
-        return lane if gain > bar(ctx, lane) else None
+        return lane if gain > installs * ctx.install_seconds else None
 
     # which jobs -------------------------------------------------------------------------------
 
