@@ -18,8 +18,7 @@ from qgjob.claiming.driver import DeviceRow, HeldJob, LeaseRow, estimate
 from qgjob.domain.models import Job, Lease, NewJob
 from qgjob.domain.queue_order import ClaimKey, claim_key, counts_by_priority
 from qgjob.domain.states import JobState
-from qgjob.scheduler import durations
-from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior
+from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior, price
 from qgjob.scheduler.views import JobView, LaneView, RunningJob
 
 INSTALLS_AVERAGED = 20
@@ -135,13 +134,12 @@ class MemoryQueue:
         stats = self._tests.get((new.org_id, new.test_path, new.target))
         elsewhere = [] if stats is not None else \
             self.test_elsewhere(new.org_id, new.test_path, new.target)
-        price = durations.price(stats, elsewhere,
-                                self.target_prior(new.target).mean(DEFAULT_SECONDS))
+        expected = price(stats, elsewhere, self.target_prior(new.target).mean(DEFAULT_SECONDS))
         return Job(job_id=new.job_id, org_id=new.org_id, app_version_id=new.app_version_id,
                    test_path=new.test_path, target=new.target, priority=new.priority,
                    group_key=new.group_key, state=JobState.QUEUED, attempts=0,
                    max_attempts=new.max_attempts, infra_failures=0, created_at=new.created_at,
-                   updated_at=new.created_at, expected_seconds=price)
+                   updated_at=new.created_at, expected_seconds=expected)
 
     def _lane(self, job: Job) -> _Lane:
         key = (job.group_key, job.org_id)
