@@ -37,8 +37,8 @@ VARIANTS = {
 }
 """Fleets unlike the usual ones: other install times, test lengths, fleet sizes (steady's
 arrivals scaled with the fleet, so its load stays the same), and tiny workloads."""
-TUNED = ("aging_seconds", "cut_in_levels", "starve_ratio", "idle_join_installs", "join_installs",
-         "leave_installs", "batch_seconds", "max_batch")
+TUNED = ("aging_seconds", "cut_in_levels", "starve_ratio", "lone_join_installs", "idle_join_tests",
+         "join_installs", "leave_installs", "batch_seconds", "max_batch")
 
 
 def varied(trace: dict[str, Any], variant: str | None) -> dict[str, Any]:

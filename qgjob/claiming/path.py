@@ -242,6 +242,7 @@ def target_view(
         work=work,
         retry_due=driver.retries_due(target),
         idle_holds=frozenset(driver.idle_holds(target, device_id)),
+        typical_test_seconds=prior,
     )
 
 

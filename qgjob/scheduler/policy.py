@@ -19,10 +19,14 @@ For a device that asks for work:
 4. Otherwise, band by band from the most urgent: a build nobody serves, the one that finishes
    soonest for its weight first (its remaining work over its weight: the fewest builds wait
    behind a long one); else the build whose finish this device brings forward most, if that
-   is by more than `idle_join_installs` installs for a device with nothing of its own to do,
-   and `join_installs` for one that leaves work of its own (an install spends device time that
-   work could use) -- `leave_installs` times that when nobody else serves the build it leaves,
-   which then needs installing again.
+   is by more than its install for a device with nothing of its own to do while one device
+   runs the build alone (a serial chain, which a second device halves), and by more than
+   `idle_join_tests` of the target's typical test once two or more do (an install is priced
+   at about a test's worth of turnaround, whatever it takes, so a fast install is not spent on
+   a small gain and a slow one still buys a large one); by `join_installs` installs for one
+   that leaves work of its own (an install spends device time that work could use) --
+   `leave_installs` times that when nobody else serves the build it leaves, which then needs
+   installing again.
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
@@ -38,7 +42,7 @@ one by one to whichever device frees first (list scheduling, longest first).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qgjob.domain.values import NORMAL_PRIORITY
@@ -49,6 +53,8 @@ from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, R
 
 Bands = dict[tuple[str, str], int]
 """Each lane's band, by its key."""
+JoinBar = Callable[[ClaimContext, LaneView], float]
+"""Seconds by which joining a served lane's build must bring its finish forward."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,12 @@ class FairAffinityPolicy:
     starve_ratio: float = 2.0
     """An org short of its share is served first when waiting would make its work finish more
     than this many times later than running on its share now."""
-    idle_join_installs: float = 1.5
-    """A device with no work of its own joins a build others serve when that brings the
-    build's finish forward by more than this many installs (it wins back its install)."""
+    lone_join_installs: float = 1.0
+    """A device with no work of its own joins a build one device runs alone when that brings
+    the build's finish forward by more than this many installs (it wins back its install)."""
+    idle_join_tests: float = 1.0
+    """... and a build two or more devices run when that brings its finish forward by more
+    than this many of the target's typical tests (`ClaimContext.typical_test_seconds`)."""
     join_installs: float = 2.0
     """A device leaves its own build for more urgent work that others already serve only when
     that brings the urgent build's finish forward by more than this many installs."""
@@ -144,7 +153,7 @@ class FairAffinityPolicy:
             return None
         own = self._own_lane(lanes, ctx, bands)
         if own is None:
-            return self._by_band(lanes, ctx, bands, installs=self.idle_join_installs)
+            return self._by_band(lanes, ctx, bands, bar=self._idle_join_bar)
         mine = bands[own.key]
         shared = ctx.devices_per_group.get(own.group_key, 0) > 0
         if not shared and remaining_seconds(ctx, own) <= self.leave_installs * ctx.install_seconds:
@@ -154,23 +163,31 @@ class FairAffinityPolicy:
             return own
         urgent = [lane for lane in lanes if bands[lane.key] >= mine + self.cut_in_levels]
         leaving = self.join_installs * (1.0 if shared else self.leave_installs)
-        chosen = self._by_band(urgent, ctx, bands, installs=leaving)
+        chosen = self._by_band(urgent, ctx, bands,
+                               bar=lambda ctx, lane: leaving * ctx.install_seconds)
         return own if chosen is None else chosen
 
+    def _idle_join_bar(self, ctx: ClaimContext, lane: LaneView) -> float:
+        """How many seconds sooner a served build must finish for a device with nothing of its
+        own to do to join it (rule 4)."""
+        if ctx.devices_per_group.get(lane.group_key, 0) <= 1:
+            return self.lone_join_installs * ctx.install_seconds
+        return self.idle_join_tests * ctx.typical_test_seconds
+
     def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
-                 installs: float) -> LaneView | None:
-        """The lane this device serves best, most urgent band first: `installs` is how many
-        installs' worth joining a served build must bring its finish forward by."""
+                 bar: JoinBar) -> LaneView | None:
+        """The lane this device serves best, most urgent band first: `bar` is how many seconds
+        joining a served build must bring its finish forward by."""
         by_level: dict[int, list[LaneView]] = {}
         for lane in lanes:
             by_level.setdefault(bands[lane.key], []).append(lane)
         for level in sorted(by_level, reverse=True):
-            chosen = self._best_join(by_level[level], ctx, installs)
+            chosen = self._best_join(by_level[level], ctx, bar)
             if chosen is not None:
                 return chosen
         return None
 
-    def _best_join(self, lanes: list[LaneView], ctx: ClaimContext, installs: float
+    def _best_join(self, lanes: list[LaneView], ctx: ClaimContext, bar: JoinBar
                    ) -> LaneView | None:
         # A build nobody serves that an idle device already holds is that device's to take,
         # without an install.
@@ -186,7 +203,7 @@ class FairAffinityPolicy:
                                                     lane.head_submitted_at, lane.key))
         gain, lane = max(((finish_gain(ctx, lane), lane) for lane in lanes),
                          key=lambda pair: (pair[0], -pair[1].head_submitted_at))
-        return lane if gain > installs * ctx.install_seconds else None
+        return lane if gain > bar(ctx, lane) else None
 
     # which jobs -------------------------------------------------------------------------------
 

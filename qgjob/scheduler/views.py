@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY
+from qgjob.scheduler.durations import DEFAULT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ class ClaimContext:
     idle_holds: frozenset[str] = frozenset()
     """Apps the target's other idle devices hold: each such device takes its app's work
     without an install."""
+    typical_test_seconds: float = DEFAULT_SECONDS
+    """The target's mean test time so far (every attempt seen there): the scale of its work."""
 
     @functools.cached_property
     def queued_seconds(self) -> dict[str, float]:

@@ -30,7 +30,7 @@ def lane(app: str, *, org: str = "acme", priority: int = 3, queued: int = 5,
 def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | None = None,
         held: dict[str, float] | None = None, orgs: dict[str, OrgShare] | None = None,
         devices: int = 6, idle: int = 1, retry_due: dict[str, float] | None = None,
-        idle_holds: frozenset[str] = frozenset()) -> ClaimContext:
+        idle_holds: frozenset[str] = frozenset(), typical: float = 40.0) -> ClaimContext:
     working = working or {}
     work = {f"emulator|{app}": GroupWork(app, n, (held or {}).get(app, 40.0 * n))
             for app, n in working.items()}
@@ -40,7 +40,8 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
         shares.setdefault(item.org_id, OrgShare(item.org_id, 0))
     return ClaimContext(DeviceView("lab/emulator-1", "emulator", holds), lanes, per_group,
                         shares, devices, idle, 20.0, NOW, work=work,
-                        retry_due=retry_due or {}, idle_holds=idle_holds)
+                        retry_due=retry_due or {}, idle_holds=idle_holds,
+                        typical_test_seconds=typical)
 
 
 def chosen(context: ClaimContext) -> str | None:
@@ -75,6 +76,16 @@ def chosen(context: ClaimContext) -> str | None:
          "joining brings a big build's finish forward by more than two installs: no timer"),
         (ctx(lane("worked", work=40), working={"worked": 2}), None,
          "too little work left to pay for an install"),
+        (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
+             typical=60), "pair",
+         "a build one device runs alone: joining wins back the install (40 s sooner, 20 s "
+         "install), even when that is less than a typical test"),
+        (ctx(lane("wide", queued=10, work=400), working={"wide": 2}, held={"wide": 80},
+             typical=60), "wide",
+         "two devices on it: joining brings it 73 s forward, more than a typical test"),
+        (ctx(lane("wide", queued=10, work=400), working={"wide": 2}, held={"wide": 80},
+             typical=90), None,
+         "... but not where a typical test takes longer than that"),
         (ctx(lane("mine", priority=1, work=3000), lane("hotfix", priority=5, work=60),
              holds="mine", working={"hotfix": 1}), "mine",
          "urgent work that does not need this device: back to its own build"),
