@@ -201,9 +201,11 @@ class FairAffinityPolicy:
         if unserved:
             return min(unserved, key=lambda lane: (self.start_order(ctx, lane),
                                                     lane.head_submitted_at, lane.key))
-        gain, lane = max(((finish_gain(ctx, lane), lane) for lane in lanes),
-                         key=lambda pair: (pair[0], -pair[1].head_submitted_at))
-        return lane if gain > bar(ctx, lane) else None
+        worth = [(gain, lane) for lane in lanes
+                 if (gain := finish_gain(ctx, lane)) > bar(ctx, lane)]
+        if not worth:
+            return None
+        return max(worth, key=lambda pair: (pair[0], -pair[1].head_submitted_at))[1]
 
     # which jobs -------------------------------------------------------------------------------
 
