@@ -18,15 +18,15 @@ For a device that asks for work:
    Work `cut_in_levels` bands more urgent takes it away (at a job boundary).
 4. Otherwise, band by band from the most urgent: a build nobody serves, the one that finishes
    soonest for its weight first (its remaining work over its weight: the fewest builds wait
-   behind a long one); else the build whose finish this device brings forward most, if that
-   is by more than its install for a device with nothing of its own to do while one device
-   runs the build alone (a serial chain, which a second device halves), and by more than
-   `idle_join_tests` of the target's typical test once two or more do (an install is priced
-   at about a test's worth of turnaround, whatever it takes, so a fast install is not spent on
-   a small gain and a slow one still buys a large one); by `join_installs` installs for one
-   that leaves work of its own (an install spends device time that work could use) --
-   `leave_installs` times that when nobody else serves the build it leaves, which then needs
-   installing again.
+   behind a long one); else, of the builds whose finish this device brings forward by more
+   than its install is worth, the one it brings forward most. Worth, for a device with
+   nothing of its own to do: its install while one device runs the build alone (a serial
+   chain, which a second device halves), and `idle_join_tests` of the target's typical test
+   once two or more do (an install is priced at about a test's worth of turnaround, whatever
+   it takes, so a fast install is not spent on a small gain and a slow one still buys a large
+   one); for one that leaves work of its own, `join_installs` installs (an install spends
+   device time that work could use) -- `leave_installs` times that when nobody else serves
+   the build it leaves, which then needs installing again.
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
