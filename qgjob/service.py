@@ -245,15 +245,17 @@ class JobService:
     async def queue_counts(self) -> list[QueueCount]:
         return await self._run(self.store.queue_counts)
 
-    async def queue_standings(self) -> list[LaneStanding]:
-        """Every queued lane with its place in line and a start estimate."""
-        views = await self._run(self.store.queue_views, self.clock(), self.rules)
+    async def queue_standings(self, target: str | None = None) -> list[LaneStanding]:
+        """Every queued lane (of `target`, if given) with its place in line and a start
+        estimate."""
+        views = await self._run(self.store.queue_views, self.clock(), self.rules, target)
         return [standing for view in views for standing in explain(view, self.policy)]
 
     async def queue_place(self, job: Job) -> QueuePlace:
-        """Why the job waits, if it does: its build's standing and its place in the build."""
+        """Why the job waits, if it does: its build's standing and its place in the build
+        (only its target's lanes are explained)."""
         queued = job.state is JobState.QUEUED
-        standings = await self.queue_standings() if queued else []
+        standings = await self.queue_standings(job.target) if queued else []
         ahead = await self._run(self.store.jobs_ahead_in_lane, job) if queued else None
         return place_of(job, standings, ahead, self.clock())
 

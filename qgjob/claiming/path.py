@@ -199,12 +199,13 @@ class ClaimPath:
                     chosen.append(victim)
         return chosen
 
-    def queue_views(self, now: float, rules: FleetRules) -> list[ClaimContext]:
-        """The policy's view of every target with queued work, as an idle newcomer would see
-        it: for explaining the queue, not for claiming."""
+    def queue_views(self, now: float, rules: FleetRules, target: str | None = None
+                    ) -> list[ClaimContext]:
+        """The policy's view of every target with queued work (or of `target` alone), as an
+        idle newcomer would see it: for explaining the queue, not for claiming."""
         with self._tx.read() as driver:
-            return [target_view(driver, "", target, None, now, rules, counts_max_age=0.0)
-                    for target in driver.targets_with_work()]
+            return [target_view(driver, "", each, None, now, rules, counts_max_age=0.0)
+                    for each in driver.targets_with_work() if target in (None, each)]
 
 
 # the policy's view ----------------------------------------------------------------------------

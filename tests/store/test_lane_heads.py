@@ -36,6 +36,17 @@ def lanes_from_the_queue(store: Store) -> dict[tuple[str, str], tuple[float, flo
             for key, jobs in by_lane.items()}
 
 
+def test_a_view_of_one_target_leaves_the_others_out(store: Store) -> None:
+    store.insert_jobs([new_job(target="emulator"), new_job(target="device"),
+                       new_job(app_version_id="other", target="device")])
+    views = {view.device.target: view for view in store.queue_views(T0, FleetRules())}
+    assert set(views) == {"emulator", "device"}
+    [device] = store.queue_views(T0, FleetRules(), "device")
+    assert device == views["device"]
+    assert {lane.app_version_id for lane in device.lanes} == {"xyz123", "other"}
+    assert store.queue_views(T0, FleetRules(), "browserstack") == []
+
+
 def test_heads_follow_every_change(store: Store) -> None:
     rng = random.Random(3)
     agent = register(store, devices="emulator-1:emulator,emulator-2:emulator")
