@@ -63,11 +63,11 @@ def learn(
     return DurationStats(samples, mean, stats.priced_seconds), new_prior, None
 
 
-def price(known: DurationStats | None, elsewhere: Sequence[float], prior: float) -> float:
-    """What a queued job of a test is priced with: its mean on its target, else the mean of
-    its means on the org's other targets, else the target's prior."""
+def price(known: float | None, elsewhere: Sequence[float], prior: float) -> float:
+    """What a queued job of a test is priced with: its mean on its target (`known`), else the
+    mean of its means on the org's other targets, else the target's prior."""
     if known is not None:
-        return known.mean_seconds
+        return known
     if elsewhere:
         return sum(elsewhere) / len(elsewhere)
     return prior
@@ -89,7 +89,9 @@ class DurationModel:
         elsewhere = [self.tests[(org_id, test_path, other)].mean_seconds
                      for other in sorted(self.priors)
                      if other != target and (org_id, test_path, other) in self.tests]
-        return price(self.tests.get(key), elsewhere, self.priors.get(target, TargetPrior()).mean())
+        known = self.tests.get(key)
+        return price(known.mean_seconds if known is not None else None, elsewhere,
+                     self.priors.get(target, TargetPrior()).mean())
 
     def observe(self, key: DurationKey, seconds: float) -> float | None:
         target = key[2]

@@ -119,8 +119,8 @@ def _prices(conn: Tx, tests: set[_Test]) -> dict[_Test, float]:
                 float(row["mean_seconds"]))
         if target not in priors:
             priors[target] = SqlClaimDriver(conn).target_prior(target).mean(DEFAULT_SECONDS)
-    return {test: known[test] if test in known else price(
-        None, elsewhere.get(test, []), priors.get(test[2], DEFAULT_SECONDS)) for test in tests}
+    return {test: price(known.get(test), elsewhere.get(test, []),
+                        priors.get(test[2], DEFAULT_SECONDS)) for test in tests}
 
 
 def _count_in(conn: Tx, jobs: Sequence[NewJob], prices: dict[_Test, float]) -> None:
