@@ -132,10 +132,10 @@ class MemoryQueue:
 
     def _priced(self, new: NewJob) -> Job:
         stats = self._tests.get((new.org_id, new.test_path, new.target))
-        elsewhere = [] if stats is not None else \
+        known = stats.mean_seconds if stats is not None else None
+        elsewhere = [] if known is not None else \
             self.test_elsewhere(new.org_id, new.test_path, new.target)
-        expected = price(stats.mean_seconds if stats is not None else None, elsewhere,
-                         self.target_prior(new.target).mean(DEFAULT_SECONDS))
+        expected = price(known, elsewhere, self.target_prior(new.target).mean(DEFAULT_SECONDS))
         return Job(job_id=new.job_id, org_id=new.org_id, app_version_id=new.app_version_id,
                    test_path=new.test_path, target=new.target, priority=new.priority,
                    group_key=new.group_key, state=JobState.QUEUED, attempts=0,
