@@ -17,6 +17,7 @@ import multiprocessing
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any
 
@@ -90,7 +91,35 @@ def judge(args: tuple[str, int, str | None, dict[str, Any]]) -> dict[str, Any]:
     checks = goals(kind, ours, baselines["fifo"], baselines["fifo-affinity"])
     return {"kind": kind, "seed": seed, "variant": variant, "knobs": knobs,
             "met": all(c["met"] for c in checks), "goals": checks,
-            "seconds": round(elapsed, 3)}
+            "load": round(offered_load(trace), 3), "seconds": round(elapsed, 3)}
+
+
+def offered_load(trace: Trace) -> float:
+    """Test time the trace asks for (every attempt it needs) over the fleet's time while its
+    jobs arrive: how busy a stream keeps the devices. 0 for a trace whose jobs all arrive at
+    once (a burst has no arrival span)."""
+    span = max(job.submit_at for job in trace.jobs) - min(job.submit_at for job in trace.jobs)
+    if span <= 0 or not trace.devices:
+        return 0.0
+    work = sum(job.duration * job.attempts_needed(trace.max_attempts) for job in trace.jobs)
+    return work / (len(trace.devices) * span)
+
+
+LOAD_BANDS = ((0.0, 0.6), (0.6, 0.7), (0.7, float("inf")))
+"""Offered-load bands for the steady kind's breakdown."""
+
+
+def by_load(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steady traces by offered load: where the frontier between its install and turnaround
+    goals lies (a stream that keeps the fleet half idle lets FIFO spread each build over the
+    idle devices, without queueing, which half its installs cannot match)."""
+    out = []
+    for low, high in LOAD_BANDS:
+        mine = [r for r in rows if low <= r["load"] < high]
+        if mine:
+            out.append({"load": f"{low:g}-{high:g}" if high != float("inf") else f">= {low:g}",
+                        **summary_of(mine)})
+    return out
 
 
 def summary_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -109,7 +138,7 @@ def summary_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"traces": len(rows), "passed": passed, "holds": holds, "goals": per_goal}
 
 
-def run_all(pool: Any, work: list[tuple[str, int, str | None, dict[str, Any]]]
+def run_all(pool: Any, work: Sequence[tuple[str, int, str | None, dict[str, Any]]]
             ) -> list[dict[str, Any]]:
     return list(pool.imap(judge, work, chunksize=1))
 
@@ -132,6 +161,13 @@ def main() -> None:
               f"{seeds.stop - 1})")
         print_table(["kind", "traces meeting every goal", "holds", "goal", "median", "worst",
                      "limit", "met"], _family_rows(result["family"]))
+        result["steady_by_load"] = by_load([r for r in rows if r["kind"] == "steady"])
+        print("\nSteady traces by offered load (test time over the fleet's time while jobs "
+              "arrive)")
+        print_table(["load", "traces", "meet every goal", "medians"], [
+            [band["load"], band["traces"], band["passed"], ", ".join(
+                f"{name} {g['median']:.3f}" for name, g in band["goals"].items())]
+            for band in result["steady_by_load"]])
         if "variants" not in skip:
             result["variants"] = _variants(pool, args)
         if "sensitivity" not in skip:
@@ -153,7 +189,7 @@ def _family_rows(family: dict[str, Any]) -> list[list[Any]]:
 
 def _variants(pool: Any, args: argparse.Namespace) -> dict[str, Any]:
     seeds = range(args.first, args.first + args.variant_seeds)
-    work = [(k, s, v, {}) for v in VARIANTS for k in KINDS for s in seeds]
+    work = [(k, s, v, dict[str, Any]()) for v in VARIANTS for k in KINDS for s in seeds]
     rows = run_all(pool, work)
     out: dict[str, Any] = {}
     table = []
