@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgjob.scheduler.outlook import first_free_seconds, remaining_seconds
+from qgjob.scheduler.outlook import free_in, remaining_seconds
 from qgjob.scheduler.views import ClaimContext, LaneView
 
 
@@ -29,22 +29,42 @@ def entitlements(ctx: ClaimContext) -> dict[str, float]:
     return {org: ctx.target_devices * weight / total for org, weight in weights.items()}
 
 
-def starved_orgs(ctx: ClaimContext) -> set[str]:
+def shortfalls(ctx: ClaimContext) -> dict[str, float]:
+    """How many devices each org is short of its weighted share of the target (negative
+    above it), not counting the asking device: what the org is short of if that device
+    leaves it."""
+    return {org: share - (ctx.orgs[org].devices if org in ctx.orgs else 0)
+            for org, share in entitlements(ctx).items()}
+
+
+def starved_orgs(ctx: ClaimContext, leaving: str | None = None) -> set[str]:
     """Orgs with queued work that are short of their weighted share of this target's devices
-    by at least a whole device."""
-    shares = entitlements(ctx)
-    return {org for org in {lane.org_id for lane in ctx.lanes} if org in shares
-            and shares[org] - (ctx.orgs[org].devices if org in ctx.orgs else 0) >= 1.0}
+    by at least a whole device; with `leaving` (the org of the build the asking device would
+    stay on), only those short of it by a whole device more than that org would be once the
+    device left it: fair share moves a device from an org above its share to one below it,
+    never from one short org to another as short."""
+    short = shortfalls(ctx)
+    floor = max(short.get(leaving, 0.0) + 1.0, 1.0) if leaving is not None else 1.0
+    return {org for org in {lane.org_id for lane in ctx.lanes} if org != leaving
+            and short.get(org, 0.0) >= floor}
 
 
-def starved_waits(ctx: ClaimContext, lane: LaneView, ratio: float) -> bool:
-    """Whether a starved org's lane, left to wait for the first device to run out of work and
-    then run on that one device, would finish more than `ratio` times later than if served now
-    on its share of the target's devices (an install first either way)."""
+def starved_waits(ctx: ClaimContext, lane: LaneView, ratio: float, starved: set[str]
+                  ) -> bool:
+    """Whether a starved org's lane, left to wait for a device to run out of work and then
+    run on that one device, would finish more than `ratio` times later than if served now on
+    its share of the target's devices (an install first either way). It waits behind the
+    starved orgs' builds nobody serves that are smaller (they start first): the k-th of them
+    waits for the k-th device to run out of work."""
     shares = entitlements(ctx)
     if lane.org_id not in shares:
         return True
     entitled = max(shares[lane.org_id], 1.0)
     work = remaining_seconds(ctx, lane)
     install = ctx.install_seconds
-    return first_free_seconds(ctx) + install + work > ratio * (install + work / entitled)
+    ahead = sum(
+        1 for other in ctx.lanes
+        if other.org_id in starved and other.key != lane.key
+        and not ctx.devices_per_group.get(other.group_key, 0)
+        and remaining_seconds(ctx, other) < work)
+    return free_in(ctx, ahead) + install + work > ratio * (install + work / entitled)

@@ -63,14 +63,18 @@ def batch_share(ctx: ClaimContext, lane: LaneView) -> float:
     return remaining_seconds(ctx, lane) / max(ctx.target_devices, 1)
 
 
-def first_free_seconds(ctx: ClaimContext) -> float:
-    """When a device of the target is expected to run out of queued work of its build (the
-    asking device counted on the build it holds): how long work nobody serves waits for one."""
-    waits = []
+def free_in(ctx: ClaimContext, ahead: int) -> float:
+    """When the (`ahead` + 1)-th device of the target is expected to run out of queued work
+    of its build (the asking device counted on the build it holds): how long work nobody
+    serves waits for a device when `ahead` builds start before it."""
+    frees = []
     for lane in ctx.lanes:
         devices = ctx.devices_per_group.get(lane.group_key, 0)
         if lane.app_version_id == ctx.device.holds_app_version_id:
             devices += 1
         if devices:
-            waits.append(remaining_seconds(ctx, lane) / devices)
-    return min(waits, default=0.0)
+            frees += [remaining_seconds(ctx, lane) / devices] * devices
+    if not frees:
+        return 0.0
+    frees.sort()
+    return frees[min(ahead, len(frees) - 1)]

@@ -7,10 +7,13 @@ For a device that asks for work:
 1. Fair share between orgs. On each target an org is entitled to devices in proportion to its
    weight (its tier) among the orgs with work there; an org short of its entitlement by a whole
    device is *starved* (never the org of the lane the asking device would stay on: it serves
-   that org by staying). Its build that nobody serves is served first when waiting for the
-   first device to run out of work would make it finish more than `starve_ratio` times later
-   than running on its share now, and never instead of more urgent work this device holds.
-   Orgs at their cap wait.
+   that org by staying; and that device leaves its org only for one short of a whole device
+   more than its own would then be -- fair share moves devices from orgs above their share,
+   not between orgs as short). Its build that nobody serves is served first when waiting for
+   a device to run out of work (behind the starved builds that start before it, the k-th of
+   them for the k-th device) would make it finish more than `starve_ratio` times later than
+   running on its share now, and never instead of more urgent work this device holds. Orgs
+   at their cap wait.
 2. Urgency. Priority 5 (`urgent_priority`) is a band of its own; priorities 1-4 share the
    normal band, where they weigh in which build starts first (`weight`: the priority plus one
    level per `aging_seconds` waited, so low priority never starves).
@@ -127,13 +130,14 @@ class FairAffinityPolicy:
         own = self._own_lane(lanes, ctx, bands)
         mine = None if own is None else bands[own.key]
         # The counts leave the asking device out; the org of the lane it would stay on is
-        # served by its staying, so that org is not starved by this device.
-        starved = starved_orgs(ctx) - ({own.org_id} if own is not None else set())
+        # served by its staying, so that org is not starved by this device, and the device
+        # leaves it only for an org short of more than it would then be.
+        starved = starved_orgs(ctx, leaving=None if own is None else own.org_id)
         chosen = self._choose_among(
             [lane for lane in lanes if lane.org_id in starved
              and not ctx.devices_per_group.get(lane.group_key, 0)
              and (mine is None or bands[lane.key] >= mine)
-             and starved_waits(ctx, lane, self.starve_ratio)],
+             and starved_waits(ctx, lane, self.starve_ratio, starved)],
             ctx, bands)
         if chosen is None:
             chosen = self._choose_among(lanes, ctx, bands)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from qgjob.scheduler.fairness import starved_waits
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import (
     ClaimContext,
@@ -102,6 +103,11 @@ def chosen(context: ClaimContext) -> str | None:
          "a starved org whose work would wait long for a free device is served first"),
         (ctx(lane("mine", work=2000), lane("new", work=100), holds="mine"), "mine",
          "a device alone on its build stays there"),
+        (ctx(lane("mine", org="d", work=2000), lane("new", org="b", work=100),
+             lane("big", org="a", work=5000), holds="mine", working={"big": 4}, devices=6,
+             orgs={"a": OrgShare("a", 4), "b": OrgShare("b", 0), "d": OrgShare("d", 0)}),
+         "mine", "fair share takes devices from an org above its share, not from one as short "
+                 "as the org it would serve (its build would need installing again)"),
         (ctx(lane("mine", org="org4", work=1740), lane("other", org="org4", work=480),
              lane("big", org="org2", work=2460), holds="mine", working={"big": 1}, devices=2,
              orgs={"org2": OrgShare("org2", 1), "org4": OrgShare("org4", 0)}), "mine",
@@ -124,6 +130,19 @@ def chosen(context: ClaimContext) -> str | None:
 )
 def test_which_lane(context: ClaimContext, expected: str | None, why: str) -> None:
     assert chosen(context) == expected, why
+
+
+def test_a_starved_build_waits_behind_the_starved_builds_that_start_before_it() -> None:
+    context = ctx(lane("soon", org="a", queued=1, work=5), lane("long", org="a", work=3000),
+                  lane("tiny", org="b", work=100), lane("mid", org="c", work=600),
+                  working={"soon": 1, "long": 3}, held={"soon": 5, "long": 120},
+                  orgs={"a": OrgShare("a", 4)}, devices=6)
+    mid = context.lanes[3]
+    # Alone, it would have the device that runs out of work in 10 s: no need to take one now.
+    assert not starved_waits(context, mid, 2.0, {"c"})
+    # Behind the smaller starved build, which starts first, it waits for the next device
+    # (about 1040 s): more than twice as long as running on its share now.
+    assert starved_waits(context, mid, 2.0, {"b", "c"})
 
 
 def test_priorities_below_urgent_share_the_normal_band() -> None:
