@@ -189,7 +189,8 @@ def _family_rows(family: dict[str, Any]) -> list[list[Any]]:
 
 def _variants(pool: Any, args: argparse.Namespace) -> dict[str, Any]:
     seeds = range(args.first, args.first + args.variant_seeds)
-    work = [(k, s, v, dict[str, Any]()) for v in VARIANTS for k in KINDS for s in seeds]
+    work: list[tuple[str, int, str | None, dict[str, Any]]] = [
+        (k, s, v, {}) for v in VARIANTS for k in KINDS for s in seeds]
     rows = run_all(pool, work)
     out: dict[str, Any] = {}
     table = []

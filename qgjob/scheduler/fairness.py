@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from qgjob.scheduler.outlook import free_in, remaining_seconds
+from bisect import bisect_left
+
+from qgjob.scheduler.outlook import free_times, remaining_seconds
 from qgjob.scheduler.views import ClaimContext, LaneView
 
 
@@ -49,22 +51,30 @@ def starved_orgs(ctx: ClaimContext, leaving: str | None = None) -> set[str]:
             and short.get(org, 0.0) >= floor}
 
 
-def starved_waits(ctx: ClaimContext, lane: LaneView, ratio: float, starved: set[str]
-                  ) -> bool:
-    """Whether a starved org's lane, left to wait for a device to run out of work and then
-    run on that one device, would finish more than `ratio` times later than if served now on
-    its share of the target's devices (an install first either way). It waits behind the
-    starved orgs' builds nobody serves that are smaller (they start first): the k-th of them
-    waits for the k-th device to run out of work."""
+def starved_waiting(ctx: ClaimContext, candidates: list[LaneView], ratio: float,
+                    starved: set[str]) -> list[LaneView]:
+    """Of `candidates` (builds of starved orgs that nobody serves), those that, left to wait
+    for a device to run out of work and then run on that one device, would finish more than
+    `ratio` times later than if served now on their org's share of the target's devices (an
+    install first either way). A build waits behind the starved builds nobody serves that are
+    smaller (they start first): the k-th of them waits for the k-th device to run out of work.
+    Shares, free times and the queue of waiting builds are worked out once per claim, and
+    only when there is a candidate."""
+    if not candidates:
+        return []
     shares = entitlements(ctx)
-    if lane.org_id not in shares:
-        return True
-    entitled = max(shares[lane.org_id], 1.0)
-    work = remaining_seconds(ctx, lane)
+    frees = free_times(ctx)
+    queue = sorted(remaining_seconds(ctx, lane) for lane in ctx.lanes
+                   if lane.org_id in starved and not ctx.devices_per_group.get(lane.group_key, 0))
     install = ctx.install_seconds
-    ahead = sum(
-        1 for other in ctx.lanes
-        if other.org_id in starved and other.key != lane.key
-        and not ctx.devices_per_group.get(other.group_key, 0)
-        and remaining_seconds(ctx, other) < work)
-    return free_in(ctx, ahead) + install + work > ratio * (install + work / entitled)
+    waiting = []
+    for lane in candidates:
+        if lane.org_id not in shares:
+            waiting.append(lane)
+            continue
+        work = remaining_seconds(ctx, lane)
+        ahead = bisect_left(queue, work)
+        wait = frees[min(ahead, len(frees) - 1)] if frees else 0.0
+        if wait + install + work > ratio * (install + work / max(shares[lane.org_id], 1.0)):
+            waiting.append(lane)
+    return waiting

@@ -63,10 +63,10 @@ def batch_share(ctx: ClaimContext, lane: LaneView) -> float:
     return remaining_seconds(ctx, lane) / max(ctx.target_devices, 1)
 
 
-def free_in(ctx: ClaimContext, ahead: int) -> float:
-    """When the (`ahead` + 1)-th device of the target is expected to run out of queued work
-    of its build (the asking device counted on the build it holds): how long work nobody
-    serves waits for a device when `ahead` builds start before it."""
+def free_times(ctx: ClaimContext) -> list[float]:
+    """When each device of the target serving a build is expected to run out of its queued
+    work (the asking device counted on the build it holds), soonest first: the k-th is when
+    work nobody serves gets a device if k - 1 builds start before it."""
     frees = []
     for lane in ctx.lanes:
         devices = ctx.devices_per_group.get(lane.group_key, 0)
@@ -74,7 +74,4 @@ def free_in(ctx: ClaimContext, ahead: int) -> float:
             devices += 1
         if devices:
             frees += [remaining_seconds(ctx, lane) / devices] * devices
-    if not frees:
-        return 0.0
-    frees.sort()
-    return frees[min(ahead, len(frees) - 1)]
+    return sorted(frees)

@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qgjob.domain.values import NORMAL_PRIORITY
-from qgjob.scheduler.fairness import capped, capped_orgs, starved_orgs, starved_waits
+from qgjob.scheduler.fairness import capped, capped_orgs, starved_orgs, starved_waiting
 from qgjob.scheduler.outlook import batch_share, finish_gain, remaining_seconds
 from qgjob.scheduler.protocol import Policy as Policy
 from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, RunningJob
@@ -133,12 +133,11 @@ class FairAffinityPolicy:
         # served by its staying, so that org is not starved by this device, and the device
         # leaves it only for an org short of more than it would then be.
         starved = starved_orgs(ctx, leaving=None if own is None else own.org_id)
-        chosen = self._choose_among(
-            [lane for lane in lanes if lane.org_id in starved
-             and not ctx.devices_per_group.get(lane.group_key, 0)
-             and (mine is None or bands[lane.key] >= mine)
-             and starved_waits(ctx, lane, self.starve_ratio, starved)],
-            ctx, bands)
+        chosen = self._choose_among(starved_waiting(
+            ctx, [lane for lane in lanes if lane.org_id in starved
+                  and not ctx.devices_per_group.get(lane.group_key, 0)
+                  and (mine is None or bands[lane.key] >= mine)],
+            self.starve_ratio, starved), ctx, bands)
         if chosen is None:
             chosen = self._choose_among(lanes, ctx, bands)
         return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)

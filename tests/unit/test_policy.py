@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qgjob.scheduler.fairness import starved_waits
+from qgjob.scheduler.fairness import starved_waiting
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import (
     ClaimContext,
@@ -139,10 +139,10 @@ def test_a_starved_build_waits_behind_the_starved_builds_that_start_before_it() 
                   orgs={"a": OrgShare("a", 4)}, devices=6)
     mid = context.lanes[3]
     # Alone, it would have the device that runs out of work in 10 s: no need to take one now.
-    assert not starved_waits(context, mid, 2.0, {"c"})
+    assert starved_waiting(context, [mid], 2.0, {"c"}) == []
     # Behind the smaller starved build, which starts first, it waits for the next device
     # (about 1040 s): more than twice as long as running on its share now.
-    assert starved_waits(context, mid, 2.0, {"b", "c"})
+    assert starved_waiting(context, [mid], 2.0, {"b", "c"}) == [mid]
 
 
 def test_priorities_below_urgent_share_the_normal_band() -> None:
