@@ -1,7 +1,8 @@
 """The claim path's operations over dictionaries: what `qgjob simulate` runs the claim path on,
 in virtual time. Each operation does what the SQL stores' named query of the same purpose does
 (their triggers included: a lane's counters follow its jobs' states), so the simulator and the
-server decide alike; `tests/sim/test_replay_equivalence.py` holds them to it.
+server decide alike; `tests/sim/test_replay_equivalence.py` holds them to it. Learned durations
+are a `DurationModel`, so a queued job is priced by the same rule the unit tests check.
 
 Single-threaded: a transaction is just a block (nothing is rolled back; the claim path raises
 before it changes anything it would have to take back).
@@ -18,7 +19,7 @@ from qgjob.claiming.driver import DeviceRow, HeldJob, LeaseRow, estimate
 from qgjob.domain.models import Job, Lease, NewJob
 from qgjob.domain.queue_order import ClaimKey, claim_key, counts_by_priority
 from qgjob.domain.states import JobState
-from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior, price
+from qgjob.scheduler.durations import DurationModel, DurationStats, TargetPrior
 from qgjob.scheduler.views import JobView, LaneView, RunningJob
 
 INSTALLS_AVERAGED = 20
@@ -87,8 +88,7 @@ class MemoryQueue:
         self._leases: dict[str, _Lease] = {}
         self._attempts: dict[tuple[str, int], _Attempt] = {}
         self._installs: dict[str, list[float]] = {}
-        self._tests: dict[tuple[str, str, str], DurationStats] = {}
-        self._priors: dict[str, TargetPrior] = {}
+        self._durations = DurationModel()
         self._retrying: dict[str, Job] = {}
         self._named: dict[tuple[str, str], str] = {}
         self._of_lease: dict[str, list[str]] = {}
@@ -131,11 +131,7 @@ class MemoryQueue:
         self._installs.setdefault(target, []).append(seconds)
 
     def _priced(self, new: NewJob) -> Job:
-        stats = self._tests.get((new.org_id, new.test_path, new.target))
-        known = stats.mean_seconds if stats is not None else None
-        elsewhere = [] if known is not None else \
-            self.test_elsewhere(new.org_id, new.test_path, new.target)
-        expected = price(known, elsewhere, self.target_prior(new.target).mean(DEFAULT_SECONDS))
+        expected = self._durations.estimate((new.org_id, new.test_path, new.target))
         return Job(job_id=new.job_id, org_id=new.org_id, app_version_id=new.app_version_id,
                    test_path=new.test_path, target=new.target, priority=new.priority,
                    group_key=new.group_key, state=JobState.QUEUED, attempts=0,
@@ -191,7 +187,7 @@ class MemoryQueue:
                 attempt = self._attempts.get((job.job_id, job.attempts))
                 started = attempt.started_at if attempt is not None and \
                     job.state is JobState.RUNNING else None
-                learned = self._tests.get((job.org_id, job.test_path, job.target))
+                learned = self.test_duration(job.org_id, job.test_path, job.target)
                 held.append(HeldJob(row.lease_id, lease.group_key, lease.org_id,
                                     job.app_version_id, job.job_id, job.state,
                                     job.expected_seconds, started,
@@ -341,20 +337,17 @@ class MemoryQueue:
     # durations --------------------------------------------------------------------------------
 
     def test_duration(self, org_id: str, test_path: str, target: str) -> DurationStats | None:
-        return self._tests.get((org_id, test_path, target))
+        return self._durations.tests.get((org_id, test_path, target))
 
     def test_elsewhere(self, org_id: str, test_path: str, target: str) -> list[float]:
-        return [self._tests[(org_id, test_path, other)].mean_seconds
-                for other in sorted(self._priors)
-                if other != target and (org_id, test_path, other) in self._tests]
+        return self._durations.elsewhere((org_id, test_path, target))
 
     def target_prior(self, target: str) -> TargetPrior:
-        return self._priors.get(target, TargetPrior())
+        return self._durations.prior(target)
 
     def save_durations(self, org_id: str, test_path: str, target: str, stats: DurationStats,
                        prior: TargetPrior) -> None:
-        self._tests[(org_id, test_path, target)] = stats
-        self._priors[target] = prior
+        self._durations.save((org_id, test_path, target), stats, prior)
 
     def reprice_queued(self, org_id: str, test_path: str, target: str, seconds: float) -> None:
         for lane in self._lanes.values():

@@ -11,9 +11,9 @@ with its time elsewhere), the owner of the jobs (store or simulator) re-prices t
 queued jobs, so the expected work of a lane stays honest without being recomputed on every
 claim.
 
-`learn` and `price` are the rules; the store applies them to rows inside a transaction, the
-simulator's queue (`claiming/memory.py`) to dictionaries, and `DurationModel` is the rule on its
-own, for its tests.
+`learn` and `price` are the rules; the SQL stores apply them to rows inside a transaction, and
+`DurationModel` to dictionaries: the simulator's queue (`claiming/memory.py`) keeps its
+durations in one.
 """
 
 from __future__ import annotations
@@ -79,25 +79,32 @@ def _moved(old: float, new: float) -> bool:
 
 @dataclass
 class DurationModel:
-    """`learn` and `price` over in-memory dictionaries: the rules on their own."""
+    """`learn` and `price` over in-memory dictionaries."""
 
     tests: dict[DurationKey, DurationStats] = field(default_factory=dict)
     priors: dict[str, TargetPrior] = field(default_factory=dict)
 
     def estimate(self, key: DurationKey) -> float:
-        org_id, test_path, target = key
-        elsewhere = [self.tests[(org_id, test_path, other)].mean_seconds
-                     for other in sorted(self.priors)
-                     if other != target and (org_id, test_path, other) in self.tests]
         known = self.tests.get(key)
-        return price(known.mean_seconds if known is not None else None, elsewhere,
-                     self.priors.get(target, TargetPrior()).mean())
+        if known is not None:
+            return known.mean_seconds
+        return price(None, self.elsewhere(key), self.prior(key[2]).mean())
+
+    def elsewhere(self, key: DurationKey) -> list[float]:
+        """The test's means on the org's other targets, in the order of their names."""
+        org_id, test_path, target = key
+        return [self.tests[(org_id, test_path, other)].mean_seconds
+                for other in sorted(self.priors)
+                if other != target and (org_id, test_path, other) in self.tests]
+
+    def prior(self, target: str) -> TargetPrior:
+        return self.priors.get(target, TargetPrior())
+
+    def save(self, key: DurationKey, stats: DurationStats, prior: TargetPrior) -> None:
+        self.tests[key] = stats
+        self.priors[key[2]] = prior
 
     def observe(self, key: DurationKey, seconds: float) -> float | None:
-        target = key[2]
-        stats, prior, reprice = learn(
-            self.tests.get(key), self.priors.get(target, TargetPrior()), seconds
-        )
-        self.tests[key] = stats
-        self.priors[target] = prior
+        stats, prior, reprice = learn(self.tests.get(key), self.prior(key[2]), seconds)
+        self.save(key, stats, prior)
         return reprice
