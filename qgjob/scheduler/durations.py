@@ -85,10 +85,10 @@ class DurationModel:
     priors: dict[str, TargetPrior] = field(default_factory=dict)
 
     def estimate(self, key: DurationKey) -> float:
-        known = self.tests.get(key)
-        if known is not None:
-            return known.mean_seconds
-        return price(None, self.elsewhere(key), self.prior(key[2]).mean())
+        stats = self.tests.get(key)
+        known = stats.mean_seconds if stats is not None else None
+        elsewhere = self.elsewhere(key) if known is None else []
+        return price(known, elsewhere, self.prior(key[2]).mean())
 
     def elsewhere(self, key: DurationKey) -> list[float]:
         """The test's means on the org's other targets, in the order of their names."""

@@ -133,11 +133,11 @@ class FairAffinityPolicy:
         # served by its staying, so that org is not starved by this device, and the device
         # leaves it only for an org short of more than it would then be.
         starved = starved_orgs(ctx, leaving=None if own is None else own.org_id)
-        chosen = self._choose_among(starved_waiting(
-            ctx, [lane for lane in lanes if lane.org_id in starved
-                  and not ctx.devices_per_group.get(lane.group_key, 0)
-                  and (mine is None or bands[lane.key] >= mine)],
-            self.starve_ratio, starved), ctx, bands)
+        unserved = [lane for lane in lanes if lane.org_id in starved
+                    and not ctx.devices_per_group.get(lane.group_key, 0)
+                    and (mine is None or bands[lane.key] >= mine)]
+        waiting = starved_waiting(ctx, unserved, self.starve_ratio, starved)
+        chosen = self._choose_among(waiting, ctx, bands)
         if chosen is None:
             chosen = self._choose_among(lanes, ctx, bands)
         return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)
