@@ -1,7 +1,8 @@
 """How long one claim decision takes with a big queue.
 
 1. The policy alone: `choose_lane` + `choose_jobs` on a view of 10,000 queued jobs in 500
-   groups (lanes), 20 devices of the target, some of them working.
+   groups (lanes), 20 devices of the target, some of them working, and submits paused (so
+   the rule that weighs when each target drains is at work too).
 2. A whole claim through the SQLite store: reading the lanes, the policy, assigning the batch,
    with 1,000 and 10,000 jobs queued (each batch is handed back, so the queue stays full).
 
@@ -53,7 +54,8 @@ def policy_view(jobs: int, groups: int, rng: random.Random) -> tuple[ClaimContex
     orgs = {f"org{i}": OrgShare(f"org{i}", rng.randint(0, 2)) for i in range(40)}
     ctx = ClaimContext(DeviceView("lab/emulator-1", "emulator", "build7"), tuple(lanes),
                        working, orgs, 20, 1, 20.0, NOW, work=work,
-                       retry_due={"build3": NOW + 5})
+                       retry_due={"build3": NOW + 5}, last_submit_at=NOW - 3600,
+                       drains={"emulator": 900.0, "device": 1200.0, "browserstack": 300.0})
     candidates = [JobView(f"job{i}", rng.randint(1, 5), NOW - rng.uniform(0, 3600),
                           rng.uniform(10, 120)) for i in range(64)]
     return ctx, candidates

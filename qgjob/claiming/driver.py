@@ -91,6 +91,8 @@ class ClaimDriver(Protocol):
     def lane_candidates(self, group_key: str, org_id: str, limit: int) -> list[JobView]:
         """The lane's next queued jobs in claim order."""
     def targets_with_work(self) -> list[str]: ...
+    def last_submit_at(self) -> float | None:
+        """When the newest job was submitted, on any target (None before any)."""
     def running_jobs(self, target: str) -> list[RunningJob]: ...
 
     # jobs, leases and attempts ----------------------------------------------------------------

@@ -94,6 +94,7 @@ class MemoryQueue:
         self._of_lease: dict[str, list[str]] = {}
         """Job ids of each lease, in the order they were assigned."""
         self._running_on: dict[str, str] = {}
+        self._last_submit: float | None = None
 
     @contextmanager
     def write(self) -> Iterator[MemoryQueue]:
@@ -115,6 +116,8 @@ class MemoryQueue:
         made = [self._priced(job) for job in jobs]
         for job in made:
             self.jobs[job.job_id] = job
+            if self._last_submit is None or job.created_at > self._last_submit:
+                self._last_submit = job.created_at
         lanes: dict[tuple[str, str], list[Job]] = {}
         for job in made:
             lanes.setdefault((job.group_key, job.org_id), []).append(job)
@@ -228,6 +231,9 @@ class MemoryQueue:
 
     def targets_with_work(self) -> list[str]:
         return sorted({lane.target for lane in self._lanes.values() if lane.order})
+
+    def last_submit_at(self) -> float | None:
+        return self._last_submit
 
     def running_jobs(self, target: str) -> list[RunningJob]:
         running = [job for job in self.jobs.values()

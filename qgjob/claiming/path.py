@@ -229,6 +229,14 @@ def target_view(
             orgs[lane.org_id] = rules.share(lane.org_id, 0)
     online, idle = driver.device_counts(target, now, counts_max_age)
     measured = driver.install_seconds(target)
+    drains = {target: _drain(lanes, work, online)}
+    for other in driver.targets_with_work():
+        if other != target:
+            other_work, _ = _work_in_progress(
+                driver.held_jobs(other, "", now),
+                driver.target_prior(other).mean(DEFAULT_SECONDS), now)
+            drains[other] = _drain(driver.ready_lanes(other), other_work,
+                                   driver.device_counts(other, now, counts_max_age)[0])
     return ClaimContext(
         device=DeviceView(device_id, target, holds),
         lanes=lanes,
@@ -244,7 +252,17 @@ def target_view(
         retry_due=driver.retries_due(target),
         idle_holds=frozenset(driver.idle_holds(target, device_id)),
         typical_test_seconds=prior,
+        last_submit_at=driver.last_submit_at(),
+        drains=drains,
     )
+
+
+def _drain(lanes: Sequence[LaneView], work: dict[str, GroupWork], online: int) -> float:
+    """In how many seconds a target's devices are expected to run out of work: its queued
+    work and what its devices hold, over its online devices (summed in one order)."""
+    seconds = sum(lane.expected_seconds for lane in sorted(lanes, key=lambda lane: lane.key))
+    seconds += sum(work[group].held_seconds for group in sorted(work))
+    return estimate(seconds / max(online, 1))
 
 
 def _work_in_progress(held: list[HeldJob], prior: float, now: float

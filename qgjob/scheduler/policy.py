@@ -29,7 +29,12 @@ For a device that asks for work:
    it takes, so a fast install is not spent on a small gain and a slow one still buys a large
    one); for one that leaves work of its own, `join_installs` installs (an install spends
    device time that work could use) -- `leave_installs` times that when nobody else serves
-   the build it leaves, which then needs installing again.
+   the build it leaves, which then needs installing again. Once submits pause (nothing
+   submitted on any target for `quiet_tests` of the target's typical tests), what is queued
+   is all there is, and an idle device's joins serve the makespan: on the target expected to
+   drain last (`ClaimContext.drains`) its bar is `last_drain_join` of the usual one; on any
+   other target it joins only a build that would otherwise finish after the last target
+   drains (any other join spends an install and buys no earlier end).
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
@@ -80,6 +85,13 @@ class FairAffinityPolicy:
     leave_installs: float = 4.0
     """... and this many times as much when nobody else serves the build it leaves (which
     then needs installing again)."""
+    quiet_tests: float = 3.0
+    """Submits have paused when nothing was submitted, on any target, for this many of the
+    target's typical tests: from then on what is queued is all there is to do, and an idle
+    device's joins serve the makespan (`ClaimContext.drains`)."""
+    last_drain_join: float = 0.5
+    """Once submits pause, an idle device of the target that drains last joins a served build
+    at this share of the usual bar (its target sets the makespan)."""
     batch_seconds: float = 90.0
     max_batch: int = 4
     preemption: bool = False
@@ -173,9 +185,25 @@ class FairAffinityPolicy:
     def _idle_join_bar(self, ctx: ClaimContext, lane: LaneView) -> float:
         """How many seconds sooner a served build must finish for a device with nothing of its
         own to do to join it (rule 4)."""
-        if ctx.devices_per_group.get(lane.group_key, 0) <= 1:
-            return self.lone_join_installs * ctx.install_seconds
-        return self.idle_join_tests * ctx.typical_test_seconds
+        working = ctx.devices_per_group.get(lane.group_key, 0)
+        if working <= 1:
+            bar = self.lone_join_installs * ctx.install_seconds
+        else:
+            bar = self.idle_join_tests * ctx.typical_test_seconds
+        if not self._submits_paused(ctx):
+            return bar
+        last = max(ctx.drains.values())
+        if ctx.drains.get(ctx.device.target, 0.0) >= last:
+            return bar * self.last_drain_join
+        if remaining_seconds(ctx, lane) / max(working, 1) < last:
+            return float("inf")  # it finishes before the makespan anyway: spare the install
+        return bar
+
+    def _submits_paused(self, ctx: ClaimContext) -> bool:
+        """Nothing was submitted for `quiet_tests` of the target's typical tests: what is
+        queued is all there is to do."""
+        return (bool(ctx.drains) and ctx.last_submit_at is not None
+                and ctx.now - ctx.last_submit_at >= self.quiet_tests * ctx.typical_test_seconds)
 
     def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
                  bar: JoinBar) -> LaneView | None:

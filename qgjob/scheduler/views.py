@@ -129,6 +129,12 @@ class ClaimContext:
     without an install."""
     typical_test_seconds: float = DEFAULT_SECONDS
     """The target's mean test time so far (every attempt seen there): the scale of its work."""
+    last_submit_at: float | None = None
+    """When the newest job was submitted, on any target (None before any)."""
+    drains: Mapping[str, float] = field(default_factory=dict)
+    """Per target with queued work (this one among them): in how many seconds its devices are
+    expected to run out of work -- its queued work and what its devices hold, over its online
+    devices. Once submits pause, the target that drains last sets the makespan."""
 
     @functools.cached_property
     def queued_seconds(self) -> dict[str, float]:

@@ -20,6 +20,7 @@ from tests.store.helpers import (
 )
 
 S = JobState
+BATCH = OldestLanePolicy().batch
 
 
 def test_new_jobs_are_priced_with_what_was_learned(store: Store) -> None:
@@ -92,6 +93,24 @@ def test_the_view_counts_devices_per_build_and_org(store: Store) -> None:
     assert view.orgs["beta"].weight == 3.0
     assert view.target_devices == 2 and view.idle_devices == 2
     assert view.install_seconds == 20.0  # nothing measured yet: the configured default
+
+
+def test_the_view_knows_when_each_target_drains_and_the_last_submit(store: Store) -> None:
+    """Once submits pause the policy weighs which target runs out of work last: each target's
+    queued and held work over its devices, and when the newest job came."""
+    agent = register(store, devices="emulator-1:emulator,emulator-2:emulator,device-1:device")
+    store.insert_jobs([*[new_job(app_version_id="a", at=T0) for _ in range(2 * BATCH)],
+                       *[new_job(app_version_id="b", target="device", at=T0 + 1)
+                         for _ in range(3)]])
+    first = claim(store, agent, device="emulator-1", at=T0 + 5)
+    assert first.batch is not None and first.context is not None
+    assert first.context.last_submit_at == T0 + 1
+    # Nothing measured yet: every job is priced at the default minute.
+    assert first.context.drains == {"emulator": BATCH * 60.0, "device": 180.0}
+    # emulator-1's batch is held work now: the same work over the same two emulators.
+    second = claim(store, agent, device="emulator-2", at=T0 + 6)
+    assert second.context is not None
+    assert second.context.drains == {"emulator": BATCH * 60.0, "device": 180.0}
 
 
 def test_measured_installs_replace_the_default(store: Store) -> None:

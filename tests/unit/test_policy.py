@@ -31,7 +31,9 @@ def lane(app: str, *, org: str = "acme", priority: int = 3, queued: int = 5,
 def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | None = None,
         held: dict[str, float] | None = None, orgs: dict[str, OrgShare] | None = None,
         devices: int = 6, idle: int = 1, retry_due: dict[str, float] | None = None,
-        idle_holds: frozenset[str] = frozenset(), typical: float = 40.0) -> ClaimContext:
+        idle_holds: frozenset[str] = frozenset(), typical: float = 40.0,
+        drains: dict[str, float] | None = None, quiet: float | None = None) -> ClaimContext:
+    """`quiet`: seconds since the last submit; `drains`: when each target runs out of work."""
     working = working or {}
     work = {f"emulator|{app}": GroupWork(app, n, (held or {}).get(app, 40.0 * n))
             for app, n in working.items()}
@@ -42,7 +44,9 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
     return ClaimContext(DeviceView("lab/emulator-1", "emulator", holds), lanes, per_group,
                         shares, devices, idle, 20.0, NOW, work=work,
                         retry_due=retry_due or {}, idle_holds=idle_holds,
-                        typical_test_seconds=typical)
+                        typical_test_seconds=typical,
+                        last_submit_at=None if quiet is None else NOW - quiet,
+                        drains=drains or {})
 
 
 def chosen(context: ClaimContext) -> str | None:
@@ -87,6 +91,20 @@ def chosen(context: ClaimContext) -> str | None:
         (ctx(lane("wide", queued=10, work=400), working={"wide": 2}, held={"wide": 80},
              typical=90), None,
          "... but not where a typical test takes longer than that"),
+        (ctx(lane("wide", queued=10, work=400), working={"wide": 2}, held={"wide": 80},
+             typical=90, quiet=300, drains={"emulator": 200, "device": 150}), "wide",
+         "once submits pause (nothing for three typical tests), a device of the target that "
+         "drains last joins at half the bar: its target sets the makespan"),
+        (ctx(lane("wide", queued=10, work=400), working={"wide": 2}, held={"wide": 80},
+             typical=90, quiet=100, drains={"emulator": 200, "device": 150}), None,
+         "... but not while submits still arrive"),
+        (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
+             typical=60, quiet=600, drains={"emulator": 60, "device": 1000}), None,
+         "once submits pause, a device of a target that drains early does not join a build "
+         "that finishes before the last target drains: its install buys no makespan"),
+        (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
+             typical=60, quiet=600, drains={"emulator": 60, "device": 100}), "pair",
+         "... but does join one that would finish after it, at the usual bar"),
         (ctx(lane("wide", queued=10, work=400), lane("pair", queued=1, work=60),
              working={"wide": 2, "pair": 1}, held={"wide": 80, "pair": 60}, typical=90),
          "pair", "the build with the largest gain is not worth an install, a smaller one is"),

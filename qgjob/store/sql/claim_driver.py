@@ -90,6 +90,10 @@ class SqlClaimDriver:
     def targets_with_work(self) -> list[str]:
         return [r["target"] for r in self.conn.run("targets_with_queued_work")]
 
+    def last_submit_at(self) -> float | None:
+        row = self.conn.run("last_submit").fetchone()
+        return None if row is None or row["at"] is None else float(row["at"])
+
     def running_jobs(self, target: str) -> list[RunningJob]:
         return [RunningJob(r["id"], r["device_id"], r["group_key"], r["priority"],
                            r["started_at"])

@@ -133,6 +133,11 @@ GROUP BY app_version_id;
 -- name: targets_with_queued_work
 SELECT DISTINCT target FROM job_lanes WHERE queued > 0 ORDER BY target;
 
+-- name: last_submit
+-- When the newest job was submitted (index jobs_newest): submits have paused when that is a
+-- while ago, and the policy then weighs which target drains last.
+SELECT max(created_at) AS at FROM jobs;
+
 -- name: count_target_devices
 SELECT count(*) AS online, coalesce(sum(d.state = 'idle'), 0) AS idle
 FROM devices d JOIN agents a ON a.id = d.agent_id
