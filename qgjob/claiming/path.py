@@ -84,7 +84,7 @@ class ClaimPath:
                 return ClaimResult(None)
             context = target_view(driver, device.device_id, device.target,
                                   holds_app_version_id, now, rules, DEVICE_COUNTS_MAX_AGE,
-                                  ready)
+                                  ready, policy)
             seen = context
             while True:
                 choice = policy.choose_lane(seen) if seen.lanes else None
@@ -213,11 +213,13 @@ class ClaimPath:
 def target_view(
     driver: ClaimDriver, device_id: str, target: str, holds: str | None, now: float,
     rules: FleetRules, counts_max_age: float, ready: Sequence[LaneView] | None = None,
+    policy: Policy | None = None,
 ) -> ClaimContext:
     """What the policy sees when `device_id` asks for work (its own batches excluded), its
     device counts at most `counts_max_age` seconds old (`ready`: the target's lanes, if just
     read). Lanes and work come in one order whatever the store, so every store decides
-    alike."""
+    alike. When `policy` weighs when each target drains, the view says so (`drains`), read
+    from every target with queued work; otherwise those reads are spared."""
     if ready is None:
         ready = driver.ready_lanes(target)
     lanes = tuple(sorted(ready, key=lambda lane: lane.key))
@@ -229,15 +231,7 @@ def target_view(
             orgs[lane.org_id] = rules.share(lane.org_id, 0)
     online, idle = driver.device_counts(target, now, counts_max_age)
     measured = driver.install_seconds(target)
-    drains = {target: _drain(lanes, work, online)}
-    for other in driver.targets_with_work():
-        if other != target:
-            other_work, _ = _work_in_progress(
-                driver.held_jobs(other, "", now),
-                driver.target_prior(other).mean(DEFAULT_SECONDS), now)
-            drains[other] = _drain(driver.ready_lanes(other), other_work,
-                                   driver.device_counts(other, now, counts_max_age)[0])
-    return ClaimContext(
+    view = ClaimContext(
         device=DeviceView(device_id, target, holds),
         lanes=lanes,
         devices_per_group={group: item.devices for group, item in work.items()},
@@ -253,8 +247,18 @@ def target_view(
         idle_holds=frozenset(driver.idle_holds(target, device_id)),
         typical_test_seconds=prior,
         last_submit_at=driver.last_submit_at(),
-        drains=drains,
     )
+    if policy is None or not policy.weighs_drains(view):
+        return view
+    drains = {target: _drain(lanes, work, online)}
+    for other in driver.targets_with_work():
+        if other != target:
+            other_work, _ = _work_in_progress(
+                driver.held_jobs(other, "", now),
+                driver.target_prior(other).mean(DEFAULT_SECONDS), now)
+            drains[other] = _drain(driver.ready_lanes(other), other_work,
+                                   driver.device_counts(other, now, counts_max_age)[0])
+    return replace(view, drains=drains)
 
 
 def _drain(lanes: Sequence[LaneView], work: dict[str, GroupWork], online: int) -> float:
@@ -335,7 +339,7 @@ def _should_yield(driver: ClaimDriver, job: Job, device_id: str, now: float, pol
         return False
     # The device has just run a job of this build: it holds its app.
     context = target_view(driver, device.device_id, device.target, job.app_version_id, now,
-                          rules, DEVICE_COUNTS_MAX_AGE)
+                          rules, DEVICE_COUNTS_MAX_AGE, policy=policy)
     if not context.lanes:
         return False
     view = JobView(job.job_id, job.priority, job.created_at, job.expected_seconds,

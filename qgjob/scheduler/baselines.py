@@ -40,6 +40,9 @@ class FifoPolicy:
     ) -> list[str]:
         return _oldest_job(candidates)
 
+    def weighs_drains(self, ctx: ClaimContext) -> bool:
+        return False
+
     def should_yield(self, ctx: ClaimContext, next_job: JobView) -> bool:
         return False
 

@@ -190,7 +190,7 @@ class FairAffinityPolicy:
             bar = self.lone_join_installs * ctx.install_seconds
         else:
             bar = self.idle_join_tests * ctx.typical_test_seconds
-        if not self._submits_paused(ctx):
+        if not (ctx.drains and self.weighs_drains(ctx)):
             return bar
         last = max(ctx.drains.values())
         if ctx.drains.get(ctx.device.target, 0.0) >= last:
@@ -199,10 +199,11 @@ class FairAffinityPolicy:
             return float("inf")  # it finishes before the makespan anyway: spare the install
         return bar
 
-    def _submits_paused(self, ctx: ClaimContext) -> bool:
-        """Nothing was submitted for `quiet_tests` of the target's typical tests: what is
-        queued is all there is to do."""
-        return (bool(ctx.drains) and ctx.last_submit_at is not None
+    def weighs_drains(self, ctx: ClaimContext) -> bool:
+        """Once submits pause -- nothing submitted for `quiet_tests` of the target's typical
+        tests, so what is queued is all there is to do -- an idle device's joins weigh when
+        each target drains (rule 4)."""
+        return (ctx.last_submit_at is not None
                 and ctx.now - ctx.last_submit_at >= self.quiet_tests * ctx.typical_test_seconds)
 
     def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,

@@ -24,6 +24,12 @@ class Policy(Protocol):
         """The batch: ids out of `candidates` (the lane's next jobs), in running order."""
         ...
 
+    def weighs_drains(self, ctx: ClaimContext) -> bool:
+        """Whether this decision weighs when each target runs out of work: the claim path
+        then reads every target's queued and held work into `ctx.drains` (it is left empty
+        otherwise, to spare a claim those reads)."""
+        ...
+
     def should_yield(self, ctx: ClaimContext, next_job: JobView) -> bool:
         """Between two jobs of a batch: hand the rest back so the device can take more
         urgent work?"""

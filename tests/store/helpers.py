@@ -16,6 +16,9 @@ class OldestLanePolicy:
     batch: int = 4
     name: str = "oldest-lane"
 
+    def weighs_drains(self, ctx: ClaimContext) -> bool:
+        return True  # the view then shows every fact a store reads for a policy
+
     def choose_lane(self, ctx: ClaimContext) -> LaneChoice | None:
         held = [lane for lane in ctx.lanes
                 if lane.app_version_id == ctx.device.holds_app_version_id]

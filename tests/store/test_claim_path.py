@@ -6,10 +6,12 @@ import pytest
 
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.states import JobState
+from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import ClaimContext, FleetRules, JobView
 from qgjob.store.base import Store, Yielded
 from tests.factories import T0, new_job
 from tests.store.helpers import (
+    LEASE,
     POLICY,
     RULES,
     OldestLanePolicy,
@@ -111,6 +113,20 @@ def test_the_view_knows_when_each_target_drains_and_the_last_submit(store: Store
     second = claim(store, agent, device="emulator-2", at=T0 + 6)
     assert second.context is not None
     assert second.context.drains == {"emulator": BATCH * 60.0, "device": 180.0}
+
+
+def test_the_policy_reads_drains_only_once_submits_pause(store: Store) -> None:
+    """Every target's queued and held work is read only when the policy weighs it: while
+    submits still arrive a claim is spared those reads."""
+    policy = FairAffinityPolicy()
+    agent = register(store, devices="emulator-1:emulator,emulator-2:emulator,device-1:device")
+    store.insert_jobs([*[new_job(app_version_id="a", at=T0) for _ in range(8)],
+                       new_job(app_version_id="b", target="device", at=T0)])
+    soon = store.claim_batch(agent, "emulator-1", None, T0 + 5, LEASE, policy, RULES)
+    assert soon.context is not None and soon.context.drains == {}
+    # Three typical tests (the 60 s default before anything ran) after the last submit.
+    quiet = store.claim_batch(agent, "emulator-2", None, T0 + 181, LEASE, policy, RULES)
+    assert quiet.context is not None and set(quiet.context.drains) == {"emulator", "device"}
 
 
 def test_measured_installs_replace_the_default(store: Store) -> None:
