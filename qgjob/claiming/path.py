@@ -250,6 +250,9 @@ def target_view(
     )
     if policy is None or not policy.weighs_drains(view):
         return view
+    # This target's work leaves out the asking device's own batch: a claiming device holds
+    # none (its leases were just expired), but one about to start its next job
+    # (`_should_yield`) has the rest of its batch left out of its target's drain.
     drains = {target: _drain(lanes, work, online)}
     for other in driver.targets_with_work():
         if other != target:
