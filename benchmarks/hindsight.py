@@ -1,0 +1,254 @@
+"""A planner that sees a whole stream, to tell how far steady's goals are from reach, and what
+reaching them costs a burst.
+
+`benchmarks.best_schedule` searches exhaustively, so it speaks only to a handful of jobs. A
+steady trace is two hours of arrivals; for it this module lists the schedule of one simple
+rule, with or without hindsight:
+
+- a device keeps its build while the build has queued jobs, and runs them longest first;
+- otherwise it takes, of its target's builds with queued work and fewer devices than their
+  cap, an urgent (priority 5) build first, then the one with the least work left (shortest
+  remaining first between builds, whether anyone serves them yet or not); with no such build
+  it idles;
+- a build's cap is `round(sqrt(left / cap_seconds))` devices, `left` its queued work and the
+  rest of its running tests: the split that minimises the summed finish times of builds for
+  a price of `cap_seconds` of turnaround per install (an urgent build's cap is the target's
+  every device);
+- a failed attempt is queued again at once (no backoff).
+
+With hindsight it knows each test's true length and how many attempts it needs, and the cap
+price is chosen per trace from `CAP_SECONDS` (the best of them against the goals): what no
+online policy can do, so where it misses, nothing found reaches the goal. Without hindsight it
+learns lengths as the server does (a test's mean over its finished attempts, the target's
+mean for a test never seen) and uses one price for every trace.
+
+    python -m benchmarks.hindsight [--kind steady] [--seeds 100] [--first 1]
+
+Prints, per row, the traces on which the rule meets every goal of the kind, beside qgjob's,
+and writes benchmarks/results/hindsight-KIND.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import math
+import multiprocessing
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks.common import print_table, write_result
+from benchmarks.goals import goals
+from benchmarks.sweep import baselines_of
+from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.sim.engine import Simulator
+from qgjob.sim.generate import generate
+from qgjob.sim.metrics import Summary, summarize
+from qgjob.sim.trace import Trace, TraceJob, parse_trace
+
+CAP_SECONDS = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 85.0, 100.0, 120.0, 150.0, 200.0)
+"""Prices of an install, in seconds of turnaround, that hindsight chooses from per trace."""
+ONE_PRICE = 100.0
+"""The price for every trace, in the rows without a choice per trace: the median of the prices
+hindsight chose on this generator's steady seeds 1-100."""
+UNSEEN_SECONDS = 60.0
+"""A test's expected length before any test of its target has finished."""
+Build = tuple[str, str, str]
+"""Org, app and target: a build as the goals count builds."""
+
+
+@dataclass
+class Stream:
+    """The planner's view of a trace as it unfolds."""
+    trace: Trace
+    hindsight: bool
+    queued: dict[Build, list[TraceJob]] = field(default_factory=lambda: defaultdict(list))
+    attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    learned: dict[tuple[str, str], float] = field(default_factory=dict)
+    target_runs: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def expected(self, job: TraceJob) -> float:
+        """What the planner takes the job's remaining attempts to need."""
+        if self.hindsight:
+            left = job.attempts_needed(self.trace.max_attempts) - self.attempts[job.job_id]
+            return job.duration * left
+        known = self.learned.get((job.org_id, job.test_path))
+        if known is not None:
+            return known
+        runs = self.target_runs[job.target]
+        return sum(runs) / len(runs) if runs else UNSEEN_SECONDS
+
+    def finished(self, job: TraceJob) -> None:
+        """An attempt ended: learn its length (the server's learned mean, smoothing 0.3)."""
+        key = (job.org_id, job.test_path)
+        old = self.learned.get(key)
+        self.learned[key] = job.duration if old is None else 0.7 * old + 0.3 * job.duration
+        self.target_runs[job.target].append(job.duration)
+
+
+@dataclass
+class Device:
+    name: str
+    target: str
+    build: Build | None = None
+    job: TraceJob | None = None
+    started: float = 0.0
+    expected: float = 0.0
+
+
+def build_of(job: TraceJob) -> Build:
+    return (job.org_id, job.app_version_id, job.target)
+
+
+def plan(trace: Trace, cap_seconds: float, hindsight: bool) -> list[dict[str, Any]]:
+    """The rule's schedule of the whole trace, as the simulator's events."""
+    stream = Stream(trace, hindsight)
+    devices = [Device(d.device_id, d.target) for d in trace.devices]
+    on_target: dict[str, int] = defaultdict(int)
+    for d in devices:
+        on_target[d.target] += 1
+    urgent = {build_of(j) for j in trace.jobs if j.priority >= FairAffinityPolicy.urgent_priority}
+    arrivals = sorted(trace.jobs, key=lambda j: (j.submit_at, j.job_id))
+    timeline: list[tuple[float, int, str]] = [(j.submit_at, i, "") for i, j in enumerate(arrivals)]
+    heapq.heapify(timeline)
+    events: list[dict[str, Any]] = []
+    by_name = {d.name: d for d in devices}
+    order = len(arrivals)
+    while timeline:
+        now, index, name = heapq.heappop(timeline)
+        if not name:
+            job = arrivals[index]
+            stream.queued[build_of(job)].append(job)
+        else:
+            _ended(by_name[name], stream)
+        # Devices whose build still has queued jobs go first: they keep it.
+        for device in sorted(devices, key=lambda d: d.build not in stream.queued):
+            if device.job is not None:
+                continue
+            ends = _start(device, devices, stream, urgent, on_target, cap_seconds, events, now)
+            if ends is not None:
+                order += 1
+                heapq.heappush(timeline, (ends, order, device.name))
+    return events
+
+
+def _ended(device: Device, stream: Stream) -> None:
+    """The device's attempt is over: a failure with attempts left is queued again at once."""
+    job = device.job
+    assert job is not None
+    stream.attempts[job.job_id] += 1
+    stream.finished(job)
+    if job.outcome(stream.attempts[job.job_id]) != "pass" \
+            and stream.attempts[job.job_id] < stream.trace.max_attempts:
+        stream.queued[build_of(job)].append(job)
+    device.job = None
+
+
+def _left(build: Build, devices: list[Device], stream: Stream, now: float) -> float:
+    """The build's queued work and the expected rest of its running tests."""
+    running = sum(max(d.expected - (now - d.started), 0.0) for d in devices
+                  if d.job is not None and d.build == build)
+    return sum(stream.expected(j) for j in stream.queued[build]) + running
+
+
+def _start(device: Device, devices: list[Device], stream: Stream, urgent: set[Build],
+           on_target: dict[str, int], cap_seconds: float, events: list[dict[str, Any]],
+           now: float) -> float | None:
+    """Start the device's next test, installing first when it changes builds; when it ends."""
+    builds = [b for b, jobs in stream.queued.items() if jobs and b[2] == device.target]
+    if device.build in builds:
+        chosen: Build | None = device.build
+    else:
+        serving: dict[Build, int] = defaultdict(int)
+        for d in devices:
+            if d.build is not None and d is not device:
+                serving[d.build] += 1
+        left = {b: _left(b, devices, stream, now) for b in builds}
+
+        def cap(b: Build) -> int:
+            if b in urgent:
+                return on_target[device.target]
+            return max(1, min(on_target[device.target], round(math.sqrt(left[b] / cap_seconds))))
+
+        open_builds = [b for b in builds if serving[b] < cap(b)]
+        chosen = min(open_builds, key=lambda b: (b not in urgent, left[b], b), default=None)
+    if chosen is None:
+        return None
+    start = now
+    # Another org's build of the app the device holds needs no install.
+    if device.build is None or device.build[1:] != chosen[1:]:
+        install = stream.trace.install_seconds[device.target]
+        events.append({"device": device.name, "kind": "install", "app_version_id": chosen[1],
+                       "target": device.target, "start": now, "end": now + install})
+        start += install
+    device.build = chosen
+    queue = stream.queued[chosen]
+    job = max(queue, key=lambda j: (stream.expected(j), -j.submit_at, j.job_id))
+    queue.remove(job)
+    if not queue:
+        del stream.queued[chosen]
+    attempt = stream.attempts[job.job_id] + 1
+    events.append({"device": device.name, "kind": "test", "job_id": job.job_id,
+                   "attempt": attempt, "start": start, "end": start + job.duration,
+                   "outcome": job.outcome(attempt)})
+    device.job, device.started, device.expected = job, start, stream.expected(job)
+    return start + job.duration
+
+
+def judged(args: tuple[str, int]) -> dict[str, Any]:
+    kind, seed = args
+    trace = parse_trace(generate(kind, seed))
+    base = baselines_of(trace)
+
+    def checks(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+        summary: Summary = summarize(trace, name, events)
+        return goals(kind, summary, base["fifo"], base["fifo-affinity"])
+
+    per_price = {price: checks(plan(trace, price, hindsight=True), "hindsight")
+                 for price in CAP_SECONDS}
+    best = max(CAP_SECONDS, key=lambda p: (all(c["met"] for c in per_price[p]),
+                                           -max(c["value"] / c["limit"] for c in per_price[p])))
+    return {"kind": kind, "seed": seed, "best_price": best,
+            "rows": {"hindsight, price per trace": per_price[best],
+                     f"hindsight, {ONE_PRICE:.0f} s for all": per_price[ONE_PRICE],
+                     f"learned lengths, {ONE_PRICE:.0f} s for all":
+                         checks(plan(trace, ONE_PRICE, hindsight=False), "online"),
+                     "qgjob": checks(Simulator(trace, FairAffinityPolicy()).run().events,
+                                     "qgjob")}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="a planner that sees the whole stream")
+    parser.add_argument("--kind", default="steady", choices=("steady", "burst"))
+    parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--first", type=int, default=1)
+    args = parser.parse_args()
+    seeds = range(args.first, args.first + args.seeds)
+    with multiprocessing.Pool() as pool:
+        results = pool.map(judged, [(args.kind, s) for s in seeds], chunksize=1)
+    names = [c["goal"] for c in results[0]["rows"]["qgjob"]]
+    table = []
+    for row in results[0]["rows"]:
+        scored = [r["rows"][row] for r in results]
+        cells = [f"{statistics.median(c[i]['value'] for c in scored):.3f} "
+                 f"({sum(c[i]['met'] for c in scored)} met)" for i in range(len(names))]
+        met = sum(all(c["met"] for c in checks) for checks in scored)
+        table.append([row, f"{met}/{len(results)}", *cells])
+    print(f"{args.kind}: seeds {seeds.start}-{seeds.stop - 1}")
+    print_table(["schedule", "meets every goal", *(f"{n}: median" for n in names)], table)
+    prices = statistics.median(r["best_price"] for r in results)
+    print(f"\nthe price hindsight chose: median {prices:.0f} s")
+    path = write_result(f"hindsight-{args.kind}", {
+        "command": f"python -m benchmarks.hindsight --kind {args.kind} --seeds {args.seeds} "
+                   f"--first {args.first}",
+        "goals": names,
+        "traces": [{"seed": r["seed"], "best_price": r["best_price"],
+                    **{row: [c["value"] for c in checks] for row, checks in r["rows"].items()}}
+                   for r in results]})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

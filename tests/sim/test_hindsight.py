@@ -1,0 +1,58 @@
+"""The planner that sees a whole stream (benchmarks/hindsight.py): its schedules are real ones,
+judged as the policy's are, and its rule is the one its docstring states."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from benchmarks.hindsight import plan
+from qgjob.sim.generate import brief_example, generate
+from qgjob.sim.metrics import lower_bound, summarize
+from qgjob.sim.trace import parse_trace
+
+
+def test_every_job_runs_every_attempt_it_needs_on_a_device_of_its_target() -> None:
+    trace = parse_trace(generate("steady", 3))
+    for hindsight in (True, False):
+        events = plan(trace, 70.0, hindsight)
+        summary = summarize(trace, "planner", events)
+        assert summary.passed + summary.failed == len(trace.jobs)
+        targets = {d.device_id: d.target for d in trace.devices}
+        jobs = {j.job_id: j for j in trace.jobs}
+        attempts: dict[str, int] = defaultdict(int)
+        for event in events:
+            if event["kind"] == "test":
+                job = jobs[event["job_id"]]
+                assert targets[event["device"]] == job.target
+                assert event["start"] >= job.submit_at
+                attempts[job.job_id] += 1
+        assert all(attempts[j.job_id] == j.attempts_needed(trace.max_attempts)
+                   for j in trace.jobs)
+
+
+def test_a_device_never_runs_two_things_at_once_and_installs_before_it_tests() -> None:
+    trace = parse_trace(generate("burst", 2))
+    installed: dict[str, str] = {}
+    free: dict[str, float] = defaultdict(float)
+    apps = {j.job_id: j.app_version_id for j in trace.jobs}
+    for event in sorted(plan(trace, 40.0, hindsight=False),
+                        key=lambda e: (e["start"], e["kind"] == "test")):
+        assert event["start"] >= free[event["device"]] - 1e-9
+        free[event["device"]] = event["end"]
+        if event["kind"] == "install":
+            installed[event["device"]] = event["app_version_id"]
+        else:
+            assert installed[event["device"]] == apps[event["job_id"]]
+
+
+def test_a_higher_price_per_install_spends_fewer_installs() -> None:
+    trace = parse_trace(generate("steady", 3))
+    cheap = summarize(trace, "planner", plan(trace, 20.0, hindsight=True))
+    dear = summarize(trace, "planner", plan(trace, 200.0, hindsight=True))
+    assert dear.installs < cheap.installs
+
+
+def test_the_brief_example_meets_its_bound() -> None:
+    trace = parse_trace(brief_example())
+    summary = summarize(trace, "planner", plan(trace, 1.0, hindsight=True))
+    assert summary.makespan == lower_bound(trace)
