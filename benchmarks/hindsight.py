@@ -18,9 +18,10 @@ rule, with or without hindsight:
 
 With hindsight it knows each test's true length and how many attempts it needs, and the cap
 price is chosen per trace from `CAP_SECONDS` (the best of them against the goals): what no
-online policy can do, so where it misses, nothing found reaches the goal. Without hindsight it
-learns lengths as the server does (a test's mean over its finished attempts, the target's
-mean for a test never seen) and uses one price for every trace.
+online policy can do. Where it meets the goals, they are within reach; where it misses, it
+proves nothing (it is one rule, not a search). Without hindsight it learns lengths from
+finished attempts (a test's smoothed mean, the target's mean for a test never seen) and uses
+one price for every trace.
 
     python -m benchmarks.hindsight [--kind steady] [--seeds 100] [--first 1]
 
