@@ -38,7 +38,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.common import print_table, write_result
+from benchmarks.common import print_table, seed_count, write_result
 from benchmarks.goals import goals
 from benchmarks.sweep import VARIANTS, baselines_of, varied
 from qgjob.scheduler.policy import FairAffinityPolicy
@@ -328,7 +328,7 @@ def judged(args: tuple[str, int, str | None]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="the best schedule found offline")
     parser.add_argument("--kind", default="burst", choices=("burst", "steady"))
-    parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--seeds", type=seed_count, default=100)
     parser.add_argument("--first", type=int, default=1)
     parser.add_argument("--variant", default=None, choices=sorted(VARIANTS),
                         help="a fleet variant of benchmarks.sweep")

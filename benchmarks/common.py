@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -43,6 +44,18 @@ def percentile(values: list[float], pct: float) -> float:
         return float("nan")
     rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
+
+
+def seed_count(text: str) -> int:
+    """An argparse type for a number of traces: a whole number of at least 1 (a run of none
+    would have nothing to judge and would overwrite the tracked result with it)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return count
 
 
 def print_table(headers: list[str], rows: list[list[Any]]) -> None:

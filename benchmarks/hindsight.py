@@ -40,7 +40,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.common import print_table, write_result
+from benchmarks.common import print_table, seed_count, write_result
 from benchmarks.goals import goals
 from benchmarks.sweep import baselines_of
 from qgjob.scheduler.policy import FairAffinityPolicy
@@ -223,7 +223,7 @@ def judged(args: tuple[str, int]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="a planner that sees the whole stream")
     parser.add_argument("--kind", default="steady", choices=("steady", "burst"))
-    parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--seeds", type=seed_count, default=100)
     parser.add_argument("--first", type=int, default=1)
     args = parser.parse_args()
     seeds = range(args.first, args.first + args.seeds)

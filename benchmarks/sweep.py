@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any
 
-from benchmarks.common import print_table, write_result
+from benchmarks.common import print_table, seed_count, write_result
 from benchmarks.goals import HOLDS_SHARE, goals
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.registry import policy_named
@@ -146,10 +146,10 @@ def run_all(pool: Any, work: Sequence[tuple[str, int, str | None, dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="the scheduler over many generated traces")
-    parser.add_argument("--seeds", type=int, default=100, help="traces per kind")
+    parser.add_argument("--seeds", type=seed_count, default=100, help="traces per kind")
     parser.add_argument("--first", type=int, default=1, help="first seed")
-    parser.add_argument("--variant-seeds", type=int, default=10)
-    parser.add_argument("--sensitivity-seeds", type=int, default=20)
+    parser.add_argument("--variant-seeds", type=seed_count, default=10)
+    parser.add_argument("--sensitivity-seeds", type=seed_count, default=20)
     parser.add_argument("--skip", default="", help="comma-separated: variants, sensitivity")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))

@@ -3,8 +3,12 @@ judged as the policy's are, and its rule is the one its docstring states."""
 
 from __future__ import annotations
 
+import argparse
 from collections import defaultdict
 
+import pytest
+
+from benchmarks.common import seed_count
 from benchmarks.hindsight import plan
 from qgjob.sim.generate import brief_example, generate
 from qgjob.sim.metrics import lower_bound, summarize
@@ -56,3 +60,11 @@ def test_the_brief_example_meets_its_bound() -> None:
     trace = parse_trace(brief_example())
     summary = summarize(trace, "planner", plan(trace, 1.0, hindsight=True))
     assert summary.makespan == lower_bound(trace)
+
+
+def test_a_run_of_no_traces_is_refused_before_it_writes_a_result() -> None:
+    """`--seeds 0` would judge nothing and write that over the tracked result."""
+    assert seed_count("3") == 3
+    for bad in ("0", "-2", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            seed_count(bad)
