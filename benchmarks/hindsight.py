@@ -20,8 +20,10 @@ With hindsight it knows each test's true length and how many attempts it needs, 
 price is chosen per trace from `CAP_SECONDS` (the best of them against the goals): what no
 online policy can do. Where it meets the goals, they are within reach; where it misses, it
 proves nothing (it is one rule, not a search). Without hindsight it learns lengths from
-finished attempts (a test's smoothed mean, the target's mean for a test never seen) and uses
-one price for every trace.
+finished attempts and uses one price for every trace. Its model of lengths is simpler than
+the server's (`qgjob.scheduler.durations.DurationModel`): a test's mean smoothed at 0.3 from
+its second attempt on, and for a test never seen the target's mean (not the org's time for it
+on other targets).
 
     python -m benchmarks.hindsight [--kind steady] [--seeds 100] [--first 1]
 
@@ -36,7 +38,7 @@ import heapq
 import math
 import multiprocessing
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +84,7 @@ class Stream:
         return sum(runs) / len(runs) if runs else UNSEEN_SECONDS
 
     def finished(self, job: TraceJob) -> None:
-        """An attempt ended: learn its length (the server's learned mean, smoothing 0.3)."""
+        """An attempt ended: learn its length (see the module docstring)."""
         key = (job.org_id, job.test_path)
         old = self.learned.get(key)
         self.learned[key] = job.duration if old is None else 0.7 * old + 0.3 * job.duration
@@ -107,9 +109,7 @@ def plan(trace: Trace, cap_seconds: float, hindsight: bool) -> list[dict[str, An
     """The rule's schedule of the whole trace, as the simulator's events."""
     stream = Stream(trace, hindsight)
     devices = [Device(d.device_id, d.target) for d in trace.devices]
-    on_target: dict[str, int] = defaultdict(int)
-    for d in devices:
-        on_target[d.target] += 1
+    on_target = Counter(d.target for d in trace.devices)
     urgent = {build_of(j) for j in trace.jobs if j.priority >= FairAffinityPolicy.urgent_priority}
     arrivals = sorted(trace.jobs, key=lambda j: (j.submit_at, j.job_id))
     timeline: list[tuple[float, int, str]] = [(j.submit_at, i, "") for i, j in enumerate(arrivals)]
@@ -154,27 +154,30 @@ def _left(build: Build, devices: list[Device], stream: Stream, now: float) -> fl
     return sum(stream.expected(j) for j in stream.queued[build]) + running
 
 
-def _start(device: Device, devices: list[Device], stream: Stream, urgent: set[Build],
-           on_target: dict[str, int], cap_seconds: float, events: list[dict[str, Any]],
-           now: float) -> float | None:
-    """Start the device's next test, installing first when it changes builds; when it ends."""
+def _choose(device: Device, devices: list[Device], stream: Stream, urgent: set[Build],
+            fleet: int, cap_seconds: float, now: float) -> Build | None:
+    """The build the device works on next: its own while it has queued jobs; else, of the
+    builds below their cap, an urgent one first, then the one with the least work left."""
     builds = [b for b, jobs in stream.queued.items() if jobs and b[2] == device.target]
     if device.build in builds:
-        chosen: Build | None = device.build
-    else:
-        serving: dict[Build, int] = defaultdict(int)
-        for d in devices:
-            if d.build is not None and d is not device:
-                serving[d.build] += 1
-        left = {b: _left(b, devices, stream, now) for b in builds}
+        return device.build
+    serving = Counter(d.build for d in devices if d.build is not None and d is not device)
+    left = {b: _left(b, devices, stream, now) for b in builds}
 
-        def cap(b: Build) -> int:
-            if b in urgent:
-                return on_target[device.target]
-            return max(1, min(on_target[device.target], round(math.sqrt(left[b] / cap_seconds))))
+    def cap(b: Build) -> int:
+        if b in urgent:
+            return fleet
+        return max(1, min(fleet, round(math.sqrt(left[b] / cap_seconds))))
 
-        open_builds = [b for b in builds if serving[b] < cap(b)]
-        chosen = min(open_builds, key=lambda b: (b not in urgent, left[b], b), default=None)
+    open_builds = [b for b in builds if serving[b] < cap(b)]
+    return min(open_builds, key=lambda b: (b not in urgent, left[b], b), default=None)
+
+
+def _start(device: Device, devices: list[Device], stream: Stream, urgent: set[Build],
+           on_target: Counter[str], cap_seconds: float, events: list[dict[str, Any]],
+           now: float) -> float | None:
+    """Start the device's next test, installing first when it changes builds; when it ends."""
+    chosen = _choose(device, devices, stream, urgent, on_target[device.target], cap_seconds, now)
     if chosen is None:
         return None
     start = now
