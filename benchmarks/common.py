@@ -30,11 +30,19 @@ def machine() -> dict[str, Any]:
 
 
 def git_revision() -> str:
+    """The commit the figures were measured at, with `+changes` when tracked files outside
+    benchmarks/results/ differ from it: figures from an uncommitted tree are not that
+    commit's."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True, cwd=RESULTS.parent).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             ":(exclude)benchmarks/results"], capture_output=True, text=True, check=True,
+            cwd=RESULTS.parent.parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return f"{head}+changes" if changed else head
 
 
 def percentile(values: list[float], pct: float) -> float:

@@ -20,10 +20,9 @@ With hindsight it knows each test's true length and how many attempts it needs, 
 price is chosen per trace from `CAP_SECONDS` (the best of them against the goals): what no
 online policy can do. Where it meets the goals, they are within reach; where it misses, it
 proves nothing (it is one rule, not a search). Without hindsight it learns lengths from
-finished attempts and uses one price for every trace. Its model of lengths is simpler than
-the server's (`qgjob.scheduler.durations.DurationModel`): a test's mean smoothed at 0.3 from
-its second attempt on, and for a test never seen the target's mean (not the org's time for it
-on other targets).
+finished attempts as the server does (`qgjob.scheduler.durations.DurationModel`: a test's mean
+per target, a test new to a target priced with its time on the org's other targets, one never
+run anywhere with the target's mean so far) and uses one price for every trace.
 
     python -m benchmarks.hindsight [--kind steady] [--seeds 100] [--first 1]
 
@@ -45,6 +44,7 @@ from typing import Any
 from benchmarks.common import print_table, seed_count, write_result
 from benchmarks.goals import goals
 from benchmarks.sweep import baselines_of
+from qgjob.scheduler.durations import DurationModel
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import generate
@@ -56,8 +56,6 @@ CAP_SECONDS = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 85.0, 100.0, 120.0, 150.0, 20
 ONE_PRICE = 100.0
 """The price for every trace, in the rows without a choice per trace: the median of the prices
 hindsight chose on this generator's steady seeds 1-100."""
-UNSEEN_SECONDS = 60.0
-"""A test's expected length before any test of its target has finished."""
 Build = tuple[str, str, str]
 """Org, app and target: a build as the goals count builds."""
 
@@ -69,26 +67,18 @@ class Stream:
     hindsight: bool
     queued: dict[Build, list[TraceJob]] = field(default_factory=lambda: defaultdict(list))
     attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    learned: dict[tuple[str, str], float] = field(default_factory=dict)
-    target_runs: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    lengths: DurationModel = field(default_factory=DurationModel)
 
     def expected(self, job: TraceJob) -> float:
         """What the planner takes the job's remaining attempts to need."""
         if self.hindsight:
             left = job.attempts_needed(self.trace.max_attempts) - self.attempts[job.job_id]
             return job.duration * left
-        known = self.learned.get((job.org_id, job.test_path))
-        if known is not None:
-            return known
-        runs = self.target_runs[job.target]
-        return sum(runs) / len(runs) if runs else UNSEEN_SECONDS
+        return self.lengths.estimate((job.org_id, job.test_path, job.target))
 
     def finished(self, job: TraceJob) -> None:
-        """An attempt ended: learn its length (see the module docstring)."""
-        key = (job.org_id, job.test_path)
-        old = self.learned.get(key)
-        self.learned[key] = job.duration if old is None else 0.7 * old + 0.3 * job.duration
-        self.target_runs[job.target].append(job.duration)
+        """An attempt ended: learn its length (without hindsight, the only lengths known)."""
+        self.lengths.observe((job.org_id, job.test_path, job.target), job.duration)
 
 
 @dataclass

@@ -4,12 +4,17 @@ judged as the policy's are, and its rule is the one its docstring states."""
 from __future__ import annotations
 
 import argparse
+import subprocess
 from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from benchmarks import common
 from benchmarks.common import seed_count
-from benchmarks.hindsight import plan
+from benchmarks.hindsight import Stream, plan
+from qgjob.scheduler.durations import DEFAULT_SECONDS
 from qgjob.sim.generate import brief_example, generate
 from qgjob.sim.metrics import lower_bound, summarize
 from qgjob.sim.trace import parse_trace
@@ -68,3 +73,39 @@ def test_a_run_of_no_traces_is_refused_before_it_writes_a_result() -> None:
     for bad in ("0", "-2", "x"):
         with pytest.raises(argparse.ArgumentTypeError):
             seed_count(bad)
+
+
+def test_without_hindsight_lengths_are_learned_as_the_server_learns_them() -> None:
+    """A test is priced per target; one new to a target with the org's time for it elsewhere;
+    one never run anywhere with the target's mean so far."""
+    trace = parse_trace(generate("burst", 1))
+    stream = Stream(trace, hindsight=False)
+    login = replace(trace.jobs[0], target="emulator", duration=40.0)
+    assert stream.expected(login) == DEFAULT_SECONDS
+    stream.finished(login)
+    assert stream.expected(login) == 40.0
+    assert stream.expected(replace(login, target="device")) == 40.0
+    other_test = replace(login, test_path="tests/never-run.spec.js")
+    assert stream.expected(other_test) == 40.0  # the emulator's mean so far
+    assert stream.expected(replace(other_test, target="device")) == DEFAULT_SECONDS
+
+
+def test_figures_from_an_uncommitted_tree_say_so(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (tmp_path / "policy.py").write_text("bar = 1\n")
+    (results / "sweep.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "x")
+    monkeypatch.setattr(common, "RESULTS", results)
+    head = common.git_revision()
+    assert head and "+" not in head
+    (results / "sweep.json").write_text('{"new": 1}\n')  # a result written: still the commit's
+    assert common.git_revision() == head
+    (tmp_path / "policy.py").write_text("bar = 2\n")
+    assert common.git_revision() == f"{head}+changes"
