@@ -5,8 +5,14 @@
    the rule that weighs when each target drains is at work too).
 2. A whole claim through the SQLite store: reading the lanes, the policy, assigning the batch,
    with 1,000 and 10,000 jobs queued (each batch is handed back, so the queue stays full).
+   Their jobs were submitted up to the moment of the claims, so submits have not paused.
+3. The same whole claim with the 10,000 jobs spread over three targets, while submits flow
+   and once they have paused (the last submit ten minutes before the claims): each claim
+   then also reads when every target drains (its lanes, the work its devices hold, its
+   devices), the dearest claim the server makes. Through SQLite, and through PostgreSQL when
+   `--postgres` reaches one.
 
-    python -m benchmarks.claim_decision [--decisions 2000]
+    python -m benchmarks.claim_decision [--decisions 2000] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import percentile, print_table, write_result
-from benchmarks.stores import claim_latency
+from benchmarks.stores import DEFAULT_PG, claim_latency, database
 from qgjob.domain.models import NewJob, group_key_for
 from qgjob.domain.values import PRIORITIES
 from qgjob.scheduler.policy import FairAffinityPolicy
@@ -87,6 +93,44 @@ def time_store(queued: int, decisions: int) -> dict[str, float]:
         return claim_latency(f"sqlite:///{Path(work) / 'claims.db'}", jobs, decisions)
 
 
+TARGETS = ("emulator", "device", "browserstack")
+PAUSED_SECONDS = 600.0
+"""How long before the claims the last job was submitted, in the paused runs: more than
+`quiet_tests` (3) typical tests at the 60 s a target's test is priced before any finishes."""
+
+
+def three_targets(queued: int, last_submit_ago: float) -> list[NewJob]:
+    """`queued` jobs over three targets in 500 builds, the last submitted `last_submit_ago`
+    seconds before the claims."""
+    rng = random.Random(13)
+    return [NewJob(f"p{i:07d}", f"org{i % 40}", f"build{i % 500}", f"tests/t{i % 60}.spec.js",
+                   TARGETS[i % 3], rng.randint(1, 5), 3,
+                   group_key_for(f"org{i % 40}", f"build{i % 500}", TARGETS[i % 3]),
+                   NOW - last_submit_ago - rng.uniform(0, 3000)) for i in range(queued)]
+
+
+def time_three_targets(kind: str, pg_url: str, queued: int, last_submit_ago: float,
+                       decisions: int) -> dict[str, float] | None:
+    """A whole claim on one of three targets, or None when PostgreSQL is not reachable."""
+    if kind == "postgresql" and not _reachable(pg_url):
+        return None
+    with tempfile.TemporaryDirectory(prefix="qgjob-claim-") as work, \
+            database(kind, Path(work), pg_url) as url:
+        return claim_latency(url, three_targets(queued, last_submit_ago), decisions)
+
+
+def _reachable(pg_url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(pg_url, connect_timeout=3):
+            return True
+    except psycopg.Error as exc:
+        print(f"PostgreSQL at {pg_url} is not reachable ({str(exc).strip()}): its row is "
+              "left out", file=sys.stderr)
+        return False
+
+
 def _stats(samples: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(samples), "p99_ms": percentile(samples, 99),
             "mean_ms": statistics.fmean(samples), "samples": len(samples)}
@@ -95,12 +139,18 @@ def _stats(samples: list[float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="claim decision time with a big queue")
     parser.add_argument("--decisions", type=int, default=2000)
+    parser.add_argument("--postgres", default=DEFAULT_PG, help="a PostgreSQL server URL")
     args = parser.parse_args()
     results: dict[str, Any] = {
         "policy, 10,000 jobs in 500 groups": time_policy(args.decisions),
         "SQLite claim, 1,000 queued": time_store(1_000, args.decisions // 2),
         "SQLite claim, 10,000 queued": time_store(10_000, args.decisions // 2),
     }
+    for kind, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        for state, ago in (("flowing", 0.0), ("paused", PAUSED_SECONDS)):
+            timed = time_three_targets(kind, args.postgres, 10_000, ago, args.decisions // 2)
+            if timed is not None:
+                results[f"{name} claim, 10,000 queued on 3 targets, submits {state}"] = timed
     print("One claim decision (milliseconds)")
     print_table(["what", "median", "p99", "mean"],
                 [[name, f"{r['median_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['mean_ms']:.3f}"]
