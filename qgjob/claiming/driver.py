@@ -77,6 +77,9 @@ class ClaimDriver(Protocol):
     def ready_lanes(self, target: str) -> list[LaneView]:
         """Lanes of the target with queued jobs, in any order, their expected seconds as
         `estimate` gives them."""
+    def queued_lane_seconds(self, target: str) -> list[tuple[str, str, float]]:
+        """Of the same lanes, only their group, org and expected seconds (as `ready_lanes`
+        gives them): what a target's drain needs, without building each lane's view."""
     def held_jobs(self, target: str, device_id: str, now: float) -> list[HeldJob]:
         """Assigned and running jobs of the target's live leases but the device's own."""
     def device_counts(self, target: str, now: float, max_age: float) -> tuple[int, int]:

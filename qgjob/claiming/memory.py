@@ -180,6 +180,10 @@ class MemoryQueue:
         return [lane.view(self.jobs) for lane in self._lanes.values()
                 if lane.target == target and lane.order]
 
+    def queued_lane_seconds(self, target: str) -> list[tuple[str, str, float]]:
+        return [(lane.group_key, lane.org_id, estimate(lane.expected_seconds))
+                for lane in self._lanes.values() if lane.target == target and lane.order]
+
     def held_jobs(self, target: str, device_id: str, now: float) -> list[HeldJob]:
         held = []
         for lease in self._leases.values():

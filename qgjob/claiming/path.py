@@ -253,21 +253,24 @@ def target_view(
     # This target's work leaves out the asking device's own batch: a claiming device holds
     # none (its leases were just expired), but one about to start its next job
     # (`_should_yield`) has the rest of its batch left out of its target's drain.
-    drains = {target: _drain(lanes, work, online)}
+    drains = {target: _drain([(lane.group_key, lane.org_id, lane.expected_seconds)
+                              for lane in lanes], work, online)}
     for other in driver.targets_with_work():
         if other != target:
             other_work, _ = _work_in_progress(
                 driver.held_jobs(other, "", now),
                 driver.target_prior(other).mean(DEFAULT_SECONDS), now)
-            drains[other] = _drain(driver.ready_lanes(other), other_work,
+            drains[other] = _drain(driver.queued_lane_seconds(other), other_work,
                                    driver.device_counts(other, now, counts_max_age)[0])
     return replace(view, drains=drains)
 
 
-def _drain(lanes: Sequence[LaneView], work: dict[str, GroupWork], online: int) -> float:
+def _drain(lanes: list[tuple[str, str, float]], work: dict[str, GroupWork], online: int
+           ) -> float:
     """In how many seconds a target's devices are expected to run out of work: its queued
-    work and what its devices hold, over its online devices (summed in one order)."""
-    seconds = sum(lane.expected_seconds for lane in sorted(lanes, key=lambda lane: lane.key))
+    work (each lane's group, org and expected seconds) and what its devices hold, over its
+    online devices (summed in one order, so every store gives the same figure)."""
+    seconds = sum(expected for _, _, expected in sorted(lanes))
     seconds += sum(work[group].held_seconds for group in sorted(work))
     return estimate(seconds / max(online, 1))
 

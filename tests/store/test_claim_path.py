@@ -115,6 +115,21 @@ def test_the_view_knows_when_each_target_drains_and_the_last_submit(store: Store
     assert second.context.drains == {"emulator": BATCH * 60.0, "device": 180.0}
 
 
+def test_another_targets_drain_counts_every_lane_of_it(store: Store) -> None:
+    """Another target's drain is read from its lanes' expected work alone (not their views):
+    every build and org there counts, over that target's devices."""
+    agent = register(store, devices="emulator-1:emulator,device-1:device,device-2:device")
+    store.insert_jobs([new_job(app_version_id="a", at=T0),
+                       *[new_job(app_version_id="b", target="device", at=T0)
+                         for _ in range(3)],
+                       *[new_job(org_id="beta", app_version_id="b", target="device", at=T0)
+                         for _ in range(2)],
+                       new_job(app_version_id="c", target="device", at=T0)])
+    quiet = claim(store, agent, device="emulator-1", at=T0 + 600)
+    assert quiet.context is not None
+    assert quiet.context.drains == {"emulator": 60.0, "device": 6 * 60.0 / 2}
+
+
 def test_the_policy_reads_drains_only_once_submits_pause(store: Store) -> None:
     """Every target's queued and held work is read only when the policy weighs it: while
     submits still arrive a claim is spared those reads."""

@@ -41,7 +41,7 @@ def test_every_named_query_compiles_and_is_used(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("query", "index"),
     [("ready_lanes", "job_lanes_ready"), ("lane_candidates", "jobs_lane_next"),
-     ("queued_jobs_of_org", "job_lanes_ready"),
+     ("queued_lane_seconds", "job_lanes_ready"), ("queued_jobs_of_org", "job_lanes_ready"),
      ("reprice_queued_test", "jobs_queued_test"), ("promote_due_retries", "jobs_retry_due"),
      ("runs_between", "attempts_finished"), ("installs_between", "installs_finished"),
      ("change_marker", "job_groups_updated"),

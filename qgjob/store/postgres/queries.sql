@@ -112,6 +112,11 @@ SELECT l.*, l.head_created_at AS head_submitted_at, l.oldest_created_at AS oldes
 FROM job_lanes l
 WHERE l.target = %(target)s AND l.queued > 0;
 
+-- name: queued_lane_seconds
+-- The same lanes' expected work only: what another target's drain needs, once submits pause.
+SELECT group_key, org_id, expected_seconds FROM job_lanes
+WHERE target = %(target)s AND queued > 0;
+
 -- name: working_leases
 -- What the other devices of a target hold: each live lease (a device's batch) with its jobs
 -- still assigned or running, to count devices per group and org and price their work (with

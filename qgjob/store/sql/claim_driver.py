@@ -55,6 +55,10 @@ class SqlClaimDriver:
             expected_seconds=estimate(r["expected_seconds"]),
         ) for r in self.conn.run("ready_lanes", {"target": target})]
 
+    def queued_lane_seconds(self, target: str) -> list[tuple[str, str, float]]:
+        return [(r["group_key"], r["org_id"], estimate(r["expected_seconds"]))
+                for r in self.conn.run("queued_lane_seconds", {"target": target})]
+
     def held_jobs(self, target: str, device_id: str, now: float) -> list[HeldJob]:
         rows = self.conn.run("working_leases",
                              {"target": target, "now": now, "device_id": device_id})
