@@ -56,7 +56,8 @@ def test_the_schema_matches_sqlite_and_every_query_compiles(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("query", "index"),
     [("ready_lanes", "job_lanes_ready"), ("lane_candidates", "jobs_lane_next"),
-     ("queued_lane_seconds", "job_lanes_ready"), ("promote_due_retries", "jobs_retry_due"), ("expired_leases", "leases_expiry"),
+     ("queued_lane_seconds", "job_lanes_ready"), ("promote_due_retries", "jobs_retry_due"),
+     ("expired_leases", "leases_expiry"),
      ("change_marker", "job_groups_updated")],
 )
 def test_the_claim_path_can_use_its_indexes(query: str, index: str) -> None:
