@@ -110,10 +110,9 @@ def three_targets(queued: int, last_submit_ago: float) -> list[NewJob]:
 
 
 def time_three_targets(kind: str, pg_url: str, queued: int, last_submit_ago: float,
-                       decisions: int) -> dict[str, float] | None:
-    """A whole claim on one of three targets, or None when PostgreSQL is not reachable."""
-    if kind == "postgresql" and not _reachable(pg_url):
-        return None
+                       decisions: int) -> dict[str, float]:
+    """A whole claim on one of three targets (its 20 emulators claim; the other two targets
+    have queued work and no devices, so their held work is none)."""
     with tempfile.TemporaryDirectory(prefix="qgjob-claim-") as work, \
             database(kind, Path(work), pg_url) as url:
         return claim_latency(url, three_targets(queued, last_submit_ago), decisions)
@@ -126,8 +125,9 @@ def _reachable(pg_url: str) -> bool:
         with psycopg.connect(pg_url, connect_timeout=3):
             return True
     except psycopg.Error as exc:
-        print(f"PostgreSQL at {pg_url} is not reachable ({str(exc).strip()}): its row is "
-              "left out", file=sys.stderr)
+        reason = " ".join(str(exc).split())
+        print(f"PostgreSQL at {pg_url} is not reachable ({reason}): its rows are left out",
+              file=sys.stderr)
         return False
 
 
@@ -147,10 +147,11 @@ def main() -> None:
         "SQLite claim, 10,000 queued": time_store(10_000, args.decisions // 2),
     }
     for kind, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        if kind == "postgresql" and not _reachable(args.postgres):
+            continue
         for state, ago in (("flowing", 0.0), ("paused", PAUSED_SECONDS)):
-            timed = time_three_targets(kind, args.postgres, 10_000, ago, args.decisions // 2)
-            if timed is not None:
-                results[f"{name} claim, 10,000 queued on 3 targets, submits {state}"] = timed
+            results[f"{name} claim, 10,000 queued on 3 targets, submits {state}"] = \
+                time_three_targets(kind, args.postgres, 10_000, ago, args.decisions // 2)
     print("One claim decision (milliseconds)")
     print_table(["what", "median", "p99", "mean"],
                 [[name, f"{r['median_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['mean_ms']:.3f}"]

@@ -20,9 +20,11 @@ With hindsight it knows each test's true length and how many attempts it needs, 
 price is chosen per trace from `CAP_SECONDS` (the best of them against the goals): what no
 online policy can do. Where it meets the goals, they are within reach; where it misses, it
 proves nothing (it is one rule, not a search). Without hindsight it learns lengths from
-finished attempts as the server does (`qgjob.scheduler.durations.DurationModel`: a test's mean
-per target, a test new to a target priced with its time on the org's other targets, one never
-run anywhere with the target's mean so far) and uses one price for every trace.
+finished attempts with the server's model (`qgjob.scheduler.durations.DurationModel`: a test's
+mean per target, a test new to a target priced with its time on the org's other targets, one
+never run anywhere with the target's mean so far), asked afresh at every decision where the
+server prices a queued job at submit and re-prices it only when its estimate moves by more
+than a quarter; and it uses one price for every trace.
 
     python -m benchmarks.hindsight [--kind steady] [--seeds 100] [--first 1]
 
