@@ -39,6 +39,7 @@ from qgjob.scheduler.views import (
     LaneView,
     OrgShare,
 )
+from tests.postgres import unreachable
 
 NOW = 1_800_000_000.0
 
@@ -83,52 +84,30 @@ def time_policy(decisions: int) -> dict[str, float]:
     return _stats(samples)
 
 
-def time_store(queued: int, decisions: int) -> dict[str, float]:
-    rng = random.Random(11)
-    jobs = [NewJob(f"j{i:07d}", f"org{i % 40}", f"build{i % 500}", f"tests/t{i % 60}.spec.js",
-                   "emulator", rng.randint(1, 5), 3,
-                   group_key_for(f"org{i % 40}", f"build{i % 500}", "emulator"),
-                   NOW - rng.uniform(0, 3600)) for i in range(queued)]
-    with tempfile.TemporaryDirectory(prefix="qgjob-claim-") as work:
-        return claim_latency(f"sqlite:///{Path(work) / 'claims.db'}", jobs, decisions)
-
-
 TARGETS = ("emulator", "device", "browserstack")
 PAUSED_SECONDS = 600.0
 """How long before the claims the last job was submitted, in the paused runs: more than
 `quiet_tests` (3) typical tests at the 60 s a target's test is priced before any finishes."""
 
 
-def three_targets(queued: int, last_submit_ago: float) -> list[NewJob]:
-    """`queued` jobs over three targets in 500 builds, the last submitted `last_submit_ago`
-    seconds before the claims."""
-    rng = random.Random(13)
-    return [NewJob(f"p{i:07d}", f"org{i % 40}", f"build{i % 500}", f"tests/t{i % 60}.spec.js",
-                   TARGETS[i % 3], rng.randint(1, 5), 3,
-                   group_key_for(f"org{i % 40}", f"build{i % 500}", TARGETS[i % 3]),
-                   NOW - last_submit_ago - rng.uniform(0, 3000)) for i in range(queued)]
+def queue(queued: int, targets: tuple[str, ...], *, seed: int, prefix: str, span: float,
+          last_submit_ago: float = 0.0) -> list[NewJob]:
+    """`queued` jobs in 500 builds of 40 orgs, round the `targets`, submitted over `span`
+    seconds up to `last_submit_ago` before the claims."""
+    rng = random.Random(seed)
+    return [NewJob(f"{prefix}{i:07d}", f"org{i % 40}", f"build{i % 500}",
+                   f"tests/t{i % 60}.spec.js", targets[i % len(targets)], rng.randint(1, 5), 3,
+                   group_key_for(f"org{i % 40}", f"build{i % 500}", targets[i % len(targets)]),
+                   NOW - last_submit_ago - rng.uniform(0, span)) for i in range(queued)]
 
 
-def time_three_targets(kind: str, pg_url: str, queued: int, last_submit_ago: float,
-                       decisions: int) -> dict[str, float]:
-    """A whole claim on one of three targets (its 20 emulators claim; the other two targets
-    have queued work and no devices, so their held work is none)."""
+def time_store(kind: str, jobs: list[NewJob], decisions: int, pg_url: str = DEFAULT_PG
+               ) -> dict[str, float]:
+    """A whole claim by one of 20 emulators, on a fresh database of `kind` holding `jobs` (any
+    other target has queued work and no devices, so no held work)."""
     with tempfile.TemporaryDirectory(prefix="qgjob-claim-") as work, \
             database(kind, Path(work), pg_url) as url:
-        return claim_latency(url, three_targets(queued, last_submit_ago), decisions)
-
-
-def _reachable(pg_url: str) -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(pg_url, connect_timeout=3):
-            return True
-    except psycopg.Error as exc:
-        reason = " ".join(str(exc).split())
-        print(f"PostgreSQL at {pg_url} is not reachable ({reason}): its rows are left out",
-              file=sys.stderr)
-        return False
+        return claim_latency(url, jobs, decisions)
 
 
 def _stats(samples: list[float]) -> dict[str, float]:
@@ -143,15 +122,21 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {
         "policy, 10,000 jobs in 500 groups": time_policy(args.decisions),
-        "SQLite claim, 1,000 queued": time_store(1_000, args.decisions // 2),
-        "SQLite claim, 10,000 queued": time_store(10_000, args.decisions // 2),
     }
+    for queued in (1_000, 10_000):
+        jobs = queue(queued, ("emulator",), seed=11, prefix="j", span=3600)
+        results[f"SQLite claim, {queued:,} queued"] = time_store("sqlite", jobs,
+                                                                 args.decisions // 2)
+    reason = unreachable(args.postgres)
+    if reason is not None:
+        print(f"{reason}: its rows are left out", file=sys.stderr)
     for kind, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
-        if kind == "postgresql" and not _reachable(args.postgres):
+        if kind == "postgresql" and reason is not None:
             continue
         for state, ago in (("flowing", 0.0), ("paused", PAUSED_SECONDS)):
+            jobs = queue(10_000, TARGETS, seed=13, prefix="p", span=3000, last_submit_ago=ago)
             results[f"{name} claim, 10,000 queued on 3 targets, submits {state}"] = \
-                time_three_targets(kind, args.postgres, 10_000, ago, args.decisions // 2)
+                time_store(kind, jobs, args.decisions // 2, args.postgres)
     print("One claim decision (milliseconds)")
     print_table(["what", "median", "p99", "mean"],
                 [[name, f"{r['median_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['mean_ms']:.3f}"]

@@ -34,12 +34,13 @@ def git_revision() -> str:
     benchmarks/results/ differ from it: figures from an uncommitted tree are not that
     commit's."""
     try:
+        root = RESULTS.parent.parent
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=RESULTS.parent).stdout.strip()
+                              text=True, check=True, cwd=root).stdout.strip()
         changed = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
              ":(exclude)benchmarks/results"], capture_output=True, text=True, check=True,
-            cwd=RESULTS.parent.parent).stdout.strip()
+            cwd=root).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}+changes" if changed else head

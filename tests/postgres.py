@@ -17,20 +17,21 @@ URL = os.environ.get("QGJOB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 
 
 @functools.cache
-def _unreachable() -> str | None:
+def unreachable(url: str = URL) -> str | None:
+    """Why the PostgreSQL server at `url` cannot be used (one line), or None when it can."""
     try:
         import psycopg
     except ImportError:
         return "psycopg is not installed"
     try:
-        with psycopg.connect(URL, connect_timeout=3):
+        with psycopg.connect(url, connect_timeout=3):
             return None
     except psycopg.Error as error:
-        return f"PostgreSQL at {URL} is unreachable: {str(error).strip().splitlines()[0]}"
+        return f"PostgreSQL at {url} is unreachable: {str(error).strip().splitlines()[0]}"
 
 
 def require_postgres() -> str:
-    reason = _unreachable()
+    reason = unreachable()
     if reason is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (CI must run the PostgreSQL tests)")

@@ -24,6 +24,11 @@ def estimate(seconds: float) -> float:
     return round(max(seconds, 0.0), 3)
 
 
+LaneSeconds = tuple[str, str, float]
+"""A lane's group, org and expected seconds (as `estimate` gives them): what a target's drain
+needs of each lane."""
+
+
 @dataclass(frozen=True)
 class DeviceRow:
     device_id: str
@@ -77,7 +82,7 @@ class ClaimDriver(Protocol):
     def ready_lanes(self, target: str) -> list[LaneView]:
         """Lanes of the target with queued jobs, in any order, their expected seconds as
         `estimate` gives them."""
-    def queued_lane_seconds(self, target: str) -> list[tuple[str, str, float]]:
+    def queued_lane_seconds(self, target: str) -> list[LaneSeconds]:
         """Of the same lanes, only their group, org and expected seconds (as `ready_lanes`
         gives them): what a target's drain needs, without building each lane's view."""
     def held_jobs(self, target: str, device_id: str, now: float) -> list[HeldJob]:

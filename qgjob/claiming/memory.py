@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from qgjob.claiming.driver import DeviceRow, HeldJob, LeaseRow, estimate
+from qgjob.claiming.driver import DeviceRow, HeldJob, LaneSeconds, LeaseRow, estimate
 from qgjob.domain.models import Job, Lease, NewJob
 from qgjob.domain.queue_order import ClaimKey, claim_key, counts_by_priority
 from qgjob.domain.states import JobState
@@ -180,7 +180,7 @@ class MemoryQueue:
         return [lane.view(self.jobs) for lane in self._lanes.values()
                 if lane.target == target and lane.order]
 
-    def queued_lane_seconds(self, target: str) -> list[tuple[str, str, float]]:
+    def queued_lane_seconds(self, target: str) -> list[LaneSeconds]:
         return [(lane.group_key, lane.org_id, estimate(lane.expected_seconds))
                 for lane in self._lanes.values() if lane.target == target and lane.order]
 

@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from qgjob.claiming.driver import ClaimDriver, DeviceRow, HeldJob, Transactions, estimate
+from qgjob.claiming.driver import (
+    ClaimDriver,
+    DeviceRow,
+    HeldJob,
+    LaneSeconds,
+    Transactions,
+    estimate,
+)
 from qgjob.domain import transitions
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import Batch, Job, Lease
@@ -265,8 +272,7 @@ def target_view(
     return replace(view, drains=drains)
 
 
-def _drain(lanes: list[tuple[str, str, float]], work: dict[str, GroupWork], online: int
-           ) -> float:
+def _drain(lanes: list[LaneSeconds], work: dict[str, GroupWork], online: int) -> float:
     """In how many seconds a target's devices are expected to run out of work: its queued
     work (each lane's group, org and expected seconds) and what its devices hold, over its
     online devices (summed in one order, so every store gives the same figure)."""

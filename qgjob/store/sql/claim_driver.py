@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from qgjob.claiming.driver import DeviceRow, HeldJob, LeaseRow, estimate
+from qgjob.claiming.driver import DeviceRow, HeldJob, LaneSeconds, LeaseRow, estimate
 from qgjob.domain.models import Job, Lease
 from qgjob.domain.states import JobState
 from qgjob.scheduler.durations import DurationStats, TargetPrior
@@ -55,7 +55,7 @@ class SqlClaimDriver:
             expected_seconds=estimate(r["expected_seconds"]),
         ) for r in self.conn.run("ready_lanes", {"target": target})]
 
-    def queued_lane_seconds(self, target: str) -> list[tuple[str, str, float]]:
+    def queued_lane_seconds(self, target: str) -> list[LaneSeconds]:
         return [(r["group_key"], r["org_id"], estimate(r["expected_seconds"]))
                 for r in self.conn.run("queued_lane_seconds", {"target": target})]
 
