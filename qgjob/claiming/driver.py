@@ -136,9 +136,6 @@ class ClaimDriver(Protocol):
                        prior: TargetPrior) -> None: ...
     def reprice_queued(self, org_id: str, test_path: str, target: str, seconds: float) -> None:
         """Queued jobs of the test are priced with `seconds` from now on."""
-    def reprice_unknown(self, target: str, seconds: float) -> None:
-        """The target's queued jobs of tests that never finished on any target (priced with
-        the target's prior) are priced with `seconds` from now on."""
 
 
 class Transactions(Protocol):

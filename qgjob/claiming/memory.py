@@ -11,7 +11,7 @@ before it changes anything it would have to take back).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -360,20 +360,12 @@ class MemoryQueue:
         self._durations.save((org_id, test_path, target), stats, prior)
 
     def reprice_queued(self, org_id: str, test_path: str, target: str, seconds: float) -> None:
-        self._reprice(target, seconds, lambda job: job.org_id == org_id
-                      and job.test_path == test_path)
-
-    def reprice_unknown(self, target: str, seconds: float) -> None:
-        self._reprice(target, seconds, lambda job: not self._durations.known(job.org_id,
-                                                                             job.test_path))
-
-    def _reprice(self, target: str, seconds: float, which: Callable[[Job], bool]) -> None:
         for lane in self._lanes.values():
-            if lane.target != target:
+            if lane.org_id != org_id or lane.target != target:
                 continue
             for _, job_id in lane.order:
                 job = self.jobs[job_id]
-                if job.expected_seconds != seconds and which(job):
+                if job.test_path == test_path and job.expected_seconds != seconds:
                     lane.expected_seconds = lane.expected_seconds + seconds - \
                         job.expected_seconds
                     self.jobs[job_id] = replace(job, expected_seconds=seconds)

@@ -8,12 +8,8 @@ target's prior (the mean of everything seen there). Queued jobs are priced with 
 submit time; when a test's estimate later moves by more than `REPRICE_RATIO`, or the test
 finishes on a target for the first time (its jobs queued for targets it never ran on are priced
 with its time elsewhere), the owner of the jobs (store or simulator) re-prices that test's
-queued jobs; and when a target's prior moves by more than `REPRICE_RATIO` from what its
-unknown tests were priced with (`reprice_prior`), it re-prices the queued jobs of tests never
-run anywhere. So the expected work of a lane stays honest without being recomputed on every
-claim: a burst submitted before anything finished is priced with the 60 s guess, and once its
-first tests take 10 s, the builds nobody has started are not still counted at six times their
-work.
+queued jobs, so the expected work of a lane stays honest without being recomputed on every
+claim.
 
 `learn` and `price` are the rules; the SQL stores apply them to rows inside a transaction, and
 `DurationModel` to dictionaries: the simulator's queue (`claiming/memory.py`) keeps its
@@ -44,21 +40,9 @@ class DurationStats:
 class TargetPrior:
     samples: int = 0
     total_seconds: float = 0.0
-    priced_seconds: float = DEFAULT_SECONDS
-    """What queued jobs of tests never run anywhere were last re-priced with (the guess until
-    the first re-price)."""
 
     def mean(self, default: float = DEFAULT_SECONDS) -> float:
         return self.total_seconds / self.samples if self.samples else default
-
-
-def reprice_prior(prior: TargetPrior) -> tuple[TargetPrior, float | None]:
-    """The prior to keep, and the price to give the target's queued jobs of tests never run
-    anywhere (None while the prior is within `REPRICE_RATIO` of what they were priced with)."""
-    mean = prior.mean()
-    if not _moved(prior.priced_seconds, mean):
-        return prior, None
-    return TargetPrior(prior.samples, prior.total_seconds, priced_seconds=mean), mean
 
 
 def learn(
@@ -67,8 +51,7 @@ def learn(
     """Fold one finished attempt in. Returns the test's new stats, the target's new prior, and
     the estimate to re-price the test's queued jobs with (None if they are close enough)."""
     seconds = max(seconds, 0.0)
-    new_prior = TargetPrior(prior.samples + 1, prior.total_seconds + seconds,
-                            prior.priced_seconds)
+    new_prior = TargetPrior(prior.samples + 1, prior.total_seconds + seconds)
     if stats is None:
         # Its queued jobs were priced with whatever the prior was when they were submitted.
         return DurationStats(1, seconds, priced_seconds=seconds), new_prior, seconds
@@ -116,11 +99,6 @@ class DurationModel:
 
     def prior(self, target: str) -> TargetPrior:
         return self.priors.get(target, TargetPrior())
-
-    def known(self, org_id: str, test_path: str) -> bool:
-        """Whether the org's test has finished on any target (every target it finished on
-        has a prior)."""
-        return any((org_id, test_path, target) in self.tests for target in self.priors)
 
     def save(self, key: DurationKey, stats: DurationStats, prior: TargetPrior) -> None:
         self.tests[key] = stats

@@ -57,32 +57,6 @@ def test_queued_jobs_are_repriced_when_their_test_is_learned(store: Store) -> No
     assert after["other"] == pytest.approx(3 * 20.0)
 
 
-def test_unknown_tests_follow_the_targets_prior(store: Store) -> None:
-    """Jobs of tests never run anywhere were priced with the target's prior at submit (the
-    60 s guess before anything finished): when the prior moves by more than a quarter they
-    follow it, so a build nobody started is not counted at six times its work. Jobs of tests
-    known here or elsewhere keep their own price."""
-    agent = register(store, devices="emulator-1:emulator")
-    running = new_job(test_path="tests/login.spec.js", at=T0)
-    known_elsewhere = new_job(test_path="tests/cart.spec.js", target="device", at=T0)
-    store.insert_jobs([running, known_elsewhere])
-    waiting = [new_job(app_version_id="later", test_path=f"tests/t{i}.spec.js", at=T0 + 1)
-               for i in range(3)]
-    cart = new_job(app_version_id="later", test_path="tests/cart.spec.js", at=T0 + 1)
-    store.insert_jobs([*waiting, cart])
-    device = register(store, devices="device-1:device", name="lab-2")
-    cart_lease = claim(store, device, device="device-1", at=T0 + 1).batch.lease  # type: ignore[union-attr]
-    start(store, known_elsewhere.job_id, cart_lease.lease_id, T0 + 2)
-    finish(store, known_elsewhere.job_id, cart_lease.lease_id, 1, Outcome.PASSED, T0 + 32)
-    lease = claim(store, agent, holds="xyz123", at=T0 + 33).batch.lease.lease_id  # type: ignore[union-attr]
-    start(store, running.job_id, lease, T0 + 34)
-    finish(store, running.job_id, lease, 1, Outcome.PASSED, T0 + 44)  # 10 s: the prior's first
-    view = claim(store, agent, holds="xyz123", at=T0 + 45).context
-    assert view is not None
-    later = {lane.app_version_id: lane.expected_seconds for lane in view.lanes}["later"]
-    assert later == pytest.approx(3 * 10.0 + 30.0)  # three unknown at 10 s, cart at its 30 s
-
-
 def test_a_test_new_to_a_target_is_priced_with_its_time_elsewhere(store: Store) -> None:
     """The same org's test file on another target: its time there, not the default guess;
     jobs queued there before it first finished here are re-priced with it."""

@@ -6,7 +6,6 @@ from qgjob.scheduler.durations import (
     DurationStats,
     TargetPrior,
     learn,
-    reprice_prior,
 )
 
 
@@ -57,35 +56,3 @@ def test_learn(stats: DurationStats | None, seconds: float, mean: float,
     if reprice is not None:
         assert again == pytest.approx(reprice) and new.priced_seconds == pytest.approx(reprice)
     assert prior.samples == 4
-
-
-@pytest.mark.parametrize(
-    ("prior", "reprice"),
-    [
-        (TargetPrior(), None),  # nothing seen: the guess stands
-        (TargetPrior(1, 10.0), 10.0),  # the first test took 10 s, not 60
-        (TargetPrior(4, 200.0, priced_seconds=60.0), None),  # 50 s: within a quarter
-        (TargetPrior(4, 200.0, priced_seconds=40.0), None),  # 50 s from 40: exactly a quarter
-        (TargetPrior(10, 1000.0, priced_seconds=40.0), 100.0),
-    ],
-)
-def test_unknown_tests_are_repriced_when_the_prior_moves_by_a_quarter(
-        prior: TargetPrior, reprice: float | None) -> None:
-    kept, seconds = reprice_prior(prior)
-    assert seconds == (None if reprice is None else pytest.approx(reprice))
-    assert kept.samples == prior.samples and kept.total_seconds == prior.total_seconds
-    assert kept.priced_seconds == (prior.priced_seconds if reprice is None
-                                   else pytest.approx(reprice))
-
-
-def test_learning_keeps_what_unknown_tests_were_priced_with() -> None:
-    _, prior, _ = learn(None, TargetPrior(3, 30.0, priced_seconds=10.0), 12.0)
-    assert prior.priced_seconds == 10.0 and prior.samples == 4
-
-
-def test_a_test_is_known_once_it_finished_on_any_target() -> None:
-    model = DurationModel()
-    model.observe(("acme", "tests/a.spec.js", "device"), 30.0)
-    assert model.known("acme", "tests/a.spec.js")
-    assert not model.known("acme", "tests/b.spec.js")
-    assert not model.known("globex", "tests/a.spec.js")
