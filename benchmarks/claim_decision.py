@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import percentile, print_table, write_result
+from benchmarks.common import at_least, percentile, print_table, write_result
 from benchmarks.stores import DEFAULT_PG, claim_latency, database
 from qgjob.domain.models import NewJob, group_key_for
 from qgjob.domain.values import PRIORITIES
@@ -117,7 +117,7 @@ def _stats(samples: list[float]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="claim decision time with a big queue")
-    parser.add_argument("--decisions", type=int, default=2000)
+    parser.add_argument("--decisions", type=at_least(2), default=2000)
     parser.add_argument("--postgres", default=DEFAULT_PG, help="a PostgreSQL server URL")
     args = parser.parse_args()
     results: dict[str, Any] = {

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import percentile, print_table, write_result
+from benchmarks.common import at_least, percentile, print_table, write_result
 from tests.e2e.processes import Process, free_port, wait_healthy
 
 GOAL_SECONDS = 0.3
@@ -44,7 +44,7 @@ def timed(argv: list[str], runs: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="CLI cold start")
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=at_least(1), default=15)
     parser.add_argument("--save", action="store_true",
                         help="write benchmarks/results/cli_start.json (default: a temp file)")
     args = parser.parse_args()

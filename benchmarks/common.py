@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +56,25 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-def seed_count(text: str) -> int:
-    """An argparse type for a number of traces: a whole number of at least 1 (a run of none
-    would have nothing to judge and would overwrite the tracked result with it)."""
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type for a count: a whole number of at least `minimum`. A run of no
+    claims, jobs or traces has nothing to time or judge: it would end in a traceback from an
+    empty mean, or overwrite a tracked result with nothing; argparse turns the refusal into
+    one line and exit 2."""
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+    count.__name__ = f"a whole number of at least {minimum}"
     return count
+
+
+seed_count = at_least(1)
+"""A number of traces: a run of none would judge nothing and overwrite the tracked result."""
 
 
 def print_table(headers: list[str], rows: list[list[Any]]) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import percentile, print_table, write_result
+from benchmarks.common import at_least, percentile, print_table, write_result
 from benchmarks.stores import DEFAULT_PG, database
 from tests.e2e.processes import Process, free_port, wait_healthy
 
@@ -97,7 +97,7 @@ def _wait_for_idle_device(http: httpx.Client) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--jobs", type=at_least(1), default=200)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--postgres", default=DEFAULT_PG)
     args = parser.parse_args()

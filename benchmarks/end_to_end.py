@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import percentile, print_table, write_result
+from benchmarks.common import at_least, percentile, print_table, write_result
 from benchmarks.stores import DEFAULT_PG, database, server
 from tests.e2e.processes import Process
 
@@ -131,10 +131,10 @@ def growth(db_url: str, work: Path, sizes: list[int], claims: int) -> list[dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--devices", type=int, default=50)
+    parser.add_argument("--jobs", type=at_least(1), default=10_000)
+    parser.add_argument("--devices", type=at_least(1), default=50)
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--claims", type=int, default=300)
+    parser.add_argument("--claims", type=at_least(1), default=300)
     parser.add_argument("--postgres", default=DEFAULT_PG)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--parts", default="end-to-end,growth")

@@ -45,7 +45,7 @@ from typing import Any
 import httpx
 
 from benchmarks import procfs
-from benchmarks.common import write_result
+from benchmarks.common import at_least, write_result
 from benchmarks.heartbeat_report import print_report, summary
 from benchmarks.stores import DEFAULT_PG, database, server
 from tests.e2e.processes import Process
@@ -400,16 +400,16 @@ def offline_logged(processes: list[Process]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agents", type=int, default=1000)
-    parser.add_argument("--devices-per-agent", type=int, default=10)
+    parser.add_argument("--agents", type=at_least(1), default=1000)
+    parser.add_argument("--devices-per-agent", type=at_least(1), default=10)
     parser.add_argument("--seconds", type=float, default=60.0, help="the measured window")
     parser.add_argument("--claims-per-second", type=float, default=10.0)
     parser.add_argument("--test-seconds", type=float, default=40.0)
-    parser.add_argument("--long-polls", type=int, default=0,
+    parser.add_argument("--long-polls", type=at_least(0), default=0,
                         help="devices without work that hold a claim open (at most those of "
                              "the targets with no queued jobs: 4 of every 10)")
-    parser.add_argument("--replicas", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=100,
+    parser.add_argument("--replicas", type=at_least(1), default=2)
+    parser.add_argument("--connections", type=at_least(1), default=100,
                         help="the load generator's connections to each replica")
     parser.add_argument("--heartbeat-seconds", type=float, default=None,
                         help="the servers' setting (default: theirs, 5 s)")

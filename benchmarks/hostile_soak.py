@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import percentile, print_table, write_result
+from benchmarks.common import at_least, percentile, print_table, write_result
 from benchmarks.stores import DEFAULT_PG, database
 from tests.e2e.processes import Process, free_port, wait_healthy
 from tests.e2e.test_hostile_connections import closed_by_server
@@ -379,9 +379,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=300.0, help="how long the mix runs")
     parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--rate", type=int, default=10, help="jobs submitted a second")
-    parser.add_argument("--idle", type=int, default=3000, help="idle connections held")
-    parser.add_argument("--slow", type=int, default=300, help="slowloris connections held")
+    parser.add_argument("--rate", type=at_least(1), default=10, help="jobs submitted a second")
+    parser.add_argument("--idle", type=at_least(0), default=3000, help="idle connections held")
+    parser.add_argument("--slow", type=at_least(0), default=300, help="slowloris connections held")
     parser.add_argument("--test-seconds", type=float, default=0.2)
     parser.add_argument("--drain", type=float, default=120.0,
                         help="seconds after the load for every job to finish; later: stuck")

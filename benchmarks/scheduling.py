@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import print_table, write_result
+from benchmarks.common import print_table, seed_count, write_result
 from benchmarks.goals import goals
 from qgjob.scheduler.registry import POLICY_NAMES, policy_named
 from qgjob.sim.engine import Simulator
@@ -47,7 +47,7 @@ def _generated(args: tuple[str, int]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="scheduling quality in virtual time")
     parser.add_argument("--traces", type=Path, default=DEFAULT_TRACES)
-    parser.add_argument("--seeds", type=int, default=10,
+    parser.add_argument("--seeds", type=seed_count, default=10,
                         help="generated traces per kind (0 to skip)")
     parser.add_argument("--gantt", type=Path, help="folder to draw Gantt charts into")
     args = parser.parse_args()

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import percentile, print_table, write_result
+from benchmarks.common import at_least, percentile, print_table, write_result
 from tests.e2e.processes import Process, free_port, wait_healthy
 
 FAST = {"QGJOB_LEASE_SECONDS": "2", "QGJOB_HEARTBEAT_SECONDS": "0.5",
@@ -34,9 +34,9 @@ FINAL = {"completed", "failed", "cancelled"}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="soak under agent crashes")
-    parser.add_argument("--jobs", type=int, default=5000)
-    parser.add_argument("--agents", type=int, default=4)
-    parser.add_argument("--devices", type=int, default=5, help="emulators per agent")
+    parser.add_argument("--jobs", type=at_least(1), default=5000)
+    parser.add_argument("--agents", type=at_least(1), default=4)
+    parser.add_argument("--devices", type=at_least(1), default=5, help="emulators per agent")
     parser.add_argument("--test-seconds", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--deadline", type=float, default=900.0)

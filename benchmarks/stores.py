@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import percentile, print_table, write_result
+from benchmarks.common import at_least, percentile, print_table, write_result
 from qgjob.domain.models import DeviceSpec, NewJob, group_key_for
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import FleetRules
@@ -242,7 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="SQLite and PostgreSQL side by side")
     parser.add_argument("--postgres", default=DEFAULT_PG, help="a PostgreSQL server URL")
     parser.add_argument("--seconds", type=float, default=8.0, help="per claims-per-second run")
-    parser.add_argument("--claims", type=int, default=1000, help="per claim-latency run")
+    parser.add_argument("--claims", type=at_least(1), default=1000, help="per claim-latency run")
     args = parser.parse_args()
 
     def say(line: str) -> None:

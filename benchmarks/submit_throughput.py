@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import print_table, write_result
+from benchmarks.common import at_least, print_table, write_result
 from benchmarks.stores import server
 from tests.e2e.processes import Process, free_port, wait_healthy
 
@@ -153,8 +153,8 @@ def bulk_submits(work: Path, batches: int, suite_sizes: list[int]) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--rounds", type=at_least(1), default=3)
+    parser.add_argument("--batches", type=at_least(1), default=30)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("this benchmark drives the server with wrk: apt-get install wrk")

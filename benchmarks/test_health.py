@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import percentile, print_table, write_result
+from benchmarks.common import at_least, percentile, print_table, write_result
 from benchmarks.stores import DEFAULT_PG, database
 from qgjob.domain.attempts import Outcome, RetryPolicy, after_attempt
 from qgjob.domain.health import TestKey, TestQuery, TestRun, TestSummary, record
@@ -260,8 +260,8 @@ def loaded(kind: str, work: Path, pg_url: str, history: History,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--attempts", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=200, help="runs of each query")
+    parser.add_argument("--attempts", type=at_least(1), default=200_000)
+    parser.add_argument("--repeat", type=at_least(1), default=200, help="runs of each query")
     parser.add_argument("--postgres", default=DEFAULT_PG, help="a PostgreSQL server URL")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args()

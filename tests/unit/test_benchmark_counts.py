@@ -1,0 +1,33 @@
+"""A benchmark asked to time or judge nothing refuses in one line (exit 2), before it starts
+a server or writes a result, instead of ending in a traceback from an empty mean."""
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.common import at_least, seed_count
+
+
+def test_a_count_is_a_whole_number_of_at_least_its_minimum() -> None:
+    assert at_least(2)("2") == 2 and at_least(0)("0") == 0 and seed_count("3") == 3
+    for parse, bad in ((at_least(2), "1"), (at_least(0), "-1"), (at_least(1), "x"),
+                       (seed_count, "0"), (at_least(1), "2.5")):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(bad)
+
+
+@pytest.mark.parametrize(("module", "option", "value"), [
+    ("claim_decision", "--decisions", "0"),
+    ("soak", "--jobs", "-5"),
+    ("stores", "--claims", "none"),
+])
+def test_a_benchmark_refuses_a_count_it_cannot_run(module: str, option: str,
+                                                   value: str) -> None:
+    result = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", option, value],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"{module}.py: error: argument {option}:")
+    assert "Traceback" not in result.stderr
