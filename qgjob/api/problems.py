@@ -23,8 +23,10 @@ class Problem(BaseModel):
         "`register_again` on a 404 that tells an agent its session is gone; `writes_refused` "
         "on a 503 while the database refuses writes; `unknown_agent`, `unknown_device` (404), "
         "`agent_online`, `device_ambiguous` (409) from the fleet operations; `invalid_input` on "
-        "every 422 of a body, path or query that breaks its schema; from the runs endpoints "
-        "`unknown_run` (404), `bad_cursor`, `run_mismatch` (422), `run_finished`, "
+        "every 422 of a body, path or query that breaks its schema; `bad_cursor` (422) on a "
+        "`cursor` of `GET /jobs` or `GET /runs` this server did not give out (or of the other "
+        "order); from the runs endpoints `unknown_run` (404), `run_mismatch` (422), "
+        "`run_finished`, "
         "`run_not_finished`, `nothing_failed` (409); from the evidence endpoints "
         "`bad_artifact_name` (400), `artifact_type` (415), `artifact_over_cap` (413), "
         "`unknown_artifact` (404)"))

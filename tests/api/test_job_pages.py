@@ -79,7 +79,7 @@ def test_bad_paging_is_a_422_saying_what(client: TestClient, params: dict, says:
     answer = client.get("/jobs", params=params)
     assert answer.status_code == 422
     assert says in answer.json()["detail"]
-    assert answer.json()["code"] == "invalid_input"
+    assert answer.json()["code"] == ("bad_cursor" if "cursor" in params else "invalid_input")
 
 
 def test_a_cursor_of_one_order_is_refused_in_the_other(client: TestClient) -> None:
@@ -88,6 +88,7 @@ def test_a_cursor_of_one_order_is_refused_in_the_other(client: TestClient) -> No
     answer = client.get("/jobs", params={"limit": 1, "order": "claim", "cursor": cursor})
     assert answer.status_code == 422
     assert answer.json()["detail"] == "cursor: it continues a list in 'newest' order, not 'claim'"
+    assert answer.json()["code"] == "bad_cursor"  # as GET /runs says of a cursor
 
 
 def test_the_old_parameters_keep_working(client: TestClient) -> None:

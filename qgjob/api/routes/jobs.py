@@ -237,7 +237,7 @@ async def list_jobs(
     try:
         after = decode_job_cursor(cursor, order) if cursor is not None else None
     except ValueError as bad:
-        raise CodedProblem(422, str(bad), "invalid_input") from None
+        raise CodedProblem(422, str(bad), "bad_cursor") from None
     query = scoped_filter(caller, JobFilter(
         org_id=org_id,
         states=states_for_public(status) if status else None,
