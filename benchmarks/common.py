@@ -69,7 +69,6 @@ def at_least(minimum: int) -> Callable[[str], int]:
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}")
         return value
-    count.__name__ = f"a whole number of at least {minimum}"
     return count
 
 
