@@ -127,14 +127,17 @@ def main() -> None:
         jobs = queue(queued, ("emulator",), seed=11, prefix="j", span=3600)
         results[f"SQLite claim, {queued:,} queued"] = time_store("sqlite", jobs,
                                                                  args.decisions // 2)
+    stores = [("sqlite", "SQLite")]
     reason = unreachable(args.postgres)
-    if reason is not None:
+    if reason is None:
+        stores.append(("postgresql", "PostgreSQL"))
+    else:
         print(f"{reason}: its rows are left out", file=sys.stderr)
-    for kind, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
-        if kind == "postgresql" and reason is not None:
-            continue
-        for state, ago in (("flowing", 0.0), ("paused", PAUSED_SECONDS)):
-            jobs = queue(10_000, TARGETS, seed=13, prefix="p", span=3000, last_submit_ago=ago)
+    three_targets = {state: queue(10_000, TARGETS, seed=13, prefix="p", span=3000,
+                                  last_submit_ago=ago)
+                     for state, ago in (("flowing", 0.0), ("paused", PAUSED_SECONDS))}
+    for kind, name in stores:
+        for state, jobs in three_targets.items():
             results[f"{name} claim, 10,000 queued on 3 targets, submits {state}"] = \
                 time_store(kind, jobs, args.decisions // 2, args.postgres)
     print("One claim decision (milliseconds)")
