@@ -101,6 +101,9 @@ class ClaimDriver(Protocol):
     def targets_with_work(self) -> list[str]: ...
     def last_submit_at(self) -> float | None:
         """When the newest job was submitted, on any target (None before any)."""
+    def builds_submitted_since(self, since: float, limit: int) -> int:
+        """How many builds (groups, on any target) had a job submitted at or after `since`,
+        counted up to `limit`."""
     def running_jobs(self, target: str) -> list[RunningJob]: ...
 
     # jobs, leases and attempts ----------------------------------------------------------------

@@ -95,6 +95,8 @@ class MemoryQueue:
         """Job ids of each lease, in the order they were assigned."""
         self._running_on: dict[str, str] = {}
         self._last_submit: float | None = None
+        self._submits: list[tuple[float, str]] = []
+        """(created_at, group key) of every job, oldest first."""
 
     @contextmanager
     def write(self) -> Iterator[MemoryQueue]:
@@ -118,6 +120,7 @@ class MemoryQueue:
             self.jobs[job.job_id] = job
             if self._last_submit is None or job.created_at > self._last_submit:
                 self._last_submit = job.created_at
+            bisect.insort(self._submits, (job.created_at, job.group_key))
         lanes: dict[tuple[str, str], list[Job]] = {}
         for job in made:
             lanes.setdefault((job.group_key, job.org_id), []).append(job)
@@ -238,6 +241,14 @@ class MemoryQueue:
 
     def last_submit_at(self) -> float | None:
         return self._last_submit
+
+    def builds_submitted_since(self, since: float, limit: int) -> int:
+        groups: set[str] = set()
+        for created_at, group_key in reversed(self._submits):
+            if created_at < since or len(groups) >= limit:
+                break
+            groups.add(group_key)
+        return len(groups)
 
     def running_jobs(self, target: str) -> list[RunningJob]:
         running = [job for job in self.jobs.values()

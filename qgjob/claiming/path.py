@@ -31,6 +31,7 @@ from qgjob.scheduler.durations import DEFAULT_SECONDS, learn, price
 from qgjob.scheduler.outlook import left_of
 from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import (
+    TOGETHER_COUNTED,
     ClaimContext,
     DeviceView,
     FleetRules,
@@ -238,6 +239,7 @@ def target_view(
             orgs[lane.org_id] = rules.share(lane.org_id, 0)
     online, idle = driver.device_counts(target, now, counts_max_age)
     measured = driver.install_seconds(target)
+    last_submit = driver.last_submit_at()
     view = ClaimContext(
         device=DeviceView(device_id, target, holds),
         lanes=lanes,
@@ -253,7 +255,9 @@ def target_view(
         retry_due=driver.retries_due(target),
         idle_holds=frozenset(driver.idle_holds(target, device_id)),
         typical_test_seconds=prior,
-        last_submit_at=driver.last_submit_at(),
+        last_submit_at=last_submit,
+        builds_together=0 if last_submit is None else driver.builds_submitted_since(
+            last_submit - prior, TOGETHER_COUNTED),
     )
     if policy is None or not policy.weighs_drains(view):
         return view

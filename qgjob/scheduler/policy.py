@@ -34,7 +34,9 @@ For a device that asks for work:
    is all there is, and an idle device's joins serve the makespan: on the target expected to
    drain last (`ClaimContext.drains`) its bar is `last_drain_join` of the usual one; on any
    other target it joins only a build that would otherwise finish after the last target
-   drains (any other join spends an install and buys no earlier end).
+   drains (any other join spends an install and buys no earlier end). The same holds while
+   `batch_builds` builds or more were submitted within a typical test of the newest submit:
+   builds submitted together are waited on together (a stream brings one at a time).
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
@@ -92,6 +94,11 @@ class FairAffinityPolicy:
     last_drain_join: float = 0.5
     """Once submits pause, an idle device of the target that drains last joins a served build
     at this share of the usual bar (its target sets the makespan)."""
+    batch_builds: int = 4
+    """This many builds or more with a job submitted within one typical test of the newest
+    submit are a batch (a release run on every target, a nightly): builds submitted together
+    are waited on together, so an idle device's joins serve when the batch ends, as once
+    submits pause. A stream brings one build at a time."""
     batch_seconds: float = 90.0
     max_batch: int = 4
     preemption: bool = False
@@ -201,10 +208,13 @@ class FairAffinityPolicy:
 
     def weighs_drains(self, ctx: ClaimContext) -> bool:
         """Once submits pause -- nothing submitted for `quiet_tests` of the target's typical
-        tests, so what is queued is all there is to do -- an idle device's joins weigh when
-        each target drains (rule 4)."""
-        return (ctx.last_submit_at is not None
-                and ctx.now - ctx.last_submit_at >= self.quiet_tests * ctx.typical_test_seconds)
+        tests, so what is queued is all there is to do -- or while a batch of builds submitted
+        together is the newest work (`batch_builds`), an idle device's joins weigh when each
+        target drains (rule 4)."""
+        if ctx.last_submit_at is None:
+            return False
+        return (ctx.now - ctx.last_submit_at >= self.quiet_tests * ctx.typical_test_seconds
+                or ctx.builds_together >= self.batch_builds)
 
     def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
                  bar: JoinBar) -> LaneView | None:

@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY
 from qgjob.scheduler.durations import DEFAULT_SECONDS
 
+TOGETHER_COUNTED = 32
+"""`ClaimContext.builds_together` counts no further than this: a claim reads at most this
+many builds' recent submits, however many arrived."""
+
 
 @dataclass(frozen=True)
 class LaneView:
@@ -131,6 +135,10 @@ class ClaimContext:
     """The target's mean test time so far (every attempt seen there): the scale of its work."""
     last_submit_at: float | None = None
     """When the newest job was submitted, on any target (None before any)."""
+    builds_together: int = 0
+    """Builds, on any target, with a job submitted within one of this target's typical tests
+    of the newest submit, counted up to `TOGETHER_COUNTED`: many builds at once are a batch
+    (a release run on every target, a nightly), where a stream brings one at a time."""
     drains: Mapping[str, float] = field(default_factory=dict)
     """Per target with queued work (this one among them): in how many seconds its devices are
     expected to run out of work -- its queued work and what its devices hold, over its online

@@ -7,7 +7,7 @@ import pytest
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.states import JobState
 from qgjob.scheduler.policy import FairAffinityPolicy
-from qgjob.scheduler.views import ClaimContext, FleetRules, JobView
+from qgjob.scheduler.views import TOGETHER_COUNTED, ClaimContext, FleetRules, JobView
 from qgjob.store.base import Store, Yielded
 from tests.factories import T0, new_job
 from tests.store.helpers import (
@@ -142,6 +142,41 @@ def test_the_policy_reads_drains_only_once_submits_pause(store: Store) -> None:
     # Three typical tests (the 60 s default before anything ran) after the last submit.
     quiet = store.claim_batch(agent, "emulator-2", None, T0 + 181, LEASE, policy, RULES)
     assert quiet.context is not None and set(quiet.context.drains) == {"emulator", "device"}
+
+
+def test_the_view_counts_builds_submitted_together(store: Store) -> None:
+    """Builds, on any target, with a job submitted within one typical test (the 60 s default
+    before anything ran) of the newest submit: four of them make a batch."""
+    agent = register(store, devices="emulator-1:emulator,device-1:device")
+    store.insert_jobs([new_job(app_version_id="old", at=T0),
+                       new_job(app_version_id="a", at=T0 + 100),
+                       new_job(app_version_id="a", at=T0 + 101),
+                       new_job(app_version_id="b", target="device", at=T0 + 120),
+                       new_job(app_version_id="c", at=T0 + 159)])
+    view = claim(store, agent, device="device-1", at=T0 + 160).context
+    assert view is not None and view.last_submit_at == T0 + 159
+    assert view.builds_together == 3  # a, b and c; "old" came 159 s before the newest
+
+
+def test_builds_together_are_counted_no_further_than_needed(store: Store) -> None:
+    agent = register(store, devices="emulator-1:emulator")
+    store.insert_jobs([new_job(app_version_id=f"build{i}", at=T0 + i / 10)
+                       for i in range(TOGETHER_COUNTED + 5)])
+    view = claim(store, agent, at=T0 + 5).context
+    assert view is not None and view.builds_together == TOGETHER_COUNTED
+
+
+def test_the_policy_reads_drains_while_a_batch_arrives(store: Store) -> None:
+    """Builds submitted together are waited on together: while four or more arrive at once,
+    the policy weighs every target's drain before submits pause."""
+    policy = FairAffinityPolicy()
+    agent = register(store, devices="emulator-1:emulator,emulator-2:emulator,device-1:device")
+    store.insert_jobs([new_job(app_version_id=app, at=T0) for app in ("a", "b", "c")])
+    three = store.claim_batch(agent, "emulator-1", None, T0 + 1, LEASE, policy, RULES)
+    assert three.context is not None and three.context.drains == {}
+    store.insert_jobs([new_job(app_version_id="d", target="device", at=T0 + 2)])
+    four = store.claim_batch(agent, "emulator-2", None, T0 + 3, LEASE, policy, RULES)
+    assert four.context is not None and set(four.context.drains) == {"emulator", "device"}
 
 
 def test_measured_installs_replace_the_default(store: Store) -> None:

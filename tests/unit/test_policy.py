@@ -32,8 +32,10 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
         held: dict[str, float] | None = None, orgs: dict[str, OrgShare] | None = None,
         devices: int = 6, idle: int = 1, retry_due: dict[str, float] | None = None,
         idle_holds: frozenset[str] = frozenset(), typical: float = 40.0,
-        drains: dict[str, float] | None = None, quiet: float | None = None) -> ClaimContext:
-    """`quiet`: seconds since the last submit; `drains`: when each target runs out of work."""
+        drains: dict[str, float] | None = None, quiet: float | None = None,
+        together: int = 0) -> ClaimContext:
+    """`quiet`: seconds since the last submit; `drains`: when each target runs out of work;
+    `together`: builds submitted within a typical test of the last submit."""
     working = working or {}
     work = {f"emulator|{app}": GroupWork(app, n, (held or {}).get(app, 40.0 * n))
             for app, n in working.items()}
@@ -46,7 +48,7 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
                         retry_due=retry_due or {}, idle_holds=idle_holds,
                         typical_test_seconds=typical,
                         last_submit_at=None if quiet is None else NOW - quiet,
-                        drains=drains or {})
+                        builds_together=together, drains=drains or {})
 
 
 def chosen(context: ClaimContext) -> str | None:
@@ -105,6 +107,13 @@ def chosen(context: ClaimContext) -> str | None:
         (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
              typical=60, quiet=600, drains={"emulator": 60, "device": 100}), "pair",
          "... but does join one that would finish after it, at the usual bar"),
+        (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
+             typical=60, quiet=5, together=4, drains={"emulator": 60, "device": 1000}), None,
+         "while a batch of four builds submitted together is the newest work, the same: "
+         "builds submitted together are waited on together, so the install buys nothing"),
+        (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
+             typical=60, quiet=5, together=3, drains={"emulator": 60, "device": 1000}),
+         "pair", "... but three builds at once are not yet a batch: the usual bar"),
         (ctx(lane("wide", queued=10, work=400), lane("pair", queued=1, work=60),
              working={"wide": 2, "pair": 1}, held={"wide": 80, "pair": 60}, typical=90),
          "pair", "the build with the largest gain is not worth an install, a smaller one is"),

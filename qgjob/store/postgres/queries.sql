@@ -144,6 +144,12 @@ SELECT DISTINCT target FROM job_lanes WHERE queued > 0 ORDER BY target;
 -- while ago, and the policy then weighs which target drains last.
 SELECT max(created_at) AS at FROM jobs;
 
+-- name: builds_submitted_since
+-- Builds with a job submitted at or after :since (index jobs_newest), counted up to :limit:
+-- many builds at once are a batch, not a stream.
+SELECT count(*) AS n FROM (SELECT DISTINCT group_key FROM jobs WHERE created_at >= %(since)s
+                           LIMIT %(limit)s) AS recent;
+
 -- name: count_target_devices
 SELECT count(*) AS online, count(*) FILTER (WHERE d.state = 'idle') AS idle
 FROM devices d JOIN agents a ON a.id = d.agent_id

@@ -98,6 +98,11 @@ class SqlClaimDriver:
         row = self.conn.run("last_submit").fetchone()
         return None if row is None or row["at"] is None else float(row["at"])
 
+    def builds_submitted_since(self, since: float, limit: int) -> int:
+        row = self.conn.run("builds_submitted_since", {"since": since, "limit": limit}
+                            ).fetchone()
+        return int(row["n"])
+
     def running_jobs(self, target: str) -> list[RunningJob]:
         return [RunningJob(r["id"], r["device_id"], r["group_key"], r["priority"],
                            r["started_at"])
