@@ -102,8 +102,8 @@ class ClaimDriver(Protocol):
     def last_submit_at(self) -> float | None:
         """When the newest job was submitted, on any target (None before any)."""
     def builds_submitted_since(self, since: float, limit: int) -> int:
-        """How many builds (groups, on any target) had a job submitted at or after `since`,
-        counted up to `limit`."""
+        """How many groups (builds on a target, any target) had a job, of any state, submitted
+        at or after `since`, counted up to `limit`."""
     def running_jobs(self, target: str) -> list[RunningJob]: ...
 
     # jobs, leases and attempts ----------------------------------------------------------------

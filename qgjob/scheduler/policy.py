@@ -95,10 +95,10 @@ class FairAffinityPolicy:
     """Once submits pause, an idle device of the target that drains last joins a served build
     at this share of the usual bar (its target sets the makespan)."""
     batch_builds: int = 4
-    """This many builds or more with a job submitted within one typical test of the newest
-    submit are a batch (a release run on every target, a nightly): builds submitted together
-    are waited on together, so an idle device's joins serve when the batch ends, as once
-    submits pause. A stream brings one build at a time."""
+    """This many builds on a target (groups) or more with a job submitted within one typical
+    test of the newest submit are a batch (a release run on every target, a nightly): builds
+    submitted together are waited on together, so an idle device's joins serve when the
+    batch ends, as once submits pause. A stream brings one build at a time."""
     batch_seconds: float = 90.0
     max_batch: int = 4
     preemption: bool = False

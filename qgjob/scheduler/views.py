@@ -19,8 +19,8 @@ from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY
 from qgjob.scheduler.durations import DEFAULT_SECONDS
 
 TOGETHER_COUNTED = 32
-"""`ClaimContext.builds_together` counts no further than this: a claim reads at most this
-many builds' recent submits, however many arrived."""
+"""`ClaimContext.builds_together` counts no further than this (the claim still reads the jobs
+submitted within the window, one typical test's worth of submits)."""
 
 
 @dataclass(frozen=True)
@@ -136,9 +136,10 @@ class ClaimContext:
     last_submit_at: float | None = None
     """When the newest job was submitted, on any target (None before any)."""
     builds_together: int = 0
-    """Builds, on any target, with a job submitted within one of this target's typical tests
-    of the newest submit, counted up to `TOGETHER_COUNTED`: many builds at once are a batch
-    (a release run on every target, a nightly), where a stream brings one at a time."""
+    """Builds on a target (groups: one app build on two targets counts twice), on any target,
+    with a job submitted within one of this target's typical tests of the newest submit, of
+    any state, counted up to `TOGETHER_COUNTED`: many at once are a batch (a release run on
+    every target, a nightly), where a stream brings one at a time."""
     drains: Mapping[str, float] = field(default_factory=dict)
     """Per target with queued work (this one among them): in how many seconds its devices are
     expected to run out of work -- its queued work and what its devices hold, over its online

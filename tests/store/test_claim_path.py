@@ -158,7 +158,16 @@ def test_the_view_counts_builds_submitted_together(store: Store) -> None:
     assert view.builds_together == 3  # a, b and c; "old" came 159 s before the newest
 
 
-def test_builds_together_are_counted_no_further_than_needed(store: Store) -> None:
+def test_a_job_at_the_window_edge_counts_and_one_before_it_does_not(store: Store) -> None:
+    agent = register(store, devices="emulator-1:emulator")
+    store.insert_jobs([new_job(app_version_id="before", at=T0 - 0.5),
+                       new_job(app_version_id="edge", at=T0),
+                       new_job(app_version_id="a", at=T0 + 60)])
+    view = claim(store, agent, at=T0 + 61).context
+    assert view is not None and view.builds_together == 2  # a, and edge at exactly 60 s
+
+
+def test_builds_together_are_capped(store: Store) -> None:
     agent = register(store, devices="emulator-1:emulator")
     store.insert_jobs([new_job(app_version_id=f"build{i}", at=T0 + i / 10)
                        for i in range(TOGETHER_COUNTED + 5)])

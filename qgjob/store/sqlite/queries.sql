@@ -144,8 +144,8 @@ SELECT DISTINCT target FROM job_lanes WHERE queued > 0 ORDER BY target;
 SELECT max(created_at) AS at FROM jobs;
 
 -- name: builds_submitted_since
--- Builds with a job submitted at or after :since (index jobs_newest), counted up to :limit:
--- many builds at once are a batch, not a stream.
+-- Groups (builds on a target) with a job submitted at or after :since, counted up to :limit:
+-- many at once are a batch, not a stream. It reads the jobs submitted since then.
 SELECT count(*) AS n FROM (SELECT DISTINCT group_key FROM jobs WHERE created_at >= :since
                            LIMIT :limit) AS recent;
 
