@@ -94,9 +94,8 @@ class MemoryQueue:
         self._of_lease: dict[str, list[str]] = {}
         """Job ids of each lease, in the order they were assigned."""
         self._running_on: dict[str, str] = {}
-        self._last_submit: float | None = None
         self._submits: list[tuple[float, str]] = []
-        """(created_at, group key) of every job, oldest first."""
+        """(created_at, group key) of every job, oldest first: the newest submit is the last."""
 
     @contextmanager
     def write(self) -> Iterator[MemoryQueue]:
@@ -118,8 +117,6 @@ class MemoryQueue:
         made = [self._priced(job) for job in jobs]
         for job in made:
             self.jobs[job.job_id] = job
-            if self._last_submit is None or job.created_at > self._last_submit:
-                self._last_submit = job.created_at
             bisect.insort(self._submits, (job.created_at, job.group_key))
         lanes: dict[tuple[str, str], list[Job]] = {}
         for job in made:
@@ -240,7 +237,7 @@ class MemoryQueue:
         return sorted({lane.target for lane in self._lanes.values() if lane.order})
 
     def last_submit_at(self) -> float | None:
-        return self._last_submit
+        return self._submits[-1][0] if self._submits else None
 
     def builds_submitted_since(self, since: float, limit: int) -> int:
         groups: set[str] = set()

@@ -256,8 +256,10 @@ def target_view(
         idle_holds=frozenset(driver.idle_holds(target, device_id)),
         typical_test_seconds=prior,
         last_submit_at=last_submit,
-        builds_together=0 if last_submit is None else driver.builds_submitted_since(
-            last_submit - prior, TOGETHER_COUNTED),
+        # Only a policy deciding a claim weighs batches: views for preemption and for
+        # explaining the queue are spared the read.
+        builds_together=0 if policy is None or last_submit is None
+        else driver.builds_submitted_since(last_submit - prior, TOGETHER_COUNTED),
     )
     if policy is None or not policy.weighs_drains(view):
         return view

@@ -139,7 +139,8 @@ class ClaimContext:
     """Builds on a target (groups: one app build on two targets counts twice), on any target,
     with a job submitted within one of this target's typical tests of the newest submit, of
     any state, counted up to `TOGETHER_COUNTED`: many at once are a batch (a release run on
-    every target, a nightly), where a stream brings one at a time."""
+    every target, a nightly), where a stream brings one at a time. Read for a claim's policy
+    only (0 in views for preemption and for explaining the queue)."""
     drains: Mapping[str, float] = field(default_factory=dict)
     """Per target with queued work (this one among them): in how many seconds its devices are
     expected to run out of work -- its queued work and what its devices hold, over its online
