@@ -19,8 +19,8 @@ from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY
 from qgjob.scheduler.durations import DEFAULT_SECONDS
 
 TOGETHER_COUNTED = 32
-"""`ClaimContext.builds_together` counts no further than this (the claim still reads the jobs
-submitted within the window, one typical test's worth of submits)."""
+"""`ClaimContext.builds_together` counts no further than this (a store reads at most this many
+entries of its groups' newest-submit index)."""
 
 
 @dataclass(frozen=True)

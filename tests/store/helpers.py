@@ -1,9 +1,13 @@
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+import pytest
 
 from qgjob.domain.attempts import Outcome, RetryPolicy, after_attempt, after_lost_device
 from qgjob.domain.models import DeviceSpec, Job
 from qgjob.scheduler.views import ClaimContext, FleetRules, JobView, LaneChoice, LaneView
+from qgjob.store import open_store, sqlfiles
 from qgjob.store.base import ClaimResult, Store, Transitioned
 from tests.factories import T0
 
@@ -71,3 +75,25 @@ def finish(store: Store, job_id: str, lease_id: str, attempt: int, outcome: Outc
 
 def rescue(store: Store, at: float) -> list[Transitioned]:
     return store.rescue_expired_leases(at, lambda job: after_lost_device(job, "gone", RETRY))
+
+
+MIGRATIONS_OF = {"sqlite": "qgjob.store.sqlite.database",
+                 "postgres": "qgjob.store.postgres.database"}
+"""Where each dialect's store loads its migrations."""
+
+
+@contextmanager
+def store_before(backend: str, url: str, last: int, monkeypatch: pytest.MonkeyPatch
+                 ) -> Iterator[Store]:
+    """A store of `url` migrated up to its dialect's migration `last` only: a database as an
+    earlier release left it, to write rows into as that release did."""
+    every = sqlfiles.load_migrations
+    with monkeypatch.context() as patch:
+        patch.setattr(f"{MIGRATIONS_OF[backend]}.load_migrations",
+                      lambda package: every(package)[:last])
+        old = open_store(url)
+        try:
+            old.migrate()
+            yield old
+        finally:
+            old.close()

@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 
 from qgjob.domain.queue_order import claim_key
-from qgjob.store import open_store, sqlfiles
+from qgjob.store import open_store
 from qgjob.store.sql.database import Tx
 from tests.factories import T0, new_job
 from tests.postgres import BACKENDS, database_url
-from tests.store.helpers import RULES, claim, register
+from tests.store.helpers import RULES, claim, register, store_before
 
-BEFORE = {"sqlite": ("qgjob.store.sqlite.database", 11),
-          "postgres": ("qgjob.store.postgres.database", 10)}
+LAST_OLD = {"sqlite": 11, "postgres": 10}
 """Where each dialect's lanes still had queued_p1 … queued_p5."""
 PRIORITIES = [1, 3, 3, 5, 2, 5, 4, 1]
 
@@ -25,18 +24,12 @@ PRIORITIES = [1, 3, 3, 5, 2, 5, 4, 1]
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_queued_jobs_come_through_the_move_of_lane_counts(
         backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    module, last_old = BEFORE[backend]
-    every = sqlfiles.load_migrations
     with database_url(backend, tmp_path) as url:
-        with monkeypatch.context() as patch:
-            patch.setattr(f"{module}.load_migrations", lambda package: every(package)[:last_old])
-            old = open_store(url)
-            old.migrate()
+        with store_before(backend, url, LAST_OLD[backend], monkeypatch) as old:
             jobs = [new_job(test_path=f"tests/t{n}.spec.js", priority=p, at=T0 + n)
                     for n, p in enumerate(PRIORITIES)]
             with old._db.write() as tx:  # type: ignore[attr-defined]
                 _submit_as_before(tx, jobs)
-            old.close()
         store = open_store(url)
         try:
             [view] = store.queue_views(T0 + 10, RULES)
@@ -69,10 +62,12 @@ def _submit_as_before(tx: Tx, jobs: list) -> None:  # type: ignore[type-arg]
             "expected_seconds": 60.0, "idempotency_key": None, "created_at": job.created_at,
             "run_id": None})
     first = jobs[0]
-    tx.run("add_queued_to_group", {
-        "group_key": first.group_key, "target": first.target,
-        "app_version_id": first.app_version_id, "org_id": first.org_id,
-        "created_at": first.created_at, "now": jobs[-1].created_at, "count": len(jobs)})
+    group = {"group_key": first.group_key, "target": first.target,
+             "app_version_id": first.app_version_id, "org_id": first.org_id,
+             "queued": len(jobs), "created_at": first.created_at,
+             "updated_at": jobs[-1].created_at}
+    tx.run_sql(f"INSERT INTO job_groups ({', '.join(group)}) "
+               f"VALUES ({', '.join(tx.param(name) for name in group)})", group)
     head = min(jobs, key=lambda j: claim_key(j.priority, j.created_at, j.job_id))
     columns = {"group_key": first.group_key, "org_id": first.org_id, "target": first.target,
                "app_version_id": first.app_version_id,

@@ -35,12 +35,13 @@ ORDER BY t.test_path, d.target;
 -- name: add_queued_to_group
 -- A submit's jobs of one group: the group's row (made on its first job) and its queue count.
 INSERT INTO job_groups (group_key, target, app_version_id, org_id, queued, created_at,
-                        updated_at)
+                        updated_at, submitted_at)
 VALUES (%(group_key)s, %(target)s, %(app_version_id)s, %(org_id)s, %(count)s, %(created_at)s,
-        %(now)s)
+        %(now)s, %(now)s)
 ON CONFLICT (group_key) DO UPDATE SET
     queued = job_groups.queued + EXCLUDED.queued,
-    updated_at = greatest(job_groups.updated_at, EXCLUDED.updated_at);
+    updated_at = greatest(job_groups.updated_at, EXCLUDED.updated_at),
+    submitted_at = greatest(job_groups.submitted_at, EXCLUDED.submitted_at);
 
 -- name: add_queued_to_lane
 -- A submit's jobs of one lane: its counts (per priority, a jsonb object from priority to
@@ -146,8 +147,9 @@ SELECT max(created_at) AS at FROM jobs;
 
 -- name: builds_submitted_since
 -- Groups (builds on a target) with a job submitted at or after :since, counted up to :limit:
--- many at once are a batch, not a stream. It reads the jobs submitted since then.
-SELECT count(*) AS n FROM (SELECT DISTINCT group_key FROM jobs WHERE created_at >= %(since)s
+-- many at once are a batch, not a stream. It reads at most :limit entries of the groups'
+-- newest-submit index (job_groups_submitted).
+SELECT count(*) AS n FROM (SELECT 1 FROM job_groups WHERE submitted_at >= %(since)s
                            LIMIT %(limit)s) AS recent;
 
 -- name: count_target_devices

@@ -34,10 +34,11 @@ ORDER BY t.test_path, d.target;
 -- name: add_queued_to_group
 -- A submit's jobs of one group: the group's row (made on its first job) and its queue count.
 INSERT INTO job_groups (group_key, target, app_version_id, org_id, queued, created_at,
-                        updated_at)
-VALUES (:group_key, :target, :app_version_id, :org_id, :count, :created_at, :now)
+                        updated_at, submitted_at)
+VALUES (:group_key, :target, :app_version_id, :org_id, :count, :created_at, :now, :now)
 ON CONFLICT (group_key) DO UPDATE SET
-    queued = queued + excluded.queued, updated_at = max(updated_at, excluded.updated_at);
+    queued = queued + excluded.queued, updated_at = max(updated_at, excluded.updated_at),
+    submitted_at = max(coalesce(submitted_at, excluded.submitted_at), excluded.submitted_at);
 
 -- name: add_queued_to_lane
 -- A submit's jobs of one lane: its counts (per priority, a JSON object from priority to
@@ -145,8 +146,9 @@ SELECT max(created_at) AS at FROM jobs;
 
 -- name: builds_submitted_since
 -- Groups (builds on a target) with a job submitted at or after :since, counted up to :limit:
--- many at once are a batch, not a stream. It reads the jobs submitted since then.
-SELECT count(*) AS n FROM (SELECT DISTINCT group_key FROM jobs WHERE created_at >= :since
+-- many at once are a batch, not a stream. It reads at most :limit entries of the groups'
+-- newest-submit index (job_groups_submitted).
+SELECT count(*) AS n FROM (SELECT 1 FROM job_groups WHERE submitted_at >= :since
                            LIMIT :limit) AS recent;
 
 -- name: count_target_devices
