@@ -36,7 +36,11 @@ For a device that asks for work:
    other target it joins only a build that would otherwise finish after the last target
    drains (any other join spends an install and buys no earlier end). The same holds while
    `batch_builds` builds or more were submitted within a typical test of the newest submit:
-   builds submitted together are waited on together (a stream brings one at a time).
+   builds submitted together are waited on together (a stream brings one at a time). While a
+   batch arrives, no idle device joins a build whose jobs are still being submitted (one
+   within `arriving_seconds`): the build's work and every target's drain are then known in
+   part, and an install spent on a part cannot be taken back; devices still start builds
+   nobody serves, and join once the build's submits stop (at their next claim).
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
@@ -99,6 +103,9 @@ class FairAffinityPolicy:
     test of the newest submit are a batch (a release run on every target, a nightly): builds
     submitted together are waited on together, so an idle device's joins serve when the
     batch ends, as once submits pause. A stream brings one build at a time."""
+    arriving_seconds: float = 2.0
+    """While a batch arrives, a build with a job submitted this recently is still arriving:
+    idle devices do not join it yet (about a claim poll: a device left idle asks again)."""
     batch_seconds: float = 90.0
     max_batch: int = 4
     preemption: bool = False
@@ -175,7 +182,8 @@ class FairAffinityPolicy:
             return None
         own = self._own_lane(lanes, ctx, bands)
         if own is None:
-            return self._by_band(lanes, ctx, bands, bar=self._idle_join_bar)
+            return self._by_band([lane for lane in lanes if not self._still_arriving(ctx, lane)],
+                                 ctx, bands, bar=self._idle_join_bar)
         mine = bands[own.key]
         shared = ctx.devices_per_group.get(own.group_key, 0) > 0
         if not shared and remaining_seconds(ctx, own) <= self.leave_installs * ctx.install_seconds:
@@ -205,6 +213,14 @@ class FairAffinityPolicy:
         if remaining_seconds(ctx, lane) / max(working, 1) < last:
             return float("inf")  # it finishes before the makespan anyway: spare the install
         return bar
+
+    def _still_arriving(self, ctx: ClaimContext, lane: LaneView) -> bool:
+        """While a batch arrives, a build other devices serve whose jobs are still being
+        submitted: an idle device does not join it yet (rule 4)."""
+        submitted = lane.newest_submitted_at
+        return (submitted is not None and ctx.builds_together >= self.batch_builds
+                and ctx.devices_per_group.get(lane.group_key, 0) > 0
+                and ctx.now - submitted < self.arriving_seconds)
 
     def weighs_drains(self, ctx: ClaimContext) -> bool:
         """Once submits pause -- nothing submitted for `quiet_tests` of the target's typical

@@ -37,6 +37,9 @@ class LaneView:
     """Submit time of the lane's oldest queued job, whatever its priority."""
     expected_seconds: float
     """Expected test time of all its queued jobs (from learned durations)."""
+    newest_submitted_at: float | None = None
+    """Submit time of the newest job of the lane's group (any org's, in any state): a build
+    still being submitted had one moments ago. None where a view leaves it out."""
 
     @property
     def queued(self) -> int:

@@ -21,11 +21,14 @@ POLICY = FairAffinityPolicy()
 
 
 def lane(app: str, *, org: str = "acme", priority: int = 3, queued: int = 5,
-         age: float = 600.0, work: float | None = None) -> LaneView:
+         age: float = 600.0, work: float | None = None, submitted: float | None = None
+         ) -> LaneView:
+    """`submitted`: seconds since the newest job of the build was submitted."""
     counts = [0] * 5
     counts[priority - 1] = queued
     return LaneView(f"emulator|{app}", org, app, "emulator", tuple(counts), NOW - age,
-                    NOW - age, 40.0 * queued if work is None else work)
+                    NOW - age, 40.0 * queued if work is None else work,
+                    None if submitted is None else NOW - submitted)
 
 
 def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | None = None,
@@ -114,6 +117,17 @@ def chosen(context: ClaimContext) -> str | None:
         (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
              typical=60, quiet=5, together=3, drains={"emulator": 60, "device": 1000}),
          "pair", "... but three builds at once are not yet a batch: the usual bar"),
+        (ctx(lane("worked", work=2000, submitted=1), working={"worked": 1}, quiet=1,
+             together=4), None,
+         "while a batch arrives, no device joins a build whose jobs are still being "
+         "submitted: its work is known only in part"),
+        (ctx(lane("worked", work=2000, submitted=3), working={"worked": 1}, quiet=1,
+             together=4), "worked", "... and joins it once its submits stop"),
+        (ctx(lane("worked", work=2000, submitted=1), lane("fresh", submitted=0.5),
+             working={"worked": 1}, quiet=0.5, together=4), "fresh",
+         "... while a build nobody serves still starts at once"),
+        (ctx(lane("worked", work=2000, submitted=1), working={"worked": 1}, quiet=1,
+             together=3), "worked", "a stream's build is joined while it arrives"),
         (ctx(lane("wide", queued=10, work=400), lane("pair", queued=1, work=60),
              working={"wide": 2, "pair": 1}, held={"wide": 80, "pair": 60}, typical=90),
          "pair", "the build with the largest gain is not worth an install, a smaller one is"),

@@ -108,9 +108,11 @@ WHERE id = %(job_id)s;
 
 -- name: ready_lanes
 -- The lanes of one target with queued jobs: what the scheduling policy sees (one row per
--- lane; the lane's head and oldest job are kept in it).
-SELECT l.*, l.head_created_at AS head_submitted_at, l.oldest_created_at AS oldest_submitted_at
-FROM job_lanes l
+-- lane; the lane's head and oldest job are kept in it, its group's newest submit in the
+-- group's row).
+SELECT l.*, l.head_created_at AS head_submitted_at, l.oldest_created_at AS oldest_submitted_at,
+       g.submitted_at AS newest_submitted_at
+FROM job_lanes l JOIN job_groups g ON g.group_key = l.group_key
 WHERE l.target = %(target)s AND l.queued > 0;
 
 -- name: queued_lane_seconds

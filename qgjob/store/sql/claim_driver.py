@@ -53,6 +53,7 @@ class SqlClaimDriver:
             head_submitted_at=r["head_submitted_at"],
             oldest_submitted_at=r["oldest_submitted_at"],
             expected_seconds=estimate(r["expected_seconds"]),
+            newest_submitted_at=r["newest_submitted_at"],
         ) for r in self.conn.run("ready_lanes", {"target": target})]
 
     def queued_lane_seconds(self, target: str) -> list[LaneSeconds]:
