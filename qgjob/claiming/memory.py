@@ -39,6 +39,8 @@ class _Lane:
     expected_seconds: float = 0.0
     order: list[tuple[ClaimKey, str]] = field(default_factory=list)
     ages: list[tuple[float, str]] = field(default_factory=list)
+    newest_submitted_at: float | None = None
+    """Its newest job's submit time, whatever became of the job."""
 
     def enter(self, job: Job) -> None:
         self.by_priority[job.priority] = self.by_priority.get(job.priority, 0) + 1
@@ -52,11 +54,11 @@ class _Lane:
         del self.order[bisect.bisect_left(self.order, (_claim_order(job), job.job_id))]
         del self.ages[bisect.bisect_left(self.ages, (job.created_at, job.job_id))]
 
-    def view(self, jobs: dict[str, Job], newest_submitted_at: float | None) -> LaneView:
+    def view(self, jobs: dict[str, Job]) -> LaneView:
         head = jobs[self.order[0][1]]
         return LaneView(self.group_key, self.org_id, self.app_version_id, self.target,
                         counts_by_priority(self.by_priority), head.created_at, self.ages[0][0],
-                        estimate(self.expected_seconds), newest_submitted_at)
+                        estimate(self.expected_seconds), self.newest_submitted_at)
 
 
 @dataclass
@@ -96,8 +98,6 @@ class MemoryQueue:
         self._running_on: dict[str, str] = {}
         self._submits: list[tuple[float, str]] = []
         """(created_at, group key) of every job, oldest first: the newest submit is the last."""
-        self._group_submitted: dict[str, float] = {}
-        """Per group: its newest job's submit time."""
 
     @contextmanager
     def write(self) -> Iterator[MemoryQueue]:
@@ -120,8 +120,6 @@ class MemoryQueue:
         for job in made:
             self.jobs[job.job_id] = job
             bisect.insort(self._submits, (job.created_at, job.group_key))
-            self._group_submitted[job.group_key] = max(
-                self._group_submitted.get(job.group_key, job.created_at), job.created_at)
         lanes: dict[tuple[str, str], list[Job]] = {}
         for job in made:
             lanes.setdefault((job.group_key, job.org_id), []).append(job)
@@ -132,6 +130,9 @@ class MemoryQueue:
             for job in lanes[key]:
                 lane.enter(replace(job, expected_seconds=0.0))
             lane.expected_seconds = lane.expected_seconds + total
+            newest = max(job.created_at for job in lanes[key])
+            if lane.newest_submitted_at is None or newest > lane.newest_submitted_at:
+                lane.newest_submitted_at = newest
         return made
 
     def record_install(self, target: str, seconds: float) -> None:
@@ -181,8 +182,7 @@ class MemoryQueue:
     # what the policy sees ---------------------------------------------------------------------
 
     def ready_lanes(self, target: str) -> list[LaneView]:
-        return [lane.view(self.jobs, self._group_submitted.get(lane.group_key))
-                for lane in self._lanes.values()
+        return [lane.view(self.jobs) for lane in self._lanes.values()
                 if lane.target == target and lane.order]
 
     def queued_lane_seconds(self, target: str) -> list[LaneSeconds]:

@@ -182,8 +182,8 @@ class FairAffinityPolicy:
             return None
         own = self._own_lane(lanes, ctx, bands)
         if own is None:
-            return self._by_band([lane for lane in lanes if not self._still_arriving(ctx, lane)],
-                                 ctx, bands, bar=self._idle_join_bar)
+            return self._by_band(self._joinable(ctx, lanes), ctx, bands,
+                                 bar=self._idle_join_bar)
         mine = bands[own.key]
         shared = ctx.devices_per_group.get(own.group_key, 0) > 0
         if not shared and remaining_seconds(ctx, own) <= self.leave_installs * ctx.install_seconds:
@@ -214,13 +214,16 @@ class FairAffinityPolicy:
             return float("inf")  # it finishes before the makespan anyway: spare the install
         return bar
 
-    def _still_arriving(self, ctx: ClaimContext, lane: LaneView) -> bool:
-        """While a batch arrives, a build other devices serve whose jobs are still being
-        submitted: an idle device does not join it yet (rule 4)."""
-        submitted = lane.newest_submitted_at
-        return (submitted is not None and ctx.builds_together >= self.batch_builds
-                and ctx.devices_per_group.get(lane.group_key, 0) > 0
-                and ctx.now - submitted < self.arriving_seconds)
+    def _joinable(self, ctx: ClaimContext, lanes: list[LaneView]) -> list[LaneView]:
+        """The lanes a device with nothing of its own may take: while a batch arrives, not a
+        build other devices serve whose jobs are still being submitted (rule 4), in every
+        band -- an urgent build is joined a claim poll later at most, on its full work."""
+        if ctx.builds_together < self.batch_builds:
+            return lanes
+        return [lane for lane in lanes
+                if not ctx.devices_per_group.get(lane.group_key, 0)
+                or lane.newest_submitted_at is None
+                or ctx.now - lane.newest_submitted_at >= self.arriving_seconds]
 
     def weighs_drains(self, ctx: ClaimContext) -> bool:
         """Once submits pause -- nothing submitted for `quiet_tests` of the target's typical

@@ -38,8 +38,10 @@ class LaneView:
     expected_seconds: float
     """Expected test time of all its queued jobs (from learned durations)."""
     newest_submitted_at: float | None = None
-    """Submit time of the newest job of the lane's group (any org's, in any state): a build
-    still being submitted had one moments ago. None where a view leaves it out."""
+    """Submit time of the lane's newest job (in any state): a build still being submitted had
+    one moments ago. Every store fills it; None only in views built by hand (tests,
+    benchmarks). Set by the replica that took the submit, so replicas' clocks should agree
+    to well within `FairAffinityPolicy.arriving_seconds`."""
 
     @property
     def queued(self) -> int:

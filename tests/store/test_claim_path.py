@@ -158,17 +158,17 @@ def test_the_view_counts_builds_submitted_together(store: Store) -> None:
     assert view.builds_together == 3  # a, b and c; "old" came 159 s before the newest
 
 
-def test_lanes_carry_their_builds_newest_submit(store: Store) -> None:
-    """A lane's view says when its build (any org's lane of it) last had a job submitted,
-    from a later submit too: a build still being submitted is not joined while a batch
-    arrives."""
+def test_lanes_carry_their_newest_submit(store: Store) -> None:
+    """A lane's view says when its newest job was submitted, whatever order submits come in:
+    a build still being submitted is not joined while a batch arrives."""
     agent = register(store, devices="emulator-1:emulator")
     store.insert_jobs([new_job(org_id="acme", at=T0), new_job(org_id="acme", at=T0 + 1)])
     store.insert_jobs([new_job(org_id="other", at=T0 + 5)])
+    store.insert_jobs([new_job(org_id="acme", at=T0 - 10)])  # a late submit of an old job
     view = claim(store, agent, at=T0 + 6).context
     assert view is not None
     assert {lane.org_id: lane.newest_submitted_at for lane in view.lanes} == {
-        "acme": T0 + 5, "other": T0 + 5}
+        "acme": T0 + 1, "other": T0 + 5}
 
 
 def test_a_job_at_the_window_edge_counts_and_one_before_it_does_not(store: Store) -> None:

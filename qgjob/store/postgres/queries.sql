@@ -45,13 +45,13 @@ ON CONFLICT (group_key) DO UPDATE SET
 
 -- name: add_queued_to_lane
 -- A submit's jobs of one lane: its counts (per priority, a jsonb object from priority to
--- count, added key by key), expected work, head and oldest job.
+-- count, added key by key), expected work, head, oldest and newest job.
 INSERT INTO job_lanes (group_key, org_id, target, app_version_id, queued_by_priority, queued,
                        expected_seconds, head_id, head_priority, head_created_at,
-                       oldest_created_at)
+                       oldest_created_at, newest_created_at)
 VALUES (%(group_key)s, %(org_id)s, %(target)s, %(app_version_id)s,
         %(queued_by_priority)s::jsonb, %(queued)s, %(expected_seconds)s, %(head_id)s,
-        %(head_priority)s, %(head_created_at)s, %(oldest_created_at)s)
+        %(head_priority)s, %(head_created_at)s, %(oldest_created_at)s, %(newest_created_at)s)
 ON CONFLICT (group_key, org_id) DO UPDATE SET
     queued_by_priority = (
         SELECT jsonb_object_agg(key, total)
@@ -72,7 +72,8 @@ ON CONFLICT (group_key, org_id) DO UPDATE SET
         WHERE id IS NOT NULL
         ORDER BY {claim_order}
         LIMIT 1),
-    oldest_created_at = least(job_lanes.oldest_created_at, EXCLUDED.oldest_created_at);
+    oldest_created_at = least(job_lanes.oldest_created_at, EXCLUDED.oldest_created_at),
+    newest_created_at = greatest(job_lanes.newest_created_at, EXCLUDED.newest_created_at);
 
 -- name: work_queued
 -- Tell every replica (their listeners) that `count` jobs of this build were queued.
@@ -108,11 +109,10 @@ WHERE id = %(job_id)s;
 
 -- name: ready_lanes
 -- The lanes of one target with queued jobs: what the scheduling policy sees (one row per
--- lane; the lane's head and oldest job are kept in it, its group's newest submit in the
--- group's row).
+-- lane; the lane's head, oldest and newest job are kept in it).
 SELECT l.*, l.head_created_at AS head_submitted_at, l.oldest_created_at AS oldest_submitted_at,
-       g.submitted_at AS newest_submitted_at
-FROM job_lanes l JOIN job_groups g ON g.group_key = l.group_key
+       l.newest_created_at AS newest_submitted_at
+FROM job_lanes l
 WHERE l.target = %(target)s AND l.queued > 0;
 
 -- name: queued_lane_seconds

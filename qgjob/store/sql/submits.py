@@ -23,7 +23,7 @@ from qgjob.store.sql.database import TransientConflict, Tx
 def _lane_params(jobs: Sequence[NewJob], prices: dict[_Test, float]
                  ) -> dict[str, Any]:
     """One lane's share of a submit: its counts per priority, expected work, head (the job a
-    claim takes next) and oldest job."""
+    claim takes next), oldest and newest job."""
     first = jobs[0]
     head = min(jobs, key=_claim_order)
     return {
@@ -34,7 +34,8 @@ def _lane_params(jobs: Sequence[NewJob], prices: dict[_Test, float]
         "expected_seconds": sum(prices[_test(job)] for job in jobs),
         "head_id": head.job_id, "head_priority": head.priority,
         "head_created_at": head.created_at,
-        "oldest_created_at": min(job.created_at for job in jobs)}
+        "oldest_created_at": min(job.created_at for job in jobs),
+        "newest_created_at": max(job.created_at for job in jobs)}
 
 
 def _claim_order(job: NewJob) -> ClaimKey:

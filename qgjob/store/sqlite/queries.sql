@@ -38,16 +38,18 @@ INSERT INTO job_groups (group_key, target, app_version_id, org_id, queued, creat
 VALUES (:group_key, :target, :app_version_id, :org_id, :count, :created_at, :now, :now)
 ON CONFLICT (group_key) DO UPDATE SET
     queued = queued + excluded.queued, updated_at = max(updated_at, excluded.updated_at),
+    -- max() of several values is NULL when any is: a row from before the column counts as new
     submitted_at = max(coalesce(submitted_at, excluded.submitted_at), excluded.submitted_at);
 
 -- name: add_queued_to_lane
 -- A submit's jobs of one lane: its counts (per priority, a JSON object from priority to
--- count, added key by key), expected work, head and oldest job.
+-- count, added key by key), expected work, head, oldest and newest job.
 INSERT INTO job_lanes (group_key, org_id, target, app_version_id, queued_by_priority, queued,
                        expected_seconds, head_id, head_priority, head_created_at,
-                       oldest_created_at)
+                       oldest_created_at, newest_created_at)
 VALUES (:group_key, :org_id, :target, :app_version_id, :queued_by_priority, :queued,
-        :expected_seconds, :head_id, :head_priority, :head_created_at, :oldest_created_at)
+        :expected_seconds, :head_id, :head_priority, :head_created_at, :oldest_created_at,
+        :newest_created_at)
 ON CONFLICT (group_key, org_id) DO UPDATE SET
     queued_by_priority = (
         SELECT json_group_object(key, total)
@@ -68,8 +70,12 @@ ON CONFLICT (group_key, org_id) DO UPDATE SET
         WHERE id IS NOT NULL
         ORDER BY {claim_order}
         LIMIT 1),
+    -- SQLite's min() and max() of several values are NULL when any is: a lane's row made
+    -- before the column was filled counts as the batch's
     oldest_created_at = min(coalesce(oldest_created_at, excluded.oldest_created_at),
-                            excluded.oldest_created_at);
+                            excluded.oldest_created_at),
+    newest_created_at = max(coalesce(newest_created_at, excluded.newest_created_at),
+                            excluded.newest_created_at);
 
 -- name: work_queued
 -- Other servers to tell that work appeared: none share a SQLite file's queue, and this server
@@ -107,11 +113,10 @@ WHERE id = :job_id;
 
 -- name: ready_lanes
 -- The lanes of one target with queued jobs: what the scheduling policy sees (one row per
--- lane; the lane's head and oldest job are kept in it, its group's newest submit in the
--- group's row).
+-- lane; the lane's head, oldest and newest job are kept in it).
 SELECT l.*, l.head_created_at AS head_submitted_at, l.oldest_created_at AS oldest_submitted_at,
-       g.submitted_at AS newest_submitted_at
-FROM job_lanes l JOIN job_groups g ON g.group_key = l.group_key
+       l.newest_created_at AS newest_submitted_at
+FROM job_lanes l
 WHERE l.target = :target AND l.queued > 0;
 
 -- name: queued_lane_seconds

@@ -1,5 +1,6 @@
-"""The simulator's in-memory driver counts builds submitted together as the SQL stores do
-(tests/store/test_claim_path.py): groups with a job at or after the bound, up to the cap."""
+"""The simulator's in-memory driver reads submits as the SQL stores do
+(tests/store/test_claim_path.py): it counts groups with a job at or after the bound, up to the
+cap, and each lane's view carries the lane's newest submit."""
 
 from __future__ import annotations
 
@@ -18,3 +19,12 @@ def test_groups_at_or_after_the_bound_are_counted_up_to_the_cap() -> None:
     assert queue.builds_submitted_since(T0, limit=32) == 4
     assert queue.builds_submitted_since(T0, limit=2) == 2
     assert queue.builds_submitted_since(T0 + 4, limit=32) == 0
+
+
+def test_a_lane_carries_its_newest_submit_whatever_order_submits_come_in() -> None:
+    queue = MemoryQueue()
+    queue.insert_jobs([new_job(org_id="acme", at=T0), new_job(org_id="acme", at=T0 + 1)])
+    queue.insert_jobs([new_job(org_id="other", at=T0 + 5)])
+    queue.insert_jobs([new_job(org_id="acme", at=T0 - 10)])  # a late submit of an old job
+    assert {lane.org_id: lane.newest_submitted_at for lane in queue.ready_lanes("emulator")} \
+        == {"acme": T0 + 1, "other": T0 + 5}
