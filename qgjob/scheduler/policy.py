@@ -21,8 +21,8 @@ For a device that asks for work:
    Work `cut_in_levels` bands more urgent takes it away (at a job boundary).
 4. Otherwise, band by band from the most urgent: a build nobody serves, the one that finishes
    soonest for its weight first (its remaining work over its weight: the fewest builds wait
-   behind a long one); else, of the builds whose finish this device brings forward by more
-   than its install is worth, the one it brings forward most. Worth, for a device with
+   behind a long one); else, of the builds whose finish this device brings forward by at
+   least what its install is worth, the one it brings forward most. Worth, for a device with
    nothing of its own to do: its install while one device runs the build alone (a serial
    chain, which a second device halves), and `idle_join_tests` of the target's typical test
    once two or more do (an install is priced at about a test's worth of turnaround, whatever
@@ -81,13 +81,13 @@ class FairAffinityPolicy:
     than this many times later than running on its share now."""
     lone_join_installs: float = 1.0
     """A device with no work of its own joins a build one device runs alone when that brings
-    the build's finish forward by more than this many installs (it wins back its install)."""
+    the build's finish forward by at least this many installs (it wins back its install)."""
     idle_join_tests: float = 1.0
-    """... and a build two or more devices run when that brings its finish forward by more
-    than this many of the target's typical tests (`ClaimContext.typical_test_seconds`)."""
+    """... and a build two or more devices run when that brings its finish forward by at
+    least this many of the target's typical tests (`ClaimContext.typical_test_seconds`)."""
     join_installs: float = 2.0
     """A device leaves its own build for more urgent work that others already serve only when
-    that brings the urgent build's finish forward by more than this many installs."""
+    that brings the urgent build's finish forward by at least this many installs."""
     leave_installs: float = 4.0
     """... and this many times as much when nobody else serves the build it leaves (which
     then needs installing again)."""
@@ -262,8 +262,12 @@ class FairAffinityPolicy:
         if unserved:
             return min(unserved, key=lambda lane: (self.start_order(ctx, lane),
                                                     lane.head_submitted_at, lane.key))
+        # A join that wins back exactly what it is worth is taken: the build ends no later,
+        # and its tests run side by side. Before anything has run every test is priced at
+        # one guess, so such ties are common at first (three tests of 60 s beside a 60 s
+        # BrowserStack install).
         worth = [(gain, lane) for lane in lanes
-                 if (gain := finish_gain(ctx, lane)) > bar(ctx, lane)]
+                 if (gain := finish_gain(ctx, lane)) > 0 and gain >= bar(ctx, lane)]
         if not worth:
             return None
         return max(worth, key=lambda pair: (pair[0], -pair[1].head_submitted_at))[1]

@@ -90,6 +90,9 @@ def chosen(context: ClaimContext) -> str | None:
              typical=60), "pair",
          "a build one device runs alone: joining wins back the install (40 s sooner, 20 s "
          "install), even when that is less than a typical test"),
+        (ctx(lane("tie", queued=1, work=40), working={"tie": 1}, held={"tie": 40}), "tie",
+         "a join that wins back exactly its install (20 s sooner for a 20 s install) is taken: "
+         "the build ends no later, its tests run side by side"),
         (ctx(lane("wide", queued=10, work=400), working={"wide": 2}, held={"wide": 80},
              typical=60), "wide",
          "two devices on it: joining brings it 73 s forward, more than a typical test"),
