@@ -96,8 +96,6 @@ class MemoryQueue:
         self._of_lease: dict[str, list[str]] = {}
         """Job ids of each lease, in the order they were assigned."""
         self._running_on: dict[str, str] = {}
-        self._submits: list[tuple[float, str]] = []
-        """(created_at, group key) of every job, oldest first: the newest submit is the last."""
 
     @contextmanager
     def write(self) -> Iterator[MemoryQueue]:
@@ -119,7 +117,6 @@ class MemoryQueue:
         made = [self._priced(job) for job in jobs]
         for job in made:
             self.jobs[job.job_id] = job
-            bisect.insort(self._submits, (job.created_at, job.group_key))
         lanes: dict[tuple[str, str], list[Job]] = {}
         for job in made:
             lanes.setdefault((job.group_key, job.org_id), []).append(job)
@@ -242,15 +239,17 @@ class MemoryQueue:
         return sorted({lane.target for lane in self._lanes.values() if lane.order})
 
     def last_submit_at(self) -> float | None:
-        return self._submits[-1][0] if self._submits else None
+        return max(self._newest_submits(), default=None)
 
     def builds_submitted_since(self, since: float, limit: int) -> int:
-        groups: set[str] = set()
-        for created_at, group_key in reversed(self._submits):
-            if created_at < since or len(groups) >= limit:
-                break
-            groups.add(group_key)
-        return len(groups)
+        # A group had a job at or after `since` exactly when one of its lanes' newest did.
+        groups = {lane.group_key for lane in self._lanes.values()
+                  if lane.newest_submitted_at is not None and lane.newest_submitted_at >= since}
+        return min(len(groups), limit)
+
+    def _newest_submits(self) -> Iterator[float]:
+        return (lane.newest_submitted_at for lane in self._lanes.values()
+                if lane.newest_submitted_at is not None)
 
     def running_jobs(self, target: str) -> list[RunningJob]:
         running = [job for job in self.jobs.values()

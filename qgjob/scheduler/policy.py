@@ -218,7 +218,7 @@ class FairAffinityPolicy:
         """The lanes a device with nothing of its own may take: while a batch arrives, not a
         build other devices serve whose jobs are still being submitted (rule 4), in every
         band -- an urgent build is joined a claim poll later at most, on its full work."""
-        if ctx.builds_together < self.batch_builds:
+        if not self._batch_arrives(ctx):
             return lanes
         return [lane for lane in lanes
                 if not ctx.devices_per_group.get(lane.group_key, 0)
@@ -233,7 +233,11 @@ class FairAffinityPolicy:
         if ctx.last_submit_at is None:
             return False
         return (ctx.now - ctx.last_submit_at >= self.quiet_tests * ctx.typical_test_seconds
-                or ctx.builds_together >= self.batch_builds)
+                or self._batch_arrives(ctx))
+
+    def _batch_arrives(self, ctx: ClaimContext) -> bool:
+        """`batch_builds` builds or more were submitted together and are the newest work."""
+        return ctx.builds_together >= self.batch_builds
 
     def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
                  bar: JoinBar) -> LaneView | None:

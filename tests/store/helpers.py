@@ -9,6 +9,7 @@ from qgjob.domain.models import DeviceSpec, Job
 from qgjob.scheduler.views import ClaimContext, FleetRules, JobView, LaneChoice, LaneView
 from qgjob.store import open_store, sqlfiles
 from qgjob.store.base import ClaimResult, Store, Transitioned
+from qgjob.store.sql.database import Tx
 from tests.factories import T0
 
 
@@ -97,3 +98,11 @@ def store_before(backend: str, url: str, last: int, monkeypatch: pytest.MonkeyPa
             yield old
         finally:
             old.close()
+
+
+def insert_row(tx: Tx, table: str, row: dict[str, object],
+               casts: dict[str, str] | None = None) -> None:
+    """One row written as is (`casts`: SQL appended to a column's placeholder, such as
+    `::jsonb`): a row as an earlier release wrote it, which today's queries no longer do."""
+    values = ", ".join(tx.param(name) + (casts or {}).get(name, "") for name in row)
+    tx.run_sql(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({values})", row)

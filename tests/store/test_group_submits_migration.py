@@ -15,7 +15,7 @@ from qgjob.store import open_store
 from qgjob.store.sql.database import Tx
 from tests.factories import T0, new_job
 from tests.postgres import BACKENDS, database_url
-from tests.store.helpers import LEASE, RULES, register, store_before
+from tests.store.helpers import LEASE, RULES, insert_row, register, store_before
 
 LAST_OLD = {"sqlite": 12, "postgres": 11}
 """The last migration of each dialect before job_groups.submitted_at."""
@@ -70,16 +70,10 @@ def _submit_as_before(tx: Tx, jsonb: str) -> None:
         group = {"group_key": job.group_key, "target": job.target, "app_version_id": app,
                  "org_id": job.org_id, "queued": len(times), "created_at": min(times),
                  "updated_at": max(times)}
-        _insert(tx, "job_groups", group)
+        insert_row(tx, "job_groups", group)
         lane = {"group_key": job.group_key, "org_id": job.org_id, "target": job.target,
                 "app_version_id": app, "queued_by_priority": json.dumps({"3": len(times)}),
                 "queued": len(times), "expected_seconds": 60.0 * len(times),
                 "head_id": heads[app], "head_priority": job.priority,
                 "head_created_at": min(times), "oldest_created_at": min(times)}
-        _insert(tx, "job_lanes", lane, casts={"queued_by_priority": jsonb})
-
-
-def _insert(tx: Tx, table: str, row: dict[str, object], casts: dict[str, str] | None = None
-            ) -> None:
-    values = ", ".join(tx.param(name) + (casts or {}).get(name, "") for name in row)
-    tx.run_sql(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({values})", row)
+        insert_row(tx, "job_lanes", lane, casts={"queued_by_priority": jsonb})

@@ -14,7 +14,7 @@ from qgjob.store import open_store
 from qgjob.store.sql.database import Tx
 from tests.factories import T0, new_job
 from tests.postgres import BACKENDS, database_url
-from tests.store.helpers import RULES, claim, register, store_before
+from tests.store.helpers import RULES, claim, insert_row, register, store_before
 
 LAST_OLD = {"sqlite": 11, "postgres": 10}
 """Where each dialect's lanes still had queued_p1 … queued_p5."""
@@ -66,8 +66,7 @@ def _submit_as_before(tx: Tx, jobs: list) -> None:  # type: ignore[type-arg]
              "app_version_id": first.app_version_id, "org_id": first.org_id,
              "queued": len(jobs), "created_at": first.created_at,
              "updated_at": jobs[-1].created_at}
-    tx.run_sql(f"INSERT INTO job_groups ({', '.join(group)}) "
-               f"VALUES ({', '.join(tx.param(name) for name in group)})", group)
+    insert_row(tx, "job_groups", group)
     head = min(jobs, key=lambda j: claim_key(j.priority, j.created_at, j.job_id))
     columns = {"group_key": first.group_key, "org_id": first.org_id, "target": first.target,
                "app_version_id": first.app_version_id,
@@ -75,5 +74,4 @@ def _submit_as_before(tx: Tx, jobs: list) -> None:  # type: ignore[type-arg]
                "queued": len(jobs), "expected_seconds": 60.0 * len(jobs),
                "head_id": head.job_id, "head_priority": head.priority,
                "head_created_at": head.created_at, "oldest_created_at": first.created_at}
-    tx.run_sql(f"INSERT INTO job_lanes ({', '.join(columns)}) "
-               f"VALUES ({', '.join(tx.param(name) for name in columns)})", columns)
+    insert_row(tx, "job_lanes", columns)
