@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.common import print_table, seed_count, write_result
-from benchmarks.goals import goals
-from benchmarks.sweep import VARIANTS, baselines_of, varied
+from benchmarks.goals import baselines, goals
+from benchmarks.sweep import VARIANTS, varied
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import generate
@@ -305,7 +305,7 @@ def events_of(trace: Trace, chosen: list[Point]) -> list[dict[str, Any]]:
 def judged(args: tuple[str, int, str | None]) -> dict[str, Any]:
     kind, seed, variant = args
     trace = parse_trace(varied(generate(kind, seed), variant))
-    base = baselines_of(trace)
+    base = baselines(trace)
     ours = summarize(trace, "qgjob", Simulator(trace, FairAffinityPolicy()).run().events)
     found = frontiers(trace)
     if kind == "steady":  # its P5 goal is left out: a handful of jobs is a build or two

@@ -44,8 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.common import print_table, seed_count, write_result
-from benchmarks.goals import goals
-from benchmarks.sweep import baselines_of
+from benchmarks.goals import baselines, goals
 from qgjob.scheduler.durations import DurationModel
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
@@ -196,7 +195,7 @@ def _start(device: Device, devices: list[Device], stream: Stream, urgent: set[Bu
 def judged(args: tuple[str, int]) -> dict[str, Any]:
     kind, seed = args
     trace = parse_trace(generate(kind, seed))
-    base = baselines_of(trace)
+    base = baselines(trace)
 
     def checks(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
         summary: Summary = summarize(trace, name, events)

@@ -22,9 +22,8 @@ from dataclasses import fields, replace
 from typing import Any
 
 from benchmarks.common import print_table, seed_count, write_result
-from benchmarks.goals import HOLDS_SHARE, goals
+from benchmarks.goals import HOLDS_SHARE, baselines, goals
 from qgjob.scheduler.policy import FairAffinityPolicy
-from qgjob.scheduler.registry import policy_named
 from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import KINDS, generate
 from qgjob.sim.metrics import Summary, summarize
@@ -72,13 +71,6 @@ _BASELINES: dict[tuple[str, int, str | None], dict[str, Summary]] = {}
 """Each worker's baseline runs, kept: they do not change with the policy's constants."""
 
 
-def baselines_of(trace: Trace) -> dict[str, Summary]:
-    """FIFO's and FIFO-with-affinity's schedules of the trace, summarised: what the goals
-    weigh the policy against."""
-    return {name: summarize(trace, name, Simulator(trace, policy_named(name)).run().events)
-            for name in ("fifo", "fifo-affinity")}
-
-
 def judge(args: tuple[str, int, str | None, dict[str, Any]]) -> dict[str, Any]:
     kind, seed, variant, knobs = args
     trace = parse_trace(varied(generate(kind, seed), variant))
@@ -86,10 +78,10 @@ def judge(args: tuple[str, int, str | None, dict[str, Any]]) -> dict[str, Any]:
     ours = summarize(trace, "qgjob", Simulator(trace, replace(FairAffinityPolicy(), **knobs))
                      .run().events)
     elapsed = time.perf_counter() - started
-    baselines = _BASELINES.get((kind, seed, variant))
-    if baselines is None:
-        baselines = _BASELINES[(kind, seed, variant)] = baselines_of(trace)
-    checks = goals(kind, ours, baselines["fifo"], baselines["fifo-affinity"])
+    base = _BASELINES.get((kind, seed, variant))
+    if base is None:
+        base = _BASELINES[(kind, seed, variant)] = baselines(trace)
+    checks = goals(kind, ours, base["fifo"], base["fifo-affinity"])
     return {"kind": kind, "seed": seed, "variant": variant, "knobs": knobs,
             "met": all(c["met"] for c in checks), "goals": checks,
             "load": round(offered_load(trace), 3), "seconds": round(elapsed, 3)}
