@@ -13,15 +13,15 @@ from qgjob.sim.trace import parse_trace
 
 
 def _trace() -> dict[str, Any]:
-    # One emulator; build b1's test fails once, and b2 is queued behind it.
-    def job(n: int, app: str, outcomes: list[str]) -> dict[str, Any]:
+    # One emulator; build b1's test fails once, and b2, submitted a second later, waits.
+    def job(n: int, app: str, at: float, outcomes: list[str]) -> dict[str, Any]:
         return {"id": f"j{n}", "org_id": "acme", "app_version_id": app,
                 "test_path": f"t{n}.js", "target": "emulator", "priority": 3,
-                "submit_at": 0.0, "duration": 10.0, "outcomes": outcomes}
+                "submit_at": at, "duration": 10.0, "outcomes": outcomes}
 
     return {"name": "retry", "install_seconds": {"emulator": 20.0}, "max_attempts": 3,
             "devices": [{"id": "emulator-1", "target": "emulator"}],
-            "jobs": [job(1, "b1", ["fail", "pass"]), job(2, "b2", ["pass"])]}
+            "jobs": [job(1, "b1", 0.0, ["fail", "pass"]), job(2, "b2", 1.0, ["pass"])]}
 
 
 def test_a_baselines_failed_attempt_runs_again_at_once_on_the_build_it_holds() -> None:
