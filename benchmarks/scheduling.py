@@ -47,13 +47,17 @@ def _generated(args: tuple[str, int]) -> dict[str, Any]:
     return {"kind": kind, "seed": seed, "met": all(c["met"] for c in checks), "goals": checks}
 
 
-def main() -> None:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="scheduling quality in virtual time")
     parser.add_argument("--traces", type=Path, default=DEFAULT_TRACES)
     parser.add_argument("--seeds", type=at_least(0), default=10,
                         help="generated traces per kind (0 to skip)")
     parser.add_argument("--gantt", type=Path, help="folder to draw Gantt charts into")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = arguments()
 
     rows, results, checks = [], [], []
     for path in sorted(args.traces.glob("*.json")):

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from benchmarks.common import at_least, seed_count
+from benchmarks.scheduling import arguments
 
 
 def test_a_count_is_a_whole_number_of_at_least_its_minimum() -> None:
@@ -31,3 +32,10 @@ def test_a_benchmark_refuses_a_count_it_cannot_run(module: str, option: str,
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith(f"{module}.py: error: argument {option}:")
     assert "Traceback" not in result.stderr
+
+
+def test_the_scheduling_benchmark_runs_the_example_traces_alone_with_no_seeds() -> None:
+    # The README's command: `python -m benchmarks.scheduling --seeds 0 --gantt docs`.
+    assert arguments(["--seeds", "0", "--gantt", "docs"]).seeds == 0
+    with pytest.raises(SystemExit):
+        arguments(["--seeds", "-1"])
