@@ -1,6 +1,7 @@
 """The scheduling goals of issue 15, per kind of trace: each a ratio of the policy's figure to
-a bound or a baseline on the same trace, with its limit. A kind holds when at least 80 % of
-its traces meet every goal and the median of every ratio does."""
+a bound or a baseline on the same trace, with its limit, and the baseline schedules they are
+weighed against. A kind holds when at least 80 % of its traces meet every goal and the median
+of every ratio does."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import at_least, print_table, write_result
-from benchmarks.goals import BASELINE_RETRY, goals
+from benchmarks.goals import baseline_events, goals
 from qgjob.scheduler.registry import POLICY_NAMES, policy_named
 from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import KINDS, generate
@@ -30,13 +30,13 @@ README's figures are theirs. `--traces DIR` runs on others."""
 
 
 def run(trace: Trace, policy: str) -> tuple[Summary, list[dict[str, Any]], float]:
-    """The policy's schedule of the trace: qgjob's as the server runs it, a baseline's with
-    ideal retries (`benchmarks.goals.BASELINE_RETRY`)."""
-    retry = None if policy == "qgjob" else BASELINE_RETRY
+    """The policy's schedule of the trace: qgjob's as the server runs it, a baseline's as the
+    goals weigh it (`benchmarks.goals.baseline_events`)."""
     started = time.perf_counter()
-    result = Simulator(trace, policy_named(policy), retry=retry).run()
+    events = (Simulator(trace, policy_named(policy)).run().events if policy == "qgjob"
+              else baseline_events(trace, policy))
     elapsed = time.perf_counter() - started
-    return summarize(trace, policy, result.events), result.events, elapsed
+    return summarize(trace, policy, events), events, elapsed
 
 
 def _generated(args: tuple[str, int]) -> dict[str, Any]:

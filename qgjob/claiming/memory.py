@@ -239,17 +239,14 @@ class MemoryQueue:
         return sorted({lane.target for lane in self._lanes.values() if lane.order})
 
     def last_submit_at(self) -> float | None:
-        return max(self._newest_submits(), default=None)
+        return max((lane.newest_submitted_at for lane in self._lanes.values()
+                    if lane.newest_submitted_at is not None), default=None)
 
     def builds_submitted_since(self, since: float, limit: int) -> int:
         # A group had a job at or after `since` exactly when one of its lanes' newest did.
         groups = {lane.group_key for lane in self._lanes.values()
                   if lane.newest_submitted_at is not None and lane.newest_submitted_at >= since}
         return min(len(groups), limit)
-
-    def _newest_submits(self) -> Iterator[float]:
-        return (lane.newest_submitted_at for lane in self._lanes.values()
-                if lane.newest_submitted_at is not None)
 
     def running_jobs(self, target: str) -> list[RunningJob]:
         running = [job for job in self.jobs.values()
