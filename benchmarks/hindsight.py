@@ -61,21 +61,35 @@ Build = tuple[str, str, str]
 """Org, app and target: a build as the goals count builds."""
 
 
+@dataclass(frozen=True)
+class Foresight:
+    """What the planner knows ahead of each attempt: the test's true length (else it learns
+    lengths as the server does), and how many attempts the job needs (else it expects each
+    queued attempt to be the last, as the server does)."""
+    lengths: bool
+    failures: bool
+
+
+HINDSIGHT = Foresight(lengths=True, failures=True)
+ONLINE = Foresight(lengths=False, failures=False)
+
+
 @dataclass
 class Stream:
     """The planner's view of a trace as it unfolds."""
     trace: Trace
-    hindsight: bool
+    foresight: Foresight
     queued: dict[Build, list[TraceJob]] = field(default_factory=lambda: defaultdict(list))
     attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     lengths: DurationModel = field(default_factory=DurationModel)
 
     def expected(self, job: TraceJob) -> float:
         """What the planner takes the job's remaining attempts to need."""
-        if self.hindsight:
-            left = job.attempts_needed(self.trace.max_attempts) - self.attempts[job.job_id]
-            return job.duration * left
-        return self.lengths.estimate((job.org_id, job.test_path, job.target))
+        length = job.duration if self.foresight.lengths \
+            else self.lengths.estimate((job.org_id, job.test_path, job.target))
+        if not self.foresight.failures:
+            return length
+        return length * (job.attempts_needed(self.trace.max_attempts) - self.attempts[job.job_id])
 
     def finished(self, job: TraceJob) -> None:
         """An attempt ended: learn its length (without hindsight, the only lengths known)."""
@@ -96,9 +110,9 @@ def build_of(job: TraceJob) -> Build:
     return (job.org_id, job.app_version_id, job.target)
 
 
-def plan(trace: Trace, cap_seconds: float, hindsight: bool) -> list[dict[str, Any]]:
+def plan(trace: Trace, cap_seconds: float, foresight: Foresight) -> list[dict[str, Any]]:
     """The rule's schedule of the whole trace, as the simulator's events."""
-    stream = Stream(trace, hindsight)
+    stream = Stream(trace, foresight)
     devices = [Device(d.device_id, d.target) for d in trace.devices]
     on_target = Counter(d.target for d in trace.devices)
     urgent = {build_of(j) for j in trace.jobs if j.priority >= FairAffinityPolicy.urgent_priority}
@@ -201,15 +215,21 @@ def judged(args: tuple[str, int]) -> dict[str, Any]:
         summary: Summary = summarize(trace, name, events)
         return goals(kind, summary, base["fifo"], base["fifo-affinity"])
 
-    per_price = {price: checks(plan(trace, price, hindsight=True), "hindsight")
+    per_price = {price: checks(plan(trace, price, HINDSIGHT), "hindsight")
                  for price in CAP_SECONDS}
     best = max(CAP_SECONDS, key=lambda p: (all(c["met"] for c in per_price[p]),
                                            -max(c["value"] / c["limit"] for c in per_price[p])))
     return {"kind": kind, "seed": seed, "best_price": best,
             "rows": {"hindsight, price per trace": per_price[best],
                      f"hindsight, {ONE_PRICE:.0f} s for all": per_price[ONE_PRICE],
+                     f"true lengths, failures unforeseen, {ONE_PRICE:.0f} s for all":
+                         checks(plan(trace, ONE_PRICE, Foresight(lengths=True, failures=False)),
+                                "lengths"),
+                     f"learned lengths, failures foreseen, {ONE_PRICE:.0f} s for all":
+                         checks(plan(trace, ONE_PRICE, Foresight(lengths=False, failures=True)),
+                                "failures"),
                      f"learned lengths, {ONE_PRICE:.0f} s for all":
-                         checks(plan(trace, ONE_PRICE, hindsight=False), "online"),
+                         checks(plan(trace, ONE_PRICE, ONLINE), "online"),
                      "qgjob": checks(Simulator(trace, FairAffinityPolicy()).run().events,
                                      "qgjob")}}
 

@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks import common
 from benchmarks.common import seed_count
-from benchmarks.hindsight import Stream, plan
+from benchmarks.hindsight import HINDSIGHT, ONLINE, Foresight, Stream, plan
 from qgjob.scheduler.durations import DEFAULT_SECONDS
 from qgjob.sim.generate import brief_example, generate
 from qgjob.sim.metrics import lower_bound, summarize
@@ -23,8 +23,9 @@ from qgjob.sim.trace import parse_trace
 
 def test_every_job_runs_every_attempt_it_needs_on_a_device_of_its_target() -> None:
     trace = parse_trace(generate("steady", 3))
-    for hindsight in (True, False):
-        events = plan(trace, 70.0, hindsight)
+    for foresight in (HINDSIGHT, ONLINE, Foresight(lengths=True, failures=False),
+                      Foresight(lengths=False, failures=True)):
+        events = plan(trace, 70.0, foresight)
         summary = summarize(trace, "planner", events)
         assert summary.passed + summary.failed == len(trace.jobs)
         targets = {d.device_id: d.target for d in trace.devices}
@@ -45,7 +46,7 @@ def test_a_device_never_runs_two_things_at_once_and_installs_before_it_tests() -
     installed: dict[str, str] = {}
     free: dict[str, float] = defaultdict(float)
     apps = {j.job_id: j.app_version_id for j in trace.jobs}
-    for event in sorted(plan(trace, 40.0, hindsight=False),
+    for event in sorted(plan(trace, 40.0, ONLINE),
                         key=lambda e: (e["start"], e["kind"] == "test")):
         assert event["start"] >= free[event["device"]] - 1e-9
         free[event["device"]] = event["end"]
@@ -57,14 +58,14 @@ def test_a_device_never_runs_two_things_at_once_and_installs_before_it_tests() -
 
 def test_a_higher_price_per_install_spends_fewer_installs() -> None:
     trace = parse_trace(generate("steady", 3))
-    cheap = summarize(trace, "planner", plan(trace, 20.0, hindsight=True))
-    dear = summarize(trace, "planner", plan(trace, 200.0, hindsight=True))
+    cheap = summarize(trace, "planner", plan(trace, 20.0, HINDSIGHT))
+    dear = summarize(trace, "planner", plan(trace, 200.0, HINDSIGHT))
     assert dear.installs < cheap.installs
 
 
 def test_the_brief_example_meets_its_bound() -> None:
     trace = parse_trace(brief_example())
-    summary = summarize(trace, "planner", plan(trace, 1.0, hindsight=True))
+    summary = summarize(trace, "planner", plan(trace, 1.0, HINDSIGHT))
     assert summary.makespan == lower_bound(trace)
 
 
@@ -80,7 +81,7 @@ def test_without_hindsight_lengths_are_learned_as_the_server_learns_them() -> No
     """A test is priced per target; one new to a target with the org's time for it elsewhere;
     one never run anywhere with the target's mean so far."""
     trace = parse_trace(generate("burst", 1))
-    stream = Stream(trace, hindsight=False)
+    stream = Stream(trace, ONLINE)
     login = replace(trace.jobs[0], target="emulator", duration=40.0)
     assert stream.expected(login) == DEFAULT_SECONDS
     stream.finished(login)
@@ -89,6 +90,21 @@ def test_without_hindsight_lengths_are_learned_as_the_server_learns_them() -> No
     other_test = replace(login, test_path="tests/never-run.spec.js")
     assert stream.expected(other_test) == 40.0  # the emulator's mean so far
     assert stream.expected(replace(other_test, target="device")) == DEFAULT_SECONDS
+
+
+def test_foreseen_failures_count_every_attempt_a_job_still_needs() -> None:
+    """Foreseeing failures prices a job at its length times the attempts it still needs;
+    unforeseen, at one attempt, whether the length is true or learned."""
+    trace = parse_trace(generate("burst", 1))
+    broken = replace(trace.jobs[0], duration=30.0, outcomes=("fail", "fail", "fail"))
+    assert broken.attempts_needed(trace.max_attempts) == 3
+    foreseen = Stream(trace, Foresight(lengths=True, failures=True))
+    assert foreseen.expected(broken) == 90.0
+    foreseen.attempts[broken.job_id] = 1
+    assert foreseen.expected(broken) == 60.0
+    assert Stream(trace, Foresight(lengths=True, failures=False)).expected(broken) == 30.0
+    learned = Stream(trace, Foresight(lengths=False, failures=True))
+    assert learned.expected(broken) == 3 * DEFAULT_SECONDS
 
 
 def test_figures_from_an_uncommitted_tree_say_so(tmp_path: Path,
