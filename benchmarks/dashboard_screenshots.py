@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+from playwright.sync_api import ViewportSize
 
 from tests.agent_thread import running_agent
 from tests.browser import chromium, chromium_path
@@ -28,7 +29,7 @@ DEVICES = "emulator:5,device:2,browserstack:2"
 ORGS = ["qualgent", "acme", "globex"]
 TESTS = ["onboarding", "login", "checkout", "search", "profile", "settings", "payments",
          "cart", "share", "logout"]
-VIEWPORT = {"width": 1440, "height": 1000}
+VIEWPORT: ViewportSize = {"width": 1440, "height": 1000}
 SUITE = ["tests/onboarding.spec.js", "tests/login.spec.js", "tests/checkout.spec.js",
          "tests/search.spec.js", "tests/profile.spec.js", "tests/settings.spec.js"]
 

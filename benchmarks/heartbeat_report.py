@@ -99,4 +99,4 @@ def others(seen: dict[str, Any]) -> float:
     """CPU the machine spent outside the benchmark's processes (other work sharing it)."""
     ours = (sum(r["cpu_share_of_a_core"] for r in seen["replicas"])
             + seen["postgres_cpu_share_of_a_core"] + seen["generator_cpu_share_of_a_core"])
-    return max(0.0, seen["machine_busy_share"] * seen["cores"] - ours)
+    return max(0.0, float(seen["machine_busy_share"] * seen["cores"] - ours))

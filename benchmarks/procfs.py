@@ -74,7 +74,7 @@ def connections_to(pid: int, port: int) -> int:
 
 
 def socket_inodes(pid: int) -> set[str]:
-    inodes = set()
+    inodes: set[str] = set()
     try:
         descriptors = list(os.scandir(f"/proc/{pid}/fd"))
     except OSError:

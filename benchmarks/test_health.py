@@ -26,6 +26,7 @@ benchmarks/results/test_health-<attempts>.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sys
 import tempfile
@@ -38,9 +39,9 @@ from typing import Any
 
 from benchmarks.common import at_least, percentile, print_table, write_result
 from benchmarks.stores import DEFAULT_PG, database
-from qgjob.domain.attempts import Outcome, RetryPolicy, after_attempt
+from qgjob.domain.attempts import Outcome, RetryPolicy, Verdict, after_attempt
 from qgjob.domain.health import TestKey, TestQuery, TestRun, TestSummary, record
-from qgjob.domain.models import DeviceSpec, NewJob, group_key_for
+from qgjob.domain.models import DeviceSpec, Job, NewJob, group_key_for
 from qgjob.domain.stats import epoch_hour, wait_bucket
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import FleetRules
@@ -213,6 +214,11 @@ def queries(store: Store, history: History, repeat: int) -> dict[str, dict[str, 
     }
 
 
+def _verdict(job: Job, outcome: Outcome, at: float, retry: RetryPolicy) -> Verdict:
+    """The server's decision on a finished attempt (the retry's jitter drawn as 0.5)."""
+    return after_attempt(job, outcome, "boom", at, retry, 0.5)
+
+
 def writes(store: Store, count: int) -> dict[str, float]:
     """Real attempts of existing tests on a new build, each folded into the history."""
     rules, policy = FleetRules(), FairAffinityPolicy()
@@ -236,8 +242,8 @@ def writes(store: Store, count: int) -> dict[str, float]:
             end = now + 1
             began = time.perf_counter()
             store.finish_attempt(job.job_id, lease, started.attempts, outcome, "boom", end,
-                                 lambda j, o=outcome, at=end: after_attempt(j, o, "boom", at,
-                                                                            retry, 0.5))
+                                 functools.partial(_verdict, outcome=outcome, at=end,
+                                                   retry=retry))
             samples.append((time.perf_counter() - began) * 1000)
     return {"p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95),
             "max_ms": max(samples), "samples": len(samples)}
