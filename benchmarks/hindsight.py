@@ -24,7 +24,10 @@ finished attempts with the server's model (`qgjob.scheduler.durations.DurationMo
 mean per target, a test new to a target priced with its time on the org's other targets, one
 never run anywhere with the target's mean so far), asked afresh at every decision where the
 server prices a queued job at submit and re-prices it only when its estimate moves by more
-than a quarter; and it uses one price for every trace.
+than a quarter; and it uses one price for every trace. Between the two, `Foresight` gives it
+one of the two ahead: true lengths without knowing which attempts fail, or which attempts
+fail with learned lengths, so a gap between hindsight and learning can be put down to one or
+the other.
 
     python -m benchmarks.hindsight [--kind steady] [--seeds 100] [--first 1]
 
@@ -92,7 +95,8 @@ class Stream:
         return length * (job.attempts_needed(self.trace.max_attempts) - self.attempts[job.job_id])
 
     def finished(self, job: TraceJob) -> None:
-        """An attempt ended: learn its length (without hindsight, the only lengths known)."""
+        """An attempt ended: learn its length (the only lengths known unless they are
+        foreseen)."""
         self.lengths.observe((job.org_id, job.test_path, job.target), job.duration)
 
 
