@@ -154,6 +154,8 @@ def _split_bound(jobs: list[TraceJob], work: dict[str, float], machines: int,
         per_app[job.app_version_id] += work[job.job_id]
 
     def fits(horizon: float) -> bool:
+        if horizon <= install:
+            return False  # a device installs before it tests: nothing fits in that time
         need = sum(p + install * math.ceil(p / (horizon - install)) for p in per_app.values())
         return need <= machines * horizon
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY, PRIORITIES, TARGETS
+from qgjob.protocol.limits import MAX_ATTEMPTS
 from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
+
+MAX_SECONDS = 1e8
+"""The longest time a trace may state (a submit, a duration, an install): about three years.
+Past it, seconds held as floats lose the precision that leases and heartbeats in virtual time
+need (at 1e300 s a 30 s lease ends when it starts)."""
 
 
 class TraceError(ValueError):
@@ -67,13 +74,12 @@ def parse_trace(raw: Any, default_name: str = "trace") -> Trace:
     if not isinstance(raw, dict):
         raise TraceError("a trace is a JSON object with devices and jobs")
     install = raw.get("install_seconds", dict(DEFAULT_INSTALL_SECONDS))
-    if not isinstance(install, dict) or not all(
-        _number(v) and v >= 0 for v in install.values()
-    ):
-        raise TraceError("install_seconds must map targets to non-negative numbers")
+    if not isinstance(install, dict) or not all(_seconds(v) for v in install.values()):
+        raise TraceError(f"install_seconds must map targets to numbers 0-{MAX_SECONDS:.0e}")
     max_attempts = raw.get("max_attempts", 3)
-    if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
-        raise TraceError("max_attempts must be a positive integer")
+    if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) \
+            or not 1 <= max_attempts <= MAX_ATTEMPTS:
+        raise TraceError(f"max_attempts must be an integer 1-{MAX_ATTEMPTS} (as a submit's)")
     devices = tuple(_device(i, d) for i, d in enumerate(_list(raw, "devices")))
     if not devices:
         raise TraceError("devices: at least one device is needed")
@@ -99,8 +105,10 @@ def _list(raw: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _seconds(value: Any) -> bool:
+    """A JSON number from 0 to `MAX_SECONDS` (Python's json also reads NaN and Infinity)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and math.isfinite(value) and 0 <= value <= MAX_SECONDS
 
 
 def _device(index: int, raw: Any) -> TraceDevice:
@@ -123,8 +131,8 @@ def _job(index: int, raw: Any) -> TraceJob:
         raise TraceError(f"{where}: priority must be an integer "
                          f"{MIN_PRIORITY}-{MAX_PRIORITY}")
     for key in ("submit_at", "duration"):
-        if not _number(raw.get(key)) or raw[key] < 0:
-            raise TraceError(f"{where}: {key} must be a non-negative number")
+        if not _seconds(raw.get(key)):
+            raise TraceError(f"{where}: {key} must be a number of seconds 0-{MAX_SECONDS:.0e}")
     outcomes = raw.get("outcomes", ["pass"])
     if (not isinstance(outcomes, list) or not outcomes
             or any(o not in ("pass", "fail") for o in outcomes)):

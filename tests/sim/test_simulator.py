@@ -4,6 +4,7 @@ feasible, deterministic schedule."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from qgjob.scheduler.registry import POLICY_NAMES, policy_named
 from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import EXAMPLES, KINDS, generate, trace_json
 from qgjob.sim.metrics import summarize
-from qgjob.sim.trace import Trace, TraceError, load_trace, parse_trace
+from qgjob.sim.trace import MAX_SECONDS, Trace, TraceError, load_trace, parse_trace
 from tests.sim.schedule_checker import check_schedule
 
 TRACES = Path(__file__).resolve().parents[2] / "examples" / "traces"
@@ -92,6 +93,53 @@ def test_the_checker_catches_a_broken_schedule() -> None:
 def test_bad_traces_are_refused_with_a_reason(raw: object, says: str) -> None:
     with pytest.raises(TraceError, match=says):
         parse_trace(raw)
+
+
+def _one_job(**changes: object) -> dict[str, object]:
+    job = {"id": "j", "org_id": "o", "app_version_id": "a", "test_path": "t",
+           "target": "emulator", "submit_at": 0, "duration": 1, "outcomes": ["fail"]}
+    trace: dict[str, object] = {"devices": [{"id": "e1", "target": "emulator"}], "jobs": [job]}
+    for key, value in changes.items():
+        (job if key in job else trace)[key] = value
+    return trace
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        # Python's json reads NaN and Infinity: no time can be either (NaN hung the run).
+        ({"duration": math.nan}, "duration"),
+        ({"submit_at": math.inf}, "submit_at"),
+        # At 1e300 s a 30 s lease ends when it starts (the run stopped on a lost lease).
+        ({"submit_at": 1e300}, "submit_at"),
+        ({"install_seconds": {"emulator": 1e300}}, "install_seconds"),
+        # A billion attempts of a failing test would never end: as many as a submit may ask.
+        ({"max_attempts": 10**9}, "max_attempts"),
+        ({"max_attempts": 0}, "max_attempts"),
+    ],
+)
+def test_times_and_attempts_no_run_could_finish_are_refused(changes: dict[str, object],
+                                                             says: str) -> None:
+    with pytest.raises(TraceError, match=says):
+        parse_trace(_one_job(**changes))
+
+
+def test_tests_and_installs_of_no_time_run_and_have_a_bound() -> None:
+    """A zero-second test (and install) divided by zero in the makespan's lower bound."""
+    for install in (0.0, 20.0):
+        trace = parse_trace(_one_job(duration=0, outcomes=["pass"],
+                                     install_seconds={"emulator": install}))
+        summary = summarize(trace, "qgjob", Simulator(trace, policy_named("qgjob")).run().events)
+        assert summary.passed == 1
+        assert summary.lower_bound == pytest.approx(install, abs=1e-6)
+        assert summary.makespan == pytest.approx(install)
+
+
+def test_the_longest_times_a_trace_may_state_still_run() -> None:
+    trace = parse_trace(_one_job(submit_at=MAX_SECONDS, duration=MAX_SECONDS,
+                                 install_seconds={"emulator": MAX_SECONDS}, max_attempts=2))
+    summary = summarize(trace, "qgjob", Simulator(trace, policy_named("qgjob")).run().events)
+    assert summary.failed == 1 and summary.makespan >= 4 * MAX_SECONDS
 
 
 def test_hard_preemption_keeps_the_schedule_feasible() -> None:
