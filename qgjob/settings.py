@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_type_hints
 
-from qgjob.protocol.limits import MAX_CLAIM_WAIT_SECONDS
+from qgjob.protocol.limits import MAX_ATTEMPTS, MAX_CLAIM_WAIT_SECONDS
 
 if TYPE_CHECKING:
     from qgjob.scheduler.protocol import Policy
@@ -225,6 +225,9 @@ def _check(settings: ServerSettings) -> None:
     if settings.claim_wait_seconds > MAX_CLAIM_WAIT_SECONDS:
         raise ValueError(f"{value('claim_wait_seconds')} is longer than the "
                          f"{MAX_CLAIM_WAIT_SECONDS:.0f} s the API lets a claim wait")
+    if settings.max_attempts > MAX_ATTEMPTS:
+        raise ValueError(f"{value('max_attempts')} must be at most {MAX_ATTEMPTS}, the most "
+                         "a submit may ask for")
     if settings.retry_base_seconds > settings.retry_max_seconds:
         raise ValueError(f"{value('retry_base_seconds')} must not exceed "
                          f"{value('retry_max_seconds')}")

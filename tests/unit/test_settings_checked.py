@@ -20,6 +20,9 @@ from qgjob.settings import ServerSettings
         ({"QGJOB_CLAIM_WAIT_SECONDS": "600"}, "the 60 s the API lets a claim wait"),
         ({"QGJOB_LEASE_SECONDS": "nan"}, "QGJOB_LEASE_SECONDS=nan must be greater than 0"),
         ({"QGJOB_MAX_ATTEMPTS": "2.5"}, "QGJOB_MAX_ATTEMPTS='2.5' is not a valid int"),
+        # A default no submit could ask for (and that a recording's trace would carry).
+        ({"QGJOB_MAX_ATTEMPTS": "11"}, "QGJOB_MAX_ATTEMPTS=11 must be at most 10, the most a "
+                                       "submit may ask for"),
         ({"QGJOB_PREEMPTION": "maybe"}, "QGJOB_PREEMPTION='maybe' is not a valid bool"),
         ({"QGJOB_RETRY_BASE_SECONDS": "600"}, "must not exceed QGJOB_RETRY_MAX_SECONDS"),
         ({"QGJOB_AGENT_OFFLINE_SECONDS": "1"}, "every agent would look offline"),
