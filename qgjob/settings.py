@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -205,10 +206,25 @@ _NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burs
                  "device_failure_limit", "artifact_attempt_max_bytes")
 
 
+LONGEST_SECONDS = 1e10
+"""The longest a `*_seconds` setting may be (about three centuries): past it, seconds added to
+a clock held as a float lose the precision leases and deadlines need."""
+LONGEST_DAYS = 36_500.0
+"""The longest a `*_days` setting may be (a century): past it, the cut-off date of history
+to prune is before any a database can store."""
+
+
 def _check(settings: ServerSettings) -> None:
     """Each value alone, then against the others; a ValueError names the first bad one."""
     def value(name: str) -> str:
         return f"{variable(name)}={getattr(settings, name)!r}"
+
+    for setting in fields(settings):
+        longest = LONGEST_SECONDS if setting.name.endswith("_seconds") \
+            else LONGEST_DAYS if setting.name.endswith("_days") else None
+        if longest is not None and getattr(settings, setting.name) > longest:
+            raise ValueError(f"{value(setting.name)} is longer than the {longest:g} "
+                             f"{setting.name.rsplit('_', 1)[1]} a setting may be")
 
     for name in _POSITIVE:
         if not getattr(settings, name) > 0:
@@ -248,6 +264,28 @@ def _check(settings: ServerSettings) -> None:
     if unknown:
         raise ValueError(f"QGJOB_POLICY: unknown setting(s) {', '.join(unknown)}; known: "
                          f"{', '.join(sorted(tunable))}")
+    _check_policy(settings.policy)
+
+
+PRIORITY_KNOBS = ("urgent_priority", "preemptible_priority")
+"""Policy settings that name a priority (1-5)."""
+
+
+def _check_policy(knobs: dict[str, float]) -> None:
+    """QGJOB_POLICY's values: a count or a priority is a whole number (a priority 1-5), and
+    none is too large to mean anything (JSON's 1e400 reads as infinity)."""
+    from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY
+    from qgjob.scheduler.policy import FairAffinityPolicy
+
+    whole = {f.name for f in fields(FairAffinityPolicy) if f.type in ("int", int)}
+    for name, number in knobs.items():
+        if number > LONGEST_SECONDS:
+            raise ValueError(f"QGJOB_POLICY: {name}={number!r} is too large")
+        if name in whole and number != int(number):
+            raise ValueError(f"QGJOB_POLICY: {name}={number!r} must be a whole number")
+        if name in PRIORITY_KNOBS and not MIN_PRIORITY <= number <= MAX_PRIORITY:
+            raise ValueError(f"QGJOB_POLICY: {name}={number!r} must be a priority "
+                             f"{MIN_PRIORITY}-{MAX_PRIORITY}")
 
 
 def _parse(name: str, kind: Any, raw: str) -> Any:
@@ -262,7 +300,10 @@ def _parse(name: str, kind: Any, raw: str) -> Any:
         if kind is int:
             return int(raw)
         if kind is float:
-            return float(raw)
+            number = float(raw)
+            if not math.isfinite(number):
+                raise ValueError(raw)  # "inf" and "nan" parse; no setting can be either
+            return number
     except ValueError:
         raise ValueError(f"{variable(name)}={raw!r} is not a valid {kind.__name__}") from None
     return raw
@@ -283,6 +324,8 @@ def _parse_mapping(name: str, kind: str, raw: str) -> dict[str, Any]:
     for key, item in value.items():
         if isinstance(item, bool) or not isinstance(item, expected):
             raise ValueError(f"{env_name}: the value for {key!r} has the wrong type")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{env_name}: the value for {key!r} must be a finite number")
         if isinstance(item, int | float) and item <= 0:
             raise ValueError(f"{env_name}: the value for {key!r} must be positive")
     return value

@@ -71,7 +71,13 @@ PriorityOption = Annotated[str, typer.Option("--priority", callback=_priority,
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 TimeoutOption = Annotated[float | None, typer.Option(
     "--timeout", min=0, help="Give up waiting after this many seconds (exit 3).")]
-JobIdOption = Annotated[str, typer.Option("--job-id", help="The job's id.")]
+def _job_id(raw: str) -> str:
+    """A job id as the API's paths take one: checked here, so a space or a '?' is a usage
+    error rather than a malformed URL (which read as an unreachable server)."""
+    return str(_checked(lambda value: values.check_name(value, "--job-id"), raw))
+
+
+JobIdOption = Annotated[str, typer.Option("--job-id", help="The job's id.", callback=_job_id)]
 
 
 MaxAttemptsOption = Annotated[int | None, typer.Option(

@@ -11,6 +11,7 @@ import typer
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.jobs import JobIdOption
 from qgjob.protocol import limits
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ FINAL = ("completed", "failed", "cancelled")
 @app.command()
 def logs(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Option("--job-id", help="The job's id.")],
+    job_id: JobIdOption,
     attempt: Annotated[int | None, typer.Option(
         "--attempt", min=1, max=limits.MAX_ATTEMPT_NUMBER,
         help="An earlier attempt (default: the last).")] = None,

@@ -57,6 +57,10 @@ def simulate(
     if as_json:
         render.json_lines([summary.as_dict()])
         return 0
+    if not trace.jobs:
+        render.stdout.print(f"{trace.name}: no jobs, nothing to schedule "
+                            f"({len(trace.devices)} devices)")
+        return 0
     rows = [
         ("trace", f"{trace.name} ({len(trace.jobs)} jobs, {len(trace.devices)} devices)"),
         ("policy", chosen.name),

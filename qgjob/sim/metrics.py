@@ -51,15 +51,16 @@ class Summary:
         return self.makespan / self.lower_bound if self.lower_bound else math.nan
 
     def as_dict(self) -> dict[str, Any]:
+        """As JSON: a figure a trace without jobs has none of (a mean of nothing) is null."""
         data: dict[str, Any] = _rounded(asdict(self))
-        data["install_ratio"] = round(self.install_ratio, 4)
-        data["makespan_ratio"] = round(self.makespan_ratio, 4)
+        data["install_ratio"] = _rounded(self.install_ratio, 4)
+        data["makespan_ratio"] = _rounded(self.makespan_ratio, 4)
         return data
 
 
-def _rounded(value: Any) -> Any:
+def _rounded(value: Any, digits: int = 3) -> Any:
     if isinstance(value, float):
-        return round(value, 3)
+        return None if math.isnan(value) else round(value, digits)
     if isinstance(value, dict):
         return {k: _rounded(v) for k, v in value.items()}
     return value

@@ -53,8 +53,19 @@ def _open_postgres(url: str) -> Store:
     return store
 
 
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+"""What a bare path (a URL without a scheme) must end in to name a SQLite file: anything
+else is more likely a URL mistyped ("postgresql//host/db") than a file, and would quietly
+give a replica a private database of its own."""
+
+
 def sqlite_path(url: str) -> tuple[Path, dict[str, str]]:
     if "://" not in url:
+        if not url.lower().endswith(SQLITE_SUFFIXES):
+            raise BadDatabaseUrl(
+                f"{url!r} is not a database URL (sqlite:///path/to/qgjob.db or "
+                f"postgresql://user@host:5432/db) nor a SQLite file path ending in "
+                f"{', '.join(SQLITE_SUFFIXES)}")
         return Path(url).expanduser(), {}
     parts = urlsplit(url)
     if parts.scheme != "sqlite":

@@ -154,6 +154,18 @@ def test_a_server_url_without_scheme_is_a_usage_error(
     assert code == 2 and "http://" in err
 
 
+@pytest.mark.parametrize("command", ["status", "logs", "cancel"])
+@pytest.mark.parametrize("job_id", ["a b", "?x=1", "a/b"])
+def test_a_job_id_no_path_could_carry_is_a_usage_error(
+        capsys: pytest.CaptureFixture[str], command: str, job_id: str) -> None:
+    """It went into the URL as it was: a space read as an unreachable server (exit 4), a '?'
+    as "HTTP 307", a '/' as "Not Found". The server is unreachable here on purpose: the id
+    is refused before any request."""
+    code, _, err = run(capsys, "http://127.0.0.1:9", command, "--job-id", job_id)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "--job-id" in err
+
+
 def test_unreachable_server_is_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "http://127.0.0.1:9", "status", "--job-id", "x")
     assert code == 4

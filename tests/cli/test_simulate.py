@@ -88,3 +88,23 @@ def test_bad_trace_requests(capsys: pytest.CaptureFixture[str], args: list[str],
     code, out, err = run(capsys, *args)
     assert code == 2 and says in err and len(err.strip().splitlines()) == 1
     assert out == ""
+
+
+def test_a_trace_without_jobs_gives_valid_json_and_says_so(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Means and ratios of nothing were NaN, which is not JSON (jq and strict parsers refuse
+    it): they are null, and the table says there is nothing to schedule."""
+    trace = tmp_path / "empty.json"
+    trace.write_text('{"name": "empty", "devices": [{"id": "e", "target": "emulator"}], '
+                     '"jobs": []}')
+    code, out, _ = run(capsys, "simulate", str(trace), "--json")
+    assert code == 0
+
+    def refuse(constant: str) -> None:
+        raise ValueError(constant)
+
+    summary = json.loads(out, parse_constant=refuse)
+    assert summary["jobs"] == 0 and summary["installs"] == 0
+    assert summary["mean_turnaround"] is None and summary["makespan_ratio"] is None
+    code, out, _ = run(capsys, "simulate", str(trace))
+    assert code == 0 and "no jobs, nothing to schedule" in out and "nan" not in out

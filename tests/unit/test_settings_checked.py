@@ -18,7 +18,12 @@ from qgjob.settings import ServerSettings
         ({"QGJOB_HEARTBEAT_SECONDS": "100"}, "must be shorter than QGJOB_LEASE_SECONDS"),
         ({"QGJOB_MAX_BATCH": "0"}, "QGJOB_MAX_BATCH=0 must be greater than 0"),
         ({"QGJOB_CLAIM_WAIT_SECONDS": "600"}, "the 60 s the API lets a claim wait"),
-        ({"QGJOB_LEASE_SECONDS": "nan"}, "QGJOB_LEASE_SECONDS=nan must be greater than 0"),
+        ({"QGJOB_LEASE_SECONDS": "nan"}, "QGJOB_LEASE_SECONDS='nan' is not a valid float"),
+        # inf passed `> 0`, then every maintenance pass failed pruning history before it.
+        ({"QGJOB_TEST_HISTORY_DAYS": "inf"}, "QGJOB_TEST_HISTORY_DAYS='inf' is not a valid float"),
+        ({"QGJOB_TEST_HISTORY_DAYS": "1e300"}, "is longer than the 36500 days a setting may be"),
+        ({"QGJOB_LEASE_SECONDS": "1e300"}, "is longer than the 1e+10 seconds a setting may be"),
+        ({"QGJOB_TIER_WEIGHTS": '{"gold": NaN}'}, "the value for 'gold' must be a finite number"),
         ({"QGJOB_MAX_ATTEMPTS": "2.5"}, "QGJOB_MAX_ATTEMPTS='2.5' is not a valid int"),
         # A default no submit could ask for (and that a recording's trace would carry).
         ({"QGJOB_MAX_ATTEMPTS": "11"}, "QGJOB_MAX_ATTEMPTS=11 must be at most 10, the most a "
@@ -29,6 +34,11 @@ from qgjob.settings import ServerSettings
         ({"QGJOB_RATE_LIMIT_PER_SECOND": "-1"}, "must not be negative"),
         ({"QGJOB_POLICY": '{"joinx": 1}'}, "QGJOB_POLICY: unknown setting(s) joinx"),
         ({"QGJOB_POLICY": '{"join_installs": -1}'}, "must be positive"),
+        ({"QGJOB_POLICY": '{"aging_seconds": NaN}'}, "must be a finite number"),
+        ({"QGJOB_POLICY": '{"aging_seconds": 1e400}'}, "must be a finite number"),
+        ({"QGJOB_POLICY": '{"aging_seconds": 1e200}'}, "aging_seconds=1e+200 is too large"),
+        ({"QGJOB_POLICY": '{"cut_in_levels": 2.5}'}, "cut_in_levels=2.5 must be a whole number"),
+        ({"QGJOB_POLICY": '{"urgent_priority": 99}'}, "urgent_priority=99 must be a priority"),
     ],
 )
 def test_a_bad_setting_is_named(env: dict[str, str], message: str) -> None:
