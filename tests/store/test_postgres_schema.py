@@ -87,8 +87,16 @@ def test_bad_postgres_urls(url: str, message: str) -> None:
         open_store(url)
 
 
-def test_an_unreachable_server_is_one_clear_error() -> None:
+def test_an_unreachable_server_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One error, and nothing before it: the connection pool is not opened for a database
+    that is not there (its workers each logged an "error connecting" warning ahead of the
+    line that says so)."""
+    from psycopg_pool import ConnectionPool
+
     from qgjob.store.base import StoreUnavailable
 
+    opened: list[object] = []
+    monkeypatch.setattr(ConnectionPool, "open", lambda pool, *a, **k: opened.append(pool))
     with pytest.raises(StoreUnavailable, match=r"cannot connect to PostgreSQL at .*:1/"):
         open_store("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
+    assert opened == []

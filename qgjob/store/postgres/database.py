@@ -104,6 +104,9 @@ class PostgresDatabase:
             configure=self._configure, check=ConnectionPool.check_connection,
             timeout=CONNECT_TIMEOUT_SECONDS, name="qgjob", open=False,
         )
+        # Probe before the pool's workers start: an unreachable database is then one line
+        # at start, not that line after each worker's own "error connecting" warning.
+        self.wait_until_reachable()
         self._pool.open(wait=False)
         self._writes = WriteWatch(self._probe_write)
 
