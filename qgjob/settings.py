@@ -206,8 +206,9 @@ _NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burs
                  "device_failure_limit", "artifact_attempt_max_bytes")
 
 
-LONGEST_SECONDS = 1e10
-"""The longest a `*_seconds` setting may be (about three centuries): past it, seconds added to
+LONGEST_SECONDS = 1e9
+"""The longest a `*_seconds` setting may be (about thirty years, under the longest timeout a
+thread may wait, `threading.TIMEOUT_MAX`): past it, seconds added to
 a clock held as a float lose the precision leases and deadlines need."""
 LONGEST_DAYS = 36_500.0
 """The longest a `*_days` setting may be (a century): past it, the cut-off date of history

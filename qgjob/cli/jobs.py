@@ -77,6 +77,10 @@ def _job_id(raw: str) -> str:
     return str(_checked(lambda value: values.check_name(value, "--job-id"), raw))
 
 
+def _job_ids(raw: list[str]) -> list[str]:
+    return [_job_id(one) for one in raw]
+
+
 JobIdOption = Annotated[str, typer.Option("--job-id", help="The job's id.", callback=_job_id)]
 
 
@@ -260,7 +264,8 @@ def status(ctx: typer.Context, job_id: JobIdOption, as_json: JsonOption = False)
 @app.command()
 def wait(
     ctx: typer.Context,
-    job_id: Annotated[list[str], typer.Option("--job-id", help="A job's id; repeat for more.")],
+    job_id: Annotated[list[str], typer.Option("--job-id", help="A job's id; repeat for more.",
+                                              callback=_job_ids)],
     timeout: TimeoutOption = None,
     as_json: JsonOption = False,
 ) -> int:

@@ -154,6 +154,9 @@ def _split_bound(jobs: list[TraceJob], work: dict[str, float], machines: int,
     for job in jobs:
         per_app[job.app_version_id] += work[job.job_id]
 
+    if not any(per_app.values()):
+        return install  # nothing to run: each build's install, side by side
+
     def fits(horizon: float) -> bool:
         if horizon <= install:
             return False  # a device installs before it tests: nothing fits in that time

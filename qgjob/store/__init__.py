@@ -14,7 +14,8 @@ class BadDatabaseUrl(ValueError):
 
 def open_store(url: str) -> Store:
     """Open (and migrate) the store a URL names: `sqlite:///relative.db`,
-    `sqlite:////absolute/path.db` (optionally `?synchronous=normal`), a bare file path, or
+    `sqlite:////absolute/path.db` (optionally `?synchronous=normal`), a bare file path ending
+    in one of `SQLITE_SUFFIXES`, or
     `postgresql://user:password@host:port/database` (optionally `?schema=NAME&pool_size=N`
     and any libpq parameter such as `sslmode=require`)."""
     if url.startswith(("postgresql://", "postgres://")):

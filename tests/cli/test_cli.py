@@ -154,7 +154,7 @@ def test_a_server_url_without_scheme_is_a_usage_error(
     assert code == 2 and "http://" in err
 
 
-@pytest.mark.parametrize("command", ["status", "logs", "cancel"])
+@pytest.mark.parametrize("command", ["status", "logs", "cancel", "wait"])
 @pytest.mark.parametrize("job_id", ["a b", "?x=1", "a/b"])
 def test_a_job_id_no_path_could_carry_is_a_usage_error(
         capsys: pytest.CaptureFixture[str], command: str, job_id: str) -> None:

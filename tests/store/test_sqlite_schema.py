@@ -83,6 +83,7 @@ def test_queue_counts_read_lanes_and_the_few_jobs_out_of_the_queue(tmp_path: Pat
         ("sqlite:////var/lib/qgjob/q.db", "/var/lib/qgjob/q.db", {}),
         ("sqlite:///q.db?synchronous=NORMAL", "q.db", {"synchronous": "normal"}),
         ("plain/file.db", "plain/file.db", {}),
+        ("plain/FILE.SQLITE3", "plain/FILE.SQLITE3", {}),
     ],
 )
 def test_sqlite_urls(url: str, path: str, options: dict) -> None:
@@ -93,3 +94,15 @@ def test_sqlite_urls(url: str, path: str, options: dict) -> None:
 def test_bad_database_urls(url: str) -> None:
     with pytest.raises(BadDatabaseUrl):
         open_store(url)
+
+
+@pytest.mark.parametrize("url", ["postgresql//qgjob@db.internal:5432/qgjob", "qgjob",
+                                 "/var/lib/qgjob/q"])
+def test_a_schemeless_value_that_names_no_sqlite_file_is_refused(
+        url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mistyped PostgreSQL URL was taken as a file path: the server started on a private
+    SQLite database of its own. Nothing is created."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BadDatabaseUrl, match="not a database URL"):
+        open_store(url)
+    assert list(tmp_path.iterdir()) == []

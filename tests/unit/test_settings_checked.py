@@ -22,7 +22,7 @@ from qgjob.settings import ServerSettings
         # inf passed `> 0`, then every maintenance pass failed pruning history before it.
         ({"QGJOB_TEST_HISTORY_DAYS": "inf"}, "QGJOB_TEST_HISTORY_DAYS='inf' is not a valid float"),
         ({"QGJOB_TEST_HISTORY_DAYS": "1e300"}, "is longer than the 36500 days a setting may be"),
-        ({"QGJOB_LEASE_SECONDS": "1e300"}, "is longer than the 1e+10 seconds a setting may be"),
+        ({"QGJOB_LEASE_SECONDS": "1e300"}, "is longer than the 1e+09 seconds a setting may be"),
         ({"QGJOB_TIER_WEIGHTS": '{"gold": NaN}'}, "the value for 'gold' must be a finite number"),
         ({"QGJOB_MAX_ATTEMPTS": "2.5"}, "QGJOB_MAX_ATTEMPTS='2.5' is not a valid int"),
         # A default no submit could ask for (and that a recording's trace would carry).
