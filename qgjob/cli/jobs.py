@@ -71,6 +71,8 @@ PriorityOption = Annotated[str, typer.Option("--priority", callback=_priority,
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 TimeoutOption = Annotated[float | None, typer.Option(
     "--timeout", min=0, help="Give up waiting after this many seconds (exit 3).")]
+
+
 def _job_id(raw: str) -> str:
     """A job id as the API's paths take one: checked here, so a space or a '?' is a usage
     error rather than a malformed URL (which read as an unreachable server)."""

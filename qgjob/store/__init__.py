@@ -42,11 +42,10 @@ def _open_postgres(url: str) -> Store:
     from qgjob.store.postgres.database import BadPostgresUrl
 
     try:
-        store = PostgresStore(url)
+        store = PostgresStore(url)  # fails fast, with one line, on a database not there
     except BadPostgresUrl as bad:
         raise BadDatabaseUrl(str(bad)) from None
     try:
-        store.wait_until_reachable()
         store.migrate()
     except BaseException:
         store.close()

@@ -21,9 +21,6 @@ class PostgresStore(SqlStore):
     def watch_work(self, wake: WakeUp) -> None:
         self._listeners.append(WorkListener(self._pg, wake))
 
-    def wait_until_reachable(self) -> None:
-        self._pg.wait_until_reachable()
-
     def close(self) -> None:
         for listener in self._listeners:
             listener.close()

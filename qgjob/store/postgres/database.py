@@ -98,15 +98,15 @@ class PostgresDatabase:
         self.where = describe(self.conninfo)
         self.own_pids: set[int] = set()
         """Backends of this process's pool: notifications they send need not wake us."""
+        # Probe before the pool's workers start: an unreachable database is then one line
+        # at start, not that line after each worker's own "error connecting" warning.
+        self.wait_until_reachable()
         self._pool = ConnectionPool(
             self.conninfo, min_size=min(2, pool_size), max_size=pool_size,
             kwargs={"autocommit": True, "row_factory": dict_row},
             configure=self._configure, check=ConnectionPool.check_connection,
             timeout=CONNECT_TIMEOUT_SECONDS, name="qgjob", open=False,
         )
-        # Probe before the pool's workers start: an unreachable database is then one line
-        # at start, not that line after each worker's own "error connecting" warning.
-        self.wait_until_reachable()
         self._pool.open(wait=False)
         self._writes = WriteWatch(self._probe_write)
 
