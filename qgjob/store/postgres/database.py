@@ -100,7 +100,7 @@ class PostgresDatabase:
         """Backends of this process's pool: notifications they send need not wake us."""
         # Probe before the pool's workers start: an unreachable database is then one line
         # at start, not that line after each worker's own "error connecting" warning.
-        self.wait_until_reachable()
+        self._probe_reachable()
         self._pool = ConnectionPool(
             self.conninfo, min_size=min(2, pool_size), max_size=pool_size,
             kwargs={"autocommit": True, "row_factory": dict_row},
@@ -188,8 +188,9 @@ class PostgresDatabase:
         with self.read() as conn:
             conn.run_sql("SELECT 1", {}).fetchone()
 
-    def wait_until_reachable(self) -> None:
-        """Fail fast, with one clear line, when the database is not there at start-up."""
+    def _probe_reachable(self) -> None:
+        """One connection, at start-up: fail fast, with one clear line, when the database is
+        not there (it does not wait or retry)."""
         try:
             with psycopg.connect(self.conninfo, autocommit=True):
                 pass
