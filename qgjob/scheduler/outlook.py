@@ -45,10 +45,17 @@ def install_cost(ctx: ClaimContext, lane: LaneView) -> float:
 
 def finish_gain(ctx: ClaimContext, lane: LaneView) -> float:
     """How much sooner the lane's build finishes if this device joins the devices on it (the
-    device's own install counted). Infinite for a build nobody works on."""
+    device's own install counted). Infinite for a build nobody works on.
+
+    An idle device that holds the build's app counts as one of them: it is between two
+    batches of the build (its batch ended a moment ago; a report wakes waiting devices before
+    the reporting agent claims again) and takes the build's next job at its next claim,
+    without an install."""
     working = ctx.devices_per_group.get(lane.group_key, 0)
     if working == 0:
         return float("inf")
+    if lane.app_version_id in ctx.idle_holds:
+        working += 1
     rest = remaining_seconds(ctx, lane)
     install = install_cost(ctx, lane)
     one_job = lane.expected_seconds / max(lane.queued, 1)

@@ -19,28 +19,31 @@ For a device that asks for work:
    level per `aging_seconds` waited, so low priority never starves).
 3. Affinity. A device keeps the build it holds while that build has queued work: no install.
    Work `cut_in_levels` bands more urgent takes it away (at a job boundary).
-4. Otherwise, band by band from the most urgent: a build nobody serves, the one that finishes
-   soonest for its weight first (its remaining work over its weight: the fewest builds wait
-   behind a long one); else, of the builds whose finish this device brings forward by at
-   least what its install is worth, the one it brings forward most. Worth, for a device with
-   nothing of its own to do: its install while one device runs the build alone (a serial
-   chain, which a second device halves), and `idle_join_tests` of the target's typical test
-   once two or more do (an install is priced at about a test's worth of turnaround, whatever
-   it takes, so a fast install is not spent on a small gain and a slow one still buys a large
-   one); for one that leaves work of its own, `join_installs` installs (an install spends
-   device time that work could use) -- `leave_installs` times that when nobody else serves
-   the build it leaves, which then needs installing again. Once submits pause (nothing
-   submitted on any target for `quiet_tests` of the target's typical tests), what is queued
-   is all there is, and an idle device's joins serve the makespan: on the target expected to
-   drain last (`ClaimContext.drains`) its bar is `last_drain_join` of the usual one; on any
-   other target it joins only a build that would otherwise finish after the last target
-   drains (any other join spends an install and buys no earlier end). The same holds while
-   `batch_builds` builds or more were submitted within a typical test of the newest submit:
-   builds submitted together are waited on together (a stream brings one at a time). While a
-   batch arrives, no idle device joins a build whose jobs are still being submitted (one
-   within `arriving_seconds`): the build's work and every target's drain are then known in
-   part, and an install spent on a part cannot be taken back; devices still start builds
-   nobody serves, and join once the build's submits stop (at their next claim).
+4. Otherwise, band by band from the most urgent: a build nobody serves, the one that
+   finishes soonest for its weight first (its remaining work over its weight: the fewest
+   builds wait behind a long one); else, of the builds whose finish this device brings
+   forward by at least what its install is worth, the one it brings forward most (an idle
+   device that holds a build's app is between two batches of it and counts as on it). Worth,
+   for a device with nothing of its own to do: its install while one device runs the build
+   alone (a serial chain, which a second device halves), and `idle_join_tests` of the
+   target's typical test once two or more do (an install is priced at about a test's worth
+   of turnaround, whatever it takes, so a fast install is not spent on a small gain and a
+   slow one still buys a large one), at `urgent_join_share` of that for an urgent build (an
+   install buys more when the turnaround it shortens is urgent); for one that leaves work of
+   its own, `join_installs` installs (an install spends device time that work could use) --
+   `leave_installs` times that when nobody else serves the build it leaves, which then needs
+   installing again. Once submits pause (nothing submitted on any target for `quiet_tests`
+   of the target's typical tests), what is queued is all there is, and an idle device's
+   joins serve the makespan: on the target expected to drain last (`ClaimContext.drains`)
+   its bar is `last_drain_join` of the usual one; on any other target it joins only a build
+   that would otherwise finish after the last target drains (any other join spends an
+   install and buys no earlier end). The same holds while `batch_builds` builds or more were
+   submitted within a typical test of the newest submit: builds submitted together are
+   waited on together (a stream brings one at a time). While a batch arrives, no idle device
+   joins a build whose jobs are still being submitted (one within `arriving_seconds`): the
+   build's work and every target's drain are then known in part, and an install spent on a
+   part cannot be taken back; devices still start builds nobody serves, and join once the
+   build's submits stop (at their next claim).
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
@@ -88,9 +91,13 @@ class FairAffinityPolicy:
     join_installs: float = 2.0
     """A device leaves its own build for more urgent work that others already serve only when
     that brings the urgent build's finish forward by at least this many installs."""
-    leave_installs: float = 4.0
+    leave_installs: float = 6.0
     """... and this many times as much when nobody else serves the build it leaves (which
     then needs installing again)."""
+    urgent_join_share: float = 0.5
+    """A device with nothing of its own to do joins an urgent build (`urgent_priority`) at
+    this share of the usual bar: an install buys more when the turnaround it shortens is
+    urgent."""
     quiet_tests: float = 3.0
     """Submits have paused when nothing was submitted, on any target, for this many of the
     target's typical tests: from then on what is queued is all there is to do, and an idle
@@ -205,6 +212,8 @@ class FairAffinityPolicy:
             bar = self.lone_join_installs * ctx.install_seconds
         else:
             bar = self.idle_join_tests * ctx.typical_test_seconds
+        if self.band(lane.top_priority) >= self.urgent_priority:
+            bar *= self.urgent_join_share
         if not (ctx.drains and self.weighs_drains(ctx)):
             return bar
         last = max(ctx.drains.values())

@@ -99,6 +99,14 @@ def chosen(context: ClaimContext) -> str | None:
         (ctx(lane("wide", queued=10, work=400), working={"wide": 2}, held={"wide": 80},
              typical=90), None,
          "... but not where a typical test takes longer than that"),
+        (ctx(lane("wide", priority=5, queued=10, work=400), working={"wide": 2},
+             held={"wide": 80}, typical=90), "wide",
+         "... an urgent build is joined at half the bar: 73 s sooner beats 45 s"),
+        (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
+             typical=60, idle=2, idle_holds=frozenset({"pair"})), None,
+         "an idle device holding the build's app is between two batches of it and takes its "
+         "next job without an install: with it, two devices are on the build, and a third "
+         "brings it no sooner"),
         (ctx(lane("wide", queued=10, work=400), working={"wide": 2}, held={"wide": 80},
              typical=90, quiet=300, drains={"emulator": 200, "device": 150}), "wide",
          "once submits pause (nothing for three typical tests), a device of the target that "
@@ -134,6 +142,13 @@ def chosen(context: ClaimContext) -> str | None:
         (ctx(lane("wide", queued=10, work=400), lane("pair", queued=1, work=60),
              working={"wide": 2, "pair": 1}, held={"wide": 80, "pair": 60}, typical=90),
          "pair", "the build with the largest gain is not worth an install, a smaller one is"),
+        (ctx(lane("mine", work=2000), lane("hotfix", priority=5, work=600), holds="mine",
+             working={"hotfix": 1}), "hotfix",
+         "a device alone on its build leaves it for urgent work others serve when that brings "
+         "the urgent build 310 s forward: more than twelve installs"),
+        (ctx(lane("mine", work=2000), lane("hotfix", priority=5, work=400), holds="mine",
+             working={"hotfix": 1}), "mine",
+         "... but not for 210 s: its own build would need installing again"),
         (ctx(lane("mine", priority=1, work=3000), lane("hotfix", priority=5, work=60),
              holds="mine", working={"hotfix": 1}), "mine",
          "urgent work that does not need this device: back to its own build"),
