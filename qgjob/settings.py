@@ -91,7 +91,8 @@ class ServerSettings:
     token_cache_seconds: float = 2.0
     """How long a token lookup is cached: revocation takes effect within this time."""
     org_tiers: dict[str, str] = field(default_factory=dict)
-    """Org id -> tier name, e.g. {"acme": "enterprise"}; unlisted orgs are "standard"."""
+    """Org id -> tier name, e.g. {"acme": "enterprise"}; unlisted orgs are "standard". A tier
+    `tier_weights` does not weigh (other than "standard") is refused at start."""
     tier_weights: dict[str, float] = field(
         default_factory=lambda: {"standard": 1.0, "premium": 2.0, "enterprise": 4.0})
     """A tier's share of devices relative to "standard"."""
@@ -258,6 +259,12 @@ def _check(settings: ServerSettings) -> None:
     if settings.artifact_dir and Path(settings.artifact_dir).expanduser().is_file():
         raise ValueError(f"{value('artifact_dir')} is a file, not a directory")
     settings.trusted_proxy_networks()  # a bad entry is refused at start, not at a request
+    for org, tier in sorted(settings.org_tiers.items()):
+        # A misspelt tier would otherwise weigh as "standard", silently.
+        if tier != "standard" and tier not in settings.tier_weights:
+            raise ValueError(f"QGJOB_ORG_TIERS: {org!r} is in tier {tier!r}, which "
+                             f"QGJOB_TIER_WEIGHTS does not weigh (it has "
+                             f"{', '.join(sorted(settings.tier_weights)) or 'none'})")
     from qgjob.scheduler.registry import KNOBS
 
     tunable = set(KNOBS) - {"max_batch", "preemption", "name"}

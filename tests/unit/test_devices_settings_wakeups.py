@@ -22,11 +22,25 @@ def test_bad_device_specs(spec: str) -> None:
 
 
 def test_org_tiers_caps_and_weights_from_the_environment() -> None:
-    env = {"QGJOB_ORG_TIERS": '{"acme": "enterprise", "tiny": "nosuchtier"}',
+    env = {"QGJOB_ORG_TIERS": '{"acme": "enterprise", "tiny": "standard"}',
            "QGJOB_ORG_CAPS": '{"acme": 4}'}
     settings = ServerSettings.from_env(env)
     assert settings.org_caps == {"acme": 4}
     assert settings.org_weights() == {"acme": 4.0, "tiny": 1.0}
+
+
+def test_a_tier_nobody_weighs_is_refused_at_start() -> None:
+    """A misspelt tier would otherwise weigh as standard without a word."""
+    with pytest.raises(ValueError, match="QGJOB_ORG_TIERS: 'acme' is in tier 'enterprize', "
+                                         "which QGJOB_TIER_WEIGHTS does not weigh"):
+        ServerSettings.from_env({"QGJOB_ORG_TIERS": '{"acme": "enterprize"}'})
+    with pytest.raises(ValueError, match="'premium'.*it has gold, standard"):
+        ServerSettings.from_env({"QGJOB_TIER_WEIGHTS": '{"standard": 1, "gold": 3}',
+                                 "QGJOB_ORG_TIERS": '{"acme": "premium"}'})
+    # "standard" needs no weight of its own: it weighs 1 unless QGJOB_TIER_WEIGHTS says.
+    settings = ServerSettings.from_env({"QGJOB_TIER_WEIGHTS": '{"gold": 3}',
+                                        "QGJOB_ORG_TIERS": '{"acme": "standard"}'})
+    assert settings.org_weights() == {"acme": 1.0}
 
 
 def test_an_org_in_no_tier_weighs_what_standard_weighs() -> None:
