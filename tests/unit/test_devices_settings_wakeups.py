@@ -34,7 +34,7 @@ def test_a_tier_nobody_weighs_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="QGJOB_ORG_TIERS: 'acme' is in tier 'enterprize', "
                                          "which QGJOB_TIER_WEIGHTS does not weigh"):
         ServerSettings.from_env({"QGJOB_ORG_TIERS": '{"acme": "enterprize"}'})
-    with pytest.raises(ValueError, match="'premium'.*it has gold, standard"):
+    with pytest.raises(ValueError, match=r"'premium'.*it has gold, standard"):
         ServerSettings.from_env({"QGJOB_TIER_WEIGHTS": '{"standard": 1, "gold": 3}',
                                  "QGJOB_ORG_TIERS": '{"acme": "premium"}'})
     # "standard" needs no weight of its own: it weighs 1 unless QGJOB_TIER_WEIGHTS says.
