@@ -212,7 +212,7 @@ class FairAffinityPolicy:
             bar = self.lone_join_installs * ctx.install_seconds
         else:
             bar = self.idle_join_tests * ctx.typical_test_seconds
-        if self.band(lane.top_priority) >= self.urgent_priority:
+        if lane.top_priority >= self.urgent_priority:
             bar *= self.urgent_join_share
         if not (ctx.drains and self.weighs_drains(ctx)):
             return bar
