@@ -10,6 +10,7 @@ import typer
 
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.numbers import number
 from qgjob.cli.processes import (
     FailOption,
     InstallOption,
@@ -53,13 +54,13 @@ def agent(
         "--build-env", help="appwright: the environment variable that carries it.")]
     = "APP_BUILD_PATH",
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=1, help="command/appwright: seconds per job before its process "
+        "--timeout", parser=number(1), help="command/appwright: seconds per job before its process "
                                  "group is killed.")] = 900.0,
     install_seconds: InstallOption = 2.0,
     test_seconds: TestOption = 3.0,
     fail_rate: FailOption = 0.0,
     install_fail_rate: Annotated[float, typer.Option(
-        "--install-fail-rate", min=0, max=1,
+        "--install-fail-rate", parser=number(0, 1),
         help="simulate: share of installs that fail (a sick device).")] = 0.0,
     execution_log: Annotated[Path | None, typer.Option(
         "--execution-log", help="simulate: append a line per test run to this file.")] = None,

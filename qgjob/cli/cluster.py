@@ -11,6 +11,7 @@ from rich.console import Group, RenderableType
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.jobs import JsonOption
+from qgjob.cli.numbers import number
 
 
 @app.command()
@@ -44,7 +45,8 @@ def queue(
         "--watch", help="Keep the view up to date until Ctrl-C (with --json: a line per "
                         "refresh).")] = False,
     interval: Annotated[float, typer.Option(
-        "--interval", min=0.5, max=60, help="Seconds between refreshes with --watch.")] = 1.5,
+        "--interval", parser=number(0.5, 60),
+        help="Seconds between refreshes with --watch (0.5-60).")] = 1.5,
 ) -> int:
     """Queued and running jobs by priority, target and org."""
     client = globals_of(ctx).client()

@@ -12,6 +12,7 @@ import typer
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.jobs import JsonOption, OrgOption, _checked, _target
+from qgjob.cli.numbers import number
 from qgjob.domain import values
 from qgjob.domain.health import TEST_SORTS
 from qgjob.protocol import limits
@@ -92,7 +93,7 @@ def _failure(failure: dict[str, Any] | None) -> str:
 def stats(
     ctx: typer.Context,
     org_id: OrgFilterOption = None,
-    days: Annotated[float, typer.Option("--days", min=0.01, max=limits.STATS_DAYS_MAX,
+    days: Annotated[float, typer.Option("--days", parser=number(0.01, limits.STATS_DAYS_MAX),
                                         help="How far back to look.")] = 7,
     as_json: JsonOption = False,
 ) -> int:

@@ -13,6 +13,7 @@ from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.cancelling import WAIT_SECONDS, cancel_outcome, wait_until_stopped
 from qgjob.cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from qgjob.cli.numbers import number
 from qgjob.cli.outcomes import tries
 from qgjob.domain import values
 from qgjob.domain.states import PUBLIC_STATUSES
@@ -70,7 +71,7 @@ PriorityOption = Annotated[str, typer.Option("--priority", callback=_priority,
                                                   "high, urgent.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 TimeoutOption = Annotated[float | None, typer.Option(
-    "--timeout", min=0, help="Give up waiting after this many seconds (exit 3).")]
+    "--timeout", parser=number(0), help="Give up waiting after this many seconds (exit 3).")]
 
 
 def _job_id(raw: str) -> str:
@@ -282,8 +283,9 @@ def wait(
 def cancel(
     ctx: typer.Context, job_id: JobIdOption, as_json: JsonOption = False,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=0, help="Seconds to wait for a running job to stop (exit 3 if it "
-                                 "does not); 0 returns at once.")] = WAIT_SECONDS,
+        "--timeout", parser=number(0),
+        help="Seconds to wait for a running job to stop (exit 3 if it does not); 0 returns at "
+             "once.")] = WAIT_SECONDS,
 ) -> int:
     """Cancel a queued or running job; for a running one, wait to see it stop, or end first."""
     client = globals_of(ctx).client()

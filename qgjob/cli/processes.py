@@ -10,6 +10,7 @@ import typer
 
 from qgjob.cli.app import DEFAULT_SERVER, app
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
+from qgjob.cli.numbers import number
 
 if TYPE_CHECKING:
     from qgjob.agent.executors.base import Executor
@@ -30,11 +31,11 @@ PreemptionOption = Annotated[bool | None, typer.Option(
 GroupByOrgOption = Annotated[bool | None, typer.Option(
     "--group-by-org/--group-across-orgs", show_default=False,
     help="Group jobs per org as well (default: across orgs).")]
-InstallOption = Annotated[float, typer.Option("--install-seconds", min=0,
+InstallOption = Annotated[float, typer.Option("--install-seconds", parser=number(0),
                                               help="Simulated app install time.")]
-TestOption = Annotated[float, typer.Option("--test-seconds", min=0,
+TestOption = Annotated[float, typer.Option("--test-seconds", parser=number(0),
                                            help="Simulated test run time.")]
-FailOption = Annotated[float, typer.Option("--fail-rate", min=0, max=1,
+FailOption = Annotated[float, typer.Option("--fail-rate", parser=number(0, 1),
                                            help="Share of simulated attempts that fail.")]
 InsecureOption = Annotated[bool, typer.Option(
     "--insecure", help="Listen beyond loopback even with no API tokens: anyone who can reach "

@@ -166,6 +166,27 @@ def test_a_job_id_no_path_could_carry_is_a_usage_error(
     assert len(err.strip().splitlines()) == 1 and "--job-id" in err
 
 
+@pytest.mark.parametrize(("args", "says"), [
+    (["up", "--test-seconds", "inf"], "'--test-seconds': inf is not a finite number"),
+    (["up", "--install-seconds", "nan"], "'--install-seconds': nan is not a finite number"),
+    (["up", "--fail-rate", "1.5"], "'--fail-rate': 1.5 is above 1"),
+    (["agent", "--timeout", "nan"], "'--timeout': nan is not a finite number"),
+    (["agent", "--install-fail-rate", "-0.1"], "'--install-fail-rate': -0.1 is below 0"),
+    (["queue", "--watch", "--interval", "nan"], "'--interval': nan is not a finite number"),
+    (["wait", "--job-id", "x", "--timeout", "inf"], "'--timeout': inf is not a finite number"),
+    (["cancel", "--job-id", "x", "--timeout", "ten"], "'--timeout': 'ten' is not a number"),
+    (["stats", "--days", "1e400"], "'--days': 1e400 is not a finite number"),
+])
+def test_a_number_option_takes_finite_numbers_in_range(
+        capsys: pytest.CaptureFixture[str], args: list[str], says: str) -> None:
+    """`--test-seconds inf` started `qgjob up` with agents that would sleep forever, and
+    `--interval nan` read "Input should be less than or equal to 60". Refused before anything
+    starts or any request is made (the server here is unreachable on purpose)."""
+    code, _, err = run(capsys, "http://127.0.0.1:9", *args)
+    assert code == 2, err
+    assert says in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
 def test_unreachable_server_is_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "http://127.0.0.1:9", "status", "--job-id", "x")
     assert code == 4
