@@ -8,20 +8,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from qgjob.domain.attempts import RetryPolicy
+from qgjob.scheduler.baselines import BASELINE_RETRY
 from qgjob.scheduler.registry import policy_named
 from qgjob.sim.engine import Simulator
 from qgjob.sim.metrics import Summary, summarize
 from qgjob.sim.trace import Trace
 
 HOLDS_SHARE = 0.8
-BASELINE_RETRY = RetryPolicy(base_seconds=0.0, jitter=0.0)
-"""How the baselines retry: a failed attempt is queued again at once. The goals weigh qgjob as
-the server runs it (its retry backoff, 2 s and doubling, included) against ideal FIFO and
-FIFO-with-affinity schedules, as the goals were set. Run through the server's backoff, FIFO
-moves its devices to other builds while a retry waits and installs its build again for it:
-about 8 % more installs and 4-7 % longer turnaround on steady traces, which made qgjob look
-better than it is (steady met on 81 of 100 seeds where the ideal baselines give 58)."""
 
 
 def baseline_events(trace: Trace, name: str) -> list[dict[str, Any]]:

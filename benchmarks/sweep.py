@@ -1,6 +1,6 @@
 """The scheduler judged on the family, not on one trace: many generated traces of each kind
 (`qgjob.sim.generate`), the policy and the baselines on each in the simulator (the server's
-own claim path; the baselines with ideal retries, `benchmarks.goals.BASELINE_RETRY`), the
+own claim path; the baselines with ideal retries, `qgjob.scheduler.baselines.BASELINE_RETRY`), the
 goals of issue 15 applied; then the same on fleets unlike the usual
 ones; then each policy constant at half and at double its value.
 

@@ -27,7 +27,8 @@ def simulate(
     schedule_out: Annotated[Path | None, typer.Option(
         "--schedule-out", help="Write every install and test attempt here (JSON).")] = None,
     policy: Annotated[str, typer.Option(
-        "--policy", help="qgjob (the server's), fifo, fifo-affinity or whole-group.")] = "qgjob",
+        "--policy", help="qgjob (the server's), or a baseline: fifo, fifo-affinity or "
+                         "whole-group (a failed attempt queued again at once).")] = "qgjob",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the retry jitter.")] = 0,
     preemption: Annotated[bool, typer.Option(
         "--preemption", help="Let priority-5 work stop running priority <= 2 jobs.")] = False,
@@ -36,6 +37,7 @@ def simulate(
 ) -> int:
     """Run a scheduling policy over a trace in virtual time and summarise the schedule.
     Traces: examples/traces/ in the repository, or `qgjob trace`."""
+    from qgjob.scheduler.baselines import BASELINE_RETRY
     from qgjob.scheduler.registry import policy_named
     from qgjob.sim.engine import Simulator
     from qgjob.sim.metrics import summarize
@@ -46,7 +48,9 @@ def simulate(
         chosen = policy_named(policy, **({"preemption": True} if preemption else {}))
     except (TraceError, ValueError) as bad:
         raise CliError(EXIT_USAGE, str(bad)) from None
-    result = Simulator(trace, chosen, seed=seed).run()
+    # A baseline retries as the reference baselines do; qgjob as the server does.
+    retry = None if chosen.name == "qgjob" else BASELINE_RETRY
+    result = Simulator(trace, chosen, retry=retry, seed=seed).run()
     summary = summarize(trace, chosen.name, result.events)
     if schedule_out is not None:
         schedule = {"trace": trace.name, "policy": chosen.name, "events": result.events}

@@ -108,3 +108,28 @@ def test_a_trace_without_jobs_gives_valid_json_and_says_so(
     assert summary["mean_turnaround"] is None and summary["makespan_ratio"] is None
     code, out, _ = run(capsys, "simulate", str(trace))
     assert code == 0 and "no jobs, nothing to schedule" in out and "nan" not in out
+
+
+def test_a_baseline_retries_at_once_and_qgjob_after_the_servers_backoff(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`--policy fifo` ran FIFO through the server's retry backoff, where the goals' reference
+    FIFO queues a failed attempt again at once: a user comparing the two saw a FIFO slower than
+    the one qgjob is judged against."""
+    trace = {"name": "one-flaky-test", "install_seconds": {"emulator": 2.0},
+             "devices": [{"id": "emulator-1", "target": "emulator"}],
+             "jobs": [{"id": "j1", "org_id": "acme", "app_version_id": "v1",
+                       "test_path": "tests/a.spec.js", "target": "emulator", "priority": 3,
+                       "submit_at": 0.0, "duration": 10.0, "outcomes": ["fail", "pass"]}]}
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(trace))
+    starts = {}
+    for policy in ("fifo", "qgjob"):
+        out_file = tmp_path / f"{policy}.json"
+        code, _, err = run(capsys, "simulate", str(path), "--policy", policy,
+                           "--schedule-out", str(out_file))
+        assert code == 0, err
+        tests = [e for e in json.loads(out_file.read_text())["events"] if e["kind"] == "test"]
+        assert [e["outcome"] for e in tests] == ["fail", "pass"]
+        starts[policy] = tests[1]["start"] - tests[0]["end"]
+    assert starts["fifo"] == 0.0
+    assert starts["qgjob"] >= 1.5  # the server's first backoff: 2 s, less up to a quarter
