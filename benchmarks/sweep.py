@@ -1,8 +1,8 @@
 """The scheduler judged on the family, not on one trace: many generated traces of each kind
 (`qgjob.sim.generate`), the policy and the baselines on each in the simulator (the server's
-own claim path; the baselines with ideal retries, `qgjob.scheduler.baselines.BASELINE_RETRY`), the
-goals of issue 15 applied; then the same on fleets unlike the usual
-ones; then each policy constant at half and at double its value.
+own claim path; the baselines with ideal retries, `qgjob.scheduler.baselines.BASELINE_RETRY`),
+the goals of issue 15 applied; then the same on fleets unlike the usual ones; then each policy
+constant at half and at double its value.
 
     python -m benchmarks.sweep [--seeds 100] [--first 1] [--variant-seeds 10]
                                [--sensitivity-seeds 20] [--skip variants,sensitivity]

@@ -54,8 +54,9 @@ def agent(
         "--build-env", help="appwright: the environment variable that carries it.")]
     = "APP_BUILD_PATH",
     timeout: Annotated[float, typer.Option(
-        "--timeout", parser=number(1), help="command/appwright: seconds per job before its process "
-                                 "group is killed.")] = 900.0,
+        "--timeout", parser=number(1),
+        help="command/appwright: seconds per job (at least 1) before its process group is "
+             "killed.")] = 900.0,
     install_seconds: InstallOption = 2.0,
     test_seconds: TestOption = 3.0,
     fail_rate: FailOption = 0.0,

@@ -93,8 +93,9 @@ def _failure(failure: dict[str, Any] | None) -> str:
 def stats(
     ctx: typer.Context,
     org_id: OrgFilterOption = None,
-    days: Annotated[float, typer.Option("--days", parser=number(0.01, limits.STATS_DAYS_MAX),
-                                        help="How far back to look.")] = 7,
+    days: Annotated[float, typer.Option(
+        "--days", parser=number(0.01, limits.STATS_DAYS_MAX),
+        help=f"How far back to look (0.01-{limits.STATS_DAYS_MAX:g} days).")] = 7,
     as_json: JsonOption = False,
 ) -> int:
     """Per org: jobs finished, success rate, flaky rate, device-hours, queue wait p50/p95."""
