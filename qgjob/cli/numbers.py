@@ -16,9 +16,7 @@ import typer
 def number(low: float | None = None, high: float | None = None) -> Callable[[str], float]:
     """A parser for a float option: a finite number, at least `low` and at most `high`."""
 
-    def parse(raw: str | float) -> float:
-        if isinstance(raw, (int, float)):  # a default, not typed by the user
-            return float(raw)
+    def parse(raw: str | float) -> float:  # a float when Typer passes a default through
         try:
             value = float(raw)
         except ValueError:
