@@ -31,6 +31,13 @@ the other.
 
     python -m benchmarks.hindsight [--kind steady] [--seeds 100] [--first 1]
 
+On steady traces, whose install goal is a budget (half FIFO's installs), two more figures:
+the planner with each build's cap chosen from that budget with hindsight (`budget_caps`: every
+build one device, then each further device where it shortens a build's span most), and a lower
+bound on the mean build turnaround of any schedule within the budget (`turnaround_bound`; it
+leaves out builds competing for devices, so it says where a goal is out of reach, never that it
+is within reach).
+
 Prints, per row, the traces on which the rule meets every goal of the kind, beside qgjob's,
 and writes benchmarks/results/hindsight-KIND.json.
 """
@@ -43,6 +50,7 @@ import math
 import multiprocessing
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +68,9 @@ CAP_SECONDS = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 85.0, 100.0, 120.0, 150.0, 20
 ONE_PRICE = 100.0
 """The price for every trace, in the rows without a choice per trace: the median of the prices
 hindsight chose on this generator's steady seeds 1-100."""
+STEADY_INSTALLS = 0.5
+"""Steady's install goal: at most this share of FIFO's installs."""
+BUDGET_ROW = "hindsight, devices per build from half FIFO's installs"
 Build = tuple[str, str, str]
 """Org, app and target: a build as the goals count builds."""
 
@@ -114,8 +125,10 @@ def build_of(job: TraceJob) -> Build:
     return (job.org_id, job.app_version_id, job.target)
 
 
-def plan(trace: Trace, cap_seconds: float, foresight: Foresight) -> list[dict[str, Any]]:
-    """The rule's schedule of the whole trace, as the simulator's events."""
+def plan(trace: Trace, cap_seconds: float, foresight: Foresight,
+         caps: Mapping[Build, int] | None = None) -> list[dict[str, Any]]:
+    """The rule's schedule of the whole trace, as the simulator's events. With `caps`, each
+    build's cap is given (`budget_caps`) rather than priced at `cap_seconds` an install."""
     stream = Stream(trace, foresight)
     devices = [Device(d.device_id, d.target) for d in trace.devices]
     on_target = Counter(d.target for d in trace.devices)
@@ -137,7 +150,8 @@ def plan(trace: Trace, cap_seconds: float, foresight: Foresight) -> list[dict[st
         for device in sorted(devices, key=lambda d: d.build not in stream.queued):
             if device.job is not None:
                 continue
-            ends = _start(device, devices, stream, urgent, on_target, cap_seconds, events, now)
+            ends = _start(device, devices, stream, urgent, on_target, cap_seconds, caps,
+                          events, now)
             if ends is not None:
                 order += 1
                 heapq.heappush(timeline, (ends, order, device.name))
@@ -164,7 +178,8 @@ def _left(build: Build, devices: list[Device], stream: Stream, now: float) -> fl
 
 
 def _choose(device: Device, devices: list[Device], stream: Stream, urgent: set[Build],
-            fleet: int, cap_seconds: float, now: float) -> Build | None:
+            fleet: int, cap_seconds: float, caps: Mapping[Build, int] | None,
+            now: float) -> Build | None:
     """The build the device works on next: its own while it has queued jobs; else, of the
     builds below their cap, an urgent one first, then the one with the least work left."""
     builds = [b for b, jobs in stream.queued.items() if jobs and b[2] == device.target]
@@ -174,6 +189,8 @@ def _choose(device: Device, devices: list[Device], stream: Stream, urgent: set[B
     left = {b: _left(b, devices, stream, now) for b in builds}
 
     def cap(b: Build) -> int:
+        if caps is not None:
+            return caps[b]
         if b in urgent:
             return fleet
         return max(1, min(fleet, round(math.sqrt(left[b] / cap_seconds))))
@@ -183,10 +200,11 @@ def _choose(device: Device, devices: list[Device], stream: Stream, urgent: set[B
 
 
 def _start(device: Device, devices: list[Device], stream: Stream, urgent: set[Build],
-           on_target: Counter[str], cap_seconds: float, events: list[dict[str, Any]],
-           now: float) -> float | None:
+           on_target: Counter[str], cap_seconds: float, caps: Mapping[Build, int] | None,
+           events: list[dict[str, Any]], now: float) -> float | None:
     """Start the device's next test, installing first when it changes builds; when it ends."""
-    chosen = _choose(device, devices, stream, urgent, on_target[device.target], cap_seconds, now)
+    chosen = _choose(device, devices, stream, urgent, on_target[device.target], cap_seconds,
+                     caps, now)
     if chosen is None:
         return None
     start = now
@@ -210,6 +228,86 @@ def _start(device: Device, devices: list[Device], stream: Stream, urgent: set[Bu
     return start + job.duration
 
 
+@dataclass(frozen=True)
+class Spans:
+    """What one build asks of any schedule, with hindsight: its jobs, its test time (every
+    attempt it needs) and how long after its first submit its longest chain of attempts ends
+    at the soonest (a job's attempts run one after another, from its own submit)."""
+    target: str
+    jobs: int
+    work: float
+    chain: float
+
+    def span(self, install: float, devices: int) -> float:
+        """The least time from its first submit to its last finish on `devices` devices, an
+        install first on each, were nothing else in the way."""
+        return install + max(self.chain, self.work / devices)
+
+
+def spans(trace: Trace) -> dict[Build, Spans]:
+    """Every build's `Spans`, from the trace's true lengths and outcomes."""
+    first: dict[Build, float] = {}
+    for job in trace.jobs:
+        first[build_of(job)] = min(first.get(build_of(job), job.submit_at), job.submit_at)
+    work: dict[Build, float] = defaultdict(float)
+    chain: dict[Build, float] = defaultdict(float)
+    count: Counter[Build] = Counter()
+    for job in trace.jobs:
+        b = build_of(job)
+        attempts = job.duration * job.attempts_needed(trace.max_attempts)
+        work[b] += attempts
+        chain[b] = max(chain[b], job.submit_at - first[b] + attempts)
+        count[b] += 1
+    return {b: Spans(b[2], count[b], work[b], chain[b]) for b in work}
+
+
+def budget_caps(trace: Trace, installs: int) -> dict[Build, int] | None:
+    """Devices per build that minimise the builds' summed spans (`Spans.span`) within
+    `installs` installs, with hindsight: each build one device, then each further device to
+    the build whose span it shortens most, while the budget lasts. None when the budget is
+    less than one install a build. Every build of the trace must be an app of its own on its
+    target (as in steady traces), so that each device it runs on installs it once."""
+    builds = spans(trace)
+    if installs < len(builds):
+        return None
+    fleet = Counter(d.target for d in trace.devices)
+    caps = {b: 1 for b in builds}
+
+    def gain(b: Build) -> float:
+        s, install = builds[b], trace.install_seconds[b[2]]
+        return s.span(install, caps[b]) - s.span(install, caps[b] + 1)
+
+    heap = [(-gain(b), b) for b in builds if min(builds[b].jobs, fleet[b[2]]) > 1]
+    heapq.heapify(heap)
+    left = installs - len(builds)
+    while left > 0 and heap:
+        negative, b = heapq.heappop(heap)
+        if negative >= 0:
+            break
+        caps[b] += 1
+        left -= 1
+        if caps[b] < min(builds[b].jobs, fleet[b[2]]):
+            heapq.heappush(heap, (-gain(b), b))
+    return caps
+
+
+def turnaround_bound(trace: Trace, installs: int) -> float:
+    """A lower bound on the mean build turnaround of any schedule that spends at most
+    `installs` installs and installs an app only once it is submitted: each build's
+    turnaround is at least its span on the devices it runs on (`Spans.span`; every device a
+    build runs on installs it once, so the devices of all builds add up to the installs at
+    most, when each build is an app of its own on its target), and `budget_caps` gives the
+    least sum of spans. Contention between builds is
+    left out, so the bound is loose where builds overlap. Infinite when the budget is less
+    than one install a build."""
+    caps = budget_caps(trace, installs)
+    if caps is None:
+        return math.inf
+    builds = spans(trace)
+    return statistics.fmean(builds[b].span(trace.install_seconds[b[2]], caps[b])
+                            for b in builds)
+
+
 def judged(args: tuple[str, int]) -> dict[str, Any]:
     kind, seed = args
     trace = parse_trace(generate(kind, seed))
@@ -223,8 +321,17 @@ def judged(args: tuple[str, int]) -> dict[str, Any]:
                  for price in CAP_SECONDS}
     best = max(CAP_SECONDS, key=lambda p: (all(c["met"] for c in per_price[p]),
                                            -max(c["value"] / c["limit"] for c in per_price[p])))
-    return {"kind": kind, "seed": seed, "best_price": best,
-            "rows": {"hindsight, price per trace": per_price[best],
+    budgeted: dict[str, list[dict[str, Any]]] = {}
+    bound = None
+    if kind == "steady":
+        # Steady's install goal is a budget: half FIFO's installs.
+        budget = math.floor(STEADY_INSTALLS * base["fifo"].installs + 1e-9)
+        caps = budget_caps(trace, budget)
+        if caps is not None:
+            budgeted[BUDGET_ROW] = checks(plan(trace, ONE_PRICE, HINDSIGHT, caps), "budget")
+            bound = round(turnaround_bound(trace, budget) / base["fifo"].mean_turnaround, 4)
+    return {"kind": kind, "seed": seed, "best_price": best, "turnaround_bound": bound,
+            "rows": {"hindsight, price per trace": per_price[best], **budgeted,
                      f"hindsight, {ONE_PRICE:.0f} s for all": per_price[ONE_PRICE],
                      f"true lengths, failures unforeseen, {ONE_PRICE:.0f} s for all":
                          checks(plan(trace, ONE_PRICE, Foresight(lengths=True, failures=False)),
@@ -250,7 +357,8 @@ def main() -> None:
     names = [c["goal"] for c in results[0]["rows"]["qgjob"]]
     table = []
     for row in results[0]["rows"]:
-        scored = [r["rows"][row] for r in results]
+        # A row a trace lacks (no budget of one install a build) meets nothing there.
+        scored = [r["rows"][row] for r in results if row in r["rows"]]
         cells = [f"{statistics.median(c[i]['value'] for c in scored):.3f} "
                  f"({sum(c[i]['met'] for c in scored)} met)" for i in range(len(names))]
         met = sum(all(c["met"] for c in checks) for checks in scored)
@@ -259,11 +367,18 @@ def main() -> None:
     print_table(["schedule", "meets every goal", *(f"{n}: median" for n in names)], table)
     prices = statistics.median(r["best_price"] for r in results)
     print(f"\nthe price hindsight chose: median {prices:.0f} s")
+    bounds = [r["turnaround_bound"] for r in results if r["turnaround_bound"] is not None]
+    if bounds:
+        print(f"lower bound on mean build turnaround at half FIFO's installs (any schedule, "
+              f"contention left out): median {statistics.median(bounds):.3f} x FIFO's, "
+              f"worst {max(bounds):.3f}; above 1 (out of reach) on "
+              f"{sum(b > 1.0 for b in bounds)} of {len(bounds)} traces")
     path = write_result(f"hindsight-{args.kind}", {
         "command": f"python -m benchmarks.hindsight --kind {args.kind} --seeds {args.seeds} "
                    f"--first {args.first}",
         "goals": names,
         "traces": [{"seed": r["seed"], "best_price": r["best_price"],
+                    "turnaround_bound": r["turnaround_bound"],
                     **{row: [c["value"] for c in checks] for row, checks in r["rows"].items()}}
                    for r in results]})
     print(f"wrote {path}")

@@ -14,8 +14,21 @@ import pytest
 
 from benchmarks import common
 from benchmarks.common import seed_count
-from benchmarks.hindsight import HINDSIGHT, ONLINE, Foresight, Stream, plan
+from benchmarks.goals import baseline_events
+from benchmarks.hindsight import (
+    HINDSIGHT,
+    ONLINE,
+    Foresight,
+    Stream,
+    budget_caps,
+    build_of,
+    plan,
+    spans,
+    turnaround_bound,
+)
 from qgjob.scheduler.durations import DEFAULT_SECONDS
+from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import brief_example, generate
 from qgjob.sim.metrics import lower_bound, summarize
 from qgjob.sim.trace import parse_trace
@@ -67,6 +80,53 @@ def test_the_brief_example_meets_its_bound() -> None:
     trace = parse_trace(brief_example())
     summary = summarize(trace, "planner", plan(trace, 1.0, HINDSIGHT))
     assert summary.makespan == lower_bound(trace)
+
+
+def test_the_turnaround_bound_holds_for_every_schedule_at_its_installs() -> None:
+    """Whatever a schedule does, its mean build turnaround is at least the bound at the
+    installs it spent: the policy's, FIFO's, and the planner's at two prices."""
+    trace = parse_trace(generate("steady", 4))
+    schedules = {"qgjob": Simulator(trace, FairAffinityPolicy()).run().events,
+                 "fifo": baseline_events(trace, "fifo"),
+                 "cheap": plan(trace, 20.0, HINDSIGHT), "dear": plan(trace, 200.0, HINDSIGHT)}
+    for name, events in schedules.items():
+        summary = summarize(trace, name, events)
+        assert turnaround_bound(trace, summary.installs) <= summary.mean_turnaround, name
+
+
+def test_an_install_budget_gives_every_build_a_device_and_spends_no_more() -> None:
+    trace = parse_trace(generate("steady", 4))
+    builds = spans(trace)
+    fleet = {d.target: sum(x.target == d.target for x in trace.devices) for d in trace.devices}
+    assert budget_caps(trace, len(builds) - 1) is None
+    assert turnaround_bound(trace, len(builds) - 1) == float("inf")
+    bounds = []
+    for budget in (len(builds), len(builds) + 40, 10 * len(builds)):
+        caps = budget_caps(trace, budget)
+        assert caps is not None and set(caps) == set(builds)
+        assert sum(caps.values()) <= budget
+        assert all(1 <= caps[b] <= min(builds[b].jobs, fleet[b[2]]) for b in caps)
+        bounds.append(turnaround_bound(trace, budget))
+    assert bounds[0] > bounds[1] >= bounds[2]  # more installs, shorter spans
+    # Each further device goes where it shortens a span most: a build of one job never
+    # gets a second, and the build asking most of its devices gets the most.
+    caps = budget_caps(trace, len(builds) + 40)
+    assert caps is not None
+    widest = max(builds, key=lambda b: builds[b].work)
+    assert caps[widest] == max(caps[b] for b in caps if b[2] == widest[2])
+
+
+def test_the_planner_keeps_to_caps_it_is_given() -> None:
+    """With caps, no build ever has more devices on it at once than its cap."""
+    trace = parse_trace(generate("steady", 4))
+    caps = budget_caps(trace, len(spans(trace)) + 20)
+    assert caps is not None
+    jobs = {j.job_id: j for j in trace.jobs}
+    runs = [(e["start"], e["end"], build_of(jobs[e["job_id"]]))
+            for e in plan(trace, 85.0, HINDSIGHT, caps) if e["kind"] == "test"]
+    for start, _, build in runs:
+        at_once = sum(1 for s, e, b in runs if b == build and s <= start < e)
+        assert at_once <= caps[build]
 
 
 def test_a_run_of_no_traces_is_refused_before_it_writes_a_result() -> None:
