@@ -297,9 +297,8 @@ def turnaround_bound(trace: Trace, installs: int) -> float:
     turnaround is at least its span on the devices it runs on (`Spans.span`; every device a
     build runs on installs it once, so the devices of all builds add up to the installs at
     most, when each build is an app of its own on its target), and `budget_caps` gives the
-    least sum of spans. Contention between builds is
-    left out, so the bound is loose where builds overlap. Infinite when the budget is less
-    than one install a build."""
+    least sum of spans. Contention between builds is left out, so the bound is loose where
+    builds overlap. Infinite when the budget is less than one install a build."""
     caps = budget_caps(trace, installs)
     if caps is None:
         return math.inf
