@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.common import print_table, seed_count, write_result
-from benchmarks.goals import baselines, goals
+from benchmarks.goals import STEADY_INSTALL_SHARE, baselines, goals
 from qgjob.scheduler.durations import DurationModel
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
@@ -68,8 +68,6 @@ CAP_SECONDS = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 85.0, 100.0, 120.0, 150.0, 20
 ONE_PRICE = 100.0
 """The price for every trace, in the rows without a choice per trace: the median of the prices
 hindsight chose on this generator's steady seeds 1-100."""
-STEADY_INSTALLS = 0.5
-"""Steady's install goal: at most this share of FIFO's installs."""
 BUDGET_ROW = "hindsight, devices per build from half FIFO's installs"
 Build = tuple[str, str, str]
 """Org, app and target: a build as the goals count builds."""
@@ -229,11 +227,10 @@ def _start(device: Device, devices: list[Device], stream: Stream, urgent: set[Bu
 
 
 @dataclass(frozen=True)
-class Spans:
+class BuildWork:
     """What one build asks of any schedule, with hindsight: its jobs, its test time (every
     attempt it needs) and how long after its first submit its longest chain of attempts ends
     at the soonest (a job's attempts run one after another, from its own submit)."""
-    target: str
     jobs: int
     work: float
     chain: float
@@ -244,8 +241,8 @@ class Spans:
         return install + max(self.chain, self.work / devices)
 
 
-def spans(trace: Trace) -> dict[Build, Spans]:
-    """Every build's `Spans`, from the trace's true lengths and outcomes."""
+def build_work(trace: Trace) -> dict[Build, BuildWork]:
+    """Every build's `BuildWork`, from the trace's true lengths and outcomes."""
     first: dict[Build, float] = {}
     for job in trace.jobs:
         first[build_of(job)] = min(first.get(build_of(job), job.submit_at), job.submit_at)
@@ -258,26 +255,34 @@ def spans(trace: Trace) -> dict[Build, Spans]:
         work[b] += attempts
         chain[b] = max(chain[b], job.submit_at - first[b] + attempts)
         count[b] += 1
-    return {b: Spans(b[2], count[b], work[b], chain[b]) for b in work}
+    return {b: BuildWork(count[b], work[b], chain[b]) for b in work}
 
 
 def budget_caps(trace: Trace, installs: int) -> dict[Build, int] | None:
-    """Devices per build that minimise the builds' summed spans (`Spans.span`) within
+    """Devices per build that minimise the builds' summed spans (`BuildWork.span`) within
     `installs` installs, with hindsight: each build one device, then each further device to
     the build whose span it shortens most, while the budget lasts. None when the budget is
     less than one install a build. Every build of the trace must be an app of its own on its
     target (as in steady traces), so that each device it runs on installs it once."""
-    builds = spans(trace)
+    return _allocate(trace, build_work(trace), installs)
+
+
+def _allocate(trace: Trace, builds: Mapping[Build, BuildWork], installs: int
+              ) -> dict[Build, int] | None:
     if installs < len(builds):
         return None
     fleet = Counter(d.target for d in trace.devices)
     caps = {b: 1 for b in builds}
 
-    def gain(b: Build) -> float:
-        s, install = builds[b], trace.install_seconds[b[2]]
-        return s.span(install, caps[b]) - s.span(install, caps[b] + 1)
+    def most(b: Build) -> int:
+        """More devices than jobs, or than the target has, shorten nothing."""
+        return min(builds[b].jobs, fleet[b[2]])
 
-    heap = [(-gain(b), b) for b in builds if min(builds[b].jobs, fleet[b[2]]) > 1]
+    def gain(b: Build) -> float:
+        work, install = builds[b], trace.install_seconds[b[2]]
+        return work.span(install, caps[b]) - work.span(install, caps[b] + 1)
+
+    heap = [(-gain(b), b) for b in builds if most(b) > 1]
     heapq.heapify(heap)
     left = installs - len(builds)
     while left > 0 and heap:
@@ -286,7 +291,7 @@ def budget_caps(trace: Trace, installs: int) -> dict[Build, int] | None:
             break
         caps[b] += 1
         left -= 1
-        if caps[b] < min(builds[b].jobs, fleet[b[2]]):
+        if caps[b] < most(b):
             heapq.heappush(heap, (-gain(b), b))
     return caps
 
@@ -294,15 +299,15 @@ def budget_caps(trace: Trace, installs: int) -> dict[Build, int] | None:
 def turnaround_bound(trace: Trace, installs: int) -> float:
     """A lower bound on the mean build turnaround of any schedule that spends at most
     `installs` installs and installs an app only once it is submitted: each build's
-    turnaround is at least its span on the devices it runs on (`Spans.span`; every device a
+    turnaround is at least its span on the devices it runs on (`BuildWork.span`; every device a
     build runs on installs it once, so the devices of all builds add up to the installs at
     most, when each build is an app of its own on its target), and `budget_caps` gives the
     least sum of spans. Contention between builds is left out, so the bound is loose where
     builds overlap. Infinite when the budget is less than one install a build."""
-    caps = budget_caps(trace, installs)
+    builds = build_work(trace)
+    caps = _allocate(trace, builds, installs)
     if caps is None:
         return math.inf
-    builds = spans(trace)
     return statistics.fmean(builds[b].span(trace.install_seconds[b[2]], caps[b])
                             for b in builds)
 
@@ -324,7 +329,7 @@ def judged(args: tuple[str, int]) -> dict[str, Any]:
     bound = None
     if kind == "steady":
         # Steady's install goal is a budget: half FIFO's installs.
-        budget = math.floor(STEADY_INSTALLS * base["fifo"].installs + 1e-9)
+        budget = math.floor(STEADY_INSTALL_SHARE * base["fifo"].installs + 1e-9)
         caps = budget_caps(trace, budget)
         if caps is not None:
             budgeted[BUDGET_ROW] = checks(plan(trace, ONE_PRICE, HINDSIGHT, caps), "budget")

@@ -82,15 +82,14 @@ def test_the_set_up_sections_simulate_output_is_what_simulate_prints(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The README shows `qgjob simulate examples/traces/burst.json` as it printed; a policy
     change that moves its figures must copy the new output there."""
-    from qgjob.cli.main import main
+    from tests.cli.test_simulate import run
+    from tests.sim.test_simulator import TRACES
 
     section = (ROOT / "README.md").read_text().split("## Set up", 1)[1].split("\n## ", 1)[0]
     command = "$ qgjob simulate examples/traces/burst.json\n"
     shown = section.split(command, 1)[1].split("\n\n", 1)[0].splitlines()
     monkeypatch.setenv("COLUMNS", "200")  # a narrow terminal wraps the table, not the figures
-    with pytest.raises(SystemExit) as exit_info:
-        main(["simulate", str(ROOT / "examples" / "traces" / "burst.json")])
-    assert not exit_info.value.code
-    printed = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()
-               if line.strip()]
+    code, out, _ = run(capsys, "simulate", str(TRACES / "burst.json"))
+    assert code == 0
+    printed = [" ".join(line.split()) for line in out.splitlines() if line.strip()]
     assert [" ".join(line.split()) for line in shown] == printed

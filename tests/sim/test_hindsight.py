@@ -22,8 +22,8 @@ from benchmarks.hindsight import (
     Stream,
     budget_caps,
     build_of,
+    build_work,
     plan,
-    spans,
     turnaround_bound,
 )
 from qgjob.scheduler.durations import DEFAULT_SECONDS
@@ -96,7 +96,7 @@ def test_the_turnaround_bound_holds_for_every_schedule_at_its_installs() -> None
 
 def test_an_install_budget_gives_every_build_a_device_and_spends_no_more() -> None:
     trace = parse_trace(generate("steady", 4))
-    builds = spans(trace)
+    builds = build_work(trace)
     fleet = {d.target: sum(x.target == d.target for x in trace.devices) for d in trace.devices}
     assert budget_caps(trace, len(builds) - 1) is None
     assert turnaround_bound(trace, len(builds) - 1) == float("inf")
@@ -119,7 +119,7 @@ def test_an_install_budget_gives_every_build_a_device_and_spends_no_more() -> No
 def test_the_planner_keeps_to_caps_it_is_given() -> None:
     """With caps, no build ever has more devices on it at once than its cap."""
     trace = parse_trace(generate("steady", 4))
-    caps = budget_caps(trace, len(spans(trace)) + 20)
+    caps = budget_caps(trace, len(build_work(trace)) + 20)
     assert caps is not None
     jobs = {j.job_id: j for j in trace.jobs}
     runs = [(e["start"], e["end"], build_of(jobs[e["job_id"]]))
