@@ -31,6 +31,7 @@ from qgjob.scheduler.durations import DEFAULT_SECONDS, learn, price
 from qgjob.scheduler.outlook import left_of
 from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import (
+    RECENT_SECONDS,
     TOGETHER_COUNTED,
     ClaimContext,
     DeviceView,
@@ -260,6 +261,8 @@ def target_view(
         # explaining the queue are spared the read.
         builds_together=0 if policy is None or last_submit is None
         else driver.builds_submitted_since(last_submit - prior, TOGETHER_COUNTED),
+        builds_recent=None if policy is None
+        else driver.builds_submitted_since(now - RECENT_SECONDS, TOGETHER_COUNTED),
     )
     if policy is None or not policy.weighs_drains(view):
         return view

@@ -13,8 +13,13 @@ next claim.
 
 from __future__ import annotations
 
+import heapq
+
 from qgjob.scheduler.views import ClaimContext, LaneView
 
+WHOLE_JOBS_COUNTED = 64
+"""`whole_jobs_gain` hands out at most this many queued jobs one by one; a build with more is
+long enough for the fluid estimate (`finish_gain`)."""
 OVERRUN_SHARE = 0.25
 """A test that has run most of its expected time, or longer, is expected to need this share
 of the time it has run so far again: it is evidently longer than learned, and never done."""
@@ -61,6 +66,42 @@ def finish_gain(ctx: ClaimContext, lane: LaneView) -> float:
     one_job = lane.expected_seconds / max(lane.queued, 1)
     joined = max((rest + install) / (working + 1), install + one_job)
     return rest / working - joined
+
+
+def whole_jobs_gain(ctx: ClaimContext, lane: LaneView) -> float:
+    """How much sooner the lane's build finishes if this device joins, its queued jobs handed
+    out whole, each to whichever of its devices frees first (the devices on it free when what
+    they hold runs out, shared evenly between them; this one takes a job at once and runs it
+    after its install). Where
+    `finish_gain` spreads the work as a fluid, this sees the last job that waits for a busy
+    device while the joining one could run it; it prices every queued job at the lane's mean.
+    Infinite for a build nobody works on; `finish_gain` for one with more than
+    `WHOLE_JOBS_COUNTED` queued jobs."""
+    working = ctx.devices_per_group.get(lane.group_key, 0)
+    if working == 0:
+        return float("inf")
+    if lane.queued > WHOLE_JOBS_COUNTED:
+        return finish_gain(ctx, lane)
+    work = ctx.work.get(lane.group_key)
+    held = work.held_seconds if work is not None else 0.0
+    frees = [held / working] * working
+    if lane.app_version_id in ctx.idle_holds:
+        frees.append(0.0)
+    each = ctx.queued_seconds.get(lane.group_key, lane.expected_seconds) / max(lane.queued, 1)
+    # The joining device takes a job at once (its claim), and is on the build from then on.
+    joined = [*frees, install_cost(ctx, lane) + each]
+    return (_handed_out(frees, lane.queued, each)
+            - _handed_out(joined, max(lane.queued - 1, 0), each))
+
+
+def _handed_out(frees: list[float], jobs: int, each: float) -> float:
+    """When devices free at `frees` are done with `jobs` more jobs of `each` seconds, each
+    job going to whichever device frees first."""
+    heap = list(frees)
+    heapq.heapify(heap)
+    for _ in range(jobs):
+        heapq.heapreplace(heap, heap[0] + each)
+    return max(heap)
 
 
 def batch_share(ctx: ClaimContext, lane: LaneView) -> float:

@@ -43,7 +43,11 @@ For a device that asks for work:
    joins a build whose jobs are still being submitted (one within `arriving_seconds`): the
    build's work and every target's drain are then known in part, and an install spent on a
    part cannot be taken back; devices still start builds nobody serves, and join once the
-   build's submits stop (at their next claim).
+   build's submits stop (at their next claim). With no stream of work at all (fewer than
+   `stream_builds` builds submitted in the last half hour: a developer's handful of jobs on
+   an idle fleet), an idle device's install takes nothing another build needs, so it joins
+   any build it does not make finish later, its queued jobs counted whole as well as spread
+   (`alone_gain`: six jobs on five devices end when the sixth does).
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
 
@@ -64,7 +68,12 @@ from dataclasses import dataclass
 
 from qgjob.domain.values import NORMAL_PRIORITY
 from qgjob.scheduler.fairness import capped, capped_orgs, starved_orgs, starved_waiting
-from qgjob.scheduler.outlook import batch_share, finish_gain, remaining_seconds
+from qgjob.scheduler.outlook import (
+    batch_share,
+    finish_gain,
+    remaining_seconds,
+    whole_jobs_gain,
+)
 from qgjob.scheduler.protocol import Policy as Policy
 from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, RunningJob
 
@@ -72,6 +81,8 @@ Bands = dict[tuple[str, str], int]
 """Each lane's band, by its key."""
 JoinBar = Callable[[ClaimContext, LaneView], float]
 """Seconds by which joining a served lane's build must bring its finish forward."""
+Gain = Callable[[ClaimContext, LaneView], float]
+"""Seconds by which a device joining a served lane's build brings its finish forward."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,11 @@ class FairAffinityPolicy:
     test of the newest submit are a batch (a release run on every target, a nightly): builds
     submitted together are waited on together, so an idle device's joins serve when the
     batch ends, as once submits pause. A stream brings one build at a time."""
+    stream_builds: int = 2
+    """Fewer builds than this (groups, on any target) with a job submitted in the last
+    `RECENT_SECONDS` (half an hour) are no stream of work: an install on an idle device then
+    takes nothing other work needs, so an idle device joins any build it does not make finish
+    later, its jobs counted whole (`alone_gain`)."""
     arriving_seconds: float = 2.0
     """While a batch arrives, a build with a job submitted this recently is still arriving:
     idle devices do not join it yet (about a claim poll: a device left idle asks again)."""
@@ -188,6 +204,8 @@ class FairAffinityPolicy:
         if not lanes:
             return None
         own = self._own_lane(lanes, ctx, bands)
+        if own is None and self.no_stream(ctx):
+            return self._by_band(lanes, ctx, bands, bar=_no_bar, gain=alone_gain, ties=True)
         if own is None:
             return self._by_band(self._joinable(ctx, lanes), ctx, bands,
                                  bar=self._idle_join_bar)
@@ -244,25 +262,33 @@ class FairAffinityPolicy:
         return (ctx.now - ctx.last_submit_at >= self.quiet_tests * ctx.typical_test_seconds
                 or self._batch_arrives(ctx))
 
+    def no_stream(self, ctx: ClaimContext) -> bool:
+        """Fewer than `stream_builds` builds were submitted in the last half hour (a build
+        alone on an idle fleet: the brief's jobs, a developer's handful): an idle device's
+        install spends nothing another build needs, so it joins whatever it brings forward."""
+        return ctx.builds_recent is not None and ctx.builds_recent < self.stream_builds
+
     def _batch_arrives(self, ctx: ClaimContext) -> bool:
         """`batch_builds` builds or more were submitted together and are the newest work."""
         return ctx.builds_together >= self.batch_builds
 
     def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
-                 bar: JoinBar) -> LaneView | None:
+                 bar: JoinBar, gain: Gain = finish_gain, ties: bool = False
+                 ) -> LaneView | None:
         """The lane this device serves best, most urgent band first: `bar` is how many seconds
-        joining a served build must bring its finish forward by."""
+        joining a served build must bring its finish forward by (`gain`); with `ties`, a join
+        that leaves its finish where it was is taken too."""
         by_level: dict[int, list[LaneView]] = {}
         for lane in lanes:
             by_level.setdefault(bands[lane.key], []).append(lane)
         for level in sorted(by_level, reverse=True):
-            chosen = self._best_join(by_level[level], ctx, bar)
+            chosen = self._best_join(by_level[level], ctx, bar, gain, ties)
             if chosen is not None:
                 return chosen
         return None
 
-    def _best_join(self, lanes: list[LaneView], ctx: ClaimContext, bar: JoinBar
-                   ) -> LaneView | None:
+    def _best_join(self, lanes: list[LaneView], ctx: ClaimContext, bar: JoinBar, gain: Gain,
+                   ties: bool) -> LaneView | None:
         # A build nobody serves that an idle device already holds is that device's to take,
         # without an install.
         holds = ctx.device.holds_app_version_id
@@ -279,8 +305,8 @@ class FairAffinityPolicy:
         # and its tests run side by side. Before anything has run every test is priced at
         # one guess, so such ties are common at first (three tests of 60 s beside a 60 s
         # BrowserStack install).
-        worth = [(gain, lane) for lane in lanes
-                 if (gain := finish_gain(ctx, lane)) > 0 and gain >= bar(ctx, lane)]
+        worth = [(sooner, lane) for lane in lanes
+                 if (sooner := gain(ctx, lane)) >= bar(ctx, lane) and (sooner > 0 or ties)]
         if not worth:
             return None
         return max(worth, key=lambda pair: (pair[0], -pair[1].head_submitted_at))[1]
@@ -349,6 +375,21 @@ class FairAffinityPolicy:
             return None
         return min(victims, key=lambda job: (job.priority, -job.started_at, job.job_id)).job_id
 
+
+
+def alone_gain(ctx: ClaimContext, lane: LaneView) -> float:
+    """What joining a build brings its finish forward by when no stream of work competes for
+    the device (`FairAffinityPolicy.no_stream`): the larger of the fluid estimate and the one
+    that hands out its queued jobs whole. A handful of jobs is where the fluid one misleads
+    most: six jobs on five devices end when the sixth does, on a device that frees first."""
+    return max(finish_gain(ctx, lane), whole_jobs_gain(ctx, lane))
+
+
+def _no_bar(ctx: ClaimContext, lane: LaneView) -> float:
+    """No stream of work: any join that brings the finish forward is worth its install (and,
+    with ties, one that leaves it where it was: its tests run side by side, which hedges
+    against one of them running long)."""
+    return 0.0
 
 
 def _awaits_retry(ctx: ClaimContext, lanes: list[LaneView]) -> bool:

@@ -19,8 +19,10 @@ from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY
 from qgjob.scheduler.durations import DEFAULT_SECONDS
 
 TOGETHER_COUNTED = 32
-"""`ClaimContext.builds_together` counts no further than this (a store reads at most this many
-entries of its groups' newest-submit index)."""
+"""`ClaimContext.builds_together` and `builds_recent` count no further than this (a store reads
+at most this many entries of its groups' newest-submit index)."""
+RECENT_SECONDS = 1800.0
+"""`ClaimContext.builds_recent` counts the builds submitted within this many seconds."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,11 @@ class ClaimContext:
     any state, counted up to `TOGETHER_COUNTED`: many at once are a batch (a release run on
     every target, a nightly), where a stream brings one at a time. Read for a claim's policy
     only (0 in views for preemption and for explaining the queue)."""
+    builds_recent: int | None = None
+    """Builds on a target (groups), on any target, with a job submitted in the last
+    `RECENT_SECONDS`, of any state, counted up to `TOGETHER_COUNTED`: whether work streams in
+    or a build came alone. Read for a claim's policy only (None in views for preemption and for
+    explaining the queue)."""
     drains: Mapping[str, float] = field(default_factory=dict)
     """Per target with queued work (this one among them): in how many seconds its devices are
     expected to run out of work -- its queued work and what its devices hold, over its online

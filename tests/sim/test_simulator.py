@@ -62,6 +62,26 @@ def test_the_brief_example() -> None:
     assert summary.passed == 5
 
 
+def test_a_handful_of_jobs_on_an_idle_fleet_runs_side_by_side() -> None:
+    """Six jobs of one build, six idle emulators, nothing else submitted: every emulator runs
+    one, and the build ends with its longest test after one install (FIFO-with-affinity's
+    schedule, and the lower bound). Priced at one guess before anything ran, six jobs look
+    like work for three devices; counted whole, the sixth would wait for a busy device."""
+    lengths = [24.7, 20.6, 61.2, 15.1, 65.6, 94.2]
+    trace = parse_trace({
+        "name": "handful", "install_seconds": {"emulator": 20.0},
+        "devices": [{"id": f"emulator-{i}", "target": "emulator"} for i in range(1, 7)],
+        "jobs": [{"id": f"j{i}", "org_id": "acme", "app_version_id": "nightly1",
+                  "test_path": f"tests/t{i}.spec.js", "target": "emulator", "priority": 1,
+                  "submit_at": 0.0, "duration": d, "outcomes": ["pass"]}
+                 for i, d in enumerate(lengths)]})
+    events = Simulator(trace, policy_named("qgjob")).run().events
+    assert check_schedule(trace, events) == []
+    tests = [e for e in events if e["kind"] == "test"]
+    assert len({e["device"] for e in tests}) == 6
+    assert max(e["end"] for e in tests) == pytest.approx(20.0 + 94.2)
+
+
 def test_the_checker_catches_a_broken_schedule() -> None:
     trace = example("brief")
     events = Simulator(trace, policy_named("qgjob")).run().events

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from qgjob.scheduler.fairness import starved_waiting
@@ -36,9 +38,10 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
         devices: int = 6, idle: int = 1, retry_due: dict[str, float] | None = None,
         idle_holds: frozenset[str] = frozenset(), typical: float = 40.0,
         drains: dict[str, float] | None = None, quiet: float | None = None,
-        together: int = 0) -> ClaimContext:
+        together: int = 0, recent: int | None = None) -> ClaimContext:
     """`quiet`: seconds since the last submit; `drains`: when each target runs out of work;
-    `together`: builds submitted within a typical test of the last submit."""
+    `together`: builds submitted within a typical test of the last submit; `recent`: within
+    the last half hour (None: not read, as in views that explain the queue)."""
     working = working or {}
     work = {f"emulator|{app}": GroupWork(app, n, (held or {}).get(app, 40.0 * n))
             for app, n in working.items()}
@@ -51,7 +54,7 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
                         retry_due=retry_due or {}, idle_holds=idle_holds,
                         typical_test_seconds=typical,
                         last_submit_at=None if quiet is None else NOW - quiet,
-                        builds_together=together, drains=drains or {})
+                        builds_together=together, builds_recent=recent, drains=drains or {})
 
 
 def chosen(context: ClaimContext) -> str | None:
@@ -179,6 +182,31 @@ def chosen(context: ClaimContext) -> str | None:
          "a build an idle device already holds is that device's: no second install"),
         (ctx(lane("held"), lane("new"), idle=2, idle_holds=frozenset({"held"})), "new",
          "so this device starts another build"),
+        (ctx(lane("last", queued=1, work=40), working={"last": 5}, held={"last": 200},
+             recent=1), "last",
+         "no stream of work (one build in half an hour): five devices each hold one of its "
+         "40 s jobs and the sixth waits for one of them; an idle device takes it, 20 s sooner, "
+         "though spread as a fluid the work would end later with it"),
+        (ctx(lane("last", queued=1, work=40), working={"last": 5}, held={"last": 200},
+             recent=2), None, "... not while builds stream in: the fluid estimate and its bar"),
+        (ctx(lane("last", queued=1, work=40), working={"last": 5}, held={"last": 200}), None,
+         "... nor where the view did not count them"),
+        (ctx(lane("even", queued=2, work=120), working={"even": 2}, held={"even": 160},
+             typical=60, recent=1), "even",
+         "no stream of work: any gain is worth an install (two devices hold 80 s each, two "
+         "60 s jobs wait: 40 s sooner with a third)"),
+        (ctx(lane("even", queued=2, work=120), working={"even": 2}, held={"even": 160},
+             typical=60, recent=2), None, "... where a stream asks it to win back a typical test"),
+        (ctx(lane("tie", queued=2, work=80), working={"tie": 2}, held={"tie": 40},
+             recent=1), "tie",
+         "no stream of work: a join that ends the build no later is taken too (two devices "
+         "free in 20 s, two 40 s jobs wait: 60 s either way), its tests side by side"),
+        (ctx(lane("tie", queued=2, work=80), working={"tie": 2}, held={"tie": 40},
+             recent=2), None, "... not in a stream"),
+        (ctx(lane("short", queued=1, work=40), working={"short": 1}, held={"short": 10},
+             recent=1), None,
+         "... but not one that ends it later: its install and the job take 60 s, where the "
+         "device on it frees in 10 s and is done in 50 s"),
         (ctx(lane("other"), holds="mine", retry_due={"mine": NOW + 3}), None,
          "its build's failed job comes back sooner than an install: it waits"),
         (ctx(lane("other"), holds="mine", retry_due={"mine": NOW + 60}), "other",
@@ -308,3 +336,24 @@ def test_a_test_running_past_its_estimate_still_holds_its_device() -> None:
     assert left_of("assigned", 30.0, None, NOW) == 30.0
     assert left_of("running", 30.0, NOW - 10, NOW) == 20.0
     assert left_of("running", 30.0, NOW - 200, NOW) == 50.0  # a quarter of what it ran
+
+
+def test_whole_jobs_see_the_last_job_that_waits_for_a_busy_device() -> None:
+    from qgjob.scheduler.outlook import finish_gain, whole_jobs_gain
+
+    # Five devices each hold 40 s; one 40 s job waits; this device installs in 20 s.
+    context = ctx(lane("last", queued=1, work=40), working={"last": 5}, held={"last": 200})
+    assert whole_jobs_gain(context, context.lanes[0]) == pytest.approx(20.0)  # 80 s -> 60 s
+    assert finish_gain(context, context.lanes[0]) < 0  # as a fluid: 48 s, and 60 s with it
+    # Two devices hold 80 s each and two 60 s jobs wait: a third device takes one at once
+    # and ends at 80 s, the other waits for a busy device and ends at 140 s, as without it.
+    even = ctx(lane("even", queued=2, work=120), working={"even": 2}, held={"even": 160})
+    assert whole_jobs_gain(even, even.lanes[0]) == 0.0
+    # The device on it frees in 10 s and runs the 40 s job by 50 s; this one would need 60 s.
+    short = ctx(lane("short", queued=1, work=40), working={"short": 1}, held={"short": 10})
+    assert whole_jobs_gain(short, short.lanes[0]) == pytest.approx(-10.0)
+    # Nobody on it: infinite, as `finish_gain`; a long queue: the fluid estimate.
+    alone = ctx(lane("new"))
+    assert whole_jobs_gain(alone, alone.lanes[0]) == math.inf
+    long = ctx(lane("long", queued=200, work=8000), working={"long": 2})
+    assert whole_jobs_gain(long, long.lanes[0]) == finish_gain(long, long.lanes[0])
