@@ -125,7 +125,7 @@ def summary_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
         limit = checks[0]["limit"]
         per_goal[name] = {"median": round(statistics.median(values), 4),
                           "worst": round(max(values), 4), "limit": limit,
-                          "met": sum(v <= limit for v in values)}
+                          "met": sum(c["met"] for c in checks)}
     passed = sum(row["met"] for row in rows)
     holds = passed >= HOLDS_SHARE * len(rows) and all(
         g["median"] <= g["limit"] for g in per_goal.values())
