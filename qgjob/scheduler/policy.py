@@ -44,9 +44,10 @@ For a device that asks for work:
    build's work and every target's drain are then known in part, and an install spent on a
    part cannot be taken back; devices still start builds nobody serves, and join once the
    build's submits stop (at their next claim). With no stream of work at all (fewer than
-   `stream_builds` builds submitted in the last half hour: a developer's handful of jobs on
-   an idle fleet), an idle device's install takes nothing another build needs, so it joins
-   any build it does not make finish later, its queued jobs counted whole as well as spread
+   `stream_builds` builds submitted in the last half hour, and the target's queued work
+   theirs: a developer's handful of jobs on an idle fleet, not the tail of an old backlog),
+   an idle device's install takes nothing another build needs, so it joins any build it
+   does not make finish later, its queued jobs counted whole as well as spread
    (`alone_gain`: six jobs on five devices end when the sixth does).
 5. A failed job of the build the device holds comes back after its retry backoff: when that is
    sooner than an install elsewhere and nobody else serves the build, the device waits for it.
@@ -75,7 +76,14 @@ from qgjob.scheduler.outlook import (
     whole_jobs_gain,
 )
 from qgjob.scheduler.protocol import Policy as Policy
-from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, RunningJob
+from qgjob.scheduler.views import (
+    RECENT_SECONDS,
+    ClaimContext,
+    JobView,
+    LaneChoice,
+    LaneView,
+    RunningJob,
+)
 
 Bands = dict[tuple[str, str], int]
 """Each lane's band, by its key."""
@@ -123,9 +131,9 @@ class FairAffinityPolicy:
     batch ends, as once submits pause. A stream brings one build at a time."""
     stream_builds: int = 2
     """Fewer builds than this (groups, on any target) with a job submitted in the last
-    `RECENT_SECONDS` (half an hour) are no stream of work: an install on an idle device then
-    takes nothing other work needs, so an idle device joins any build it does not make finish
-    later, its jobs counted whole (`alone_gain`)."""
+    `RECENT_SECONDS` (half an hour), owning all the target's queued work, are no stream of
+    work: an install on an idle device then takes nothing other work needs, so an idle device
+    joins any build it does not make finish later, its jobs counted whole (`alone_gain`)."""
     arriving_seconds: float = 2.0
     """While a batch arrives, a build with a job submitted this recently is still arriving:
     idle devices do not join it yet (about a claim poll: a device left idle asks again)."""
@@ -263,10 +271,16 @@ class FairAffinityPolicy:
                 or self._batch_arrives(ctx))
 
     def no_stream(self, ctx: ClaimContext) -> bool:
-        """Fewer than `stream_builds` builds were submitted in the last half hour (a build
-        alone on an idle fleet: the brief's jobs, a developer's handful): an idle device's
-        install spends nothing another build needs, so it joins whatever it brings forward."""
-        return ctx.builds_recent is not None and ctx.builds_recent < self.stream_builds
+        """Fewer than `stream_builds` builds were submitted in the last half hour, and the
+        target's queued work is theirs (a build alone on an idle fleet: a developer's handful
+        of jobs; not the tail of a backlog submitted long ago, which is served as a paused
+        queue): an idle device's install spends nothing another build needs, so it joins
+        whatever it does not make finish later."""
+        if ctx.builds_recent is None or ctx.builds_recent >= self.stream_builds:
+            return False
+        since = ctx.now - RECENT_SECONDS
+        return all(lane.newest_submitted_at is not None and lane.newest_submitted_at >= since
+                   for lane in ctx.lanes)
 
     def _batch_arrives(self, ctx: ClaimContext) -> bool:
         """`batch_builds` builds or more were submitted together and are the newest work."""

@@ -182,14 +182,18 @@ def test_a_job_at_the_window_edge_counts_and_one_before_it_does_not(store: Store
 
 def test_the_view_counts_builds_submitted_in_the_last_half_hour(store: Store) -> None:
     """One build alone in half an hour is no stream of work (the policy's `no_stream`); the
-    count reads the groups' newest submits, on any target, whatever became of their jobs."""
+    count reads the groups' newest submits, on any target, whatever became of their jobs. A
+    backlog submitted longer ago, still queued on the target, is a paused queue instead."""
     agent = register(store, devices="emulator-1:emulator,device-1:device")
-    store.insert_jobs([new_job(app_version_id="old", at=T0),
+    store.insert_jobs([new_job(app_version_id="old", target="device", at=T0),
                        new_job(app_version_id="a", at=T0 + 1000),
                        new_job(app_version_id="a", at=T0 + 1001)])
     view = claim(store, agent, at=T0 + 1802).context  # "old" is 1802 s old
     assert view is not None and view.builds_recent == 1
     assert FairAffinityPolicy().no_stream(view)
+    view = claim(store, agent, device="device-1", at=T0 + 1802).context
+    assert view is not None and view.builds_recent == 1
+    assert not FairAffinityPolicy().no_stream(view)  # "old" waits on the device
     store.insert_jobs([new_job(app_version_id="b", target="device", at=T0 + 1803)])
     view = claim(store, agent, device="device-1", at=T0 + 1804).context
     assert view is not None and view.builds_recent == 2
