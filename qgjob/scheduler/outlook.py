@@ -72,11 +72,10 @@ def whole_jobs_gain(ctx: ClaimContext, lane: LaneView) -> float:
     """How much sooner the lane's build finishes if this device joins, its queued jobs handed
     out whole, each to whichever of its devices frees first (the devices on it free when what
     they hold runs out, shared evenly between them; this one takes a job at once and runs it
-    after its install). Where
-    `finish_gain` spreads the work as a fluid, this sees the last job that waits for a busy
-    device while the joining one could run it; it prices every queued job at the lane's mean.
-    Infinite for a build nobody works on; `finish_gain` for one with more than
-    `WHOLE_JOBS_COUNTED` queued jobs."""
+    after its install). Where `finish_gain` spreads the work as a fluid, this sees the last
+    job that waits for a busy device while the joining one could run it; it prices every
+    queued job at the lane's mean. Infinite for a build nobody works on; `finish_gain` for
+    one with more than `WHOLE_JOBS_COUNTED` queued jobs."""
     working = ctx.devices_per_group.get(lane.group_key, 0)
     if working == 0:
         return float("inf")
