@@ -44,8 +44,10 @@ For a device that asks for work:
    build's work and every target's drain are then known in part, and an install spent on a
    part cannot be taken back; devices still start builds nobody serves, and join once the
    build's submits stop (at their next claim). With no stream of work at all (fewer than
-   `stream_builds` builds submitted in the last half hour, and the target's queued work
-   theirs: a developer's handful of jobs on an idle fleet, not the tail of an old backlog),
+   `stream_builds` builds submitted in the last half hour, or fewer than a batch submitted
+   together and nothing else, once their submits stop for `arriving_seconds`; and the
+   target's queued work theirs: a developer's handful of jobs on an idle fleet, not the tail
+   of an old backlog),
    an idle device's install takes nothing another build needs, so it joins any build it
    does not make finish later, its queued jobs counted whole as well as spread
    (`alone_gain`: six jobs on five devices end when the sixth does).
@@ -276,11 +278,21 @@ class FairAffinityPolicy:
         of jobs; not the tail of a backlog submitted long ago, which is served as a paused
         queue): an idle device's install spends nothing another build needs, so it joins
         whatever it does not make finish later."""
-        if ctx.builds_recent is None or ctx.builds_recent >= self.stream_builds:
+        if ctx.builds_recent is None:
+            return False
+        if ctx.builds_recent >= self.stream_builds and not self._one_submission(ctx):
             return False
         since = ctx.now - RECENT_SECONDS
         return all(lane.newest_submitted_at is not None and lane.newest_submitted_at >= since
                    for lane in ctx.lanes)
+
+    def _one_submission(self, ctx: ClaimContext) -> bool:
+        """Every build of the last half hour came together, fewer than a batch (one CI run's
+        handful on two or three targets), and their submits have stopped for
+        `arriving_seconds`: no stream either, once what was submitted is known."""
+        return (ctx.builds_recent == ctx.builds_together < self.batch_builds
+                and ctx.last_submit_at is not None
+                and ctx.now - ctx.last_submit_at >= self.arriving_seconds)
 
     def _batch_arrives(self, ctx: ClaimContext) -> bool:
         """`batch_builds` builds or more were submitted together and are the newest work."""

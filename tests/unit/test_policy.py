@@ -195,6 +195,16 @@ def chosen(context: ClaimContext) -> str | None:
          "... nor on the tail of a backlog submitted over half an hour ago (a paused queue)"),
         (ctx(lane("last", queued=1, work=40), working={"last": 5}, held={"last": 200}), None,
          "... nor where the view did not count them"),
+        (ctx(lane("last", queued=1, work=40, submitted=3), working={"last": 5},
+             held={"last": 200}, recent=3, together=3, quiet=3), "last",
+         "no stream either when every build of the last half hour came together, fewer than "
+         "a batch (one run's handful on three targets), once their submits stopped"),
+        (ctx(lane("last", queued=1, work=40, submitted=1), working={"last": 5},
+             held={"last": 200}, recent=3, together=3, quiet=1), None,
+         "... not while they still arrive"),
+        (ctx(lane("last", queued=1, work=40, submitted=3), working={"last": 5},
+             held={"last": 200}, recent=3, together=2, quiet=3), None,
+         "... nor when one of them came earlier: a stream"),
         (ctx(lane("even", queued=2, work=120, submitted=30), working={"even": 2},
              held={"even": 160}, typical=60, recent=1), "even",
          "no stream of work: any gain is worth an install (two devices hold 80 s each, two "
