@@ -38,9 +38,18 @@ def left_of(state: str, expected_seconds: float, started_at: float | None, now: 
 def remaining_seconds(ctx: ClaimContext, lane: LaneView) -> float:
     """Expected work left on the lane's build (its group, every org's lane of it): queued,
     and held by the devices on it."""
+    return _queued_seconds(ctx, lane) + _held_seconds(ctx, lane)
+
+
+def _queued_seconds(ctx: ClaimContext, lane: LaneView) -> float:
+    """Expected work queued on the lane's build (every org's lane of it)."""
+    return ctx.queued_seconds.get(lane.group_key, lane.expected_seconds)
+
+
+def _held_seconds(ctx: ClaimContext, lane: LaneView) -> float:
+    """Expected work the devices on the lane's build still hold."""
     work = ctx.work.get(lane.group_key)
-    queued = ctx.queued_seconds.get(lane.group_key, lane.expected_seconds)
-    return queued + (work.held_seconds if work is not None else 0.0)
+    return work.held_seconds if work is not None else 0.0
 
 
 def install_cost(ctx: ClaimContext, lane: LaneView) -> float:
@@ -81,16 +90,22 @@ def whole_jobs_gain(ctx: ClaimContext, lane: LaneView) -> float:
         return float("inf")
     if lane.queued > WHOLE_JOBS_COUNTED:
         return finish_gain(ctx, lane)
-    work = ctx.work.get(lane.group_key)
-    held = work.held_seconds if work is not None else 0.0
-    frees = [held / working] * working
+    frees = [_held_seconds(ctx, lane) / working] * working
     if lane.app_version_id in ctx.idle_holds:
         frees.append(0.0)
-    each = ctx.queued_seconds.get(lane.group_key, lane.expected_seconds) / max(lane.queued, 1)
+    each = _queued_seconds(ctx, lane) / max(lane.queued, 1)
     # The joining device takes a job at once (its claim), and is on the build from then on.
     joined = [*frees, install_cost(ctx, lane) + each]
     return (_handed_out(frees, lane.queued, each)
             - _handed_out(joined, max(lane.queued - 1, 0), each))
+
+
+def alone_gain(ctx: ClaimContext, lane: LaneView) -> float:
+    """What joining a build brings its finish forward by when no stream of work competes for
+    the device (the policy's `no_stream`): the larger of the fluid estimate and the one that
+    hands out its queued jobs whole. A handful of jobs is where the fluid one misleads most:
+    six jobs on five devices end when the sixth does, on a device that frees first."""
+    return max(finish_gain(ctx, lane), whole_jobs_gain(ctx, lane))
 
 
 def _handed_out(frees: list[float], jobs: int, each: float) -> float:

@@ -71,12 +71,7 @@ from dataclasses import dataclass
 
 from qgjob.domain.values import NORMAL_PRIORITY
 from qgjob.scheduler.fairness import capped, capped_orgs, starved_orgs, starved_waiting
-from qgjob.scheduler.outlook import (
-    batch_share,
-    finish_gain,
-    remaining_seconds,
-    whole_jobs_gain,
-)
+from qgjob.scheduler.outlook import alone_gain, batch_share, finish_gain, remaining_seconds
 from qgjob.scheduler.protocol import Policy as Policy
 from qgjob.scheduler.views import (
     RECENT_SECONDS,
@@ -400,15 +395,6 @@ class FairAffinityPolicy:
         if not victims:
             return None
         return min(victims, key=lambda job: (job.priority, -job.started_at, job.job_id)).job_id
-
-
-
-def alone_gain(ctx: ClaimContext, lane: LaneView) -> float:
-    """What joining a build brings its finish forward by when no stream of work competes for
-    the device (`FairAffinityPolicy.no_stream`): the larger of the fluid estimate and the one
-    that hands out its queued jobs whole. A handful of jobs is where the fluid one misleads
-    most: six jobs on five devices end when the sixth does, on a device that frees first."""
-    return max(finish_gain(ctx, lane), whole_jobs_gain(ctx, lane))
 
 
 def _no_bar(ctx: ClaimContext, lane: LaneView) -> float:
