@@ -50,7 +50,9 @@ class ServerSettings:
     lower (requeued without spending an attempt)."""
     max_attempts: int = 3
     max_infra_failures: int = 5
-    retry_base_seconds: float = 2.0
+    retry_base_seconds: float = 0.0
+    """Backoff before a failed test's first retry (doubling, with jitter, for each later one,
+    up to `retry_max_seconds`); 0 retries at once, preferably on another device."""
     retry_max_seconds: float = 300.0
     agent_offline_seconds: float = 30.0
     max_body_bytes: int = 64 * 1024
@@ -197,11 +199,12 @@ def variable(name: str) -> str:
 
 _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "maintenance_seconds",
              "usage_count_seconds",
-             "retry_base_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
+             "retry_max_seconds", "agent_offline_seconds", "max_batch",
              "max_attempts", "max_infra_failures", "max_body_bytes", "test_history_days",
              "max_connections", "http_idle_seconds", "http_header_seconds",
              "artifact_retention_days")
-_NOT_NEGATIVE = ("claim_wait_seconds", "rate_limit_per_second", "rate_limit_burst",
+_NOT_NEGATIVE = ("claim_wait_seconds", "retry_base_seconds", "rate_limit_per_second",
+                 "rate_limit_burst",
                  "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds",
                  "job_rate_limit_per_second", "job_rate_limit_burst", "max_queued_jobs_per_org",
                  "device_failure_limit", "artifact_attempt_max_bytes")

@@ -27,7 +27,10 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    base_seconds: float = 2.0
+    base_seconds: float = 0.0
+    """Backoff before the first retry of a failed test, doubling for each later one; 0 (the
+    default) retries at once: a backoff on a build's last test delays its verdict and idles
+    the device beside it, and a flaky test is as likely to pass now as in two seconds."""
     max_seconds: float = 300.0
     jitter: float = 0.25
     """Fraction of the delay drawn at random, so retries of one broken build do not align."""
@@ -81,6 +84,8 @@ def after_attempt(
         if repeat is not None:
             return Verdict(JobState.FAILED, error=error or "failed", note=repeat)
         delay = policy.delay(job.charged_attempts, draw)
+        if delay <= 0:
+            return Verdict(JobState.QUEUED, error=error)  # retried at once
         return Verdict(JobState.RETRY_WAIT, error=error, retry_at=now + delay)
     return Verdict(JobState.FAILED, error=error or f"failed after {job.attempts} attempts")
 

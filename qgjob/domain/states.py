@@ -21,12 +21,14 @@ class JobState(StrEnum):
 
     RUNNING = "running"
     """An attempt is running on a device. Leaves on the agent's report (COMPLETED, FAILED,
-    RETRY_WAIT, CANCELLED), or when the lease expires (QUEUED, or FAILED past the cap on lost
-    devices; CANCELLED if a cancel was requested)."""
+    QUEUED for a retry at once, RETRY_WAIT for one after a configured backoff, CANCELLED), or
+    when the lease expires (QUEUED, or FAILED past the cap on lost devices; CANCELLED if a
+    cancel was requested)."""
 
     RETRY_WAIT = "retry_wait"
-    """A failed attempt will be retried; waits out its backoff. Maintenance moves it to QUEUED
-    when the backoff is over; a cancel moves it to CANCELLED."""
+    """A failed attempt will be retried; waits out its backoff (only with one configured).
+    Maintenance moves it to QUEUED when the backoff is over; a cancel moves it to
+    CANCELLED."""
 
     COMPLETED = "completed"
     """Final: the test passed."""

@@ -51,8 +51,9 @@ For a device that asks for work:
    an idle device's install takes nothing another build needs, so it joins any build it
    does not make finish later, its queued jobs counted whole as well as spread
    (`alone_gain`: six jobs on five devices end when the sixth does).
-5. A failed job of the build the device holds comes back after its retry backoff: when that is
-   sooner than an install elsewhere and nobody else serves the build, the device waits for it.
+5. A failed job is queued again at once by default. With a retry backoff configured, a failed
+   job of the build the device holds comes back after it: when that is sooner than an install
+   elsewhere and nobody else serves the build, the device waits for it.
 
 Within a lane it hands over a small batch: the highest priority first, long tests early (a
 long test started last stretches the build), a retry counted twice its length (a test that

@@ -1,8 +1,8 @@
 """The discrete-event simulator: the trace's devices act as an agent's devices do (claim a
 batch, install when they hold another app, start each job, report it), against the server's
 own claim path (`qgjob/claiming/path.py`) over the in-memory driver, in virtual time. Retries
-follow the domain's verdicts with the server's backoff; durations are learned as the server
-learns them. Deterministic for a given trace, policy and seed.
+follow the domain's verdicts with the server's retry policy (at once by default); durations
+are learned as the server learns them. Deterministic for a given trace, policy and seed.
 
 What is idealised: every call answers at once, maintenance (retries coming back, hard
 preemption) runs the moment something is due rather than once a second, and a device the

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from qgjob.domain.attempts import Outcome
+from qgjob.domain.attempts import Outcome, RetryPolicy, after_attempt
 from qgjob.domain.states import JobState
 from qgjob.store.base import Conflict, DeviceReport, JobFilter, LeaseLost, NotFound, Store
 from tests.factories import BRIEF_EXAMPLE, T0, new_job
@@ -248,6 +248,22 @@ def test_failed_attempt_waits_then_is_queued_again(store: Store) -> None:
     [promoted] = store.promote_due_retries(T0 + 7)
     assert promoted.state is S.QUEUED
     again = claim(store, agent, at=T0 + 8).batch
+    assert again is not None and again.jobs[0].job_id == job.job_id
+
+
+def test_with_no_backoff_a_failed_attempt_is_claimable_at_once(store: Store) -> None:
+    # The server's default (QGJOB_RETRY_BASE_SECONDS=0): no wait, no maintenance pass.
+    [job] = store.insert_jobs([new_job()])
+    agent = register(store)
+    lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
+    start(store, job.job_id, lease, T0)
+    after = store.finish_attempt(
+        job.job_id, lease, 1, Outcome.FAILED, "assertion", T0 + 5,
+        lambda job: after_attempt(job, Outcome.FAILED, "assertion", T0 + 5, RetryPolicy(), 0.5),
+    ).after
+    assert (after.state, after.retry_at, after.attempts, after.error) == (
+        S.QUEUED, None, 1, "assertion")
+    again = claim(store, agent, at=T0 + 5).batch
     assert again is not None and again.jobs[0].job_id == job.job_id
 
 

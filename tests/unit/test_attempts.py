@@ -38,6 +38,16 @@ def test_after_attempt(job_changes: dict, outcome: Outcome, state: JobState, fla
     assert (verdict.retry_at is not None) == (state is S.RETRY_WAIT)
 
 
+@pytest.mark.parametrize("attempts", [1, 2])
+def test_with_no_backoff_a_failed_test_is_queued_again_at_once(attempts: int) -> None:
+    """The default: a retry runs on the next free device, not after a wait that idles the
+    device beside it and delays the build's verdict."""
+    verdict = after_attempt(make_job(attempts=attempts), Outcome.FAILED, "boom", T0,
+                            RetryPolicy(), draw=0.9)
+    assert verdict.state is S.QUEUED and verdict.retry_at is None
+    assert verdict.error == "boom" and not verdict.infra_failure
+
+
 def test_a_failed_job_keeps_its_last_error() -> None:
     verdict = after_attempt(make_job(attempts=3), Outcome.FAILED, "expected 2 got 3", T0,
                             POLICY, draw=0.0)

@@ -117,7 +117,7 @@ def test_a_repeated_failure_ends_the_job_and_says_why() -> None:
     assert verdict.note is not None and "another device (lab/emulator-1)" in verdict.note
     retried = after_attempt(job, Outcome.FAILED, "expected 1, got 2", T0, RetryPolicy(), 0.5,
                             FailureEvidence((PRIOR,), known_flaky=True))
-    assert retried.state is JobState.RETRY_WAIT and retried.note is None
+    assert retried.state is JobState.QUEUED and retried.note is None
 
 
 @pytest.mark.parametrize(

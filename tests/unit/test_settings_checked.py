@@ -30,6 +30,7 @@ from qgjob.settings import ServerSettings
                                        "submit may ask for"),
         ({"QGJOB_PREEMPTION": "maybe"}, "QGJOB_PREEMPTION='maybe' is not a valid bool"),
         ({"QGJOB_RETRY_BASE_SECONDS": "600"}, "must not exceed QGJOB_RETRY_MAX_SECONDS"),
+        ({"QGJOB_RETRY_BASE_SECONDS": "-2"}, "QGJOB_RETRY_BASE_SECONDS=-2.0 must not be negative"),
         ({"QGJOB_AGENT_OFFLINE_SECONDS": "1"}, "every agent would look offline"),
         ({"QGJOB_RATE_LIMIT_PER_SECOND": "-1"}, "must not be negative"),
         ({"QGJOB_POLICY": '{"joinx": 1}'}, "QGJOB_POLICY: unknown setting(s) joinx"),
