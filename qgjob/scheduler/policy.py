@@ -119,9 +119,11 @@ class FairAffinityPolicy:
     """Submits have paused when nothing was submitted, on any target, for this many of the
     target's typical tests: from then on what is queued is all there is to do, and an idle
     device's joins serve the makespan (`ClaimContext.drains`)."""
-    last_drain_join: float = 0.5
+    last_drain_join: float = 0.25
     """Once submits pause, an idle device of the target that drains last joins a served build
-    at this share of the usual bar (its target sets the makespan)."""
+    at this share of the usual bar (its target sets the makespan, and the device has nothing
+    else to do until new work comes: at half the bar, three devices idled for up to three
+    minutes beside a nightly's last five minutes on three)."""
     batch_builds: int = 4
     """This many builds on a target (groups) or more with a job submitted within one typical
     test of the newest submit are a batch (a release run on every target, a nightly): builds
