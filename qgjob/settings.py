@@ -198,8 +198,7 @@ def variable(name: str) -> str:
 
 
 _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "maintenance_seconds",
-             "usage_count_seconds",
-             "retry_max_seconds", "agent_offline_seconds", "max_batch",
+             "usage_count_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
              "max_attempts", "max_infra_failures", "max_body_bytes", "test_history_days",
              "max_connections", "http_idle_seconds", "http_header_seconds",
              "artifact_retention_days")

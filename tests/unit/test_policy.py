@@ -113,7 +113,15 @@ def chosen(context: ClaimContext) -> str | None:
         (ctx(lane("wide", queued=10, work=400), working={"wide": 2}, held={"wide": 80},
              typical=90, quiet=300, drains={"emulator": 200, "device": 150}), "wide",
          "once submits pause (nothing for three typical tests), a device of the target that "
-         "drains last joins at half the bar: its target sets the makespan"),
+         "drains last joins at a quarter of the bar: its target sets the makespan"),
+        (ctx(lane("tail", queued=8, work=250), working={"tail": 3}, held={"tail": 60},
+             typical=46, quiet=300, drains={"emulator": 200, "device": 150}), "tail",
+         "... a build's last minutes too: a fourth device brings it 21 s forward, over a "
+         "quarter of a 46 s test (at half the bar, three devices idled up to three minutes "
+         "beside a nightly's end)"),
+        (ctx(lane("tail", queued=8, work=250), working={"tail": 3}, held={"tail": 60},
+             typical=46, quiet=100, drains={"emulator": 200, "device": 150}), None,
+         "... which, while submits still arrive, is not worth an install"),
         (ctx(lane("wide", queued=10, work=400), working={"wide": 2}, held={"wide": 80},
              typical=90, quiet=100, drains={"emulator": 200, "device": 150}), None,
          "... but not while submits still arrive"),
