@@ -203,8 +203,8 @@ _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "mainte
              "max_connections", "http_idle_seconds", "http_header_seconds",
              "artifact_retention_days")
 _NOT_NEGATIVE = ("claim_wait_seconds", "retry_base_seconds", "rate_limit_per_second",
-                 "rate_limit_burst",
-                 "agent_rate_limit_per_second", "agent_rate_limit_burst", "token_cache_seconds",
+                 "rate_limit_burst", "agent_rate_limit_per_second", "agent_rate_limit_burst",
+                 "token_cache_seconds",
                  "job_rate_limit_per_second", "job_rate_limit_burst", "max_queued_jobs_per_org",
                  "device_failure_limit", "artifact_attempt_max_bytes")
 

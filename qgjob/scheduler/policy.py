@@ -47,10 +47,9 @@ For a device that asks for work:
    `stream_builds` builds submitted in the last half hour, or fewer than a batch submitted
    together and nothing else, once their submits stop for `arriving_seconds`; and the
    target's queued work theirs: a developer's handful of jobs on an idle fleet, not the tail
-   of an old backlog),
-   an idle device's install takes nothing another build needs, so it joins any build it
-   does not make finish later, its queued jobs counted whole as well as spread
-   (`alone_gain`: six jobs on five devices end when the sixth does).
+   of an old backlog), an idle device's install takes nothing another build needs, so it
+   joins any build it does not make finish later, its queued jobs counted whole as well as
+   spread (`alone_gain`: six jobs on five devices end when the sixth does).
 5. A failed job is queued again at once by default. With a retry backoff configured, a failed
    job of the build the device holds comes back after it: when that is sooner than an install
    elsewhere and nobody else serves the build, the device waits for it.
@@ -121,9 +120,8 @@ class FairAffinityPolicy:
     device's joins serve the makespan (`ClaimContext.drains`)."""
     last_drain_join: float = 0.25
     """Once submits pause, an idle device of the target that drains last joins a served build
-    at this share of the usual bar (its target sets the makespan, and the device has nothing
-    else to do until new work comes: at half the bar, three devices idled for up to three
-    minutes beside a nightly's last five minutes on three)."""
+    at this share of the usual bar: its target sets the makespan, and the device has nothing
+    else to do until new work comes."""
     batch_builds: int = 4
     """This many builds on a target (groups) or more with a job submitted within one typical
     test of the newest submit are a batch (a release run on every target, a nightly): builds
