@@ -139,6 +139,9 @@ class ClaimDriver(Protocol):
                        prior: TargetPrior) -> None: ...
     def reprice_queued(self, org_id: str, test_path: str, target: str, seconds: float) -> None:
         """Queued jobs of the test are priced with `seconds` from now on."""
+    def reprice_unseen(self, target: str, seconds: float) -> None:
+        """Queued jobs on the target of tests their org never ran on any target, priced below
+        `seconds`, are priced with it from now on."""
 
 
 class Transactions(Protocol):

@@ -368,6 +368,18 @@ class MemoryQueue:
                        prior: TargetPrior) -> None:
         self._durations.save((org_id, test_path, target), stats, prior)
 
+    def reprice_unseen(self, target: str, seconds: float) -> None:
+        for lane in self._lanes.values():
+            if lane.target != target:
+                continue
+            for _, job_id in lane.order:
+                job = self.jobs[job_id]
+                if job.expected_seconds < seconds and not self._durations.seen(
+                        job.org_id, job.test_path):
+                    lane.expected_seconds = lane.expected_seconds + seconds - \
+                        job.expected_seconds
+                    self.jobs[job_id] = replace(job, expected_seconds=seconds)
+
     def reprice_queued(self, org_id: str, test_path: str, target: str, seconds: float) -> None:
         for lane in self._lanes.values():
             if lane.org_id != org_id or lane.target != target:

@@ -27,7 +27,7 @@ from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import Batch, Job, Lease
 from qgjob.domain.states import JobState
 from qgjob.ids import new_id
-from qgjob.scheduler.durations import DEFAULT_SECONDS, learn, price
+from qgjob.scheduler.durations import DEFAULT_SECONDS, learn, price, unseen_reprice
 from qgjob.scheduler.outlook import left_of
 from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import (
@@ -321,12 +321,16 @@ def learn_duration(driver: ClaimDriver, job: Job, seconds: float) -> None:
     """Fold a finished attempt into the history; re-price the test's queued jobs when its
     estimate moved enough to matter. The first time the test finishes on this target, its
     queued jobs on targets where it never ran are re-priced too (they were priced with its
-    time elsewhere, or with their target's prior)."""
+    time elsewhere, or with their target's prior); and when the target's prior has risen well
+    above what tests never run were priced with, their queued jobs are raised to it."""
     stats = driver.test_duration(job.org_id, job.test_path, job.target)
     new_stats, new_prior, reprice = learn(stats, driver.target_prior(job.target), seconds)
+    new_prior, raised = unseen_reprice(new_prior)
     driver.save_durations(job.org_id, job.test_path, job.target, new_stats, new_prior)
     if reprice is not None:
         driver.reprice_queued(job.org_id, job.test_path, job.target, reprice)
+    if raised is not None:
+        driver.reprice_unseen(job.target, raised)
     if stats is not None:
         return
     for other in driver.targets_with_work():

@@ -19,7 +19,7 @@ durations in one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DEFAULT_SECONDS = 60.0
 SMOOTHING = 0.3
@@ -40,6 +40,9 @@ class DurationStats:
 class TargetPrior:
     samples: int = 0
     total_seconds: float = 0.0
+    priced_seconds: float = DEFAULT_SECONDS
+    """What queued jobs of tests never run were last raised to (`unseen_reprice`): at first the
+    default, which every job submitted before anything ran on the target is priced with."""
 
     def mean(self, default: float = DEFAULT_SECONDS) -> float:
         return self.total_seconds / self.samples if self.samples else default
@@ -51,7 +54,8 @@ def learn(
     """Fold one finished attempt in. Returns the test's new stats, the target's new prior, and
     the estimate to re-price the test's queued jobs with (None if they are close enough)."""
     seconds = max(seconds, 0.0)
-    new_prior = TargetPrior(prior.samples + 1, prior.total_seconds + seconds)
+    new_prior = replace(prior, samples=prior.samples + 1,
+                        total_seconds=prior.total_seconds + seconds)
     if stats is None:
         # Its queued jobs were priced with whatever the prior was when they were submitted.
         return DurationStats(1, seconds, priced_seconds=seconds), new_prior, seconds
@@ -61,6 +65,22 @@ def learn(
     if _moved(stats.priced_seconds, mean):
         return DurationStats(samples, mean, priced_seconds=mean), new_prior, mean
     return DurationStats(samples, mean, stats.priced_seconds), new_prior, None
+
+
+def unseen_reprice(prior: TargetPrior) -> tuple[TargetPrior, float | None]:
+    """When the target's prior has risen by more than `REPRICE_RATIO` above what tests never
+    run there were last priced with, the prior to raise their queued jobs to (and the prior
+    that remembers it); else None.
+
+    Such a job was priced with the prior of its submit: the default before anything ran on the
+    target, whatever the fleet's tests take. Where tests run minutes, a burst's unseen tests
+    would stay at the default, look like the shortest, run last, and end their builds on a long
+    test begun late. Only upward: an unseen test is the least known of a build's tests, and
+    priced above its peers it runs early, where a long surprise costs least."""
+    mean = prior.mean()
+    if prior.samples and mean > prior.priced_seconds * (1.0 + REPRICE_RATIO):
+        return replace(prior, priced_seconds=mean), mean
+    return prior, None
 
 
 def price(known: float | None, elsewhere: Sequence[float], prior: float) -> float:
@@ -103,6 +123,10 @@ class DurationModel:
     def save(self, key: DurationKey, stats: DurationStats, prior: TargetPrior) -> None:
         self.tests[key] = stats
         self.priors[key[2]] = prior
+
+    def seen(self, org_id: str, test_path: str) -> bool:
+        """Whether the org's test has finished on any target."""
+        return any((org_id, test_path, target) in self.tests for target in self.priors)
 
     def observe(self, key: DurationKey, seconds: float) -> float | None:
         stats, prior, reprice = learn(self.tests.get(key), self.prior(key[2]), seconds)

@@ -6,6 +6,7 @@ from qgjob.scheduler.durations import (
     DurationStats,
     TargetPrior,
     learn,
+    unseen_reprice,
 )
 
 
@@ -56,3 +57,26 @@ def test_learn(stats: DurationStats | None, seconds: float, mean: float,
     if reprice is not None:
         assert again == pytest.approx(reprice) and new.priced_seconds == pytest.approx(reprice)
     assert prior.samples == 4
+
+
+@pytest.mark.parametrize(
+    ("prior", "raised"),
+    [
+        (TargetPrior(), None),  # nothing learned: the default stands
+        (TargetPrior(2, 80.0), None),  # below the default: unseen tests are not lowered
+        (TargetPrior(2, 2 * 74.0), None),  # within a quarter of the default
+        (TargetPrior(2, 2 * 80.0), 80.0),  # a quarter above it: raised
+        (TargetPrior(4, 4 * 110.0, priced_seconds=100.0), None),  # within a quarter of 100 s
+        (TargetPrior(4, 4 * 130.0, priced_seconds=100.0), 130.0),
+    ],
+)
+def test_unseen_reprice(prior: TargetPrior, raised: float | None) -> None:
+    after, seconds = unseen_reprice(prior)
+    assert seconds == (None if raised is None else pytest.approx(raised))
+    assert after.priced_seconds == pytest.approx(raised or prior.priced_seconds)
+    assert (after.samples, after.total_seconds) == (prior.samples, prior.total_seconds)
+
+
+def test_learning_keeps_what_unseen_tests_were_raised_to() -> None:
+    _, prior, _ = learn(None, TargetPrior(3, 360.0, priced_seconds=120.0), 100.0)
+    assert prior.priced_seconds == 120.0 and prior.samples == 4

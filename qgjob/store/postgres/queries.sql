@@ -432,7 +432,8 @@ SELECT samples, mean_seconds, priced_seconds FROM test_durations
 WHERE org_id = %(org_id)s AND target = %(target)s AND test_path = %(test_path)s;
 
 -- name: target_duration
-SELECT samples, total_seconds FROM target_durations WHERE target = %(target)s;
+SELECT samples, total_seconds, priced_seconds FROM target_durations
+WHERE target = %(target)s;
 
 -- name: save_test_duration
 INSERT INTO test_durations (org_id, test_path, target, samples, mean_seconds,
@@ -444,10 +445,11 @@ ON CONFLICT (org_id, target, test_path) DO UPDATE SET
     priced_seconds = excluded.priced_seconds;
 
 -- name: save_target_duration
-INSERT INTO target_durations (target, samples, total_seconds)
-VALUES (%(target)s, %(samples)s, %(total_seconds)s)
+INSERT INTO target_durations (target, samples, total_seconds, priced_seconds)
+VALUES (%(target)s, %(samples)s, %(total_seconds)s, %(priced_seconds)s)
 ON CONFLICT (target) DO UPDATE SET
-    samples = excluded.samples, total_seconds = excluded.total_seconds;
+    samples = excluded.samples, total_seconds = excluded.total_seconds,
+    priced_seconds = excluded.priced_seconds;
 
 -- name: reprice_queued_test
 -- Jobs a claim holds are leaving the queue: skip them rather than wait.
@@ -456,6 +458,17 @@ WHERE id IN (SELECT id FROM jobs
              WHERE org_id = %(org_id)s AND test_path = %(test_path)s AND target = %(target)s
                AND state = 'queued'
              FOR UPDATE SKIP LOCKED);
+
+-- name: reprice_unseen_tests
+-- Queued jobs of tests their org never ran on any target (priced with their target's prior),
+-- priced below the new price. Jobs a claim holds are leaving the queue: skip them.
+UPDATE jobs SET expected_seconds = %(seconds)s
+WHERE id IN (SELECT j.id FROM jobs j
+             WHERE j.target = %(target)s AND j.state = 'queued'
+               AND j.expected_seconds < %(seconds)s
+               AND NOT EXISTS (SELECT 1 FROM test_durations t
+                               WHERE t.org_id = j.org_id AND t.test_path = j.test_path)
+             FOR UPDATE OF j SKIP LOCKED);
 
 -- name: queue_counts
 -- Jobs waiting (queued, in a batch not started yet, or backing off before a retry) and

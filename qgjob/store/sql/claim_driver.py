@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from qgjob.claiming.driver import DeviceRow, HeldJob, LaneSeconds, LeaseRow, estimate
 from qgjob.domain.models import Job, Lease
 from qgjob.domain.states import JobState
-from qgjob.scheduler.durations import DurationStats, TargetPrior
+from qgjob.scheduler.durations import DEFAULT_SECONDS, DurationStats, TargetPrior
 from qgjob.scheduler.views import JobView, LaneView, RunningJob
 from qgjob.store.rows import Row, job_from_row, job_to_params, lane_counts_from_column
 from qgjob.store.sql.database import Database, Tx
@@ -189,7 +189,11 @@ class SqlClaimDriver:
 
     def target_prior(self, target: str) -> TargetPrior:
         row = self.conn.run("target_duration", {"target": target}).fetchone()
-        return TargetPrior(row["samples"], row["total_seconds"]) if row else TargetPrior()
+        if row is None:
+            return TargetPrior()
+        priced = row["priced_seconds"]
+        return TargetPrior(row["samples"], row["total_seconds"],
+                           DEFAULT_SECONDS if priced is None else float(priced))
 
     def save_durations(self, org_id: str, test_path: str, target: str, stats: DurationStats,
                        prior: TargetPrior) -> None:
@@ -198,7 +202,11 @@ class SqlClaimDriver:
             "samples": stats.samples, "mean_seconds": stats.mean_seconds,
             "priced_seconds": stats.priced_seconds})
         self.conn.run("save_target_duration", {
-            "target": target, "samples": prior.samples, "total_seconds": prior.total_seconds})
+            "target": target, "samples": prior.samples, "total_seconds": prior.total_seconds,
+            "priced_seconds": prior.priced_seconds})
+
+    def reprice_unseen(self, target: str, seconds: float) -> None:
+        self.conn.run("reprice_unseen_tests", {"target": target, "seconds": seconds})
 
     def reprice_queued(self, org_id: str, test_path: str, target: str, seconds: float) -> None:
         self.conn.run("reprice_queued_test", {"org_id": org_id, "test_path": test_path,

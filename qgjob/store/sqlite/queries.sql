@@ -431,7 +431,8 @@ SELECT samples, mean_seconds, priced_seconds FROM test_durations
 WHERE org_id = :org_id AND target = :target AND test_path = :test_path;
 
 -- name: target_duration
-SELECT samples, total_seconds FROM target_durations WHERE target = :target;
+SELECT samples, total_seconds, priced_seconds FROM target_durations
+WHERE target = :target;
 
 -- name: save_test_duration
 INSERT INTO test_durations (org_id, test_path, target, samples, mean_seconds,
@@ -443,14 +444,23 @@ ON CONFLICT (org_id, target, test_path) DO UPDATE SET
     priced_seconds = excluded.priced_seconds;
 
 -- name: save_target_duration
-INSERT INTO target_durations (target, samples, total_seconds)
-VALUES (:target, :samples, :total_seconds)
+INSERT INTO target_durations (target, samples, total_seconds, priced_seconds)
+VALUES (:target, :samples, :total_seconds, :priced_seconds)
 ON CONFLICT (target) DO UPDATE SET
-    samples = excluded.samples, total_seconds = excluded.total_seconds;
+    samples = excluded.samples, total_seconds = excluded.total_seconds,
+    priced_seconds = excluded.priced_seconds;
 
 -- name: reprice_queued_test
 UPDATE jobs SET expected_seconds = :seconds
 WHERE org_id = :org_id AND test_path = :test_path AND target = :target AND state = 'queued';
+
+-- name: reprice_unseen_tests
+-- Queued jobs of tests their org never ran on any target (priced with their target's prior),
+-- priced below the new price.
+UPDATE jobs SET expected_seconds = :seconds
+WHERE target = :target AND state = 'queued' AND expected_seconds < :seconds
+  AND NOT EXISTS (SELECT 1 FROM test_durations t
+                  WHERE t.org_id = jobs.org_id AND t.test_path = jobs.test_path);
 
 -- name: queue_counts
 -- Jobs waiting (queued, in a batch not started yet, or backing off before a retry) and
