@@ -57,36 +57,25 @@ def test_queued_jobs_are_repriced_when_their_test_is_learned(store: Store) -> No
     assert after["other"] == pytest.approx(3 * 20.0)
 
 
-def test_unseen_tests_are_raised_when_their_targets_tests_run_long(store: Store) -> None:
+@pytest.mark.parametrize(("took", "priced"), [(240.0, 240.0), (5.0, 60.0)])
+def test_unseen_tests_are_raised_when_their_targets_tests_run_long(
+        store: Store, took: float, priced: float) -> None:
     """Jobs of tests never run are priced with the target's prior at submit, the 60 s default
     before anything ran there. Once the target's tests turn out to run minutes, those still
-    queued are raised to the new prior (never lowered: an unseen test runs early)."""
+    queued are raised to the new prior; never lowered (an unseen test runs early)."""
     agent = register(store, devices="emulator-1:emulator")
-    running = new_job(test_path="tests/long.spec.js", at=T0)
+    running = new_job(test_path="tests/first.spec.js", at=T0)
     unseen = [new_job(app_version_id="other", test_path=f"tests/new{i}.spec.js", at=T0 + 1)
               for i in range(2)]
     store.insert_jobs([running, *unseen])
-    lease = claim(store, agent, holds="xyz123", at=T0 + 2).batch.lease.lease_id  # type: ignore[union-attr]
-    start(store, running.job_id, lease, T0 + 10)
-    finish(store, running.job_id, lease, 1, Outcome.PASSED, T0 + 250)  # took 240 s
-    view = claim(store, agent, holds="xyz123", at=T0 + 251).context
+    batch = claim(store, agent, holds="xyz123", at=T0 + 2).batch
+    assert batch is not None
+    start(store, running.job_id, batch.lease.lease_id, T0 + 10)
+    finish(store, running.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 10 + took)
+    view = claim(store, agent, holds="xyz123", at=T0 + 11 + took).context
     assert view is not None
-    assert {lane.app_version_id: lane.expected_seconds for lane in view.lanes}["other"] \
-        == pytest.approx(2 * 240.0)
-
-
-def test_unseen_tests_are_not_lowered_when_the_targets_tests_run_short(store: Store) -> None:
-    agent = register(store, devices="emulator-1:emulator")
-    running = new_job(test_path="tests/short.spec.js", at=T0)
-    unseen = new_job(app_version_id="other", test_path="tests/new.spec.js", at=T0 + 1)
-    store.insert_jobs([running, unseen])
-    lease = claim(store, agent, holds="xyz123", at=T0 + 2).batch.lease.lease_id  # type: ignore[union-attr]
-    start(store, running.job_id, lease, T0 + 10)
-    finish(store, running.job_id, lease, 1, Outcome.PASSED, T0 + 15)  # took 5 s
-    view = claim(store, agent, holds="xyz123", at=T0 + 16).context
-    assert view is not None
-    assert {lane.app_version_id: lane.expected_seconds for lane in view.lanes}["other"] \
-        == pytest.approx(60.0)
+    by_app = {lane.app_version_id: lane.expected_seconds for lane in view.lanes}
+    assert by_app["other"] == pytest.approx(2 * priced)
 
 
 def test_a_test_new_to_a_target_is_priced_with_its_time_elsewhere(store: Store) -> None:
