@@ -37,7 +37,8 @@ For a device that asks for work:
    joins serve the makespan: on the target expected to drain last (`ClaimContext.drains`)
    its bar is `last_drain_join` of the usual one; on any other target it joins only a build
    that would otherwise finish after the last target drains (any other join spends an
-   install and buys no earlier end). The same holds while `batch_builds` builds or more were
+   install and buys no earlier end), at that same share of the bar: that build sets the
+   makespan. The same holds while `batch_builds` builds or more were
    submitted within a typical test of the newest submit: builds submitted together are
    waited on together (a stream brings one at a time). While a batch arrives, no idle device
    joins a build whose jobs are still being submitted (one within `arriving_seconds`): the
@@ -121,7 +122,8 @@ class FairAffinityPolicy:
     last_drain_join: float = 0.25
     """Once submits pause, an idle device of the target that drains last joins a served build
     at this share of the usual bar: its target sets the makespan, and the device has nothing
-    else to do until new work comes."""
+    else to do until new work comes. So does a device of another target, for a build that
+    would finish after the last target drains on the devices it has."""
     batch_builds: int = 4
     """This many builds on a target (groups) or more with a job submitted within one typical
     test of the newest submit are a batch (a release run on every target, a nightly): builds
@@ -245,7 +247,10 @@ class FairAffinityPolicy:
             return bar * self.last_drain_join
         if remaining_seconds(ctx, lane) / max(working, 1) < last:
             return float("inf")  # it finishes before the makespan anyway: spare the install
-        return bar
+        # It would finish after every target drains on the devices it has: it sets the
+        # makespan, as the last target does. (A target's drain spreads its work over all its
+        # devices, which holds only if they join; at the full bar they would not.)
+        return bar * self.last_drain_join
 
     def _joinable(self, ctx: ClaimContext, lanes: list[LaneView]) -> list[LaneView]:
         """The lanes a device with nothing of its own may take: while a batch arrives, not a

@@ -131,7 +131,12 @@ def chosen(context: ClaimContext) -> str | None:
          "that finishes before the last target drains: its install buys no makespan"),
         (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
              typical=60, quiet=600, drains={"emulator": 60, "device": 100}), "pair",
-         "... but does join one that would finish after it, at the usual bar"),
+         "... but does join one that would finish after it"),
+        (ctx(lane("slow", queued=4, work=160), working={"slow": 2}, held={"slow": 200},
+             typical=90, quiet=600, drains={"emulator": 100, "device": 150}), "slow",
+         "... at a quarter of the bar, as on the target that drains last: on its two devices "
+         "it would end after every target drains (it sets the makespan), and a third brings "
+         "it 53 s forward against a 90 s typical test"),
         (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
              typical=60, quiet=5, together=4, drains={"emulator": 60, "device": 1000}), None,
          "while a batch of four builds submitted together is the newest work, the same: "
