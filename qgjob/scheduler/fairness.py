@@ -78,3 +78,17 @@ def starved_waiting(ctx: ClaimContext, candidates: list[LaneView], ratio: float,
         if wait + install + work > ratio * (install + work / max(shares[lane.org_id], 1.0)):
             waiting.append(lane)
     return waiting
+
+
+def lagging(ctx: ClaimContext, lane: LaneView, ratio: float) -> bool:
+    """The lane's build, served by some devices already, would finish more than `ratio` times
+    later on them than on its org's share of the target's devices (an install first either
+    way): a small org's build running on one device of a fleet its share would give several
+    of."""
+    devices = ctx.devices_per_group.get(lane.group_key, 0)
+    share = entitlements(ctx).get(lane.org_id)
+    if not devices or share is None:
+        return False
+    work = remaining_seconds(ctx, lane)
+    install = ctx.install_seconds
+    return install + work / devices > ratio * (install + work / max(share, 1.0))

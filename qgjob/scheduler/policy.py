@@ -12,8 +12,10 @@ For a device that asks for work:
    not between orgs as short). Its build that nobody serves is served first when waiting for
    a device to run out of work (behind the starved builds that start before it, the k-th of
    them for the k-th device) would make it finish more than `starve_ratio` times later than
-   running on its share now, and never instead of more urgent work this device holds. Orgs
-   at their cap wait.
+   running on its share now, and never instead of more urgent work this device holds. Its
+   build that devices already serve takes a busy device more (at a job boundary) while on
+   the devices it has it would finish more than `grow_ratio` times later than on its share,
+   when the device brings it forward by `join_installs` installs. Orgs at their cap wait.
 2. Urgency. Priority 5 (`urgent_priority`) is a band of its own; priorities 1-4 share the
    normal band, where they weigh in which build starts first (`weight`: the priority plus one
    level per `aging_seconds` waited, so low priority never starves).
@@ -71,7 +73,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qgjob.domain.values import NORMAL_PRIORITY
-from qgjob.scheduler.fairness import capped, capped_orgs, starved_orgs, starved_waiting
+from qgjob.scheduler.fairness import (
+    capped,
+    capped_orgs,
+    lagging,
+    starved_orgs,
+    starved_waiting,
+)
 from qgjob.scheduler.outlook import alone_gain, batch_share, finish_gain, remaining_seconds
 from qgjob.scheduler.protocol import Policy as Policy
 from qgjob.scheduler.views import (
@@ -99,6 +107,13 @@ class FairAffinityPolicy:
     starve_ratio: float = 2.0
     """An org short of its share is served first when waiting would make its work finish more
     than this many times later than running on its share now."""
+    grow_ratio: float = 4.0
+    """A starved org's build that devices already serve takes a busy device more (from an org
+    above its share, at a job boundary) while on the devices it has it would finish more than
+    this many times later than on its org's share (a small org's suite on one device of a
+    large fleet behind a flood), when that device brings it forward by at least
+    `join_installs` installs. Higher than `starve_ratio`: moving a busy device costs an
+    install, and in a stream of similar orgs' builds those installs buy little."""
     lone_join_installs: float = 1.0
     """A device with no work of its own joins a build one device runs alone when that brings
     the build's finish forward by at least this many installs (it wins back its install)."""
@@ -195,9 +210,25 @@ class FairAffinityPolicy:
                     and (mine is None or bands[lane.key] >= mine)]
         waiting = starved_waiting(ctx, unserved, self.starve_ratio, starved)
         chosen = self._choose_among(waiting, ctx, bands)
+        if chosen is None and mine is not None and starved:
+            chosen = self._grow_starved(lanes, ctx, bands, starved, mine)
         if chosen is None:
             chosen = self._choose_among(lanes, ctx, bands)
         return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)
+
+    def _grow_starved(self, lanes: Sequence[LaneView], ctx: ClaimContext, bands: Bands,
+                      starved: set[str], mine: int) -> LaneView | None:
+        """Of the starved orgs' builds that devices already serve, as urgent as this device's
+        own or more, and `lagging` by `grow_ratio`, the one this busy device brings forward
+        most, by at least `join_installs` installs (rule 1)."""
+        bar = self.join_installs * ctx.install_seconds
+        worth = [(sooner, lane) for lane in lanes
+                 if lane.org_id in starved and bands[lane.key] >= mine
+                 and lagging(ctx, lane, self.grow_ratio)
+                 and (sooner := finish_gain(ctx, lane)) >= bar]
+        if not worth:
+            return None
+        return max(worth, key=lambda pair: (pair[0], -pair[1].head_submitted_at))[1]
 
     @staticmethod
     def _own_lane(lanes: Sequence[LaneView], ctx: ClaimContext, bands: Bands

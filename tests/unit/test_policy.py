@@ -83,6 +83,16 @@ def chosen(context: ClaimContext) -> str | None:
              holds="big", working={"big": 5},
              orgs={"bigco": OrgShare("bigco", 5)}), "tiny",
          "a starved org is served before affinity"),
+        (ctx(lane("big", org="bigco", work=5000), lane("tiny", org="small", queued=10),
+             holds="big", working={"big": 10, "tiny": 1}, devices=12,
+             orgs={"bigco": OrgShare("bigco", 10), "small": OrgShare("small", 1)}), "tiny",
+         "a starved org's build that one device runs while its share is six takes a busy "
+         "device more: on one it ends 460 s out, more than four times the 93 s on six"),
+        (ctx(lane("big", org="bigco", work=5000), lane("tiny", org="small", queued=10),
+             holds="big", working={"big": 5, "tiny": 1}, devices=6,
+             orgs={"bigco": OrgShare("bigco", 5), "small": OrgShare("small", 1)}), "big",
+         "... but not where its share is three (460 s against 167 s: a busy device's install "
+         "would buy little)"),
         (ctx(lane("capped", org="capco"), lane("other", org="free", age=10),
              orgs={"capco": OrgShare("capco", 2, cap=2)}), "other", "an org at its cap waits"),
         (ctx(lane("worked", age=5, work=2000), working={"worked": 1}), "worked",
