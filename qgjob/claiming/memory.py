@@ -11,7 +11,7 @@ before it changes anything it would have to take back).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -369,24 +369,23 @@ class MemoryQueue:
         self._durations.save((org_id, test_path, target), stats, prior)
 
     def reprice_unseen(self, target: str, seconds: float) -> None:
-        for lane in self._lanes.values():
-            if lane.target != target:
-                continue
-            for _, job_id in lane.order:
-                job = self.jobs[job_id]
-                if job.expected_seconds < seconds and not self._durations.seen(
-                        job.org_id, job.test_path):
-                    lane.expected_seconds = lane.expected_seconds + seconds - \
-                        job.expected_seconds
-                    self.jobs[job_id] = replace(job, expected_seconds=seconds)
+        self._reprice([lane for lane in self._lanes.values() if lane.target == target],
+                      lambda job: job.expected_seconds < seconds
+                      and not self._durations.seen(job.org_id, job.test_path), seconds)
 
     def reprice_queued(self, org_id: str, test_path: str, target: str, seconds: float) -> None:
-        for lane in self._lanes.values():
-            if lane.org_id != org_id or lane.target != target:
-                continue
+        self._reprice([lane for lane in self._lanes.values()
+                       if lane.org_id == org_id and lane.target == target],
+                      lambda job: job.test_path == test_path, seconds)
+
+    def _reprice(self, lanes: list[_Lane], which: Callable[[Job], bool],
+                 seconds: float) -> None:
+        """The lanes' queued jobs that `which` picks are priced with `seconds`; each lane's
+        expected work follows, as the SQL stores' triggers keep theirs."""
+        for lane in lanes:
             for _, job_id in lane.order:
                 job = self.jobs[job_id]
-                if job.test_path == test_path and job.expected_seconds != seconds:
+                if job.expected_seconds != seconds and which(job):
                     lane.expected_seconds = lane.expected_seconds + seconds - \
                         job.expected_seconds
                     self.jobs[job_id] = replace(job, expected_seconds=seconds)

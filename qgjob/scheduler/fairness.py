@@ -75,20 +75,33 @@ def starved_waiting(ctx: ClaimContext, candidates: list[LaneView], ratio: float,
         work = remaining_seconds(ctx, lane)
         ahead = bisect_left(queue, work)
         wait = frees[min(ahead, len(frees) - 1)] if frees else 0.0
-        if wait + install + work > ratio * (install + work / max(shares[lane.org_id], 1.0)):
+        if wait + install + work > ratio * _on_share(ctx, work, shares[lane.org_id]):
             waiting.append(lane)
     return waiting
 
 
-def lagging(ctx: ClaimContext, lane: LaneView, ratio: float) -> bool:
-    """The lane's build, served by some devices already, would finish more than `ratio` times
-    later on them than on its org's share of the target's devices (an install first either
-    way): a small org's build running on one device of a fleet its share would give several
-    of."""
-    devices = ctx.devices_per_group.get(lane.group_key, 0)
-    share = entitlements(ctx).get(lane.org_id)
-    if not devices or share is None:
-        return False
-    work = remaining_seconds(ctx, lane)
-    install = ctx.install_seconds
-    return install + work / devices > ratio * (install + work / max(share, 1.0))
+def lagging(ctx: ClaimContext, candidates: list[LaneView], ratio: float) -> list[LaneView]:
+    """Of `candidates` (builds of starved orgs that devices already serve), those that would
+    finish more than `ratio` times later on those devices than on their org's share of the
+    target's devices (an install first either way): a small org's build running on one
+    device of a fleet its share would give several of. Shares are worked out once per claim,
+    and only when there is a candidate."""
+    if not candidates:
+        return []
+    shares = entitlements(ctx)
+    out = []
+    for lane in candidates:
+        devices = ctx.devices_per_group.get(lane.group_key, 0)
+        if not devices or lane.org_id not in shares:
+            continue
+        work = remaining_seconds(ctx, lane)
+        if ctx.install_seconds + work / devices > ratio * _on_share(ctx, work,
+                                                                      shares[lane.org_id]):
+            out.append(lane)
+    return out
+
+
+def _on_share(ctx: ClaimContext, work: float, share: float) -> float:
+    """When `work` would be done if run now on `share` of the target's devices (at least
+    one), an install first."""
+    return ctx.install_seconds + work / max(share, 1.0)

@@ -221,11 +221,11 @@ class FairAffinityPolicy:
         """Of the starved orgs' builds that devices already serve, as urgent as this device's
         own or more, and `lagging` by `grow_ratio`, the one this busy device brings forward
         most, by at least `join_installs` installs (rule 1)."""
+        served = [lane for lane in lanes if lane.org_id in starved
+                  and bands[lane.key] >= mine and ctx.devices_per_group.get(lane.group_key, 0)]
         bar = self.join_installs * ctx.install_seconds
-        worth = [(sooner, lane) for lane in lanes
-                 if lane.org_id in starved and bands[lane.key] >= mine
-                 and lagging(ctx, lane, self.grow_ratio)
-                 and (sooner := finish_gain(ctx, lane)) >= bar]
+        worth = [(sooner, lane) for lane in lagging(ctx, served, self.grow_ratio)
+                 if (sooner := finish_gain(ctx, lane)) >= bar]
         if not worth:
             return None
         return max(worth, key=lambda pair: (pair[0], -pair[1].head_submitted_at))[1]
@@ -274,13 +274,13 @@ class FairAffinityPolicy:
         if not (ctx.drains and self.weighs_drains(ctx)):
             return bar
         last = max(ctx.drains.values())
-        if ctx.drains.get(ctx.device.target, 0.0) >= last:
-            return bar * self.last_drain_join
-        if remaining_seconds(ctx, lane) / max(working, 1) < last:
+        if (ctx.drains.get(ctx.device.target, 0.0) < last
+                and remaining_seconds(ctx, lane) / max(working, 1) < last):
             return float("inf")  # it finishes before the makespan anyway: spare the install
-        # It would finish after every target drains on the devices it has: it sets the
-        # makespan, as the last target does. (A target's drain spreads its work over all its
-        # devices, which holds only if they join; at the full bar they would not.)
+        # This device's target drains last, or the build would finish after every target
+        # drains on the devices it has: either way it sets the makespan. (A target's drain
+        # spreads its work over all its devices, which holds only if they join; at the full
+        # bar they would not.)
         return bar * self.last_drain_join
 
     def _joinable(self, ctx: ClaimContext, lanes: list[LaneView]) -> list[LaneView]:
