@@ -66,6 +66,9 @@ class HeldJob:
     """When its running attempt started (None until it starts)."""
     learned_seconds: float | None
     """Its test's learned mean now, if the test has run before."""
+    installing_since: float | None = None
+    """When its device began installing the build's app (the batch's claim), while that
+    install still runs: none of the batch's jobs has started yet. None otherwise."""
 
 
 class ClaimDriver(Protocol):

@@ -68,6 +68,7 @@ class _Lease:
     group_key: str
     org_id: str
     target: str
+    created_at: float
 
 
 @dataclass
@@ -192,6 +193,9 @@ class MemoryQueue:
             row = lease.row
             if lease.target != target or row.expires_at <= now or row.device_id == device_id:
                 continue
+            device = self.devices.get(row.device_id)
+            installing = lease.created_at if device is not None \
+                and device.state == "installing" and row.jobs_started == 0 else None
             for job in self._jobs_of(row.lease_id, running_too=True):
                 attempt = self._attempts.get((job.job_id, job.attempts))
                 started = attempt.started_at if attempt is not None and \
@@ -200,7 +204,8 @@ class MemoryQueue:
                 held.append(HeldJob(row.lease_id, lease.group_key, lease.org_id,
                                     job.app_version_id, job.job_id, job.state,
                                     job.expected_seconds, started,
-                                    learned.mean_seconds if learned is not None else None))
+                                    learned.mean_seconds if learned is not None else None,
+                                    installing))
         return held
 
     def device_counts(self, target: str, now: float, max_age: float) -> tuple[int, int]:
@@ -293,7 +298,7 @@ class MemoryQueue:
     def insert_lease(self, lease: Lease, target: str, now: float) -> None:
         self._leases[lease.lease_id] = _Lease(
             LeaseRow(lease.lease_id, lease.device_id, lease.expires_at, 0), lease.agent_id,
-            lease.group_key, lease.org_id, target)
+            lease.group_key, lease.org_id, target, now)
 
     def lease(self, lease_id: str) -> LeaseRow | None:
         lease = self._leases.get(lease_id)

@@ -233,13 +233,14 @@ def target_view(
         ready = driver.ready_lanes(target)
     lanes = tuple(sorted(ready, key=lambda lane: lane.key))
     prior = driver.target_prior(target).mean(DEFAULT_SECONDS)
-    work, per_org = _work_in_progress(driver.held_jobs(target, device_id, now), prior, now)
+    install = _install_estimate(driver, rules, target)
+    work, per_org = _work_in_progress(driver.held_jobs(target, device_id, now), prior, install,
+                                      now)
     orgs: dict[str, OrgShare] = {org: rules.share(org, n) for org, n in sorted(per_org.items())}
     for lane in lanes:
         if lane.org_id not in orgs:
             orgs[lane.org_id] = rules.share(lane.org_id, 0)
     online, idle = driver.device_counts(target, now, counts_max_age)
-    measured = driver.install_seconds(target)
     last_submit = driver.last_submit_at()
     view = ClaimContext(
         device=DeviceView(device_id, target, holds),
@@ -248,8 +249,7 @@ def target_view(
         orgs=orgs,
         target_devices=online,
         idle_devices=idle,
-        install_seconds=estimate(measured) if measured is not None
-        else rules.install_seconds.get(target, 30.0),
+        install_seconds=install,
         now=now,
         default_weight=rules.default_weight,
         work=work,
@@ -275,7 +275,8 @@ def target_view(
         if other != target:
             other_work, _ = _work_in_progress(
                 driver.held_jobs(other, "", now),
-                driver.target_prior(other).mean(DEFAULT_SECONDS), now)
+                driver.target_prior(other).mean(DEFAULT_SECONDS),
+                _install_estimate(driver, rules, other), now)
             drains[other] = _drain(driver.queued_lane_seconds(other), other_work,
                                    driver.device_counts(other, now, counts_max_age)[0])
     return replace(view, drains=drains)
@@ -290,15 +291,28 @@ def _drain(lanes: list[LaneSeconds], work: dict[str, GroupWork], online: int) ->
     return estimate(seconds / max(online, 1))
 
 
-def _work_in_progress(held: list[HeldJob], prior: float, now: float
+def _install_estimate(driver: ClaimDriver, rules: FleetRules, target: str) -> float:
+    """Seconds an install takes on the target: as measured lately, else the operator's
+    setting."""
+    measured = driver.install_seconds(target)
+    return estimate(measured) if measured is not None \
+        else rules.install_seconds.get(target, 30.0)
+
+
+def _work_in_progress(held: list[HeldJob], prior: float, install: float, now: float
                       ) -> tuple[dict[str, GroupWork], dict[str, int]]:
     """Per group: its app, devices and expected seconds left (summed in one order); and
     devices per org. A held job is priced with what is known of its test now: its learned
     mean, else the target's mean so far (a job submitted before anything was known was
-    priced with a guess)."""
+    priced with a guess). A device still installing the build's app (`install` seconds, as
+    a running test is: at least a quarter of the time it has taken so far) holds that much
+    more: its jobs start only after it."""
     leases: dict[str, HeldJob] = {}
     seconds: dict[str, float] = {}
     for job in sorted(held, key=lambda job: (job.lease_id, job.job_id)):
+        if job.lease_id not in leases and job.installing_since is not None:
+            seconds[job.group_key] = seconds.get(job.group_key, 0.0) + left_of(
+                "running", install, job.installing_since, now)
         leases.setdefault(job.lease_id, job)
         expected = job.learned_seconds if job.learned_seconds is not None else prior
         left = left_of(job.state.value, expected, job.started_at, now)

@@ -130,10 +130,31 @@ def test_the_view_knows_when_each_target_drains_and_the_last_submit(store: Store
     assert first.context.last_submit_at == T0 + 1
     # Nothing measured yet: every job is priced at the default minute.
     assert first.context.drains == {"emulator": BATCH * 60.0, "device": 180.0}
-    # emulator-1's batch is held work now: the same work over the same two emulators.
+    # emulator-1's batch is held work now, and so is the rest of its install (19 s of the
+    # default 20 s): the same work over the same two emulators, and that.
     second = claim(store, agent, device="emulator-2", at=T0 + 6)
     assert second.context is not None
-    assert second.context.drains == {"emulator": BATCH * 60.0, "device": 180.0}
+    assert second.context.drains == {"emulator": BATCH * 60.0 + 19.0 / 2, "device": 180.0}
+
+
+def test_a_device_still_installing_holds_the_rest_of_its_install(store: Store) -> None:
+    """A device that claimed a build it does not hold installs it before its first job: the
+    rest of that install is work it holds (an emulator's default 20 s, nothing measured yet),
+    until its first job starts. Counting only its jobs, a build on devices that all still
+    install looked a job's length from done, and an idle device never joined it."""
+    agent = register(store, devices="emulator-1:emulator,emulator-2:emulator,"
+                                    "emulator-3:emulator")
+    store.insert_jobs([new_job(app_version_id="a", at=T0) for _ in range(3 * BATCH)])
+    first = claim(store, agent, device="emulator-1", at=T0 + 1).batch
+    assert first is not None
+    installing = claim(store, agent, device="emulator-2", at=T0 + 5).context
+    assert installing is not None
+    assert [w.held_seconds for w in installing.work.values()] == [BATCH * 60.0 + 16.0]
+    start(store, first.jobs[0].job_id, first.lease.lease_id, T0 + 20)
+    # emulator-1 runs its first job now (its install is over); emulator-2 has 5 s left.
+    running = claim(store, agent, device="emulator-3", at=T0 + 20).context
+    assert running is not None
+    assert [w.held_seconds for w in running.work.values()] == [2 * BATCH * 60.0 + 5.0]
 
 
 def test_another_targets_drain_counts_every_lane_of_it(store: Store) -> None:

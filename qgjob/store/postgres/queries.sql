@@ -123,10 +123,14 @@ WHERE target = %(target)s AND queued > 0;
 -- name: working_leases
 -- What the other devices of a target hold: each live lease (a device's batch) with its jobs
 -- still assigned or running, to count devices per group and org and price their work (with
--- what is known of each test now, which may be more than when the job was priced).
+-- what is known of each test now, which may be more than when the job was priced), and
+-- since when a device still installs the batch's app (none of its jobs started yet).
 SELECT l.id AS lease_id, l.group_key, l.org_id, j.app_version_id, j.id AS job_id, j.state,
-       j.expected_seconds, a.started_at, td.mean_seconds AS learned_seconds
+       j.expected_seconds, a.started_at, td.mean_seconds AS learned_seconds,
+       CASE WHEN d.state = 'installing' AND l.jobs_started = 0 THEN l.created_at END
+           AS installing_since
 FROM leases l JOIN jobs j ON j.lease_id = l.id
+LEFT JOIN devices d ON d.id = l.device_id
 LEFT JOIN attempts a ON a.job_id = j.id AND a.attempt = j.attempts AND j.state = 'running'
 LEFT JOIN test_durations td
        ON td.org_id = j.org_id AND td.target = j.target AND td.test_path = j.test_path

@@ -65,7 +65,8 @@ class SqlClaimDriver:
                              {"target": target, "now": now, "device_id": device_id})
         return [HeldJob(r["lease_id"], r["group_key"], r["org_id"], r["app_version_id"],
                         r["job_id"], JobState(r["state"]), float(r["expected_seconds"]),
-                        r["started_at"], r["learned_seconds"]) for r in rows]
+                        r["started_at"], r["learned_seconds"], r["installing_since"])
+                for r in rows]
 
     def device_counts(self, target: str, now: float, max_age: float) -> tuple[int, int]:
         def count() -> tuple[int, int]:
