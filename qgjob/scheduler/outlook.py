@@ -1,8 +1,9 @@
 """Expected finish times: the model the policy decides with.
 
 A build's remaining work on a target is its queued work plus what the devices on it still
-hold (the rest of their running tests and the unstarted jobs of their batches). Spread over
-its devices, that gives when it is expected to finish. A device that joins pays an install
+hold (the rest of their running tests, the unstarted jobs of their batches, and the rest of
+the install of a device that has not started its first job). Spread over its devices, that
+gives when it is expected to finish. A device that joins pays an install
 first (none when it already holds the app) and runs at least one job, so joining brings the
 finish forward only when the devices on the build would stay busy for longer than that.
 

@@ -111,7 +111,8 @@ class GroupWork:
     devices: int
     held_seconds: float
     """Expected seconds left: the rest of their running tests (expected duration minus time
-    run so far, never below zero) and the unstarted jobs of their batches."""
+    run so far, at least a quarter of that time), the unstarted jobs of their batches, and
+    the rest of the install of a device that has started none of them yet."""
 
 
 @dataclass(frozen=True)
