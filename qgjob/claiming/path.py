@@ -273,10 +273,12 @@ def target_view(
                               for lane in lanes], work, online)}
     for other in driver.targets_with_work():
         if other != target:
+            held = driver.held_jobs(other, "", now)
+            # Its install time is read only when one of its devices is installing.
+            install = _install_estimate(driver, rules, other) \
+                if any(job.installing_since is not None for job in held) else 0.0
             other_work, _ = _work_in_progress(
-                driver.held_jobs(other, "", now),
-                driver.target_prior(other).mean(DEFAULT_SECONDS),
-                _install_estimate(driver, rules, other), now)
+                held, driver.target_prior(other).mean(DEFAULT_SECONDS), install, now)
             drains[other] = _drain(driver.queued_lane_seconds(other), other_work,
                                    driver.device_counts(other, now, counts_max_age)[0])
     return replace(view, drains=drains)
@@ -310,10 +312,11 @@ def _work_in_progress(held: list[HeldJob], prior: float, install: float, now: fl
     leases: dict[str, HeldJob] = {}
     seconds: dict[str, float] = {}
     for job in sorted(held, key=lambda job: (job.lease_id, job.job_id)):
-        if job.lease_id not in leases and job.installing_since is not None:
-            seconds[job.group_key] = seconds.get(job.group_key, 0.0) + left_of(
-                "running", install, job.installing_since, now)
-        leases.setdefault(job.lease_id, job)
+        if job.lease_id not in leases:
+            leases[job.lease_id] = job
+            if job.installing_since is not None:  # once per lease: its device installs
+                seconds[job.group_key] = seconds.get(job.group_key, 0.0) + left_of(
+                    "running", install, job.installing_since, now)
         expected = job.learned_seconds if job.learned_seconds is not None else prior
         left = left_of(job.state.value, expected, job.started_at, now)
         seconds[job.group_key] = seconds.get(job.group_key, 0.0) + left

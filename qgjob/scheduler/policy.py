@@ -27,7 +27,7 @@ For a device that asks for work:
    forward by at least what its install is worth, the one it brings forward most (an idle
    device that holds a build's app is between two batches of it and counts as on it). Worth,
    for a device with nothing of its own to do: its install while one device runs the build
-   alone (a serial chain, which a second device halves), and `idle_join_tests` (1.25) of the
+   alone (a serial chain, which a second device halves), and `idle_join_tests` of the
    target's typical test once two or more do (an install is priced at about a test's worth
    of turnaround, whatever it takes, so a fast install is not spent on a small gain and a
    slow one still buys a large one), at `urgent_join_share` of that for an urgent build (an
@@ -119,8 +119,7 @@ class FairAffinityPolicy:
     the build's finish forward by at least this many installs (it wins back its install)."""
     idle_join_tests: float = 1.25
     """... and a build two or more devices run when that brings its finish forward by at
-    least this many of the target's typical tests (`ClaimContext.typical_test_seconds`).
-    (1 until the devices still installing a build counted their install as work held.)"""
+    least this many of the target's typical tests (`ClaimContext.typical_test_seconds`)."""
     join_installs: float = 2.0
     """A device leaves its own build for more urgent work that others already serve only when
     that brings the urgent build's finish forward by at least this many installs."""
