@@ -4,6 +4,13 @@ finish times (`outlook.py`), never on a timer.
 
 For a device that asks for work:
 
+0. While work streams in (`streams`: builds come one at a time, and the target's queue is no
+   backlog -- none of its builds has waited `stream_backlog_tests` typical tests, and its work
+   is under that many per device), a device with nothing of its own to do serves the builds'
+   mean turnaround: most urgent band first, the build with the least work left, served or
+   not, of those with fewer devices than their work is worth (`stream_share`); with none, it
+   idles. Fair share and priorities 1-4 do not reorder a stream (rules 1 and 2 apply to a
+   backlog); affinity and cut-in (rule 3) hold in both.
 1. Fair share between orgs. On each target an org is entitled to devices in proportion to its
    weight (its tier) among the orgs with work there; an org short of its entitlement by a whole
    device is *starved* (never the org of the lane the asking device would stay on: it serves
@@ -69,6 +76,7 @@ one by one to whichever device frees first (list scheduling, longest first).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -149,6 +157,15 @@ class FairAffinityPolicy:
     `RECENT_SECONDS` (half an hour), owning all the target's queued work, are no stream of
     work: an install on an idle device then takes nothing other work needs, so an idle device
     joins any build it does not make finish later, its jobs counted whole (`alone_gain`)."""
+    stream_price_tests: float = 2.0
+    """While work streams in (`streams`), an install is worth this many of the target's typical
+    tests of a build's turnaround: a build takes up to `round(sqrt(work left / that))` devices,
+    the split that minimises the builds' summed finish times at that price."""
+    stream_backlog_tests: float = 30.0
+    """... and work streams in only while the target's queued and held work is under this many
+    typical tests per device (a deeper queue is a backlog, where idle devices cost time), and
+    none of its queued builds has waited this many typical tests (one that has turns the
+    target back to the rules of a backlog: fair share, priority and ageing)."""
     arriving_seconds: float = 2.0
     """While a batch arrives, a build with a job submitted this recently is still arriving:
     idle devices do not join it yet (about a claim poll: a device left idle asks again)."""
@@ -196,6 +213,11 @@ class FairAffinityPolicy:
         if _awaits_retry(ctx, lanes):
             return None
         bands = self.bands(lanes)
+        if self.streams(ctx):
+            # Builds come one at a time and none has waited long: shortest first serves
+            # every org, and fair share would only reorder them (rule 4).
+            chosen = self._choose_among(lanes, ctx, bands)
+            return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)
         # An org short of its share is served first where that brings its finish forward by
         # more than taking a device off its build costs, and never instead of more urgent work
         # this device holds; work of its in a build others already run is theirs to reach.
@@ -245,6 +267,8 @@ class FairAffinityPolicy:
         own = self._own_lane(lanes, ctx, bands)
         if own is None and self.no_stream(ctx):
             return self._by_band(lanes, ctx, bands, bar=_no_bar, gain=alone_gain, ties=True)
+        if own is None and self.streams(ctx):
+            return self._least_left(lanes, ctx, bands)
         if own is None:
             return self._by_band(self._joinable(ctx, lanes), ctx, bands,
                                  bar=self._idle_join_bar)
@@ -293,6 +317,53 @@ class FairAffinityPolicy:
                 if not ctx.devices_per_group.get(lane.group_key, 0)
                 or lane.newest_submitted_at is None
                 or ctx.now - lane.newest_submitted_at >= self.arriving_seconds]
+
+    def streams(self, ctx: ClaimContext) -> bool:
+        """Work streams in: builds come one at a time (no batch is the newest work), and the
+        target's queue is no backlog -- none of its queued builds has waited
+        `stream_backlog_tests` typical tests, and its queued and held work is under that many
+        typical tests per device. Then the order that minimises the builds' mean turnaround --
+        the least work left first, on as many devices as its work is worth -- decides (rule 4);
+        a build that has waited that long turns the target back to the rules of a backlog
+        (fair share, priority and ageing), so no build starves."""
+        if self._batch_arrives(ctx):
+            return False
+        horizon = self.stream_backlog_tests * ctx.typical_test_seconds
+        if any(lane.head_submitted_at < ctx.now - horizon for lane in ctx.lanes):
+            return False
+        backlog = sum(ctx.queued_seconds.values()) + sum(ctx.held_seconds.values())
+        return backlog / max(ctx.target_devices, 1) < horizon
+
+    def _least_left(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands
+                    ) -> LaneView | None:
+        """While work streams in, a device with nothing of its own to do takes, most urgent band
+        first, the build with the least work left (served or not) of those with fewer devices
+        than their work is worth (`stream_share`); with none, it stays idle."""
+        lanes = _takeable(ctx, lanes)
+        by_level: dict[int, list[LaneView]] = {}
+        for lane in lanes:
+            by_level.setdefault(bands[lane.key], []).append(lane)
+        for level in sorted(by_level, reverse=True):
+            below = []
+            for lane in by_level[level]:
+                left = remaining_seconds(ctx, lane)
+                on_it = ctx.devices_per_group.get(lane.group_key, 0) \
+                    + (lane.app_version_id in ctx.idle_holds)
+                if on_it < self.stream_share(ctx, lane, left):
+                    below.append((left, lane.head_submitted_at, lane.key, lane))
+            if below:
+                return min(below)[-1]
+        return None
+
+    def stream_share(self, ctx: ClaimContext, lane: LaneView, left: float) -> int:
+        """How many devices a build is worth while work streams in: the target's every device
+        for an urgent build, else `round(sqrt(left / price))` (at least one), the price an
+        install's worth of turnaround (`stream_price_tests`): the k-th device shortens a build
+        by about left / k^2, worth its install while that is above the price."""
+        if lane.top_priority >= self.urgent_priority:
+            return ctx.target_devices
+        price = max(self.stream_price_tests * ctx.typical_test_seconds, 1e-9)
+        return max(1, min(ctx.target_devices, round(math.sqrt(left / price))))
 
     def weighs_drains(self, ctx: ClaimContext) -> bool:
         """Once submits pause -- nothing submitted for `quiet_tests` of the target's typical
@@ -347,12 +418,7 @@ class FairAffinityPolicy:
 
     def _best_join(self, lanes: list[LaneView], ctx: ClaimContext, bar: JoinBar, gain: Gain,
                    ties: bool) -> LaneView | None:
-        # A build nobody serves that an idle device already holds is that device's to take,
-        # without an install.
-        holds = ctx.device.holds_app_version_id
-        lanes = [lane for lane in lanes if lane.app_version_id == holds
-                 or lane.app_version_id not in ctx.idle_holds
-                 or ctx.devices_per_group.get(lane.group_key, 0)]
+        lanes = _takeable(ctx, lanes)
         if not lanes:
             return None
         unserved = [lane for lane in lanes if not ctx.devices_per_group.get(lane.group_key, 0)]
@@ -432,6 +498,15 @@ class FairAffinityPolicy:
         if not victims:
             return None
         return min(victims, key=lambda job: (job.priority, -job.started_at, job.job_id)).job_id
+
+
+def _takeable(ctx: ClaimContext, lanes: list[LaneView]) -> list[LaneView]:
+    """The lanes a device may take: a build nobody serves that another idle device already
+    holds is that device's to take, without an install."""
+    holds = ctx.device.holds_app_version_id
+    return [lane for lane in lanes if lane.app_version_id == holds
+            or lane.app_version_id not in ctx.idle_holds
+            or ctx.devices_per_group.get(lane.group_key, 0)]
 
 
 def _no_bar(ctx: ClaimContext, lane: LaneView) -> float:

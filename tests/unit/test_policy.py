@@ -19,7 +19,10 @@ from qgjob.scheduler.views import (
 )
 
 NOW = 10_000.0
-POLICY = FairAffinityPolicy()
+POLICY = FairAffinityPolicy(stream_backlog_tests=0.0)
+"""The rules of a backlog: these tables' queues never count as work streaming in
+(`FairAffinityPolicy.streams`); the stream's rules have their own table, with the defaults."""
+STREAM = FairAffinityPolicy()
 
 
 def lane(app: str, *, org: str = "acme", priority: int = 3, queued: int = 5,
@@ -254,6 +257,56 @@ def chosen(context: ClaimContext) -> str | None:
 )
 def test_which_lane(context: ClaimContext, expected: str | None, why: str) -> None:
     assert chosen(context) == expected, why
+
+
+@pytest.mark.parametrize(
+    ("context", "expected", "why"),
+    [
+        (ctx(lane("big", work=3200), lane("small", work=320)), "small",
+         "the least work left first: the fewest builds wait behind a long one"),
+        (ctx(lane("big", work=3200), lane("small", work=320), working={"small": 1},
+             held={"small": 0}), "small",
+         "served or not: 320 s is worth two devices (sqrt(320 / 80 s, two typical tests))"),
+        (ctx(lane("big", work=3200), lane("small", work=320), working={"small": 2},
+             held={"small": 0}), "big",
+         "... and it has two: the next build takes the device"),
+        (ctx(lane("big", work=3200), lane("small", work=320), working={"small": 2, "big": 6},
+             held={"small": 0, "big": 0}, devices=9), None,
+         "every build has the devices its work is worth: an install buys too little, idle"),
+        (ctx(lane("hotfix", priority=5, work=3200), lane("small", work=40),
+             working={"hotfix": 5}, held={"hotfix": 0}), "hotfix",
+         "an urgent build is worth every device of the target, and goes first"),
+        (ctx(lane("wide", work=880), working={"wide": 1}, held={"wide": 0},
+             idle_holds=frozenset({"wide"})), "wide",
+         "an idle device holding the app counts as one on it: 880 s is worth three"),
+        (ctx(lane("big", org="bigco", work=5000), lane("tiny", org="small", age=30),
+             holds="big", working={"big": 5}, orgs={"bigco": OrgShare("bigco", 5)}), "big",
+         "fair share does not reorder a stream: the device keeps its build, and the next one "
+         "to free takes tiny (the least left)"),
+        (ctx(lane("big", org="bigco", work=5000, age=2000), lane("tiny", org="small", age=30),
+             holds="big", working={"big": 5}, orgs={"bigco": OrgShare("bigco", 5)}), "tiny",
+         "a build waiting more than 30 typical tests (1200 s) makes the queue a backlog: fair "
+         "share again"),
+        (ctx(lane("big", work=3200), lane("small", work=320), working={"other": 6},
+             held={"other": 6 * 1700}), "small",
+         "a backlog of more than 30 typical tests a device: the backlog's rules (here the "
+         "same choice: the one that finishes soonest starts first)"),
+    ],
+)
+def test_which_lane_while_work_streams_in(context: ClaimContext, expected: str | None,
+                                          why: str) -> None:
+    choice = STREAM.choose_lane(context)
+    assert (choice.group_key.split("|")[1] if choice else None) == expected, why
+
+
+def test_what_makes_a_stream() -> None:
+    fresh = ctx(lane("a", work=400), lane("b", work=800))
+    assert STREAM.streams(fresh)
+    assert not STREAM.streams(ctx(lane("a", work=400), lane("old", age=1700)))
+    assert not STREAM.streams(ctx(lane("a", work=400), working={"b": 6}, held={"b": 9700}))
+    assert not STREAM.streams(ctx(lane("a", work=400), together=4))
+    # The same queue with tests ten times longer: 30 of them is 12,000 s, so 1700 s is recent.
+    assert STREAM.streams(ctx(lane("a", work=400), lane("old", age=1700), typical=400))
 
 
 def test_a_starved_build_waits_behind_the_starved_builds_that_start_before_it() -> None:
