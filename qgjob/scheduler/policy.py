@@ -319,16 +319,15 @@ class FairAffinityPolicy:
                 or ctx.now - lane.newest_submitted_at >= self.arriving_seconds]
 
     def streams(self, ctx: ClaimContext) -> bool:
-        """Work streams in: builds come one at a time (no batch is the newest work, and not
-        every build of the last half hour came in one submission), and the target's queue is
-        no backlog -- none of its queued builds has waited
+        """Work streams in: builds come one at a time (no batch is the newest work), and the
+        target's queue is no backlog -- none of its queued builds has waited
         `stream_backlog_tests` typical tests, and its queued and held work is under that many
         typical tests per device. Then the order that minimises the builds' mean turnaround --
         the least work left first, on as many devices as its work is worth -- decides (rule 4);
         a build that has waited that long turns the target back to the rules of a backlog
         (fair share, priority and ageing), so no build starves."""
-        if self._batch_arrives(ctx) or ctx.builds_recent == ctx.builds_together:
-            return False  # a batch, or one submission: builds that came together
+        if self._batch_arrives(ctx):
+            return False
         horizon = self.stream_backlog_tests * ctx.typical_test_seconds
         if any(lane.head_submitted_at < ctx.now - horizon for lane in ctx.lanes):
             return False

@@ -305,9 +305,6 @@ def test_what_makes_a_stream() -> None:
     assert not STREAM.streams(ctx(lane("a", work=400), lane("old", age=1700)))
     assert not STREAM.streams(ctx(lane("a", work=400), working={"b": 6}, held={"b": 9700}))
     assert not STREAM.streams(ctx(lane("a", work=400), together=4))
-    # Two builds that came in one submission are a developer's handful, not a stream.
-    assert not STREAM.streams(ctx(lane("a", work=400), lane("b"), together=2, recent=2))
-    assert STREAM.streams(ctx(lane("a", work=400), lane("b"), together=1, recent=2))
     # The same queue with tests ten times longer: 30 of them is 12,000 s, so 1700 s is recent.
     assert STREAM.streams(ctx(lane("a", work=400), lane("old", age=1700), typical=400))
 
