@@ -215,7 +215,7 @@ class FairAffinityPolicy:
         bands = self.bands(lanes)
         if self.streams(ctx):
             # Builds come one at a time and none has waited long: shortest first serves
-            # every org, and fair share would only reorder them (rule 4).
+            # every org, and fair share would only reorder them (rule 0).
             chosen = self._choose_among(lanes, ctx, bands)
             return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)
         # An org short of its share is served first where that brings its finish forward by
@@ -323,7 +323,7 @@ class FairAffinityPolicy:
         target's queue is no backlog -- none of its queued builds has waited
         `stream_backlog_tests` typical tests, and its queued and held work is under that many
         typical tests per device. Then the order that minimises the builds' mean turnaround --
-        the least work left first, on as many devices as its work is worth -- decides (rule 4);
+        the least work left first, on as many devices as its work is worth -- decides (rule 0);
         a build that has waited that long turns the target back to the rules of a backlog
         (fair share, priority and ageing), so no build starves."""
         if self._batch_arrives(ctx):
