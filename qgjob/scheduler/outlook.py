@@ -53,6 +53,14 @@ def _held_seconds(ctx: ClaimContext, lane: LaneView) -> float:
     return work.held_seconds if work is not None else 0.0
 
 
+def drain_seconds(ctx: ClaimContext) -> float:
+    """In how many seconds the target's devices run out of work, were they all on it: its
+    queued work and what its devices hold, over its online devices (what `ClaimContext.drains`
+    holds for the target once submits pause)."""
+    backlog = sum(ctx.queued_seconds.values()) + sum(ctx.held_seconds.values())
+    return backlog / max(ctx.target_devices, 1)
+
+
 def install_cost(ctx: ClaimContext, lane: LaneView) -> float:
     """What this device pays before it can run the lane's jobs."""
     return 0.0 if lane.app_version_id == ctx.device.holds_app_version_id else ctx.install_seconds

@@ -88,7 +88,13 @@ from qgjob.scheduler.fairness import (
     starved_orgs,
     starved_waiting,
 )
-from qgjob.scheduler.outlook import alone_gain, batch_share, finish_gain, remaining_seconds
+from qgjob.scheduler.outlook import (
+    alone_gain,
+    batch_share,
+    drain_seconds,
+    finish_gain,
+    remaining_seconds,
+)
 from qgjob.scheduler.protocol import Policy as Policy
 from qgjob.scheduler.views import (
     RECENT_SECONDS,
@@ -216,7 +222,7 @@ class FairAffinityPolicy:
         if self.streams(ctx):
             # Builds come one at a time and none has waited long: shortest first serves
             # every org, and fair share would only reorder them (rule 0).
-            chosen = self._choose_among(lanes, ctx, bands)
+            chosen = self._choose_among(lanes, ctx, bands, streaming=True)
             return None if chosen is None else LaneChoice(chosen.group_key, chosen.org_id)
         # An org short of its share is served first where that brings its finish forward by
         # more than taking a device off its build costs, and never instead of more urgent work
@@ -260,14 +266,15 @@ class FairAffinityPolicy:
         held = [lane for lane in lanes if lane.app_version_id == ctx.device.holds_app_version_id]
         return max(held, key=lambda lane: (bands[lane.key], lane.expected_seconds), default=None)
 
-    def _choose_among(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands
-                      ) -> LaneView | None:
+    def _choose_among(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
+                      streaming: bool = False) -> LaneView | None:
+        """`streaming`: `streams(ctx)`, which `choose_lane` has decided once for the claim."""
         if not lanes:
             return None
         own = self._own_lane(lanes, ctx, bands)
         if own is None and self.no_stream(ctx):
             return self._by_band(lanes, ctx, bands, bar=_no_bar, gain=alone_gain, ties=True)
-        if own is None and self.streams(ctx):
+        if own is None and streaming:
             return self._least_left(lanes, ctx, bands)
         if own is None:
             return self._by_band(self._joinable(ctx, lanes), ctx, bands,
@@ -331,21 +338,16 @@ class FairAffinityPolicy:
         horizon = self.stream_backlog_tests * ctx.typical_test_seconds
         if any(lane.head_submitted_at < ctx.now - horizon for lane in ctx.lanes):
             return False
-        backlog = sum(ctx.queued_seconds.values()) + sum(ctx.held_seconds.values())
-        return backlog / max(ctx.target_devices, 1) < horizon
+        return drain_seconds(ctx) < horizon
 
     def _least_left(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands
                     ) -> LaneView | None:
         """While work streams in, a device with nothing of its own to do takes, most urgent band
         first, the build with the least work left (served or not) of those with fewer devices
         than their work is worth (`stream_share`); with none, it stays idle."""
-        lanes = _takeable(ctx, lanes)
-        by_level: dict[int, list[LaneView]] = {}
-        for lane in lanes:
-            by_level.setdefault(bands[lane.key], []).append(lane)
-        for level in sorted(by_level, reverse=True):
+        for level in _levels(_takeable(ctx, lanes), bands):
             below = []
-            for lane in by_level[level]:
+            for lane in level:
                 left = remaining_seconds(ctx, lane)
                 on_it = ctx.devices_per_group.get(lane.group_key, 0) \
                     + (lane.app_version_id in ctx.idle_holds)
@@ -407,11 +409,8 @@ class FairAffinityPolicy:
         """The lane this device serves best, most urgent band first: `bar` is how many seconds
         joining a served build must bring its finish forward by (`gain`); with `ties`, a join
         that leaves its finish where it was is taken too."""
-        by_level: dict[int, list[LaneView]] = {}
-        for lane in lanes:
-            by_level.setdefault(bands[lane.key], []).append(lane)
-        for level in sorted(by_level, reverse=True):
-            chosen = self._best_join(by_level[level], ctx, bar, gain, ties)
+        for level in _levels(lanes, bands):
+            chosen = self._best_join(level, ctx, bar, gain, ties)
             if chosen is not None:
                 return chosen
         return None
@@ -498,6 +497,14 @@ class FairAffinityPolicy:
         if not victims:
             return None
         return min(victims, key=lambda job: (job.priority, -job.started_at, job.job_id)).job_id
+
+
+def _levels(lanes: list[LaneView], bands: Bands) -> list[list[LaneView]]:
+    """The lanes grouped by band, the most urgent band first."""
+    by_level: dict[int, list[LaneView]] = {}
+    for lane in lanes:
+        by_level.setdefault(bands[lane.key], []).append(lane)
+    return [by_level[level] for level in sorted(by_level, reverse=True)]
 
 
 def _takeable(ctx: ClaimContext, lanes: list[LaneView]) -> list[LaneView]:
