@@ -107,6 +107,11 @@ class ClaimDriver(Protocol):
     def builds_submitted_since(self, since: float, limit: int) -> int:
         """How many groups (builds on a target, any target) had a job, of any state, submitted
         at or after `since`, counted up to `limit`."""
+    def builds_since(self, since: float, limit: int) -> list[tuple[str, int]]:
+        """Each group (any target) with a job, of any state, submitted at or after `since`:
+        its target and how many jobs it has, the newest `limit` groups at most."""
+    def installs_since(self, since: float) -> int:
+        """How many installs ended at or after `since`, on any target."""
     def running_jobs(self, target: str) -> list[RunningJob]: ...
 
     # jobs, leases and attempts ----------------------------------------------------------------

@@ -91,6 +91,10 @@ class MemoryQueue:
         self._leases: dict[str, _Lease] = {}
         self._attempts: dict[tuple[str, int], _Attempt] = {}
         self._installs: dict[str, list[float]] = {}
+        self._installs_ended: list[float] = []
+        """When each install ended, in the order recorded."""
+        self._groups: dict[str, tuple[str, int]] = {}
+        """Each group's target and how many jobs it has."""
         self._durations = DurationModel()
         self._retrying: dict[str, Job] = {}
         self._named: dict[tuple[str, str], str] = {}
@@ -118,6 +122,8 @@ class MemoryQueue:
         made = [self._priced(job) for job in jobs]
         for job in made:
             self.jobs[job.job_id] = job
+            _, count = self._groups.get(job.group_key, (job.target, 0))
+            self._groups[job.group_key] = (job.target, count + 1)
         lanes: dict[tuple[str, str], list[Job]] = {}
         for job in made:
             lanes.setdefault((job.group_key, job.org_id), []).append(job)
@@ -133,8 +139,9 @@ class MemoryQueue:
                 lane.newest_submitted_at = newest
         return made
 
-    def record_install(self, target: str, seconds: float) -> None:
+    def record_install(self, target: str, seconds: float, ended_at: float) -> None:
         self._installs.setdefault(target, []).append(seconds)
+        self._installs_ended.append(ended_at)
 
     def _priced(self, new: NewJob) -> Job:
         expected = self._durations.estimate((new.org_id, new.test_path, new.target))
@@ -252,6 +259,18 @@ class MemoryQueue:
         groups = {lane.group_key for lane in self._lanes.values()
                   if lane.newest_submitted_at is not None and lane.newest_submitted_at >= since}
         return min(len(groups), limit)
+
+    def builds_since(self, since: float, limit: int) -> list[tuple[str, int]]:
+        newest: dict[str, float] = {}
+        for lane in self._lanes.values():
+            if lane.newest_submitted_at is not None and lane.newest_submitted_at >= since:
+                newest[lane.group_key] = max(lane.newest_submitted_at,
+                                             newest.get(lane.group_key, since))
+        chosen = sorted(newest, key=lambda group: (-newest[group], group))[:limit]
+        return [self._groups[group] for group in chosen]
+
+    def installs_since(self, since: float) -> int:
+        return sum(1 for ended in self._installs_ended if ended >= since)
 
     def running_jobs(self, target: str) -> list[RunningJob]:
         running = [job for job in self.jobs.values()

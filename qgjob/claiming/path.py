@@ -32,6 +32,7 @@ from qgjob.scheduler.outlook import left_of
 from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import (
     RECENT_SECONDS,
+    SPREAD_COUNTED,
     TOGETHER_COUNTED,
     ClaimContext,
     DeviceView,
@@ -264,6 +265,8 @@ def target_view(
         builds_recent=None if policy is None
         else driver.builds_submitted_since(now - RECENT_SECONDS, TOGETHER_COUNTED),
     )
+    if policy is not None and policy.weighs_installs(view):
+        view = _with_installs(driver, view, counts_max_age)
     if policy is None or not policy.weighs_drains(view):
         return view
     # This target's work leaves out the asking device's own batch: a claiming device holds
@@ -282,6 +285,21 @@ def target_view(
             drains[other] = _drain(driver.queued_lane_seconds(other), other_work,
                                    driver.device_counts(other, now, counts_max_age)[0])
     return replace(view, drains=drains)
+
+
+def _with_installs(driver: ClaimDriver, view: ClaimContext, counts_max_age: float
+                   ) -> ClaimContext:
+    """The view with the installs of the last `RECENT_SECONDS` and what spreading that
+    while's builds would have spent (`ClaimContext.spread_installs_recent`)."""
+    since = view.now - RECENT_SECONDS
+    online: dict[str, int] = {view.device.target: view.target_devices}
+    spread = 0
+    for target, jobs in driver.builds_since(since, SPREAD_COUNTED):
+        if target not in online:
+            online[target] = driver.device_counts(target, view.now, counts_max_age)[0]
+        spread += min(jobs, online[target])
+    return replace(view, installs_recent=driver.installs_since(since),
+                   spread_installs_recent=float(spread))
 
 
 def _drain(lanes: list[LaneSeconds], work: dict[str, GroupWork], online: int) -> float:

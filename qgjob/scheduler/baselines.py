@@ -56,6 +56,9 @@ class FifoPolicy:
     def weighs_drains(self, ctx: ClaimContext) -> bool:
         return False
 
+    def weighs_installs(self, ctx: ClaimContext) -> bool:
+        return False
+
     def should_yield(self, ctx: ClaimContext, next_job: JobView) -> bool:
         return False
 

@@ -8,9 +8,10 @@ For a device that asks for work:
    backlog -- none of its builds has waited `stream_backlog_tests` typical tests, and its work
    is under that many per device), a device with nothing of its own to do serves the builds'
    mean turnaround: most urgent band first, the build with the least work left, served or
-   not, of those with fewer devices than their work is worth (`stream_share`); with none, it
-   idles. Fair share and priorities 1-4 do not reorder a stream (rules 1 and 2 apply to a
-   backlog); affinity and cut-in (rule 3) hold in both.
+   not, of those with fewer devices than their work is worth (`stream_share`, at an install's
+   price that follows what the fleet spent on installs in the last half hour against a budget:
+   `install_price`); with none, it idles. Fair share and priorities 1-4 do not reorder a
+   stream (rules 1 and 2 apply to a backlog); affinity and cut-in (rule 3) hold in both.
 1. Fair share between orgs. On each target an org is entitled to devices in proportion to its
    weight (its tier) among the orgs with work there; an org short of its entitlement by a whole
    device is *starved* (never the org of the lane the asking device would stay on: it serves
@@ -105,6 +106,10 @@ from qgjob.scheduler.views import (
     RunningJob,
 )
 
+PRICE_DOUBLINGS = 10.0
+"""`FairAffinityPolicy.install_price` is at most this many doublings from its base either way
+(a fleet's first installs, against a budget of nothing yet, do not price an install at
+nothing or at everything)."""
 Bands = dict[tuple[str, str], int]
 """Each lane's band, by its key."""
 JoinBar = Callable[[ClaimContext, LaneView], float]
@@ -165,8 +170,17 @@ class FairAffinityPolicy:
     joins any build it does not make finish later, its jobs counted whole (`alone_gain`)."""
     stream_price_tests: float = 2.0
     """While work streams in (`streams`), an install is worth this many of the target's typical
-    tests of a build's turnaround: a build takes up to `round(sqrt(work left / that))` devices,
-    the split that minimises the builds' summed finish times at that price."""
+    tests of a build's turnaround while the fleet's installs keep to their budget (else see
+    `install_price`): a build takes up to `round(sqrt(work left / that))` devices, the split
+    that minimises the builds' summed finish times at that price."""
+    install_budget_share: float = 0.45
+    """... at that price while the last half hour's installs (`ClaimContext.installs_recent`,
+    on every target) are this share of what spreading each of its builds over every device
+    it could use would spend (`spread_installs_recent`): above that the price rises, below it
+    falls (`install_price`), so the fleet spends what that share allows, whatever its size,
+    its install times or its tests' lengths."""
+    install_budget_slack: float = 0.3
+    """... doubling for each this share of the budget spent above it (halving below)."""
     stream_backlog_tests: float = 30.0
     """... and work streams in only while the target's queued and held work is under this many
     typical tests per device (a deeper queue is a backlog, where idle devices cost time), and
@@ -360,12 +374,48 @@ class FairAffinityPolicy:
     def stream_share(self, ctx: ClaimContext, lane: LaneView, left: float) -> int:
         """How many devices a build is worth while work streams in: the target's every device
         for an urgent build, else `round(sqrt(left / price))` (at least one), the price an
-        install's worth of turnaround (`stream_price_tests`): the k-th device shortens a build
-        by about left / k^2, worth its install while that is above the price."""
+        install's worth of turnaround (`install_price`): the k-th device shortens a build by
+        about left / k^2, worth its install while that is above the price."""
         if lane.top_priority >= self.urgent_priority:
             return ctx.target_devices
-        price = max(self.stream_price_tests * ctx.typical_test_seconds, 1e-9)
+        price = max(self.install_price(ctx), 1e-9)
         return max(1, min(ctx.target_devices, round(math.sqrt(left / price))))
+
+    def install_price(self, ctx: ClaimContext) -> float:
+        """Seconds of a build's turnaround an install is worth while work streams in:
+        `stream_price_tests` typical tests while the last half hour's installs keep to the
+        budget (`install_budget_share` of spreading its builds), doubling for each
+        `install_budget_slack` of the budget spent above it and halving for each below -- the
+        fleet's own record sets what its installs cost, not constants fitted to one fleet.
+        Never below that base while a build waits with no device (`_installs_cheapen`): a
+        device spent spreading a served build is then one it waits longer for."""
+        price = self.stream_price_tests * ctx.typical_test_seconds
+        if ctx.installs_recent is None or ctx.spread_installs_recent is None:
+            return price
+        budget = self.install_budget_share * ctx.spread_installs_recent
+        over = (ctx.installs_recent - budget) / max(self.install_budget_slack * budget, 1.0)
+        if over < 0 and not self._installs_cheapen(ctx):
+            over = 0.0
+        return float(price * 2.0 ** max(-PRICE_DOUBLINGS, min(PRICE_DOUBLINGS, over)))
+
+    def _installs_cheapen(self, ctx: ClaimContext) -> bool:
+        """Whether an install may cost less than the base for spending under the budget: not
+        while a build waits with no device (nor an idle one holding its app), and not before
+        the half hour's record holds `batch_builds` builds -- with fewer, the installs their
+        submits call for are mostly still to come (a burst's first second, a developer's
+        handful)."""
+        if (ctx.builds_recent or 0) < self.batch_builds:
+            return False
+        return all(ctx.devices_per_group.get(lane.group_key, 0)
+                   or lane.app_version_id in ctx.idle_holds for lane in ctx.lanes)
+
+    def weighs_installs(self, ctx: ClaimContext) -> bool:
+        """While work streams in, what an install is worth to a device with no build of its own
+        to go on with follows what the fleet spent on installs lately (`install_price`); a
+        device that keeps its build is spared the reads."""
+        holds = ctx.device.holds_app_version_id
+        return (not any(lane.app_version_id == holds for lane in ctx.lanes)
+                and self.streams(ctx))
 
     def weighs_drains(self, ctx: ClaimContext) -> bool:
         """Once submits pause -- nothing submitted for `quiet_tests` of the target's typical

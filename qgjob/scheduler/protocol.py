@@ -30,6 +30,12 @@ class Policy(Protocol):
         otherwise, to spare a claim those reads)."""
         ...
 
+    def weighs_installs(self, ctx: ClaimContext) -> bool:
+        """Whether this decision prices installs by what the fleet spent on them lately: the
+        claim path then reads `ctx.installs_recent` and `ctx.spread_installs_recent` (left
+        None otherwise)."""
+        ...
+
     def should_yield(self, ctx: ClaimContext, next_job: JobView) -> bool:
         """Between two jobs of a batch: hand the rest back so the device can take more
         urgent work?"""

@@ -22,7 +22,11 @@ TOGETHER_COUNTED = 32
 """`ClaimContext.builds_together` and `builds_recent` count no further than this (a store reads
 at most this many entries of its groups' newest-submit index)."""
 RECENT_SECONDS = 1800.0
-"""`ClaimContext.builds_recent` counts the builds submitted within this many seconds."""
+"""`ClaimContext.builds_recent` counts the builds submitted within this many seconds, and
+`installs_recent` the installs that ended within them."""
+SPREAD_COUNTED = 2000
+"""`ClaimContext.spread_installs_recent` reads no more than this many of the newest builds
+(a store reads at most this many entries of its groups' newest-submit index)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,15 @@ class ClaimContext:
     `RECENT_SECONDS`, of any state, counted up to `TOGETHER_COUNTED`: whether work streams in
     or a build came alone. Read for a claim's policy only (None in views for preemption and for
     explaining the queue)."""
+    installs_recent: int | None = None
+    """Installs that ended in the last `RECENT_SECONDS`, on any target. Read for a claim's
+    policy only when it prices installs (`Policy.weighs_installs`; None otherwise)."""
+    spread_installs_recent: float | None = None
+    """The installs spreading each build over every device it could use would make: over the
+    builds (groups, on any target) with a job submitted in the last `RECENT_SECONDS`, counted
+    up to `SPREAD_COUNTED`, the lesser of a build's jobs and its target's online devices --
+    what a job-by-job FIFO spends, about (it installs a build on each device that takes one
+    of its jobs). Read with `installs_recent`, None when that is."""
     drains: Mapping[str, float] = field(default_factory=dict)
     """Per target with queued work (this one among them): in how many seconds its devices are
     expected to run out of work -- its queued work and what its devices hold, over its online

@@ -94,7 +94,7 @@ class MemoryBackend:
 
     def installed(self, device: str, app_version_id: str, target: str, seconds: float,
                   now: float) -> None:
-        self.queue.record_install(target, seconds)
+        self.queue.record_install(target, seconds, now)
 
     def maintain(self, now: float) -> list[str]:
         self.claims.promote_due_retries(now)

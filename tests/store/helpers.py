@@ -24,6 +24,9 @@ class OldestLanePolicy:
     def weighs_drains(self, ctx: ClaimContext) -> bool:
         return True  # the view then shows every fact a store reads for a policy
 
+    def weighs_installs(self, ctx: ClaimContext) -> bool:
+        return True
+
     def choose_lane(self, ctx: ClaimContext) -> LaneChoice | None:
         held = [lane for lane in ctx.lanes
                 if lane.app_version_id == ctx.device.holds_app_version_id]

@@ -271,6 +271,31 @@ def test_measured_installs_replace_the_default(store: Store) -> None:
     assert view is not None and view.install_seconds == pytest.approx(33.0)
 
 
+def test_the_view_counts_the_last_half_hours_installs_and_what_spreading_would_spend(
+        store: Store) -> None:
+    """What an install costs while work streams in follows the fleet's own record
+    (`FairAffinityPolicy.install_price`): the installs that ended in the last half hour, on
+    any target, against the lesser of each recent build's jobs and its target's devices."""
+    agent = register(store, devices="emulator-1:emulator,emulator-2:emulator,device-1:device")
+    store.insert_jobs([new_job(app_version_id="old", at=T0),
+                       *[new_job(app_version_id="a", at=T0 + 1000) for _ in range(3)],
+                       new_job(app_version_id="b", at=T0 + 1001),
+                       *[new_job(app_version_id="c", target="device", at=T0 + 1002)
+                         for _ in range(5)]])
+    store.record_install(agent, "emulator-1", "old", "emulator", T0 + 1, T0 + 21, True)
+    store.record_install(agent, "emulator-2", "a", "emulator", T0 + 1010, T0 + 1030, True)
+    store.record_install(agent, "device-1", "c", "device", T0 + 1010, T0 + 1055, True)
+    store.record_install(agent, "emulator-1", "b", "emulator", T0 + 1040, T0 + 1041, False)
+    view = claim(store, agent, at=T0 + 1900).context  # "old" and its install: 1879 s ago
+    assert view is not None and view.installs_recent == 2  # the failed one is not counted
+    assert view.spread_installs_recent == 2 + 1 + 1  # a on two devices, b on one, c on one
+    # A policy that does not price installs is spared the reads.
+    lean = store.claim_batch(agent, "emulator-2", None, T0 + 1901, LEASE,
+                             FairAffinityPolicy(stream_backlog_tests=0.0), RULES).context
+    assert lean is not None and lean.installs_recent is None
+    assert lean.spread_installs_recent is None
+
+
 @dataclass(frozen=True)
 class AlwaysYield(OldestLanePolicy):
     name: str = "always-yield"

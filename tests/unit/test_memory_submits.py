@@ -28,3 +28,19 @@ def test_a_lane_carries_its_newest_submit_whatever_order_submits_come_in() -> No
     queue.insert_jobs([new_job(org_id="acme", at=T0 - 10)])  # a late submit of an old job
     assert {lane.org_id: lane.newest_submitted_at for lane in queue.ready_lanes("emulator")} \
         == {"acme": T0 + 1, "other": T0 + 5}
+
+
+def test_recent_builds_and_installs_are_read_as_the_sql_stores_read_them() -> None:
+    queue = MemoryQueue()
+    queue.insert_jobs([new_job(app_version_id="old", at=T0 - 1),
+                       new_job(app_version_id="a", at=T0),
+                       new_job(app_version_id="a", at=T0 + 2),
+                       new_job(app_version_id="a", target="device", at=T0 + 1)])
+    queue.insert_jobs([new_job(app_version_id="b", at=T0 + 3)])
+    # Newest submit first; each group's target and its jobs, whatever became of them.
+    assert queue.builds_since(T0, limit=32) == [("emulator", 1), ("emulator", 2),
+                                                 ("device", 1)]
+    assert queue.builds_since(T0, limit=1) == [("emulator", 1)]
+    queue.record_install("emulator", 20.0, ended_at=T0 - 5)
+    queue.record_install("device", 45.0, ended_at=T0)
+    assert queue.installs_since(T0) == 1

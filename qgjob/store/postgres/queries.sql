@@ -158,6 +158,18 @@ SELECT max(created_at) AS at FROM jobs;
 SELECT count(*) AS n FROM (SELECT 1 FROM job_groups WHERE submitted_at >= %(since)s
                            LIMIT %(limit)s) AS recent;
 
+-- name: builds_since
+-- Each group (a build on a target) with a job submitted at or after :since, the newest :limit:
+-- its target and how many jobs it has. It reads at most :limit entries of the groups'
+-- newest-submit index (job_groups_submitted).
+SELECT target, queued + assigned + running + retry_wait + completed + failed + cancelled AS jobs
+FROM job_groups WHERE submitted_at >= %(since)s
+ORDER BY submitted_at DESC, group_key LIMIT %(limit)s;
+
+-- name: installs_since
+-- Installs that ended at or after :since, on any target (installs_finished).
+SELECT count(*) AS n FROM installs WHERE finished_at >= %(since)s AND ok = 1;
+
 -- name: count_target_devices
 SELECT count(*) AS online, count(*) FILTER (WHERE d.state = 'idle') AS idle
 FROM devices d JOIN agents a ON a.id = d.agent_id

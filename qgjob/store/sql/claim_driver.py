@@ -105,6 +105,13 @@ class SqlClaimDriver:
                             ).fetchone()
         return int(row["n"])
 
+    def builds_since(self, since: float, limit: int) -> list[tuple[str, int]]:
+        return [(r["target"], int(r["jobs"]))
+                for r in self.conn.run("builds_since", {"since": since, "limit": limit})]
+
+    def installs_since(self, since: float) -> int:
+        return int(self.conn.run("installs_since", {"since": since}).fetchone()["n"])
+
     def running_jobs(self, target: str) -> list[RunningJob]:
         return [RunningJob(r["id"], r["device_id"], r["group_key"], r["priority"],
                            r["started_at"])

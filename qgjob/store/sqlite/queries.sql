@@ -162,6 +162,18 @@ SELECT max(created_at) AS at FROM jobs;
 SELECT count(*) AS n FROM (SELECT 1 FROM job_groups WHERE submitted_at >= :since
                            LIMIT :limit) AS recent;
 
+-- name: builds_since
+-- Each group (a build on a target) with a job submitted at or after :since, the newest :limit:
+-- its target and how many jobs it has. It reads at most :limit entries of the groups'
+-- newest-submit index (job_groups_submitted).
+SELECT target, queued + assigned + running + retry_wait + completed + failed + cancelled AS jobs
+FROM job_groups WHERE submitted_at >= :since
+ORDER BY submitted_at DESC, group_key LIMIT :limit;
+
+-- name: installs_since
+-- Installs that ended at or after :since, on any target (installs_finished).
+SELECT count(*) AS n FROM installs WHERE finished_at >= :since AND ok = 1;
+
 -- name: count_target_devices
 SELECT count(*) AS online, coalesce(sum(d.state = 'idle'), 0) AS idle
 FROM devices d JOIN agents a ON a.id = d.agent_id
