@@ -92,7 +92,7 @@ class MemoryQueue:
         self._attempts: dict[tuple[str, int], _Attempt] = {}
         self._installs: dict[str, list[float]] = {}
         self._installs_ended: list[float] = []
-        """When each install ended, in the order recorded."""
+        """When each install ended, in time order."""
         self._groups: dict[str, tuple[str, int]] = {}
         """Each group's target and how many jobs it has."""
         self._durations = DurationModel()
@@ -141,7 +141,7 @@ class MemoryQueue:
 
     def record_install(self, target: str, seconds: float, ended_at: float) -> None:
         self._installs.setdefault(target, []).append(seconds)
-        self._installs_ended.append(ended_at)
+        bisect.insort(self._installs_ended, ended_at)
 
     def _priced(self, new: NewJob) -> Job:
         expected = self._durations.estimate((new.org_id, new.test_path, new.target))
@@ -270,7 +270,7 @@ class MemoryQueue:
         return [self._groups[group] for group in chosen]
 
     def installs_since(self, since: float) -> int:
-        return sum(1 for ended in self._installs_ended if ended >= since)
+        return len(self._installs_ended) - bisect.bisect_left(self._installs_ended, since)
 
     def running_jobs(self, target: str) -> list[RunningJob]:
         running = [job for job in self.jobs.values()

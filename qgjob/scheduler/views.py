@@ -159,8 +159,9 @@ class ClaimContext:
     or a build came alone. Read for a claim's policy only (None in views for preemption and for
     explaining the queue)."""
     installs_recent: int | None = None
-    """Installs that ended in the last `RECENT_SECONDS`, on any target. Read for a claim's
-    policy only when it prices installs (`Policy.weighs_installs`; None otherwise)."""
+    """Installs that ended in the last `RECENT_SECONDS`, on any target (failed ones left out).
+    Read for a claim's policy only when it prices installs (`Policy.weighs_installs`; None
+    otherwise)."""
     spread_installs_recent: float | None = None
     """The installs spreading each build over every device it could use would make: over the
     builds (groups, on any target) with a job submitted in the last `RECENT_SECONDS`, counted
