@@ -62,6 +62,16 @@ class _Lane:
 
 
 @dataclass
+class _Group:
+    """What the claim path reads of a group whatever became of its jobs: its target, how many
+    jobs it has and when its newest was submitted."""
+
+    target: str
+    jobs: int = 0
+    newest_submitted_at: float = float("-inf")
+
+
+@dataclass
 class _Lease:
     row: LeaseRow
     agent_id: str
@@ -93,8 +103,7 @@ class MemoryQueue:
         self._installs: dict[str, list[float]] = {}
         self._installs_ended: list[float] = []
         """When each install ended, in time order."""
-        self._groups: dict[str, tuple[str, int]] = {}
-        """Each group's target and how many jobs it has."""
+        self._groups: dict[str, _Group] = {}
         self._durations = DurationModel()
         self._retrying: dict[str, Job] = {}
         self._named: dict[tuple[str, str], str] = {}
@@ -122,8 +131,9 @@ class MemoryQueue:
         made = [self._priced(job) for job in jobs]
         for job in made:
             self.jobs[job.job_id] = job
-            _, count = self._groups.get(job.group_key, (job.target, 0))
-            self._groups[job.group_key] = (job.target, count + 1)
+            group = self._groups.setdefault(job.group_key, _Group(job.target))
+            group.jobs += 1
+            group.newest_submitted_at = max(group.newest_submitted_at, job.created_at)
         lanes: dict[tuple[str, str], list[Job]] = {}
         for job in made:
             lanes.setdefault((job.group_key, job.org_id), []).append(job)
@@ -255,19 +265,14 @@ class MemoryQueue:
                     if lane.newest_submitted_at is not None), default=None)
 
     def builds_submitted_since(self, since: float, limit: int) -> int:
-        # A group had a job at or after `since` exactly when one of its lanes' newest did.
-        groups = {lane.group_key for lane in self._lanes.values()
-                  if lane.newest_submitted_at is not None and lane.newest_submitted_at >= since}
-        return min(len(groups), limit)
+        return min(sum(1 for group in self._groups.values()
+                       if group.newest_submitted_at >= since), limit)
 
     def builds_since(self, since: float, limit: int) -> list[tuple[str, int]]:
-        newest: dict[str, float] = {}
-        for lane in self._lanes.values():
-            if lane.newest_submitted_at is not None and lane.newest_submitted_at >= since:
-                newest[lane.group_key] = max(lane.newest_submitted_at,
-                                             newest.get(lane.group_key, since))
-        chosen = sorted(newest, key=lambda group: (-newest[group], group))[:limit]
-        return [self._groups[group] for group in chosen]
+        recent = sorted((-group.newest_submitted_at, key, group)
+                        for key, group in self._groups.items()
+                        if group.newest_submitted_at >= since)
+        return [(group.target, group.jobs) for _, _, group in recent[:limit]]
 
     def installs_since(self, since: float) -> int:
         return len(self._installs_ended) - bisect.bisect_left(self._installs_ended, since)

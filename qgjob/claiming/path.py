@@ -299,7 +299,7 @@ def _with_installs(driver: ClaimDriver, view: ClaimContext, counts_max_age: floa
             online[target] = driver.device_counts(target, view.now, counts_max_age)[0]
         spread += min(jobs, online[target])
     return replace(view, installs_recent=driver.installs_since(since),
-                   spread_installs_recent=float(spread))
+                   spread_installs_recent=spread)
 
 
 def _drain(lanes: list[LaneSeconds], work: dict[str, GroupWork], online: int) -> float:

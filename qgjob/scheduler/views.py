@@ -162,7 +162,7 @@ class ClaimContext:
     """Installs that ended in the last `RECENT_SECONDS`, on any target (failed ones left out).
     Read for a claim's policy only when it prices installs (`Policy.weighs_installs`; None
     otherwise)."""
-    spread_installs_recent: float | None = None
+    spread_installs_recent: int | None = None
     """The installs spreading each build over every device it could use would make: over the
     builds (groups, on any target) with a job submitted in the last `RECENT_SECONDS`, counted
     up to `SPREAD_COUNTED`, the lesser of a build's jobs and its target's online devices --

@@ -42,7 +42,7 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
         idle_holds: frozenset[str] = frozenset(), typical: float = 40.0,
         drains: dict[str, float] | None = None, quiet: float | None = None,
         together: int = 0, recent: int | None = None,
-        installs: tuple[int, float] | None = None) -> ClaimContext:
+        installs: tuple[int, int] | None = None) -> ClaimContext:
     """`quiet`: seconds since the last submit; `drains`: when each target runs out of work;
     `together`: builds submitted within a typical test of the last submit; `recent`: within
     the last half hour (None: not read, as in views that explain the queue); `installs`: the
@@ -318,36 +318,36 @@ def test_an_install_costs_what_the_fleet_spent_lately() -> None:
     (here 200 installs: a budget of 90); doubling per 0.3 of the budget (27) above it."""
     served = {"working": {"a": 1}, "recent": 12}
     assert STREAM.install_price(ctx(lane("a"), **served)) == 80.0  # not read: the base
-    assert STREAM.install_price(ctx(lane("a"), installs=(90, 200.0), **served)) == 80.0
-    assert STREAM.install_price(ctx(lane("a"), installs=(117, 200.0), **served)) \
+    assert STREAM.install_price(ctx(lane("a"), installs=(90, 200), **served)) == 80.0
+    assert STREAM.install_price(ctx(lane("a"), installs=(117, 200), **served)) \
         == pytest.approx(160.0)
-    assert STREAM.install_price(ctx(lane("a"), installs=(63, 200.0), **served)) \
+    assert STREAM.install_price(ctx(lane("a"), installs=(63, 200), **served)) \
         == pytest.approx(40.0)
     # Below the budget, but a build waits with no device: no cheaper than the base ...
-    assert STREAM.install_price(ctx(lane("a"), lane("b"), installs=(63, 200.0), **served)) \
+    assert STREAM.install_price(ctx(lane("a"), lane("b"), installs=(63, 200), **served)) \
         == 80.0
     # ... unless an idle device holds its app and takes it without an install.
-    assert STREAM.install_price(ctx(lane("a"), lane("b"), installs=(63, 200.0),
+    assert STREAM.install_price(ctx(lane("a"), lane("b"), installs=(63, 200),
                                     idle_holds=frozenset({"b"}), **served)) \
         == pytest.approx(40.0)
     # With fewer than four builds in the half hour, their installs are mostly still to come.
-    assert STREAM.install_price(ctx(lane("a"), installs=(63, 200.0), working={"a": 1},
+    assert STREAM.install_price(ctx(lane("a"), installs=(63, 200), working={"a": 1},
                                     recent=3)) == 80.0
     # A fleet's first installs, against a budget of next to nothing: ten doublings at most.
-    assert STREAM.install_price(ctx(lane("a"), installs=(50, 1.0), **served)) \
+    assert STREAM.install_price(ctx(lane("a"), installs=(50, 1), **served)) \
         == pytest.approx(80.0 * 1024)
 
 
 def test_the_devices_a_build_is_worth_follow_the_install_price() -> None:
     """One build with 1440 s left on four of nine devices (work 1280 queued, 160 held)."""
-    def joins(installs: tuple[int, float] | None) -> bool:
+    def joins(installs: tuple[int, int] | None) -> bool:
         context = ctx(lane("big", work=1280), working={"big": 4}, held={"big": 160},
                       devices=9, installs=installs, recent=12)
         return STREAM.choose_lane(context) is not None
 
     assert not joins(None)  # at 80 s: round(sqrt(1440 / 80)) = 4, which it has
-    assert joins((63, 200.0))  # under the budget, 40 s: 6
-    assert not joins((117, 200.0))  # over it, 160 s: 3
+    assert joins((63, 200))  # under the budget, 40 s: 6
+    assert not joins((117, 200))  # over it, 160 s: 3
 
 
 def test_a_starved_build_waits_behind_the_starved_builds_that_start_before_it() -> None:
