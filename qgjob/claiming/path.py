@@ -41,6 +41,7 @@ from qgjob.scheduler.views import (
     JobView,
     LaneView,
     OrgShare,
+    RecentBuild,
 )
 from qgjob.store.base import (
     ClaimResult,
@@ -289,17 +290,20 @@ def target_view(
 
 def _with_installs(driver: ClaimDriver, view: ClaimContext, counts_max_age: float
                    ) -> ClaimContext:
-    """The view with the installs of the last `RECENT_SECONDS` and what spreading that
-    while's builds would have spent (`ClaimContext.spread_installs_recent`)."""
+    """The view with the installs of the last `RECENT_SECONDS` and the builds they were spent
+    on (`ClaimContext.recent_builds`: each build's work at its target's typical test, and the
+    devices it could use)."""
     since = view.now - RECENT_SECONDS
     online: dict[str, int] = {view.device.target: view.target_devices}
-    spread = 0
+    typical: dict[str, float] = {view.device.target: view.typical_test_seconds}
+    builds = []
     for target, jobs in driver.builds_since(since, SPREAD_COUNTED):
         if target not in online:
             online[target] = driver.device_counts(target, view.now, counts_max_age)[0]
-        spread += min(jobs, online[target])
+            typical[target] = driver.target_prior(target).mean(DEFAULT_SECONDS)
+        builds.append(RecentBuild(jobs * typical[target], min(jobs, online[target])))
     return replace(view, installs_recent=driver.installs_since(since),
-                   spread_installs_recent=spread)
+                   recent_builds=tuple(builds))
 
 
 def _drain(lanes: list[LaneSeconds], work: dict[str, GroupWork], online: int) -> float:

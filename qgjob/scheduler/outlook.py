@@ -15,8 +15,11 @@ next claim.
 from __future__ import annotations
 
 import heapq
+import math
+from collections import Counter
+from collections.abc import Sequence
 
-from qgjob.scheduler.views import ClaimContext, LaneView
+from qgjob.scheduler.views import ClaimContext, LaneView, RecentBuild
 
 WHOLE_JOBS_COUNTED = 64
 """`whole_jobs_gain` hands out at most this many queued jobs one by one; a build with more is
@@ -146,3 +149,32 @@ def free_times(ctx: ClaimContext) -> list[float]:
         if devices:
             frees += [remaining_seconds(ctx, lane) / devices] * devices
     return sorted(frees)
+
+
+def budget_price(builds: Sequence[RecentBuild], budget: float) -> float:
+    """The price of an install, in seconds of a build's turnaround, at which these builds,
+    each on `round(sqrt(work / price))` devices (one at least, at most the devices it could
+    use), would have spent `budget` installs. A build of `work` seconds takes its k-th device
+    while the price is at most work / (k - 1/2)^2, that device's worth: beyond one device a
+    build, the budget buys the worthiest devices, and the price is the worth of the first
+    device it cannot buy -- infinite when it does not buy one a build, 0 when it buys every
+    device of every build. Builds alike (the same work and devices: one suite's runs) are
+    bought a level at a time, so the cost follows how many kinds of build there are, not
+    how many builds."""
+    extra = math.floor(budget) - len(builds)
+    if extra < 0:
+        return math.inf
+    alike = Counter((build.work_seconds, build.devices) for build in builds if build.devices > 1)
+    worth = [(-work / 1.5 ** 2, 2, work, devices, count)
+             for (work, devices), count in alike.items()]
+    heapq.heapify(worth)
+    while worth:
+        value, k, work, devices, count = worth[0]
+        if count > extra:
+            return -value
+        extra -= count
+        if k < devices:
+            heapq.heapreplace(worth, (-work / (k + 0.5) ** 2, k + 1, work, devices, count))
+        else:
+            heapq.heappop(worth)
+    return 0.0

@@ -8,10 +8,11 @@ For a device that asks for work:
    backlog -- none of its builds has waited `stream_backlog_tests` typical tests, and its work
    is under that many per device), a device with nothing of its own to do serves the builds'
    mean turnaround: most urgent band first, the build with the least work left, served or
-   not, of those with fewer devices than their work is worth (`stream_share`, at an install's
-   price that follows what the fleet spent on installs in the last half hour against a budget:
-   `install_price`); with none, it idles. Fair share and priorities 1-4 do not reorder a
-   stream (rules 1 and 2 apply to a backlog); affinity and cut-in (rule 3) hold in both.
+   not, of those with fewer devices than their work is worth (`stream_share`, at the price
+   of an install at which the last half hour's builds would have kept to an install budget,
+   corrected by what its installs spent: `install_price`); with none, it idles. Fair share
+   and priorities 1-4 do not reorder a stream (rules 1 and 2 apply to a backlog); affinity
+   and cut-in (rule 3) hold in both.
 1. Fair share between orgs. On each target an org is entitled to devices in proportion to its
    weight (its tier) among the orgs with work there; an org short of its entitlement by a whole
    device is *starved* (never the org of the lane the asking device would stay on: it serves
@@ -92,6 +93,7 @@ from qgjob.scheduler.fairness import (
 from qgjob.scheduler.outlook import (
     alone_gain,
     batch_share,
+    budget_price,
     drain_seconds,
     finish_gain,
     remaining_seconds,
@@ -107,9 +109,9 @@ from qgjob.scheduler.views import (
 )
 
 PRICE_DOUBLINGS = 10.0
-"""`FairAffinityPolicy.install_price` is at most this many doublings from its base either way
-(a fleet's first installs, against a budget of nothing yet, do not price an install at
-nothing or at everything)."""
+"""`FairAffinityPolicy.install_price` is at most this many doublings from what the budget
+alone sets, either way (a fleet's first installs, against a budget of next to nothing, do not
+price an install at nothing or at everything)."""
 Bands = dict[tuple[str, str], int]
 """Each lane's band, by its key."""
 JoinBar = Callable[[ClaimContext, LaneView], float]
@@ -169,18 +171,20 @@ class FairAffinityPolicy:
     work: an install on an idle device then takes nothing other work needs, so an idle device
     joins any build it does not make finish later, its jobs counted whole (`alone_gain`)."""
     stream_price_tests: float = 2.0
-    """While work streams in (`streams`), an install is worth this many of the target's typical
-    tests of a build's turnaround while the fleet's installs keep to their budget (else see
-    `install_price`): a build takes up to `round(sqrt(work left / that))` devices, the split
-    that minimises the builds' summed finish times at that price."""
+    """While work streams in (`streams`), a build takes up to `round(sqrt(work left / price))`
+    devices, the split that minimises the builds' summed finish times at that price of an
+    install in turnaround (`install_price`); until the last half hour holds `batch_builds`
+    builds to set it from, the price is this many of the target's typical tests."""
     install_budget_share: float = 0.45
-    """... at that price while the last half hour's installs (`ClaimContext.installs_recent`,
-    on every target) are this share of what spreading each of its builds over every device
-    it could use would spend (`spread_installs_recent`): above that the price rises, below it
-    falls (`install_price`), so the fleet spends what that share allows, whatever its size,
-    its install times or its tests' lengths."""
+    """... then it is the price at which the last half hour's builds would have spent this
+    share of what spreading each over every device it could use would spend
+    (`ClaimContext.spread_installs_recent`; `budget_price`), so the fleet spends what that
+    share allows, whatever its size, its install times or its tests' lengths ..."""
     install_budget_slack: float = 0.3
-    """... doubling for each this share of the budget spent above it (halving below)."""
+    """... doubled for each this share of the budget the installs that ended in that half hour
+    (`ClaimContext.installs_recent`, on every target) spent above it, and halved for each
+    below: what the split leaves out (devices busy when a build could use more, a device
+    that leaves a build and installs it again) corrected by the record."""
     stream_backlog_tests: float = 30.0
     """... and work streams in only while the target's queued and held work is under this many
     typical tests per device (a deeper queue is a backlog, where idle devices cost time), and
@@ -382,24 +386,29 @@ class FairAffinityPolicy:
         return max(1, min(ctx.target_devices, round(math.sqrt(left / price))))
 
     def install_price(self, ctx: ClaimContext) -> float:
-        """Seconds of a build's turnaround an install is worth while work streams in:
-        `stream_price_tests` typical tests while the last half hour's installs keep to the
-        budget (`install_budget_share` of spreading its builds), doubling for each
-        `install_budget_slack` of the budget spent above it and halving for each below -- the
-        fleet's own record sets what its installs cost, not constants fitted to one fleet.
-        Never below that base while a build waits with no device (`_installs_cheapen`): a
-        device spent spreading a served build is then one it waits longer for."""
-        price = self.stream_price_tests * ctx.typical_test_seconds
-        if ctx.installs_recent is None or ctx.spread_installs_recent is None:
-            return price
-        budget = self.install_budget_share * ctx.spread_installs_recent
+        """Seconds of a build's turnaround an install is worth while work streams in: the price
+        at which the last half hour's builds would have spent the budget
+        (`install_budget_share` of spreading them: `budget_price`), doubled for each
+        `install_budget_slack` of the budget the half hour's installs spent above it and halved
+        for each below -- the fleet's own record sets what its installs cost, not constants
+        fitted to one fleet. `stream_price_tests` typical tests until the record holds
+        `batch_builds` builds; never halved while a build waits with no device
+        (`_installs_cheapen`): a device spent spreading a served build is then one it waits
+        longer for."""
+        if ctx.installs_recent is None or ctx.recent_builds is None:
+            return self.stream_price_tests * ctx.typical_test_seconds
+        budget = self.install_budget_share * (ctx.spread_installs_recent or 0)
+        if (ctx.builds_recent or 0) < self.batch_builds:
+            price = self.stream_price_tests * ctx.typical_test_seconds
+        else:
+            price = budget_price(ctx.recent_builds, budget)
         over = (ctx.installs_recent - budget) / max(self.install_budget_slack * budget, 1.0)
         if over < 0 and not self._installs_cheapen(ctx):
             over = 0.0
         return float(price * 2.0 ** max(-PRICE_DOUBLINGS, min(PRICE_DOUBLINGS, over)))
 
     def _installs_cheapen(self, ctx: ClaimContext) -> bool:
-        """Whether an install may cost less than the base for spending under the budget: not
+        """Whether an install may be halved for the record's spending under the budget: not
         while a build waits with no device (nor an idle one holding its app), and not before
         the half hour's record holds `batch_builds` builds -- with fewer, the installs their
         submits call for are mostly still to come (a burst's first second, a developer's

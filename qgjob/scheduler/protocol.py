@@ -32,7 +32,7 @@ class Policy(Protocol):
 
     def weighs_installs(self, ctx: ClaimContext) -> bool:
         """Whether this decision prices installs by what the fleet spent on them lately: the
-        claim path then reads `ctx.installs_recent` and `ctx.spread_installs_recent` (left
+        claim path then reads `ctx.installs_recent` and `ctx.recent_builds` (left
         None otherwise)."""
         ...
 

@@ -25,8 +25,18 @@ RECENT_SECONDS = 1800.0
 """`ClaimContext.builds_recent` counts the builds submitted within this many seconds, and
 `installs_recent` the installs that ended within them."""
 SPREAD_COUNTED = 2000
-"""`ClaimContext.spread_installs_recent` reads no more than this many of the newest builds
-(a store reads at most this many entries of its groups' newest-submit index)."""
+"""`ClaimContext.recent_builds` reads no more than this many of the newest builds (a store
+reads at most this many entries of its groups' newest-submit index)."""
+
+
+@dataclass(frozen=True)
+class RecentBuild:
+    """A build (a group) with a job submitted in the last `RECENT_SECONDS`: its expected work
+    (its jobs at its target's typical test) and the most devices it could use (the lesser of
+    its jobs and its target's online devices)."""
+
+    work_seconds: float
+    devices: int
 
 
 @dataclass(frozen=True)
@@ -162,12 +172,10 @@ class ClaimContext:
     """Installs that ended in the last `RECENT_SECONDS`, on any target (failed ones left out).
     Read for a claim's policy only when it prices installs (`Policy.weighs_installs`; None
     otherwise)."""
-    spread_installs_recent: int | None = None
-    """The installs spreading each build over every device it could use would make: over the
-    builds (groups, on any target) with a job submitted in the last `RECENT_SECONDS`, counted
-    up to `SPREAD_COUNTED`, the lesser of a build's jobs and its target's online devices --
-    what a job-by-job FIFO spends, about (it installs a build on each device that takes one
-    of its jobs). Read with `installs_recent`, None when that is."""
+    recent_builds: tuple[RecentBuild, ...] | None = None
+    """The builds (groups, on any target) with a job submitted in the last `RECENT_SECONDS`,
+    newest first, up to `SPREAD_COUNTED`: what the half hour's installs were spent on. Read
+    with `installs_recent`, None when that is."""
     drains: Mapping[str, float] = field(default_factory=dict)
     """Per target with queued work (this one among them): in how many seconds its devices are
     expected to run out of work -- its queued work and what its devices hold, over its online
@@ -180,6 +188,15 @@ class ClaimContext:
         for lane in self.lanes:
             totals[lane.group_key] = totals.get(lane.group_key, 0.0) + lane.expected_seconds
         return totals
+
+    @property
+    def spread_installs_recent(self) -> int | None:
+        """The installs spreading each of `recent_builds` over every device it could use would
+        make -- what a job-by-job FIFO spends, about (it installs a build on each device that
+        takes one of its jobs). None when the builds were not read."""
+        if self.recent_builds is None:
+            return None
+        return sum(build.devices for build in self.recent_builds)
 
     @property
     def held_seconds(self) -> dict[str, float]:

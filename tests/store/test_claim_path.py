@@ -6,6 +6,7 @@ import pytest
 
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.states import JobState
+from qgjob.scheduler.durations import DEFAULT_SECONDS
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import TOGETHER_COUNTED, ClaimContext, FleetRules, JobView
 from qgjob.store.base import Store, Yielded
@@ -289,11 +290,14 @@ def test_the_view_counts_the_last_half_hours_installs_and_what_spreading_would_s
     view = claim(store, agent, at=T0 + 1900).context  # "old" and its install: 1879 s ago
     assert view is not None and view.installs_recent == 2  # the failed one is not counted
     assert view.spread_installs_recent == 2 + 1 + 1  # a on two devices, b on one, c on one
+    # Newest first, each build's jobs at its target's typical test (nothing learned yet).
+    assert [(build.work_seconds, build.devices) for build in view.recent_builds or ()] == [
+        (5 * DEFAULT_SECONDS, 1), (DEFAULT_SECONDS, 1), (3 * DEFAULT_SECONDS, 2)]
     # A policy that does not price installs is spared the reads.
     lean = store.claim_batch(agent, "emulator-2", None, T0 + 1901, LEASE,
                              FairAffinityPolicy(stream_backlog_tests=0.0), RULES).context
     assert lean is not None and lean.installs_recent is None
-    assert lean.spread_installs_recent is None
+    assert lean.recent_builds is None and lean.spread_installs_recent is None
 
 
 @dataclass(frozen=True)

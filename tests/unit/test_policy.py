@@ -7,6 +7,7 @@ import math
 import pytest
 
 from qgjob.scheduler.fairness import starved_waiting
+from qgjob.scheduler.outlook import budget_price
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import (
     ClaimContext,
@@ -15,6 +16,7 @@ from qgjob.scheduler.views import (
     JobView,
     LaneView,
     OrgShare,
+    RecentBuild,
     RunningJob,
 )
 
@@ -42,11 +44,12 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
         idle_holds: frozenset[str] = frozenset(), typical: float = 40.0,
         drains: dict[str, float] | None = None, quiet: float | None = None,
         together: int = 0, recent: int | None = None,
-        installs: tuple[int, int] | None = None) -> ClaimContext:
+        installs: int | None = None,
+        history: tuple[RecentBuild, ...] = ()) -> ClaimContext:
     """`quiet`: seconds since the last submit; `drains`: when each target runs out of work;
     `together`: builds submitted within a typical test of the last submit; `recent`: within
     the last half hour (None: not read, as in views that explain the queue); `installs`: the
-    last half hour's installs and what spreading its builds would have spent."""
+    last half hour's installs, and `history` the builds they were spent on."""
     working = working or {}
     work = {f"emulator|{app}": GroupWork(app, n, (held or {}).get(app, 40.0 * n))
             for app, n in working.items()}
@@ -60,8 +63,8 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
                         typical_test_seconds=typical,
                         last_submit_at=None if quiet is None else NOW - quiet,
                         builds_together=together, builds_recent=recent, drains=drains or {},
-                        installs_recent=None if installs is None else installs[0],
-                        spread_installs_recent=None if installs is None else installs[1])
+                        installs_recent=installs,
+                        recent_builds=None if installs is None else history)
 
 
 def chosen(context: ClaimContext) -> str | None:
@@ -313,41 +316,60 @@ def test_what_makes_a_stream() -> None:
     assert STREAM.streams(ctx(lane("a", work=400), lane("old", age=1700), typical=400))
 
 
+HISTORY = (RecentBuild(1440.0, 4),) * 25 + (RecentBuild(360.0, 4),) * 25
+"""A half hour's builds: spreading them would spend 200 installs, a budget of 90 (0.45)."""
+
+
+def test_the_budget_prices_an_install_at_the_first_device_it_cannot_buy() -> None:
+    # Beyond one device a build, 90 buys 40: the 25 long builds' second devices (worth
+    # 1440 / 1.5^2 = 640 s each) and 15 of their third (230.4 s); the 16th third is the price.
+    assert budget_price(HISTORY, 90.0) == pytest.approx(230.4)
+    assert budget_price(HISTORY, 90.9) == pytest.approx(230.4)  # a whole install or none
+    assert budget_price(HISTORY, 64.0) == pytest.approx(640.0)  # 14 of the second devices
+    assert budget_price(HISTORY, 49.0) == math.inf  # not one device a build
+    assert budget_price(HISTORY, 200.0) == 0.0  # every device of every build
+    assert budget_price((), 0.0) == 0.0
+
+
 def test_an_install_costs_what_the_fleet_spent_lately() -> None:
-    """Two typical tests (80 s) at the budget, 0.45 of spreading the last half hour's builds
-    (here 200 installs: a budget of 90); doubling per 0.3 of the budget (27) above it."""
-    served = {"working": {"a": 1}, "recent": 12}
-    assert STREAM.install_price(ctx(lane("a"), **served)) == 80.0  # not read: the base
-    assert STREAM.install_price(ctx(lane("a"), installs=(90, 200), **served)) == 80.0
-    assert STREAM.install_price(ctx(lane("a"), installs=(117, 200), **served)) \
-        == pytest.approx(160.0)
-    assert STREAM.install_price(ctx(lane("a"), installs=(63, 200), **served)) \
-        == pytest.approx(40.0)
-    # Below the budget, but a build waits with no device: no cheaper than the base ...
-    assert STREAM.install_price(ctx(lane("a"), lane("b"), installs=(63, 200), **served)) \
-        == 80.0
+    """The budget's price (230.4 s), doubled per 0.3 of the budget (27 installs) the last half
+    hour's installs spent above it and halved below; two typical tests (80 s) until four
+    builds are on record."""
+    served = {"working": {"a": 1}, "recent": 12, "history": HISTORY}
+    assert STREAM.install_price(ctx(lane("a"), **served)) == 80.0  # not read
+    assert STREAM.install_price(ctx(lane("a"), installs=90, **served)) == pytest.approx(230.4)
+    assert STREAM.install_price(ctx(lane("a"), installs=117, **served)) \
+        == pytest.approx(460.8)
+    assert STREAM.install_price(ctx(lane("a"), installs=63, **served)) \
+        == pytest.approx(115.2)
+    # Below the budget, but a build waits with no device: not halved ...
+    assert STREAM.install_price(ctx(lane("a"), lane("b"), installs=63, **served)) \
+        == pytest.approx(230.4)
     # ... unless an idle device holds its app and takes it without an install.
-    assert STREAM.install_price(ctx(lane("a"), lane("b"), installs=(63, 200),
+    assert STREAM.install_price(ctx(lane("a"), lane("b"), installs=63,
                                     idle_holds=frozenset({"b"}), **served)) \
-        == pytest.approx(40.0)
+        == pytest.approx(115.2)
     # With fewer than four builds in the half hour, their installs are mostly still to come.
-    assert STREAM.install_price(ctx(lane("a"), installs=(63, 200), working={"a": 1},
-                                    recent=3)) == 80.0
-    # A fleet's first installs, against a budget of next to nothing: ten doublings at most.
-    assert STREAM.install_price(ctx(lane("a"), installs=(50, 1), **served)) \
-        == pytest.approx(80.0 * 1024)
+    assert STREAM.install_price(ctx(lane("a"), installs=63, working={"a": 1}, recent=3,
+                                    history=HISTORY)) == 80.0
+    # Far over the budget: ten doublings at most.
+    assert STREAM.install_price(ctx(lane("a"), installs=1000, **served)) \
+        == pytest.approx(230.4 * 1024)
+    # A budget that does not buy one device a build: every build on one.
+    assert STREAM.install_price(ctx(lane("a"), installs=0, working={"a": 1}, recent=12,
+                                    history=(RecentBuild(600.0, 1),) * 12)) == math.inf
 
 
 def test_the_devices_a_build_is_worth_follow_the_install_price() -> None:
-    """One build with 1440 s left on four of nine devices (work 1280 queued, 160 held)."""
-    def joins(installs: tuple[int, int] | None) -> bool:
-        context = ctx(lane("big", work=1280), working={"big": 4}, held={"big": 160},
-                      devices=9, installs=installs, recent=12)
+    """One build with 3680 s left on four of nine devices (work 3520 queued, 160 held)."""
+    def joins(installs: int | None) -> bool:
+        context = ctx(lane("big", work=3520), working={"big": 4}, held={"big": 160},
+                      devices=9, installs=installs, recent=12, history=HISTORY)
         return STREAM.choose_lane(context) is not None
 
-    assert not joins(None)  # at 80 s: round(sqrt(1440 / 80)) = 4, which it has
-    assert joins((63, 200))  # under the budget, 40 s: 6
-    assert not joins((117, 200))  # over it, 160 s: 3
+    assert not joins(90)  # at 230.4 s: round(sqrt(3680 / 230.4)) = 4, which it has
+    assert joins(63)  # under the budget, 115.2 s: 6
+    assert not joins(117)  # over it, 460.8 s: 3
 
 
 def test_a_starved_build_waits_behind_the_starved_builds_that_start_before_it() -> None:
