@@ -267,7 +267,7 @@ def target_view(
         else driver.builds_submitted_since(now - RECENT_SECONDS, TOGETHER_COUNTED),
     )
     if policy is not None and policy.weighs_installs(view):
-        view = _with_installs(driver, view, counts_max_age)
+        view = _with_install_record(driver, view, counts_max_age)
     if policy is None or not policy.weighs_drains(view):
         return view
     # This target's work leaves out the asking device's own batch: a claiming device holds
@@ -288,7 +288,7 @@ def target_view(
     return replace(view, drains=drains)
 
 
-def _with_installs(driver: ClaimDriver, view: ClaimContext, counts_max_age: float
+def _with_install_record(driver: ClaimDriver, view: ClaimContext, counts_max_age: float
                    ) -> ClaimContext:
     """The view with the installs of the last `RECENT_SECONDS` and the builds they were spent
     on (`ClaimContext.recent_builds`: each build's work at its target's typical test, and the

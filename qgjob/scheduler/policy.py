@@ -393,30 +393,20 @@ class FairAffinityPolicy:
         for each below -- the fleet's own record sets what its installs cost, not constants
         fitted to one fleet. `stream_price_tests` typical tests until the record holds
         `batch_builds` builds; never halved while a build waits with no device
-        (`_installs_cheapen`): a device spent spreading a served build is then one it waits
+        (`_every_build_served`): a device spent spreading a served build is then one it waits
         longer for."""
+        base = self.stream_price_tests * ctx.typical_test_seconds
         if ctx.installs_recent is None or ctx.recent_builds is None:
-            return self.stream_price_tests * ctx.typical_test_seconds
+            return base
         budget = self.install_budget_share * (ctx.spread_installs_recent or 0)
-        if (ctx.builds_recent or 0) < self.batch_builds:
-            price = self.stream_price_tests * ctx.typical_test_seconds
-        else:
-            price = budget_price(ctx.recent_builds, budget)
+        # With fewer than `batch_builds` builds on record, the installs their submits call for
+        # are mostly still to come (a burst's first second, a developer's handful).
+        on_record = (ctx.builds_recent or 0) >= self.batch_builds
+        price = budget_price(ctx.recent_builds, budget) if on_record else base
         over = (ctx.installs_recent - budget) / max(self.install_budget_slack * budget, 1.0)
-        if over < 0 and not self._installs_cheapen(ctx):
+        if over < 0 and not (on_record and _every_build_served(ctx)):
             over = 0.0
         return float(price * 2.0 ** max(-PRICE_DOUBLINGS, min(PRICE_DOUBLINGS, over)))
-
-    def _installs_cheapen(self, ctx: ClaimContext) -> bool:
-        """Whether an install may be halved for the record's spending under the budget: not
-        while a build waits with no device (nor an idle one holding its app), and not before
-        the half hour's record holds `batch_builds` builds -- with fewer, the installs their
-        submits call for are mostly still to come (a burst's first second, a developer's
-        handful)."""
-        if (ctx.builds_recent or 0) < self.batch_builds:
-            return False
-        return all(ctx.devices_per_group.get(lane.group_key, 0)
-                   or lane.app_version_id in ctx.idle_holds for lane in ctx.lanes)
 
     def weighs_installs(self, ctx: ClaimContext) -> bool:
         """While work streams in, what an install is worth to a device with no build of its own
@@ -573,6 +563,14 @@ def _takeable(ctx: ClaimContext, lanes: list[LaneView]) -> list[LaneView]:
     return [lane for lane in lanes if lane.app_version_id == holds
             or lane.app_version_id not in ctx.idle_holds
             or ctx.devices_per_group.get(lane.group_key, 0)]
+
+
+def _every_build_served(ctx: ClaimContext) -> bool:
+    """No build waits with no device (nor an idle one holding its app): an install may then be
+    halved for spending under the budget (`FairAffinityPolicy.install_price`); otherwise a
+    device spent spreading a served build is one the waiting build waits longer for."""
+    return all(ctx.devices_per_group.get(lane.group_key, 0)
+               or lane.app_version_id in ctx.idle_holds for lane in ctx.lanes)
 
 
 def _no_bar(ctx: ClaimContext, lane: LaneView) -> float:
