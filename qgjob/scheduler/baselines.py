@@ -65,8 +65,10 @@ class FifoPolicy:
     def lane_band(self, lane: LaneView, now: float) -> int:
         return lane.top_priority
 
-    def start_order(self, ctx: ClaimContext, lane: LaneView) -> float:
-        return lane.oldest_submitted_at
+    def waiting_order(self, ctx: ClaimContext, lanes: Sequence[LaneView]) -> list[LaneView]:
+        return sorted(lanes, key=lambda lane: (-self.lane_band(lane, ctx.now),
+                                               lane.oldest_submitted_at,
+                                               lane.head_submitted_at, lane.key))
 
     @property
     def preempts(self) -> bool:

@@ -2,6 +2,10 @@
 the view the policy decides on and the same finish-time model (`outlook.py`). Pure; `qgjob
 queue` and the dashboard show it.
 
+The line is the policy's own (`Policy.waiting_order`), so it is the order idle devices take
+the lanes in: most urgent band first; then, while builds stream in, the least work left
+first; otherwise the one that finishes soonest for its weight.
+
 The estimate plays the line forward: every device of the target becomes free when the work it
 holds is expected to end (an idle one now, a busy one when the rest of its running test and
 batch are done), and the waiting lanes, in the order devices take them, each go to the device
@@ -36,17 +40,15 @@ class LaneStanding:
 
 def explain(ctx: ClaimContext, policy: Policy) -> list[LaneStanding]:
     """Lanes of one target: those being worked on, then the waiting ones in the order devices
-    would take them (most urgent band, then the one that finishes soonest for its weight, then
-    oldest)."""
+    would take them (most urgent band; then, while builds stream in, the least work left,
+    otherwise the one that finishes soonest for its weight; then oldest)."""
     bands = {lane.key: policy.lane_band(lane, ctx.now) for lane in ctx.lanes}
 
     def working(lane: LaneView) -> int:
         return ctx.devices_per_group.get(lane.group_key, 0)
 
     served = [lane for lane in ctx.lanes if working(lane)]
-    waiting = sorted((lane for lane in ctx.lanes if not working(lane)),
-                     key=lambda lane: (-bands[lane.key], policy.start_order(ctx, lane),
-                                       lane.head_submitted_at, lane.key))
+    waiting = policy.waiting_order(ctx, [lane for lane in ctx.lanes if not working(lane)])
     standings = [LaneStanding(lane, bands[lane.key], None, working(lane),
                               _progress(ctx, lane), None) for lane in served]
     free_at = _free_times(ctx)

@@ -224,6 +224,16 @@ class FairAffinityPolicy:
         soonest for its weight, so the fewest builds wait behind a long one."""
         return remaining_seconds(ctx, lane) / self.weight(lane, ctx.now)
 
+    def waiting_order(self, ctx: ClaimContext, lanes: Sequence[LaneView]) -> list[LaneView]:
+        """The waiting lanes of one target in the order devices would start them, most urgent
+        band first: while work streams in, the least work left (rule 0, whatever the weight);
+        otherwise the one that finishes soonest for its weight (`start_order`, rule 4). Then
+        the oldest."""
+        order: Callable[[ClaimContext, LaneView], float] = \
+            remaining_seconds if self.streams(ctx) else self.start_order
+        return sorted(lanes, key=lambda lane: (-self.lane_band(lane, ctx.now), order(ctx, lane),
+                                               lane.head_submitted_at, lane.key))
+
     def bands(self, lanes: Sequence[LaneView]) -> Bands:
         """`lane_band` of many lanes (a claim looks at every lane of its target)."""
         return {lane.key: self.band(lane.top_priority) for lane in lanes}

@@ -45,9 +45,10 @@ class Policy(Protocol):
         """How urgent the policy holds a lane (what queue explanations order lanes by)."""
         ...
 
-    def start_order(self, ctx: ClaimContext, lane: LaneView) -> float:
-        """Among waiting lanes of one band, the lowest is started first (what queue
-        explanations order them by next)."""
+    def waiting_order(self, ctx: ClaimContext, lanes: Sequence[LaneView]) -> list[LaneView]:
+        """The waiting lanes of one target in the order devices would start them (what queue
+        explanations show). It takes them all at once so a policy whose order depends on the
+        whole target (whether work streams in) decides that once, not per lane."""
         ...
 
     @property

@@ -1,3 +1,5 @@
+import pytest
+
 from qgjob.scheduler.explain import explain
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import ClaimContext, DeviceView, GroupWork, LaneView, OrgShare
@@ -52,3 +54,21 @@ def test_idle_devices_start_at_once_and_caps_block() -> None:
     assert by_app["a"].reason.startswith("starts at once")
     capped = by_app["capped"]
     assert "at its cap of 3" in capped.reason and capped.estimated_start is None
+
+
+@pytest.mark.parametrize(("big_age", "streams", "line"), [
+    # No build waited 30 typical tests (60 s each: 1800 s) and 1300 s of work on two devices
+    # is under that: work streams in, and idle devices take the least work left first,
+    # whatever the weight.
+    (600.0, True, ["small", "big"]),
+    # The big build waited longer: a backlog, where it finishes soonest for its weight
+    # (1000 s over priority 4 and 1.7 levels of ageing, against 300 s over about 1).
+    (2000.0, False, ["big", "small"]),
+])
+def test_the_line_follows_the_stream_rule(big_age: float, streams: bool,
+                                          line: list[str]) -> None:
+    ctx = view(lane("small", priority=1, age=100, work=300),
+               lane("big", priority=4, age=big_age, work=1000))
+    policy = FairAffinityPolicy()
+    assert policy.streams(ctx) is streams
+    assert [s.lane.app_version_id for s in explain(ctx, policy)] == line
