@@ -248,7 +248,8 @@ class JobService:
     async def queue_standings(self, target: str | None = None) -> list[LaneStanding]:
         """Every queued lane (of `target`, if given) with its place in line and a start
         estimate."""
-        views = await self._run(self.store.queue_views, self.clock(), self.rules, target)
+        views = await self._run(self.store.queue_views, self.clock(), self.rules, target,
+                                   self.policy)
         return [standing for view in views for standing in explain(view, self.policy)]
 
     async def queue_place(self, job: Job) -> QueuePlace:

@@ -210,12 +210,16 @@ class ClaimPath:
                     chosen.append(victim)
         return chosen
 
-    def queue_views(self, now: float, rules: FleetRules, target: str | None = None
-                    ) -> list[ClaimContext]:
+    def queue_views(self, now: float, rules: FleetRules, target: str | None = None,
+                    policy: Policy | None = None) -> list[ClaimContext]:
         """The policy's view of every target with queued work (or of `target` alone), as an
-        idle newcomer would see it: for explaining the queue, not for claiming."""
+        idle newcomer would see it: for explaining the queue, not for claiming. With `policy`,
+        read as that newcomer's claim would read it (whether a batch arrives, the install
+        record its price follows, the targets' drains), so the explanation tells what the
+        policy would do; without, the lanes and the work in progress only."""
         with self._tx.read() as driver:
-            return [target_view(driver, "", each, None, now, rules, counts_max_age=0.0)
+            return [target_view(driver, "", each, None, now, rules, counts_max_age=0.0,
+                                policy=policy)
                     for each in driver.targets_with_work() if target in (None, each)]
 
 

@@ -99,6 +99,9 @@ class LaneWaiting(BaseModel):
     reason: str
     estimated_start_at: str | None = Field(
         description="a rough estimate from learned test durations, not a promise")
+    devices_worth: int | None = Field(None, description=(
+        "while builds stream in, the devices its work left is worth at the install's "
+        "current price: an idle device stays off a build that has them; null otherwise"))
 
 
 class QueueSummary(BaseModel):

@@ -70,6 +70,9 @@ class FifoPolicy:
                                                lane.oldest_submitted_at,
                                                lane.head_submitted_at, lane.key))
 
+    def device_caps(self, ctx: ClaimContext) -> None:
+        return None
+
     @property
     def preempts(self) -> bool:
         return False

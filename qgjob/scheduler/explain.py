@@ -16,11 +16,12 @@ learned durations, not a promise: builds that arrive later and more urgent work 
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 
 from qgjob.scheduler.fairness import capped
 from qgjob.scheduler.outlook import remaining_seconds
-from qgjob.scheduler.protocol import Policy
+from qgjob.scheduler.protocol import DeviceCaps, Policy
 from qgjob.scheduler.views import ClaimContext, LaneView
 
 
@@ -36,6 +37,9 @@ class LaneStanding:
     estimated_start: float | None
     """When a device is expected to start on it (None: it is being worked on, or cannot
     start)."""
+    devices_worth: int | None = None
+    """While the policy holds builds to the devices their work is worth
+    (`Policy.device_caps`): how many this build's work left is worth; None otherwise."""
 
 
 def explain(ctx: ClaimContext, policy: Policy) -> list[LaneStanding]:
@@ -49,8 +53,11 @@ def explain(ctx: ClaimContext, policy: Policy) -> list[LaneStanding]:
 
     served = [lane for lane in ctx.lanes if working(lane)]
     waiting = policy.waiting_order(ctx, [lane for lane in ctx.lanes if not working(lane)])
+    caps = policy.device_caps(ctx)
+    worth = caps.devices if caps is not None else {}
     standings = [LaneStanding(lane, bands[lane.key], None, working(lane),
-                              _progress(ctx, lane), None) for lane in served]
+                              _progress(ctx, lane, caps), None, worth.get(lane.group_key))
+                 for lane in served]
     free_at = _free_times(ctx)
     for position, lane in enumerate(waiting, start=1):
         if ctx.target_devices == 0:
@@ -66,7 +73,8 @@ def explain(ctx: ClaimContext, policy: Policy) -> list[LaneStanding]:
             else:
                 reason = (f"waiting for a device; {position - 1} waiting lane(s) ahead, "
                           f"first device free in ~{_seconds(start - ctx.now)}")
-        standings.append(LaneStanding(lane, bands[lane.key], position, 0, reason, start))
+        standings.append(LaneStanding(lane, bands[lane.key], position, 0, reason, start,
+                                      worth.get(lane.group_key)))
     return standings
 
 
@@ -81,10 +89,26 @@ def _free_times(ctx: ClaimContext) -> list[float]:
     return times
 
 
-def _progress(ctx: ClaimContext, lane: LaneView) -> str:
+def _progress(ctx: ClaimContext, lane: LaneView, caps: DeviceCaps | None) -> str:
+    """How far a served build is; while builds are held to the devices their work is worth,
+    whether it takes more (so an idle device beside its queued jobs says why it stays idle)."""
     devices = ctx.devices_per_group.get(lane.group_key, 0)
     finish = remaining_seconds(ctx, lane) / devices
-    return f"running on {devices} device(s), done in ~{_seconds(finish)}"
+    progress = f"running on {devices} device(s), done in ~{_seconds(finish)}"
+    worth = None if caps is None else caps.devices.get(lane.group_key)
+    if caps is None or worth is None:
+        return progress
+    if math.isinf(caps.install_price):
+        price = "while the last half hour's installs are over their budget, every build " \
+                "runs on one device"
+        return f"{progress}; {price}"
+    price = f"at an install's price of ~{_seconds(caps.install_price)} of turnaround"
+    if worth >= ctx.target_devices and devices < worth:
+        return f"{progress}; worth every device of its target: the next free device joins"
+    if devices < worth:
+        return f"{progress}; worth {worth} device(s) {price}: the next free device joins"
+    return (f"{progress}; its work left is worth {worth} device(s) {price}, so no more "
+            f"join it")
 
 
 def _seconds(value: float) -> str:

@@ -98,6 +98,7 @@ from qgjob.scheduler.outlook import (
     finish_gain,
     remaining_seconds,
 )
+from qgjob.scheduler.protocol import DeviceCaps
 from qgjob.scheduler.protocol import Policy as Policy
 from qgjob.scheduler.views import (
     RECENT_SECONDS,
@@ -385,15 +386,29 @@ class FairAffinityPolicy:
                 return min(below)[-1]
         return None
 
-    def stream_share(self, ctx: ClaimContext, lane: LaneView, left: float) -> int:
+    def stream_share(self, ctx: ClaimContext, lane: LaneView, left: float,
+                     price: float | None = None) -> int:
         """How many devices a build is worth while work streams in: the target's every device
         for an urgent build, else `round(sqrt(left / price))` (at least one), the price an
-        install's worth of turnaround (`install_price`): the k-th device shortens a build by
-        about left / k^2, worth its install while that is above the price."""
+        install's worth of turnaround (`install_price`, unless given): the k-th device
+        shortens a build by about left / k^2, worth its install while that is above the
+        price."""
         if lane.top_priority >= self.urgent_priority:
             return ctx.target_devices
-        price = max(self.install_price(ctx), 1e-9)
+        price = max(self.install_price(ctx) if price is None else price, 1e-9)
         return max(1, min(ctx.target_devices, round(math.sqrt(left / price))))
+
+    def device_caps(self, ctx: ClaimContext) -> DeviceCaps | None:
+        """While work streams in, the install's price and each build's `stream_share` at it
+        (rule 0); None otherwise, when idle devices join builds by what their joining gains."""
+        if not self.streams(ctx):
+            return None
+        price = self.install_price(ctx)
+        devices: dict[str, int] = {}
+        for lane in ctx.lanes:  # a group's lanes (one per org) share its work left
+            share = self.stream_share(ctx, lane, remaining_seconds(ctx, lane), price)
+            devices[lane.group_key] = max(share, devices.get(lane.group_key, 0))
+        return DeviceCaps(price, devices)
 
     def install_price(self, ctx: ClaimContext) -> float:
         """Seconds of a build's turnaround an install is worth while work streams in: the price

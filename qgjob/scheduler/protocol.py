@@ -4,10 +4,21 @@ policy's implementation (`policy.py`, `baselines.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from qgjob.scheduler.views import ClaimContext, JobView, LaneChoice, LaneView, RunningJob
+
+
+@dataclass(frozen=True)
+class DeviceCaps:
+    """While a policy holds each build to the devices its work is worth: the price of an
+    install in seconds of a build's turnaround, and per group how many devices its work left
+    is worth at that price (an idle device stays off a build that has them)."""
+
+    install_price: float
+    devices: Mapping[str, int]
 
 
 class Policy(Protocol):
@@ -49,6 +60,12 @@ class Policy(Protocol):
         """The waiting lanes of one target in the order devices would start them (what queue
         explanations show). It takes them all at once so a policy whose order depends on the
         whole target (whether work streams in) decides that once, not per lane."""
+        ...
+
+    def device_caps(self, ctx: ClaimContext) -> DeviceCaps | None:
+        """While the policy holds builds to the devices their work is worth, that price and
+        each build's number (what queue explanations say of a build an idle device stays off);
+        None while it holds them to none."""
         ...
 
     @property

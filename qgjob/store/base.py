@@ -242,10 +242,10 @@ class JobStore(Protocol):
     def queued_jobs_of_org(self, org_id: str) -> int:
         """How many of the org's jobs wait in the queue (`queued`, not yet in a batch)."""
         ...
-    def queue_views(self, now: float, rules: FleetRules, target: str | None = None
-                    ) -> list[ClaimContext]:
+    def queue_views(self, now: float, rules: FleetRules, target: str | None = None,
+                    policy: Policy | None = None) -> list[ClaimContext]:
         """The policy's view of each target with queued work, or of `target` alone (for
-        explaining the queue)."""
+        explaining the queue); with `policy`, read as an idle device's claim would read it."""
         ...
 
 

@@ -56,3 +56,22 @@ def test_tests_running_past_their_estimate_are_not_counted_as_done(client: TestC
     time.sleep(0.5)
     lane = waiting_lane(client)
     assert "a device is idle" not in lane["reason"]
+
+
+def test_a_served_build_says_why_idle_devices_stay_off_it(client: TestClient) -> None:
+    """The brief's complaint: an idle emulator beside a build's queued jobs. While builds
+    stream in, a build takes the devices its work left is worth at the install's price; the
+    queue says how many that is, so the idle device is explained, not a mystery."""
+    agent = register(client, [*DEVICES, {"name": "emulator-3", "target": "emulator"}])
+    for name in ["login", "signup", "search"]:
+        client.post("/jobs", json={**BUILD_A, "test_path": f"tests/{name}.spec.js"})
+    batch = claim(client, agent).json()
+    assert len(batch["jobs"]) == 1
+    [lane] = client.get("/queue").json()["lanes"]
+    assert lane["devices_working"] == 1
+    # Three tests at the target's first guess, against an install priced at two such tests
+    # (no install record yet): round(sqrt(3 / 2)) = 1 device.
+    assert lane["devices_worth"] == 1
+    assert lane["reason"].startswith("running on 1 device(s), done in ~")
+    assert lane["reason"].endswith("its work left is worth 1 device(s) at an install's price "
+                                   "of ~2m of turnaround, so no more join it")

@@ -1,8 +1,18 @@
+import math
+from dataclasses import replace
+
 import pytest
 
 from qgjob.scheduler.explain import explain
 from qgjob.scheduler.policy import FairAffinityPolicy
-from qgjob.scheduler.views import ClaimContext, DeviceView, GroupWork, LaneView, OrgShare
+from qgjob.scheduler.views import (
+    ClaimContext,
+    DeviceView,
+    GroupWork,
+    LaneView,
+    OrgShare,
+    RecentBuild,
+)
 
 NOW = 5_000.0
 
@@ -31,7 +41,9 @@ def test_the_line_and_the_reasons() -> None:
                              working={"busy": 2}), FairAffinityPolicy())
     order = [(s.lane.app_version_id, s.position) for s in standings]
     assert order == [("busy", None), ("urgent", 1), ("old", 2), ("new", 3)]
-    assert standings[0].reason == "running on 2 device(s), done in ~6m"
+    # Work streams in (no lane waited 30 typical tests): the served build's note says how
+    # many devices its work is worth (test_a_served_build_says_whether_it_takes_more).
+    assert standings[0].reason.startswith("running on 2 device(s), done in ~6m; ")
     urgent, old, new = standings[1:]
     # Both devices hold 200 s of work: the first waiting lane starts when they are done,
     # not "now"; each later one after the lane before it on that device.
@@ -72,3 +84,50 @@ def test_the_line_follows_the_stream_rule(big_age: float, streams: bool,
     policy = FairAffinityPolicy()
     assert policy.streams(ctx) is streams
     assert [s.lane.app_version_id for s in explain(ctx, policy)] == line
+
+
+def test_a_served_build_says_whether_it_takes_more() -> None:
+    """While work streams in, an idle device stays off a build that has the devices its work
+    left is worth at the install's price (two typical tests, 120 s, with no install record
+    read): the explanation says so, rather than show an idle device beside queued jobs."""
+    ctx = view(lane("small", work=100), lane("large", work=3000),
+               working={"small": 2, "large": 1}, devices=6, idle=3, held=50.0)
+    policy = FairAffinityPolicy()
+    caps = policy.device_caps(ctx)
+    assert caps is not None and caps.install_price == 120.0
+    by_app = {s.lane.app_version_id: s for s in explain(ctx, policy)}
+    small, large = by_app["small"], by_app["large"]
+    # 200 s left (100 queued, 100 held): round(sqrt(200 / 120)) = 1 device.
+    assert small.devices_worth == 1
+    assert small.reason == ("running on 2 device(s), done in ~2m; its work left is worth 1 "
+                            "device(s) at an install's price of ~2m of turnaround, so no "
+                            "more join it")
+    # 3050 s left: round(sqrt(3050 / 120)) = 5.
+    assert large.devices_worth == 5
+    assert large.reason.endswith("; worth 5 device(s) at an install's price of ~2m of "
+                                 "turnaround: the next free device joins")
+
+
+def test_no_device_note_in_a_backlog() -> None:
+    """A backlog (a build waited longer than 30 typical tests) holds no build to a number of
+    devices: idle devices join by what joining gains, and the note says only the progress."""
+    ctx = view(lane("old", age=5000), working={"old": 2})
+    policy = FairAffinityPolicy()
+    assert policy.device_caps(ctx) is None
+    [standing] = explain(ctx, policy)
+    assert standing.reason == "running on 2 device(s), done in ~6m"
+    assert standing.devices_worth is None
+
+
+def test_an_overspent_budget_says_one_device_per_build() -> None:
+    # Four builds a device each: a budget of 0.45 x 4 installs does not buy one per build.
+    history = (RecentBuild(600.0, 1),) * 4
+    ctx = replace(view(lane("a", work=3000), working={"a": 1}, devices=6, idle=5),
+                  installs_recent=100, recent_builds=history, builds_recent=4)
+    policy = FairAffinityPolicy()
+    caps = policy.device_caps(ctx)
+    assert caps is not None and math.isinf(caps.install_price)
+    [standing] = explain(ctx, policy)
+    assert standing.devices_worth == 1
+    assert standing.reason.endswith("; while the last half hour's installs are over their "
+                                    "budget, every build runs on one device")

@@ -81,6 +81,7 @@ async def queue_summary(service: ServiceDep, caller: Caller) -> QueueSummary:
             group_key=s.lane.group_key, queued=s.lane.queued, top_priority=s.lane.top_priority,
             band=s.band, position=s.position, devices_working=s.devices_working,
             reason=s.reason, estimated_start_at=iso(s.estimated_start),
+            devices_worth=s.devices_worth,
         ) for s in standings],
     )
 

@@ -199,11 +199,12 @@ class SqlStore:
                 summaries.append(group_from_row(row, tuple(r["id"] for r in ids)))
         return summaries
 
-    def queue_views(self, now: float, rules: FleetRules, target: str | None = None
-                    ) -> list[ClaimContext]:
+    def queue_views(self, now: float, rules: FleetRules, target: str | None = None,
+                    policy: Policy | None = None) -> list[ClaimContext]:
         """The policy's view of every target with queued work (or of `target` alone), as an
-        idle newcomer would see it: for explaining the queue, not for claiming."""
-        return self._claims.queue_views(now, rules, target)
+        idle newcomer would see it (read as its claim would, with `policy`): for explaining
+        the queue, not for claiming."""
+        return self._claims.queue_views(now, rules, target, policy)
 
     def queue_counts(self) -> list[QueueCount]:
         with self._db.read() as conn:
