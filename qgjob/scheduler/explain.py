@@ -99,16 +99,15 @@ def _progress(ctx: ClaimContext, lane: LaneView, caps: DeviceCaps | None) -> str
     if caps is None or worth is None:
         return progress
     if math.isinf(caps.install_price):
-        price = "while the last half hour's installs are over their budget, every build " \
-                "runs on one device"
+        price = "the last half hour's install budget does not buy every build a device, " \
+                "so every build runs on one"
         return f"{progress}; {price}"
     price = f"at an install's price of ~{_seconds(caps.install_price)} of turnaround"
     if worth >= ctx.target_devices and devices < worth:
         return f"{progress}; worth every device of its target: the next free device joins"
     if devices < worth:
         return f"{progress}; worth {worth} device(s) {price}: the next free device joins"
-    return (f"{progress}; its work left is worth {worth} device(s) {price}, so no more "
-            f"join it")
+    return f"{progress}; its work left is worth {worth} device(s) {price}, so no other joins"
 
 
 def _seconds(value: float) -> str:

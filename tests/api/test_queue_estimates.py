@@ -74,4 +74,4 @@ def test_a_served_build_says_why_idle_devices_stay_off_it(client: TestClient) ->
     assert lane["devices_worth"] == 1
     assert lane["reason"].startswith("running on 1 device(s), done in ~")
     assert lane["reason"].endswith("its work left is worth 1 device(s) at an install's price "
-                                   "of ~2m of turnaround, so no more join it")
+                                   "of ~2m of turnaround, so no other joins")

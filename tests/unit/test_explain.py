@@ -101,7 +101,7 @@ def test_a_served_build_says_whether_it_takes_more() -> None:
     assert small.devices_worth == 1
     assert small.reason == ("running on 2 device(s), done in ~2m; its work left is worth 1 "
                             "device(s) at an install's price of ~2m of turnaround, so no "
-                            "more join it")
+                            "other joins")
     # 3050 s left: round(sqrt(3050 / 120)) = 5.
     assert large.devices_worth == 5
     assert large.reason.endswith("; worth 5 device(s) at an install's price of ~2m of "
@@ -129,5 +129,5 @@ def test_an_overspent_budget_says_one_device_per_build() -> None:
     assert caps is not None and math.isinf(caps.install_price)
     [standing] = explain(ctx, policy)
     assert standing.devices_worth == 1
-    assert standing.reason.endswith("; while the last half hour's installs are over their "
-                                    "budget, every build runs on one device")
+    assert standing.reason.endswith("; the last half hour's install budget does not buy "
+                                    "every build a device, so every build runs on one")
