@@ -227,11 +227,11 @@ class FairAffinityPolicy:
 
     def waiting_order(self, ctx: ClaimContext, lanes: Sequence[LaneView]) -> list[LaneView]:
         """The waiting lanes of one target in the order devices would start them, most urgent
-        band first: while work streams in, the least work left (rule 0, whatever the weight);
-        otherwise the one that finishes soonest for its weight (`start_order`, rule 4). Then
-        the oldest."""
+        band first: while an idle device follows the stream rule (`idle_streams`), the least
+        work left (rule 0, whatever the weight); otherwise the one that finishes soonest for
+        its weight (`start_order`, rule 4). Then the oldest."""
         order: Callable[[ClaimContext, LaneView], float] = \
-            remaining_seconds if self.streams(ctx) else self.start_order
+            remaining_seconds if self.idle_streams(ctx) else self.start_order
         return sorted(lanes, key=lambda lane: (-self.lane_band(lane, ctx.now), order(ctx, lane),
                                                lane.head_submitted_at, lane.key))
 
@@ -369,6 +369,12 @@ class FairAffinityPolicy:
             return False
         return drain_seconds(ctx) < horizon
 
+    def idle_streams(self, ctx: ClaimContext) -> bool:
+        """Whether a device with no build of its own follows the stream rule (rule 0): work
+        streams in (`streams`) and is more than a handful alone on an idle fleet
+        (`no_stream`, which goes first). What queue explanations follow."""
+        return self.streams(ctx) and not self.no_stream(ctx)
+
     def _least_left(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands
                     ) -> LaneView | None:
         """While work streams in, a device with nothing of its own to do takes, most urgent band
@@ -399,9 +405,10 @@ class FairAffinityPolicy:
         return max(1, min(ctx.target_devices, round(math.sqrt(left / price))))
 
     def device_caps(self, ctx: ClaimContext) -> DeviceCaps | None:
-        """While work streams in, the install's price and each build's `stream_share` at it
-        (rule 0); None otherwise, when idle devices join builds by what their joining gains."""
-        if not self.streams(ctx):
+        """While an idle device follows the stream rule (`idle_streams`), the install's price
+        and each build's `stream_share` at it (rule 0); None otherwise, when idle devices join
+        builds by what their joining gains."""
+        if not self.idle_streams(ctx):
             return None
         price = self.install_price(ctx)
         devices: dict[str, int] = {}

@@ -7,7 +7,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from qgjob.api.app import create_app
+from qgjob.settings import ServerSettings
 from tests.api.test_agent_protocol import claim, register
+
+T0 = 1_800_000_000.0
 
 BUILD_A = {"org_id": "qualgent", "app_version_id": "a1", "target": "emulator"}
 DEVICES = [{"name": "emulator-1", "target": "emulator"},
@@ -58,20 +62,39 @@ def test_tests_running_past_their_estimate_are_not_counted_as_done(client: TestC
     assert "a device is idle" not in lane["reason"]
 
 
-def test_a_served_build_says_why_idle_devices_stay_off_it(client: TestClient) -> None:
+def test_a_served_build_says_why_idle_devices_stay_off_it(settings: ServerSettings) -> None:
     """The brief's complaint: an idle emulator beside a build's queued jobs. While builds
     stream in, a build takes the devices its work left is worth at the install's price; the
     queue says how many that is, so the idle device is explained, not a mystery."""
-    agent = register(client, [*DEVICES, {"name": "emulator-3", "target": "emulator"}])
-    for name in ["login", "signup", "search"]:
-        client.post("/jobs", json={**BUILD_A, "test_path": f"tests/{name}.spec.js"})
-    batch = claim(client, agent).json()
-    assert len(batch["jobs"]) == 1
-    [lane] = client.get("/queue").json()["lanes"]
-    assert lane["devices_working"] == 1
+    now = [T0]
+    with TestClient(create_app(settings, maintenance=False, clock=lambda: now[0])) as client:
+        agent = register(client, [*DEVICES, {"name": "emulator-3", "target": "emulator"}])
+        client.post("/jobs", json={**BUILD_A, "app_version_id": "b2",
+                                   "test_path": "tests/x.spec.js"})
+        assert len(claim(client, agent, device="emulator-1").json()["jobs"]) == 1
+        # Two minutes later another build: two builds in the half hour, submitted apart, so
+        # builds stream in (a build alone would be a handful, run side by side).
+        now[0] += 120
+        for name in ["login", "signup", "search"]:
+            client.post("/jobs", json={**BUILD_A, "test_path": f"tests/{name}.spec.js"})
+        assert len(claim(client, agent, device="emulator-2").json()["jobs"]) == 1
+        [lane] = client.get("/queue").json()["lanes"]
+    assert (lane["app_version_id"], lane["devices_working"]) == ("a1", 1)
     # Three tests at the target's first guess, against an install priced at two such tests
-    # (no install record yet): round(sqrt(3 / 2)) = 1 device.
+    # (fewer than four builds on record): round(sqrt(3 / 2)) = 1 device.
     assert lane["devices_worth"] == 1
     assert lane["reason"].startswith("running on 1 device(s), done in ~")
     assert lane["reason"].endswith("its work left is worth 1 device(s) at an install's price "
                                    "of ~2m of turnaround, so no other joins")
+
+
+def test_a_handful_alone_has_no_device_note(client: TestClient) -> None:
+    """One build's handful on an idle fleet runs side by side (no stream of work): nothing
+    holds it to a number of devices, and the queue says only its progress."""
+    agent = register(client, [*DEVICES, {"name": "emulator-3", "target": "emulator"}])
+    for name in ["login", "signup", "search"]:
+        client.post("/jobs", json={**BUILD_A, "test_path": f"tests/{name}.spec.js"})
+    claim(client, agent)
+    [lane] = client.get("/queue").json()["lanes"]
+    assert lane["devices_worth"] is None
+    assert "worth" not in lane["reason"]
