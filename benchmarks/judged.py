@@ -1,0 +1,158 @@
+"""The scheduling judge's own instruments around this repository's simulator, in-process: its
+trace generator, reference baselines, schedule checker and goals, as its `sweep.py` applies
+them, without starting a `qgjob simulate` process per trace. The judge's tools are not part of
+this repository; point `--tools` at the directory that holds them (`tracegen.py`,
+`refsim.py`, `schedcheck.py`, `sweep.py`).
+
+    python -m benchmarks.judged --tools DIR KIND [KIND ...] [--first 9000] [--seeds 100]
+                                [--variant NAME] [--set CONSTANT=VALUE ...] [--traces]
+
+What the README's "in-process" figures are (they agree with `sweep.py`'s to the trace).
+`--variant` takes `benchmarks.sweep`'s fleets unlike the usual ones ("fleet x2", "a handful
+of jobs", ...; twice for both); `--set` runs the policy with a constant changed, for checks
+like the sensitivity table's. Prints one row per kind (and, with `--traces`, per trace) and
+writes benchmarks/results/judged-KIND-FIRST.json for each kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import multiprocessing
+import random
+import statistics
+import sys
+from dataclasses import fields, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from benchmarks.common import print_table, seed_count, write_result
+from benchmarks.sweep import VARIANTS, varied
+from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.sim.engine import Simulator
+from qgjob.sim.trace import parse_trace
+
+JUDGE_MODULES = ("tracegen", "refsim", "schedcheck", "sweep")
+
+
+def judge_tools(folder: Path) -> dict[str, ModuleType]:
+    """The judge's modules, imported from `folder` (they import one another by name)."""
+    missing = [name for name in JUDGE_MODULES if not (folder / f"{name}.py").is_file()]
+    if missing:
+        raise ValueError(f"--tools {folder}: no {', '.join(m + '.py' for m in missing)} there "
+                         "(the scheduling judge's tracegen, refsim, schedcheck and sweep)")
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return {name: importlib.import_module(name) for name in JUDGE_MODULES}
+
+
+def generated(tools: dict[str, ModuleType], kind: str, seed: int,
+              variants: list[str]) -> dict[str, Any]:
+    """The trace the judge's `tracegen.py gen KIND SEED` writes, on a fleet unlike the usual
+    one for each of `variants`."""
+    tracegen = tools["tracegen"]
+    trace: dict[str, Any] = tracegen.SCENARIOS[kind](random.Random(seed))
+    trace["install_seconds"] = dict(tracegen.INSTALL)
+    trace["max_attempts"] = tracegen.MAX_ATTEMPTS
+    trace["jobs"].sort(key=lambda job: (job["submit_at"], job["id"]))
+    for variant in variants:
+        trace = varied(trace, variant)
+    return trace
+
+
+def judge(args: tuple[str, str, int, list[str], dict[str, Any]]) -> dict[str, Any]:
+    """One trace: the policy's schedule checked and its ratios against the judge's goals."""
+    folder, kind, seed, variants, constants = args
+    tools = judge_tools(Path(folder))
+    trace = generated(tools, kind, seed, variants)
+    policy = replace(FairAffinityPolicy(), **constants)
+    events = Simulator(parse_trace(trace), policy).run().events
+    with contextlib.redirect_stdout(io.StringIO()):
+        checked = tools["schedcheck"].check(trace, {"trace": trace["name"], "policy": "qgjob",
+                                                    "events": events})
+    fifo, affinity = (tools["refsim"].simulate(trace, name) for name in ("fifo", "affinity"))
+    ratios = tools["sweep"].ratios(kind, checked, fifo, affinity)
+    goals = tools["sweep"].GOALS[kind]
+    return {"kind": kind, "seed": seed, "ratios": ratios,
+            "ok": all(ratios[name] <= limit for name, limit in goals)}
+
+
+def constant(text: str) -> tuple[str, float | int]:
+    """`NAME=VALUE` for `--set`: a numeric constant of the policy (a whole number for a count
+    such as `max_batch`)."""
+    numeric = {f.name: f.type for f in fields(FairAffinityPolicy) if f.type in ("float", "int")}
+    name, _, value = text.partition("=")
+    if name not in numeric:
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not one of the policy's constants: {', '.join(sorted(numeric))}")
+    try:
+        return name, int(value) if numeric[name] == "int" else float(value)
+    except ValueError:
+        kind = "a whole number" if numeric[name] == "int" else "a number"
+        raise argparse.ArgumentTypeError(f"{name}: {value!r} is not {kind}") from None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the scheduling judge's goals, in-process")
+    parser.add_argument("kinds", nargs="+", metavar="KIND",
+                        choices=("burst", "steady", "priority", "flood"))
+    parser.add_argument("--tools", type=Path, required=True,
+                        help="the directory of the judge's tracegen.py, refsim.py, "
+                             "schedcheck.py and sweep.py")
+    parser.add_argument("--first", type=int, default=9000, help="first seed")
+    parser.add_argument("--seeds", type=seed_count, default=100, help="traces per kind")
+    parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS),
+                        help="a fleet unlike the usual one (benchmarks.sweep's)")
+    parser.add_argument("--set", action="append", default=[], type=constant, dest="constants",
+                        metavar="CONSTANT=VALUE", help="run the policy with a constant changed")
+    parser.add_argument("--traces", action="store_true", help="print every trace's ratios")
+    args = parser.parse_args()
+    try:
+        tools = judge_tools(args.tools)
+    except ValueError as bad:
+        parser.error(str(bad))
+    constants = dict(args.constants)
+    seeds = range(args.first, args.first + args.seeds)
+    with multiprocessing.Pool() as pool:
+        for kind in args.kinds:
+            rows = pool.map(judge, [(str(args.tools), kind, seed, args.variant, constants)
+                                    for seed in seeds], chunksize=1)
+            summary = _summary(tools, kind, rows)
+            if args.traces:
+                print_table(["seed", "meets every goal", *summary["goals"]], [
+                    [row["seed"], "yes" if row["ok"] else "MISS",
+                     *(f"{row['ratios'][name]:.3f}" for name in summary["goals"])]
+                    for row in rows])
+                print()
+            print_table(["kind", "seeds", "traces meeting every goal", "holds", "medians"], [[
+                kind, f"{seeds.start}-{seeds.stop - 1}", f"{summary['passed']}/{len(rows)}",
+                "yes" if summary["holds"] else "no", ", ".join(
+                    f"{name} {goal['median']:.3f}" for name, goal in summary["goals"].items())]])
+            path = write_result(f"judged-{kind}-{args.first}", {
+                "command": "python -m benchmarks.judged " + " ".join(sys.argv[1:]),
+                "kind": kind, "first": args.first, "variants": args.variant,
+                "constants": constants, **summary, "traces": rows})
+            print(f"wrote {path}\n")
+
+
+def _summary(tools: dict[str, ModuleType], kind: str, rows: list[dict[str, Any]]
+             ) -> dict[str, Any]:
+    """Traces meeting every goal and each goal's median and worst, as `sweep.py` sums up; a
+    kind holds when at least 80 % meet every goal and every median does."""
+    goals = tools["sweep"].GOALS[kind]
+    passed = sum(row["ok"] for row in rows)
+    per_goal = {name: {"limit": limit,
+                       "median": statistics.median(row["ratios"][name] for row in rows),
+                       "worst": max(row["ratios"][name] for row in rows),
+                       "met": sum(row["ratios"][name] <= limit for row in rows)}
+                for name, limit in goals}
+    holds = passed >= 0.8 * len(rows) and all(g["median"] <= g["limit"]
+                                               for g in per_goal.values())
+    return {"passed": passed, "holds": holds, "goals": per_goal}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""`benchmarks.judged` runs the scheduling judge's tools, which are not part of this repository:
+without them, or with a constant the policy does not have, it says so in one line (exit 2)
+before it starts a pool or writes a result."""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.judged import constant
+
+
+def test_a_constant_is_one_of_the_policys_with_a_value_of_its_type() -> None:
+    assert constant("install_budget_share=0.47") == ("install_budget_share", 0.47)
+    assert constant("max_batch=2") == ("max_batch", 2)
+    for bad, message in (("nope=1", "not one of the policy's constants"),
+                         ("max_batch=2.5", "not a whole number"),
+                         ("aging_seconds=soon", "not a number"),
+                         ("name=qgjob", "not one of the policy's constants")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            constant(bad)
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["steady"], "the following arguments are required: --tools"),
+    (["steady", "--tools", "{empty}"], "no tracegen.py, refsim.py, schedcheck.py, sweep.py"),
+    (["lunch", "--tools", "{empty}"], "argument KIND: invalid choice: 'lunch'"),
+    (["steady", "--tools", "{empty}", "--seeds", "0"], "argument --seeds: must be at least 1"),
+])
+def test_it_refuses_what_it_cannot_run_in_one_line(tmp_path: Path, args: list[str],
+                                                    error: str) -> None:
+    args = [arg.replace("{empty}", str(tmp_path)) for arg in args]
+    result = subprocess.run([sys.executable, "-m", "benchmarks.judged", *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert error in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
