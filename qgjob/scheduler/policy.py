@@ -380,29 +380,29 @@ class FairAffinityPolicy:
         """While work streams in, a device with nothing of its own to do takes, most urgent band
         first, the build with the least work left (served or not) of those with fewer devices
         than their work is worth (`stream_share`); with none, it stays idle."""
+        price = self.install_price(ctx)  # one price for the claim: it reads the whole record
         for level in _levels(_takeable(ctx, lanes), bands):
             below = []
             for lane in level:
                 left = remaining_seconds(ctx, lane)
                 on_it = ctx.devices_per_group.get(lane.group_key, 0) \
                     + (lane.app_version_id in ctx.idle_holds)
-                if on_it < self.stream_share(ctx, lane, left):
+                if on_it < self.stream_share(ctx, lane, left, price):
                     below.append((left, lane.head_submitted_at, lane.key, lane))
             if below:
                 return min(below)[-1]
         return None
 
-    def stream_share(self, ctx: ClaimContext, lane: LaneView, left: float,
-                     price: float | None = None) -> int:
+    def stream_share(self, ctx: ClaimContext, lane: LaneView, left: float, price: float
+                     ) -> int:
         """How many devices a build is worth while work streams in: the target's every device
-        for an urgent build, else `round(sqrt(left / price))` (at least one), the price an
-        install's worth of turnaround (`install_price`, unless given): the k-th device
-        shortens a build by about left / k^2, worth its install while that is above the
-        price."""
+        for an urgent build, else `round(sqrt(left / price))` (at least one), `price` an
+        install's worth of turnaround (`install_price`, which the caller works out once for
+        all the lanes it weighs): the k-th device shortens a build by about left / k^2, worth
+        its install while that is above the price."""
         if lane.top_priority >= self.urgent_priority:
             return ctx.target_devices
-        price = max(self.install_price(ctx) if price is None else price, 1e-9)
-        return max(1, min(ctx.target_devices, round(math.sqrt(left / price))))
+        return max(1, min(ctx.target_devices, round(math.sqrt(left / max(price, 1e-9)))))
 
     def device_caps(self, ctx: ClaimContext) -> DeviceCaps | None:
         """While an idle device follows the stream rule (`idle_streams`), the install's price
