@@ -11,7 +11,9 @@ What the README's "in-process" figures are (they agree with `sweep.py`'s to the 
 `--variant` takes `benchmarks.sweep`'s fleets unlike the usual ones ("fleet x2", "a handful
 of jobs", ...; twice for both); `--set` runs the policy with a constant changed, for checks
 like the sensitivity table's. Prints one row per kind (and, with `--traces`, per trace) and
-writes benchmarks/results/judged-KIND-FIRST.json for each kind.
+writes benchmarks/results/judged-KIND-FIRST.json for each kind -- named after what the run
+varies when it varies anything (`result_name`), so a trial never overwrites the default
+run's tracked result.
 """
 
 from __future__ import annotations
@@ -96,6 +98,20 @@ def constant(text: str) -> tuple[str, float | int]:
         raise argparse.ArgumentTypeError(f"{name}: {value!r} is not {kind}") from None
 
 
+def result_name(kind: str, first: int, seeds: int, variants: list[str],
+                constants: dict[str, float | int]) -> str:
+    """The result file's name: judged-KIND-FIRST for the default 100 traces on the usual
+    fleet with the policy as it stands, and after that what the run varies (how many
+    traces, each fleet variant, each constant set), so a trial leaves the tracked default
+    result as it was: judged-steady-9000-n200-fleet-x2-install_budget_share-0.48."""
+    parts = [f"judged-{kind}-{first}"]
+    if seeds != 100:
+        parts.append(f"n{seeds}")
+    parts += [variant.replace(" ", "-") for variant in variants]
+    parts += [f"{name}-{value}" for name, value in sorted(constants.items())]
+    return "-".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="the scheduling judge's goals, in-process")
     parser.add_argument("kinds", nargs="+", metavar="KIND",
@@ -131,7 +147,8 @@ def main() -> None:
                 kind, f"{seeds.start}-{seeds.stop - 1}", f"{summary['passed']}/{len(rows)}",
                 "yes" if summary["holds"] else "no", ", ".join(
                     f"{name} {goal['median']:.3f}" for name, goal in summary["goals"].items())]])
-            path = write_result(f"judged-{kind}-{args.first}", {
+            name = result_name(kind, args.first, args.seeds, args.variant, constants)
+            path = write_result(name, {
                 "command": "python -m benchmarks.judged " + " ".join(sys.argv[1:]),
                 "kind": kind, "first": args.first, "variants": args.variant,
                 "constants": constants, **summary, "traces": rows})

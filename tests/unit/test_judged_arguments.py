@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.judged import constant
+from benchmarks.judged import constant, result_name
 
 
 def test_a_constant_is_one_of_the_policys_with_a_value_of_its_type() -> None:
@@ -21,6 +21,15 @@ def test_a_constant_is_one_of_the_policys_with_a_value_of_its_type() -> None:
                          ("name=qgjob", "not one of the policy's constants")):
         with pytest.raises(argparse.ArgumentTypeError, match=message):
             constant(bad)
+
+
+def test_a_trial_is_written_beside_the_default_result_not_over_it() -> None:
+    assert result_name("steady", 9000, 100, [], {}) == "judged-steady-9000"
+    assert result_name("steady", 9000, 200, ["fleet x0.5", "installs x4"],
+                       {"max_batch": 2, "install_budget_share": 0.48}) == (
+        "judged-steady-9000-n200-fleet-x0.5-installs-x4-install_budget_share-0.48-max_batch-2")
+    assert result_name("priority", 6800, 100, [], {"aging_seconds": 600.0}) \
+        == "judged-priority-6800-aging_seconds-600.0"
 
 
 @pytest.mark.parametrize(("args", "error"), [
