@@ -10,8 +10,7 @@ For a device that asks for work:
    mean turnaround: most urgent band first, the build with the least work left, served or
    not, of those with fewer devices than their work is worth (`stream_share`, at the price
    of an install at which the last half hour's builds would have kept to an install budget,
-   corrected by what its installs spent: `install_price`; an urgent build's at
-   `urgent_join_share` of that price); with none, it idles. Fair share
+   corrected by what its installs spent: `install_price`); with none, it idles. Fair share
    and priorities 1-4 do not reorder a stream (rules 1 and 2 apply to a backlog); affinity
    and cut-in (rule 3) hold in both.
 1. Fair share between orgs. On each target an org is entitled to devices in proportion to its
@@ -151,9 +150,8 @@ class FairAffinityPolicy:
     then needs installing again)."""
     urgent_join_share: float = 0.5
     """A device with nothing of its own to do joins an urgent build (`urgent_priority`) at
-    this share of the usual bar, and while work streams in an urgent build is worth the
-    devices its work is worth at this share of the install's price (`stream_share`): an
-    install buys more when the turnaround it shortens is urgent."""
+    this share of the usual bar: an install buys more when the turnaround it shortens is
+    urgent."""
     quiet_tests: float = 3.0
     """Submits have paused when nothing was submitted, on any target, for this many of the
     target's typical tests: from then on what is queued is all there is to do, and an idle
@@ -178,7 +176,7 @@ class FairAffinityPolicy:
     devices, the split that minimises the builds' summed finish times at that price of an
     install in turnaround (`install_price`); until the last half hour holds `batch_builds`
     builds to set it from, the price is this many of the target's typical tests."""
-    install_budget_share: float = 0.46
+    install_budget_share: float = 0.45
     """... then it is the price at which the last half hour's builds would have spent this
     share of what spreading each over every device it could use would spend
     (`ClaimContext.spread_installs_recent`; `budget_price`), so the fleet spends what that
@@ -397,15 +395,13 @@ class FairAffinityPolicy:
 
     def stream_share(self, ctx: ClaimContext, lane: LaneView, left: float, price: float
                      ) -> int:
-        """How many devices a build is worth while work streams in: `round(sqrt(left /
-        price))` (at least one), `price` an install's worth of turnaround (`install_price`,
-        which the caller works out once for all the lanes it weighs): the k-th device shortens
-        a build by about left / k^2, worth its install while that is above the price. For an
-        urgent build the price is `urgent_join_share` of that (an install buys more when the
-        turnaround it shortens is urgent): with the share at a half, about 1.4 times the
-        devices of a normal build of its work."""
+        """How many devices a build is worth while work streams in: the target's every device
+        for an urgent build, else `round(sqrt(left / price))` (at least one), `price` an
+        install's worth of turnaround (`install_price`, which the caller works out once for
+        all the lanes it weighs): the k-th device shortens a build by about left / k^2, worth
+        its install while that is above the price."""
         if lane.top_priority >= self.urgent_priority:
-            price *= self.urgent_join_share
+            return ctx.target_devices
         return max(1, min(ctx.target_devices, round(math.sqrt(left / max(price, 1e-9)))))
 
     def device_caps(self, ctx: ClaimContext) -> DeviceCaps | None:

@@ -282,15 +282,7 @@ def test_which_lane(context: ClaimContext, expected: str | None, why: str) -> No
          "every build has the devices its work is worth: an install buys too little, idle"),
         (ctx(lane("hotfix", priority=5, work=3200), lane("small", work=40),
              working={"hotfix": 5}, held={"hotfix": 0}), "hotfix",
-         "an urgent build goes first, its devices worth half the price (40 s): 3200 s is "
-         "worth all six"),
-        (ctx(lane("hotfix", priority=5, work=320), lane("small", work=40),
-             working={"hotfix": 3}, held={"hotfix": 0}), "small",
-         "... and 320 s three (sqrt(320 / 40)), which it has: the next build takes the "
-         "device"),
-        (ctx(lane("hotfix", priority=5, work=320), lane("small", work=40),
-             working={"hotfix": 2}, held={"hotfix": 0}), "hotfix",
-         "... where a normal build of 320 s is worth two, which it has"),
+         "an urgent build is worth every device of the target, and goes first"),
         (ctx(lane("wide", work=880), working={"wide": 1}, held={"wide": 0},
              idle_holds=frozenset({"wide"})), "wide",
          "an idle device holding the app counts as one on it: 880 s is worth three"),
@@ -325,11 +317,7 @@ def test_what_makes_a_stream() -> None:
 
 
 HISTORY = (RecentBuild(1440.0, 4),) * 25 + (RecentBuild(360.0, 4),) * 25
-"""A half hour's builds: spreading them would spend 200 installs, a budget of 90 at
-`PRICED`'s share."""
-PRICED = FairAffinityPolicy(install_budget_share=0.45)
-"""The policy with a budget share of 0.45, in round figures for `HISTORY` (the default is
-0.46: a budget of 92, which buys the same devices)."""
+"""A half hour's builds: spreading them would spend 200 installs, a budget of 90 (0.45)."""
 
 
 def test_the_budget_prices_an_install_at_the_first_device_it_cannot_buy() -> None:
@@ -348,27 +336,27 @@ def test_an_install_costs_what_the_fleet_spent_lately() -> None:
     hour's installs spent above it and halved below; two typical tests (80 s) until four
     builds are on record."""
     served = {"working": {"a": 1}, "recent": 12, "history": HISTORY}
-    assert PRICED.install_price(ctx(lane("a"), **served)) == 80.0  # not read
-    assert PRICED.install_price(ctx(lane("a"), installs=90, **served)) == pytest.approx(230.4)
-    assert PRICED.install_price(ctx(lane("a"), installs=117, **served)) \
+    assert STREAM.install_price(ctx(lane("a"), **served)) == 80.0  # not read
+    assert STREAM.install_price(ctx(lane("a"), installs=90, **served)) == pytest.approx(230.4)
+    assert STREAM.install_price(ctx(lane("a"), installs=117, **served)) \
         == pytest.approx(460.8)
-    assert PRICED.install_price(ctx(lane("a"), installs=63, **served)) \
+    assert STREAM.install_price(ctx(lane("a"), installs=63, **served)) \
         == pytest.approx(115.2)
     # Below the budget, but a build waits with no device: not halved ...
-    assert PRICED.install_price(ctx(lane("a"), lane("b"), installs=63, **served)) \
+    assert STREAM.install_price(ctx(lane("a"), lane("b"), installs=63, **served)) \
         == pytest.approx(230.4)
     # ... unless an idle device holds its app and takes it without an install.
-    assert PRICED.install_price(ctx(lane("a"), lane("b"), installs=63,
+    assert STREAM.install_price(ctx(lane("a"), lane("b"), installs=63,
                                     idle_holds=frozenset({"b"}), **served)) \
         == pytest.approx(115.2)
     # With fewer than four builds in the half hour, their installs are mostly still to come.
-    assert PRICED.install_price(ctx(lane("a"), installs=63, working={"a": 1}, recent=3,
+    assert STREAM.install_price(ctx(lane("a"), installs=63, working={"a": 1}, recent=3,
                                     history=HISTORY)) == 80.0
     # Far over the budget: ten doublings at most.
-    assert PRICED.install_price(ctx(lane("a"), installs=1000, **served)) \
+    assert STREAM.install_price(ctx(lane("a"), installs=1000, **served)) \
         == pytest.approx(230.4 * 1024)
     # A budget that does not buy one device a build: every build on one.
-    assert PRICED.install_price(ctx(lane("a"), installs=0, working={"a": 1}, recent=12,
+    assert STREAM.install_price(ctx(lane("a"), installs=0, working={"a": 1}, recent=12,
                                     history=(RecentBuild(600.0, 1),) * 12)) == math.inf
 
 
@@ -377,7 +365,7 @@ def test_the_devices_a_build_is_worth_follow_the_install_price() -> None:
     def joins(installs: int | None) -> bool:
         context = ctx(lane("big", work=3520), working={"big": 4}, held={"big": 160},
                       devices=9, installs=installs, recent=12, history=HISTORY)
-        return PRICED.choose_lane(context) is not None
+        return STREAM.choose_lane(context) is not None
 
     assert not joins(90)  # at 230.4 s: round(sqrt(3680 / 230.4)) = 4, which it has
     assert joins(63)  # under the budget, 115.2 s: 6
