@@ -24,7 +24,15 @@ def watch(server: str, *args: str, **streams: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "qgjob", "--server", server, "queue", "--watch",
          "--interval", "0.5", *args],
-        stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, **streams)  # type: ignore[call-overload]
+        stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_interruptible,
+        **streams)  # type: ignore[call-overload]
+
+
+def _interruptible() -> None:
+    """Ctrl-C reaches the watch even when the suite runs with SIGINT ignored (a shell's
+    background job without job control passes that on, and Python then never turns SIGINT
+    into KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_until(fd: int, text: bytes) -> bytes:
