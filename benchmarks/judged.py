@@ -37,6 +37,8 @@ from qgjob.sim.engine import Simulator
 from qgjob.sim.trace import parse_trace
 
 JUDGE_MODULES = ("tracegen", "refsim", "schedcheck", "sweep")
+DEFAULT_SEEDS = 100
+"""Traces per kind unless `--seeds` says otherwise (a result named after no count)."""
 
 
 def judge_tools(folder: Path) -> dict[str, ModuleType]:
@@ -105,7 +107,7 @@ def result_name(kind: str, first: int, seeds: int, variants: list[str],
     traces, each fleet variant, each constant set), so a trial leaves the tracked default
     result as it was: judged-steady-9000-n200-fleet-x2-install_budget_share-0.48."""
     parts = [f"judged-{kind}-{first}"]
-    if seeds != 100:
+    if seeds != DEFAULT_SEEDS:
         parts.append(f"n{seeds}")
     parts += [variant.replace(" ", "-") for variant in variants]
     parts += [f"{name}-{value}" for name, value in sorted(constants.items())]
@@ -120,7 +122,7 @@ def main() -> None:
                         help="the directory of the judge's tracegen.py, refsim.py, "
                              "schedcheck.py and sweep.py")
     parser.add_argument("--first", type=int, default=9000, help="first seed")
-    parser.add_argument("--seeds", type=seed_count, default=100, help="traces per kind")
+    parser.add_argument("--seeds", type=seed_count, default=DEFAULT_SEEDS, help="traces per kind")
     parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS),
                         help="a fleet unlike the usual one (benchmarks.sweep's)")
     parser.add_argument("--set", action="append", default=[], type=constant, dest="constants",
