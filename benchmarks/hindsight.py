@@ -30,6 +30,12 @@ fail with learned lengths, so a gap between hindsight and learning can be put do
 the other.
 
     python -m benchmarks.hindsight [--kind steady] [--seeds 100] [--first 1]
+                                   [--variant NAME] [--tools DIR]
+
+`--variant` runs it on a fleet unlike the usual one (`benchmarks.sweep`'s: other install
+times, test lengths, fleet sizes); `--tools` on the scheduling judge's traces, each schedule
+scored with the judge's own checker, baselines and goals (`benchmarks.judged.JudgeScore`),
+given the directory of its tools.
 
 On steady traces, whose install goal is a budget (half FIFO's installs), two more figures:
 the planner with each build's cap chosen from that budget with hindsight (`budget_caps`: every
@@ -39,7 +45,8 @@ leaves out builds competing for devices, so it says where a goal is out of reach
 is within reach).
 
 Prints, per row, the traces on which the rule meets every goal of the kind, beside qgjob's,
-and writes benchmarks/results/hindsight-KIND.json.
+and writes benchmarks/results/hindsight-KIND.json (named after what a run varies otherwise:
+`result_name`).
 """
 
 from __future__ import annotations
@@ -49,13 +56,17 @@ import heapq
 import math
 import multiprocessing
 import statistics
+import sys
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmarks.common import print_table, seed_count, write_result
 from benchmarks.goals import STEADY_INSTALL_SHARE, baselines, goals
+from benchmarks.judged import DEFAULT_SEEDS, JudgeScore, generated, judge_tools
+from benchmarks.sweep import VARIANTS, varied
 from qgjob.scheduler.durations import DurationModel
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
@@ -312,15 +323,37 @@ def turnaround_bound(trace: Trace, installs: int) -> float:
                             for b in builds)
 
 
-def judged(args: tuple[str, int]) -> dict[str, Any]:
-    kind, seed = args
-    trace = parse_trace(generate(kind, seed))
+Checks = Callable[[list[dict[str, Any]], str], list[dict[str, Any]]]
+"""A schedule's events (and the schedule's name) scored against its kind's goals."""
+
+
+def scored_trace(kind: str, seed: int, variants: Sequence[str], tools: str | None
+                 ) -> tuple[Trace, Checks, float, float]:
+    """The trace (this repository's generator's, or with `tools` the scheduling judge's),
+    on the fleet of each of `variants` (`benchmarks.sweep.VARIANTS`); how a schedule of it is
+    scored (this repository's goals and baselines, or the judge's checker, baselines and
+    goals); and FIFO's installs and mean build turnaround on it."""
+    if tools is not None:
+        judge = judge_tools(Path(tools))
+        raw = generated(judge, kind, seed, list(variants))
+        score = JudgeScore.of(judge, kind, raw)
+        return (parse_trace(raw), lambda events, name: score.goals(events),
+                score.fifo["installs"], score.fifo["turnaround_mean"])
+    raw = generate(kind, seed)
+    for variant in variants:
+        raw = varied(raw, variant)
+    trace = parse_trace(raw)
     base = baselines(trace)
 
     def checks(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
         summary: Summary = summarize(trace, name, events)
         return goals(kind, summary, base["fifo"], base["fifo-affinity"])
+    return trace, checks, base["fifo"].installs, base["fifo"].mean_turnaround
 
+
+def judged(args: tuple[str, int, tuple[str, ...], str | None]) -> dict[str, Any]:
+    kind, seed, variants, tools = args
+    trace, checks, fifo_installs, fifo_turnaround = scored_trace(kind, seed, variants, tools)
     per_price = {price: checks(plan(trace, price, HINDSIGHT), "hindsight")
                  for price in CAP_SECONDS}
     best = max(CAP_SECONDS, key=lambda p: (all(c["met"] for c in per_price[p]),
@@ -329,11 +362,11 @@ def judged(args: tuple[str, int]) -> dict[str, Any]:
     bound = None
     if kind == "steady":
         # Steady's install goal is a budget: half FIFO's installs.
-        budget = math.floor(STEADY_INSTALL_SHARE * base["fifo"].installs + 1e-9)
+        budget = math.floor(STEADY_INSTALL_SHARE * fifo_installs + 1e-9)
         caps = budget_caps(trace, budget)
         if caps is not None:
             budgeted[BUDGET_ROW] = checks(plan(trace, ONE_PRICE, HINDSIGHT, caps), "budget")
-            bound = round(turnaround_bound(trace, budget) / base["fifo"].mean_turnaround, 4)
+            bound = round(turnaround_bound(trace, budget) / fifo_turnaround, 4)
     return {"kind": kind, "seed": seed, "best_price": best, "turnaround_bound": bound,
             "rows": {"hindsight, price per trace": per_price[best], **budgeted,
                      f"hindsight, {ONE_PRICE:.0f} s for all": per_price[ONE_PRICE],
@@ -349,15 +382,43 @@ def judged(args: tuple[str, int]) -> dict[str, Any]:
                                      "qgjob")}}
 
 
+def result_name(kind: str, first: int, seeds: int, variants: Sequence[str],
+                judge: bool) -> str:
+    """hindsight-KIND for the default run (this repository's generator, seeds 1-100, the
+    usual fleet); after that what a run varies: hindsight-steady-judge-9000-tests-x0.25."""
+    parts = [f"hindsight-{kind}"]
+    if judge:
+        parts.append("judge")
+    if (first, seeds, tuple(variants), judge) != (1, DEFAULT_SEEDS, (), False):
+        parts.append(str(first))
+    if seeds != DEFAULT_SEEDS:
+        parts.append(f"n{seeds}")
+    parts += [variant.replace(" ", "-") for variant in variants]
+    return "-".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="a planner that sees the whole stream")
     parser.add_argument("--kind", default="steady", choices=("steady", "burst"))
-    parser.add_argument("--seeds", type=seed_count, default=100)
+    parser.add_argument("--seeds", type=seed_count, default=DEFAULT_SEEDS)
     parser.add_argument("--first", type=int, default=1)
+    parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS),
+                        help="a fleet unlike the usual one (benchmarks.sweep's)")
+    parser.add_argument("--tools", type=Path,
+                        help="the scheduling judge's tools (tracegen.py, refsim.py, "
+                             "schedcheck.py, sweep.py): its generator, baselines, checker and "
+                             "goals instead of this repository's")
     args = parser.parse_args()
+    if args.tools is not None:
+        try:
+            judge_tools(args.tools)
+        except ValueError as bad:
+            parser.error(str(bad))
+    tools = None if args.tools is None else str(args.tools)
     seeds = range(args.first, args.first + args.seeds)
     with multiprocessing.Pool() as pool:
-        results = pool.map(judged, [(args.kind, s) for s in seeds], chunksize=1)
+        results = pool.map(judged, [(args.kind, s, tuple(args.variant), tools) for s in seeds],
+                           chunksize=1)
     names = [c["goal"] for c in results[0]["rows"]["qgjob"]]
     table = []
     for row in results[0]["rows"]:
@@ -367,7 +428,9 @@ def main() -> None:
                  f"({sum(c[i]['met'] for c in scored)} met)" for i in range(len(names))]
         met = sum(all(c["met"] for c in checks) for checks in scored)
         table.append([row, f"{met}/{len(results)}", *cells])
-    print(f"{args.kind}: seeds {seeds.start}-{seeds.stop - 1}")
+    print(f"{args.kind}: seeds {seeds.start}-{seeds.stop - 1}"
+          + "".join(f", {variant}" for variant in args.variant)
+          + (" (the judge's generator, baselines and goals)" if tools else ""))
     print_table(["schedule", "meets every goal", *(f"{n}: median" for n in names)], table)
     prices = statistics.median(r["best_price"] for r in results)
     print(f"\nthe price hindsight chose: median {prices:.0f} s")
@@ -377,9 +440,10 @@ def main() -> None:
               f"contention left out): median {statistics.median(bounds):.3f} x FIFO's, "
               f"worst {max(bounds):.3f}; above 1 (out of reach) on "
               f"{sum(b > 1.0 for b in bounds)} of {len(bounds)} traces")
-    path = write_result(f"hindsight-{args.kind}", {
-        "command": f"python -m benchmarks.hindsight --kind {args.kind} --seeds {args.seeds} "
-                   f"--first {args.first}",
+    path = write_result(result_name(args.kind, args.first, args.seeds, args.variant,
+                                    tools is not None), {
+        "command": "python -m benchmarks.hindsight " + " ".join(sys.argv[1:]),
+        "variants": args.variant,
         "goals": names,
         "traces": [{"seed": r["seed"], "best_price": r["best_price"],
                     "turnaround_bound": r["turnaround_bound"],

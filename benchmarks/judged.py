@@ -25,7 +25,7 @@ import io
 import multiprocessing
 import random
 import sys
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -66,21 +66,43 @@ def generated(tools: dict[str, ModuleType], kind: str, seed: int,
     return trace
 
 
+@dataclass(frozen=True)
+class JudgeScore:
+    """The judge's schedule checker, baselines and goals for one trace (`generated`): any
+    schedule's events scored as the judge's `sweep.py` scores `qgjob simulate`'s. The
+    baselines run once, however many schedules are scored."""
+
+    tools: dict[str, ModuleType]
+    kind: str
+    trace: dict[str, Any]
+    fifo: dict[str, Any]
+    affinity: dict[str, Any]
+
+    @classmethod
+    def of(cls, tools: dict[str, ModuleType], kind: str, trace: dict[str, Any]) -> JudgeScore:
+        fifo, affinity = (tools["refsim"].simulate(trace, name) for name in ("fifo", "affinity"))
+        return cls(tools, kind, trace, fifo, affinity)
+
+    def goals(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each of the kind's goals, as `benchmarks.sweep` records one (so its `summary_of`
+        sums them up): its ratio, limit and verdict."""
+        with contextlib.redirect_stdout(io.StringIO()):
+            checked = self.tools["schedcheck"].check(
+                self.trace, {"trace": self.trace["name"], "policy": "qgjob", "events": events})
+        ratios = self.tools["sweep"].ratios(self.kind, checked, self.fifo, self.affinity)
+        return [{"goal": name, "value": ratios[name], "limit": limit,
+                 "met": ratios[name] <= limit}
+                for name, limit in self.tools["sweep"].GOALS[self.kind]]
+
+
 def judge(args: tuple[str, str, int, list[str], dict[str, Any]]) -> dict[str, Any]:
     """One trace: the policy's schedule checked and its ratios against the judge's goals."""
     folder, kind, seed, variants, constants = args
     tools = judge_tools(Path(folder))
     trace = generated(tools, kind, seed, variants)
     policy = replace(FairAffinityPolicy(), **constants)
-    events = Simulator(parse_trace(trace), policy).run().events
-    with contextlib.redirect_stdout(io.StringIO()):
-        checked = tools["schedcheck"].check(trace, {"trace": trace["name"], "policy": "qgjob",
-                                                    "events": events})
-    fifo, affinity = (tools["refsim"].simulate(trace, name) for name in ("fifo", "affinity"))
-    ratios = tools["sweep"].ratios(kind, checked, fifo, affinity)
-    # Each goal checked as `benchmarks.sweep` records one, so its `summary_of` sums them up.
-    goals = [{"goal": name, "value": ratios[name], "limit": limit,
-              "met": ratios[name] <= limit} for name, limit in tools["sweep"].GOALS[kind]]
+    goals = JudgeScore.of(tools, kind, trace).goals(
+        Simulator(parse_trace(trace), policy).run().events)
     return {"kind": kind, "seed": seed, "goals": goals,
             "met": all(goal["met"] for goal in goals)}
 

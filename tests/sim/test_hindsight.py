@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,8 @@ from benchmarks.hindsight import (
     build_of,
     build_work,
     plan,
+    result_name,
+    scored_trace,
     turnaround_bound,
 )
 from qgjob.scheduler.durations import DEFAULT_SECONDS
@@ -189,3 +192,32 @@ def test_figures_from_an_uncommitted_tree_say_so(tmp_path: Path,
     assert common.git_revision() == head
     (tmp_path / "policy.py").write_text("bar = 2\n")
     assert common.git_revision() == f"{head}+changes"
+
+
+def test_a_variant_runs_on_its_fleet_and_is_scored_against_its_own_baselines() -> None:
+    usual, _, usual_installs, _ = scored_trace("steady", 3, (), None)
+    halved, checks, fifo_installs, fifo_turnaround = scored_trace("steady", 3, ("fleet x0.5",),
+                                                                  None)
+    assert len(halved.devices) < len(usual.devices)
+    assert fifo_installs != usual_installs and fifo_turnaround > 0
+    scored = checks(Simulator(halved, FairAffinityPolicy()).run().events, "qgjob")
+    assert [goal["goal"] for goal in scored] == [
+        "installs / FIFO's", "mean build turnaround / FIFO's", "p95 P5 turnaround / FIFO's"]
+
+
+def test_a_run_that_varies_anything_is_written_beside_the_default_result() -> None:
+    assert result_name("steady", 1, 100, [], judge=False) == "hindsight-steady"
+    assert result_name("steady", 9000, 100, ["tests x0.25"], judge=True) \
+        == "hindsight-steady-judge-9000-tests-x0.25"
+    assert result_name("burst", 1, 20, ["fleet x2"], judge=False) \
+        == "hindsight-burst-1-n20-fleet-x2"
+
+
+def test_without_the_judges_tools_it_says_so_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "benchmarks.hindsight", "--tools",
+                             str(tmp_path), "--seeds", "1"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "no tracegen.py, refsim.py, schedcheck.py, sweep.py" \
+        in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
