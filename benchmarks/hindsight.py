@@ -65,7 +65,7 @@ from typing import Any
 
 from benchmarks.common import print_table, seed_count, write_result
 from benchmarks.goals import STEADY_INSTALL_SHARE, baselines, goals
-from benchmarks.judged import DEFAULT_SEEDS, JudgeScore, generated, judge_tools
+from benchmarks.judged import DEFAULT_SEEDS, JudgeScore, generated, judge_tools, varied_parts
 from benchmarks.sweep import VARIANTS, varied
 from qgjob.scheduler.durations import DurationModel
 from qgjob.scheduler.policy import FairAffinityPolicy
@@ -386,15 +386,10 @@ def result_name(kind: str, first: int, seeds: int, variants: Sequence[str],
                 judge: bool) -> str:
     """hindsight-KIND for the default run (this repository's generator, seeds 1-100, the
     usual fleet); after that what a run varies: hindsight-steady-judge-9000-tests-x0.25."""
-    parts = [f"hindsight-{kind}"]
-    if judge:
-        parts.append("judge")
-    if (first, seeds, tuple(variants), judge) != (1, DEFAULT_SEEDS, (), False):
-        parts.append(str(first))
-    if seeds != DEFAULT_SEEDS:
-        parts.append(f"n{seeds}")
-    parts += [variant.replace(" ", "-") for variant in variants]
-    return "-".join(parts)
+    varies = varied_parts(seeds, variants)
+    if not judge and first == 1 and not varies:
+        return f"hindsight-{kind}"
+    return "-".join([f"hindsight-{kind}", *(["judge"] if judge else []), str(first), *varies])
 
 
 def main() -> None:

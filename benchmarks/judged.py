@@ -25,6 +25,7 @@ import io
 import multiprocessing
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import ModuleType
@@ -128,12 +129,15 @@ def result_name(kind: str, first: int, seeds: int, variants: list[str],
     fleet with the policy as it stands, and after that what the run varies (how many
     traces, each fleet variant, each constant set), so a trial leaves the tracked default
     result as it was: judged-steady-9000-n200-fleet-x2-install_budget_share-0.48."""
-    parts = [f"judged-{kind}-{first}"]
-    if seeds != DEFAULT_SEEDS:
-        parts.append(f"n{seeds}")
-    parts += [variant.replace(" ", "-") for variant in variants]
-    parts += [f"{name}-{value}" for name, value in sorted(constants.items())]
-    return "-".join(parts)
+    return "-".join([f"judged-{kind}-{first}", *varied_parts(seeds, variants),
+                     *(f"{name}-{value}" for name, value in sorted(constants.items()))])
+
+
+def varied_parts(seeds: int, variants: Sequence[str]) -> list[str]:
+    """What a run varies, for its result's name: the trace count unless it is
+    `DEFAULT_SEEDS`, then each fleet variant (`n200`, `fleet-x2`)."""
+    counted = [f"n{seeds}"] if seeds != DEFAULT_SEEDS else []
+    return counted + [variant.replace(" ", "-") for variant in variants]
 
 
 def main() -> None:
