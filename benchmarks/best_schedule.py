@@ -331,7 +331,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=seed_count, default=100)
     parser.add_argument("--first", type=int, default=1)
     parser.add_argument("--variant", default=None, choices=sorted(VARIANTS),
-                        help="a fleet variant of benchmarks.sweep")
+                        help="a fleet unlike the usual one, or every attempt passing "
+                             "(benchmarks.sweep's VARIANTS)")
     args = parser.parse_args()
     if args.kind == "steady" and args.variant != "a handful of jobs":
         parser.error("steady is searched with --variant 'a handful of jobs' only (its "

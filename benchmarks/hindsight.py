@@ -398,7 +398,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=seed_count, default=DEFAULT_SEEDS)
     parser.add_argument("--first", type=int, default=1)
     parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS),
-                        help="a fleet unlike the usual one (benchmarks.sweep's)")
+                        help="a fleet unlike the usual one, or every attempt passing "
+                             "(benchmarks.sweep's VARIANTS)")
     parser.add_argument("--tools", type=Path,
                         help="the scheduling judge's tools (tracegen.py, refsim.py, "
                              "schedcheck.py, sweep.py): its generator, baselines, checker and "

@@ -150,7 +150,8 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=9000, help="first seed")
     parser.add_argument("--seeds", type=seed_count, default=DEFAULT_SEEDS, help="traces per kind")
     parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS),
-                        help="a fleet unlike the usual one (benchmarks.sweep's)")
+                        help="a fleet unlike the usual one, or every attempt passing "
+                             "(benchmarks.sweep's VARIANTS)")
     parser.add_argument("--set", action="append", default=[], type=constant, dest="constants",
                         metavar="CONSTANT=VALUE", help="run the policy with a constant changed")
     parser.add_argument("--traces", action="store_true", help="print every trace's ratios")
