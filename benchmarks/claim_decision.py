@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import at_least, percentile, print_table, write_result
+from benchmarks.common import at_least, command_line, percentile, print_table, write_result
 from benchmarks.stores import DEFAULT_PG, claim_latency, database
 from qgjob.domain.models import NewJob, group_key_for
 from qgjob.domain.values import PRIORITIES
@@ -145,7 +145,7 @@ def main() -> None:
                 [[name, f"{r['median_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['mean_ms']:.3f}"]
                  for name, r in results.items()])
     path = write_result("claim_decision", {
-        "command": "python -m benchmarks.claim_decision " + " ".join(sys.argv[1:]),
+        "command": command_line("benchmarks.claim_decision"),
         "results": results})
     print(f"\nwrote {path}")
 

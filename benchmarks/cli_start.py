@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import at_least, percentile, print_table, write_result
+from benchmarks.common import at_least, command_line, percentile, print_table, write_result
 from tests.e2e.processes import Process, free_port, wait_healthy
 
 GOAL_SECONDS = 0.3
@@ -73,7 +73,7 @@ def main() -> None:
                 [[name, f"{r['median_s']:.3f}", f"{r['p90_s']:.3f}", f"{r['min_s']:.3f}"]
                  for name, r in results.items()])
     path = write_result("cli_start", {
-        "command": "python -m benchmarks.cli_start " + " ".join(sys.argv[1:]),
+        "command": command_line("benchmarks.cli_start"),
         "goal_seconds": GOAL_SECONDS, "results": results}, save=args.save)
     print(f"\nwrote {path}")
 

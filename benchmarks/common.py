@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -84,6 +85,12 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
                         for i, (c, w) in enumerate(zip(row, widths, strict=True))))
         if index == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def command_line(module: str) -> str:
+    """How this run was started, as a shell takes it back: `python -m MODULE` and the
+    arguments, each quoted where it needs to be (`--variant 'fleet x2'`)."""
+    return f"python -m {module} " + shlex.join(sys.argv[1:])
 
 
 def write_result(name: str, payload: dict[str, Any], *, save: bool = True) -> Path:

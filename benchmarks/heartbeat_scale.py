@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import os
 import random
-import sys
 import tempfile
 import time
 from collections import Counter, deque
@@ -45,7 +44,7 @@ from typing import Any
 import httpx
 
 from benchmarks import procfs
-from benchmarks.common import at_least, write_result
+from benchmarks.common import at_least, command_line, write_result
 from benchmarks.heartbeat_report import print_report, summary
 from benchmarks.stores import DEFAULT_PG, database, server
 from tests.e2e.processes import Process
@@ -430,7 +429,7 @@ def main() -> None:
                                      db_url))
     print_report(result)
     path = write_result("heartbeat_scale", {
-        "command": "python -m benchmarks.heartbeat_scale " + " ".join(sys.argv[1:]),
+        "command": command_line("benchmarks.heartbeat_scale"),
         "results": result}, save=not args.no_save)
     print(f"\nwrote {path}")
 

@@ -56,14 +56,13 @@ import heapq
 import math
 import multiprocessing
 import statistics
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import print_table, seed_count, write_result
+from benchmarks.common import command_line, print_table, seed_count, write_result
 from benchmarks.goals import STEADY_INSTALL_SHARE, baselines, goals
 from benchmarks.judged import DEFAULT_SEEDS, JudgeScore, generated, judge_tools, varied_parts
 from benchmarks.sweep import VARIANTS, varied
@@ -438,7 +437,7 @@ def main() -> None:
               f"{sum(b > 1.0 for b in bounds)} of {len(bounds)} traces")
     path = write_result(result_name(args.kind, args.first, args.seeds, args.variant,
                                     tools is not None), {
-        "command": "python -m benchmarks.hindsight " + " ".join(sys.argv[1:]),
+        "command": command_line("benchmarks.hindsight"),
         "variants": args.variant,
         "goals": names,
         "traces": [{"seed": r["seed"], "best_price": r["best_price"],

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchmarks.common import print_table, seed_count, write_result
+from benchmarks.common import command_line, print_table, seed_count, write_result
 from benchmarks.sweep import VARIANTS, summary_of, varied
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
@@ -178,7 +178,7 @@ def main() -> None:
                     f"{name} {goal['median']:.3f}" for name, goal in summary["goals"].items())]])
             name = result_name(kind, args.first, args.seeds, args.variant, constants)
             path = write_result(name, {
-                "command": "python -m benchmarks.judged " + " ".join(sys.argv[1:]),
+                "command": command_line("benchmarks.judged"),
                 "kind": kind, "first": args.first, "variants": args.variant,
                 "constants": constants, **summary, "traces": rows})
             print(f"wrote {path}\n")

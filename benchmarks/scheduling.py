@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import at_least, print_table, write_result
+from benchmarks.common import at_least, command_line, print_table, write_result
 from benchmarks.goals import baseline_events, goals
 from qgjob.scheduler.registry import POLICY_NAMES, policy_named
 from qgjob.sim.engine import Simulator
@@ -87,7 +86,7 @@ def main() -> None:
                  for c in checks])
     generated = _robustness(args.seeds)
     path = write_result("scheduling", {
-        "command": "python -m benchmarks.scheduling " + " ".join(sys.argv[1:]),
+        "command": command_line("benchmarks.scheduling"),
         "runs": results, "goals": checks, "generated": generated})
     print(f"\nwrote {path}")
 

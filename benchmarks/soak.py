@@ -12,7 +12,6 @@ import argparse
 import random
 import signal
 import sqlite3
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -21,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import at_least, percentile, print_table, write_result
+from benchmarks.common import at_least, command_line, percentile, print_table, write_result
 from tests.e2e.processes import Process, free_port, wait_healthy
 
 FAST = {"QGJOB_LEASE_SECONDS": "2", "QGJOB_HEARTBEAT_SECONDS": "0.5",
@@ -45,7 +44,7 @@ def main() -> None:
         result = soak(args, Path(work))
     print_table(["measure", "value"], [[k, v] for k, v in result.items()
                                        if not isinstance(v, list | dict)])
-    path = write_result("soak", {"command": "python -m benchmarks.soak " + " ".join(sys.argv[1:]),
+    path = write_result("soak", {"command": command_line("benchmarks.soak"),
                                  **result})
     print(f"\nwrote {path}")
 

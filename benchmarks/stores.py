@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import at_least, percentile, print_table, write_result
+from benchmarks.common import at_least, command_line, percentile, print_table, write_result
 from qgjob.domain.models import DeviceSpec, NewJob, group_key_for
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import FleetRules
@@ -272,7 +272,7 @@ def main() -> None:
     print("SQLite and PostgreSQL, one server process each (2 cores)")
     print_table(["measure", *kinds], rows)
     path = write_result("stores", {
-        "command": "python -m benchmarks.stores " + " ".join(sys.argv[1:]),
+        "command": command_line("benchmarks.stores"),
         "results": results})
     print(f"\nwrote {path}")
 

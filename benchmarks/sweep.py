@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any
 
-from benchmarks.common import print_table, seed_count, write_result
+from benchmarks.common import command_line, print_table, seed_count, write_result
 from benchmarks.goals import HOLDS_SHARE, baselines, goals
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
@@ -157,7 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     seeds = range(args.first, args.first + args.seeds)
-    result: dict[str, Any] = {"command": "python -m benchmarks.sweep " + " ".join(sys.argv[1:])}
+    result: dict[str, Any] = {"command": command_line("benchmarks.sweep")}
     with multiprocessing.Pool() as pool:
         rows = run_all(pool, [(k, s, None, {}) for k in KINDS for s in seeds])
         result["family"] = {k: summary_of([r for r in rows if r["kind"] == k]) for k in KINDS}

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import at_least, percentile, print_table, write_result
+from benchmarks.common import at_least, command_line, percentile, print_table, write_result
 from benchmarks.stores import DEFAULT_PG, database
 from qgjob.domain.attempts import Outcome, RetryPolicy, Verdict, after_attempt
 from qgjob.domain.health import TestKey, TestQuery, TestRun, TestSummary, record
@@ -294,7 +294,7 @@ def main() -> None:
           "p50 / p95 ms")
     print_table(["query", *kinds], rows)
     path = write_result(f"test_health-{len(history.attempts)}", {
-        "command": "python -m benchmarks.test_health " + " ".join(sys.argv[1:]),
+        "command": command_line("benchmarks.test_health"),
         "attempts": len(history.attempts), "jobs": len(history.jobs),
         "tests": len(history.summaries), "test_builds": len(history.builds),
         "results": results})

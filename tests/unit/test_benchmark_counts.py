@@ -2,12 +2,13 @@
 a server or writes a result, instead of ending in a traceback from an empty mean."""
 
 import argparse
+import shlex
 import subprocess
 import sys
 
 import pytest
 
-from benchmarks.common import at_least, seed_count
+from benchmarks.common import at_least, command_line, seed_count
 from benchmarks.scheduling import arguments
 
 
@@ -39,3 +40,11 @@ def test_the_scheduling_benchmark_runs_the_example_traces_alone_with_no_seeds() 
     assert arguments(["--seeds", "0", "--gantt", "docs"]).seeds == 0
     with pytest.raises(SystemExit):
         arguments(["--seeds", "-1"])
+
+
+def test_a_results_command_runs_again_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["judged.py", "steady", "--variant", "fleet x2",
+                                      "--first", "9000"])
+    line = command_line("benchmarks.judged")
+    assert line == "python -m benchmarks.judged steady --variant 'fleet x2' --first 9000"
+    assert shlex.split(line)[3:] == sys.argv[1:]
