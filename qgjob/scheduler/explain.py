@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 from qgjob.scheduler.fairness import capped
-from qgjob.scheduler.outlook import remaining_seconds
+from qgjob.scheduler.outlook import finish_gain, remaining_seconds
 from qgjob.scheduler.protocol import DeviceCaps, Policy
 from qgjob.scheduler.views import ClaimContext, LaneView
 
@@ -103,6 +103,9 @@ def _progress(ctx: ClaimContext, lane: LaneView, caps: DeviceCaps | None) -> str
                 "so every build runs on one"
         return f"{progress}; {price}"
     price = f"at an install's price of ~{_seconds(caps.install_price)} of turnaround"
+    if devices < worth and finish_gain(ctx, lane) <= 0:
+        return (f"{progress}; a device joining now would finish after the {devices} on it, "
+                "so no other joins")
     if worth >= ctx.target_devices and devices < worth:
         return f"{progress}; worth every device of its target: the next free device joins"
     if devices < worth:

@@ -379,7 +379,8 @@ class FairAffinityPolicy:
                     ) -> LaneView | None:
         """While work streams in, a device with nothing of its own to do takes, most urgent band
         first, the build with the least work left (served or not) of those with fewer devices
-        than their work is worth (`stream_share`); with none, it stays idle."""
+        than their work is worth (`stream_share`) whose finish its joining brings forward
+        (`finish_gain`); with none, it stays idle."""
         price = self.install_price(ctx)  # one price for the claim: it reads the whole record
         for level in _levels(_takeable(ctx, lanes), bands):
             below = []
@@ -387,7 +388,11 @@ class FairAffinityPolicy:
                 left = remaining_seconds(ctx, lane)
                 on_it = ctx.devices_per_group.get(lane.group_key, 0) \
                     + (lane.app_version_id in ctx.idle_holds)
-                if on_it < self.stream_share(ctx, lane, left, price):
+                # Below its share, and this device brings its finish forward at all: the
+                # last tests of an urgent build (every device its share) are not worth an
+                # install that ends after the devices on it would have run them.
+                if on_it < self.stream_share(ctx, lane, left, price) \
+                        and (not on_it or finish_gain(ctx, lane) > 0):
                     below.append((left, lane.head_submitted_at, lane.key, lane))
             if below:
                 return min(below)[-1]

@@ -108,6 +108,19 @@ def test_a_served_build_says_whether_it_takes_more() -> None:
                                  "turnaround: the next free device joins")
 
 
+def test_an_urgent_builds_last_tests_say_why_no_device_joins() -> None:
+    """An urgent build is worth every device, but where a device's install and a test would
+    end after the three on it run its last tests (70 s left: 23 s each; 28 s for a joining
+    one), the idle devices stay off it, and the note says why."""
+    ctx = view(lane("hotfix", priority=5, work=40), working={"hotfix": 3}, devices=6,
+               idle=3, held=10.0)
+    policy = FairAffinityPolicy()
+    [standing] = explain(ctx, policy)
+    assert standing.devices_worth == 6
+    assert standing.reason == ("running on 3 device(s), done in ~23s; a device joining now "
+                               "would finish after the 3 on it, so no other joins")
+
+
 def test_no_device_note_in_a_backlog() -> None:
     """A backlog (a build waited longer than 30 typical tests) holds no build to a number of
     devices: idle devices join by what joining gains, and the note says only the progress."""

@@ -280,9 +280,17 @@ def test_which_lane(context: ClaimContext, expected: str | None, why: str) -> No
         (ctx(lane("big", work=3200), lane("small", work=320), working={"small": 2, "big": 6},
              held={"small": 0, "big": 0}, devices=9), None,
          "every build has the devices its work is worth: an install buys too little, idle"),
-        (ctx(lane("hotfix", priority=5, work=3200), lane("small", work=40),
+        (ctx(lane("hotfix", priority=5, queued=20, work=3200), lane("small", work=40),
              working={"hotfix": 5}, held={"hotfix": 0}), "hotfix",
          "an urgent build is worth every device of the target, and goes first"),
+        (ctx(lane("hotfix", priority=5, work=3200), lane("small", work=40),
+             working={"hotfix": 5}, held={"hotfix": 0}), "small",
+         "... but a sixth device cannot bring five 640 s jobs on five free devices forward"),
+        (ctx(lane("hotfix", priority=5, queued=1, work=40), lane("small", work=40),
+             working={"hotfix": 5}, held={"hotfix": 50}), "small",
+         "... but not its last test where a device's install and the test would end after the "
+         "five on it run it (90 s left, 18 s each; 20 + 40 s for a joining one): the next "
+         "build takes the device"),
         (ctx(lane("wide", work=880), working={"wide": 1}, held={"wide": 0},
              idle_holds=frozenset({"wide"})), "wide",
          "an idle device holding the app counts as one on it: 880 s is worth three"),
