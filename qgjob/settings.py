@@ -82,7 +82,8 @@ class ServerSettings:
     """A connection with no request under way (before its first, or between two) is closed
     after this long."""
     http_header_seconds: float = 10.0
-    """A request's headers must arrive within this long of its first byte (slowloris)."""
+    """A request's headers must arrive within this long of its first byte (slowloris), and
+    its body must not stall, no byte of it, for as long."""
     public_dashboard: bool = False
     """Let anyone read `/` (the dashboard) and `/metrics`; otherwise, once tokens exist, they
     need an admin token."""

@@ -9,7 +9,9 @@ for everyone, /health and submits time out, and asyncio logs every failed accept
 - closes a connection idle before its first request as uvicorn closes one idle between two
   (`http_idle_seconds`);
 - closes one whose request head has not arrived within `http_header_seconds` of its first
-  byte, however slowly the bytes keep coming (408);
+  byte, however slowly the bytes keep coming (408), and one whose request body stalls, no
+  byte of it for as long, while the server waits for it (408: a body that stops halfway
+  would otherwise hold its connection, and the handler awaiting it, for ever);
 - refuses a connection beyond `max_connections` at once (503, closed), a cap kept below the
   descriptor limit so that accept() itself never runs out.
 Refusals and failed accepts are logged once per interval with a count, never per accept.
@@ -107,6 +109,7 @@ class GuardedH11Protocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_deadline: asyncio.TimerHandle | None = None
+        self._body_deadline: asyncio.TimerHandle | None = None
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -125,6 +128,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_deadline()
+        self._stop_body_deadline()
         if not self._refused:
             super().connection_lost(exc)
 
@@ -140,6 +144,28 @@ class GuardedH11Protocol(H11Protocol):
                     self.guard.header_seconds, self._head_too_slow)
         else:
             self._stop_head_deadline()
+        # A body under way: each byte restarts its stall deadline; a complete one stops it.
+        self._stop_body_deadline()
+        if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+            self._body_deadline = self.loop.call_later(
+                self.guard.header_seconds, self._body_stalled)
+
+    def _body_stalled(self) -> None:
+        self._body_deadline = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
+            return
+        if self.flow.read_paused:  # the handler has not read what came: not the client's stall
+            self._body_deadline = self.loop.call_later(
+                self.guard.header_seconds, self._body_stalled)
+            return
+        if self.conn.our_state is h11.SEND_RESPONSE:  # nothing answered yet
+            self.transport.write(_SLOW_HEAD)
+        self.transport.close()
+
+    def _stop_body_deadline(self) -> None:
+        if self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
 
     def _head_too_slow(self) -> None:
         self._head_deadline = None
