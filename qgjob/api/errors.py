@@ -109,6 +109,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        unparsed = unparsed_body(exc)
+        if unparsed is not None:
+            return JSONResponse({"detail": f"body: {unparsed}",
+                                 "errors": [{"field": "body", "message": unparsed}],
+                                 "code": "invalid_input"}, status_code=422)
         code = getattr(exc, "code", None)  # a CodedProblem's
         return JSONResponse({"detail": exc.detail, **({"code": code} if code else {})},
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
@@ -117,6 +122,28 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+FASTAPI_PARSE_FAILURE = "There was an error parsing the body"
+"""What FastAPI answers (a 400) when reading a JSON body fails other than with a
+JSONDecodeError; the error it failed with is the exception's cause."""
+
+
+def unparsed_body(exc: HTTPException) -> str | None:
+    """Why a body FastAPI could not parse is no JSON, in the words of the invalid-JSON 422;
+    None for any other HTTP error. The cases: bytes that are not UTF-8, an integer literal
+    over Python's 4,300 digits, arrays or objects nested past the recursion limit."""
+    if exc.status_code != 400 or exc.detail != FASTAPI_PARSE_FAILURE \
+            or getattr(exc, "code", None) is not None:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return "is not valid JSON (not UTF-8 text)"
+    if isinstance(cause, RecursionError):
+        return "is not valid JSON (nested too deeply)"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "is not valid JSON (a number has too many digits)"
+    return "is not valid JSON"
 
 
 FILE_UPLOAD_BYTES = 9 * 1024 * 1024

@@ -43,7 +43,8 @@ class CodedProblem(HTTPException):
 
 
 _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
-    400: ("the body could not be parsed", None),
+    400: ("a request the server cannot take as sent (`bad_artifact_name`); a body that is "
+          "not JSON is a 422", None),
     401: ("no valid API token (once tokens exist)", {
         "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}),
     403: ("the token's role or org does not allow this", None),

@@ -5,6 +5,7 @@ checks the same ones locally); here they become pydantic types with their OpenAP
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -77,16 +78,43 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _priority(raw: object) -> object:
-    """Numbers and names become 1-5, or fail with the one-line reason; anything else goes on
-    to the integer check (which refuses it)."""
-    if isinstance(raw, str | int):
-        return values.parse_priority(raw)
-    return raw
+_PRIORITY_RANGE = f"{values.MIN_PRIORITY}-{values.MAX_PRIORITY}"
+_PRIORITY_NAMES = ", ".join(values.PRIORITY_NAMES)
+_NUMBER_TEXT = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*")
+_ECHO_MAX = 20
+"""Longest value a message repeats (a priority is a digit or a short name)."""
+
+
+def _priority(raw: object) -> int:
+    """A JSON integer 1-5 or a name (any case), strictly as every number of a body is taken:
+    `2.0`, `3e0` and `"2"` are no integer, `true` none either. `parse_priority` also reads
+    digits in a string, as the CLI's `--priority 2` must; a JSON body has integers for
+    that. Each refusal is the one-line reason, repeating the value only when it is short."""
+    if type(raw) is int:
+        if abs(raw) < 10 ** _ECHO_MAX:
+            return values.parse_priority(raw)  # or "priority 7 is out of range 1-5"
+        raise ValueError(f"priority is out of range {_PRIORITY_RANGE}")
+    if isinstance(raw, str):
+        if _NUMBER_TEXT.fullmatch(raw):
+            said = f" {raw!r}" if len(raw) <= _ECHO_MAX else ""
+            raise ValueError(f"priority{said} is a string: give a number as a JSON integer "
+                             f"({_PRIORITY_RANGE}), or one of: {_PRIORITY_NAMES}")
+        if len(raw) > _ECHO_MAX:
+            raise ValueError(f"priority is not {_PRIORITY_RANGE} or one of: {_PRIORITY_NAMES}")
+        return values.parse_priority(raw)  # a name, or "priority 'asap' is not 1-5 or ..."
+    if isinstance(raw, float):
+        said = f" {raw!r}" if len(repr(raw)) <= _ECHO_MAX else ""
+        raise ValueError(f"priority{said} is no integer: give {_PRIORITY_RANGE} (written "
+                         f"without a point or exponent) or one of: {_PRIORITY_NAMES}")
+    raise ValueError(f"priority must be an integer {_PRIORITY_RANGE} or one of: "
+                     f"{_PRIORITY_NAMES}")
 
 
 Priority = Annotated[int, BeforeValidator(_priority),
-                     WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]})]
+                     WithJsonSchema({"anyOf": [
+                         {"type": "integer", "minimum": values.MIN_PRIORITY,
+                          "maximum": values.MAX_PRIORITY},
+                         {"type": "string", "description": "a name, any case"}]})]
 
 
 FileName = Annotated[str, Field(min_length=1, max_length=limits.FILE_NAME_MAX,

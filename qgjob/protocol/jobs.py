@@ -8,13 +8,20 @@ from collections.abc import Sequence
 from typing import Literal
 
 import pydantic_core
-from pydantic import BaseModel, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator
 
 from qgjob.domain import values
 from qgjob.domain.listing import JOB_ORDERS, JobOrder, JobPosition
 from qgjob.domain.models import Job
 from qgjob.protocol import limits
-from qgjob.protocol.cursors import NOT_OURS, is_number, pack_cursor, unpack_cursor
+from qgjob.protocol.cursors import (
+    NOT_OURS,
+    cursor_id,
+    cursor_int,
+    cursor_time,
+    pack_cursor,
+    unpack_cursor,
+)
 from qgjob.protocol.fields import (
     AppVersionId,
     IdempotencyKey,
@@ -39,7 +46,10 @@ class JobCreate(Strict):
     priority: Priority = Field(default=values.DEFAULT_PRIORITY,
                                description="1 (lowest) to 5 (highest), or low, normal, "
                                            "medium, high, urgent, critical")
-    max_attempts: StrictInt | None = Field(default=None, ge=1, le=limits.MAX_ATTEMPTS)
+    max_attempts: StrictInt | None = Field(
+        default=None, ge=1, le=limits.MAX_ATTEMPTS,
+        description="omitted or null: the server's default (QGJOB_MAX_ATTEMPTS); null is "
+                    "what `qgjob submit` and `qgjob run` send without --max-attempts")
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="the same key (per org) gives back the same job; for "
                                   "single submissions the Idempotency-Key header does the same")
@@ -47,6 +57,29 @@ class JobCreate(Strict):
 
 class JobBatchCreate(Strict):
     jobs: list[JobCreate] = Field(min_length=1, max_length=limits.MAX_JOBS_PER_REQUEST)
+
+    @field_validator("jobs")
+    @classmethod
+    def _keys_name_one_test(cls, jobs: list[JobCreate]) -> list[JobCreate]:
+        """An idempotency key given twice in one batch (in one org) names one job: for the
+        same test it is one job (a retried chunk may repeat itself), for different tests it
+        is the client's mistake, said here rather than as a conflict with a job that was
+        never stored."""
+        first: dict[tuple[str, str], int] = {}
+        for at, job in enumerate(jobs):
+            if job.idempotency_key is None:
+                continue
+            earlier = first.setdefault((job.org_id, job.idempotency_key), at)
+            if earlier != at and _test_of(jobs[earlier]) != _test_of(job):
+                raise ValueError(f"idempotency_key {job.idempotency_key!r} appears twice in "
+                                 f"the batch, for different tests (jobs.{earlier} and "
+                                 f"jobs.{at})")
+        return jobs
+
+
+def _test_of(job: JobCreate) -> tuple[str, str, str]:
+    """What an idempotency key must name the same of (as the store compares)."""
+    return (job.app_version_id, job.test_path, job.target)
 
 
 class JobPublic(BaseModel):
@@ -141,12 +174,13 @@ def encode_job_cursor(order: JobOrder, job: Job) -> str:
 def decode_job_cursor(cursor: str, order: JobOrder) -> JobPosition:
     """ValueError, saying why, for anything `encode_job_cursor` did not write for `order`."""
     written, priority, at, job_id = unpack_cursor(cursor, 4)
-    if written not in JOB_ORDERS or type(priority) is not int or not isinstance(job_id, str) \
-            or not is_number(at):
+    if not isinstance(written, str) or written not in JOB_ORDERS:
         raise ValueError(NOT_OURS)
+    position = JobPosition(cursor_int(priority, values.MIN_PRIORITY, values.MAX_PRIORITY),
+                           cursor_time(at), cursor_id(job_id))
     if written != order:
         raise ValueError(f"cursor: it continues a list in {written!r} order, not {order!r}")
-    return JobPosition(priority, float(at), job_id)
+    return position
 
 
 def _list_fields(jobs: Sequence[Job]) -> dict[str, object]:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StrictInt
 
 from qgjob.domain.runs import Position, Run, RunRow, RunSource, RunStatus
 from qgjob.protocol import limits
-from qgjob.protocol.cursors import NOT_OURS, is_number, pack_cursor, unpack_cursor
+from qgjob.protocol.cursors import cursor_id, cursor_time, pack_cursor, unpack_cursor
 from qgjob.protocol.fields import AppVersionId, IdempotencyKey, OrgId, Strict, iso
 
 TestResult = Literal["passed", "failed", "flaky", "cancelled", "queued", "running", "skipped",
@@ -18,10 +18,11 @@ RunName = Annotated[str, Field(min_length=1, max_length=200, pattern=limits.ONE_
 Short = Annotated[str, Field(min_length=1, max_length=200, pattern=limits.ONE_LINE_PATTERN)]
 
 
-class RunSourceFields(BaseModel):
+class RunSourceFields(Strict):
     """Where a run came from, where known: `qgjob run` fills these from GitHub Actions'
     variables (GITHUB_REPOSITORY, GITHUB_WORKFLOW, GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT,
-    GITHUB_SHA, the branch, the pull request number)."""
+    GITHUB_SHA, the branch, the pull request number). Part of a request body, so an unknown
+    field is a 422 as it is at the top of one."""
 
     repository: Short | None = None
     workflow: Short | None = None
@@ -150,6 +151,4 @@ def encode_cursor(position: Position | None) -> str | None:
 def decode_cursor(cursor: str) -> Position:
     """ValueError for anything `encode_cursor` did not write."""
     at, run_id = unpack_cursor(cursor, 2)
-    if not is_number(at) or not isinstance(run_id, str):
-        raise ValueError(NOT_OURS)
-    return float(at), run_id
+    return cursor_time(at), cursor_id(run_id)

@@ -25,7 +25,7 @@ from qgjob.protocol.runs import (
     decode_cursor,
     encode_cursor,
 )
-from qgjob.runs import RunRequest, RunService
+from qgjob.runs import RunFinished, RunRequest, RunService
 from qgjob.store.base import RunFilter
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
@@ -104,8 +104,11 @@ async def get_run(run_id: RunIdPath, runs: RunServiceDep, caller: Caller) -> Run
 @router.post("/runs/{run_id}/cancel", response_model=RunDetail)
 async def cancel_run(run_id: RunIdPath, runs: RunServiceDep, caller: Caller) -> RunDetail:
     """Cancel every job of the run that has not finished: queued ones at once, running ones
-    within a heartbeat. 409 `run_finished` when nothing is left to cancel."""
+    within a heartbeat. 409 `run_finished` when nothing is left to cancel: every job has
+    finished, or none was ever submitted into it."""
     run = await visible_run(runs, caller, run_id)
+    if run.counts.total == 0:  # its status reads `queued`: "has finished" would be untrue
+        raise RunFinished(f"run {run.run_id!r} has no jobs: nothing to cancel")
     return await _detail(runs, caller, await runs.cancel(run))
 
 
