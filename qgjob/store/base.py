@@ -284,7 +284,9 @@ class AgentStore(Protocol):
         ...
     def list_agents(self) -> list[Agent]: ...
     def sign_off(self, agent_id: str) -> None:
-        """The agent session stopped (after handing back its work): offline, its name free."""
+        """The agent session stopped (after handing back its work): offline, its name free,
+        and ended: its claims and installs raise RegisterAgain, its heartbeats are unknown.
+        Its leases are left to run out."""
         ...
     def heartbeat(
         self, agent_id: str, devices: Sequence[DeviceReport], now: float, lease_seconds: float

@@ -119,6 +119,12 @@ def device_from_row(row: Row) -> Device:
     )
 
 
+SIGNED_OFF = "signed_off"
+"""How an agent session that signed off is stored: ended (it claims nothing more and no
+heartbeat brings it back, as one taken over), unlike one marked offline for its silence. It
+is shown as offline, as before."""
+
+
 def agent_from_row(row: Row, devices: tuple[Device, ...],
                    draining_since: float | None = None) -> Agent:
     return Agent(
@@ -128,7 +134,7 @@ def agent_from_row(row: Row, devices: tuple[Device, ...],
         executor=row["executor"],
         registered_at=row["registered_at"],
         last_seen_at=row["last_seen_at"],
-        state=row["state"],
+        state="offline" if row["state"] == SIGNED_OFF else row["state"],
         devices=devices,
         draining_since=draining_since,
     )

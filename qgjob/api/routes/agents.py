@@ -149,7 +149,9 @@ async def release(
 async def sign_off(agent_id: OwnAgentId, service: ServiceDep) -> Response:
     """The agent stopped, its work handed back: the session goes offline and its name is
     free for another process at once (otherwise only once it misses a lease of
-    heartbeats)."""
+    heartbeats). The session has ended, as one taken over has: its claims and installs
+    answer 404 (`register_again`), its heartbeats `known: false`. Leases it still holds are
+    left to their own rules: not extended, they run out and are rescued."""
     await service.sign_off(agent_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

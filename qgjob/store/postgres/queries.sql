@@ -224,9 +224,16 @@ SELECT d.*, (SELECT since FROM agent_drains r WHERE r.name = d.agent_name) AS dr
 FROM devices d WHERE d.id = %(device_id)s;
 
 -- name: device_of_agent
+-- A device of a session that has not ended: one taken over (replaced) or signed off gets
+-- nothing more (RegisterAgain). A session marked offline for its silence still may. The
+-- key-share lock on the session does not wait for heartbeats, but a sign-off (which locks
+-- its row FOR UPDATE) waits for the claims under way, and a claim that overlaps a sign-off
+-- waits for it and then reads the session as signed off: no batch after a sign-off.
 SELECT d.*, (SELECT since FROM agent_drains r WHERE r.name = d.agent_name) AS draining_since
 FROM devices d JOIN agents a ON a.id = d.agent_id
-WHERE d.agent_id = %(agent_id)s AND d.name = %(device_name)s AND a.state <> 'replaced';
+WHERE d.agent_id = %(agent_id)s AND d.name = %(device_name)s
+  AND a.state NOT IN ('replaced', 'signed_off')
+FOR KEY SHARE OF a;
 
 -- name: update_device
 -- A heartbeat writes a device only when what it reports changed: its agent's row says when it
@@ -353,8 +360,9 @@ WHERE agent_name = %(agent_name)s
   AND id <> ALL(%(device_ids)s::text[]);
 
 -- name: touch_agent
+-- A heartbeat brings back a session marked offline for its silence, not one that ended.
 UPDATE agents SET last_seen_at = %(now)s, state = 'online'
-WHERE id = %(agent_id)s AND state <> 'replaced';
+WHERE id = %(agent_id)s AND state NOT IN ('replaced', 'signed_off');
 
 -- name: extend_leases
 UPDATE leases SET expires_at = %(expires_at)s
@@ -392,8 +400,15 @@ WHERE state = 'online' AND last_seen_at < %(seen_before)s
 RETURNING id;
 
 -- name: sign_off_agent
--- The agent stopped: its name is free for another process at once.
-UPDATE agents SET state = 'offline' WHERE id = %(agent_id)s AND state = 'online';
+-- The agent stopped: its name is free for another process at once, and the session has
+-- ended (listed as offline): it claims nothing more and a heartbeat does not bring it back.
+-- Its leases are left to run out (it signs off once its work is handed back). FOR UPDATE,
+-- which an UPDATE alone does not take, waits for the claims under way (device_of_agent).
+WITH ended AS (
+    SELECT id FROM agents WHERE id = %(agent_id)s FOR UPDATE
+)
+UPDATE agents SET state = 'signed_off'
+FROM ended WHERE agents.id = ended.id AND agents.state IN ('online', 'offline');
 
 -- name: mark_devices_offline
 UPDATE devices SET state = 'offline'

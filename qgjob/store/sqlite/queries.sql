@@ -227,9 +227,12 @@ SELECT d.*, (SELECT since FROM agent_drains r WHERE r.name = d.agent_name) AS dr
 FROM devices d WHERE d.id = :device_id;
 
 -- name: device_of_agent
+-- A device of a session that has not ended: one taken over (replaced) or signed off gets
+-- nothing more (RegisterAgain). A session marked offline for its silence still may.
 SELECT d.*, (SELECT since FROM agent_drains r WHERE r.name = d.agent_name) AS draining_since
 FROM devices d JOIN agents a ON a.id = d.agent_id
-WHERE d.agent_id = :agent_id AND d.name = :device_name AND a.state <> 'replaced';
+WHERE d.agent_id = :agent_id AND d.name = :device_name
+  AND a.state NOT IN ('replaced', 'signed_off');
 
 -- name: update_device
 -- A heartbeat writes a device only when what it reports changed: its agent's row says when it
@@ -352,8 +355,9 @@ WHERE agent_name = :agent_name
   AND id NOT IN (SELECT value FROM json_each(:device_ids));
 
 -- name: touch_agent
+-- A heartbeat brings back a session marked offline for its silence, not one that ended.
 UPDATE agents SET last_seen_at = :now, state = 'online'
-WHERE id = :agent_id AND state <> 'replaced';
+WHERE id = :agent_id AND state NOT IN ('replaced', 'signed_off');
 
 -- name: extend_leases
 UPDATE leases SET expires_at = :expires_at
@@ -391,8 +395,11 @@ WHERE state = 'online' AND last_seen_at < :seen_before
 RETURNING id;
 
 -- name: sign_off_agent
--- The agent stopped: its name is free for another process at once.
-UPDATE agents SET state = 'offline' WHERE id = :agent_id AND state = 'online';
+-- The agent stopped: its name is free for another process at once, and the session has
+-- ended (listed as offline): it claims nothing more and a heartbeat does not bring it back.
+-- Its leases are left to run out (it signs off once its work is handed back).
+UPDATE agents SET state = 'signed_off'
+WHERE id = :agent_id AND state IN ('online', 'offline');
 
 -- name: mark_devices_offline
 UPDATE devices SET state = 'offline'
