@@ -71,6 +71,8 @@ def agent(
     from qgjob.agent.executors.registry import ExecutorOptions, OptionError, build_executor
     from qgjob.processes import configure_logging, run_agent
 
+    options = globals_of(ctx)
+    token = options.checked_token()
     specs = devices_option(devices, may_discover=True)
     identity = _identity(name)
     try:
@@ -84,13 +86,12 @@ def agent(
         raise typer.BadParameter(str(bad), param_hint=" or ".join(
             f"'{option}'" for option in bad.options)) from None
     configure_logging(log_level)
-    options = globals_of(ctx)
     import asyncio
 
     from qgjob.agent.client import NameInUse
 
     try:
-        asyncio.run(run_agent(options.server, options.token, identity, specs, chosen))
+        asyncio.run(run_agent(options.server, token, identity, specs, chosen))
     except NameInUse as taken:
         raise CliError(EXIT_USAGE, str(taken)) from None
     return 0

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from qgjob.cli.errors import EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
     from qgjob.cli.http import ApiClient
@@ -24,17 +27,34 @@ app = typer.Typer(
 )
 
 
+_TOKEN_TEXT = re.compile(r"[\x21-\x7e]+")
+"""What a token can hold: visible ASCII. Tokens are `qgj_<id>_<base64url>`; anything else
+(a newline, a carriage return from a Windows file, a space, non-ASCII) cannot be one, and
+could not even be sent in an HTTP header."""
+
+
 @dataclass
 class Globals:
     server: str
     token: str | None
     context: typer.Context
+    token_from: str = "--token"
+    """Where the token came from, to name it (never to print it) when it is refused."""
+
+    def checked_token(self) -> str | None:
+        """The token, or exit 2 if no token could look like it: the message names where it
+        came from and never echoes it (it is a secret, possibly half a secret)."""
+        if self.token is not None and not _TOKEN_TEXT.fullmatch(self.token):
+            raise CliError(EXIT_USAGE, f"the API token from {self.token_from} contains "
+                                       "characters a token cannot have (control characters "
+                                       "such as a newline, spaces or non-ASCII)")
+        return self.token
 
     def client(self) -> ApiClient:
         """An API client, closed when the command ends."""
         from qgjob.cli.http import ApiClient
 
-        client = ApiClient(self.server, self.token)
+        client = ApiClient(self.server, self.checked_token())
         self.context.call_on_close(client.close)
         return client
 
@@ -66,7 +86,10 @@ def _globals(
         parse_servers(server)
     except BadServerList as bad:
         raise typer.BadParameter(str(bad), param_hint="'--server'") from None
-    ctx.obj = Globals(server=server, token=token or None, context=ctx)
+    # By name: Typer may carry its own copy of click, and with it its own ParameterSource.
+    from_env = getattr(ctx.get_parameter_source("token"), "name", None) == "ENVIRONMENT"
+    ctx.obj = Globals(server=server, token=token or None, context=ctx,
+                      token_from="QGJOB_TOKEN" if from_env else "--token")
 
 
 def globals_of(ctx: typer.Context) -> Globals:

@@ -3,6 +3,8 @@ export-trace`) through the simulator on today's fleet and on alternatives."""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,8 +37,9 @@ def plan(
                            "the smallest fleet tried that meets it.", show_default=False)]
     = None,
     chart: Annotated[Path | None, typer.Option(
-        "--chart", help="Draw p95 wait against devices per target here (PNG; needs "
-                        "matplotlib: pip install 'qgjob[bench]').", show_default=False)] = None,
+        "--chart", help="Draw p95 wait against devices per target here (.png, .svg or .pdf; "
+                        "needs matplotlib: pip install 'qgjob[bench]').", show_default=False)]
+    = None,
     as_json: Annotated[bool, typer.Option("--json", help="The plan as one JSON object.")]
     = False,
 ) -> int:
@@ -48,6 +51,7 @@ def plan(
     from qgjob.sim.trace import TraceError
 
     goal = parse_span(p95_wait, "--p95-wait") if p95_wait is not None else None
+    chart_format = _chart_format(chart) if chart is not None else None
     try:
         trace = read_trace(trace_file)
         today = planning.fleet_of(trace)
@@ -59,7 +63,7 @@ def plan(
     except (TraceError, ValueError) as bad:
         raise CliError(EXIT_USAGE, str(bad)) from None
     if chart is not None:
-        _draw(result, goal, chart)
+        _draw(result, goal, chart, chart_format or "png")
     if as_json:
         render.json_lines([_as_json(result, factor, goal)])
         return 0
@@ -129,6 +133,25 @@ def _span(seconds: float) -> str:
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
+CHART_FORMATS = ("png", "svg", "pdf")
+"""What `--chart` writes, by the file's suffix (none: PNG). matplotlib knows more, but which
+depends on its version and backend; these three it always writes."""
+
+
+def _chart_format(path: Path) -> str:
+    """The chart's format, checked before any work (and without matplotlib): a suffix it
+    cannot write, a directory, or no folder to write in is exit 2 now, not after the plan."""
+    suffix = path.suffix[1:].lower()
+    if suffix and suffix not in CHART_FORMATS:
+        raise CliError(EXIT_USAGE, f"--chart {str(path)!r}: cannot draw a .{suffix} file; "
+                                   "name a .png, .svg or .pdf file")
+    if path.is_dir():
+        raise CliError(EXIT_USAGE, f"cannot write {path}: {os.strerror(errno.EISDIR)}")
+    if not path.parent.is_dir():
+        raise CliError(EXIT_USAGE, f"cannot write {path}: {os.strerror(errno.ENOENT)}")
+    return suffix or "png"
+
+
 def _check_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
@@ -136,7 +159,7 @@ def _check_matplotlib() -> None:
         raise ValueError("--chart needs matplotlib: pip install 'qgjob[bench]'") from None
 
 
-def _draw(result: Plan, goal: float | None, path: Path) -> None:
+def _draw(result: Plan, goal: float | None, path: Path, chart_format: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -153,7 +176,9 @@ def _draw(result: Plan, goal: float | None, path: Path) -> None:
     axes.set_ylabel("p95 queue wait (minutes)")
     axes.legend()
     try:
-        figure.savefig(path, dpi=120, bbox_inches="tight")
+        # The format said: matplotlib would otherwise add `.png` to a name without a suffix
+        # and write a file other than the one named.
+        figure.savefig(path, format=chart_format, dpi=120, bbox_inches="tight")
     except OSError as exc:
         raise CliError(EXIT_USAGE, f"cannot write {path}: {exc.strerror}") from None
     finally:

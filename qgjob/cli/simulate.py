@@ -85,14 +85,22 @@ def simulate(
 
 
 def read_trace(path: Path) -> Trace:
+    """The trace in file `path`, or on stdin for `-`; `TraceError` if it is not one."""
     from qgjob.sim.trace import TraceError, load_trace, parse_trace
 
-    if str(path) != "-":
-        return load_trace(path)
+    from_stdin = str(path) == "-"
+    source = "stdin" if from_stdin else str(path)
     try:
-        return parse_trace(json.loads(sys.stdin.read()), default_name="stdin")
-    except json.JSONDecodeError as exc:
-        raise TraceError(f"stdin is not JSON: {exc}") from None
+        if not from_stdin:
+            return load_trace(path)
+        try:
+            return parse_trace(json.loads(sys.stdin.read()), default_name="stdin")
+        except json.JSONDecodeError as exc:
+            raise TraceError(f"stdin is not JSON: {exc}") from None
+    except RecursionError:
+        # Python's json parser recurses per nesting level (`[` 100,000 times), and so does
+        # str() of what it read: a file, not a bug, so malformed like any other.
+        raise TraceError(f"{source}: not a trace: JSON nested too deep") from None
 
 
 @app.command("trace")

@@ -1,0 +1,120 @@
+"""Bad input on the command line is exit 2 and one line that says what is wrong, never a
+traceback nor exit 4 ("unexpected …"): traces nested too deep, charts the CLI cannot write,
+tokens no token could be."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_simulate import run
+from tests.sim.test_simulator import TRACES
+
+UNREACHABLE = "http://127.0.0.1:9"
+"""Nothing listens here: a command that tried to connect would be exit 4."""
+
+
+def one_line_exit_2(code: int, err: str) -> None:
+    assert code == 2, err
+    assert err.startswith("qgjob: error: ") and len(err.strip().splitlines()) == 1
+    assert "unexpected" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["simulate", "plan"])
+def test_a_trace_nested_too_deep_is_bad_input(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path, command: str) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    code, out, err = run(capsys, command, str(deep))
+    one_line_exit_2(code, err)
+    assert f"{deep}: not a trace: JSON nested too deep" in err and out == ""
+
+
+def test_a_trace_nested_too_deep_on_stdin_is_bad_input(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("[" * 100_000))
+    code, _, err = run(capsys, "simulate", "-")
+    one_line_exit_2(code, err)
+    assert "stdin: not a trace: JSON nested too deep" in err
+
+
+@pytest.mark.parametrize(("name", "says"), [
+    ("chart.txt", "--chart '{chart}': cannot draw a .txt file; name a .png, .svg or .pdf file"),
+    ("missing/chart.png", "cannot write {chart}: No such file or directory"),
+    (".", "cannot write {chart}: Is a directory"),
+])
+def test_plan_refuses_a_chart_it_cannot_write_before_planning(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        name: str, says: str) -> None:
+    # Checked before matplotlib is needed (None in sys.modules: importing it fails), and
+    # before the trace is read (this one does not exist).
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    chart = tmp_path / name
+    code, out, err = run(capsys, "plan", str(tmp_path / "no-such-trace.json"),
+                         "--chart", str(chart))
+    one_line_exit_2(code, err)
+    assert says.format(chart=chart) in err and out == ""
+
+
+def test_plan_refuses_a_chart_that_is_a_directory(capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    code, out, err = run(capsys, "plan", str(TRACES / "brief.json"), "--chart", str(folder))
+    one_line_exit_2(code, err)
+    assert f"cannot write {folder}: Is a directory" in err and out == ""
+    assert not folder.with_suffix(".png").exists()  # matplotlib's own guess, once
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(("name", "magic"), [("wait", b"\x89PNG"), ("wait.SVG", b"<?xml"),
+                                             ("wait.pdf", b"%PDF")])
+def test_plan_writes_the_chart_it_was_named(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path, name: str, magic: bytes) -> None:
+    pytest.importorskip("matplotlib")
+    chart = tmp_path / name
+    code, _, err = run(capsys, "plan", str(TRACES / "brief.json"), "--chart", str(chart))
+    assert code == 0, err
+    assert chart.read_bytes().startswith(magic)
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no `wait.png` beside `wait`
+
+
+BAD_TOKENS = ["qgj_secretpart\nrest", "qgj_secretpart\r", "qgj_secret part", "qgj_secretpärt"]
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+def test_a_token_no_token_could_be_is_refused_without_echoing_it(
+        capsys: pytest.CaptureFixture[str], token: str) -> None:
+    code, _, err = run(capsys, "--server", UNREACHABLE, "--token", token, "jobs")
+    one_line_exit_2(code, err)  # refused before connecting: not 4
+    assert "from --token contains characters a token cannot have" in err
+    assert "secret" not in err and "rest" not in err
+
+
+def test_a_bad_token_in_the_environment_is_named_so(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QGJOB_TOKEN", "qgj_secretpart\nrest")
+    code, _, err = run(capsys, "--server", UNREACHABLE, "status", "--job-id", "x")
+    one_line_exit_2(code, err)
+    assert "from QGJOB_TOKEN contains characters a token cannot have" in err
+    assert "secret" not in err
+    # Commands that send nothing do not care about it.
+    code, _, err = run(capsys, "simulate", str(TRACES / "brief.json"))
+    assert code == 0, err
+
+
+def test_an_agent_refuses_a_bad_token_before_it_starts(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def started(*_args: object) -> None:
+        raise AssertionError("the agent took a name or started with a token it cannot send")
+
+    # Were it not refused, the agent would hold its name and retry the server for ever.
+    monkeypatch.setattr("qgjob.cli.agent._identity", started)
+    monkeypatch.setattr("qgjob.processes.run_agent", started)
+    code, _, err = run(capsys, "--server", UNREACHABLE, "--token", "qgj_secretpart\nrest",
+                       "agent", "--devices", "emulator:1")
+    one_line_exit_2(code, err)
+    assert "contains characters a token cannot have" in err and "secret" not in err
