@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 from qgjob.scheduler.fairness import capped
-from qgjob.scheduler.outlook import finish_gain, remaining_seconds
+from qgjob.scheduler.outlook import alone_gain, remaining_seconds
 from qgjob.scheduler.protocol import DeviceCaps, Policy
 from qgjob.scheduler.views import ClaimContext, LaneView
 
@@ -103,7 +103,10 @@ def _progress(ctx: ClaimContext, lane: LaneView, caps: DeviceCaps | None) -> str
                 "so every build runs on one"
         return f"{progress}; {price}"
     price = f"at an install's price of ~{_seconds(caps.install_price)} of turnaround"
-    if devices < worth and finish_gain(ctx, lane) <= 0:
+    # An idle device that holds its app joins without an install (the policy counts it on
+    # the build); else a device joins only where that brings the finish forward.
+    if devices < worth and lane.app_version_id not in ctx.idle_holds \
+            and alone_gain(ctx, lane) <= 0:
         return (f"{progress}; a device joining now would finish after the {devices} on it, "
                 "so no other joins")
     if worth >= ctx.target_devices and devices < worth:

@@ -380,7 +380,7 @@ class FairAffinityPolicy:
         """While work streams in, a device with nothing of its own to do takes, most urgent band
         first, the build with the least work left (served or not) of those with fewer devices
         than their work is worth (`stream_share`) whose finish its joining brings forward
-        (`finish_gain`); with none, it stays idle."""
+        (`alone_gain`); with none, it stays idle."""
         price = self.install_price(ctx)  # one price for the claim: it reads the whole record
         for level in _levels(_takeable(ctx, lanes), bands):
             below = []
@@ -390,9 +390,11 @@ class FairAffinityPolicy:
                     + (lane.app_version_id in ctx.idle_holds)
                 # Below its share, and this device brings its finish forward at all: the
                 # last tests of an urgent build (every device its share) are not worth an
-                # install that ends after the devices on it would have run them.
+                # install that ends after the devices on it would have run them. Counted
+                # fluid or in whole jobs, whichever gains more (a job waiting behind busy
+                # devices is one the fluid estimate shares out among them).
                 if on_it < self.stream_share(ctx, lane, left, price) \
-                        and (not on_it or finish_gain(ctx, lane) > 0):
+                        and (not on_it or alone_gain(ctx, lane) > 0):
                     below.append((left, lane.head_submitted_at, lane.key, lane))
             if below:
                 return min(below)[-1]

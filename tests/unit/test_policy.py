@@ -286,6 +286,10 @@ def test_which_lane(context: ClaimContext, expected: str | None, why: str) -> No
         (ctx(lane("hotfix", priority=5, work=3200), lane("small", work=40),
              working={"hotfix": 5}, held={"hotfix": 0}), "small",
          "... but a sixth device cannot bring five 640 s jobs on five free devices forward"),
+        (ctx(lane("hotfix", priority=5, queued=1, work=100), lane("small", work=40),
+             working={"hotfix": 5}, held={"hotfix": 450}), "hotfix",
+         "... while its last test would wait for one of five devices busy for 90 s more: "
+         "installed and run now it ends at 120 s, not 190 s (counted in whole jobs)"),
         (ctx(lane("hotfix", priority=5, queued=1, work=40), lane("small", work=40),
              working={"hotfix": 5}, held={"hotfix": 50}), "small",
          "... but not its last test where a device's install and the test would end after the "
