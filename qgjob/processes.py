@@ -159,7 +159,7 @@ def qgjob_server(
     if cap < settings.max_connections:
         log.warning("the descriptor limit allows %d connections, not QGJOB_MAX_CONNECTIONS=%d "
                     "(raise LimitNOFILE)", cap, settings.max_connections)
-    guard = ConnectionGuard(cap, settings.http_header_seconds)
+    guard = ConnectionGuard(cap, settings.http_header_seconds, settings.http_body_seconds)
     proxies = settings.trusted_proxy_networks()
     config = uvicorn.Config(
         app, log_level=log_level, access_log=access_log, timeout_graceful_shutdown=10,

@@ -82,8 +82,11 @@ class ServerSettings:
     """A connection with no request under way (before its first, or between two) is closed
     after this long."""
     http_header_seconds: float = 10.0
-    """A request's headers must arrive within this long of its first byte (slowloris), and
-    its body must not stall, no byte of it, for as long."""
+    """A request's headers must arrive within this long of its first byte (slowloris)."""
+    http_body_seconds: float = 30.0
+    """A request's body must not stall, no byte of it, for this long (a body that stops
+    halfway); longer than the head's deadline, as a lossy link's retransmissions may pause an
+    upload for several seconds."""
     public_dashboard: bool = False
     """Let anyone read `/` (the dashboard) and `/metrics`; otherwise, once tokens exist, they
     need an admin token."""
@@ -201,7 +204,7 @@ def variable(name: str) -> str:
 _POSITIVE = ("lease_seconds", "heartbeat_seconds", "claim_poll_seconds", "maintenance_seconds",
              "usage_count_seconds", "retry_max_seconds", "agent_offline_seconds", "max_batch",
              "max_attempts", "max_infra_failures", "max_body_bytes", "test_history_days",
-             "max_connections", "http_idle_seconds", "http_header_seconds",
+             "max_connections", "http_idle_seconds", "http_header_seconds", "http_body_seconds",
              "artifact_retention_days")
 _NOT_NEGATIVE = ("claim_wait_seconds", "retry_base_seconds", "rate_limit_per_second",
                  "rate_limit_burst", "agent_rate_limit_per_second", "agent_rate_limit_burst",

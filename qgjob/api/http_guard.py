@@ -10,8 +10,9 @@ for everyone, /health and submits time out, and asyncio logs every failed accept
   (`http_idle_seconds`);
 - closes one whose request head has not arrived within `http_header_seconds` of its first
   byte, however slowly the bytes keep coming (408), and one whose request body stalls, no
-  byte of it for as long, while the server waits for it (408: a body that stops halfway
-  would otherwise hold its connection, and the handler awaiting it, for ever);
+  byte of it for `http_body_seconds`, while the server waits for it (408: a body that stops
+  halfway would otherwise hold its connection, and the handler awaiting it, for ever; a
+  client waiting for "100 Continue", or a body the handler has not read yet, is not one);
 - refuses a connection beyond `max_connections` at once (503, closed), a cap kept below the
   descriptor limit so that accept() itself never runs out.
 Refusals and failed accepts are logged once per interval with a count, never per accept.
@@ -81,6 +82,7 @@ class IntervalLog:
 class ConnectionGuard:
     max_connections: int
     header_seconds: float
+    body_seconds: float = 30.0
     refusals: IntervalLog = field(
         default_factory=lambda: IntervalLog("refused a connection"))
     accept_failures: IntervalLog = field(
@@ -148,15 +150,17 @@ class GuardedH11Protocol(H11Protocol):
         self._stop_body_deadline()
         if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
             self._body_deadline = self.loop.call_later(
-                self.guard.header_seconds, self._body_stalled)
+                self.guard.body_seconds, self._body_stalled)
 
     def _body_stalled(self) -> None:
         self._body_deadline = None
         if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
             return
-        if self.flow.read_paused:  # the handler has not read what came: not the client's stall
+        # The handler has not read what came, or the client waits for "100 Continue" (sent
+        # when the handler first reads): not the client's stall.
+        if self.flow.read_paused or self.conn.they_are_waiting_for_100_continue:
             self._body_deadline = self.loop.call_later(
-                self.guard.header_seconds, self._body_stalled)
+                self.guard.body_seconds, self._body_stalled)
             return
         if self.conn.our_state is h11.SEND_RESPONSE:  # nothing answered yet
             self.transport.write(_SLOW_HEAD)

@@ -8,6 +8,7 @@ out and is rescued."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,9 @@ def test_a_claim_waiting_when_the_session_signs_off_takes_no_work(store_url: str
         waiting = threading.Thread(target=lambda: answers.append(claim(client, agent, wait=20)))
         waiting.start()
         service = client.app.state.service  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
         while service.waiters.waiting_count("emulator") == 0:
+            assert time.monotonic() < deadline, "the claim never waited"
             threading.Event().wait(0.01)
         sign_off(client, agent)
         job_id = client.post("/jobs", json=JOB).json()["job_id"]
