@@ -112,6 +112,7 @@ class GuardedH11Protocol(H11Protocol):
         super().__init__(*args, **kwargs)
         self._head_deadline: asyncio.TimerHandle | None = None
         self._body_deadline: asyncio.TimerHandle | None = None
+        self._body_byte_at = 0.0
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -146,11 +147,15 @@ class GuardedH11Protocol(H11Protocol):
                     self.guard.header_seconds, self._head_too_slow)
         else:
             self._stop_head_deadline()
-        # A body under way: each byte restarts its stall deadline; a complete one stops it.
-        self._stop_body_deadline()
+        # A body under way: its stall deadline counts from its latest byte (one timer per
+        # body, moved on when it fires early, not one per chunk); a complete one stops it.
         if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
-            self._body_deadline = self.loop.call_later(
-                self.guard.body_seconds, self._body_stalled)
+            self._body_byte_at = self.loop.time()
+            if self._body_deadline is None:
+                self._body_deadline = self.loop.call_later(
+                    self.guard.body_seconds, self._body_stalled)
+        else:
+            self._stop_body_deadline()
 
     def _body_stalled(self) -> None:
         self._body_deadline = None
@@ -159,17 +164,19 @@ class GuardedH11Protocol(H11Protocol):
         # The handler has not read what came, or the client waits for "100 Continue" (sent
         # when the handler first reads): not the client's stall.
         if self.flow.read_paused or self.conn.they_are_waiting_for_100_continue:
+            self._body_byte_at = self.loop.time()
+        quiet = self.loop.time() - self._body_byte_at
+        if quiet < self.guard.body_seconds:
             self._body_deadline = self.loop.call_later(
-                self.guard.body_seconds, self._body_stalled)
+                self.guard.body_seconds - quiet, self._body_stalled)
             return
         if self.conn.our_state is h11.SEND_RESPONSE:  # nothing answered yet
             self.transport.write(_SLOW_HEAD)
         self.transport.close()
 
     def _stop_body_deadline(self) -> None:
-        if self._body_deadline is not None:
-            self._body_deadline.cancel()
-            self._body_deadline = None
+        _cancel(self._body_deadline)
+        self._body_deadline = None
 
     def _head_too_slow(self) -> None:
         self._head_deadline = None
@@ -178,9 +185,14 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
     def _stop_head_deadline(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
+        _cancel(self._head_deadline)
+        self._head_deadline = None
+
+
+def _cancel(deadline: asyncio.TimerHandle | None) -> None:
+    """Cancel a connection's deadline, if one is set."""
+    if deadline is not None:
+        deadline.cancel()
 
 
 def guarded_protocol(guard: ConnectionGuard) -> type[GuardedH11Protocol]:
