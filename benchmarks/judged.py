@@ -42,6 +42,13 @@ DEFAULT_SEEDS = 100
 """Traces per kind unless `--seeds` says otherwise (a result named after no count)."""
 
 
+HANDFUL = "a handful of jobs"
+UNSCORED_HANDFUL = {"priority": "a priority-5 build", "flood": "a small org's build"}
+"""Kinds whose judge's goals cannot score a handful (`benchmarks.sweep.varied`): its first two
+builds, by name, are a priority trace's nightlies and a flood's big org's, and the goals
+measure hotfixes and small orgs. The judge's `sweep.ratios` would fail on every trace."""
+
+
 def judge_tools(folder: Path) -> dict[str, ModuleType]:
     """The judge's modules, imported from `folder` (they import one another by name)."""
     missing = [name for name in JUDGE_MODULES if not (folder / f"{name}.py").is_file()]
@@ -156,6 +163,13 @@ def main() -> None:
                         metavar="CONSTANT=VALUE", help="run the policy with a constant changed")
     parser.add_argument("--traces", action="store_true", help="print every trace's ratios")
     args = parser.parse_args()
+    unscorable = sorted(set(args.kinds) & set(UNSCORED_HANDFUL)) \
+        if HANDFUL in args.variant else []
+    if unscorable:
+        parser.error(f"--variant {HANDFUL!r}: the judge's {' and '.join(unscorable)} goals "
+                     f"need {' and '.join(UNSCORED_HANDFUL[kind] for kind in unscorable)}, "
+                     "which the first six jobs of the first two builds never have; "
+                     "judge a handful as burst or steady, or with python -m benchmarks.sweep")
     try:
         judge_tools(args.tools)
     except ValueError as bad:

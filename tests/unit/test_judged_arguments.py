@@ -37,6 +37,10 @@ def test_a_trial_is_written_beside_the_default_result_not_over_it() -> None:
     (["steady", "--tools", "{empty}"], "no tracegen.py, refsim.py, schedcheck.py, sweep.py"),
     (["lunch", "--tools", "{empty}"], "argument KIND: invalid choice: 'lunch'"),
     (["steady", "--tools", "{empty}", "--seeds", "0"], "argument --seeds: must be at least 1"),
+    (["burst", "priority", "--tools", "{empty}", "--variant", "a handful of jobs"],
+     "the judge's priority goals need a priority-5 build, which the first six jobs"),
+    (["flood", "--tools", "{empty}", "--variant", "a handful of jobs"],
+     "the judge's flood goals need a small org's build"),
 ])
 def test_it_refuses_what_it_cannot_run_in_one_line(tmp_path: Path, args: list[str],
                                                     error: str) -> None:
