@@ -90,7 +90,7 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
 def command_line(module: str) -> str:
     """How this run was started, as a shell takes it back: `python -m MODULE` and the
     arguments, each quoted where it needs to be (`--variant 'fleet x2'`)."""
-    return f"python -m {module} " + shlex.join(sys.argv[1:])
+    return " ".join(["python", "-m", module, *map(shlex.quote, sys.argv[1:])])
 
 
 def write_result(name: str, payload: dict[str, Any], *, save: bool = True) -> Path:

@@ -48,3 +48,5 @@ def test_a_results_command_runs_again_as_written(monkeypatch: pytest.MonkeyPatch
     line = command_line("benchmarks.judged")
     assert line == "python -m benchmarks.judged steady --variant 'fleet x2' --first 9000"
     assert shlex.split(line)[3:] == sys.argv[1:]
+    monkeypatch.setattr(sys, "argv", ["sweep.py"])
+    assert command_line("benchmarks.sweep") == "python -m benchmarks.sweep"
