@@ -40,7 +40,7 @@ from typing import Any
 
 from benchmarks.common import print_table, seed_count, write_result
 from benchmarks.goals import baselines, goals
-from benchmarks.sweep import VARIANTS, varied
+from benchmarks.sweep import HANDFUL, VARIANTS, varied
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import generate
@@ -334,7 +334,7 @@ def main() -> None:
                         help="a fleet unlike the usual one, or every attempt passing "
                              "(benchmarks.sweep's VARIANTS)")
     args = parser.parse_args()
-    if args.kind == "steady" and args.variant != "a handful of jobs":
+    if args.kind == "steady" and args.variant != HANDFUL:
         parser.error("steady is searched with --variant 'a handful of jobs' only (its "
                      "arrivals make a long trace an online problem)")
     seeds = range(args.first, args.first + args.seeds)

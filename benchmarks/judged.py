@@ -32,7 +32,7 @@ from types import ModuleType
 from typing import Any
 
 from benchmarks.common import command_line, print_table, seed_count, write_result
-from benchmarks.sweep import VARIANTS, summary_of, varied
+from benchmarks.sweep import HANDFUL, VARIANTS, summary_of, varied
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
 from qgjob.sim.trace import parse_trace
@@ -42,9 +42,8 @@ DEFAULT_SEEDS = 100
 """Traces per kind unless `--seeds` says otherwise (a result named after no count)."""
 
 
-HANDFUL = "a handful of jobs"
 UNSCORED_HANDFUL = {"priority": "a priority-5 build", "flood": "a small org's build"}
-"""Kinds whose judge's goals cannot score a handful (`benchmarks.sweep.varied`): its first two
+"""Kinds whose judge's goals cannot score a handful (`benchmarks.sweep.HANDFUL`): its first two
 builds, by name, are a priority trace's nightlies and a flood's big org's, and the goals
 measure hotfixes and small orgs. The judge's `sweep.ratios` would fail on every trace."""
 
@@ -163,9 +162,8 @@ def main() -> None:
                         metavar="CONSTANT=VALUE", help="run the policy with a constant changed")
     parser.add_argument("--traces", action="store_true", help="print every trace's ratios")
     args = parser.parse_args()
-    unscorable = sorted(set(args.kinds) & set(UNSCORED_HANDFUL)) \
-        if HANDFUL in args.variant else []
-    if unscorable:
+    unscorable = sorted(set(args.kinds) & UNSCORED_HANDFUL.keys())
+    if HANDFUL in args.variant and unscorable:
         parser.error(f"--variant {HANDFUL!r}: the judge's {' and '.join(unscorable)} goals "
                      f"need {' and '.join(UNSCORED_HANDFUL[kind] for kind in unscorable)}, "
                      "which the first six jobs of the first two builds never have; "

@@ -29,11 +29,13 @@ from qgjob.sim.generate import KINDS, generate
 from qgjob.sim.metrics import Summary, summarize
 from qgjob.sim.trace import Trace, parse_trace
 
+HANDFUL = "a handful of jobs"
+"""The variant of tiny workloads: the first six jobs of a trace's first two builds."""
 FLEETS = {
     "installs x0.25": ("install", 0.25), "installs x4": ("install", 4.0),
     "tests x0.25": ("duration", 0.25), "tests x4": ("duration", 4.0),
     "fleet x0.5": ("fleet", 0.5), "fleet x2": ("fleet", 2.0),
-    "a handful of jobs": ("handful", 6),
+    HANDFUL: ("handful", 6),
 }
 """Fleets unlike the usual ones: other install times, test lengths, fleet sizes (steady's
 arrivals scaled with the fleet, so its load stays the same), and tiny workloads. The sweep's
