@@ -1,6 +1,7 @@
 """A session that signed off has ended, on every store: it claims nothing, its heartbeats are
 unknown and its installs are refused (RegisterAgain, as for a session taken over). On
-PostgreSQL a claim whose transaction overlaps the sign-off's waits for it and takes nothing."""
+PostgreSQL a claim whose transaction overlaps the sign-off's, or a take-over's, or the agent
+being forgotten, waits for it and takes nothing."""
 
 from __future__ import annotations
 
@@ -62,13 +63,24 @@ def test_a_silent_session_still_comes_back(store: Store) -> None:
     assert [a.state for a in store.list_agents()] == ["online"]
 
 
+ENDINGS = {
+    "sign-off": ("sign_off_agent", lambda agent: {"agent_id": agent}),
+    "take-over": ("replace_agents_named", lambda agent: {"name": "lab"}),
+    "forget": ("forget_agent", lambda agent: {"name": "lab"}),
+}
+"""The first statement of each way a session ends, and its parameters."""
+
+
 @pytest.mark.postgres
-def test_a_claim_overlapping_a_sign_off_waits_and_takes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ending", sorted(ENDINGS))
+def test_a_claim_overlapping_the_session_s_end_waits_and_takes_nothing(
+        tmp_path: Path, ending: str) -> None:
+    statement, params = ENDINGS[ending]
     with database_url("postgres", tmp_path) as url:
         store, replica = open_store(url), open_store(url)
         try:
             [job] = store.insert_jobs([new_job()])
-            agent = register(store, at=T0)
+            agent = register(store, name="lab", at=T0)
             assert isinstance(replica, SqlStore)
             answers: list[ClaimResult | Exception] = []
 
@@ -78,9 +90,9 @@ def test_a_claim_overlapping_a_sign_off_waits_and_takes_nothing(tmp_path: Path) 
                 except RegisterAgain as refused:
                     answers.append(refused)
 
-            # The sign-off's first statement, on another replica, not committed yet.
+            # The ending's first statement, on another replica, not committed yet.
             with replica._db.write() as tx:
-                assert tx.run("sign_off_agent", {"agent_id": agent}).rowcount == 1
+                assert tx.run(statement, params(agent)).rowcount == 1
                 racing = threading.Thread(target=claiming)
                 racing.start()
                 racing.join(timeout=0.5)

@@ -327,7 +327,14 @@ RETURNING *;
 SELECT * FROM agents WHERE id = %(agent_id)s;
 
 -- name: replace_agents_named
-UPDATE agents SET state = 'replaced' WHERE name = %(name)s AND state <> 'replaced';
+-- A take-over ends every earlier session of the name. FOR UPDATE, which an UPDATE alone does
+-- not take, waits for their claims under way (device_of_agent's key-share lock), and a claim
+-- that overlaps the take-over waits for it and then reads its session as replaced: no batch
+-- for a session taken over, as for one signed off.
+WITH ended AS (
+    SELECT id FROM agents WHERE name = %(name)s AND state <> 'replaced' ORDER BY id FOR UPDATE
+)
+UPDATE agents SET state = 'replaced' FROM ended WHERE agents.id = ended.id;
 
 -- name: insert_agent
 INSERT INTO agents (id, name, version, executor, state, registered_at, last_seen_at)
@@ -835,8 +842,12 @@ WHERE l.agent_id IN (SELECT id FROM agents WHERE name = %(name)s) AND j.state = 
 ORDER BY j.lease_id, j.id;
 
 -- name: forget_agent
--- Its sessions leave every listing; attempts and installs keep their history.
-UPDATE agents SET state = 'replaced' WHERE name = %(name)s AND state <> 'replaced';
+-- Its sessions leave every listing; attempts and installs keep their history. Locked as a
+-- take-over locks them (replace_agents_named): a claim under way is waited for.
+WITH ended AS (
+    SELECT id FROM agents WHERE name = %(name)s AND state <> 'replaced' ORDER BY id FOR UPDATE
+)
+UPDATE agents SET state = 'replaced' FROM ended WHERE agents.id = ended.id;
 
 -- name: delete_devices_named
 DELETE FROM devices WHERE agent_name = %(name)s;
