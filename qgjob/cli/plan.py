@@ -3,8 +3,6 @@ export-trace`) through the simulator on today's fleet and on alternatives."""
 
 from __future__ import annotations
 
-import errno
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +10,7 @@ import typer
 
 from qgjob.cli import render
 from qgjob.cli.app import app
-from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.errors import EXIT_USAGE, CliError, check_output_file
 from qgjob.cli.fleet import parse_span
 from qgjob.cli.simulate import read_trace
 from qgjob.domain.values import TARGETS
@@ -145,10 +143,7 @@ def _chart_format(path: Path) -> str:
     if suffix and suffix not in CHART_FORMATS:
         raise CliError(EXIT_USAGE, f"--chart {str(path)!r}: cannot draw a .{suffix} file; "
                                    "name a .png, .svg or .pdf file")
-    if path.is_dir():
-        raise CliError(EXIT_USAGE, f"cannot write {path}: {os.strerror(errno.EISDIR)}")
-    if not path.parent.is_dir():
-        raise CliError(EXIT_USAGE, f"cannot write {path}: {os.strerror(errno.ENOENT)}")
+    check_output_file(path)
     return suffix or "png"
 
 

@@ -12,7 +12,7 @@ import typer
 
 from qgjob.cli import render
 from qgjob.cli.app import app
-from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.errors import EXIT_USAGE, CliError, check_output_file
 
 if TYPE_CHECKING:
     from qgjob.sim.trace import Trace
@@ -43,6 +43,8 @@ def simulate(
     from qgjob.sim.metrics import summarize
     from qgjob.sim.trace import TraceError
 
+    if schedule_out is not None:
+        check_output_file(schedule_out)  # not after a long simulation
     try:
         trace = read_trace(trace_file)
         chosen = policy_named(policy, **({"preemption": True} if preemption else {}))

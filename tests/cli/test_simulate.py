@@ -133,3 +133,21 @@ def test_a_baseline_and_qgjob_retry_at_once_as_the_server_does_by_default(
         assert [e["outcome"] for e in tests] == ["fail", "pass"]
         starts[policy] = tests[1]["start"] - tests[0]["end"]
     assert starts == {"fifo": 0.0, "qgjob": 0.0}
+
+
+@pytest.mark.parametrize("where", ["a folder", "in a missing folder"])
+def test_an_unwritable_schedule_out_is_refused_before_the_simulation(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        where: str) -> None:
+    """A long simulation is not run for a schedule it could not write."""
+    from qgjob.sim.engine import Simulator
+
+    def not_run(self: Simulator) -> None:
+        raise AssertionError("simulated before the output was checked")
+
+    monkeypatch.setattr(Simulator, "run", not_run)
+    out = tmp_path if where == "a folder" else tmp_path / "missing" / "schedule.json"
+    code, _, err = run(capsys, "simulate", str(TRACES / "burst.json"), "--schedule-out",
+                       str(out))
+    assert code == 2
+    assert err.strip().count("\n") == 0 and f"cannot write {out}" in err
