@@ -65,6 +65,13 @@ class Conflict(StoreError):
     """The request does not fit the current state (finished job, lost lease, …)."""
 
 
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key of the org already names a job or run made from another request: a
+    retry must send what it sent first, so the key cannot quietly stand for something else."""
+
+    code = "idempotency_key_reused"
+
+
 class LeaseLost(Conflict):
     """The job is no longer held under the caller's lease: it was rescued, cancelled or
     handed to another device. The caller must drop it."""

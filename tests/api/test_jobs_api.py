@@ -204,6 +204,7 @@ def test_the_same_idempotency_key_gives_the_same_job(client: TestClient) -> None
     misuse = client.post("/jobs", json={**JOB, "test_path": "other.spec.js"},
                          headers={"Idempotency-Key": "ci-981-login"})
     assert misuse.status_code == 409 and "already used" in misuse.json()["detail"]
+    assert misuse.json()["code"] == "idempotency_key_reused"
     assert len(stored_jobs(client)) == 2
 
 

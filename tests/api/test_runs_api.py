@@ -104,6 +104,25 @@ def test_post_runs_is_idempotent_and_keeps_its_source(client: TestClient) -> Non
     assert first.json()["source"] == source
 
 
+def test_an_idempotency_key_of_another_run_is_a_409(client: TestClient) -> None:
+    """It gave back the key's run (200) whatever the body; the client then got 422
+    `run_mismatch` submitting its build's jobs into it. Jobs answered 409 already."""
+    body = {**RUN, "idempotency_key": "gh:7:1"}
+    first = client.post("/runs", json=body)
+    assert first.status_code == 201, first.text
+    run_id = first.json()["run_id"]
+    assert client.post("/runs", json=body).json()["run_id"] == run_id
+    for change in ({"app_version_id": "other"}, {"name": "ci #43"}):
+        answer = client.post("/runs", json={**body, **change})
+        assert _code(answer, 409) == "idempotency_key_reused"
+        assert answer.json()["detail"] == (
+            f"Idempotency-Key 'gh:7:1' was already used for another run ({run_id})")
+    header = client.post("/runs", json={**RUN, "name": "ci #43"},
+                         headers={"Idempotency-Key": "gh:7:1"})
+    assert _code(header, 409) == "idempotency_key_reused"
+    assert client.get("/runs").json()["count"] == 1
+
+
 def test_runs_page_newest_first_with_a_cursor(client: TestClient) -> None:
     made = [_run_with_jobs(client, "tests/a.spec.js", name=f"run {n}")[0] for n in range(3)]
     first = client.get("/runs?limit=2").json()

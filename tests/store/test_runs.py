@@ -5,11 +5,13 @@ cancels what it still has to do and leaves what finished."""
 
 from __future__ import annotations
 
+import pytest
+
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import CaseResult, NewJob
 from qgjob.domain.runs import NewRun, RunCounts, RunSource
 from qgjob.domain.states import JobState
-from qgjob.store.base import JobFilter, RunFilter, Store
+from qgjob.store.base import IdempotencyKeyReused, JobFilter, RunFilter, Store
 from tests.factories import T0, new_job
 from tests.store.helpers import claim, finish, register, start
 
@@ -67,12 +69,27 @@ def test_a_run_and_its_jobs_go_in_together_and_count_from_the_jobs(store: Store)
 
 
 def test_an_idempotency_key_finds_the_run_and_stores_nothing_new(store: Store) -> None:
-    _, jobs, created = store.insert_run(_run(idempotency_key="gh:1"), _jobs("run1", "a.js"))
-    again, found, created_again = store.insert_run(_run("run2", idempotency_key="gh:1"),
-                                                   _jobs("run2", "b.js"))
+    _, jobs, created = store.insert_run(_run(idempotency_key="gh:1", name="ci"),
+                                        _jobs("run1", "a.js"))
+    again, found, created_again = store.insert_run(_run("run2", idempotency_key="gh:1",
+                                                        name="ci"), _jobs("run2", "b.js"))
     assert created and not created_again
     assert again.run_id == "run1" and [j.job_id for j in found] == [jobs[0].job_id]
     assert store.get_run("run2") is None
+    assert len(store.list_jobs(JobFilter(limit=10))) == 1
+
+
+def test_an_idempotency_key_of_another_run_is_refused(store: Store) -> None:
+    """Another build, name or re-run under a used key is IdempotencyKeyReused, storing
+    nothing: giving back the key's run made the client submit into a run not its own."""
+    store.insert_run(_run(idempotency_key="gh:1", name="ci"), _jobs("run1", "a.js"))
+    for n, change in enumerate([{"app_version_id": "other"}, {"name": "ci 2"},
+                                {"rerun_of": "run1", "attempt": 2}]):
+        run_id = f"again{n}"
+        with pytest.raises(IdempotencyKeyReused, match=r"another run \(run1\)"):
+            store.insert_run(_run(run_id, idempotency_key="gh:1", **{"name": "ci", **change}),
+                             _jobs(run_id, "b.js"))
+        assert store.get_run(run_id) is None
     assert len(store.list_jobs(JobFilter(limit=10))) == 1
 
 

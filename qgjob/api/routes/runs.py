@@ -34,14 +34,16 @@ Action = Literal["cancel", "rerun-failed"]
 
 
 @router.post("/runs", status_code=status.HTTP_201_CREATED, response_model=RunPublic,
-             responses={200: {"description": "replayed: the idempotency key was seen before"}})
+             responses={200: {"description": "replayed: the idempotency key was seen before"},
+                        409: {"description": "the idempotency key belongs to another run"}})
 async def create_run(
     body: RunCreate, runs: RunServiceDep, caller: Caller, response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> RunPublic:
     """A run to submit jobs into (`POST /jobs/batch?run_id=…`). With an idempotency key
     (header or body), the same key of the same org gives back the same run (200,
-    `Idempotent-Replayed: true`): a retried CI step finds its run."""
+    `Idempotent-Replayed: true`): a retried CI step finds its run. The key's run must be
+    of the same build and name, else 409 `idempotency_key_reused`."""
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise HTTPException(422, "idempotency_key: the header and the body disagree")
     check_may_submit(caller, {body.org_id})

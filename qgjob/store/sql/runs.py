@@ -11,7 +11,7 @@ from typing import Any
 from qgjob.domain.models import CaseResult, Job
 from qgjob.domain.runs import NewRun, Position, Run, RunCounts, RunSource, counts_of
 from qgjob.domain.states import JobState
-from qgjob.store.base import RunFilter, RunPage
+from qgjob.store.base import IdempotencyKeyReused, RunFilter, RunPage
 from qgjob.store.rows import Row, job_from_row
 from qgjob.store.sql.database import TransientConflict, Tx
 from qgjob.store.sql.output import cases_of
@@ -23,12 +23,18 @@ SCAN_MAX = 5000
 
 def insert(conn: Tx, run: NewRun) -> tuple[Run, bool]:
     """The run, and whether this call stored it (False: its idempotency key found the run
-    stored before, which is returned)."""
+    stored before, which is returned). IdempotencyKeyReused when the key's run is of another
+    build, name or re-run: the client would then submit jobs into a run not its own."""
     if run.idempotency_key:
         row = conn.run("run_by_idempotency_key", {"org_id": run.org_id,
                                                   "idempotency_key": run.idempotency_key}
                        ).fetchone()
         if row is not None:
+            if (row["app_version_id"], row["name"], row["rerun_of"]) != (
+                    run.app_version_id, run.name, run.rerun_of):
+                raise IdempotencyKeyReused(
+                    f"Idempotency-Key {run.idempotency_key!r} was already used for another "
+                    f"run ({row['id']})")
             return with_counts(conn, [row])[0], False
     if not conn.run("insert_run", _params(run)).rowcount:
         raise TransientConflict("a concurrent request stored a run with the same key")

@@ -14,7 +14,7 @@ from qgjob.domain.models import Job, NewJob
 from qgjob.domain.queue_order import ClaimKey, claim_key
 from qgjob.domain.states import JobState
 from qgjob.scheduler.durations import DEFAULT_SECONDS, price
-from qgjob.store.base import Conflict
+from qgjob.store.base import IdempotencyKeyReused
 from qgjob.store.rows import job_from_row, lane_counts_to_column
 from qgjob.store.sql.claim_driver import SqlClaimDriver
 from qgjob.store.sql.database import TransientConflict, Tx
@@ -59,8 +59,8 @@ def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
             continue
         if (earlier.app_version_id, earlier.test_path, earlier.target) != (
                 job.app_version_id, job.test_path, job.target):
-            raise Conflict(f"Idempotency-Key {job.idempotency_key!r} was already used for "
-                           f"another job ({earlier.job_id})")
+            raise IdempotencyKeyReused(f"Idempotency-Key {job.idempotency_key!r} was already "
+                                       f"used for another job ({earlier.job_id})")
         answer.append(earlier)
     prices = _prices(conn, {_test(job) for job in fresh})
     _count_in(conn, fresh, prices)
