@@ -25,6 +25,18 @@ class NothingFailed(Conflict):
     code = "nothing_failed"
 
 
+def check_takes_jobs(run: Run) -> None:
+    """A run that was cancelled takes no new jobs (RunFinished): they would run anyway and
+    turn it back to `running`. One that passed or failed still does: a retried `qgjob run`
+    step submits its jobs into its run again (its keys find them), and several CI jobs may
+    submit into one run (`qgjob submit --run`), one after another's jobs have finished. A
+    cancelled run is one that has finished with cancelled jobs (its status is derived from
+    them: with a failed one it reads `failed`)."""
+    if not run.counts.unfinished and run.counts.cancelled:
+        raise RunFinished(f"run {run.run_id!r} was cancelled ({run.status}): it takes no new "
+                          "jobs; submit them into a new run")
+
+
 @dataclass(frozen=True)
 class RunRequest:
     org_id: str

@@ -123,6 +123,45 @@ def test_an_idempotency_key_of_another_run_is_a_409(client: TestClient) -> None:
     assert client.get("/runs").json()["count"] == 1
 
 
+def test_a_cancelled_run_takes_no_new_jobs(client: TestClient) -> None:
+    """They were queued (201) and the run read `running` again after its cancel."""
+    run_id, _ = _run_with_jobs(client, "tests/a.spec.js")
+    assert client.post(f"/runs/{run_id}/cancel").json()["status"] == "cancelled"
+    one = client.post(f"/jobs?run_id={run_id}", json=_job("tests/b.spec.js"))
+    batch = client.post(f"/jobs/batch?run_id={run_id}", json={"jobs": [_job("tests/c.spec.js")]})
+    for answer in (one, batch):
+        assert _code(answer, 409) == "run_finished"
+        assert answer.json()["detail"] == (f"run {run_id!r} was cancelled (cancelled): it takes "
+                                           "no new jobs; submit them into a new run")
+    run = client.get(f"/runs/{run_id}").json()
+    assert run["status"] == "cancelled" and run["counts"]["total"] == 1
+    assert client.get("/jobs").json()["count"] == 1
+
+
+def test_a_run_cancelled_after_a_failure_takes_no_new_jobs(client: TestClient) -> None:
+    """Its status reads `failed` (a failure outranks the cancelled jobs); it was cancelled
+    all the same."""
+    run_id, _ = _run_with_jobs(client, "tests/a.spec.js")
+    _play(client, {"tests/a.spec.js": {"outcome": "failed", "error": "x"}})
+    client.post(f"/jobs/batch?run_id={run_id}", json={"jobs": [_job("tests/b.spec.js")]})
+    assert client.post(f"/runs/{run_id}/cancel").json()["status"] == "failed"
+    answer = client.post(f"/jobs?run_id={run_id}", json=_job("tests/c.spec.js"))
+    assert _code(answer, 409) == "run_finished"
+
+
+def test_a_run_that_passed_or_failed_still_takes_jobs(client: TestClient) -> None:
+    """Several CI jobs may submit into one run, one after another's jobs finished, and a
+    retried `qgjob run` step submits into its finished run again (tests/cli/test_run.py)."""
+    made = {result: _run_with_jobs(client, f"tests/{result}.spec.js")[0]
+            for result in ("passed", "failed")}
+    _play(client, {"tests/failed.spec.js": {"outcome": "failed", "error": "x"}})
+    for result, run_id in made.items():
+        assert client.get(f"/runs/{run_id}").json()["status"] == result
+        more = client.post(f"/jobs?run_id={run_id}", json=_job("tests/more.spec.js"))
+        assert more.status_code == 201, more.text
+        assert client.get(f"/runs/{run_id}").json()["status"] in ("queued", "running")
+
+
 def test_runs_page_newest_first_with_a_cursor(client: TestClient) -> None:
     made = [_run_with_jobs(client, "tests/a.spec.js", name=f"run {n}")[0] for n in range(3)]
     first = client.get("/runs?limit=2").json()

@@ -47,7 +47,7 @@ from qgjob.protocol.jobs import (
     decode_job_cursor,
     encode_job_cursor,
 )
-from qgjob.runs import RunService
+from qgjob.runs import RunService, check_takes_jobs
 from qgjob.store.base import JobFilter
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
@@ -56,7 +56,8 @@ router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
 
 @router.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobPublic,
              responses={200: {"description": "replayed: the Idempotency-Key was seen before"},
-                        409: {"description": "the Idempotency-Key belongs to another job"}})
+                        409: {"description": "the Idempotency-Key belongs to another job, "
+                                              "or the run was cancelled"}})
 async def submit_job(
     body: JobCreate,
     service: ServiceDep,
@@ -70,7 +71,8 @@ async def submit_job(
     """Queue one job. With an `Idempotency-Key` header (or body field), submitting again with
     the same key returns the same job (200, `Idempotent-Replayed: true`) instead of a second
     one: a retried CI step does not queue twice. With `run_id`, the job joins that run (of
-    its org and build; a job an idempotency key finds stays in its own run)."""
+    its org and build, not cancelled: 409 `run_finished`; a job an idempotency key finds
+    stays in its own run)."""
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise HTTPException(422, "idempotency_key: the header and the body disagree")
     check_may_submit(caller, {body.org_id})
@@ -104,7 +106,8 @@ async def submit_jobs(
     """Submit several jobs at once: all are stored, or none (one transaction). Each job may
     carry its own `idempotency_key`. A client that needs only the ids (the CLI) sends
     `Prefer: return=minimal` (RFC 7240) and gets `{"job_ids": [...], "count": n}`, a tenth
-    of the bytes. With `run_id`, the jobs join that run (see `POST /runs`)."""
+    of the bytes. With `run_id`, the jobs join that run as with `POST /jobs` (see `POST
+    /runs`)."""
     check_may_submit(caller, {job.org_id for job in body.jobs})
     await _check_run(runs, caller, run_id, body.jobs)
     gatekeeper(request).spend_jobs(request, caller, len(body.jobs))
@@ -125,6 +128,7 @@ async def _check_run(runs: RunService, caller: Principal, run_id: str | None,
         run = await visible_run(runs, caller, run_id)
         check_joins_run(run, {job.org_id for job in jobs},
                         {job.app_version_id for job in jobs})
+        check_takes_jobs(run)
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
