@@ -21,7 +21,8 @@ class Problem(BaseModel):
     code: str | None = Field(default=None, description=(
         "`lease_lost`, `yield`, `agent_name_in_use` or `queue_full` on some 409s; "
         "`idempotency_key_reused` (409) when a job's or run's idempotency key already named "
-        "one made from another request; "
+        "one made from another request; `job_finished` (409) when cancelling a job that has "
+        "finished; "
         "`register_again` on a 404 that tells an agent its session is gone; `writes_refused` "
         "on a 503 while the database refuses writes; `unknown_agent`, `unknown_device` (404), "
         "`agent_online`, `device_ambiguous` (409) from the fleet operations; `invalid_input` on "

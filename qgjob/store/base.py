@@ -72,6 +72,12 @@ class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
 
 
+class JobFinished(Conflict):
+    """The job has finished (completed, failed or cancelled): there is nothing to cancel."""
+
+    code = "job_finished"
+
+
 class LeaseLost(Conflict):
     """The job is no longer held under the caller's lease: it was rescued, cancelled or
     handed to another device. The caller must drop it."""

@@ -3,6 +3,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.test_agent_protocol import claim, register
 from tests.factories import BRIEF_EXAMPLE
 
 JOB = {"org_id": "qualgent", "app_version_id": "xyz123", "test_path": "tests/onboarding.spec.js"}
@@ -79,7 +80,23 @@ def test_cancel(client: TestClient) -> None:
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     again = client.post(f"/jobs/{job['job_id']}/cancel")
     assert again.status_code == 409
-    assert "already cancelled" in again.json()["detail"]
+    assert again.json() == {"detail": f"job {job['job_id']} is already cancelled",
+                            "code": "job_finished"}
+
+
+def test_cancelling_a_completed_job_is_a_409_with_a_code(client: TestClient) -> None:
+    """It was a 409 without a `code`, unlike the runs' `run_finished`."""
+    job = submit(client)
+    agent = register(client)
+    batch = claim(client, agent).json()
+    base = f"/agents/{agent}/jobs/{job['job_id']}"
+    client.post(f"{base}/start", json={"lease_id": batch["lease_id"]})
+    report = {"lease_id": batch["lease_id"], "attempt": 1, "outcome": "passed"}
+    assert client.post(f"{base}/report", json=report).status_code == 200
+    answer = client.post(f"/jobs/{job['job_id']}/cancel")
+    assert answer.status_code == 409
+    assert answer.json() == {"detail": f"job {job['job_id']} is already completed",
+                             "code": "job_finished"}
 
 
 def test_batch_submit_is_all_or_nothing(client: TestClient) -> None:

@@ -6,7 +6,15 @@ import pytest
 
 from qgjob.domain.attempts import Outcome, RetryPolicy, after_attempt
 from qgjob.domain.states import JobState
-from qgjob.store.base import Conflict, DeviceReport, JobFilter, LeaseLost, NotFound, Store
+from qgjob.store.base import (
+    Conflict,
+    DeviceReport,
+    JobFilter,
+    JobFinished,
+    LeaseLost,
+    NotFound,
+    Store,
+)
 from tests.factories import BRIEF_EXAMPLE, T0, new_job
 from tests.store.helpers import (
     LEASE,
@@ -102,7 +110,7 @@ def test_cancel_queued_job(store: Store) -> None:
     [job] = store.insert_jobs([new_job()])
     change = store.cancel_job(job.job_id, T0 + 1)
     assert change.after.state is S.CANCELLED
-    with pytest.raises(Conflict, match="already cancelled"):
+    with pytest.raises(JobFinished, match="already cancelled"):
         store.cancel_job(job.job_id, T0 + 2)
     with pytest.raises(NotFound):
         store.cancel_job("missing", T0)

@@ -263,7 +263,8 @@ async def list_jobs(
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
 async def cancel_job(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> JobPublic:
     """Cancel a job: a queued one at once; a running one is stopped by its agent within one
-    heartbeat (`cancel_requested` is true until then). 409 if the job already finished."""
+    heartbeat (`cancel_requested` is true until then). 409 `job_finished` if the job already
+    finished."""
     await visible_job(service, caller, job_id)
     change = await service.cancel(job_id)
     return JobPublic.of(change.after)

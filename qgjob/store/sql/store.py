@@ -36,11 +36,11 @@ from qgjob.scheduler.views import ClaimContext, FleetRules
 from qgjob.store.base import (
     AgentOwner,
     ClaimResult,
-    Conflict,
     DecideAttempt,
     DeviceReport,
     HeartbeatAck,
     JobFilter,
+    JobFinished,
     LeaseLost,
     NotFound,
     QueueCount,
@@ -145,7 +145,7 @@ class SqlStore:
             try:
                 return _cancel(conn, _load_job(conn, job_id), now)
             except transitions.TransitionRefused as refused:
-                raise Conflict(str(refused)) from None
+                raise JobFinished(str(refused)) from None
 
     # runs (the queries live in runs.py) ---------------------------------------------------
 
