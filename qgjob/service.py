@@ -287,7 +287,7 @@ class JobService:
     async def test_health(self, query: TestQuery) -> list[TestHealthRow]:
         return await self._run(self.store.test_health, query)
 
-    async def quarantine(self, org_id: str, test_path: str, reason: str,
+    async def quarantine(self, org_id: str, test_path: str, reason: str | None,
                          added_by: str | None) -> tuple[Quarantined, bool]:
         return await self._run(self.store.quarantine_test, org_id, test_path, reason,
                                added_by, self.clock())

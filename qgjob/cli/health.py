@@ -131,12 +131,14 @@ def add(
     ctx: typer.Context,
     org_id: OrgOption,
     test: TestOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why, for whoever reads the list.")]
-    = "",
+    reason: Annotated[str | None, typer.Option(
+        "--reason", show_default=False,
+        help="Why, for whoever reads the list (on a test quarantined already, replaces its "
+             "reason; left out, the reason stays).")] = None,
 ) -> int:
     """Quarantine a test file of an org (on every target)."""
-    if (len(reason) > limits.QUARANTINE_REASON_MAX
-            or not re.fullmatch(limits.QUARANTINE_REASON_PATTERN, reason)):
+    if reason is not None and (len(reason) > limits.QUARANTINE_REASON_MAX
+                               or not re.fullmatch(limits.QUARANTINE_REASON_PATTERN, reason)):
         raise typer.BadParameter(f"at most {limits.QUARANTINE_REASON_MAX} characters, on one "
                                  "line", param_hint="'--reason'")
     entry = globals_of(ctx).client().post(

@@ -74,8 +74,11 @@ class TestHealthList(BaseModel):
 class QuarantineCreate(Strict):
     org_id: OrgId
     test_path: TestPath
-    reason: str = Field(default="", max_length=limits.QUARANTINE_REASON_MAX,
-                        pattern=limits.QUARANTINE_REASON_PATTERN)
+    reason: str | None = Field(
+        default=None, max_length=limits.QUARANTINE_REASON_MAX,
+        pattern=limits.QUARANTINE_REASON_PATTERN,
+        description="why; on a test quarantined already it replaces the reason. Omitted or "
+                    "null: none for a new entry, the old one kept for an existing one")
 
 
 class QuarantinePublic(BaseModel):

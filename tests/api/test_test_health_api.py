@@ -98,6 +98,22 @@ def test_quarantine_is_per_org(world: tuple[TestClient, dict]) -> None:
     assert again.status_code == 404 and "not quarantined" in again.json()["detail"]
 
 
+def test_quarantining_again_updates_the_reason(world: tuple[TestClient, dict]) -> None:
+    """It answered 200 with the old reason; `"reason": null` was a 422 though leaving it
+    out was taken."""
+    client, who = world
+    body = {"org_id": "acme", "test_path": "tests/a.spec.js"}
+    made = client.post("/quarantine", json={**body, "reason": None}, headers=who["acme"])
+    assert made.status_code == 201, made.text
+    assert made.json()["reason"] == ""
+    again = client.post("/quarantine", json={**body, "reason": "flaky login"},
+                        headers=who["acme"])
+    assert again.status_code == 200 and again.json()["reason"] == "flaky login"
+    kept = client.post("/quarantine", json={**body, "reason": None}, headers=who["acme"])
+    assert kept.status_code == 200 and kept.json() == again.json()
+    assert client.get("/quarantine", headers=who["acme"]).json()["quarantined"] == [kept.json()]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [("GET", "/tests?sort=bogus", None), ("GET", "/tests?limit=0", None),

@@ -66,11 +66,14 @@ def test_quarantine_list_and_bad_input(capsys: pytest.CaptureFixture[str],
                                        live_server: LiveServer) -> None:
     code, out, err = run(capsys, live_server, "quarantine", "list")
     assert (code, out) == (0, "") and "no test is quarantined" in err
+    run(capsys, live_server, "quarantine", "add", "--org-id=acme", f"--test={LOGIN}",
+        "--reason=flaky login")
     run(capsys, live_server, "quarantine", "add", "--org-id=acme", f"--test={LOGIN}")
     code, out, _ = run(capsys, live_server, "quarantine", "list", "--json")
     assert code == 0
     [entry] = [json.loads(line) for line in out.splitlines()]
     assert (entry["org_id"], entry["test_path"]) == ("acme", LOGIN)
+    assert entry["reason"] == "flaky login"  # adding again without --reason keeps it
     code, _, err = run(capsys, live_server, "quarantine", "remove", "--org-id=acme",
                        "--test=tests/other.spec.js")
     assert code == 2 and "is not quarantined" in err and "Traceback" not in err

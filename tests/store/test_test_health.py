@@ -2,6 +2,7 @@
 read back sorted and scoped; the evidence a retry decision reads; quarantine; retention."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -144,7 +145,7 @@ def test_quarantine_per_org(store: Store) -> None:
     entry, made = store.quarantine_test("acme", "tests/a.spec.js", "flaky login", "tok1", T0)
     assert made and (entry.reason, entry.added_by, entry.added_at) == ("flaky login", "tok1", T0)
     again, made = store.quarantine_test("acme", "tests/a.spec.js", "other", None, T0 + 1)
-    assert not made and again == entry
+    assert not made and again == replace(entry, reason="other")
     store.quarantine_test("zeta", "tests/b.spec.js", "", None, T0)
     assert [q.test_path for q in store.quarantined_tests("acme", 100)] == ["tests/a.spec.js"]
     assert [q.org_id for q in store.quarantined_tests(None, 100)] == ["acme", "zeta"]
@@ -155,6 +156,17 @@ def test_quarantine_per_org(store: Store) -> None:
     assert store.unquarantine_test("acme", "tests/a.spec.js")
     assert not store.unquarantine_test("acme", "tests/a.spec.js")
     assert store.quarantined_tests("acme", 100) == []
+
+
+def test_quarantining_again_takes_the_new_reason(store: Store) -> None:
+    """It kept the first reason, so a reason could not be corrected; None (a body without
+    one) keeps it, "" clears it, and who added the entry and when stay."""
+    first, _ = store.quarantine_test("acme", "tests/a.spec.js", None, "tok1", T0)
+    assert first.reason == ""
+    for reason, kept in [("flaky login", "flaky login"), (None, "flaky login"), ("", "")]:
+        entry, made = store.quarantine_test("acme", "tests/a.spec.js", reason, "tok2", T0 + 1)
+        assert not made and entry == replace(first, reason=kept)
+        assert store.quarantined_tests("acme", 10) == [entry]
 
 
 @pytest.mark.parametrize(("before", "left"), [(T0, 1), (T0 + 10_000, 0)])

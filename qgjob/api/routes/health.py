@@ -74,10 +74,13 @@ async def list_quarantined(
 
 @router.post("/quarantine", status_code=status.HTTP_201_CREATED,
              response_model=QuarantinePublic,
-             responses={200: {"description": "it was quarantined already"}})
+             responses={200: {"description": "it was quarantined already (its reason is "
+                                             "now the one sent, if any)"}})
 async def add_quarantine(body: QuarantineCreate, service: ServiceDep, caller: Caller,
                          response: Response) -> QuarantinePublic:
-    """Quarantine a test file of an org (every target)."""
+    """Quarantine a test file of an org (every target). Again for a test quarantined already:
+    200, with the `reason` sent replacing its own (one left out or null keeps it); who added
+    it and when stay."""
     check_may_submit(caller, {body.org_id})
     entry, made = await service.quarantine(body.org_id, body.test_path, body.reason,
                                            caller.token_id)

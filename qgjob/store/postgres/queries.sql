@@ -727,6 +727,10 @@ INSERT INTO quarantined_tests (org_id, test_path, reason, added_by, added_at)
 VALUES (%(org_id)s, %(test_path)s, %(reason)s, %(added_by)s, %(now)s)
 ON CONFLICT (org_id, test_path) DO NOTHING;
 
+-- name: requarantine_test
+UPDATE quarantined_tests SET reason = %(reason)s
+WHERE org_id = %(org_id)s AND test_path = %(test_path)s;
+
 -- name: unquarantine_test
 DELETE FROM quarantined_tests WHERE org_id = %(org_id)s AND test_path = %(test_path)s;
 

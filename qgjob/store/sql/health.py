@@ -128,12 +128,16 @@ def roll_up_org_hours(conn: Tx, before: float) -> int:
     return gone
 
 
-def quarantine(conn: Tx, org_id: str, test_path: str, reason: str, added_by: str | None,
-               now: float) -> tuple[Quarantined, bool]:
-    """The quarantine entry, and whether this call made it (False: it was there already)."""
+def quarantine(conn: Tx, org_id: str, test_path: str, reason: str | None,
+               added_by: str | None, now: float) -> tuple[Quarantined, bool]:
+    """The quarantine entry, and whether this call made it (False: it was there already).
+    An entry there already takes the new reason, if one is given (None keeps its own); who
+    added it and when stay."""
     params = {"org_id": org_id, "test_path": test_path}
-    made = conn.run("quarantine_test", {**params, "reason": reason, "added_by": added_by,
+    made = conn.run("quarantine_test", {**params, "reason": reason or "", "added_by": added_by,
                                         "now": now}).rowcount
+    if not made and reason is not None:
+        conn.run("requarantine_test", {**params, "reason": reason})
     return _quarantined(conn.run("quarantined_test", params).fetchone()), bool(made)
 
 

@@ -594,7 +594,7 @@ class SqlStore:
             return health.roll_up_org_hours(conn, before)
 
     @retried
-    def quarantine_test(self, org_id: str, test_path: str, reason: str,
+    def quarantine_test(self, org_id: str, test_path: str, reason: str | None,
                         added_by: str | None, now: float) -> tuple[Quarantined, bool]:
         with self._db.write() as conn:
             return health.quarantine(conn, org_id, test_path, reason, added_by, now)

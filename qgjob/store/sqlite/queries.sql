@@ -699,6 +699,10 @@ INSERT INTO quarantined_tests (org_id, test_path, reason, added_by, added_at)
 VALUES (:org_id, :test_path, :reason, :added_by, :now)
 ON CONFLICT (org_id, test_path) DO NOTHING;
 
+-- name: requarantine_test
+UPDATE quarantined_tests SET reason = :reason
+WHERE org_id = :org_id AND test_path = :test_path;
+
 -- name: unquarantine_test
 DELETE FROM quarantined_tests WHERE org_id = :org_id AND test_path = :test_path;
 
