@@ -59,7 +59,8 @@ class ClaimRequest(Strict):
     device: Name
     target: TargetName
     holds_app_version_id: AppVersionId | None = None
-    wait_seconds: StrictFloat = Field(default=0.0, ge=0, le=limits.MAX_CLAIM_WAIT_SECONDS)
+    wait_seconds: StrictFloat = Field(default=0.0, ge=0, le=limits.MAX_CLAIM_WAIT_SECONDS,
+                                      allow_inf_nan=False)
 
 
 class BatchPublic(BaseModel):
@@ -148,5 +149,5 @@ class InstallReport(Strict):
     device: Name
     app_version_id: AppVersionId
     target: TargetName
-    seconds: StrictFloat = Field(ge=0, le=86400)
+    seconds: StrictFloat = Field(ge=0, le=limits.SECONDS_MAX, allow_inf_nan=False)
     ok: StrictBool = True

@@ -20,6 +20,10 @@ MAX_DEVICES_PER_AGENT = 256
 LABEL_MAX = 64
 """An agent's version and executor names."""
 MAX_ATTEMPT_NUMBER = 1000
+SECONDS_MAX = 86400.0
+"""The longest an install or one test case may have taken (a day): a duration past it is
+a mistake, not a measurement. Durations are finite numbers too (JSON `NaN` and `Infinity`
+are refused)."""
 
 REPORT_ERROR_MAX = 8192
 """Characters of an attempt's error in its report."""

@@ -68,7 +68,7 @@ async def enable_device(body: DeviceChoice, service: ServiceDep, _: Admin) -> Fl
 @router.get("/trace")
 async def export_trace(
     service: ServiceDep, _: Admin,
-    since_seconds: Annotated[float, Query(gt=0, le=366 * 86400, description=(
+    since_seconds: Annotated[float, Query(allow_inf_nan=False, gt=0, le=366 * 86400, description=(
         "how far back: jobs submitted in that window"))] = WEEK_SECONDS,
 ) -> dict[str, Any]:
     """The recorded history as a trace `qgjob simulate` reads (examples/traces/README.md):

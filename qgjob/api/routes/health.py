@@ -109,7 +109,7 @@ async def org_stats(
     service: ServiceDep,
     caller: Caller,
     org_id: Annotated[OrgId | None, Query()] = None,
-    days: Annotated[float, Query(gt=0, le=limits.STATS_DAYS_MAX, description=(
+    days: Annotated[float, Query(allow_inf_nan=False, gt=0, le=limits.STATS_DAYS_MAX, description=(
         "how far back, in days (whole hours are counted)"))] = 7,
 ) -> StatsList:
     """Per org: jobs finished, success and flaky rates, device-hours used, queue wait p50 and

@@ -30,7 +30,7 @@ async def job_attempts(job_id: JobIdPath, service: ServiceDep, caller: Caller) -
 async def timeline(
     service: ServiceDep,
     _: DashboardReader,
-    since: Annotated[float, Query(gt=0, le=TIMELINE_MAX_SECONDS,
+    since: Annotated[float, Query(allow_inf_nan=False, gt=0, le=TIMELINE_MAX_SECONDS,
                                   description="how many seconds back to look")] = 3600,
     limit: Annotated[int, Query(ge=1, le=10000,
                                 description="most installs and most attempts returned")] = 2000,

@@ -1,0 +1,95 @@
+"""Agent requests a probe found answered wrongly: durations of `NaN`, `Infinity` or 1e308
+taken (and then shown as null), devices reporting jobs that are not theirs, an install for
+the wrong target taken, an unknown lease released, and 422s or 409s without their shape or
+`code`. Each is a clear 4xx that stores nothing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qgjob.agent.client import _case
+from qgjob.domain.models import CaseResult
+from qgjob.protocol import limits
+from tests.api.test_agent_protocol import JOB, register, running_job
+
+JSON = {"content-type": "application/json"}
+
+
+def _is_invalid_input(answer: Any, field: str, says: str) -> None:
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert body["code"] == "invalid_input"
+    assert body["detail"] == f"{field}: {says}"
+    assert body["errors"] == [{"field": field, "message": says}]
+
+
+# 1. Durations and windows are finite numbers, a day at most.
+
+@pytest.mark.parametrize(("raw", "says"), [
+    ("Infinity", "Input should be a finite number"),
+    ("-Infinity", "Input should be a finite number"),
+    ("NaN", "Input should be a finite number"),
+    ("1e308", "Input should be less than or equal to 86400"),
+])
+def test_a_case_duration_is_a_finite_number_of_a_day_at_most(client: TestClient, raw: str,
+                                                              says: str) -> None:
+    agent, job_id, lease = running_job(client)
+    body = (f'{{"lease_id": "{lease}", "attempt": 1, "outcome": "passed", "tests": '
+            f'[{{"title": "a", "status": "passed", "duration_seconds": {raw}}}]}}')
+    answer = client.post(f"/agents/{agent}/jobs/{job_id}/report", content=body, headers=JSON)
+    _is_invalid_input(answer, "tests.0.duration_seconds", says)
+    job = client.get(f"/jobs/{job_id}").json()
+    assert job["status"] == "running" and job["tests"] == []  # nothing stored
+    assert client.get("/tests", params={"cases": "true"}).json()["tests"] == []
+
+
+def test_a_day_long_case_is_still_taken(client: TestClient) -> None:
+    agent, job_id, lease = running_job(client)
+    report = {"lease_id": lease, "attempt": 1, "outcome": "passed",
+              "tests": [{"title": "a", "status": "passed", "duration_seconds": 86400.0}]}
+    assert client.post(f"/agents/{agent}/jobs/{job_id}/report", json=report).status_code == 200
+    assert client.get(f"/jobs/{job_id}").json()["tests"][0]["duration_seconds"] == 86400.0
+
+
+def test_cases_stored_before_the_limit_still_show(client: TestClient,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = client.post("/jobs", json=JOB).json()["job_id"]
+    store = client.app.state.service.store  # type: ignore[attr-defined]
+    monkeypatch.setattr(store, "last_cases", lambda _: [
+        CaseResult("a", "passed", math.inf), CaseResult("b", "passed", 1e308),
+        CaseResult("c", "passed", math.nan)])
+    answer = client.get(f"/jobs/{job_id}")
+    assert answer.status_code == 200, answer.text
+    assert [c["duration_seconds"] for c in answer.json()["tests"]] == [86400.0, 86400.0, 0.0]
+
+
+def test_the_agent_keeps_its_runners_times_within_the_limit() -> None:
+    times = [math.inf, -math.inf, math.nan, 1e308, -1.0, 2.5]
+    sent = [_case(CaseResult("a", "passed", t)).duration_seconds for t in times]
+    assert sent == [limits.SECONDS_MAX, 0.0, 0.0, limits.SECONDS_MAX, 0.0, 2.5]
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity"])
+def test_install_and_claim_seconds_are_finite(client: TestClient, raw: str) -> None:
+    agent = register(client)
+    install = (f'{{"device": "emulator-1", "app_version_id": "xyz123", '
+               f'"target": "emulator", "seconds": {raw}}}')
+    answer = client.post(f"/agents/{agent}/installs", content=install, headers=JSON)
+    _is_invalid_input(answer, "seconds", "Input should be a finite number")
+    wait = f'{{"device": "emulator-1", "target": "emulator", "wait_seconds": {raw}}}'
+    answer = client.post(f"/agents/{agent}/claim", content=wait, headers=JSON)
+    _is_invalid_input(answer, "wait_seconds", "Input should be a finite number")
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/timeline", "since"), ("/stats", "days"), ("/trace", "since_seconds")])
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf"])
+def test_query_windows_are_finite(client: TestClient, path: str, field: str,
+                                  raw: str) -> None:
+    answer = client.get(path, params={field: raw})
+    _is_invalid_input(answer, field, "Input should be a finite number")
+
