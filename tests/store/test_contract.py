@@ -374,6 +374,46 @@ def test_a_device_is_seen_with_each_heartbeat_and_keeps_what_it_reported(
         ("idle", "v1", T0 + 10)]
 
 
+def _devices(store: Store, agent: str) -> list[tuple[str, str | None]]:
+    [listed] = [a for a in store.list_agents() if a.agent_id == agent]
+    return [(d.state, d.current_job_id) for d in listed.devices]
+
+
+def test_a_device_shows_only_a_job_its_agent_holds(store: Store) -> None:
+    ours, theirs = store.insert_jobs([new_job(at=T0), new_job(org_id="acme", at=T0 + 1)])
+    agent = register(store, name="lab", devices="emulator-1:emulator")
+    other = register(store, name="lab2", devices="emulator-9:emulator")
+    lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
+    other_lease = claim(store, other, "emulator-9").batch.lease.lease_id  # type: ignore[union-attr]
+    start(store, ours.job_id, lease, T0 + 1)
+    start(store, theirs.job_id, other_lease, T0 + 1)
+    # lab2 says its device runs lab's job (of another org), under either lease.
+    for said in (other_lease, lease):
+        store.heartbeat(other, [DeviceReport("emulator-9", "running", "xyz123", ours.job_id,
+                                             said)], T0 + 2, LEASE)
+        assert _devices(store, other) == [("idle", None)]
+    store.heartbeat(other, [DeviceReport("emulator-9", "running", "xyz123", "no-such-job",
+                                         other_lease)], T0 + 3, LEASE)
+    assert _devices(store, other) == [("idle", None)]
+    store.heartbeat(other, [DeviceReport("emulator-9", "running", "xyz123", theirs.job_id,
+                                         other_lease)], T0 + 4, LEASE)
+    assert _devices(store, other) == [("running", theirs.job_id)]
+    finish(store, ours.job_id, lease, 1, Outcome.PASSED, T0 + 5)  # no longer held
+    store.heartbeat(agent, [DeviceReport("emulator-1", "running", "xyz123", ours.job_id,
+                                         lease)], T0 + 6, LEASE)
+    assert _devices(store, agent) == [("idle", None)]
+
+
+def test_an_offline_agents_devices_show_no_job(store: Store) -> None:
+    [job] = store.insert_jobs([new_job()])
+    agent = register(store, at=T0)
+    lease = claim(store, agent).batch.lease.lease_id  # type: ignore[union-attr]
+    start(store, job.job_id, lease, T0 + 1)
+    assert _devices(store, agent) == [("running", job.job_id)]
+    store.mark_agents_offline(seen_before=T0 + 2, now=T0 + 31)
+    assert _devices(store, agent) == [("offline", None)]
+
+
 def test_heartbeat_from_an_unknown_agent(store: Store) -> None:
     assert store.heartbeat("nobody", [], T0, LEASE).known is False
 

@@ -247,6 +247,11 @@ WHERE agent_id = %(agent_id)s AND name = %(device_name)s
        OR holds_app_version_id IS DISTINCT FROM %(holds_app_version_id)s
        OR current_job_id IS DISTINCT FROM %(current_job_id)s);
 
+-- name: jobs_held_by_agent
+-- Which of the jobs a heartbeat's devices report running this agent holds under its leases.
+SELECT j.id AS id FROM jobs j JOIN leases l ON l.id = j.lease_id
+WHERE l.agent_id = %(agent_id)s AND j.id = ANY(%(job_ids)s::text[]);
+
 -- name: set_device_state
 -- What the claim path knows of a device: asking for work (idle), or installing its batch's app.
 UPDATE devices SET state = %(state)s, holds_app_version_id = %(holds_app_version_id)s,
@@ -418,7 +423,9 @@ UPDATE agents SET state = 'signed_off'
 FROM ended WHERE agents.id = ended.id AND agents.state IN ('online', 'offline');
 
 -- name: mark_devices_offline
-UPDATE devices SET state = 'offline'
+-- An offline agent's devices show no job: nobody hears what they run, and their leases lapse
+-- unless the agent comes back (its next heartbeat says again what they run).
+UPDATE devices SET state = 'offline', current_job_id = NULL
 WHERE agent_id = ANY(%(agent_ids)s::text[]);
 
 -- name: insert_install

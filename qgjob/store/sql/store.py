@@ -271,7 +271,8 @@ class SqlStore:
             if not conn.run("touch_agent", {"agent_id": agent_id, "now": now}).rowcount:
                 return HeartbeatAck(known=False)
             if devices:  # in name order, as every writer locks device rows
-                conn.run_many("update_device", [_device_params(agent_id, report, now)
+                held = _held_jobs(conn, agent_id, devices)
+                conn.run_many("update_device", [_device_params(agent_id, report, now, held)
                                                 for report in sorted(devices,
                                                                      key=lambda d: d.name)])
             conn.run("extend_leases",
@@ -640,11 +641,27 @@ def _load_device(conn: Tx, agent_id: str, device_name: str) -> Row:
     return row  # type: ignore[no-any-return]
 
 
-def _device_params(agent_id: str, report: DeviceReport, now: float) -> dict[str, Any]:
+def _held_jobs(conn: Tx, agent_id: str, devices: Sequence[DeviceReport]) -> set[str]:
+    """Of the jobs the devices say they run, those held under a lease of this agent."""
+    reported = sorted({d.current_job_id for d in devices if d.current_job_id})
+    if not reported:
+        return set()
+    rows = conn.run("jobs_held_by_agent",
+                    {"agent_id": agent_id, "job_ids": conn.array(reported)})
+    return {row["id"] for row in rows}
+
+
+def _device_params(agent_id: str, report: DeviceReport, now: float,
+                   held: set[str]) -> dict[str, Any]:
+    """What a heartbeat stores of a device. A job is shown on it only when this agent holds
+    it: an agent cannot claim another's job (of another org, perhaps) for its device, and a
+    device that runs no job of ours is not running (nor counted busy)."""
+    job_id = report.current_job_id if report.current_job_id in held else None
+    state = "idle" if report.state == "running" and job_id is None else report.state
     return {
-        "agent_id": agent_id, "device_name": report.name, "state": report.state,
+        "agent_id": agent_id, "device_name": report.name, "state": state,
         "holds_app_version_id": report.holds_app_version_id,
-        "current_job_id": report.current_job_id, "now": now,
+        "current_job_id": job_id, "now": now,
     }
 
 

@@ -244,6 +244,11 @@ WHERE agent_id = :agent_id AND name = :device_name
   AND (state IS NOT :state OR holds_app_version_id IS NOT :holds_app_version_id
        OR current_job_id IS NOT :current_job_id);
 
+-- name: jobs_held_by_agent
+-- Which of the jobs a heartbeat's devices report running this agent holds under its leases.
+SELECT j.id AS id FROM jobs j JOIN leases l ON l.id = j.lease_id
+WHERE l.agent_id = :agent_id AND j.id IN (SELECT value FROM json_each(:job_ids));
+
 -- name: set_device_state
 -- What the claim path knows of a device: asking for work (idle), or installing its batch's app.
 UPDATE devices SET state = :state, holds_app_version_id = :holds_app_version_id,
@@ -402,7 +407,9 @@ UPDATE agents SET state = 'signed_off'
 WHERE id = :agent_id AND state IN ('online', 'offline');
 
 -- name: mark_devices_offline
-UPDATE devices SET state = 'offline'
+-- An offline agent's devices show no job: nobody hears what they run, and their leases lapse
+-- unless the agent comes back (its next heartbeat says again what they run).
+UPDATE devices SET state = 'offline', current_job_id = NULL
 WHERE agent_id IN (SELECT value FROM json_each(:agent_ids));
 
 -- name: insert_install
