@@ -93,3 +93,17 @@ def test_query_windows_are_finite(client: TestClient, path: str, field: str,
     answer = client.get(path, params={field: raw})
     _is_invalid_input(answer, field, "Input should be a finite number")
 
+
+
+# 3. An install report for a target the device is not registered for is refused as a claim is.
+
+def test_an_install_for_the_wrong_target_is_409_as_a_claim_is(client: TestClient) -> None:
+    agent = register(client)
+    wrong = {"device": "emulator-1", "app_version_id": "xyz123", "seconds": 3.0}
+    answer = client.post(f"/agents/{agent}/installs", json={**wrong, "target": "device"})
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == ("device 'emulator-1' is registered for target "
+                                       "'emulator', not 'device'")
+    assert client.get("/timeline").json()["devices"] == []  # nothing kept
+    right = client.post(f"/agents/{agent}/installs", json={**wrong, "target": "emulator"})
+    assert right.status_code == 204

@@ -457,6 +457,13 @@ def test_installs_are_recorded(store: Store) -> None:
         store.record_install(agent, "emulator-9", "xyz123", "emulator", T0, T0 + 20, True)
 
 
+def test_an_install_for_another_target_than_the_devices_is_refused(store: Store) -> None:
+    agent = register(store)
+    with pytest.raises(Conflict, match="registered for target 'emulator', not 'device'"):
+        store.record_install(agent, "emulator-1", "xyz123", "device", T0, T0 + 20, True)
+    assert store.timeline(T0 - 1, T0 + 30, 10).installs == ()  # nothing kept
+
+
 # consistency ----------------------------------------------------------------------------------
 
 def test_group_counts_match_the_jobs_after_random_work(store: Store) -> None:

@@ -170,9 +170,11 @@ async def heartbeat(agent_id: OwnAgentId, body: Heartbeat, service: ServiceDep) 
                           lease_expires_at=iso(ack.lease_expires_at))
 
 
-@router.post("/{agent_id}/installs", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/{agent_id}/installs", status_code=status.HTTP_204_NO_CONTENT,
+             responses={409: {"description": "the device is registered for another target"}})
 async def record_install(agent_id: OwnAgentId, body: InstallReport,
                          service: ServiceDep) -> Response:
+    """An install on a device, for its registered target (409 for another, as a claim)."""
     await service.record_install(agent_id, body.device, body.app_version_id, body.target,
                                  body.seconds, body.ok)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -293,6 +293,9 @@ class SqlStore:
     ) -> str | None:
         with self._db.write() as conn:
             device = _load_device(conn, agent_id, device_name)
+            if device["target"] != target:  # as a claim for it would be refused
+                raise Conflict(f"device {device_name!r} is registered for target "
+                               f"{device['target']!r}, not {target!r}")
             conn.run("insert_install",
                 {"device_id": device["id"], "app_version_id": app_version_id, "target": target,
                  "started_at": started_at, "finished_at": finished_at, "ok": int(ok)},
