@@ -183,9 +183,13 @@ class ClaimPath:
         return Transitioned(job, after, attempt_seconds=seconds)
 
     def release_jobs(self, lease_id: str, job_ids: Sequence[str], now: float) -> list[Job]:
-        """Put the lease's unstarted jobs among `job_ids` back in the queue."""
+        """Put the lease's unstarted jobs among `job_ids` back in the queue. A lease that
+        ended (its jobs done or rescued) or never was holds nothing to hand back: LeaseLost,
+        as for another agent's lease, rather than an answer that some were handed back."""
         released = []
         with self._tx.write() as driver:
+            if driver.lease(lease_id) is None:
+                raise LeaseLost(f"lease {lease_id} is not held: it ended or never existed")
             for job in driver.jobs_of_lease(lease_id, running_too=False):
                 if job.job_id in job_ids:
                     released.append(_requeue(driver, job, now))

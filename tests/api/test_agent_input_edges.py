@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from qgjob.agent.client import _case
 from qgjob.domain.models import CaseResult
 from qgjob.protocol import limits
-from tests.api.test_agent_protocol import JOB, register, running_job
+from tests.api.test_agent_protocol import JOB, claim, register, running_job
 
 JSON = {"content-type": "application/json"}
 
@@ -107,3 +107,21 @@ def test_an_install_for_the_wrong_target_is_409_as_a_claim_is(client: TestClient
     assert client.get("/timeline").json()["devices"] == []  # nothing kept
     right = client.post(f"/agents/{agent}/installs", json={**wrong, "target": "emulator"})
     assert right.status_code == 204
+
+
+# 4. Releasing a lease that is not held answers as another agent's lease does.
+
+def test_releasing_an_unknown_or_ended_lease_is_409_lease_lost(client: TestClient) -> None:
+    agent = register(client)
+    unknown = client.post(f"/agents/{agent}/leases/no-such-lease/release",
+                          json={"job_ids": ["x"]})
+    assert unknown.status_code == 409 and unknown.json() == {
+        "detail": "lease no-such-lease is not held: it ended or never existed",
+        "code": "lease_lost"}
+    client.post("/jobs", json=JOB)
+    batch = claim(client, agent).json()
+    ids = [job["job_id"] for job in batch["jobs"]]
+    path = f"/agents/{agent}/leases/{batch['lease_id']}/release"
+    assert client.post(path, json={"job_ids": ids}).json()["count"] == 1
+    ended = client.post(path, json={"job_ids": ids})  # its only job went back: it ended
+    assert ended.status_code == 409 and ended.json()["code"] == "lease_lost"
