@@ -141,9 +141,15 @@ class Gatekeeper:
                                 headers={"WWW-Authenticate": "Bearer"}) from None
         self.limit(budget, caller_key(request, principal))
         if principal.role not in roles:
-            raise HTTPException(403, f"a {principal.role.value} token may not use "
+            raise HTTPException(403, f"{_article(principal.role.value)} {principal.role.value} "
+                                     f"token may not use "
                                      f"{request.method} {request.url.path}")
         return principal
+
+
+def _article(word: str) -> str:
+    """'an agent token', 'a submitter token'."""
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def gatekeeper(request: Request) -> Gatekeeper:

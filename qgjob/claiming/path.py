@@ -167,7 +167,7 @@ class ClaimPath:
                 recorded = driver.attempt_outcome(job_id, attempt)
                 if recorded is not None and recorded[0] == outcome.value:
                     return Transitioned(job, job)  # the same report, delivered again
-                raise LeaseLost(lost_reason(job))
+                raise LeaseLost(lost_reason(job, lease_id, attempt))
             if extras is not None:
                 extras(driver)
             after = transitions.apply_verdict(job, decide(job), now)
@@ -425,7 +425,12 @@ def _requeue(driver: ClaimDriver, job: Job, now: float) -> Job:
     return after
 
 
-def lost_reason(job: Job) -> str:
+def lost_reason(job: Job, lease_id: str | None = None, attempt: int | None = None) -> str:
+    """Why a request about the job under `lease_id` (and its `attempt`) is refused."""
     if job.state.is_final:
         return f"job {job.job_id} is already {job.state.public}"
+    if (attempt is not None and job.state is JobState.RUNNING and job.lease_id == lease_id
+            and job.attempts != attempt):
+        return (f"job {job.job_id} is running attempt {job.attempts} under this lease, "
+                f"not attempt {attempt}")
     return f"job {job.job_id} is no longer held under this lease (it is {job.state.value})"

@@ -6,14 +6,17 @@ the wrong target taken, an unknown lease released, and 422s or 409s without thei
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from qgjob.agent.client import _case
+from qgjob.auth.tokens import Role
 from qgjob.domain.models import CaseResult
 from qgjob.protocol import limits
+from tests.api.test_access_settings import app_with, bearer, issue
 from tests.api.test_agent_protocol import JOB, claim, register, running_job
 
 JSON = {"content-type": "application/json"}
@@ -125,3 +128,56 @@ def test_releasing_an_unknown_or_ended_lease_is_409_lease_lost(client: TestClien
     assert client.post(path, json={"job_ids": ids}).json()["count"] == 1
     ended = client.post(path, json={"job_ids": ids})  # its only job went back: it ended
     assert ended.status_code == 409 and ended.json()["code"] == "lease_lost"
+
+
+# 5. Every 422 in one shape; messages that say what is wrong; the codes the README promises.
+
+def test_invalid_base64_is_a_422_of_the_usual_shape(client: TestClient) -> None:
+    agent, job_id, lease = running_job(client)
+    answer = client.post(f"/agents/{agent}/jobs/{job_id}/files", json={
+        "lease_id": lease, "attempt": 1, "name": "r.json", "content_base64": "AAA"})  # no padding
+    _is_invalid_input(answer, "content_base64", "is not valid base64")
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/runs"])
+def test_disagreeing_idempotency_keys_are_a_422_of_the_usual_shape(client: TestClient,
+                                                                   path: str) -> None:
+    body = {**JOB, "idempotency_key": "a"} if path == "/jobs" else {
+        "org_id": "qualgent", "app_version_id": "xyz123", "idempotency_key": "a"}
+    answer = client.post(path, json=body, headers={"Idempotency-Key": "b"})
+    _is_invalid_input(answer, "idempotency_key", "the header and the body disagree")
+
+
+@pytest.mark.parametrize("path", ["report", "output", "files"])
+def test_a_wrong_attempt_under_the_current_lease_says_so(client: TestClient,
+                                                         path: str) -> None:
+    agent, job_id, lease = running_job(client)
+    body = {"report": {"outcome": "passed"}, "output": {"text": "x"},
+            "files": {"name": "r.json", "content_base64": "e30="}}[path]
+    answer = client.post(f"/agents/{agent}/jobs/{job_id}/{path}",
+                         json={"lease_id": lease, "attempt": 2, **body})
+    assert answer.status_code == 409
+    assert answer.json() == {"detail": f"job {job_id} is running attempt 1 under this "
+                                       "lease, not attempt 2", "code": "lease_lost"}
+
+
+def test_a_name_held_by_another_tokens_session_is_agent_name_in_use(tmp_path: Path) -> None:
+    with app_with(tmp_path) as (client, store):
+        _, mine = issue(store, Role.AGENT)
+        _, other = issue(store, Role.AGENT)
+        body = {"name": "lab", "devices": [{"name": "e1", "target": "emulator"}]}
+        assert client.post("/agents", headers=bearer(mine), json=body).status_code == 201
+        refused = client.post("/agents", headers=bearer(other), json=body)
+        assert refused.status_code == 409
+        assert refused.json() == {"detail": "agent name 'lab' is in use by an online session "
+                                            "of another token", "code": "agent_name_in_use"}
+
+
+def test_a_refused_role_is_named_with_its_article(tmp_path: Path) -> None:
+    with app_with(tmp_path) as (client, store):
+        _, agent = issue(store, Role.AGENT)
+        _, submitter = issue(store, Role.SUBMITTER, "acme")
+        assert client.get("/timeline", headers=bearer(agent)).json()["detail"] == (
+            "an agent token may not use GET /timeline")
+        assert client.get("/timeline", headers=bearer(submitter)).json()["detail"] == (
+            "a submitter token may not use GET /timeline")

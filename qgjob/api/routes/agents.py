@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from qgjob import __version__
 from qgjob.api.deps import AgentCaller, OwnAgentId, ServiceDep
-from qgjob.api.errors import report_limit
+from qgjob.api.errors import invalid_input, report_limit
 from qgjob.api.params import JobIdPath, LeaseIdPath
 from qgjob.api.problems import ERROR_RESPONSES
 from qgjob.auth.tokens import Role
@@ -47,8 +47,8 @@ async def register(body: AgentRegistration, service: ServiceDep,
     batches are rescued at once. The session belongs to the token it registered with."""
     running = await service.online_agent_owner(body.name)
     if running is not None and caller.role is Role.AGENT and running.token_id != caller.token_id:
-        raise HTTPException(409, f"agent name {body.name!r} is in use by an online session "
-                                 "of another token")
+        raise AgentNameInUse(f"agent name {body.name!r} is in use by an online session of "
+                             "another token")
     if running is not None and running.agent_id != body.replaces_agent_id:
         check_name_free(body.name, running, service.clock(), service.settings.lease_seconds)
     devices = [DeviceSpec(d.name, d.target, d.holds_app_version_id) for d in body.devices]
@@ -130,7 +130,7 @@ async def save_file(agent_id: OwnAgentId, job_id: JobIdPath, body: FileUpload,
     try:
         content = base64.b64decode(body.content_base64, validate=True)
     except (binascii.Error, ValueError):  # ValueError: characters beyond ASCII
-        raise HTTPException(422, "content_base64: is not valid base64") from None
+        raise invalid_input("content_base64", "is not valid base64") from None
     await service.save_file(agent_id, job_id, body.lease_id, body.attempt,
                             AttemptFile(body.name, body.media_type, content))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

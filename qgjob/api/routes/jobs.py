@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from qgjob.api.auth import gatekeeper
 from qgjob.api.deps import Caller, RunServiceDep, ServiceDep
 from qgjob.api.downloads import UNTRUSTED_CONTENT, file_answer
+from qgjob.api.errors import invalid_input
 from qgjob.api.params import FileNamePath, JobIdPath, JobIdValue, RunIdQuery
 from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES, CodedProblem
 from qgjob.api.visibility import (
@@ -75,7 +76,7 @@ async def submit_job(
     its org and build, not cancelled: 409 `run_finished`; a job an idempotency key finds
     stays in its own run)."""
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
-        raise HTTPException(422, "idempotency_key: the header and the body disagree")
+        raise invalid_input("idempotency_key", "the header and the body disagree")
     check_may_submit(caller, {body.org_id})
     await _check_run(runs, caller, run_id, [body])
     gatekeeper(request).spend_jobs(request, caller, 1)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from qgjob.api.deps import Caller, RunServiceDep
+from qgjob.api.errors import invalid_input
 from qgjob.api.params import ID_MAX, ID_PATTERN
 from qgjob.api.problems import ERROR_RESPONSES, CodedProblem
 from qgjob.api.visibility import check_may_submit, run_actions, visible_run
@@ -45,7 +46,7 @@ async def create_run(
     `Idempotent-Replayed: true`): a retried CI step finds its run. The key's run must be
     of the same build and name, else 409 `idempotency_key_reused`."""
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
-        raise HTTPException(422, "idempotency_key: the header and the body disagree")
+        raise invalid_input("idempotency_key", "the header and the body disagree")
     check_may_submit(caller, {body.org_id})
     run, created = await runs.create(RunRequest(
         body.org_id, body.app_version_id, body.name,

@@ -672,7 +672,7 @@ def _current_attempt(conn: Tx, job_id: str, lease_id: str, attempt: int) -> Job:
     """The job, if `attempt` is its running attempt under `lease_id`; else LeaseLost."""
     job = _load_job(conn, job_id)
     if job.state is not JobState.RUNNING or job.lease_id != lease_id or job.attempts != attempt:
-        raise LeaseLost(lost_reason(job))
+        raise LeaseLost(lost_reason(job, lease_id, attempt))
     return job
 
 
