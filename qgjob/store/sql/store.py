@@ -36,6 +36,7 @@ from qgjob.scheduler.views import ClaimContext, FleetRules
 from qgjob.store.base import (
     AgentOwner,
     ClaimResult,
+    Conflict,
     DecideAttempt,
     DeviceReport,
     HeartbeatAck,
