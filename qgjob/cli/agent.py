@@ -14,6 +14,7 @@ from qgjob.cli.numbers import number
 from qgjob.cli.processes import (
     FailOption,
     InstallOption,
+    LogLevelOption,
     TestOption,
     devices_option,
 )
@@ -65,7 +66,7 @@ def agent(
         help="simulate: share of installs that fail (a sick device).")] = 0.0,
     execution_log: Annotated[Path | None, typer.Option(
         "--execution-log", help="simulate: append a line per test run to this file.")] = None,
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_level: LogLevelOption = "info",
 ) -> int:
     """Run an agent that holds devices and pulls work from the server."""
     from qgjob.agent.executors.registry import ExecutorOptions, OptionError, build_executor

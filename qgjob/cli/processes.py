@@ -37,6 +37,21 @@ TestOption = Annotated[float, typer.Option("--test-seconds", parser=number(0),
                                            help="Simulated test run time.")]
 FailOption = Annotated[float, typer.Option("--fail-rate", parser=number(0, 1),
                                            help="Share of simulated attempts that fail.")]
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _log_level(raw: str) -> str:
+    """`--log-level`, checked while the options are parsed: before `up` creates the
+    database's folder or an agent takes its name (logging itself would only refuse it after)."""
+    if raw.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(f"{raw!r} is not a log level: use "
+                                 f"{', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}")
+    return raw.lower()
+
+
+LogLevelOption = Annotated[str, typer.Option(
+    "--log-level", callback=_log_level,
+    help=f"{', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}.")]
 InsecureOption = Annotated[bool, typer.Option(
     "--insecure", help="Listen beyond loopback even with no API tokens: anyone who can reach "
                        "the port may do everything.")]
@@ -153,7 +168,7 @@ def server(
     group_by_org: GroupByOrgOption = None,
     preemption: PreemptionOption = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_level: LogLevelOption = "info",
     insecure: InsecureOption = False,
 ) -> int:
     """Run the job server. With no API tokens it listens on loopback only (see `qgjob token`)."""
@@ -181,7 +196,7 @@ def up(
     install_seconds: InstallOption = 2.0,
     test_seconds: TestOption = 3.0,
     fail_rate: FailOption = 0.0,
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_level: LogLevelOption = "info",
     insecure: InsecureOption = False,
 ) -> int:
     """Everything on one machine: the server, an embedded SQLite database and a local agent

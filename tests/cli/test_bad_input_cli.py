@@ -118,3 +118,25 @@ def test_an_agent_refuses_a_bad_token_before_it_starts(
                        "agent", "--devices", "emulator:1")
     one_line_exit_2(code, err)
     assert "contains characters a token cannot have" in err and "secret" not in err
+
+
+@pytest.mark.parametrize("command", [["up"], ["server"], ["agent", "--devices", "emulator:1"]])
+@pytest.mark.parametrize("level", ["bogus", ""])
+def test_a_log_level_logging_lacks_is_refused_before_anything_is_created(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        command: list[str], level: str) -> None:
+    def started(*_args: object) -> None:
+        raise AssertionError("started with a log level logging would refuse")
+
+    # (Under pytest, whose handlers make logging.basicConfig a no-op, a level let through
+    # would not even fail: the server would run.)
+    for started_by_a_command in ["qgjob.cli.agent._identity", "qgjob.processes.run_server",
+                                 "qgjob.processes.run_up", "qgjob.processes.run_agent"]:
+        monkeypatch.setattr(started_by_a_command, started)
+    db = tmp_path / "data" / "qgjob.db"
+    where = ["--db", f"sqlite:///{db}", "--port", "18630"]
+    code, out, err = run(capsys, "--server", UNREACHABLE, *command, "--log-level", level,
+                         *([] if command[0] == "agent" else where))
+    one_line_exit_2(code, err)
+    assert f"{level!r} is not a log level: use debug, info, warning, error or critical" in err
+    assert not db.parent.exists() and out == ""
