@@ -72,9 +72,10 @@ def run(
     from qgjob.cli.waiting import show_outcome, watch_jobs
 
     if rerun_failed is not None:
-        if org_id or app_version_id or test:
-            raise CliError(EXIT_USAGE, "--rerun-failed takes no --org-id, --app-version-id "
-                                       "or --test: it runs the failed tests of that run again")
+        if any(_given(ctx, name) for name in RUN_OWN):
+            raise CliError(EXIT_USAGE, f"--rerun-failed takes no {_options(RUN_OWN)}: it runs "
+                                       "the failed tests of that run again, as that run ran "
+                                       "them")
         if junit is not None:
             check_writable(junit)
         started = _rerun(globals_of(ctx).client(), rerun_failed, idempotency_key, as_json)
@@ -85,6 +86,23 @@ def run(
     waited = watch_jobs(client, job_ids, timeout, quiet=as_json)
     _report(client, waited, suite, junit, as_json, run_id)
     return show_outcome(waited, as_json)
+
+
+RUN_OWN = ("org_id", "app_version_id", "test", "target", "priority", "max_attempts",
+           "run_name")
+"""The options a rerun takes from the run it repeats (its org, build, tests, targets,
+priority, attempts and name), so refuses rather than ignores."""
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the command line named this option, even at its default value."""
+    # By name: Typer may carry its own copy of click, and with it its own ParameterSource.
+    return getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"
+
+
+def _options(names: tuple[str, ...]) -> str:
+    flags = [f"--{name.replace('_', '-')}" for name in names]
+    return f"{', '.join(flags[:-1])} or {flags[-1]}"
 
 
 Started = tuple["ApiClient", str | None, list[str], str]

@@ -81,6 +81,10 @@ def test_cancel_a_run_and_submit_into_one(capsys: pytest.CaptureFixture[str],
     (["runs", "--status=green"], "must be queued, running, passed, failed or cancelled"),
     (["run", "--rerun-failed", "nosuchrun"], "no run with id 'nosuchrun'"),
     (["run", "--rerun-failed", "x", "--test=a.js"], "--rerun-failed takes no"),
+    *[(["run", "--rerun-failed", "x", option], "--rerun-failed takes no --org-id, "
+       "--app-version-id, --test, --target, --priority, --max-attempts or --run-name")
+      for option in ["--target=device", "--target=emulator", "--priority=5",
+                     "--max-attempts=3", "--run-name=foo"]],
     (["run", "--org-id=a", "--test=a.js"], "Missing option '--app-version-id'"),
     (["submit", "--org-id=a", "--app-version-id=v", "--test=a.js", "--run=nosuchrun"],
      "no run with id 'nosuchrun'"),
