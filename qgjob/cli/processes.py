@@ -22,8 +22,18 @@ DEFAULT_UP_DEVICES = "emulator:3,device:1,browserstack:1"
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option("--port", min=1, max=65535)]
+
+
+def _db(raw: str | None) -> str | None:
+    """`--db`: an empty one would read as "the default" (settings' empty database URL) and
+    open a database the user did not name."""
+    if raw is not None and not raw.strip():
+        raise typer.BadParameter("must not be empty (leave it out for the default database)")
+    return raw
+
+
 DbOption = Annotated[str | None, typer.Option(
-    "--db", envvar="QGJOB_DB", show_default=False,
+    "--db", envvar="QGJOB_DB", show_default=False, callback=_db,
     help="sqlite:///PATH (default: qgjob.db in your user data directory).")]
 PreemptionOption = Annotated[bool | None, typer.Option(
     "--preemption/--no-preemption", show_default=False,

@@ -56,6 +56,26 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], db
     assert len(err.strip().splitlines()) == 1 and message in err
 
 
+@pytest.mark.parametrize("command", [["token", "list"], ["token", "revoke", "--id", "x"],
+                                     ["token", "create", "--role", "admin"], ["migrate"],
+                                     ["server"], ["up"]])
+def test_an_empty_db_is_refused_not_read_as_the_default(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        command: list[str]) -> None:
+    def started(*_args: object) -> None:
+        raise AssertionError("started on the default database")
+
+    monkeypatch.setattr("qgjob.processes.run_server", started)
+    monkeypatch.setattr("qgjob.processes.run_up", started)
+    monkeypatch.setattr("qgjob.settings.default_database_url",
+                        lambda: f"sqlite:///{tmp_path / 'default' / 'qgjob.db'}")
+    port = ["--port", "18631"] if command[0] in ("server", "up") else []
+    code, out, err = run(capsys, *command, "--db", "", *port)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1
+    assert "Invalid value for '--db'" in err and "must not be empty" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_beyond_loopback_tokens_keep_the_server_closed(capsys: pytest.CaptureFixture[str],
                                                        db: str) -> None:
     settings = server_settings(db)
