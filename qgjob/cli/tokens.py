@@ -59,7 +59,7 @@ def create(
 @token_app.command("list")
 def list_tokens(db: DbOption = None, as_json: JsonOption = False) -> int:
     """Every token: id, org, role, created, last used, revoked. Never a secret."""
-    with _store(db) as store:
+    with _store(db, existing=True) as store:
         found = store.list_tokens()
     rows = [_row(t) for t in found]
     render.listing(rows, as_json, "no tokens: the server accepts every request on loopback; "
@@ -77,7 +77,7 @@ def revoke(
     """Revoke a token; servers refuse it within a few seconds."""
     from qgjob.store.base import NotFound
 
-    with _store(db) as store:
+    with _store(db, existing=True) as store:
         try:
             revoked = store.revoke_token(token_id[:64], time.time())
         except NotFound as unknown:
@@ -97,11 +97,21 @@ def _when(ts: float | None) -> str | None:
 
 
 @contextlib.contextmanager
-def _store(db: str | None) -> Iterator[TokenStore]:
-    """The database `qgjob server` would open (migrated), closed afterwards."""
+def _store(db: str | None, *, existing: bool = False) -> Iterator[TokenStore]:
+    """The database `qgjob server` would open (migrated), closed afterwards. `existing`: a
+    SQLite file must be there already (listing or revoking in a mistyped path would create an
+    empty database, and say there are no tokens); `token create` makes the first one."""
     from qgjob.cli.processes import open_database, server_settings
+    from qgjob.store import BadDatabaseUrl, sqlite_path
 
-    store = open_database(server_settings(db))
+    settings = server_settings(db)
+    url = settings.resolved_database_url
+    if existing and not url.startswith(("postgresql://", "postgres://")):
+        with contextlib.suppress(BadDatabaseUrl):  # open_database says what is wrong with it
+            path = sqlite_path(url)[0]
+            if not path.exists():
+                raise CliError(EXIT_USAGE, f"no database at {path}")
+    store = open_database(settings)
     try:
         yield store
     finally:

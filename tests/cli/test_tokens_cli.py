@@ -51,9 +51,24 @@ def test_create_list_revoke(capsys: pytest.CaptureFixture[str], db: str) -> None
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], db: str,
                                           args: list[str], message: str) -> None:
+    assert run(capsys, "migrate", "--db", db)[0] == 0
     code, out, err = run(capsys, "token", *args, *([] if "--db" in args else ["--db", db]))
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+@pytest.mark.parametrize("command", [["list"], ["revoke", "--id", "9hmxkw7n1b6w"]])
+def test_list_and_revoke_need_a_database_that_exists(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path, command: list[str]) -> None:
+    mistyped = tmp_path / "nodir" / "x.db"
+    for db in [str(mistyped), f"sqlite:///{mistyped}"]:
+        code, out, err = run(capsys, "token", *command, "--db", db)
+        assert (code, out) == (2, "") and err == f"qgjob: error: no database at {mistyped}\n"
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor an empty database
+    # The first token makes the database, as `qgjob server` would (README: Security).
+    run(capsys, "token", "create", "--role", "admin", "--db", str(mistyped))
+    code, out, err = run(capsys, "token", "list", "--db", str(mistyped), "--json")
+    assert code == 0 and json.loads(out)["role"] == "admin"
 
 
 @pytest.mark.parametrize("command", [["token", "list"], ["token", "revoke", "--id", "x"],
