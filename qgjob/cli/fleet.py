@@ -17,6 +17,7 @@ from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.cli.jobs import JsonOption
+from qgjob.cli.paths import output_file
 from qgjob.protocol import limits
 
 agents_app = typer.Typer(
@@ -174,7 +175,8 @@ def export_trace(
     since: Annotated[str, typer.Option(
         "--since", help="How far back: jobs submitted within 30m, 12h, 7d, 2w …")] = "7d",
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Write the trace here (default: standard output).")] = None,
+        "--out", parser=output_file,
+        help="Write the trace here (default, or -: standard output).")] = None,
 ) -> int:
     """The recorded history as a trace for `qgjob simulate` and `qgjob plan`: arrivals, orgs,
     priorities, targets, test times, outcomes, install times and the fleet."""

@@ -12,6 +12,7 @@ from qgjob.cli import render
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_USAGE, CliError, check_output_file
 from qgjob.cli.fleet import parse_span
+from qgjob.cli.paths import input_file
 from qgjob.cli.simulate import read_trace
 from qgjob.domain.values import TARGETS
 
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
 @app.command()
 def plan(
     trace_file: Annotated[Path, typer.Argument(
-        metavar="TRACE.json", help="A trace from `qgjob export-trace`, `qgjob trace`, or - "
-                                   "for stdin.")],
+        metavar="TRACE.json", parser=input_file,
+        help="A trace from `qgjob export-trace`, `qgjob trace`, or - for stdin.")],
     devices: Annotated[list[str] | None, typer.Option(
         "--devices", help="An alternative fleet: TARGET:N, TARGET:+N, TARGET:-N or "
                           "TARGET:A..B (each count), comma separated; repeat for more.")]

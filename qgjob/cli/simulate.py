@@ -13,6 +13,7 @@ import typer
 from qgjob.cli import render
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_USAGE, CliError, check_output_file
+from qgjob.cli.paths import input_file, output_file
 
 if TYPE_CHECKING:
     from qgjob.sim.trace import Trace
@@ -21,9 +22,9 @@ if TYPE_CHECKING:
 @app.command()
 def simulate(
     trace_file: Annotated[Path, typer.Argument(
-        metavar="TRACE.json", help="A workload trace such as examples/traces/burst.json, or - "
-                                   "to read one from stdin (`qgjob trace burst | qgjob "
-                                   "simulate -`).")],
+        metavar="TRACE.json", parser=input_file,
+        help="A workload trace such as examples/traces/burst.json, or - to read one from "
+             "stdin (`qgjob trace burst | qgjob simulate -`).")],
     schedule_out: Annotated[Path | None, typer.Option(
         "--schedule-out", help="Write every install and test attempt here (JSON).")] = None,
     policy: Annotated[str, typer.Option(
@@ -113,7 +114,8 @@ def make_trace(
     seed: Annotated[int, typer.Option(
         "--seed", help="Which trace of the kind: another seed draws another.")] = 1,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Write it to this file instead of stdout.", show_default=False)] = None,
+        "--out", parser=output_file, show_default=False,
+        help="Write it to this file instead of stdout (- for stdout).")] = None,
 ) -> int:
     """Write a workload trace for `qgjob simulate` (examples/traces/KIND.json were made with
     `qgjob trace KIND --out examples/traces/KIND.json`)."""

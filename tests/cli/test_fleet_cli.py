@@ -21,6 +21,7 @@ from tests.conftest import LiveServer
     ("export-trace", "--since", "7x"),
     ("export-trace", "--since", "0d"),
     ("export-trace", "--since", "400d"),
+    ("export-trace", "--out", ""),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
                                           args: tuple[str, ...]) -> None:
@@ -36,7 +37,8 @@ def test_spans(text: str, seconds: float) -> None:
 
 
 def test_fleet_commands_against_a_server(capsys: pytest.CaptureFixture[str],
-                                         live_server: LiveServer, tmp_path: Path) -> None:
+                                         live_server: LiveServer, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, err = run(capsys, live_server, "agents", "drain", "nobody")
     assert code == 2 and "no agent named 'nobody'" in err
     httpx.post(f"{live_server.url}/agents", json={"name": "lab", "devices": [
@@ -54,5 +56,9 @@ def test_fleet_commands_against_a_server(capsys: pytest.CaptureFixture[str],
     assert code == 0 and "0 job(s) on 1 device(s)" in err
     assert json.loads((tmp_path / "t.json").read_text())["devices"] == [
         {"id": "lab/e1", "target": "emulator"}]
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, live_server, "export-trace", "--out", "-")
+    assert code == 0 and json.loads(out)["devices"][0]["id"] == "lab/e1", err
+    assert "->" not in err and not (tmp_path / "-").exists()
     code, _, err = run(capsys, live_server, "export-trace", "--out", str(tmp_path / "no/t.json"))
     assert code == 2 and "cannot write" in err

@@ -82,12 +82,25 @@ def test_bad_traces_and_options(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     (["trace", "surge"], "unknown trace kind 'surge'"),
     (["trace", "burst", "--out", "/proc/no/such/dir.json"], "cannot write"),
     (["trace", "burst", "--seed", "x"], "--seed"),
+    (["trace", "burst", "--out", ""], "'--out': the path is empty: name a file, or - for "
+                                      "standard output"),
+    (["simulate", ""], "'TRACE.json': the path is empty: name a file, or - for standard input"),
+    (["plan", ""], "'TRACE.json': the path is empty: name a file, or - for standard input"),
 ])
 def test_bad_trace_requests(capsys: pytest.CaptureFixture[str], args: list[str],
                             says: str) -> None:
     code, out, err = run(capsys, *args)
     assert code == 2 and says in err and len(err.strip().splitlines()) == 1
     assert out == ""
+
+
+def test_out_dash_is_stdout_as_a_trace_dash_is_stdin(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "trace", "brief", "--out", "-")
+    assert code == 0, err
+    assert out == (TRACES / "brief.json").read_text() and list(tmp_path.iterdir()) == []
 
 
 def test_a_trace_without_jobs_gives_valid_json_and_says_so(
