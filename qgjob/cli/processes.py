@@ -20,7 +20,18 @@ if TYPE_CHECKING:
 
 DEFAULT_UP_DEVICES = "emulator:3,device:1,browserstack:1"
 
-HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+
+def _host(raw: str) -> str:
+    """`--host`: an empty one binds every address (as 0.0.0.0) yet reads as no address in
+    the loopback check's refusal and in the URL printed."""
+    if not raw.strip():
+        raise typer.BadParameter("must not be empty: an address such as 127.0.0.1, or "
+                                 "0.0.0.0 for every address")
+    return raw
+
+
+HostOption = Annotated[str, typer.Option("--host", callback=_host,
+                                         help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option("--port", min=1, max=65535)]
 
 

@@ -101,3 +101,21 @@ def test_beyond_loopback_tokens_keep_the_server_closed(capsys: pytest.CaptureFix
     assert "--insecure" in capsys.readouterr().err
     run(capsys, "token", "create", "--role", "admin", "--db", db)
     assert not secure_settings(settings, "0.0.0.0", insecure=False).open_without_tokens
+
+
+@pytest.mark.parametrize("command", ["server", "up"])
+@pytest.mark.parametrize("insecure", [[], ["--insecure"]])
+def test_an_empty_host_is_refused(capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                  command: str, insecure: list[str]) -> None:
+    def started(*_args: object) -> None:
+        raise AssertionError("started on every address, as http://:PORT")
+
+    monkeypatch.setattr("qgjob.processes.run_server", started)
+    monkeypatch.setattr("qgjob.processes.run_up", started)
+    db = tmp_path / "data" / "qgjob.db"
+    code, out, err = run(capsys, command, "--host", "", *insecure, "--port", "18632",
+                         "--db", str(db))
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
+    assert "Invalid value for '--host': must not be empty" in err
+    assert not db.parent.exists()
