@@ -311,10 +311,13 @@ def cancel(
 @app.command("jobs")
 def list_jobs(
     ctx: typer.Context,
-    org_id: Annotated[str | None, typer.Option("--org-id")] = None,
+    org_id: Annotated[str | None, typer.Option(
+        "--org-id", callback=lambda v: _checked(values.check_org_id, v))] = None,
     status: Annotated[str | None, typer.Option(
         "--status", help="queued, running, completed, failed or cancelled.")] = None,
-    app_version_id: Annotated[str | None, typer.Option("--app-version-id")] = None,
+    app_version_id: Annotated[str | None, typer.Option(
+        "--app-version-id", callback=lambda v: _checked(values.check_app_version_id, v))
+    ] = None,
     target: Annotated[str | None, typer.Option("--target", callback=_target)] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=limits.MAX_LIST_LIMIT)] = 50,
     as_json: JsonOption = False,

@@ -15,8 +15,9 @@ from qgjob.auth.tokens import ApiToken, Role
 from qgjob.cli import render
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_USAGE, CliError
-from qgjob.cli.jobs import JsonOption
+from qgjob.cli.jobs import JsonOption, _checked
 from qgjob.cli.processes import DbOption
+from qgjob.domain.values import check_org_id
 
 if TYPE_CHECKING:
     from qgjob.store.base import TokenStore
@@ -32,21 +33,17 @@ app.add_typer(token_app)
 def create(
     role: Annotated[Role, typer.Option("--role", help="submitter, agent or admin.")],
     org_id: Annotated[str | None, typer.Option(
-        "--org-id", show_default=False,
+        "--org-id", show_default=False, callback=lambda v: _checked(check_org_id, v),
         help="The org a submitter acts for (required for submitters; a label otherwise).")]
     = None,
     db: DbOption = None,
 ) -> int:
     """Make a token and print it once, on stdout (and nothing else there)."""
     from qgjob.auth import tokens
-    from qgjob.domain.values import InvalidValue, check_org_id
 
     if role is Role.SUBMITTER and not org_id:
         raise CliError(EXIT_USAGE, "a submitter token needs --org-id")
-    try:
-        org = check_org_id(org_id) if org_id else None
-    except InvalidValue as bad:
-        raise CliError(EXIT_USAGE, str(bad)) from None
+    org = org_id or None
     record, text = tokens.issue(role, org, time.time())
     with _store(db) as store:
         store.insert_token(record)

@@ -140,3 +140,23 @@ def test_a_log_level_logging_lacks_is_refused_before_anything_is_created(
     one_line_exit_2(code, err)
     assert f"{level!r} is not a log level: use debug, info, warning, error or critical" in err
     assert not db.parent.exists() and out == ""
+
+
+ORG_TAKING = [["jobs"], ["runs"], ["tests"], ["stats"],
+              ["submit", "--app-version-id=v", "--test=a.js"],
+              ["run", "--app-version-id=v", "--test=a.js"],
+              ["token", "create", "--role=submitter", "--db=unused.db"]]
+
+
+@pytest.mark.parametrize("command", ORG_TAKING)
+@pytest.mark.parametrize(("org", "says"), [
+    ("a" * 5000, "Invalid value for '--org-id': org_id is longer than 64 characters"),
+    ("", "Invalid value for '--org-id': org_id must not be empty")])
+def test_every_org_id_is_checked_alike_before_connecting(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        command: list[str], org: str, says: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "--server", UNREACHABLE, *command, "--org-id", org)
+    one_line_exit_2(code, err)
+    assert says in err and out == "" and list(tmp_path.iterdir()) == []
+
