@@ -40,6 +40,15 @@ OptionalApp = Annotated[str | None, typer.Option(
     callback=lambda v: _checked(values.check_app_version_id, v))]
 
 
+def _run_name(raw: str | None) -> str | None:
+    from qgjob.cli.run_source import check_run_name
+
+    try:
+        return None if raw is None else check_run_name(raw)
+    except ValueError as bad:
+        raise typer.BadParameter(str(bad)) from None
+
+
 @app.command()
 def run(
     ctx: typer.Context,
@@ -56,7 +65,7 @@ def run(
     junit: Annotated[Path | None, typer.Option(
         "--junit", help="Write a JUnit XML report here.", show_default=False)] = None,
     run_name: Annotated[str | None, typer.Option(
-        "--run-name", show_default=False,
+        "--run-name", show_default=False, callback=_run_name,
         help="The run's name (default: from GitHub Actions' variables, else the build).")
     ] = None,
     rerun_failed: Annotated[str | None, typer.Option(

@@ -12,6 +12,7 @@ _PULL_REF = re.compile(r"^refs/pull/([0-9]{1,9})/")
 _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 NAME_MAX = 200
+"""The most a run's name may hold: the server's limit (`RunName` in qgjob/protocol/runs.py)."""
 
 
 def github_source(environ: Mapping[str, str]) -> dict[str, Any] | None:
@@ -51,6 +52,14 @@ def run_name(given: str | None, source: Mapping[str, Any] | None, fallback: str)
     parts += [f"PR #{source['pull_request']}"] if source.get("pull_request") else []
     parts += [source["commit_sha"][:8]] if source.get("commit_sha") else []
     return " · ".join(parts)[:NAME_MAX]
+
+
+def check_run_name(given: str) -> str:
+    """`--run-name`: refused (ValueError) past the server's limit, rather than cut to it."""
+    length = len(_CONTROL.sub(" ", given).strip())
+    if length > NAME_MAX:
+        raise ValueError(f"at most {NAME_MAX} characters; this one has {length}")
+    return given
 
 
 def _number(text: str | None) -> int | None:

@@ -160,3 +160,22 @@ def test_every_org_id_is_checked_alike_before_connecting(
     one_line_exit_2(code, err)
     assert says in err and out == "" and list(tmp_path.iterdir()) == []
 
+
+def test_a_run_name_past_the_servers_limit_is_refused_not_cut(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from qgjob.cli.run_source import NAME_MAX
+    from qgjob.protocol.runs import RunName
+
+    TypeAdapter(RunName).validate_python("n" * NAME_MAX)  # the server's limit, no less
+    with pytest.raises(ValidationError):
+        TypeAdapter(RunName).validate_python("n" * (NAME_MAX + 1))
+    (tmp_path / "a.spec.js").write_text("")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "--server", UNREACHABLE, "run", "--org-id=a",
+                       "--app-version-id=v", "--test=a.spec.js", "--run-name", "n" * 201)
+    one_line_exit_2(code, err)
+    assert "Invalid value for '--run-name': at most 200 characters; this one has 201" in err
+
