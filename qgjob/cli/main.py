@@ -59,7 +59,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _usage_line(usage: click.UsageError) -> str:  # type: ignore[name-defined]
     command = usage.ctx.command_path if usage.ctx is not None else "qgjob"
-    return f"{usage.format_message()} (see `{command} --help`)"
+    # Typer checks enum options (`token create --role`) with pydantic, whose message for a
+    # ValueError starts "Value error, ": a detail of pydantic, not of the user's mistake.
+    message = usage.format_message().replace(": Value error, ", ": ", 1)
+    return f"{message} (see `{command} --help`)"
 
 
 def _fail(code: int, message: str) -> None:

@@ -179,3 +179,10 @@ def test_a_run_name_past_the_servers_limit_is_refused_not_cut(
     one_line_exit_2(code, err)
     assert "Invalid value for '--run-name': at most 200 characters; this one has 201" in err
 
+
+def test_an_enum_option_says_what_is_wrong_without_pydantics_prefix(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "token", "create", "--role", "bogus",
+                       "--db", str(tmp_path / "t.db"))
+    one_line_exit_2(code, err)
+    assert "Invalid value for '--role': 'bogus' is not one of 'submitter', 'agent'" in err
