@@ -58,8 +58,10 @@ _NO_WRAP = {"JOB", "STATUS", "DEVICE", "RUNNING JOB", "JOB IDS", ""}
 
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
+    # Columns without names (`status`, `simulate`, `runs show`: name and value pairs) would
+    # print a header of spaces: a blank first line above the table.
     result = Table(title=title, title_justify="left", header_style="bold", box=None,
-                   pad_edge=False)
+                   pad_edge=False, show_header=any(columns))
     for column in columns:
         result.add_column(column, overflow="fold", no_wrap=column in _NO_WRAP)
     for row in rows:

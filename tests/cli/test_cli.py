@@ -43,6 +43,8 @@ def test_the_brief_example_through_the_cli(capsys: pytest.CaptureFixture[str],
     assert all(len(i) == 26 for i in ids)
     code, out, _ = run(capsys, live_server, "status", "--job-id", ids[0], "--json")
     assert json.loads(out)["status"] == "queued"
+    code, out, _ = run(capsys, live_server, "status", "--job-id", ids[0])
+    assert code == 0 and out.startswith("job "), out  # no blank header line above it
     code, out, _ = run(capsys, live_server, "groups", "--json")
     groups = [json.loads(line) for line in out.splitlines()]
     assert sorted(len(g["job_ids"]) for g in groups) == [1, 1, 3]

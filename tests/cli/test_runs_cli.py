@@ -38,7 +38,7 @@ def test_a_run_its_listing_and_a_rerun_of_its_failed_tests(
         assert f"as run {first['run_id']}" in err
 
         code, shown, _ = run(capsys, live_server, "runs", "show", first["run_id"])
-        assert code == 0
+        assert code == 0 and shown.startswith("run "), shown  # no blank header line
         assert shown.index("logs in") < shown.index("opens the form") < shown.index("works")
 
         code, out, err = run(capsys, live_server, "run", "--rerun-failed", first["run_id"],

@@ -35,6 +35,7 @@ def test_simulate_writes_a_feasible_schedule(capsys: pytest.CaptureFixture[str],
     assert summary["installs"] < fifo["installs"]  # the point of grouping
     code, out, _ = run(capsys, "simulate", str(trace))
     assert code == 0 and "installs" in out and "makespan" in out
+    assert out.startswith("trace "), out  # as in the README: no blank header line above
 
 
 def test_trace_writes_the_shipped_examples(capsys: pytest.CaptureFixture[str],
