@@ -79,7 +79,11 @@ def _status(row: dict[str, Any]) -> str:
 
 
 def _trend(trend: float | None) -> str:
-    return "-" if trend is None else f"{trend:+.0%}"
+    """The change in pass rate, signed; a change that rounds to nothing is `0%`, not `-0%`."""
+    if trend is None:
+        return "-"
+    text = f"{trend:+.0%}"
+    return "0%" if text in ("+0%", "-0%") else text
 
 
 def _failure(failure: dict[str, Any] | None) -> str:

@@ -118,3 +118,11 @@ def test_tests_refuses_bad_options_in_one_line(capsys: pytest.CaptureFixture[str
                                                args: tuple[str, ...]) -> None:
     code, _, err = run(capsys, live_server, "tests", *args)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("trend", "shown"), [
+    (None, "-"), (0.0, "0%"), (-0.001, "0%"), (0.004, "0%"), (-0.25, "-25%"), (0.1, "+10%")])
+def test_a_trend_that_rounds_to_nothing_is_0_percent(trend: float | None, shown: str) -> None:
+    from qgjob.cli.health import _trend
+
+    assert _trend(trend) == shown
