@@ -67,8 +67,9 @@ AppOption = Annotated[str, typer.Option(
 TargetOption = Annotated[str, typer.Option("--target", callback=_target,
                                            help="emulator, device or browserstack.")]
 PriorityOption = Annotated[str, typer.Option("--priority", callback=_priority,
-                                             help="1 (lowest) … 5 (highest), or low, normal, "
-                                                  "high, urgent.")]
+                                             help="1 (lowest) … 5 (highest), or low, normal "
+                                                  "(or medium), high, urgent (or "
+                                                  "critical).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 TimeoutOption = Annotated[float | None, typer.Option(
     "--timeout", parser=number(0), help="Give up waiting after this many seconds (exit 3).")]

@@ -186,3 +186,15 @@ def test_an_enum_option_says_what_is_wrong_without_pydantics_prefix(
                        "--db", str(tmp_path / "t.db"))
     one_line_exit_2(code, err)
     assert "Invalid value for '--role': 'bogus' is not one of 'submitter', 'agent'" in err
+
+
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_priority_help_names_every_name_the_server_takes(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        command: str) -> None:
+    from qgjob.domain.values import PRIORITY_NAMES
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option
+    code, out, _ = run(capsys, command, "--help")
+    [line] = [line for line in out.splitlines() if "--priority" in line]
+    assert code == 0 and all(name in line for name in PRIORITY_NAMES), line
