@@ -127,7 +127,9 @@ def submit(
     queued = queue_job_ids(client, test, submission)
     ids = queued.ids
     if not wait:
-        if sys.stderr.isatty():
+        # A person at a terminal reads what was queued; a retried CI step's log says that its
+        # jobs were found, not queued again (stdout stays the ids alone either way).
+        if sys.stderr.isatty() or queued.found:
             render.stderr.print(f"{len(ids)} job(s) of {app_version_id} on {target} "
                                 f"(priority {priority}): {queued_text(queued)}")
         print("\n".join(ids))

@@ -297,3 +297,16 @@ def test_cancel_says_when_a_running_job_has_not_stopped(capsys: pytest.CaptureFi
     assert code == 3 and "still runs after 0.3s" in err
     code, out, _ = run(capsys, live_server, "cancel", "--job-id", job_id, "--timeout", "0")
     assert code == 0 and "its agent stops it at the next heartbeat" in out
+
+
+def test_a_retried_submit_says_on_stderr_it_found_its_jobs_without_a_terminal(
+        capsys: pytest.CaptureFixture[str], live_server: LiveServer) -> None:
+    """A retried CI step's log (no terminal) says its jobs were found, not queued again; a
+    first submit there prints the ids alone, as scripts expect."""
+    args = ("submit", "--org-id=qualgent", "--app-version-id=xyz123",
+            "--test=tests/a.spec.js", "--idempotency-key=ci-step-3")
+    code, first, err = run(capsys, live_server, *args)
+    assert code == 0 and err == ""
+    code, again, err = run(capsys, live_server, *args)
+    assert code == 0 and again == first
+    assert "found, submitted before with the same idempotency key" in err
