@@ -23,7 +23,7 @@ from qgjob.domain.values import TargetName
 from qgjob.nettune import NO_DELAY
 from qgjob.protocol import agents as wire
 from qgjob.protocol import limits
-from qgjob.protocol.jobs import CasePublic, case_seconds
+from qgjob.protocol.jobs import CasePublic
 from qgjob.servers import ServerList
 
 OLD_SERVER_BODY_BYTES = 64 * 1024
@@ -324,7 +324,7 @@ def _size(value: Any) -> int:
 def _case(case: CaseResult) -> CasePublic:
     return CasePublic.model_validate({
         "title": case.title[:limits.CASE_TITLE_MAX], "status": case.status,
-        "duration_seconds": case_seconds(case.duration_seconds),
+        "duration_seconds": limits.case_seconds(case.duration_seconds),
         "error": case.error[-limits.CASE_ERROR_MAX:] if case.error else None,
         "file": case.file[:limits.CASE_FILE_MAX] if case.file else None})
 

@@ -45,12 +45,12 @@ from qgjob.scheduler.views import (
 )
 from qgjob.store.base import (
     ClaimResult,
-    Conflict,
     DecideAttempt,
     LeaseLost,
     NotFound,
     RegisterAgain,
     Transitioned,
+    WrongTarget,
     Yielded,
 )
 
@@ -82,8 +82,7 @@ class ClaimPath:
         with self._tx.write() as driver:
             device = _device(driver, agent_id, device_name)
             if target is not None and device.target != target:
-                raise Conflict(f"device {device_name!r} is registered for target "
-                               f"{device.target!r}, not {target!r}")
+                raise WrongTarget(device_name, device.target, target)
             driver.set_device(device, "idle", holds_app_version_id, now)
             driver.expire_device_leases(device.device_id, now)
             if device.resting is not None:

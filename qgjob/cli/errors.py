@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-import os
-from pathlib import Path
-
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1
 EXIT_USAGE = 2
@@ -21,13 +17,3 @@ class CliError(Exception):
         self.code = code
         self.message = message
         self.status = status
-
-
-def check_output_file(path: Path) -> None:
-    """Refuse, before any work, an output file that cannot be written where it is named: a
-    directory, or in a folder that does not exist (the write itself may still fail later, on
-    permissions or a full disk, and says so then)."""
-    if path.is_dir():
-        raise CliError(EXIT_USAGE, f"cannot write {path}: {os.strerror(errno.EISDIR)}")
-    if not path.parent.is_dir():
-        raise CliError(EXIT_USAGE, f"cannot write {path}: {os.strerror(errno.ENOENT)}")

@@ -11,7 +11,7 @@ import typer
 
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
-from qgjob.cli.jobs import JsonOption, OrgOption, _checked, _target
+from qgjob.cli.jobs import JsonOption, OrgOption, _checked, _target, checked_org_id
 from qgjob.cli.numbers import number
 from qgjob.domain import values
 from qgjob.domain.health import TEST_SORTS
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 ORG_FILTER_HELP = "Only this org's tests (a submitter token sees its own org's only)."
 OrgFilterOption = Annotated[str | None, typer.Option(
-    "--org-id", help=ORG_FILTER_HELP, callback=lambda v: _checked(values.check_org_id, v))]
+    "--org-id", help=ORG_FILTER_HELP, callback=checked_org_id)]
 TestOption = Annotated[str, typer.Option(
     "--test", help="The test file, as jobs name it.",
     callback=lambda v: _checked(values.check_test_path, v))]

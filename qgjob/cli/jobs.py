@@ -59,8 +59,13 @@ def _checked(check: Any, raw: str | None) -> str | None:
         raise typer.BadParameter(str(bad)) from None
 
 
+def checked_org_id(raw: str | None) -> str | None:
+    """`--org-id`, checked as the server checks it (every command that takes one)."""
+    return _checked(values.check_org_id, raw)
+
+
 OrgOption = Annotated[str, typer.Option("--org-id", help="Your organisation's id.",
-                                        callback=lambda v: _checked(values.check_org_id, v))]
+                                        callback=checked_org_id)]
 AppOption = Annotated[str, typer.Option(
     "--app-version-id", help="The app build to test.",
     callback=lambda v: _checked(values.check_app_version_id, v))]
@@ -315,7 +320,7 @@ def cancel(
 def list_jobs(
     ctx: typer.Context,
     org_id: Annotated[str | None, typer.Option(
-        "--org-id", callback=lambda v: _checked(values.check_org_id, v))] = None,
+        "--org-id", callback=checked_org_id)] = None,
     status: Annotated[str | None, typer.Option(
         "--status", help="queued, running, completed, failed or cancelled.")] = None,
     app_version_id: Annotated[str | None, typer.Option(

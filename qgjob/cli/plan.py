@@ -10,9 +10,9 @@ import typer
 
 from qgjob.cli import render
 from qgjob.cli.app import app
-from qgjob.cli.errors import EXIT_USAGE, CliError, check_output_file
+from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.cli.fleet import parse_span
-from qgjob.cli.paths import input_file
+from qgjob.cli.paths import check_output_file, input_file
 from qgjob.cli.simulate import read_trace
 from qgjob.domain.values import TARGETS
 

@@ -22,6 +22,7 @@ from qgjob.cli.jobs import (
     TargetOption,
     TimeoutOption,
     _checked,
+    checked_org_id,
 )
 from qgjob.domain import values
 
@@ -34,7 +35,7 @@ MAX_LOGS_FETCHED = 100
 
 OptionalOrg = Annotated[str | None, typer.Option(
     "--org-id", help="Your organisation's id.",
-    callback=lambda v: _checked(values.check_org_id, v))]
+    callback=checked_org_id)]
 OptionalApp = Annotated[str | None, typer.Option(
     "--app-version-id", help="The app build to test.",
     callback=lambda v: _checked(values.check_app_version_id, v))]

@@ -12,7 +12,7 @@ from rich.console import Group, RenderableType
 
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
-from qgjob.cli.jobs import JsonOption, _checked
+from qgjob.cli.jobs import JsonOption, _checked, checked_org_id
 from qgjob.domain import values
 from qgjob.domain.runs import RUN_STATUSES
 
@@ -30,7 +30,7 @@ RunArgument = Annotated[str, typer.Argument(
 def runs(
     ctx: typer.Context,
     org_id: Annotated[str | None, typer.Option(
-        "--org-id", callback=lambda v: _checked(values.check_org_id, v))] = None,
+        "--org-id", callback=checked_org_id)] = None,
     status: Annotated[str | None, typer.Option(
         "--status", help="queued, running, passed, failed or cancelled.")] = None,
     app_version_id: Annotated[str | None, typer.Option(

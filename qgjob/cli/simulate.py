@@ -12,8 +12,8 @@ import typer
 
 from qgjob.cli import render
 from qgjob.cli.app import app
-from qgjob.cli.errors import EXIT_USAGE, CliError, check_output_file
-from qgjob.cli.paths import input_file, output_file
+from qgjob.cli.errors import EXIT_USAGE, CliError
+from qgjob.cli.paths import check_output_file, input_file, output_file
 
 if TYPE_CHECKING:
     from qgjob.sim.trace import Trace

@@ -15,9 +15,8 @@ from qgjob.auth.tokens import ApiToken, Role
 from qgjob.cli import render
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_USAGE, CliError
-from qgjob.cli.jobs import JsonOption, _checked
+from qgjob.cli.jobs import JsonOption, checked_org_id
 from qgjob.cli.processes import DbOption
-from qgjob.domain.values import check_org_id
 
 if TYPE_CHECKING:
     from qgjob.store.base import TokenStore
@@ -33,7 +32,7 @@ app.add_typer(token_app)
 def create(
     role: Annotated[Role, typer.Option("--role", help="submitter, agent or admin.")],
     org_id: Annotated[str | None, typer.Option(
-        "--org-id", show_default=False, callback=lambda v: _checked(check_org_id, v),
+        "--org-id", show_default=False, callback=checked_org_id,
         help="The org a submitter acts for (required for submitters; a label otherwise).")]
     = None,
     db: DbOption = None,

@@ -4,7 +4,6 @@ read. Separate from domain objects and database rows: these are the promises of
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -136,16 +135,6 @@ class CasePublic(BaseModel):
     duration_seconds: StrictFloat = Field(ge=0, le=limits.SECONDS_MAX, allow_inf_nan=False)
     error: Text | None = Field(default=None, max_length=limits.CASE_ERROR_MAX)
     file: Text | None = Field(default=None, max_length=limits.CASE_FILE_MAX)
-
-
-def case_seconds(seconds: float) -> float:
-    """A duration as `CasePublic` takes it: a case's result is worth more than a broken
-    clock, so NaN or a negative time reads 0 and a huge one (or infinity) the limit. The
-    agent sends its runner's times through it, and a job shows cases stored before the limit
-    through it (rather than failing to show them)."""
-    if math.isnan(seconds):
-        return 0.0
-    return min(max(seconds, 0.0), limits.SECONDS_MAX)
 
 
 class JobList(BaseModel):

@@ -1,9 +1,11 @@
 """The protocol's limits: what the server refuses past, and so what the agent and the CLI keep
 under. Defined here once; the schemas, the agent's trimming and the CLI's options read them.
 
-Plain numbers, no pydantic: the CLI imports this at start."""
+Plain numbers (and a clamp to them), no pydantic: the CLI imports this at start."""
 
 from __future__ import annotations
+
+import math
 
 MAX_JOBS_PER_REQUEST = 1000
 """Jobs in one `POST /jobs/batch` (the CLI submits bigger suites in chunks of this size)."""
@@ -24,6 +26,16 @@ SECONDS_MAX = 86400.0
 """The longest an install or one test case may have taken (a day): a duration past it is
 a mistake, not a measurement. Durations are finite numbers too (JSON `NaN` and `Infinity`
 are refused)."""
+
+
+def case_seconds(seconds: float) -> float:
+    """A test case's duration within what the server takes: a case's result is worth more
+    than a broken clock, so NaN or a negative time reads 0 and a huge one (or infinity) the
+    limit. The agent sends its runner's times through it, and the store reads cases stored
+    before the limit through it (a reader then never meets a duration the schema refuses)."""
+    if math.isnan(seconds):
+        return 0.0
+    return min(max(seconds, 0.0), SECONDS_MAX)
 
 REPORT_ERROR_MAX = 8192
 """Characters of an attempt's error in its report."""

@@ -71,11 +71,24 @@ class IdempotencyKeyReused(Conflict):
 
     code = "idempotency_key_reused"
 
+    def __init__(self, key: str, kind: str, earlier_id: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} was already used for another {kind} "
+                         f"({earlier_id})")
+
 
 class JobFinished(Conflict):
     """The job has finished (completed, failed or cancelled): there is nothing to cancel."""
 
     code = "job_finished"
+
+
+class WrongTarget(Conflict):
+    """A device asked for work or reported an install for another target than the one it
+    registered with."""
+
+    def __init__(self, device_name: str, registered: str, asked: str) -> None:
+        super().__init__(f"device {device_name!r} is registered for target {registered!r}, "
+                         f"not {asked!r}")
 
 
 class LeaseLost(Conflict):

@@ -16,6 +16,7 @@ from qgjob.agent.client import _case
 from qgjob.auth.tokens import Role
 from qgjob.domain.models import CaseResult
 from qgjob.protocol import limits
+from qgjob.store.sql.output import save_cases
 from tests.api.test_access_settings import app_with, bearer, issue
 from tests.api.test_agent_protocol import JOB, claim, register, running_job
 
@@ -58,13 +59,17 @@ def test_a_day_long_case_is_still_taken(client: TestClient) -> None:
     assert client.get(f"/jobs/{job_id}").json()["tests"][0]["duration_seconds"] == 86400.0
 
 
-def test_cases_stored_before_the_limit_still_show(client: TestClient,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    job_id = client.post("/jobs", json=JOB).json()["job_id"]
+def test_cases_stored_before_the_limit_still_show(client: TestClient) -> None:
+    """Cases an older server stored with durations it now refuses read within the limit."""
+    agent, job_id, lease = running_job(client)
+    report = {"lease_id": lease, "attempt": 1, "outcome": "passed",
+              "tests": [{"title": "a", "status": "passed", "duration_seconds": 1.0}]}
+    assert client.post(f"/agents/{agent}/jobs/{job_id}/report", json=report).status_code == 200
     store = client.app.state.service.store  # type: ignore[attr-defined]
-    monkeypatch.setattr(store, "last_cases", lambda _: [
-        CaseResult("a", "passed", math.inf), CaseResult("b", "passed", 1e308),
-        CaseResult("c", "passed", math.nan)])
+    with store._db.write() as conn:  # as the older server wrote them
+        save_cases(conn, job_id, 1, [CaseResult("a", "passed", math.inf),
+                                     CaseResult("b", "passed", 1e308),
+                                     CaseResult("c", "passed", math.nan)])
     answer = client.get(f"/jobs/{job_id}")
     assert answer.status_code == 200, answer.text
     assert [c["duration_seconds"] for c in answer.json()["tests"]] == [86400.0, 86400.0, 0.0]

@@ -45,7 +45,6 @@ from qgjob.protocol.jobs import (
     JobPage,
     JobPlace,
     JobPublic,
-    case_seconds,
     decode_job_cursor,
     encode_job_cursor,
 )
@@ -138,9 +137,7 @@ async def get_job(job_id: JobIdPath, service: ServiceDep, caller: Caller) -> Job
     """The job, with the per-test results of its last attempt."""
     job = await visible_job(service, caller, job_id)
     public = JobPublic.of(job)
-    public.tests = [CasePublic(**{**case.__dict__,
-                                  "duration_seconds": case_seconds(case.duration_seconds)})
-                    for case in await service.last_cases(job_id)]
+    public.tests = [CasePublic(**case.__dict__) for case in await service.last_cases(job_id)]
     return public
 
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 
 from qgjob.domain.models import AttemptFile, CaseResult, OutputSlice
+from qgjob.protocol.limits import case_seconds
 from qgjob.store.sql.database import Tx
 
 MAX_OUTPUT_CHARS = 1024 * 1024
@@ -51,8 +52,10 @@ def last_cases(conn: Tx, job_id: str) -> list[CaseResult]:
 
 
 def cases_of(details: str) -> list[CaseResult]:
-    """The per-test results as `save_cases` stored them."""
-    return [CaseResult(**item) for item in json.loads(details)]
+    """The per-test results as `save_cases` stored them (a duration stored before the
+    server refused non-finite and day-plus ones read within the limit)."""
+    return [CaseResult(**{**item, "duration_seconds": case_seconds(item["duration_seconds"])})
+            for item in json.loads(details)]
 
 
 def save_file(conn: Tx, job_id: str, attempt: int, file: AttemptFile) -> None:

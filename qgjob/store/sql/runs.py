@@ -32,9 +32,7 @@ def insert(conn: Tx, run: NewRun) -> tuple[Run, bool]:
         if row is not None:
             if (row["app_version_id"], row["name"], row["rerun_of"]) != (
                     run.app_version_id, run.name, run.rerun_of):
-                raise IdempotencyKeyReused(
-                    f"Idempotency-Key {run.idempotency_key!r} was already used for another "
-                    f"run ({row['id']})")
+                raise IdempotencyKeyReused(run.idempotency_key, "run", row["id"])
             return with_counts(conn, [row])[0], False
     if not conn.run("insert_run", _params(run)).rowcount:
         raise TransientConflict("a concurrent request stored a run with the same key")

@@ -36,7 +36,6 @@ from qgjob.scheduler.views import ClaimContext, FleetRules
 from qgjob.store.base import (
     AgentOwner,
     ClaimResult,
-    Conflict,
     DecideAttempt,
     DeviceReport,
     HeartbeatAck,
@@ -51,6 +50,7 @@ from qgjob.store.base import (
     Transitioned,
     WakeUp,
     WriteRefusal,
+    WrongTarget,
 )
 from qgjob.store.rows import (
     Row,
@@ -295,8 +295,7 @@ class SqlStore:
         with self._db.write() as conn:
             device = _load_device(conn, agent_id, device_name)
             if device["target"] != target:  # as a claim for it would be refused
-                raise Conflict(f"device {device_name!r} is registered for target "
-                               f"{device['target']!r}, not {target!r}")
+                raise WrongTarget(device_name, device["target"], target)
             conn.run("insert_install",
                 {"device_id": device["id"], "app_version_id": app_version_id, "target": target,
                  "started_at": started_at, "finished_at": finished_at, "ok": int(ok)},

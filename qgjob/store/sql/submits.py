@@ -59,8 +59,7 @@ def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
             continue
         if (earlier.app_version_id, earlier.test_path, earlier.target) != (
                 job.app_version_id, job.test_path, job.target):
-            raise IdempotencyKeyReused(f"Idempotency-Key {job.idempotency_key!r} was already "
-                                       f"used for another job ({earlier.job_id})")
+            raise IdempotencyKeyReused(key[1], "job", earlier.job_id)
         answer.append(earlier)
     prices = _prices(conn, {_test(job) for job in fresh})
     _count_in(conn, fresh, prices)
