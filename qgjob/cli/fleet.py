@@ -17,7 +17,7 @@ from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.cli.jobs import JsonOption
-from qgjob.cli.paths import output_file
+from qgjob.cli.paths import check_output_file, output_file
 from qgjob.protocol import limits
 
 agents_app = typer.Typer(
@@ -183,6 +183,8 @@ def export_trace(
     seconds = parse_span(since)
     if seconds > 366 * 86400:
         raise typer.BadParameter("at most a year", param_hint="'--since'")
+    if out is not None:
+        check_output_file(out)  # before asking the server for a week of history
     trace = globals_of(ctx).client().get("/trace", {"since_seconds": seconds})
     text = json.dumps(trace, indent=1) + "\n"
     if out is None:

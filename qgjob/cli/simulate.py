@@ -13,7 +13,7 @@ import typer
 from qgjob.cli import render
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_USAGE, CliError
-from qgjob.cli.paths import check_output_file, input_file, output_file
+from qgjob.cli.paths import STDIO, check_output_file, input_file, output_file
 
 if TYPE_CHECKING:
     from qgjob.sim.trace import Trace
@@ -26,7 +26,9 @@ def simulate(
         help="A workload trace such as examples/traces/burst.json, or - to read one from "
              "stdin (`qgjob trace burst | qgjob simulate -`).")],
     schedule_out: Annotated[Path | None, typer.Option(
-        "--schedule-out", help="Write every install and test attempt here (JSON).")] = None,
+        "--schedule-out", parser=schedule_file,
+        help="Write every install and test attempt here (JSON); - writes it to stdout and "
+             "the summary to stderr.")] = None,
     policy: Annotated[str, typer.Option(
         "--policy", help="qgjob (the server's), or a baseline: fifo, fifo-affinity or "
                          "whole-group (a failed attempt queued again at once).")] = "qgjob",
@@ -44,7 +46,8 @@ def simulate(
     from qgjob.sim.metrics import summarize
     from qgjob.sim.trace import TraceError
 
-    if schedule_out is not None:
+    to_stdout = schedule_out is not None and str(schedule_out) == STDIO
+    if schedule_out is not None and not to_stdout:
         check_output_file(schedule_out)  # not after a long simulation
     try:
         trace = read_trace(trace_file)
@@ -57,15 +60,23 @@ def simulate(
     summary = summarize(trace, chosen.name, result.events)
     if schedule_out is not None:
         schedule = {"trace": trace.name, "policy": chosen.name, "events": result.events}
-        try:
-            schedule_out.write_text(json.dumps(schedule, indent=1) + "\n")
-        except OSError as exc:
-            raise CliError(EXIT_USAGE, f"cannot write {schedule_out}: {exc.strerror}") from None
+        text = json.dumps(schedule, indent=1) + "\n"
+        if to_stdout:
+            sys.stdout.write(text)
+        else:
+            try:
+                schedule_out.write_text(text)
+            except OSError as exc:
+                raise CliError(EXIT_USAGE, f"cannot write {schedule_out}: {exc.strerror}"
+                               ) from None
+    # With the schedule on stdout, the summary goes to stderr (`--schedule-out - | jq`).
+    console = render.stderr if to_stdout else render.stdout
     if as_json:
-        render.json_lines([summary.as_dict()])
+        stream = sys.stderr if to_stdout else sys.stdout
+        stream.write(json.dumps(summary.as_dict(), separators=(",", ":")) + "\n")
         return 0
     if not trace.jobs:
-        render.stdout.print(f"{trace.name}: no jobs, nothing to schedule "
+        console.print(f"{trace.name}: no jobs, nothing to schedule "
                             f"({len(trace.devices)} devices)")
         return 0
     rows = [
@@ -83,8 +94,13 @@ def simulate(
                                        for o, v in summary.mean_flow_by_org.items())),
         ("jobs", f"{summary.passed} passed, {summary.failed} failed"),
     ]
-    render.stdout.print(render.table(["", ""], rows))
+    console.print(render.table(["", ""], rows))
     return 0
+
+
+def schedule_file(raw: str | Path) -> Path:
+    """`--schedule-out`: a file, or `-` for stdout (kept as `-`: None means not asked)."""
+    return output_file(raw) or Path(STDIO)
 
 
 def read_trace(path: Path) -> Trace:

@@ -29,6 +29,14 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
     assert code == 2 and len(err.strip().splitlines()) == 1, err
 
 
+def test_export_trace_checks_its_out_file_before_asking_the_server(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Nothing listens on port 9: the unwritable file is what it reports, not the server."""
+    out = tmp_path / "missing" / "t.json"
+    code, _, err = run(capsys, "http://127.0.0.1:9", "export-trace", "--out", str(out))
+    assert code == 2 and f"cannot write {out}" in err, err
+
+
 @pytest.mark.parametrize(("text", "seconds"), [
     ("90", 90.0), ("90s", 90.0), ("30m", 1800.0), ("12h", 43200.0), ("7d", 604800.0),
     ("2w", 1209600.0), ("1.5h", 5400.0)])

@@ -165,3 +165,22 @@ def test_an_unwritable_schedule_out_is_refused_before_the_simulation(
                        str(out))
     assert code == 2
     assert err.strip().count("\n") == 0 and f"cannot write {out}" in err
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_schedule_out_dash_writes_the_schedule_to_stdout_and_the_summary_to_stderr(
+        capsys: pytest.CaptureFixture[str], as_json: bool) -> None:
+    """`--schedule-out -` is stdout, as `-` is for every other output option (it made a
+    file named `-`); the summary moves to stderr so stdout stays one JSON document."""
+    trace = TRACES / "burst.json"
+    code, out, err = run(capsys, "simulate", str(trace), "--schedule-out", "-",
+                         *(["--json"] if as_json else []))
+    assert code == 0, err
+    schedule = json.loads(out)
+    assert schedule["policy"] == "qgjob"
+    assert check_schedule(load_trace(trace), schedule["events"]) == []
+    if as_json:
+        assert json.loads(err)["trace"] == "burst-gen1"
+    else:
+        assert err.startswith("trace ") and "makespan" in err
+    assert not Path("-").exists()
