@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
 from rich.table import Table
 
 from qgjob.cli.outcomes import tries
@@ -57,10 +58,45 @@ def short_time(iso: str | None) -> str:
 _NO_WRAP = {"JOB", "STATUS", "DEVICE", "RUNNING JOB", "JOB IDS", ""}
 
 
+class _TrimmedTable(Table):
+    """A table whose lines end at their last character: Rich pads every cell to its column's
+    width, so each line carried the last column's blanks (noise in CI logs and diffs)."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        def segments() -> Iterable[Segment]:
+            for part in super(_TrimmedTable, self).__rich_console__(console, options):
+                if isinstance(part, Segment):
+                    yield part
+                else:
+                    yield from console.render(part, options)
+
+        for line in Segment.split_lines(segments()):
+            while line and not line[-1].control and not line[-1].text.rstrip():
+                line.pop()
+            if line and not line[-1].control:
+                last = line[-1]
+                line[-1] = Segment(last.text.rstrip(), last.style)
+            yield from line
+            yield Segment.line()
+
+
+def short_error(error: str | None, width: int = 60) -> str:
+    """An error's first line in a table cell, `…` where anything was left out (the full text
+    is in `qgjob status`): a multi-line error spilled onto a second line of the table, and
+    a cut one read as the whole message."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    if len(first) > width:
+        return first[:width - 1].rstrip() + "…"
+    return first + (" …" if len(lines) > 1 else "")
+
+
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
     # Columns without names (`status`, `simulate`, `runs show`: name and value pairs) would
     # print a header of spaces: a blank first line above the table.
-    result = Table(title=title, title_justify="left", header_style="bold", box=None,
+    result = _TrimmedTable(title=title, title_justify="left", header_style="bold", box=None,
                    pad_edge=False, show_header=any(columns))
     for column in columns:
         result.add_column(column, overflow="fold", no_wrap=column in _NO_WRAP)
@@ -76,7 +112,7 @@ def jobs_table(jobs: Sequence[dict[str, Any]], title: str | None = None) -> Tabl
             [j["job_id"], status_text(j["status"]) + (" (flaky)" if j.get("flaky") else "")
              + (" (quarantined)" if j.get("quarantined") else ""),
              j["org_id"], j["app_version_id"], j["target"], j["priority"], j["test_path"],
-             tries(j), j["device"], (j["error"] or "")[:60]]
+             tries(j), j["device"], short_error(j["error"])]
             for j in jobs
         ),
         title,

@@ -1,0 +1,46 @@
+"""What the CLI's tables look like: one line per row, and no line ending in blanks."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from qgjob.cli import render
+
+
+def printed(renderable: object, width: int = 200) -> str:
+    out = io.StringIO()
+    Console(file=out, width=width, highlight=False, color_system=None).print(renderable)
+    return out.getvalue()
+
+
+def job(error: str | None) -> dict[str, object]:
+    return {"job_id": "j1", "status": "failed", "org_id": "acme", "app_version_id": "v1",
+            "target": "emulator", "priority": 3, "test_path": "tests/a.spec.js",
+            "attempts": 1, "max_attempts": 1, "device": "lab/emulator-1", "error": error}
+
+
+def test_a_multi_line_error_keeps_its_row_on_one_line_and_says_it_was_cut() -> None:
+    text = printed(render.jobs_table([job("ls exited with 2\nls: cannot access 'x'"),
+                                      job(None)]))
+    lines = text.splitlines()
+    assert len(lines) == 3, text  # the header and one line a job
+    assert lines[1].endswith("ls exited with 2 …")
+
+
+def test_a_long_error_is_marked_where_it_was_cut() -> None:
+    cut = render.short_error("checkout page shows the total: Error: " + "x" * 80)
+    assert len(cut) == 60 and cut.endswith("…")
+    assert render.short_error("short") == "short"
+    assert render.short_error("\n\n  indented first line\n") == "indented first line"
+    assert render.short_error(None) == render.short_error("") == ""
+
+
+def test_no_line_of_a_table_ends_in_blanks() -> None:
+    table = render.table(["", ""], [("job", "j1"), ("error", "a much longer value " * 5)],
+                         title="a title")
+    text = printed(table)
+    assert text.splitlines()[0] == "a title"
+    assert all(line == line.rstrip() for line in text.splitlines()), repr(text)
+    assert "job    j1\n" in text
