@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.text import Text
 
 from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
@@ -73,9 +74,9 @@ def _tests_table(rows: Sequence[dict[str, Any]]) -> Table:
           _failure(r["last_failure"])] for r in rows))
 
 
-def _status(row: dict[str, Any]) -> str:
-    style = STATUS_STYLES.get(row["status"], "white")
-    return f"[{style}]{row['status']}[/]" + (" (quarantined)" if row["quarantined"] else "")
+def _status(row: dict[str, Any]) -> Text:
+    return Text(row["status"], style=STATUS_STYLES.get(row["status"], "white")) \
+        + (" (quarantined)" if row["quarantined"] else "")
 
 
 def _trend(trend: float | None) -> str:

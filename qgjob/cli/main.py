@@ -24,6 +24,7 @@ from qgjob.cli import (  # noqa: F401  (registers the commands)
 )
 from qgjob.cli.app import app
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
+from qgjob.cli.render import plain
 
 # Recent Typer versions carry their own copy of click; take its exceptions, whichever it is.
 click = sys.modules[typer.BadParameter.__module__]
@@ -66,7 +67,7 @@ def _usage_line(usage: click.UsageError) -> str:  # type: ignore[name-defined]
 
 
 def _fail(code: int, message: str) -> None:
-    first_line = " ".join(message.split())
+    first_line = " ".join(plain(message).split())
     print(f"qgjob: error: {first_line}", file=sys.stderr)
     sys.exit(code)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
 from rich.table import Table
+from rich.text import Text
 
 from qgjob.cli.outcomes import tries
 
@@ -23,8 +25,27 @@ STATUS_STYLES = {
 
 # Piped output (CI logs, grep) must not wrap at 80 columns.
 _PIPE_WIDTH = 240
-stdout = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
-stderr = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _PIPE_WIDTH)
+# No markup and no emoji codes: what the CLI prints is mostly the server's text (errors, test
+# titles, run names), where `[/x]` raised Rich's MarkupError and `[bold]` or `:smile:` were
+# rendered. Styles are Text objects (`status_text`).
+stdout = Console(highlight=False, markup=False, emoji=False,
+                 width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+stderr = Console(stderr=True, highlight=False, markup=False, emoji=False,
+                 width=None if sys.stderr.isatty() else _PIPE_WIDTH)
+
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"            # CSI: colours, cursor moves, clearing the screen
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window title, clipboard (OSC 52), links
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"       # DCS, SOS, PM, APC strings
+    r"|\x1b.?"                              # any other escape
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")       # other control characters (tab and newline stay)
+
+
+def plain(text: str) -> str:
+    """The server's free text (an agent's error, a test's title) as a terminal shows it
+    safely: escape sequences and control characters dropped, as the dashboard drops them, so
+    a reported error cannot clear the screen, retitle the window or write the clipboard."""
+    return _ESCAPES.sub("", text)
 
 
 def json_lines(rows: Iterable[Any]) -> None:
@@ -46,8 +67,8 @@ def listing(rows: Sequence[Any], as_json: bool, empty: str,
         stderr.print(empty)
 
 
-def status_text(status: str) -> str:
-    return f"[{STATUS_STYLES.get(status, 'white')}]{status}[/]"
+def status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLES.get(status, "white"))
 
 
 def short_time(iso: str | None) -> str:
@@ -84,7 +105,7 @@ def short_error(error: str | None, width: int = 60) -> str:
     """An error's first line in a table cell, `…` where anything was left out (the full text
     is in `qgjob status`): a multi-line error spilled onto a second line of the table, and
     a cut one read as the whole message."""
-    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    lines = [line.strip() for line in plain(error or "").splitlines() if line.strip()]
     if not lines:
         return ""
     first = lines[0]
@@ -101,7 +122,8 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | No
     for column in columns:
         result.add_column(column, overflow="fold", no_wrap=column in _NO_WRAP)
     for row in rows:
-        result.add_row(*("-" if cell is None else str(cell) for cell in row))
+        result.add_row(*(cell if isinstance(cell, Text) else
+                         Text("-" if cell is None else plain(str(cell))) for cell in row))
     return result
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.live import Live
+from rich.text import Text
 
 from qgjob.cli import render
 from qgjob.cli.errors import EXIT_OK
@@ -39,8 +40,8 @@ def _print_lines(client: ApiClient, interval: float) -> None:
 def _show_live(client: ApiClient, view: View, interval: float) -> None:
     def screen() -> RenderableType:
         summary = client.get("/queue")
-        heading = (f"[dim]{client.server} · every {interval:g}s · "
-                   f"{time.strftime('%H:%M:%S')} · Ctrl-C to stop[/]")
+        heading = Text(f"{client.server} · every {interval:g}s · "
+                       f"{time.strftime('%H:%M:%S')} · Ctrl-C to stop", style="dim")
         return Group(heading, view(summary))
 
     with Live(screen(), console=render.stdout, auto_refresh=False) as live:

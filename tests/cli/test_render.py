@@ -44,3 +44,25 @@ def test_no_line_of_a_table_ends_in_blanks() -> None:
     assert text.splitlines()[0] == "a title"
     assert all(line == line.rstrip() for line in text.splitlines()), repr(text)
     assert "job    j1\n" in text
+
+
+HOSTILE = ("\x1b]0;PWNED\x07\x1b[2J\x1b]52;c;ZWNobw==\x07"
+           "boom \x1b[31mred\x1b[0m \x9b2J [/nope] [bold]x :smile:")
+
+
+def test_server_text_cannot_drive_the_terminal_or_rich_markup() -> None:
+    """An agent's error or a test's title is printed as text: no escape sequence reaches the
+    terminal (clear screen, window title, clipboard), and brackets are not Rich markup
+    (`[/nope]` raised MarkupError, `[bold]` was applied)."""
+    text = printed(render.jobs_table([job(HOSTILE)]), width=400)
+    row = text.splitlines()[1]
+    assert "\x1b" not in text and "\x9b" not in text and "\x07" not in text
+    assert row.endswith("boom red 2J [/nope] [bold]x :smile:")
+    assert render.plain("a\tb\nc\x00d\x7fe") == "a\tb\ncde"
+
+
+def test_styles_stay_styles(tmp_path: object) -> None:
+    out = io.StringIO()
+    Console(file=out, width=100, force_terminal=True, color_system="standard").print(
+        render.table(["STATUS"], [(render.status_text("failed"),)]))
+    assert "\x1b[31mfailed" in out.getvalue()
