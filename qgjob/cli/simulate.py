@@ -105,17 +105,14 @@ def schedule_file(raw: str | Path) -> Path:
 
 def read_trace(path: Path) -> Trace:
     """The trace in file `path`, or on stdin for `-`; `TraceError` if it is not one."""
-    from qgjob.sim.trace import TraceError, load_trace, parse_trace
+    from qgjob.sim.trace import TraceError, json_of, load_trace, parse_trace
 
     from_stdin = str(path) == "-"
     source = "stdin" if from_stdin else str(path)
     try:
         if not from_stdin:
             return load_trace(path)
-        try:
-            return parse_trace(json.loads(sys.stdin.read()), default_name="stdin")
-        except json.JSONDecodeError as exc:
-            raise TraceError(f"stdin is not JSON: {exc}") from None
+        return parse_trace(json_of(sys.stdin.read(), source), default_name="stdin")
     except RecursionError:
         # Python's json parser recurses per nesting level (`[` 100,000 times), and so does
         # str() of what it read: a file, not a bug, so malformed like any other.

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qgjob.domain.history import RecordedJob, Recording
+from qgjob.protocol.limits import SECONDS_MAX
 from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
 
 _VERDICTS = {"passed": "pass", "failed": "fail"}
@@ -23,7 +24,7 @@ def trace_of(recording: Recording, max_attempts: int) -> dict[str, Any]:
         "id": job.job_id, "org_id": job.org_id, "app_version_id": job.app_version_id,
         "test_path": job.test_path, "target": job.target, "priority": job.priority,
         "submit_at": round(job.created_at - start, 3),
-        "duration": round(sum(s for _, s in verdicts) / len(verdicts), 3),
+        "duration": round(min(sum(s for _, s in verdicts) / len(verdicts), SECONDS_MAX), 3),
         "outcomes": [outcome for outcome, _ in verdicts],
     } for job, verdicts in kept]
     devices = dict(recording.devices)
@@ -31,8 +32,8 @@ def trace_of(recording: Recording, max_attempts: int) -> dict[str, Any]:
     for target in targets:  # a job of a target no device serves now still needs one
         if target not in devices.values():
             devices[f"{target}-recorded"] = target
-    install = {t: round(recording.install_seconds.get(t, DEFAULT_INSTALL_SECONDS.get(t, 30.0)),
-                        3) for t in targets}
+    install = {t: round(min(recording.install_seconds.get(t, DEFAULT_INSTALL_SECONDS.get(t, 30.0)),
+                            SECONDS_MAX), 3) for t in targets}  # a trace's longest
     return {
         "name": f"recorded-{_day(recording.since)}",
         "install_seconds": install,

@@ -18,11 +18,13 @@ from qgjob.domain.values import TARGETS
 from qgjob.scheduler.protocol import Policy
 from qgjob.sim.engine import Simulator
 from qgjob.sim.metrics import percentile
-from qgjob.sim.trace import Trace, TraceDevice
+from qgjob.sim.trace import MAX_SECONDS, Trace, TraceDevice
 
 Fleet = dict[str, int]
 """Devices per target."""
 MAX_DEVICES_PER_TARGET = 1000
+LOAD_MIN, LOAD_MAX = 0.001, 1000.0
+"""`--load`'s range: a thousand times slower or faster than the trace."""
 MAX_FLEETS = 100
 _COUNT = re.compile(r"([+-]?)([0-9]+)(?:\.\.([0-9]+))?")
 
@@ -87,16 +89,22 @@ def parse_load(text: str) -> float:
         factor = float(raw)
     except ValueError:
         factor = 0.0
-    if not 0 < factor <= 1000:
-        raise ValueError(f"--load {text!r}: a factor such as 1.5x (above 0, at most 1000x)")
+    if not LOAD_MIN <= factor <= LOAD_MAX:
+        raise ValueError(f"--load {text!r}: a factor such as 1.5x (from {LOAD_MIN:g}x to "
+                         f"{LOAD_MAX:g}x)")
     return factor
 
 
 def scaled(trace: Trace, load: float) -> Trace:
-    """The same jobs arriving `load` times as fast: every submit time divided by `load`."""
+    """The same jobs arriving `load` times as fast: every submit time divided by `load`.
+    ValueError when that puts an arrival past a trace's times (`MAX_SECONDS`)."""
     if load == 1.0:
         return trace
     jobs = tuple(replace(job, submit_at=job.submit_at / load) for job in trace.jobs)
+    last = max((job.submit_at for job in jobs), default=0.0)
+    if last > MAX_SECONDS:
+        raise ValueError(f"--load {load:g}x spreads the trace's arrivals over {last:.3g} s, "
+                         f"past a trace's {MAX_SECONDS:.0e} s: take a larger factor")
     return replace(trace, jobs=jobs)
 
 

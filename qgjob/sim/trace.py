@@ -9,13 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY, PRIORITIES, TARGETS
-from qgjob.protocol.limits import MAX_ATTEMPTS
+from qgjob.protocol.limits import MAX_ATTEMPTS, SECONDS_MAX
 from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
 
 MAX_SECONDS = 1e8
-"""The longest time a trace may state (a submit, a duration, an install): about three years.
-Past it, seconds held as floats lose the precision that leases and heartbeats in virtual time
-need (at 1e300 s a 30 s lease ends when it starts)."""
+"""The latest a trace may submit a job: about three years. Past it, seconds held as floats
+lose the precision that leases and heartbeats in virtual time need (at 1e300 s a 30 s lease
+ends when it starts)."""
+MAX_SPAN_SECONDS = SECONDS_MAX
+"""The longest test or install a trace may state: a day, as the server takes a test case's
+duration (`limits.SECONDS_MAX`). A device the policy leaves idle while work waits asks
+again every two virtual seconds: behind tests of years, that was minutes of polling."""
 
 
 class TraceError(ValueError):
@@ -62,20 +66,33 @@ class Trace:
 
 def load_trace(path: Path) -> Trace:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TraceError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise TraceError(f"{path} is not JSON: {exc}") from None
-    return parse_trace(raw, default_name=path.stem)
+    return parse_trace(json_of(text, str(path)), default_name=path.stem)
+
+
+def json_of(text: str, source: str) -> Any:
+    """The JSON in `text`, read from `source` (a path, or stdin); TraceError if it is not."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TraceError(f"{source} is not JSON: {exc}") from None
+    except ValueError:  # Python's own cap on an integer's digits (4,300), not a JSON rule
+        raise TraceError(f"{source} is not a trace: a number in it has over 4,300 digits"
+                         ) from None
 
 
 def parse_trace(raw: Any, default_name: str = "trace") -> Trace:
     if not isinstance(raw, dict):
         raise TraceError("a trace is a JSON object with devices and jobs")
     install = raw.get("install_seconds", dict(DEFAULT_INSTALL_SECONDS))
-    if not isinstance(install, dict) or not all(_seconds(v) for v in install.values()):
-        raise TraceError(f"install_seconds must map targets to numbers 0-{MAX_SECONDS:.0e}")
+    if not isinstance(install, dict) \
+            or not all(_seconds(v, MAX_SPAN_SECONDS) for v in install.values()):
+        raise TraceError("install_seconds must map targets to numbers of seconds "
+                         f"0-{MAX_SPAN_SECONDS:.0f} (a day)")
     max_attempts = raw.get("max_attempts", 3)
     if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) \
             or not 1 <= max_attempts <= MAX_ATTEMPTS:
@@ -105,10 +122,10 @@ def _list(raw: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _seconds(value: Any) -> bool:
-    """A JSON number from 0 to `MAX_SECONDS` (Python's json also reads NaN and Infinity)."""
+def _seconds(value: Any, most: float = MAX_SECONDS) -> bool:
+    """A JSON number from 0 to `most` (Python's json also reads NaN and Infinity)."""
     return isinstance(value, int | float) and not isinstance(value, bool) \
-        and math.isfinite(value) and 0 <= value <= MAX_SECONDS
+        and math.isfinite(value) and 0 <= value <= most
 
 
 def _device(index: int, raw: Any) -> TraceDevice:
@@ -130,9 +147,11 @@ def _job(index: int, raw: Any) -> TraceJob:
     if not isinstance(priority, int) or isinstance(priority, bool) or priority not in PRIORITIES:
         raise TraceError(f"{where}: priority must be an integer "
                          f"{MIN_PRIORITY}-{MAX_PRIORITY}")
-    for key in ("submit_at", "duration"):
-        if not _seconds(raw.get(key)):
-            raise TraceError(f"{where}: {key} must be a number of seconds 0-{MAX_SECONDS:.0e}")
+    if not _seconds(raw.get("submit_at")):
+        raise TraceError(f"{where}: submit_at must be a number of seconds 0-{MAX_SECONDS:.0e}")
+    if not _seconds(raw.get("duration"), MAX_SPAN_SECONDS):
+        raise TraceError(f"{where}: duration must be a number of seconds "
+                         f"0-{MAX_SPAN_SECONDS:.0f} (a day)")
     outcomes = raw.get("outcomes", ["pass"])
     if (not isinstance(outcomes, list) or not outcomes
             or any(o not in ("pass", "fail") for o in outcomes)):

@@ -59,10 +59,18 @@ def test_load_parses(text: str, factor: float) -> None:
     assert parse_load(text) == factor
 
 
-@pytest.mark.parametrize("text", ["0x", "-1x", "fast", "x", "2000x"])
+@pytest.mark.parametrize("text", ["0x", "-1x", "fast", "x", "2000x", "0.0001x", "1e-300x"])
 def test_bad_load_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="--load"):
         parse_load(text)
+
+
+def test_a_load_that_spreads_arrivals_past_a_traces_times_is_refused() -> None:
+    """At 1e-300x the run ended in an internal error (a lease ran out in virtual time)."""
+    trace = steady_trace()
+    last = max(job.submit_at for job in trace.jobs)
+    with pytest.raises(ValueError, match="--load"):
+        scaled(trace, last / 2e8)
 
 
 def test_load_compresses_arrivals_and_keeps_the_work() -> None:

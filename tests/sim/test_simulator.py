@@ -13,7 +13,14 @@ from qgjob.scheduler.registry import POLICY_NAMES, policy_named
 from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import EXAMPLES, KINDS, generate, trace_json
 from qgjob.sim.metrics import summarize
-from qgjob.sim.trace import MAX_SECONDS, Trace, TraceError, load_trace, parse_trace
+from qgjob.sim.trace import (
+    MAX_SECONDS,
+    MAX_SPAN_SECONDS,
+    Trace,
+    TraceError,
+    load_trace,
+    parse_trace,
+)
 from tests.sim.schedule_checker import check_schedule
 
 TRACES = Path(__file__).resolve().parents[2] / "examples" / "traces"
@@ -156,10 +163,38 @@ def test_tests_and_installs_of_no_time_run_and_have_a_bound() -> None:
 
 
 def test_the_longest_times_a_trace_may_state_still_run() -> None:
-    trace = parse_trace(_one_job(submit_at=MAX_SECONDS, duration=MAX_SECONDS,
-                                 install_seconds={"emulator": MAX_SECONDS}, max_attempts=2))
+    trace = parse_trace(_one_job(submit_at=MAX_SECONDS, duration=MAX_SPAN_SECONDS,
+                                 install_seconds={"emulator": MAX_SPAN_SECONDS}, max_attempts=2))
     summary = summarize(trace, "qgjob", Simulator(trace, policy_named("qgjob")).run().events)
-    assert summary.failed == 1 and summary.makespan >= 4 * MAX_SECONDS
+    assert summary.failed == 1 and summary.makespan >= MAX_SECONDS + 3 * MAX_SPAN_SECONDS
+
+
+@pytest.mark.parametrize("changes", [{"duration": MAX_SPAN_SECONDS + 1},
+                                     {"install_seconds": {"emulator": MAX_SPAN_SECONDS + 1}}])
+def test_a_test_or_install_longer_than_a_day_is_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(TraceError, match="a day"):
+        parse_trace(_one_job(**changes))
+
+
+def test_a_quiet_stretch_is_skipped_not_polled_through() -> None:
+    """Nothing waits between the first build and one submitted three years later: the
+    devices' polls skip to it (one every two virtual seconds made this take minutes), and
+    the schedule is what polling through would give."""
+    raw = json.loads((TRACES / "brief.json").read_text())
+    raw["jobs"][-1]["submit_at"] = MAX_SECONDS
+    trace = parse_trace(raw)
+    result = Simulator(trace, policy_named("qgjob")).run()
+    assert result.decisions < 100
+    assert check_schedule(trace, result.events) == []
+    last = [e for e in result.events if e["kind"] == "test"][-1]
+    assert last["start"] >= MAX_SECONDS
+
+
+def test_a_number_past_pythons_digit_cap_is_not_a_trace(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_text('{"jobs": [{"submit_at": 1' + "0" * 5000 + "}]}")
+    with pytest.raises(TraceError, match=r"big\.json is not a trace: a number"):
+        load_trace(path)
 
 
 def test_hard_preemption_keeps_the_schedule_feasible() -> None:
