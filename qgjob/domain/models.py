@@ -126,9 +126,10 @@ class DeviceSpec:
 
 @dataclass(frozen=True)
 class DeviceUsage:
-    """Seconds a device spent in each state while its agent was online (counted by the
-    maintenance pass), and the idle seconds in which its target had queued work while the
-    device was in rotation: the scheduling waste."""
+    """Seconds a device spent running attempts, installing and idle while its agent was
+    online (counted by the maintenance pass from the attempt and install records), and the
+    idle seconds in which its target had queued work while the device was in rotation: the
+    scheduling waste."""
 
     busy_seconds: float = 0.0
     installing_seconds: float = 0.0

@@ -428,8 +428,9 @@ class FleetStore(Protocol):
         """Back in rotation, its failure count reset; NotFound if unknown."""
         ...
     def count_device_time(self, now: float, max_step: float) -> None:
-        """Add each online device's seconds since last counted (at most `max_step`) to its
-        state's total (see DeviceUsage)."""
+        """Add each online device's seconds since last counted (at most `max_step`) to the
+        totals of DeviceUsage, from the attempt and install records overlapping them (the
+        ones the timeline shows), idle being the rest."""
         ...
     def recording(self, since: float, until: float) -> Recording:
         """Jobs submitted since `since`, their attempts, install times and devices."""

@@ -135,6 +135,38 @@ def test_device_time_is_counted_per_state_and_idle_while_work_waited(store: Stor
     assert e2.share(e2.idle_seconds) == 1.0
 
 
+def test_device_time_is_what_the_install_and_attempt_records_say(store: Store) -> None:
+    """Work shorter than a count's interval is counted, as the timeline shows it: an install
+    from T0+2 to T0+7 (under way at the count at T0+5), a test from T0+7 to T0+12."""
+    [job] = store.insert_jobs([new_job()])
+    lab = register(store, "lab", "e1:emulator")
+    store.count_device_time(T0, 50.0)
+    batch = claim(store, lab, "e1", at=T0 + 2).batch
+    assert batch is not None
+    store.count_device_time(T0 + 5, 50.0)  # the install has no record until it ends
+    store.record_install(lab, "e1", "xyz123", "emulator", T0 + 2, T0 + 7, ok=True)
+    start(store, job.job_id, batch.lease.lease_id, T0 + 7)
+    store.count_device_time(T0 + 9, 50.0)  # the test runs
+    finish(store, job.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 12)
+    store.count_device_time(T0 + 20, 50.0)
+    usage = _device(store, "lab/e1").usage
+    assert (usage.busy_seconds, usage.installing_seconds, usage.idle_seconds) == (5.0, 5.0, 10.0)
+
+
+def test_short_work_between_two_counts_is_not_lost(store: Store) -> None:
+    [job] = store.insert_jobs([new_job()])
+    lab = register(store, "lab", "e1:emulator")
+    store.count_device_time(T0, 50.0)
+    batch = claim(store, lab, "e1", at=T0 + 1).batch
+    assert batch is not None
+    store.record_install(lab, "e1", "xyz123", "emulator", T0 + 1, T0 + 3, ok=True)
+    start(store, job.job_id, batch.lease.lease_id, T0 + 3)
+    finish(store, job.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 6)
+    store.count_device_time(T0 + 10, 50.0)
+    usage = _device(store, "lab/e1").usage
+    assert (usage.busy_seconds, usage.installing_seconds, usage.idle_seconds) == (3.0, 2.0, 5.0)
+
+
 def test_the_recording_holds_jobs_attempts_installs_and_devices(store: Store) -> None:
     [job] = store.insert_jobs([new_job(at=T0)])
     lab = register(store, "lab")

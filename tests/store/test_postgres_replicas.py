@@ -17,7 +17,7 @@ from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.views import FleetRules
 from qgjob.store import open_store
 from qgjob.store.base import JobFilter, LeaseLost, Store
-from tests.factories import new_job
+from tests.factories import T0, new_job
 from tests.postgres import fresh_schema
 from tests.store.helpers import LEASE, finish, register
 
@@ -83,6 +83,31 @@ def test_one_replica_at_a_time_runs_maintenance(url: str) -> None:
         assert first.leads_maintenance()  # it keeps the lead
         first.close()  # its session ends: the lock passes on
         assert wait_for(second.leads_maintenance)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_device_time_counted_by_one_leader_then_another_is_counted_once(url: str) -> None:
+    """The lead passes on (or two passes overlap): each second goes to one count, and a
+    replica whose clock is behind the last count adds nothing."""
+    first, second = open_store(url), open_store(url)
+    try:
+        [job] = first.insert_jobs([new_job()])
+        lab = register(first, "lab", at=T0)
+        first.count_device_time(T0, 50.0)
+        batch = first.claim_batch(lab, "emulator-1", "xyz123", T0 + 1, LEASE,
+                                  FairAffinityPolicy(), FleetRules()).batch
+        assert batch is not None
+        first.start_attempt(job.job_id, batch.lease.lease_id, T0 + 1, FairAffinityPolicy(),
+                            FleetRules())
+        first.count_device_time(T0 + 10, 50.0)
+        second.count_device_time(T0 + 9.5, 50.0)  # the next leader's clock is behind
+        second.count_device_time(T0 + 20, 50.0)
+        [device] = [d for a in second.list_agents() for d in a.devices]
+        usage = device.usage
+        assert (usage.busy_seconds, usage.installing_seconds, usage.idle_seconds) == \
+            (19.0, 0.0, 1.0)
     finally:
         first.close()
         second.close()

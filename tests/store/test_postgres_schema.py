@@ -58,7 +58,8 @@ def test_the_schema_matches_sqlite_and_every_query_compiles(tmp_path: Path) -> N
     [("ready_lanes", "job_lanes_ready"), ("lane_candidates", "jobs_lane_next"),
      ("queued_lane_seconds", "job_lanes_ready"), ("promote_due_retries", "jobs_retry_due"),
      ("expired_leases", "leases_expiry"),
-     ("change_marker", "job_groups_updated")],
+     ("change_marker", "job_groups_updated"),
+     ("count_device_time", "attempts_finished"), ("count_device_time", "installs_finished")],
 )
 def test_the_claim_path_can_use_its_indexes(query: str, index: str) -> None:
     import psycopg
@@ -69,7 +70,7 @@ def test_the_claim_path_can_use_its_indexes(query: str, index: str) -> None:
         with psycopg.connect(conninfo) as conn:
             conn.execute("SET enable_seqscan = off")
             sql = PG[query]
-            sample = {"now": 1.0, "limit": 10}
+            sample = {"now": 1.0, "limit": 10, "max_step": 50.0}
             params = {p: sample.get(p, "x") for p in re.findall(r"%\(([a-z_][a-z0-9_]*)\)s", sql)}
             plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN {sql}", params))
             assert index in plan, plan

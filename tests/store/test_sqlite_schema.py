@@ -49,7 +49,8 @@ def test_every_named_query_compiles_and_is_used(tmp_path: Path) -> None:
      ("test_durations_of", "sqlite_autoindex_test_durations_1"),
      ("run_job_counts", "jobs_run"), ("jobs_of_run", "jobs_run"),
      ("active_job_ids_of_run", "jobs_run"), ("run_attempt_details", "jobs_run"),
-     ("jobs_ahead_in_lane", "jobs_lane_next")],
+     ("jobs_ahead_in_lane", "jobs_lane_next"),
+     ("count_device_time", "attempts_finished"), ("count_device_time", "installs_finished")],
 )
 def test_the_claim_path_reads_indexes_not_the_queue(tmp_path: Path, query: str,
                                                      index: str) -> None:

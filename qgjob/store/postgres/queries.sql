@@ -885,28 +885,78 @@ UPDATE devices SET disabled_reason = NULL, disabled_at = NULL, failure_streak = 
 WHERE id = %(device_id)s;
 
 -- name: count_device_time
--- Each online device's seconds since it was last counted go to its state: running (busy),
--- installing or idle; idle seconds while its target had queued work and the device was in
--- rotation are also "idle while work waited". A step is capped at `max_step`, so time the
--- server did not watch (it was down) is not counted. A device row another transaction holds
--- (a heartbeat, a claim) is skipped, its seconds counted at the next pass: waiting for it
--- would hold every other device's lock meanwhile, and every heartbeat would queue behind.
+-- Each online device's seconds since it was last counted, as the timeline records them: busy
+-- while an attempt ran (a running one until now), installing while an install ran, idle the
+-- rest. An install under way has no record until it ends: it runs since its batch's lease was
+-- made (the claim that started it), after the device's last record. The idle seconds of a
+-- device that is idle and in rotation now, while its target has queued work, are also "idle
+-- while work waited". A step is capped at `max_step`, so time the server did not watch (it
+-- was down) is not counted, and the records are read through their finished_at indexes over
+-- that span only. A count by a replica whose clock is behind the last one adds nothing and
+-- leaves the mark where it was. A device row another transaction holds (a heartbeat, a
+-- claim) is skipped, its seconds counted at the next pass: waiting for it would hold every
+-- other device's lock meanwhile, and every heartbeat would queue behind.
+WITH counted AS MATERIALIZED (
+    SELECT d.id, d.state,
+           CASE WHEN d.counted_at IS NULL THEN %(now)s::float8
+                ELSE LEAST(GREATEST(d.counted_at, %(now)s::float8 - %(max_step)s::float8),
+                           %(now)s::float8) END AS since,
+           d.state = 'idle' AND d.disabled_reason IS NULL
+           AND NOT EXISTS (SELECT 1 FROM agent_drains r WHERE r.name = d.agent_name)
+           AND EXISTS (SELECT 1 FROM job_lanes l WHERE l.target = d.target AND l.queued > 0)
+           AS waited
+    FROM devices d JOIN agents a ON a.id = d.agent_id
+    WHERE a.state = 'online' ORDER BY d.id FOR UPDATE OF d SKIP LOCKED
+),
+records AS (
+    SELECT device_id, started_at,
+           LEAST(COALESCE(finished_at, %(now)s::float8), %(now)s::float8) AS ended_at,
+           true AS ran
+    FROM attempts
+    WHERE finished_at >= %(now)s::float8 - %(max_step)s::float8 OR finished_at IS NULL
+    UNION ALL
+    SELECT device_id, started_at, LEAST(finished_at, %(now)s::float8) AS ended_at, false AS ran
+    FROM installs WHERE finished_at >= %(now)s::float8 - %(max_step)s::float8
+),
+recorded AS (
+    SELECT c.id,
+           sum(CASE WHEN r.ran THEN GREATEST(0, r.ended_at - GREATEST(r.started_at, c.since))
+                    ELSE 0 END) AS busy,
+           sum(CASE WHEN NOT r.ran THEN GREATEST(0, r.ended_at - GREATEST(r.started_at, c.since))
+                    ELSE 0 END) AS installed,
+           max(r.ended_at) AS last_ended_at
+    FROM counted c JOIN records r ON r.device_id = c.id
+    WHERE r.ended_at > c.since
+    GROUP BY c.id
+),
+installing AS (
+    SELECT l.device_id, max(l.created_at) AS since
+    FROM counted c JOIN leases l ON l.device_id = c.id
+    WHERE c.state = 'installing' AND l.jobs_started = 0
+    GROUP BY l.device_id
+),
+spent AS (
+    SELECT c.id, c.waited, %(now)s::float8 - c.since AS step,
+           LEAST(COALESCE(r.busy, 0), %(now)s::float8 - c.since) AS busy,
+           COALESCE(r.installed, 0)
+           + CASE WHEN i.since IS NULL THEN 0
+                  ELSE GREATEST(0, %(now)s::float8 - GREATEST(i.since, c.since,
+                                                              r.last_ended_at)) END
+           AS installing
+    FROM counted c
+    LEFT JOIN recorded r ON r.id = c.id
+    LEFT JOIN installing i ON i.device_id = c.id
+)
 UPDATE devices SET
-    busy_seconds = busy_seconds + CASE WHEN state = 'running' THEN c.step ELSE 0 END,
-    installing_seconds = installing_seconds + CASE WHEN state = 'installing' THEN c.step ELSE 0 END,
-    idle_seconds = idle_seconds + CASE WHEN state = 'idle' THEN c.step ELSE 0 END,
-    idle_waiting_seconds = idle_waiting_seconds + CASE WHEN c.waited THEN c.step ELSE 0 END,
-    counted_at = %(now)s
-FROM (SELECT d.id, CASE WHEN d.counted_at IS NULL THEN 0
-                 ELSE GREATEST(0, LEAST(%(now)s::float8 - d.counted_at,
-                                        %(max_step)s::float8)) END AS step,
-             d.state = 'idle' AND d.disabled_reason IS NULL
-             AND NOT EXISTS (SELECT 1 FROM agent_drains r WHERE r.name = d.agent_name)
-             AND EXISTS (SELECT 1 FROM job_lanes l WHERE l.target = d.target AND l.queued > 0)
-             AS waited
-      FROM devices d JOIN agents a ON a.id = d.agent_id
-      WHERE a.state = 'online' ORDER BY d.id FOR UPDATE OF d SKIP LOCKED) AS c
-WHERE devices.id = c.id;
+    busy_seconds = busy_seconds + s.busy,
+    installing_seconds = installing_seconds + s.installing,
+    idle_seconds = idle_seconds + s.step - s.busy - s.installing,
+    idle_waiting_seconds = idle_waiting_seconds
+                           + CASE WHEN s.waited THEN s.step - s.busy - s.installing ELSE 0 END,
+    counted_at = GREATEST(counted_at, %(now)s::float8)
+FROM (SELECT id, waited, step, busy, LEAST(installing, step - busy) AS installing
+      FROM spent) AS s
+WHERE devices.id = s.id;
 
 -- name: trace_jobs
 SELECT id, org_id, app_version_id, test_path, target, priority, created_at, state

@@ -853,24 +853,69 @@ UPDATE devices SET disabled_reason = NULL, disabled_at = NULL, failure_streak = 
 WHERE id = :device_id;
 
 -- name: count_device_time
--- Each online device's seconds since it was last counted go to its state: running (busy),
--- installing or idle; idle seconds while its target had queued work and the device was in
--- rotation are also "idle while work waited". A step is capped at `max_step`, so time the
--- server did not watch (it was down) is not counted.
+-- Each online device's seconds since it was last counted, as the timeline records them: busy
+-- while an attempt ran (a running one until now), installing while an install ran, idle the
+-- rest. An install under way has no record until it ends: it runs since its batch's lease was
+-- made (the claim that started it), after the device's last record. The idle seconds of a
+-- device that is idle and in rotation now, while its target has queued work, are also "idle
+-- while work waited". A step is capped at `max_step`, so time the server did not watch (it
+-- was down) is not counted, and the records are read through their finished_at indexes over
+-- that span only. A count by a replica whose clock is behind the last one adds nothing and
+-- leaves the mark where it was.
+WITH counted AS MATERIALIZED (
+    SELECT d.id, d.state,
+           min(coalesce(max(d.counted_at, :now - :max_step), :now), :now) AS since,
+           d.state = 'idle' AND d.disabled_reason IS NULL
+           AND NOT EXISTS (SELECT 1 FROM agent_drains r WHERE r.name = d.agent_name)
+           AND EXISTS (SELECT 1 FROM job_lanes l WHERE l.target = d.target AND l.queued > 0)
+           AS waited
+    FROM devices d JOIN agents a ON a.id = d.agent_id
+    WHERE a.state = 'online'
+),
+records AS (
+    SELECT device_id, started_at, min(coalesce(finished_at, :now), :now) AS ended_at,
+           1 AS ran
+    FROM attempts WHERE finished_at >= :now - :max_step OR finished_at IS NULL
+    UNION ALL
+    SELECT device_id, started_at, min(finished_at, :now) AS ended_at, 0 AS ran
+    FROM installs WHERE finished_at >= :now - :max_step
+),
+recorded AS (
+    SELECT c.id,
+           sum(CASE WHEN r.ran = 1 THEN max(0, r.ended_at - max(r.started_at, c.since))
+                    ELSE 0 END) AS busy,
+           sum(CASE WHEN r.ran = 0 THEN max(0, r.ended_at - max(r.started_at, c.since))
+                    ELSE 0 END) AS installed,
+           max(r.ended_at) AS last_ended_at
+    FROM counted c JOIN records r ON r.device_id = c.id
+    WHERE r.ended_at > c.since
+    GROUP BY c.id
+),
+installing AS (
+    SELECT l.device_id, max(l.created_at) AS since
+    FROM counted c JOIN leases l ON l.device_id = c.id
+    WHERE c.state = 'installing' AND l.jobs_started = 0
+    GROUP BY l.device_id
+),
+spent AS (
+    SELECT c.id, c.waited, :now - c.since AS step,
+           min(coalesce(r.busy, 0), :now - c.since) AS busy,
+           coalesce(r.installed, 0)
+           + coalesce(max(0, :now - max(i.since, c.since, coalesce(r.last_ended_at, c.since))),
+                      0) AS installing
+    FROM counted c
+    LEFT JOIN recorded r ON r.id = c.id
+    LEFT JOIN installing i ON i.device_id = c.id
+)
 UPDATE devices SET
-    busy_seconds = busy_seconds + CASE WHEN state = 'running' THEN c.step ELSE 0 END,
-    installing_seconds = installing_seconds + CASE WHEN state = 'installing' THEN c.step ELSE 0 END,
-    idle_seconds = idle_seconds + CASE WHEN state = 'idle' THEN c.step ELSE 0 END,
-    idle_waiting_seconds = idle_waiting_seconds + CASE WHEN c.waited THEN c.step ELSE 0 END,
-    counted_at = :now
-FROM (SELECT d.id, coalesce(max(0, min(:now - d.counted_at, :max_step)), 0) AS step,
-             d.state = 'idle' AND d.disabled_reason IS NULL
-             AND NOT EXISTS (SELECT 1 FROM agent_drains r WHERE r.name = d.agent_name)
-             AND EXISTS (SELECT 1 FROM job_lanes l WHERE l.target = d.target AND l.queued > 0)
-             AS waited
-      FROM devices d JOIN agents a ON a.id = d.agent_id
-      WHERE a.state = 'online') AS c
-WHERE devices.id = c.id;
+    busy_seconds = busy_seconds + s.busy,
+    installing_seconds = installing_seconds + s.installing,
+    idle_seconds = idle_seconds + s.step - s.busy - s.installing,
+    idle_waiting_seconds = idle_waiting_seconds
+                           + CASE WHEN s.waited THEN s.step - s.busy - s.installing ELSE 0 END,
+    counted_at = max(coalesce(counted_at, :now), :now)
+FROM (SELECT id, waited, step, busy, min(installing, step - busy) AS installing FROM spent) AS s
+WHERE devices.id = s.id;
 
 -- name: trace_jobs
 SELECT id, org_id, app_version_id, test_path, target, priority, created_at, state
