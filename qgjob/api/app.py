@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from qgjob import __version__
 from qgjob.api.auth import Gatekeeper
@@ -79,7 +80,13 @@ def create_app(
             if own_store:
                 active.close()
 
-    app = FastAPI(
+    # /docs loads Swagger UI from the server itself (fastapi-offline ships its files;
+    # FastAPI's own page fetches them from a CDN), so it works offline like the dashboard
+    # that links to it. No /redoc: ReDoc's page fetches its logo from its maker's site.
+    app = FastAPIOffline(
+        favicon_url="/favicon.ico",
+        static_url="/docs/static",
+        redoc_url=None,
         title="qgjob",
         version=__version__,
         summary="Queue, group and run AppWright tests on emulators, devices and BrowserStack.",

@@ -174,6 +174,7 @@ MATRIX: list[Row] = [
                                   admin=200)),
     ("GET", "/openapi.json", None, dict(none=200, forged=200, revoked=200, agent_a=200)),
     ("GET", "/docs", None, dict(none=200, forged=200, acme=200)),
+    ("GET", "/docs/static/swagger-ui-bundle.js", None, dict(none=200, forged=200, acme=200)),
 ]
 UNAUTHENTICATED = {"none": 401, "forged": 401, "revoked": 401}
 CELLS = [(method, path, body, who, status)
