@@ -10,7 +10,7 @@ import math
 MAX_JOBS_PER_REQUEST = 1000
 """Jobs in one `POST /jobs/batch` (the CLI submits bigger suites in chunks of this size)."""
 MAX_LIST_LIMIT = 1000
-"""The largest `limit` of a listing (jobs, groups, test health)."""
+"""The largest `limit` of a listing (jobs, runs, groups, test health)."""
 MAX_ATTEMPTS = 10
 """The most attempts a submission may ask for (`max_attempts`)."""
 IDEMPOTENCY_KEY_MAX = 200

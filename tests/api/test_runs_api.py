@@ -172,6 +172,13 @@ def test_runs_page_newest_first_with_a_cursor(client: TestClient) -> None:
     assert client.get("/runs?status=queued&app_version_id=xyz123").json()["count"] == 3
 
 
+def test_a_page_of_runs_holds_up_to_a_thousand_as_every_list_does(client: TestClient) -> None:
+    _run_with_jobs(client, "tests/a.spec.js")
+    assert client.get("/runs?limit=1000").json()["count"] == 1
+    too_many = client.get("/runs?limit=1001")
+    assert too_many.status_code == 422 and too_many.json()["code"] == "invalid_input"
+
+
 def test_bad_input_is_a_4xx_with_a_code(client: TestClient) -> None:
     run_id, _ = _run_with_jobs(client, "tests/a.spec.js")
     other_build = {**_job("tests/a.spec.js"), "app_version_id": "other"}

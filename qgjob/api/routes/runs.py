@@ -16,6 +16,7 @@ from qgjob.api.problems import ERROR_RESPONSES, CodedProblem
 from qgjob.api.visibility import check_may_submit, run_actions, visible_run
 from qgjob.auth.principal import Principal
 from qgjob.domain.runs import Run, RunSource, RunStatus
+from qgjob.protocol import limits
 from qgjob.protocol.fields import AppVersionId, IdempotencyKey, OrgId
 from qgjob.protocol.runs import (
     RunCreate,
@@ -65,7 +66,7 @@ async def list_runs(
     org_id: Annotated[OrgId | None, Query()] = None,
     status: Annotated[RunStatus | None, Query()] = None,
     app_version_id: Annotated[AppVersionId | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_LIST_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(min_length=1, max_length=200,
                                         description="`next_cursor` of the page before")] = None,
 ) -> RunList:
