@@ -121,7 +121,7 @@ def test_only_an_offline_agent_can_be_removed(store: Store) -> None:
 
 def test_device_time_is_counted_per_state_and_idle_while_work_waited(store: Store) -> None:
     lab = register(store, "lab", "e1:emulator,e2:emulator")
-    store.count_device_time(T0, 5.0)  # the first count only starts the clock
+    store.count_device_time(T0, 5.0)  # registered at T0: nothing to count yet
     store.count_device_time(T0 + 2, 5.0)
     store.insert_jobs([new_job()])
     batch = claim(store, lab, "e1", at=T0 + 2).batch  # e1 installs; e2 idles, nothing waits
@@ -157,6 +157,20 @@ def test_short_work_between_two_counts_is_not_lost(store: Store) -> None:
     [job] = store.insert_jobs([new_job()])
     lab = register(store, "lab", "e1:emulator")
     store.count_device_time(T0, 50.0)
+    batch = claim(store, lab, "e1", at=T0 + 1).batch
+    assert batch is not None
+    store.record_install(lab, "e1", "xyz123", "emulator", T0 + 1, T0 + 3, ok=True)
+    start(store, job.job_id, batch.lease.lease_id, T0 + 3)
+    finish(store, job.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 6)
+    store.count_device_time(T0 + 10, 50.0)
+    usage = _device(store, "lab/e1").usage
+    assert (usage.busy_seconds, usage.installing_seconds, usage.idle_seconds) == (3.0, 2.0, 5.0)
+
+
+def test_a_new_devices_time_counts_from_its_registration(store: Store) -> None:
+    """As after `qgjob up`: the work comes before the first count that sees the device."""
+    [job] = store.insert_jobs([new_job()])
+    lab = register(store, "lab", "e1:emulator", at=T0)
     batch = claim(store, lab, "e1", at=T0 + 1).batch
     assert batch is not None
     store.record_install(lab, "e1", "xyz123", "emulator", T0 + 1, T0 + 3, ok=True)

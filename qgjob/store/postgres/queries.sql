@@ -885,22 +885,22 @@ UPDATE devices SET disabled_reason = NULL, disabled_at = NULL, failure_streak = 
 WHERE id = %(device_id)s;
 
 -- name: count_device_time
--- Each online device's seconds since it was last counted, as the timeline records them: busy
--- while an attempt ran (a running one until now), installing while an install ran, idle the
--- rest. An install under way has no record until it ends: it runs since its batch's lease was
--- made (the claim that started it), after the device's last record. The idle seconds of a
--- device that is idle and in rotation now, while its target has queued work, are also "idle
--- while work waited". A step is capped at `max_step`, so time the server did not watch (it
--- was down) is not counted, and the records are read through their finished_at indexes over
--- that span only. A count by a replica whose clock is behind the last one adds nothing and
--- leaves the mark where it was. A device row another transaction holds (a heartbeat, a
--- claim) is skipped, its seconds counted at the next pass: waiting for it would hold every
--- other device's lock meanwhile, and every heartbeat would queue behind.
+-- Each online device's seconds since it was last counted (a new one: since its agent
+-- registered), as the timeline records them: busy while an attempt ran (a running one until
+-- now), installing while an install ran, idle the rest. An install under way has no record
+-- until it ends: it runs since its batch's lease was made (the claim that started it), after
+-- the device's last record. The idle seconds of a device that is idle and in rotation now,
+-- while its target has queued work, are also "idle while work waited". A step is capped at
+-- `max_step`, so time the server did not watch (it was down) is not counted, and the records
+-- are read through their finished_at indexes over that span only. A count by a replica whose
+-- clock is behind the last one adds nothing and leaves the mark where it was. A device row
+-- another transaction holds (a heartbeat, a claim) is skipped, its seconds counted at the
+-- next pass: waiting for it would hold every other device's lock meanwhile, and every
+-- heartbeat would queue behind.
 WITH counted AS MATERIALIZED (
     SELECT d.id, d.state,
-           CASE WHEN d.counted_at IS NULL THEN %(now)s::float8
-                ELSE LEAST(GREATEST(d.counted_at, %(now)s::float8 - %(max_step)s::float8),
-                           %(now)s::float8) END AS since,
+           LEAST(GREATEST(COALESCE(d.counted_at, a.registered_at),
+                          %(now)s::float8 - %(max_step)s::float8), %(now)s::float8) AS since,
            d.state = 'idle' AND d.disabled_reason IS NULL
            AND NOT EXISTS (SELECT 1 FROM agent_drains r WHERE r.name = d.agent_name)
            AND EXISTS (SELECT 1 FROM job_lanes l WHERE l.target = d.target AND l.queued > 0)

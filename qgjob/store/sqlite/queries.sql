@@ -853,18 +853,18 @@ UPDATE devices SET disabled_reason = NULL, disabled_at = NULL, failure_streak = 
 WHERE id = :device_id;
 
 -- name: count_device_time
--- Each online device's seconds since it was last counted, as the timeline records them: busy
--- while an attempt ran (a running one until now), installing while an install ran, idle the
--- rest. An install under way has no record until it ends: it runs since its batch's lease was
--- made (the claim that started it), after the device's last record. The idle seconds of a
--- device that is idle and in rotation now, while its target has queued work, are also "idle
--- while work waited". A step is capped at `max_step`, so time the server did not watch (it
--- was down) is not counted, and the records are read through their finished_at indexes over
--- that span only. A count by a replica whose clock is behind the last one adds nothing and
--- leaves the mark where it was.
+-- Each online device's seconds since it was last counted (a new one: since its agent
+-- registered), as the timeline records them: busy while an attempt ran (a running one until
+-- now), installing while an install ran, idle the rest. An install under way has no record
+-- until it ends: it runs since its batch's lease was made (the claim that started it), after
+-- the device's last record. The idle seconds of a device that is idle and in rotation now,
+-- while its target has queued work, are also "idle while work waited". A step is capped at
+-- `max_step`, so time the server did not watch (it was down) is not counted, and the records
+-- are read through their finished_at indexes over that span only. A count by a replica whose
+-- clock is behind the last one adds nothing and leaves the mark where it was.
 WITH counted AS MATERIALIZED (
     SELECT d.id, d.state,
-           min(coalesce(max(d.counted_at, :now - :max_step), :now), :now) AS since,
+           min(max(coalesce(d.counted_at, a.registered_at), :now - :max_step), :now) AS since,
            d.state = 'idle' AND d.disabled_reason IS NULL
            AND NOT EXISTS (SELECT 1 FROM agent_drains r WHERE r.name = d.agent_name)
            AND EXISTS (SELECT 1 FROM job_lanes l WHERE l.target = d.target AND l.queued > 0)
