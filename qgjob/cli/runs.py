@@ -15,6 +15,7 @@ from qgjob.cli.app import app, globals_of
 from qgjob.cli.jobs import JsonOption, _checked, checked_org_id
 from qgjob.domain import values
 from qgjob.domain.runs import RUN_STATUSES
+from qgjob.protocol import limits
 
 runs_app = typer.Typer(
     name="runs", invoke_without_command=True,
@@ -36,7 +37,7 @@ def runs(
     app_version_id: Annotated[str | None, typer.Option(
         "--app-version-id", callback=lambda v: _checked(values.check_app_version_id, v))
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=200)] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=limits.MAX_LIST_LIMIT)] = 50,
     as_json: JsonOption = False,
 ) -> None:
     """Runs, newest first."""

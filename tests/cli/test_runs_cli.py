@@ -100,3 +100,11 @@ def test_bad_input_is_one_line_exit_2(capsys: pytest.CaptureFixture[str],
 
 def _json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
     return [json.loads(line) for line in text.splitlines()]
+
+
+def test_runs_takes_the_lists_limit(capsys: pytest.CaptureFixture[str],
+                                    live_server: LiveServer) -> None:
+    """`--limit` goes as far as the API's lists (1,000); it stopped at 200."""
+    assert run(capsys, live_server, "runs", "--limit", "1000")[0] == 0
+    code, _, err = run(capsys, live_server, "runs", "--limit", "1001")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
