@@ -10,6 +10,8 @@ keeps even a mislabelled file from running script or loading anything.
 
 from __future__ import annotations
 
+import re
+
 INLINE_TYPES = frozenset({
     "application/json", "text/plain",
     "image/png", "image/jpeg", "image/gif", "image/webp",
@@ -40,31 +42,38 @@ def file_answer(name: str, media_type: str) -> tuple[str, dict[str, str]]:
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The one byte range (first, last; inclusive) a `Range` header asks of a `size`-byte
     file, so a video player can seek; None to answer with the whole file (no header, a
-    form this server does not serve, such as several ranges). RangeNotSatisfiable when
-    the range starts past the end."""
+    form this server does not serve, such as several ranges, or one RFC 9110 calls invalid).
+    RangeNotSatisfiable when the range starts past the end, or is a suffix of no bytes."""
     if not header:
         return None
     unit, _, spec = header.strip().partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
+    found = _RANGE_SPEC.fullmatch(spec.strip())
+    if unit.strip().lower() != "bytes" or found is None or found.group(0) == "-":
         return None
-    first_text, dash, last_text = spec.strip().partition("-")
-    if not dash:
-        return None
+    first_text, last_text = found.groups()
     try:
         if not first_text:  # "-N": the last N bytes
             suffix = int(last_text)
-            if suffix <= 0:
+            if suffix == 0:
                 raise RangeNotSatisfiable(size)
-            return max(size - suffix, 0), size - 1
+            # RFC 9110 (14.1.2) calls such a suffix satisfiable even on an empty file, yet
+            # no Content-Range can name a part of nothing: answer with the whole (empty) file,
+            # as 14.2 lets a server do when the representation has no content.
+            return (max(size - suffix, 0), size - 1) if size else None
         first = int(first_text)
         last = int(last_text) if last_text else size - 1
-    except ValueError:
+    except ValueError:  # more digits than int() takes
         return None
     if first >= size:
         raise RangeNotSatisfiable(size)
     if last < first:
         return None
     return first, min(last, size - 1)
+
+
+_RANGE_SPEC = re.compile(r"([0-9]*)-([0-9]*)")
+"""One range-spec: only ASCII digits (int() would also take '+5', '1_0' and other scripts'
+digits, which RFC 9110's grammar does not)."""
 
 
 class RangeNotSatisfiable(Exception):

@@ -120,6 +120,21 @@ def test_a_video_is_served_in_ranges_so_the_player_can_seek(client: TestClient) 
     past = client.get(url, headers={"Range": f"bytes={len(video)}-"})
     assert (past.status_code, past.json()["code"]) == (416, "range_not_satisfiable")
     assert past.headers["content-range"] == f"bytes */{len(video)}"
-    for ignored in ["bytes=0-1,5-9", "items=0-5", "bytes=abc", "bytes=9-3"]:
+    for ignored in ["bytes=0-1,5-9", "items=0-5", "bytes=abc", "bytes=9-3", "bytes=+5-",
+                    "bytes=1_0-", "bytes=--5", "bytes=-+3", "bytes=-"]:
         answer = client.get(url, headers={"Range": ignored})
         assert answer.status_code == 200 and answer.content == video, ignored
+
+
+def test_an_empty_file_is_never_served_as_a_part_of_itself(client: TestClient) -> None:
+    agent, job_id, lease = running_job(client)
+    assert upload(client, agent, job_id, lease, "empty.txt", b"").status_code == 204  # type: ignore[attr-defined]
+    url = f"/jobs/{job_id}/artifacts/1/empty.txt"
+    for suffix in ["bytes=-5", "bytes=-1"]:  # no Content-Range can name a part of nothing
+        whole = client.get(url, headers={"Range": suffix})
+        assert (whole.status_code, whole.content) == (200, b""), suffix
+        assert "content-range" not in whole.headers
+    for unsatisfiable in ["bytes=0-", "bytes=0-0", "bytes=-0"]:
+        past = client.get(url, headers={"Range": unsatisfiable})
+        assert (past.status_code, past.json()["code"]) == (416, "range_not_satisfiable")
+        assert past.headers["content-range"] == "bytes */0"
