@@ -2,6 +2,8 @@
 left, kept per attempt under a size cap and for a retention period, outside the database."""
 
 from qgjob.artifacts.base import (
+    DROP_TEST_MAX,
+    DROPS_LISTED,
     ArtifactEntry,
     ArtifactRefused,
     ArtifactStore,
@@ -11,5 +13,6 @@ from qgjob.artifacts.base import (
 )
 from qgjob.artifacts.directory import DirectoryArtifactStore
 
-__all__ = ["ArtifactEntry", "ArtifactRefused", "ArtifactStore", "AttemptArtifacts",
-           "DirectoryArtifactStore", "DroppedArtifact", "artifact_type"]
+__all__ = ["DROPS_LISTED", "DROP_TEST_MAX", "ArtifactEntry", "ArtifactRefused",
+           "ArtifactStore", "AttemptArtifacts", "DirectoryArtifactStore", "DroppedArtifact",
+           "artifact_type"]

@@ -8,12 +8,19 @@ claims about the type is not trusted)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from qgjob.domain.values import NAME_MAX, NAME_PATTERN
 from qgjob.protocol.artifacts import ARTIFACT_TYPES as TYPES
 from qgjob.protocol.limits import FILE_NAME_MAX, FILE_NAME_PATTERN
+
+DROPS_LISTED = 50
+"""Dropped files an attempt lists by name; later ones are only counted. A drop costs the
+agent nothing (a request head declaring a huge size is enough), so without a bound the
+manifest, rewritten whole on every upload, and the listing would grow with every request."""
+DROP_TEST_MAX = 200
+"""Characters of a dropped file's test title that are kept, for the same reason."""
 
 _NAME = re.compile(FILE_NAME_PATTERN)
 _ID = re.compile(NAME_PATTERN)
@@ -52,10 +59,23 @@ class AttemptArtifacts:
     created_at: float
     files: tuple[ArtifactEntry, ...] = ()
     dropped: tuple[DroppedArtifact, ...] = ()
+    dropped_more: int = 0
+    """Drops after `dropped` held DROPS_LISTED files: counted, not listed (a name refused
+    twice counts twice)."""
 
     @property
     def size(self) -> int:
         return sum(entry.size for entry in self.files)
+
+    def with_drop(self, dropped: DroppedArtifact) -> AttemptArtifacts:
+        """This attempt with one more file not kept: listed (in place of an earlier drop of
+        its name) while the list has room, counted once it is full; its test title cut."""
+        if dropped.test is not None and len(dropped.test) > DROP_TEST_MAX:
+            dropped = replace(dropped, test=dropped.test[:DROP_TEST_MAX - 1] + "…")
+        others = tuple(d for d in self.dropped if d.name != dropped.name)
+        if len(others) >= DROPS_LISTED:
+            return replace(self, dropped_more=self.dropped_more + 1)
+        return replace(self, dropped=(*others, dropped))
 
 
 def artifact_type(name: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qgjob.artifacts.base import (
+    DROPS_LISTED,
     ArtifactEntry,
     ArtifactRefused,
     AttemptArtifacts,
@@ -46,8 +47,8 @@ class DirectoryArtifactStore:
             if used + len(content) > self.attempt_max_bytes:
                 reason = (f"over the attempt's cap of {self.attempt_max_bytes} bytes "
                           f"({used} already kept)")
-                self._write(job_id, attempt, _with_drop(
-                    manifest, DroppedArtifact(name, len(content), reason, test)))
+                self._write(job_id, attempt, manifest.with_drop(
+                    DroppedArtifact(name, len(content), reason, test)))
                 raise ArtifactRefused(f"{name}: {reason}", "artifact_over_cap", 413)
             folder = self._folder(job_id, attempt)
             folder.mkdir(parents=True, exist_ok=True)
@@ -62,7 +63,7 @@ class DirectoryArtifactStore:
         with self._lock:
             manifest = self._load(job_id, attempt, now)
             self._write(job_id, attempt,
-                        _with_drop(manifest, DroppedArtifact(name, size, reason, test)))
+                        manifest.with_drop(DroppedArtifact(name, size, reason, test)))
 
     def room(self, job_id: str, attempt: int) -> int:
         check_place(job_id, attempt)
@@ -76,7 +77,7 @@ class DirectoryArtifactStore:
             return []
         numbers = sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
         found = [self._load(job_id, n, 0.0) for n in numbers]
-        return [m for m in found if m.files or m.dropped]
+        return [m for m in found if m.files or m.dropped or m.dropped_more]
 
     def read(self, job_id: str, attempt: int, name: str) -> tuple[ArtifactEntry, bytes] | None:
         artifact_type(name)
@@ -111,10 +112,13 @@ class DirectoryArtifactStore:
             raw = json.loads((self._folder(job_id, attempt) / MANIFEST).read_text())
         except (OSError, ValueError):
             return AttemptArtifacts(attempt, now)
+        dropped = [DroppedArtifact(**d) for d in raw.get("dropped", [])]
+        # A manifest written before drops were bounded may list more: count the rest.
         return AttemptArtifacts(
             attempt, float(raw.get("created_at", now)),
             tuple(ArtifactEntry(**f) for f in raw.get("files", [])),
-            tuple(DroppedArtifact(**d) for d in raw.get("dropped", [])))
+            tuple(dropped[:DROPS_LISTED]),
+            int(raw.get("dropped_more", 0)) + max(0, len(dropped) - DROPS_LISTED))
 
     def _write(self, job_id: str, attempt: int, manifest: AttemptArtifacts) -> None:
         folder = self._folder(job_id, attempt)
@@ -122,11 +126,6 @@ class DirectoryArtifactStore:
         body: dict[str, Any] = asdict(manifest)
         body["job_id"] = job_id
         _write_atomic(folder / MANIFEST, json.dumps(body, indent=1).encode())
-
-
-def _with_drop(manifest: AttemptArtifacts, dropped: DroppedArtifact) -> AttemptArtifacts:
-    others = tuple(d for d in manifest.dropped if d.name != dropped.name)
-    return replace(manifest, dropped=(*others, dropped))
 
 
 def _write_atomic(path: Path, content: bytes) -> None:

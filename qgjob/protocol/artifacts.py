@@ -44,7 +44,10 @@ class AttemptArtifactsPublic(BaseModel):
     created_at: str
     size: int
     files: list[ArtifactPublic]
-    dropped: list[DroppedPublic] = Field(description="files not kept, and why (over the cap)")
+    dropped: list[DroppedPublic] = Field(description="files not kept, and why (over the cap); "
+                                                     "the first 50")
+    dropped_more: int = Field(0, description="files not kept after the first 50, counted "
+                                             "but not listed")
 
 
 class ArtifactList(BaseModel):

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qgjob.api.app import create_app
+from qgjob.artifacts import DROPS_LISTED
 from qgjob.settings import ServerSettings
 from tests.api.test_agent_protocol import running_job
 
@@ -138,3 +139,16 @@ def test_an_empty_file_is_never_served_as_a_part_of_itself(client: TestClient) -
         past = client.get(url, headers={"Range": unsatisfiable})
         assert (past.status_code, past.json()["code"]) == (416, "range_not_satisfiable")
         assert past.headers["content-range"] == "bytes */0"
+
+
+def test_request_heads_alone_cannot_grow_the_dropped_list(client: TestClient) -> None:
+    agent, job_id, lease = running_job(client)
+    params = {"lease_id": lease, "attempt": 1, "test": "T" * 2000}
+    for n in range(DROPS_LISTED + 5):  # a declared size and no body: refused before reading
+        over = client.put(f"/agents/{agent}/jobs/{job_id}/artifacts/v{n:05d}.webm",
+                          params=params, headers={"Content-Length": "999999999999"})
+        assert (over.status_code, over.json()["code"]) == (413, "artifact_over_cap")
+    listing = client.get(f"/jobs/{job_id}/artifacts")
+    [attempt] = listing.json()["attempts"]
+    assert len(attempt["dropped"]) == DROPS_LISTED and attempt["dropped_more"] == 5
+    assert len(listing.content) < 30_000

@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from qgjob.artifacts import ArtifactRefused, DirectoryArtifactStore, artifact_type
+from qgjob.artifacts import (
+    DROP_TEST_MAX,
+    DROPS_LISTED,
+    ArtifactRefused,
+    DirectoryArtifactStore,
+    DroppedArtifact,
+    artifact_type,
+)
 from qgjob.settings import ServerSettings
 
 DAY = 86_400.0
@@ -100,3 +107,30 @@ def test_the_artifact_dir_must_not_be_a_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="QGJOB_ARTIFACT_DIR"):
         ServerSettings(artifact_dir=str(tmp_path / "file"))
     assert ServerSettings(artifact_dir=str(tmp_path)).resolved_artifact_dir == tmp_path
+
+
+def test_drops_past_the_listed_ones_are_only_counted(tmp_path: Path) -> None:
+    artifacts = store(tmp_path, cap=0)
+    for n in range(DROPS_LISTED + 10):  # costs the agent nothing but a request head
+        artifacts.drop("job-1", 1, f"v{n}.webm", 10**12, "over the cap", test="T" * 2000,
+                       now=0.0)
+    artifacts.drop("job-1", 1, "v0.webm", 10**12, "over the cap", test=None, now=0.0)
+    [attempt] = artifacts.attempts("job-1")
+    assert len(attempt.dropped) == DROPS_LISTED and attempt.dropped_more == 10
+    assert {len(d.test or "") for d in attempt.dropped[:-1]} == {DROP_TEST_MAX}
+    assert attempt.dropped[0].test == "T" * (DROP_TEST_MAX - 1) + "…"
+    assert attempt.dropped[-1] == DroppedArtifact("v0.webm", 10**12, "over the cap")
+    manifest = tmp_path / "evidence/job-1/1/.manifest.json"
+    assert manifest.stat().st_size < 20_000
+
+
+def test_a_manifest_listing_more_drops_is_read_as_bounded(tmp_path: Path) -> None:
+    artifacts = store(tmp_path)
+    artifacts.save("job-1", 1, "a.png", b"x", test=None, now=0.0)
+    manifest = tmp_path / "evidence/job-1/1/.manifest.json"
+    written = json.loads(manifest.read_text())
+    written["dropped"] = [{"name": f"v{n}.webm", "size": 1, "reason": "r", "test": None}
+                          for n in range(DROPS_LISTED + 7)]
+    manifest.write_text(json.dumps(written))
+    [attempt] = artifacts.attempts("job-1")
+    assert len(attempt.dropped) == DROPS_LISTED and attempt.dropped_more == 7

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from qgjob.artifacts import DROPS_LISTED
 from tests.agent.test_evidence_upload import ReportingExecutor
 from tests.agent_thread import running_agent
-from tests.conftest import LiveServer
+from tests.api.test_agent_protocol import running_job
+from tests.conftest import LiveServer, fast_settings, serve
 from tests.web.test_dashboard_browser import BUILD, shoot
 
 if TYPE_CHECKING:
@@ -79,3 +81,18 @@ def test_a_failed_tests_screenshot_video_and_trace(live_server: LiveServer, page
     assert page.locator("#job-report details.report-test[data-status=passed]").count() == 1
     shoot(page, "job-evidence.png")
     assert problems == []
+
+
+def test_drops_past_the_listed_ones_are_counted_on_the_job_page(tmp_path: Path,
+                                                                 page: Page) -> None:
+    with serve(fast_settings(tmp_path, artifact_attempt_max_bytes=10)) as live, \
+            httpx.Client(base_url=live.url) as client:
+        agent, job_id, lease = running_job(client)  # type: ignore[arg-type]
+        for n in range(DROPS_LISTED + 3):
+            over = client.put(f"/agents/{agent}/jobs/{job_id}/artifacts/v{n}.webm",
+                              params={"lease_id": lease, "attempt": 1}, content=b"v" * 20)
+            assert over.status_code == 413
+        page.goto(f"{live.url}/#/jobs/{job_id}")
+        dropped = page.wait_for_selector("#job-evidence .dropped")
+        items = dropped.query_selector_all("li")
+        assert len(items) == DROPS_LISTED + 1 and items[-1].inner_text() == "and 3 more"

@@ -72,7 +72,8 @@ async def _read_body(request: Request) -> bytes:
 @router.get("/jobs/{job_id}/artifacts", response_model=ArtifactList)
 async def list_artifacts(job_id: JobIdPath, service: ServiceDep, evidence: EvidenceDep,
                          caller: Caller) -> ArtifactList:
-    """Each attempt's evidence (screenshots, videos, traces), and what was dropped and why."""
+    """Each attempt's evidence (screenshots, videos, traces), and what was dropped and why
+    (the first 50 dropped files by name, then only how many more)."""
     await visible_job(service, caller, job_id)
     attempts = await evidence.attempts(job_id)
     return ArtifactList(attempts=[_public(job_id, a) for a in attempts],
@@ -88,7 +89,8 @@ def _public(job_id: str, stored: AttemptArtifacts) -> AttemptArtifactsPublic:
                               url=f"/jobs/{job_id}/artifacts/{stored.attempt}/{f.name}")
                for f in stored.files],
         dropped=[DroppedPublic(name=d.name, size=d.size, reason=d.reason, test=d.test)
-                 for d in stored.dropped])
+                 for d in stored.dropped],
+        dropped_more=stored.dropped_more)
 
 
 @router.get("/jobs/{job_id}/artifacts/{attempt}/{name}", response_class=Response,

@@ -95,7 +95,9 @@ export class EvidencePanel {
           files.map(fileView)))),
       attempt.dropped.length ? h("div", { class: "dropped" }, h("h4", {}, "Not kept"),
         h("ul", {}, attempt.dropped.map((d) => h("li", {}, h("span", { class: "mono" }, d.name),
-          ` (${d.size} bytes): ${d.reason}`)))) : null);
+          ` (${d.size} bytes): ${d.reason}`)),
+          attempt.dropped_more ? h("li", {}, `and ${attempt.dropped_more} more`) : null))
+        : null);
   }
 }
 
