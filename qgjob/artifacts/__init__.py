@@ -4,6 +4,7 @@ left, kept per attempt under a size cap and for a retention period, outside the 
 from qgjob.artifacts.base import (
     DROP_TEST_MAX,
     DROPS_LISTED,
+    FILES_KEPT,
     ArtifactEntry,
     ArtifactRefused,
     ArtifactStore,
@@ -13,6 +14,6 @@ from qgjob.artifacts.base import (
 )
 from qgjob.artifacts.directory import DirectoryArtifactStore
 
-__all__ = ["DROPS_LISTED", "DROP_TEST_MAX", "ArtifactEntry", "ArtifactRefused",
+__all__ = ["DROPS_LISTED", "DROP_TEST_MAX", "FILES_KEPT", "ArtifactEntry", "ArtifactRefused",
            "ArtifactStore", "AttemptArtifacts", "DirectoryArtifactStore", "DroppedArtifact",
            "artifact_type"]

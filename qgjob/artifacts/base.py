@@ -19,6 +19,9 @@ DROPS_LISTED = 50
 """Dropped files an attempt lists by name; later ones are only counted. A drop costs the
 agent nothing (a request head declaring a huge size is enough), so without a bound the
 manifest, rewritten whole on every upload, and the listing would grow with every request."""
+FILES_KEPT = 1000
+"""Files an attempt keeps, however small: each is a line of the manifest, which is rewritten
+whole on every upload (a suite that fails a thousand tests says what it needs to in fewer)."""
 DROP_TEST_MAX = 200
 """Characters of a dropped file's test title that are kept, for the same reason."""
 
@@ -104,8 +107,8 @@ class ArtifactStore(Protocol):
     def save(self, job_id: str, attempt: int, name: str, content: bytes, *,
              test: str | None, now: float) -> ArtifactEntry:
         """Keep a file (a second upload of a name replaces the first). Over the attempt's
-        cap, the file is recorded as dropped and ArtifactRefused (`artifact_over_cap`, 413)
-        raised."""
+        cap (of bytes, or of FILES_KEPT files), the file is recorded as dropped and
+        ArtifactRefused (`artifact_over_cap`, 413) raised."""
         ...
 
     def drop(self, job_id: str, attempt: int, name: str, size: int, reason: str, *,

@@ -19,6 +19,7 @@ from typing import Any
 
 from qgjob.artifacts.base import (
     DROPS_LISTED,
+    FILES_KEPT,
     ArtifactEntry,
     ArtifactRefused,
     AttemptArtifacts,
@@ -32,9 +33,11 @@ MANIFEST = ".manifest.json"
 
 
 class DirectoryArtifactStore:
-    def __init__(self, root: Path, attempt_max_bytes: int) -> None:
+    def __init__(self, root: Path, attempt_max_bytes: int,
+                 attempt_max_files: int = FILES_KEPT) -> None:
         self.root = Path(root)
         self.attempt_max_bytes = attempt_max_bytes
+        self.attempt_max_files = attempt_max_files
         self._lock = threading.Lock()
 
     def save(self, job_id: str, attempt: int, name: str, content: bytes, *,
@@ -43,10 +46,8 @@ class DirectoryArtifactStore:
         with self._lock:
             manifest = self._load(job_id, attempt, now)
             others = [f for f in manifest.files if f.name != name]
-            used = sum(f.size for f in others)
-            if used + len(content) > self.attempt_max_bytes:
-                reason = (f"over the attempt's cap of {self.attempt_max_bytes} bytes "
-                          f"({used} already kept)")
+            reason = self._over_cap(others, len(content))
+            if reason is not None:
                 self._write(job_id, attempt, manifest.with_drop(
                     DroppedArtifact(name, len(content), reason, test)))
                 raise ArtifactRefused(f"{name}: {reason}", "artifact_over_cap", 413)
@@ -56,6 +57,15 @@ class DirectoryArtifactStore:
             entry = ArtifactEntry(name, media_type, kind, len(content), test)
             self._write(job_id, attempt, replace(manifest, files=(*others, entry)))
             return entry
+
+    def _over_cap(self, others: list[ArtifactEntry], size: int) -> str | None:
+        """Why a file of `size` bytes does not fit beside `others`, or None if it does."""
+        if len(others) >= self.attempt_max_files:
+            return f"over the attempt's cap of {self.attempt_max_files} files"
+        used = sum(f.size for f in others)
+        if used + size > self.attempt_max_bytes:
+            return f"over the attempt's cap of {self.attempt_max_bytes} bytes ({used} already kept)"
+        return None
 
     def drop(self, job_id: str, attempt: int, name: str, size: int, reason: str, *,
              test: str | None, now: float) -> None:

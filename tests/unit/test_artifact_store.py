@@ -8,6 +8,7 @@ import pytest
 from qgjob.artifacts import (
     DROP_TEST_MAX,
     DROPS_LISTED,
+    FILES_KEPT,
     ArtifactRefused,
     DirectoryArtifactStore,
     DroppedArtifact,
@@ -134,3 +135,18 @@ def test_a_manifest_listing_more_drops_is_read_as_bounded(tmp_path: Path) -> Non
     manifest.write_text(json.dumps(written))
     [attempt] = artifacts.attempts("job-1")
     assert len(attempt.dropped) == DROPS_LISTED and attempt.dropped_more == 7
+
+
+def test_an_attempt_keeps_a_bounded_number_of_files(tmp_path: Path) -> None:
+    artifacts = DirectoryArtifactStore(tmp_path / "evidence", 1000, attempt_max_files=2)
+    for name in ["a.txt", "b.txt"]:
+        artifacts.save("job-1", 1, name, b"", test="T" * 2000, now=0.0)
+    with pytest.raises(ArtifactRefused) as refused:  # empty, yet a manifest line more
+        artifacts.save("job-1", 1, "c.txt", b"", test=None, now=0.0)
+    assert (refused.value.code, refused.value.status) == ("artifact_over_cap", 413)
+    artifacts.save("job-1", 1, "a.txt", b"again", test=None, now=0.0)  # replaces, still fits
+    [attempt] = artifacts.attempts("job-1")
+    assert [(f.name, f.size) for f in attempt.files] == [("b.txt", 0), ("a.txt", 5)]
+    assert [(d.name, d.reason) for d in attempt.dropped] == [
+        ("c.txt", "over the attempt's cap of 2 files")]
+    assert store(tmp_path).attempt_max_files == FILES_KEPT == 1000
