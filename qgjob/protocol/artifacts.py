@@ -34,7 +34,8 @@ class ArtifactPublic(BaseModel):
 
 class DroppedPublic(BaseModel):
     name: str
-    size: int
+    size: int = Field(description="its declared length; sent without one (chunked), the bytes "
+                                  "that came before it was refused")
     reason: str
     test: str | None = None
 

@@ -91,6 +91,31 @@ def test_over_the_cap_what_fits_is_kept_and_the_rest_listed(settings: ServerSett
         assert [(d["name"], d["size"]) for d in attempt["dropped"]] == [("video.webm", 500)]
 
 
+@pytest.mark.parametrize("kept", [0, 60])  # over the whole cap, or over what is left
+def test_over_the_cap_without_a_declared_length_is_the_same_drop(
+        settings: ServerSettings, tmp_path: Path, kept: int) -> None:
+    small = replace(settings, artifact_attempt_max_bytes=100,
+                    artifact_dir=str(tmp_path / "small"))
+    with TestClient(create_app(small, maintenance=False)) as client:
+        agent, job_id, lease = running_job(client)
+        if kept:
+            assert upload(client, agent, job_id, lease, "a.png", b"x" * kept).status_code == 204  # type: ignore
+        url = f"/agents/{agent}/jobs/{job_id}/artifacts/video.webm"
+        params = {"lease_id": lease, "attempt": 1, "test": "login > fails"}
+        declared = client.put(url, params=params, content=b"v" * 500)
+        chunked = client.put(url.replace("video", "chunked"), params=params,
+                             content=iter([b"v" * 250, b"v" * 250]))
+        assert "content-length" not in chunked.request.headers
+        assert declared.status_code == chunked.status_code == 413
+        assert declared.json()["code"] == chunked.json()["code"] == "artifact_over_cap"
+        [attempt] = client.get(f"/jobs/{job_id}/artifacts").json()["attempts"]
+        assert [f["name"] for f in attempt["files"]] == (["a.png"] if kept else [])
+        assert [(d["name"], d["reason"], d["test"]) for d in attempt["dropped"]] == [
+            (name, f"over the attempt's cap ({100 - kept} bytes of room left)", "login > fails")
+            for name in ["video.webm", "chunked.webm"]]
+        assert attempt["dropped"][1]["size"] > 100 - kept  # what came before it was refused
+
+
 def test_maintenance_sweeps_evidence_past_the_retention(settings: ServerSettings) -> None:
     now = [1_000_000.0]
     with TestClient(create_app(settings, maintenance=False, clock=lambda: now[0])) as client:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from starlette.exceptions import HTTPException
 
 from qgjob.api.deps import Caller, EvidenceDep, OwnAgentId, ServiceDep
 from qgjob.api.downloads import RangeNotSatisfiable, byte_range, file_answer
@@ -48,24 +49,39 @@ async def upload_artifact(
     The name's extension decides its type (`.png`, `.jpg`, `.webm`, `.mp4`, `.zip`, `.txt`,
     `.log`, `.json`; others 415 `artifact_type`); a name that is not a plain file name is 400
     `bad_artifact_name`. Past the attempt's cap it is 413 `artifact_over_cap`, and the file is
-    listed as dropped."""
+    listed as dropped, whether its length was declared (Content-Length) or not (chunked)."""
     try:
         artifact_type(name)
         room = await evidence.room(agent_id, job_id, lease_id, attempt)
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > room:
-            await evidence.drop(job_id, attempt, name, int(declared),
+        size = int(declared) if declared and declared.isdigit() else 0
+        body = await _body_within(request, room) if size <= room else size
+        if isinstance(body, int):
+            await evidence.drop(job_id, attempt, name, body,
                                 f"over the attempt's cap ({room} bytes of room left)", test)
             raise ArtifactRefused(f"{name}: over the attempt's cap", "artifact_over_cap", 413)
-        content = await _read_body(request)
-        await evidence.save(job_id, attempt, name, content, test)
+        await evidence.save(job_id, attempt, name, body, test)
     except ArtifactRefused as problem:
         raise _refused(problem) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-async def _read_body(request: Request) -> bytes:
-    chunks = [chunk async for chunk in request.stream()]
+async def _body_within(request: Request, room: int) -> bytes | int:
+    """The body, if it fits in `room` bytes; if not, how many bytes came before reading
+    stopped (at least room + 1), so that a body sent without a length (chunked) is refused
+    and recorded as one that declared too much is."""
+    chunks: list[bytes] = []
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > room:
+                return received
+            chunks.append(chunk)
+    except HTTPException as refused:  # the request guard's count passed the whole cap first
+        if refused.status_code != 413:
+            raise
+        return max(received, room + 1)
     return b"".join(chunks)
 
 
