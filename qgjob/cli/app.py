@@ -12,6 +12,9 @@ import typer
 from qgjob.cli.errors import EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
+    # Typer's own copy of click (recent Typer carries one); only its types are named here.
+    from typer._click import Command, Parameter
+
     from qgjob.cli.http import ApiClient
 
 DEFAULT_SERVER = "http://localhost:8000"
@@ -80,19 +83,73 @@ def _globals(
         "--version", is_eager=True, callback=_print_version,
         help="Print qgjob's version and exit.")] = False,
 ) -> None:
+    # By name: Typer may carry its own copy of click, and with it its own ParameterSource.
+    from_env = getattr(ctx.get_parameter_source("token"), "name", None) == "ENVIRONMENT"
+    ctx.obj = Globals(server=_checked_server(server), token=token or None, context=ctx,
+                      token_from="QGJOB_TOKEN" if from_env else "--token")
+
+
+def _checked_server(server: str) -> str:
     from qgjob.servers import BadServerList, parse_servers
 
     try:
         parse_servers(server)
     except BadServerList as bad:
         raise typer.BadParameter(str(bad), param_hint="'--server'") from None
-    # By name: Typer may carry its own copy of click, and with it its own ParameterSource.
-    from_env = getattr(ctx.get_parameter_source("token"), "name", None) == "ENVIRONMENT"
-    ctx.obj = Globals(server=server, token=token or None, context=ctx,
-                      token_from="QGJOB_TOKEN" if from_env else "--token")
+    return server
 
 
 def globals_of(ctx: typer.Context) -> Globals:
     found = ctx.find_object(Globals)
     assert found is not None
     return found
+
+
+OFFLINE_COMMANDS = frozenset({"migrate", "server", "up", "simulate", "trace", "plan", "token"})
+"""Commands that ask no qgjob server (they start one, or work on files or on the database):
+`--server` or `--token` after them would be taken and ignored, so there they are refused."""
+
+
+def _server_after_command(ctx: typer.Context, server: str | None) -> None:
+    if server is not None:
+        globals_of(ctx).server = _checked_server(server)
+
+
+def _token_after_command(ctx: typer.Context, token: str | None) -> None:
+    if token is not None:
+        found = globals_of(ctx)
+        found.token, found.token_from = token or None, "--token"
+
+
+def _options_after_a_command(
+    server: Annotated[str | None, typer.Option(
+        expose_value=False, callback=_server_after_command, show_default=False,
+        help="The qgjob server's URL (or several, comma-separated), here or before the "
+             "command name; here wins. Env: QGJOB_SERVER.")] = None,
+    token: Annotated[str | None, typer.Option(
+        expose_value=False, callback=_token_after_command, show_default=False,
+        help="API token, here or before the command name; here wins. Env: QGJOB_TOKEN.")
+    ] = None,
+) -> None:
+    """Never run: Typer reads its parameters into the options `command_line` adds."""
+
+
+def command_line() -> Command:
+    """The `qgjob` command. `--server` and `--token` are options of `qgjob` itself, and also
+    of every command that asks a server (`qgjob agent --server URL …`, as CONTRACT.md writes
+    it): users put them either side of the command name. After the name they win; the
+    environment stays the fallback of both."""
+    root = typer.main.get_command(app)
+    options = typer.Typer(add_completion=False)
+    options.command()(_options_after_a_command)
+    after = typer.main.get_command(options).params
+    for name, command in getattr(root, "commands", {}).items():
+        if name not in OFFLINE_COMMANDS:
+            _add_options(command, after)
+    return root
+
+
+def _add_options(command: Command, options: list[Parameter]) -> None:
+    command.params.extend(options)
+    for sub in getattr(command, "commands", {}).values():
+        _add_options(sub, options)

@@ -22,7 +22,7 @@ from qgjob.cli import (  # noqa: F401  (registers the commands)
     simulate,
     tokens,
 )
-from qgjob.cli.app import app
+from qgjob.cli.app import command_line
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 from qgjob.cli.render import plain
 
@@ -33,7 +33,7 @@ _Abort = (typer.Abort, getattr(click, "Abort", typer.Abort))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    command = typer.main.get_command(app)
+    command = command_line()
     try:
         result = command.main(
             args=list(argv) if argv is not None else None, prog_name="qgjob",
