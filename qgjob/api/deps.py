@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, HTTPException, Request
 
 from qgjob.api.auth import dashboard_reader, require
 from qgjob.api.events import ChangeFeed
-from qgjob.api.params import ID_MAX, ID_PATTERN
+from qgjob.api.params import AgentIdPath
 from qgjob.auth.principal import AGENTS, SUBMITTERS, Principal
 from qgjob.auth.tokens import Role
 from qgjob.evidence import EvidenceService
@@ -57,7 +57,7 @@ QGJOB_PUBLIC_DASHBOARD=true. The dashboard page itself needs no token."""
 
 
 async def own_agent_session(
-    agent_id: Annotated[str, Path(max_length=ID_MAX, pattern=ID_PATTERN)],
+    agent_id: AgentIdPath,
     caller: AgentCaller, service: ServiceDep,
 ) -> str:
     """An agent token acts only on the agent sessions it registered."""

@@ -32,10 +32,12 @@ WRITES_REFUSED_RETRY_SECONDS = 5
 
 def describe_validation_errors(errors: list[Any]) -> tuple[str, list[dict[str, str]]]:
     """One line for people, a list for programs."""
-    items = []
+    items, lines = [], []
     for error in errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        loc = tuple(error.get("loc", ()))
+        location = [str(part) for part in loc if part not in ("body", "query")]
         field = ".".join(location) or "body"
+        parameter = str(loc[1]) if len(loc) > 1 and loc[0] in ("path", "query") else field
         message = str(error.get("msg", "is invalid"))
         message = message.removeprefix("Value error, ")
         if error.get("type") == "json_invalid":
@@ -45,11 +47,12 @@ def describe_validation_errors(errors: list[Any]) -> tuple[str, list[dict[str, s
         elif error.get("type") == "extra_forbidden":
             message = "is not a known field"
         items.append({"field": field, "message": message})
-    line = "; ".join(
-        i["message"] if i["message"].startswith(i["field"]) else f"{i['field']}: {i['message']}"
-        for i in items
-    )
-    return line, items
+        # A message that names its parameter ("job_id '-x' must start with …") is said as it
+        # is, without "path." or a repeated query parameter's index before it. In a body
+        # the whole location stays: it says which of a batch's jobs is meant.
+        says_field = message.startswith((field, f"{parameter} "))
+        lines.append(message if says_field else f"{field}: {message}")
+    return "; ".join(lines), items
 
 
 def invalid_input(field: str, message: str) -> RequestValidationError:

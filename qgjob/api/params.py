@@ -3,12 +3,13 @@ value is a 422 (or a 404), never a 500 or an echo of megabytes."""
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 
 from qgjob.domain import values
 from qgjob.protocol import limits
@@ -17,14 +18,30 @@ ID_MAX = values.NAME_MAX
 ID_PATTERN = f"^{values.NAME_PATTERN}$"
 """Job, agent and lease ids (ours are 26 lower-case base32 characters)."""
 
-JobIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
-LeaseIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
-JobIdValue = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX,
-                                              pattern=ID_PATTERN)]
+
+def _checked_as(field: str) -> AfterValidator:
+    """An id in a path or query, checked by qgjob.domain.values: its refusal names the rule
+    broken, where a pattern's would quote the regex."""
+    return AfterValidator(functools.partial(values.check_name, what=field))
+
+
+_ID_SCHEMA = WithJsonSchema({"type": "string", "minLength": 1, "maxLength": ID_MAX,
+                             "pattern": ID_PATTERN})
+_ID_CAP = ID_MAX * 4
+"""Only bounds the work before the check, which refuses past ID_MAX in its own words."""
+
+JobIdPath = Annotated[str, Path(max_length=_ID_CAP), _checked_as("job_id"), _ID_SCHEMA]
+LeaseIdPath = Annotated[str, Path(max_length=_ID_CAP), _checked_as("lease_id"), _ID_SCHEMA]
+AgentIdPath = Annotated[str, Path(max_length=_ID_CAP), _checked_as("agent_id"), _ID_SCHEMA]
+AgentNamePath = Annotated[str, Path(max_length=_ID_CAP), _checked_as("name"), _ID_SCHEMA]
+LeaseIdQuery = Annotated[str, Query(max_length=_ID_CAP), _checked_as("lease_id"), _ID_SCHEMA]
+JobIdValue = Annotated[str, StringConstraints(max_length=_ID_CAP), _checked_as("job_id"),
+                       _ID_SCHEMA]
+_RunId = Annotated[str, StringConstraints(max_length=_ID_CAP), _checked_as("run_id"),
+                  _ID_SCHEMA]
+RunIdQuery = Annotated[_RunId | None, Query(description="submit into this run (POST /runs)")]
 FileNamePath = Annotated[str, Path(min_length=1, max_length=limits.FILE_NAME_MAX,
                                    pattern=limits.FILE_NAME_PATTERN)]
-RunIdQuery = Annotated[str | None, Query(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN,
-                                         description="submit into this run (POST /runs)")]
 
 
 _SINGLE: dict[int, tuple[str, ...]] = {}

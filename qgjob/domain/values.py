@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 TargetName = Literal["emulator", "device", "browserstack"]
@@ -36,23 +37,62 @@ APP_VERSION_ID_MAX = 200
 TEST_PATH_MAX = 512
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: str.isdigit() accepts "²"
-ORG_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@-]*"
-NAME_MAX = 128
+# Identifiers start with a letter or digit (so none reads as an option or a hidden file);
+# the characters after it are each identifier's own.
+_FIRST = "[A-Za-z0-9]"
+_ORG_ID_CHARACTERS = "[A-Za-z0-9._-]"
+_NAME_CHARACTERS = "[A-Za-z0-9._:@-]"
 # Build ids look like "xyz123", "1.4.2+881", "build-2026-11-23" or BrowserStack's "bs://<hash>".
-APP_VERSION_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:/+@-]*"
+_APP_VERSION_ID_CHARACTERS = "[A-Za-z0-9._:/+@-]"
+ORG_ID_PATTERN = f"{_FIRST}{_ORG_ID_CHARACTERS}*"
+NAME_PATTERN = f"{_FIRST}{_NAME_CHARACTERS}*"
+NAME_MAX = 128
+APP_VERSION_ID_PATTERN = f"{_FIRST}{_APP_VERSION_ID_CHARACTERS}*"
 # Test paths are relative file paths; nothing a shell would treat specially, and no leading
 # '-' (a runner would read it as an option).
 TEST_PATH_PATTERN = r"[A-Za-z0-9._/@+,=][A-Za-z0-9._/@+,=-]*(?: [A-Za-z0-9._/@+,=-]+)*"
-_ORG_ID = re.compile(ORG_ID_PATTERN)
-_NAME = re.compile(NAME_PATTERN)
-_APP_VERSION_ID = re.compile(APP_VERSION_ID_PATTERN)
 _TEST_PATH = re.compile(TEST_PATH_PATTERN)
 _DRIVE = re.compile(r"[A-Za-z]:")
+_STARTS_WELL = re.compile(_FIRST)
 
 
 class InvalidValue(ValueError):
     """A user-supplied value breaks a rule; the message says which, in one line."""
+
+
+@dataclass(frozen=True)
+class IdentifierRule:
+    """What an identifier may be: its length, its characters, and a first character that is a
+    letter or digit (the same for every identifier). A refusal names the rule broken."""
+
+    characters: re.Pattern[str]
+    characters_in_words: str
+    max_length: int
+
+    def check(self, field: str, value: str) -> str:
+        """`value`, or InvalidValue saying which rule it breaks: its length, a character
+        no position may hold (the first one found), or its first character."""
+        if not value:
+            raise InvalidValue(f"{field} must not be empty")
+        if len(value) > self.max_length:
+            raise InvalidValue(f"{field} is longer than {self.max_length} characters")
+        stray = next((c for c in value if not self.characters.fullmatch(c)), None)
+        if stray is not None:
+            raise InvalidValue(f"{field} {value[:40]!r} may contain only "
+                               f"{self.characters_in_words}, not {stray!r}")
+        if not _STARTS_WELL.fullmatch(value[0]):
+            raise InvalidValue(f"{field} {value[:40]!r} must start with a letter or digit")
+        return value
+
+
+_ORG_ID = IdentifierRule(re.compile(_ORG_ID_CHARACTERS), "letters, digits and . _ -",
+                             ORG_ID_MAX)
+_NAME = IdentifierRule(re.compile(_NAME_CHARACTERS), "letters, digits and . _ : @ -",
+                           NAME_MAX)
+"""Agent and device names, and the ids the API hands out (jobs, runs, agent sessions,
+leases)."""
+_APP_VERSION_ID = IdentifierRule(re.compile(_APP_VERSION_ID_CHARACTERS),
+                                     "letters, digits and . _ : / + @ -", APP_VERSION_ID_MAX)
 
 
 def parse_priority(raw: str | int) -> int:
@@ -85,20 +125,17 @@ def parse_target(raw: str) -> TargetName:
 # are remembered (a failed check raises each time; only good values are kept).
 @functools.lru_cache(maxsize=1024)
 def check_org_id(value: str) -> str:
-    return _check_identifier("org_id", value, _ORG_ID, ORG_ID_MAX, "letters, digits, '.', '_', '-'")
+    return _ORG_ID.check("org_id", value)
 
 
 @functools.lru_cache(maxsize=1024)
 def check_app_version_id(value: str) -> str:
-    return _check_identifier(
-        "app_version_id", value, _APP_VERSION_ID, APP_VERSION_ID_MAX,
-        "letters, digits and . _ : / + @ -",
-    )
+    return _APP_VERSION_ID.check("app_version_id", value)
 
 
 def check_name(value: str, what: str = "name") -> str:
-    """Agent and device names."""
-    return _check_identifier(what, value, _NAME, NAME_MAX, "letters, digits and . _ : @ -")
+    """Agent and device names, and ids (`what` names the one checked)."""
+    return _NAME.check(what, value)
 
 
 def parse_count(raw: str, what: str) -> int:
@@ -124,18 +161,6 @@ def check_test_path(value: str) -> str:
         raise InvalidValue(
             "test_path may contain only letters, digits, single spaces and . _ / @ + , = -"
         )
-    return value
-
-
-def _check_identifier(
-    field: str, value: str, pattern: re.Pattern[str], max_length: int, allowed: str
-) -> str:
-    if not value:
-        raise InvalidValue(f"{field} must not be empty")
-    if len(value) > max_length:
-        raise InvalidValue(f"{field} is longer than {max_length} characters")
-    if not pattern.fullmatch(value):
-        raise InvalidValue(f"{field} {value[:40]!r} may contain only {allowed}")
     return value
 
 

@@ -198,3 +198,19 @@ def test_priority_help_names_every_name_the_server_takes(
     code, out, _ = run(capsys, command, "--help")
     [line] = [line for line in out.splitlines() if "--priority" in line]
     assert code == 0 and all(name in line for name in PRIORITY_NAMES), line
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["submit", "--org-id=-acme", "--app-version-id", "v", "--test", "a.spec.js"],
+     "'--org-id': org_id '-acme' must start with a letter or digit"),
+    (["jobs", "--org-id=_x"], "'--org-id': org_id '_x' must start with a letter or digit"),
+    (["status", "--job-id=-x"], "'--job-id': --job-id '-x' must start with a letter or digit"),
+    (["status", "--job-id=a b"], "'--job-id': --job-id 'a b' may contain only letters, digits "
+                                 "and . _ : @ -, not ' '"),
+])
+def test_an_id_is_told_the_rule_it_broke(capsys: pytest.CaptureFixture[str], args: list[str],
+                                         says: str) -> None:
+    """`--org-id=-acme` read "may contain only letters, digits, '.', '_', '-'", which it does."""
+    code, out, err = run(capsys, "--server", UNREACHABLE, *args)
+    one_line_exit_2(code, err)  # refused before connecting: not 4
+    assert says in err and out == ""

@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 import pytest
 
 from qgjob.agent.executors.appwright import DEFAULT_PROJECTS
@@ -5,6 +7,7 @@ from qgjob.domain.values import (
     TARGETS,
     InvalidValue,
     check_app_version_id,
+    check_name,
     check_org_id,
     check_test_path,
     parse_priority,
@@ -106,3 +109,29 @@ def test_relative_test_paths(value: str) -> None:
 def test_bad_test_paths(value: str, reason: str) -> None:
     with pytest.raises(InvalidValue, match=reason):
         check_test_path(value)
+
+
+@pytest.mark.parametrize(("check", "value", "says"), [
+    (check_org_id, "-acme", "org_id '-acme' must start with a letter or digit"),
+    (check_org_id, ".acme", "org_id '.acme' must start with a letter or digit"),
+    (check_org_id, "_x", "org_id '_x' must start with a letter or digit"),
+    (check_org_id, "a b", "org_id 'a b' may contain only letters, digits and . _ -, not ' '"),
+    (check_org_id, "-a/b", "org_id '-a/b' may contain only letters, digits and . _ -, not '/'"),
+    (check_org_id, "é", "org_id 'é' may contain only letters, digits and . _ -, not 'é'"),
+    (check_org_id, "x" * 65, "org_id is longer than 64 characters"),
+    (check_org_id, "", "org_id must not be empty"),
+    (check_app_version_id, "-flag", "app_version_id '-flag' must start with a letter or digit"),
+    (check_app_version_id, "x y", "app_version_id 'x y' may contain only letters, digits and "
+                                  ". _ : / + @ -, not ' '"),
+    (lambda value: check_name(value, "--job-id"), "-x",
+     "--job-id '-x' must start with a letter or digit"),
+    (lambda value: check_name(value, "job_id"), "a\nb",
+     "job_id 'a\\nb' may contain only letters, digits and . _ : @ -, not '\\n'"),
+])
+def test_an_identifiers_refusal_names_the_rule_it_breaks(
+        check: Callable[[str], str], value: str, says: str) -> None:
+    """`-acme` was told it "may contain only letters, digits, '.', '_', '-'", which it does:
+    the rule it broke, its first character, went unnamed."""
+    with pytest.raises(InvalidValue) as refused:
+        check(value)
+    assert str(refused.value) == says

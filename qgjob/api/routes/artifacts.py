@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 
 from qgjob.api.deps import Caller, EvidenceDep, OwnAgentId, ServiceDep
 from qgjob.api.downloads import RangeNotSatisfiable, byte_range, file_answer
-from qgjob.api.params import ID_MAX, ID_PATTERN, JobIdPath
+from qgjob.api.params import JobIdPath, LeaseIdQuery
 from qgjob.api.problems import ERROR_RESPONSES, TEXT_ROUTE_ERROR_RESPONSES, CodedProblem
 from qgjob.api.visibility import visible_job
 from qgjob.artifacts import ArtifactRefused, AttemptArtifacts, artifact_type
@@ -41,7 +41,7 @@ def _refused(problem: ArtifactRefused) -> CodedProblem:
 async def upload_artifact(
     agent_id: OwnAgentId, job_id: JobIdPath, name: ArtifactName, request: Request,
     evidence: EvidenceDep,
-    lease_id: Annotated[str, Query(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)],
+    lease_id: LeaseIdQuery,
     attempt: Annotated[int, Query(ge=1, le=limits.MAX_ATTEMPT_NUMBER)],
     test: Annotated[str | None, Query(max_length=limits.CASE_TITLE_MAX)] = None,
 ) -> Response:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from qgjob.api.auth import require
 from qgjob.api.deps import Caller, ServiceDep
-from qgjob.api.params import ID_MAX, ID_PATTERN
+from qgjob.api.params import AgentNamePath
 from qgjob.api.problems import ERROR_RESPONSES
 from qgjob.api.visibility import visible_agents
 from qgjob.auth.principal import ADMINS, VIEWER, Principal
@@ -19,12 +19,11 @@ from qgjob.sim.export import trace_of
 
 router = APIRouter(tags=["fleet"], responses=ERROR_RESPONSES)
 Admin = Annotated[Principal, Depends(require(ADMINS))]
-AgentName = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
 WEEK_SECONDS = 7 * 86400.0
 
 
 @router.post("/agents/{name}/drain", response_model=DrainResult)
-async def drain_agent(name: AgentName, service: ServiceDep, _: Admin) -> DrainResult:
+async def drain_agent(name: AgentNamePath, service: ServiceDep, _: Admin) -> DrainResult:
     """The agent finishes the jobs it runs and takes no new work, across restarts, until
     undrained; the unstarted jobs of its batches go back to the queue at once. 404
     (`unknown_agent`) for a name no agent registered under."""
@@ -34,14 +33,14 @@ async def drain_agent(name: AgentName, service: ServiceDep, _: Admin) -> DrainRe
 
 
 @router.post("/agents/{name}/undrain", response_model=DrainResult)
-async def undrain_agent(name: AgentName, service: ServiceDep, _: Admin) -> DrainResult:
+async def undrain_agent(name: AgentNamePath, service: ServiceDep, _: Admin) -> DrainResult:
     """The agent takes work again (a no-op if it was not drained)."""
     await service.undrain_agent(name)
     return DrainResult(name=name, draining=False)
 
 
 @router.delete("/agents/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_agent(name: AgentName, service: ServiceDep, _: Admin) -> Response:
+async def remove_agent(name: AgentNamePath, service: ServiceDep, _: Admin) -> Response:
     """Forget an offline agent and its devices (their history stays). 409 (`agent_online`)
     while it is online: stop its process first."""
     await service.remove_agent(name)
