@@ -21,9 +21,12 @@ from qgjob.protocol import limits
 if TYPE_CHECKING:
     from rich.table import Table
 
-ORG_FILTER_HELP = "Only this org's tests (a submitter token sees its own org's only)."
 OrgFilterOption = Annotated[str | None, typer.Option(
-    "--org-id", help=ORG_FILTER_HELP, callback=checked_org_id)]
+    "--org-id", help="Only this org's tests (a submitter token sees its own org's only).",
+    callback=checked_org_id)]
+OrgStatsOption = Annotated[str | None, typer.Option(
+    "--org-id", help="Only this org's statistics (a submitter token sees its own org's only).",
+    callback=checked_org_id)]
 TestOption = Annotated[str, typer.Option(
     "--test", help="The test file, as jobs name it.",
     callback=lambda v: _checked(values.check_test_path, v))]
@@ -97,7 +100,7 @@ def _failure(failure: dict[str, Any] | None) -> str:
 @app.command("stats")
 def stats(
     ctx: typer.Context,
-    org_id: OrgFilterOption = None,
+    org_id: OrgStatsOption = None,
     days: Annotated[float, typer.Option(
         "--days", parser=number(0.01, limits.STATS_DAYS_MAX),
         help=f"How far back to look (0.01-{limits.STATS_DAYS_MAX:g} days).")] = 7,

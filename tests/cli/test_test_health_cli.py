@@ -126,3 +126,11 @@ def test_a_trend_that_rounds_to_nothing_is_0_percent(trend: float | None, shown:
     from qgjob.cli.health import _trend
 
     assert _trend(trend) == shown
+
+
+def test_stats_help_says_its_org_filter_is_of_statistics(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run(capsys, "http://127.0.0.1:9", "stats", "--help")
+    assert code == 0
+    assert "Only this org's statistics" in out and "this org's tests" not in out
