@@ -61,9 +61,16 @@ def list_tests(
     params = {"org_id": org_id, "target": target, "test_path": test,
               "cases": "true" if cases else None, "sort": sort, "limit": limit}
     found = globals_of(ctx).client().get("/tests", params)["tests"]
-    render.listing(found, as_json, "no test history yet: tests appear here once they ran",
-                   _tests_table)
+    filters = _given({"--org-id": org_id, "--target": target, "--test": test})
+    render.listing(found, as_json, f"no tests match {filters}" if filters
+                   else "no test history yet: tests appear here once they ran", _tests_table)
     return 0
+
+
+def _given(filters: dict[str, str | None]) -> str:
+    """The filters a command was given, as typed (`--org-id acme --target device`): an empty
+    list then says what matched nothing, not that nothing is there."""
+    return " ".join(f"{option} {value}" for option, value in filters.items() if value)
 
 
 def _tests_table(rows: Sequence[dict[str, Any]]) -> Table:
@@ -108,7 +115,8 @@ def stats(
 ) -> int:
     """Per org: jobs finished, success rate, flaky rate, device-hours, queue wait p50/p95."""
     found = globals_of(ctx).client().get("/stats", {"org_id": org_id, "days": days})["stats"]
-    render.listing(found, as_json, f"no jobs finished in the last {days:g} day(s)",
+    of_org = f" of {org_id}" if org_id else ""
+    render.listing(found, as_json, f"no jobs{of_org} finished in the last {days:g} day(s)",
                    lambda rows: render.table(
                        ["ORG", "FINISHED", "SUCCESS", "FLAKY", "DEVICE-HOURS", "WAIT P50",
                         "WAIT P95"],
@@ -168,7 +176,8 @@ def list_quarantined(ctx: typer.Context, org_id: OrgFilterOption = None,
                      as_json: JsonOption = False) -> int:
     """The quarantined tests, by org and test file."""
     found = globals_of(ctx).client().get("/quarantine", {"org_id": org_id})["quarantined"]
-    render.listing(found, as_json, "no test is quarantined",
+    render.listing(found, as_json, f"no test of {org_id} is quarantined" if org_id
+                   else "no test is quarantined",
                    lambda rows: render.table(
                        ["ORG", "TEST", "SINCE", "REASON"],
                        ([r["org_id"], r["test_path"], r["added_at"][:16].replace("T", " "),

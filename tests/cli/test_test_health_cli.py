@@ -128,6 +128,27 @@ def test_a_trend_that_rounds_to_nothing_is_0_percent(trend: float | None, shown:
     assert _trend(trend) == shown
 
 
+def test_an_empty_list_says_whether_a_filter_matched_nothing(
+        capsys: pytest.CaptureFixture[str], live_server: LiveServer) -> None:
+    """`tests --org-id nobody` said "no test history yet" on a server with history."""
+    code, _, err = run(capsys, live_server, "tests")
+    assert code == 0 and "no test history yet" in err
+    with running_agent(live_server.url, SimulateExecutor(0, 0.02)):
+        code, _, err = run(capsys, live_server, "submit", "--org-id=acme",
+                           "--app-version-id=v1", f"--test={LOGIN}", "--wait", "--timeout=30")
+    assert code == 0, err
+    run(capsys, live_server, "quarantine", "add", "--org-id=acme", f"--test={LOGIN}")
+    for args, says in [
+        (["tests", "--org-id=nobody"], "no tests match --org-id nobody\n"),
+        (["tests", "--target=device", "--test=tests/other.spec.js"],
+         "no tests match --target device --test tests/other.spec.js\n"),
+        (["stats", "--org-id=nobody"], "no jobs of nobody finished in the last 7 day(s)\n"),
+        (["quarantine", "list", "--org-id=nobody"], "no test of nobody is quarantined\n"),
+    ]:
+        code, out, err = run(capsys, live_server, *args)
+        assert (code, out, err) == (0, "", says)
+
+
 def test_stats_help_says_its_org_filter_is_of_statistics(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
