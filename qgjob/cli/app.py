@@ -105,6 +105,12 @@ def globals_of(ctx: typer.Context) -> Globals:
     return found
 
 
+def given(ctx: typer.Context, name: str) -> bool:
+    """Whether the command line named this option, even at its default value."""
+    # By name: Typer may carry its own copy of click, and with it its own ParameterSource.
+    return getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"
+
+
 OFFLINE_COMMANDS = frozenset({"migrate", "server", "up", "simulate", "trace", "plan", "token"})
 """Commands that ask no qgjob server (they start one, or work on files or on the database):
 `--server` or `--token` after them would be taken and ignored, so there they are refused."""

@@ -9,7 +9,8 @@ import typer
 from rich.console import Group, RenderableType
 
 from qgjob.cli import render
-from qgjob.cli.app import app, globals_of
+from qgjob.cli.app import app, given, globals_of
+from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.cli.jobs import JsonOption
 from qgjob.cli.numbers import number
 
@@ -49,6 +50,9 @@ def queue(
         help="Seconds between refreshes with --watch (0.5-60).")] = 1.5,
 ) -> int:
     """Queued and running jobs by priority, target and org."""
+    if given(ctx, "interval") and not watch:
+        raise CliError(EXIT_USAGE, "--interval needs --watch: it is the time between the "
+                                   "refreshes of a watched view")
     client = globals_of(ctx).client()
     if watch:
         from qgjob.cli.watch import watch_queue

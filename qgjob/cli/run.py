@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from qgjob.cli import render
-from qgjob.cli.app import app, globals_of
+from qgjob.cli.app import app, given, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.cli.jobs import (
     IdempotencyKeyOption,
@@ -82,7 +82,7 @@ def run(
     from qgjob.cli.waiting import show_outcome, watch_jobs
 
     if rerun_failed is not None:
-        if any(_given(ctx, name) for name in RUN_OWN):
+        if any(given(ctx, name) for name in RUN_OWN):
             raise CliError(EXIT_USAGE, f"--rerun-failed takes no {_options(RUN_OWN)}: it runs "
                                        "the failed tests of that run again, as that run ran "
                                        "them")
@@ -103,11 +103,6 @@ RUN_OWN = ("org_id", "app_version_id", "test", "target", "priority", "max_attemp
 """The options a rerun takes from the run it repeats (its org, build, tests, targets,
 priority, attempts and name), so refuses rather than ignores."""
 
-
-def _given(ctx: typer.Context, name: str) -> bool:
-    """Whether the command line named this option, even at its default value."""
-    # By name: Typer may carry its own copy of click, and with it its own ParameterSource.
-    return getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"
 
 
 def _options(names: tuple[str, ...]) -> str:

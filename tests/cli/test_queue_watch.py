@@ -12,7 +12,10 @@ import sys
 import time
 
 import httpx
+import pytest
 
+from tests.cli.test_bad_input_cli import UNREACHABLE, one_line_exit_2
+from tests.cli.test_simulate import run
 from tests.conftest import LiveServer
 from tests.e2e.processes import free_port
 
@@ -84,3 +87,13 @@ def test_watching_an_unreachable_server_is_one_line_and_exit_4() -> None:
             assert process.stderr is not None
             lines = process.stderr.read().decode().splitlines()
         assert len(lines) == 1 and lines[0].startswith("qgjob: error: cannot reach"), lines
+
+
+@pytest.mark.parametrize("args", [["--interval", "2"], ["--interval=1.5", "--json"]])
+def test_interval_without_watch_is_a_usage_error(capsys: pytest.CaptureFixture[str],
+                                                 args: list[str]) -> None:
+    """It was taken and ignored: the one-shot view printed, exit 0. Even at its default
+    value it means nothing without --watch. Refused before any request (nothing listens)."""
+    code, out, err = run(capsys, "--server", UNREACHABLE, "queue", *args)
+    one_line_exit_2(code, err)
+    assert "--interval needs --watch" in err and out == ""
