@@ -34,6 +34,7 @@ JobIdPath = Annotated[str, Path(max_length=_ID_CAP), _checked_as("job_id"), _ID_
 LeaseIdPath = Annotated[str, Path(max_length=_ID_CAP), _checked_as("lease_id"), _ID_SCHEMA]
 AgentIdPath = Annotated[str, Path(max_length=_ID_CAP), _checked_as("agent_id"), _ID_SCHEMA]
 AgentNamePath = Annotated[str, Path(max_length=_ID_CAP), _checked_as("name"), _ID_SCHEMA]
+RunIdPath = Annotated[str, Path(max_length=_ID_CAP), _checked_as("run_id"), _ID_SCHEMA]
 LeaseIdQuery = Annotated[str, Query(max_length=_ID_CAP), _checked_as("lease_id"), _ID_SCHEMA]
 JobIdValue = Annotated[str, StringConstraints(max_length=_ID_CAP), _checked_as("job_id"),
                        _ID_SCHEMA]

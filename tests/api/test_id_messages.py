@@ -25,6 +25,9 @@ NAME_CHARACTERS = "letters, digits and . _ : @ -"
     ("POST", "/jobs?run_id=a%20b", JOB, f"run_id 'a b' may contain only {NAME_CHARACTERS}, "
                                          "not ' '"),
     ("POST", "/agents/-a/drain", None, "name '-a' must start with a letter or digit"),
+    ("GET", "/runs/-r", None, "run_id '-r' must start with a letter or digit"),
+    ("POST", "/runs/a%20b/cancel", None, f"run_id 'a b' may contain only {NAME_CHARACTERS}, "
+                                         "not ' '"),
     ("POST", "/agents/a%20b/heartbeat", {"devices": []},
      f"agent_id 'a b' may contain only {NAME_CHARACTERS}, not ' '"),
 ])

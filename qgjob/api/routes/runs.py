@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from qgjob.api.deps import Caller, RunServiceDep
 from qgjob.api.errors import invalid_input
-from qgjob.api.params import ID_MAX, ID_PATTERN
+from qgjob.api.params import RunIdPath
 from qgjob.api.problems import ERROR_RESPONSES, CodedProblem
 from qgjob.api.visibility import check_may_submit, run_actions, visible_run
 from qgjob.auth.principal import Principal
@@ -31,7 +31,6 @@ from qgjob.runs import RunFinished, RunRequest, RunService
 from qgjob.store.base import RunFilter
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
-RunIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
 Action = Literal["cancel", "rerun-failed"]
 
 
