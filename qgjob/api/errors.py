@@ -214,8 +214,9 @@ class RequestGuard:
 
 
 _DIGITS = re.compile(r"[0-9]{1,12}")
-_ARTIFACT_UPLOAD = re.compile(r"/agents/[^/]+/jobs/[^/]+/artifacts/.+")
-"""Evidence uploads are raw bytes (a video is no JSON), up to the attempt's cap."""
+_ARTIFACT_UPLOAD = re.compile(r"/agents/[^/]+/jobs/[^/]+/artifacts/.+", re.DOTALL)
+"""Evidence uploads are raw bytes (a video is no JSON), up to the attempt's cap. Any name
+counts, a newline in it too: judging it is the route's (400 `bad_artifact_name`)."""
 
 
 def _counting(receive: Receive, limit: int) -> Receive:

@@ -143,3 +143,18 @@ def test_a_single_valued_query_parameter_given_twice_is_refused(client: TestClie
 
 def test_a_list_query_parameter_may_repeat(client: TestClient) -> None:
     assert client.get("/jobs?job_id=a&job_id=b").status_code == 200
+
+
+@pytest.mark.parametrize("name", ["a%0Ab.png", "a%0Db.png", "a%09b.png"])
+@pytest.mark.parametrize("size", [1, 70 * 1024])
+def test_an_upload_named_with_a_control_character_is_a_bad_name_whatever_its_size(
+        client: TestClient, name: str, size: int) -> None:
+    """A newline in the name once made the body guard take the upload for a JSON request
+    (415, or 413 at 64 KiB) instead of leaving the name to the route."""
+    from tests.api.test_agent_protocol import running_job
+
+    agent, job_id, lease = running_job(client)
+    answer = client.put(f"/agents/{agent}/jobs/{job_id}/artifacts/{name}",
+                        params={"lease_id": lease, "attempt": 1}, content=b"x" * size,
+                        headers={"Content-Type": "application/octet-stream"})
+    assert (answer.status_code, answer.json()["code"]) == (400, "bad_artifact_name")
