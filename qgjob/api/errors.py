@@ -30,29 +30,45 @@ WRITES_REFUSED_RETRY_SECONDS = 5
 """A full disk is seldom freed within a second; clients back off a little longer."""
 
 
+MAX_LISTED_ERRORS = 20
+"""A body may break its schema in thousands of places (one per unknown field): an answer
+names the first ones and counts the rest, so it stays one line, not a copy of the body."""
+MAX_FIELD_CHARS = 100
+"""A field's name as an answer shows it: an unknown key may be as long as the body."""
+
+
 def describe_validation_errors(errors: list[Any]) -> tuple[str, list[dict[str, str]]]:
-    """One line for people, a list for programs."""
-    items, lines = [], []
-    for error in errors:
-        loc = tuple(error.get("loc", ()))
-        location = [str(part) for part in loc if part not in ("body", "query")]
-        field = ".".join(location) or "body"
-        parameter = str(loc[1]) if len(loc) > 1 and loc[0] in ("path", "query") else field
-        message = str(error.get("msg", "is invalid"))
-        message = message.removeprefix("Value error, ")
-        if error.get("type") == "json_invalid":
-            field, message = "body", "is not valid JSON"
-        elif error.get("type") == "missing":
-            message = "is required"
-        elif error.get("type") == "extra_forbidden":
-            message = "is not a known field"
-        items.append({"field": field, "message": message})
-        # A message that names its parameter ("job_id '-x' must start with …") is said as it
-        # is, without "path." or a repeated query parameter's index before it. In a body
-        # the whole location stays: it says which of a batch's jobs is meant.
-        says_field = message.startswith((field, f"{parameter} "))
-        lines.append(message if says_field else f"{field}: {message}")
-    return "; ".join(lines), items
+    """One line for people, a list for programs: both name the first `MAX_LISTED_ERRORS`
+    errors, and the line ends saying how many more there were."""
+    described = [_described(error) for error in errors[:MAX_LISTED_ERRORS]]
+    items = [item for item, _ in described]
+    line = "; ".join(said for _, said in described)
+    more = len(errors) - len(items)
+    return (f"{line}; … and {more} more" if more else line), items
+
+
+def _described(error: Any) -> tuple[dict[str, str], str]:
+    """The error for programs, and as the one line says it."""
+    loc = tuple(error.get("loc", ()))
+    location = [str(part) for part in loc if part not in ("body", "query")]
+    field = ".".join(location) or "body"
+    if len(field) > MAX_FIELD_CHARS:
+        field = field[:MAX_FIELD_CHARS - 1] + "…"
+    parameter = str(loc[1]) if len(loc) > 1 and loc[0] in ("path", "query") else field
+    message = str(error.get("msg", "is invalid"))
+    message = message.removeprefix("Value error, ")
+    if error.get("type") == "json_invalid":
+        field, message = "body", "is not valid JSON"
+    elif error.get("type") == "missing":
+        message = "is required"
+    elif error.get("type") == "extra_forbidden":
+        message = "is not a known field"
+    # A message that names its parameter ("job_id '-x' must start with …") is said as it is,
+    # without "path." or a repeated query parameter's index before it. In a body the whole
+    # location stays: it says which of a batch's jobs is meant.
+    says_field = message.startswith((field, f"{parameter} "))
+    return {"field": field, "message": message}, (message if says_field
+                                                  else f"{field}: {message}")
 
 
 def invalid_input(field: str, message: str) -> RequestValidationError:

@@ -158,3 +158,21 @@ def test_an_upload_named_with_a_control_character_is_a_bad_name_whatever_its_siz
                         params={"lease_id": lease, "attempt": 1}, content=b"x" * size,
                         headers={"Content-Type": "application/octet-stream"})
     assert (answer.status_code, answer.json()["code"]) == (400, "bad_artifact_name")
+
+
+def test_a_body_with_thousands_of_errors_is_answered_in_a_few_lines(
+        client: TestClient) -> None:
+    """6,000 unknown fields once came back as a 478 KB answer listing every one."""
+    answer = client.post("/quarantine", json={f"k{n}": 1 for n in range(6000)})
+    assert answer.status_code == 422 and len(answer.content) < 3000
+    problem = answer.json()
+    assert problem["code"] == "invalid_input" and len(problem["errors"]) == 20
+    assert problem["detail"].startswith("org_id: is required; test_path: is required; k0: is")
+    assert problem["detail"].endswith("; … and 5982 more")
+
+
+def test_an_unknown_field_is_named_without_echoing_a_long_name(client: TestClient) -> None:
+    answer = client.post("/quarantine", json={LONG: 1})
+    assert answer.status_code == 422 and LONG not in answer.text and len(answer.text) < 1000
+    assert {"field": "x" * 99 + "…", "message": "is not a known field"} \
+        in answer.json()["errors"]
