@@ -75,6 +75,12 @@ class ServerSettings:
     """Addresses or networks of the reverse proxies in front of the server, comma-separated
     (e.g. "10.0.0.5,10.1.0.0/16"): only a request from one of them may name its client in
     X-Forwarded-For (for rate limits and logs). Empty: nobody, the peer is the client."""
+    allowed_hosts: str = ""
+    """Names the server answers to besides loopback ones while it needs no token,
+    comma-separated host names or addresses without a port (e.g. "devbox,devbox.lan"): a
+    request that came in on a loopback address must name a loopback host (localhost, a name
+    under it, 127.x.x.x, [::1]) or one of these, else any web page could reach the server by
+    DNS rebinding. With tokens every name is answered: a page holds no token."""
     max_connections: int = 10_000
     """Open connections the server keeps at most (lowered to fit the process's descriptor
     limit); one more is answered 503 and closed at once."""
@@ -151,6 +157,20 @@ class ServerSettings:
                 raise ValueError(f"QGJOB_TRUSTED_PROXIES: {entry!r} is not an IP address or "
                                  "network") from None
         return networks
+
+    def allowed_host_names(self) -> frozenset[str]:
+        """`allowed_hosts` as `split_authority` spells hosts (lower case, no brackets)."""
+        from qgjob.auth.network import normal_host
+
+        names = set()
+        for entry in filter(None, (part.strip() for part in self.allowed_hosts.split(","))):
+            bracketed = entry.startswith("[") and entry.endswith("]")
+            name = normal_host(entry[1:-1] if bracketed else entry, bracketed=bracketed)
+            if name is None:
+                raise ValueError(f"QGJOB_ALLOWED_HOSTS: {entry!r} is not a host name or "
+                                 "address (no scheme, port or wildcard)")
+            names.add(name)
+        return frozenset(names)
 
     @property
     def standard_weight(self) -> float:
@@ -265,6 +285,7 @@ def _check(settings: ServerSettings) -> None:
     if settings.artifact_dir and Path(settings.artifact_dir).expanduser().is_file():
         raise ValueError(f"{value('artifact_dir')} is a file, not a directory")
     settings.trusted_proxy_networks()  # a bad entry is refused at start, not at a request
+    settings.allowed_host_names()
     for org, tier in sorted(settings.org_tiers.items()):
         # A misspelt tier would otherwise weigh as "standard", silently.
         if tier != "standard" and tier not in settings.tier_weights:

@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from qgjob import __version__
 from qgjob.api.auth import Gatekeeper
+from qgjob.api.browser_guard import BrowserGuard
 from qgjob.api.errors import RequestGuard, install_error_handlers
 from qgjob.api.events import ChangeFeed
 from qgjob.api.params import single_query_values
@@ -96,6 +97,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
                        artifact_bytes=settings.artifact_attempt_max_bytes)
+    app.add_middleware(BrowserGuard, allowed_hosts=settings.allowed_host_names())
     app.include_router(jobs.router)
     app.include_router(runs.router)
     app.include_router(artifacts.router)

@@ -66,6 +66,11 @@ class Authenticator:
         await self._touch(record)
         return Principal(record.role, record.org_id, record.token_id)
 
+    async def tokens_enforced(self) -> bool:
+        """Whether a request needs a token (beyond this process's own): some exist, or the
+        server never opens without them."""
+        return not self.open_without_tokens or await self._active_tokens() > 0
+
     async def _active_tokens(self) -> int:
         now = self.clock()
         if self._active is None or now - self._active[0] >= self.cache_seconds:

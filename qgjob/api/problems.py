@@ -32,7 +32,9 @@ class Problem(BaseModel):
         "`run_finished`, "
         "`run_not_finished`, `nothing_failed` (409); from the evidence endpoints "
         "`bad_artifact_name` (400), `artifact_type` (415), `artifact_over_cap` (413), "
-        "`unknown_artifact` (404)"))
+        "`unknown_artifact` (404); `cross_site_request` (403) on a change a browser sent from "
+        "another site's page; `host_not_allowed` (421) on a request naming a host other "
+        "than a loopback one (or one of QGJOB_ALLOWED_HOSTS) while no token is needed"))
 
 
 class CodedProblem(HTTPException):
@@ -50,11 +52,14 @@ _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
           "not JSON is a 422", None),
     401: ("no valid API token (once tokens exist)", {
         "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}),
-    403: ("the token's role or org does not allow this", None),
+    403: ("the token's role or org does not allow this; or a browser sent a change from "
+          "another site's page (`cross_site_request`)", None),
     404: ("unknown, or not visible to this token", None),
     409: ("the request does not fit the current state", None),
     413: ("the body is over the size cap", None),
     415: ("the body is not JSON", None),
+    421: ("a Host the server does not answer to while it needs no token "
+          "(`host_not_allowed`)", None),
     422: ("invalid input", None),
     429: ("over this token's rate limit", {
         "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}),

@@ -3,6 +3,8 @@ agent, never written to a log; and the loopback-only default."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import signal
 import subprocess
 import sys
@@ -91,3 +93,35 @@ def test_no_network_bind_without_tokens(tmp_path: Path, command: str) -> None:
     assert refused.returncode == 2
     [line] = refused.stderr.splitlines()
     assert "--insecure" in line and "qgjob token create" in line
+
+
+def test_qgjob_up_refuses_what_a_page_in_a_local_browser_sends(tmp_path: Path) -> None:
+    """Open mode trusts whoever reaches loopback, and a browser on the machine does: a page
+    of another site must not drain `up`'s agent, nor one of a rebinding name read jobs."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    up = Process("up", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'up.db'}",
+                 "--devices", "emulator:1", log=tmp_path / "up.log")
+
+    def send(method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request(method, path, headers=headers)
+            answer = connection.getresponse()
+            return answer.status, json.loads(answer.read())
+        finally:
+            connection.close()
+
+    try:
+        wait_healthy(url, up)
+        drained = send("POST", "/agents/local/drain", {"Origin": "https://evil.example",
+                                                       "Content-Type": "text/plain"})
+        assert drained[0] == 403 and drained[1]["code"] == "cross_site_request"
+        rebound = send("GET", "/jobs", {"Host": f"attacker.example:{port}"})
+        assert rebound[0] == 421 and rebound[1]["code"] == "host_not_allowed"
+        status, agents = send("GET", "/agents", {})
+        assert status == 200
+        assert [a["draining"] for a in agents["agents"]] == [False]  # type: ignore[union-attr]
+        assert send("GET", "/jobs", {"Host": f"localhost:{port}"})[0] == 200
+    finally:
+        assert up.stop(signal.SIGINT) == 0, up.output()

@@ -40,6 +40,9 @@ from qgjob.settings import ServerSettings
         ({"QGJOB_POLICY": '{"aging_seconds": 1e200}'}, "aging_seconds=1e+200 is too large"),
         ({"QGJOB_POLICY": '{"cut_in_levels": 2.5}'}, "cut_in_levels=2.5 must be a whole number"),
         ({"QGJOB_POLICY": '{"urgent_priority": 99}'}, "urgent_priority=99 must be a priority"),
+        ({"QGJOB_ALLOWED_HOSTS": "devbox:8000"}, "QGJOB_ALLOWED_HOSTS: 'devbox:8000' is not "
+                                                 "a host name or address"),
+        ({"QGJOB_ALLOWED_HOSTS": "*.lan"}, "QGJOB_ALLOWED_HOSTS: '*.lan' is not a host name"),
     ],
 )
 def test_a_bad_setting_is_named(env: dict[str, str], message: str) -> None:
