@@ -40,6 +40,21 @@ LEASE_SECONDS = math.inf
 own times: twenty tests of 1e8 s on one device)."""
 
 
+def first_beat(now: float, target: float, step: float) -> float:
+    """The first of `now + step`, `(now + step) + step`, ... at or after `target`, as those
+    float additions give it: a poll skipped to must fall on the very beat polling would have
+    reached, since a policy's time thresholds decide differently an ulp apart. For a step that
+    is a power of two the additions are exact within a binade, so each binade is crossed at
+    once; any other step is added up."""
+    at = now + step
+    power_of_two = math.frexp(step)[0] == 0.5
+    while at < target:
+        inside = math.ceil((2.0 ** math.frexp(at)[1] - at) / step) - 1 if power_of_two else 0
+        beats = min(inside, math.ceil((target - at) / step) - 1)
+        at += beats * step if beats > 0 else step
+    return at
+
+
 class PolicyError(RuntimeError):
     """The policy left work unscheduled or answered something the claim path refused."""
 
@@ -255,8 +270,7 @@ class Simulator:
         seconds, took minutes."""
         at = now + self.poll_seconds
         if self._heap and self._heap[0][0] > at and not self._waiting(now):
-            beats = math.ceil((self._heap[0][0] - now) / self.poll_seconds)
-            at = now + beats * self.poll_seconds
+            at = first_beat(now, self._heap[0][0], self.poll_seconds)
         return at
 
     def _waiting(self, now: float) -> bool:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 
 import pytest
 
 from qgjob.scheduler.registry import POLICY_NAMES, policy_named
-from qgjob.sim.engine import Simulator
+from qgjob.sim.engine import Simulator, first_beat
 from qgjob.sim.generate import EXAMPLES, KINDS, generate, trace_json
 from qgjob.sim.metrics import summarize
 from qgjob.sim.trace import (
@@ -188,6 +189,46 @@ def test_a_quiet_stretch_is_skipped_not_polled_through() -> None:
     assert check_schedule(trace, result.events) == []
     last = [e for e in result.events if e["kind"] == "test"][-1]
     assert last["start"] >= MAX_SECONDS
+
+
+class _PollingThrough(Simulator):
+    """The engine as it was: a declined device asks again every poll, whatever waits."""
+
+    def _next_poll(self, now: float) -> float:
+        return now + self.poll_seconds
+
+
+def test_skipping_polls_gives_the_schedule_polling_through_gives() -> None:
+    """A burst whose first jobs arrive after a lone long test: the devices' polls skip the
+    quiet stretch across 1,024 s, where float additions of 2 s round differently from one
+    multiplication; a beat an ulp off made a device take another build at the burst's
+    arrival (the review's trace)."""
+    raw = generate("burst", 0)
+    jobs = raw["jobs"][:40]
+    shift = 1082.91 - max(job["submit_at"] for job in jobs)
+    raw["jobs"] = [dict(job, submit_at=round(job["submit_at"] + shift, 3)) for job in jobs]
+    raw["jobs"].append({"id": "lone", "org_id": "org1", "app_version_id": "lone-build",
+                        "test_path": "tests/x.spec.js", "target": "emulator", "priority": 3,
+                        "submit_at": 152.91, "duration": 859.72})
+    trace = parse_trace(raw)
+    policy = policy_named("qgjob")
+    assert Simulator(trace, policy).run().events == _PollingThrough(trace, policy).run().events
+
+
+@pytest.mark.parametrize("step", [2.0, 0.5, 3.0, 0.1])
+def test_the_first_beat_is_where_adding_the_step_up_lands(step: float) -> None:
+    rng = random.Random(7)
+    for _ in range(2000):
+        now = round(rng.uniform(0, rng.choice([10, 1e3, 1e5, 1e8])), rng.choice([0, 2, 6]))
+        target = now + rng.uniform(0, 5000 * step)
+        added = now + step
+        while added < target:
+            added += step
+        for aim in (target, added, math.nextafter(added, 0.0)):
+            expected = now + step
+            while expected < aim:
+                expected += step
+            assert first_beat(now, aim, step) == expected
 
 
 def test_a_number_past_pythons_digit_cap_is_not_a_trace(tmp_path: Path) -> None:
