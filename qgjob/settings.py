@@ -79,7 +79,8 @@ class ServerSettings:
     """Names the server answers to besides loopback ones while it needs no token,
     comma-separated host names or addresses without a port (e.g. "devbox,devbox.lan"): a
     request that came in on a loopback address must name a loopback host (localhost, a name
-    under it, 127.x.x.x, [::1]) or one of these, else any web page could reach the server by
+    under it, 127.x.x.x, [::1]), the machine's own name or one of these, else any web page
+    could reach the server by
     DNS rebinding. With tokens every name is answered: a page holds no token."""
     max_connections: int = 10_000
     """Open connections the server keeps at most (lowered to fit the process's descriptor

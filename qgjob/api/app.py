@@ -19,6 +19,7 @@ from qgjob.api.events import ChangeFeed
 from qgjob.api.params import single_query_values
 from qgjob.api.routes import agents, artifacts, cluster, fleet, health, history, jobs, live, runs
 from qgjob.artifacts import ArtifactStore, DirectoryArtifactStore
+from qgjob.auth.network import machine_names
 from qgjob.auth.principal import Principal
 from qgjob.evidence import EvidenceService
 from qgjob.metrics import Metrics
@@ -97,7 +98,8 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
                        artifact_bytes=settings.artifact_attempt_max_bytes)
-    app.add_middleware(BrowserGuard, allowed_hosts=settings.allowed_host_names())
+    app.add_middleware(BrowserGuard, allowed_hosts=settings.allowed_host_names(),
+                       own_names=machine_names())
     app.include_router(jobs.router)
     app.include_router(runs.router)
     app.include_router(artifacts.router)

@@ -12,14 +12,18 @@ and whatever page it shows can send requests on its own:
 - a page of a DNS-rebinding domain (one that turns to 127.0.0.1 once the page has loaded) is
   the server's own origin as far as the browser knows: it could read and change everything.
   While no token is needed, a request that came in on a loopback address must name a
-  loopback host (`localhost` or a name under it, 127.x.x.x, [::1]) or one of
+  loopback host (`localhost` or a name under it, 127.x.x.x, [::1]), the machine's own name
+  (its host name or fully qualified name: its operator chose them, no site can) or one of
   QGJOB_ALLOWED_HOSTS in its Host header, else 421 `host_not_allowed`. With tokens a
   rebinding page gets only 401s, and a proxy on the same machine may forward any name, so
   then every name is answered; a request that came in on another address reached a server
   listening beyond loopback, which the operator opened to the network (tokens or
   `--insecure`) and which has no single name to expect.
-Clients that are not browsers (the CLI, agents, curl) send neither Origin nor Sec-Fetch-Site
-and name the address they dialled: nothing here refuses them.
+Clients that are not browsers (the CLI, agents, curl) send neither Origin nor Sec-Fetch-Site,
+so the cross-site rule never refuses them. The Host rule holds for them too: they name what
+they dialled, and a loopback address, `localhost` and the machine's own name pass; another
+name that reaches loopback (an alias in /etc/hosts, a same-machine proxy's public name) must
+be listed in QGJOB_ALLOWED_HOSTS.
 """
 
 from __future__ import annotations
@@ -77,11 +81,14 @@ class BrowserGuard:
     """Refuses what a page in a local browser must not do: a cross-site state change (403
     `cross_site_request`), and while no token is needed, a foreign Host on a loopback
     connection (421 `host_not_allowed`). The app's gatekeeper says whether tokens are
-    needed."""
+    needed; `own_names` are the machine's (`machine_names()`), looked up once as the app is
+    built."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] = frozenset(),
+                 own_names: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.allowed_hosts = allowed_hosts
+        self.own_names = own_names
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,15 +113,20 @@ class BrowserGuard:
             return None
         return JSONResponse({
             "detail": f"this server answers only to loopback names (localhost, 127.0.0.1, "
-                      f"[::1]) while it needs no API token, not to Host {_shown(foreign[0])}: "
+                      f"[::1]){self._own_names_shown()} while it needs no API token, not to "
+                      f"Host {_shown(foreign[0])}: "
                       "a web page could otherwise reach it through DNS rebinding. Use one of "
                       "those names, or list this one in QGJOB_ALLOWED_HOSTS",
             "code": "host_not_allowed"}, status_code=421)
 
     def _allowed(self, host: str) -> bool:
         parsed = split_authority(host)
-        return parsed is not None and (is_loopback_name(parsed[0])
+        return parsed is not None and (is_loopback_name(parsed[0]) or parsed[0] in self.own_names
                                        or parsed[0] in self.allowed_hosts)
+
+    def _own_names_shown(self) -> str:
+        names = sorted(name for name in self.own_names if not is_loopback_name(name))
+        return f" and this machine's name ({', '.join(names)})" if names else ""
 
 
 def _cross_site(method: str, headers: dict[str, list[str]]) -> JSONResponse | None:

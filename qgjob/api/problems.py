@@ -34,7 +34,8 @@ class Problem(BaseModel):
         "`bad_artifact_name` (400), `artifact_type` (415), `artifact_over_cap` (413), "
         "`unknown_artifact` (404); `cross_site_request` (403) on a change a browser sent from "
         "another site's page; `host_not_allowed` (421) on a request naming a host other "
-        "than a loopback one (or one of QGJOB_ALLOWED_HOSTS) while no token is needed"))
+        "than a loopback one, the machine's own name or one of QGJOB_ALLOWED_HOSTS while no "
+        "token is needed"))
 
 
 class CodedProblem(HTTPException):

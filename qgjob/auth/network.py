@@ -75,6 +75,14 @@ def normal_host(host: str, *, bracketed: bool = False) -> str | None:
     return address.compressed if address.version == 6 or not bracketed else None
 
 
+def machine_names() -> frozenset[str]:
+    """This machine's own names (its host name and fully qualified name), spelled as
+    `split_authority` spells hosts. Its operator chose them, no web site can: Debian and
+    Ubuntu map the host name to 127.0.1.1, so the CLI and agents on the machine dial it."""
+    names = (normal_host(name) for name in (socket.gethostname(), socket.getfqdn()))
+    return frozenset(name for name in names if name)
+
+
 def is_loopback_name(host: str) -> bool:
     """True for a host (as `split_authority` spells it) that can only mean this machine:
     `localhost` and names under it, which browsers never ask DNS for (RFC 6761: no public

@@ -3,6 +3,7 @@ nothing from another site, and reach nothing under a foreign name (DNS rebinding
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -126,6 +127,26 @@ def test_an_open_server_refuses_a_foreign_host_dns_rebinding(
                                   "LOCALHOST.", "qgjob.localhost:8000", "[::1]:8000", "[::1]"])
 def test_an_open_server_answers_to_loopback_names(settings: ServerSettings, host: str) -> None:
     with served(settings) as (client, _):
+        assert client.get("/jobs", headers={"Host": host}).status_code == 200
+
+
+def test_an_open_server_answers_to_the_machines_own_names(
+        settings: ServerSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian and Ubuntu map the host name to 127.0.1.1, so the CLI and agents on the machine
+    dial it; a rebinding site cannot choose the machine's names."""
+    monkeypatch.setattr(socket, "gethostname", lambda: "DevBox")
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": "devbox.corp.example")
+    with served(settings) as (client, _):
+        for host in ["devbox:8000", "DEVBOX", "devbox.corp.example:8000"]:
+            assert client.get("/jobs", headers={"Host": host}).status_code == 200, host
+        refused = client.get("/jobs", headers={"Host": "devbox.attacker.example:8000"})
+        assert refused.status_code == 421
+        assert "this machine's name (devbox, devbox.corp.example)" in refused.json()["detail"]
+
+
+def test_the_real_host_name_is_answered(settings: ServerSettings) -> None:
+    with served(settings) as (client, _):
+        host = f"{socket.gethostname()}:8000"
         assert client.get("/jobs", headers={"Host": host}).status_code == 200
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,26 @@ def test_qgjob_up_refuses_what_a_page_in_a_local_browser_sends(tmp_path: Path) -
         assert send("GET", "/jobs", {"Host": f"localhost:{port}"})[0] == 200
     finally:
         assert up.stop(signal.SIGINT) == 0, up.output()
+
+
+def _reaches_127_0_0_1(name: str) -> bool:
+    try:
+        return "127.0.0.1" in {str(info[4][0]) for info in socket.getaddrinfo(name, None)}
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _reaches_127_0_0_1(socket.gethostname()),
+                    reason="this machine's name does not reach a server on 127.0.0.1")
+def test_the_cli_may_dial_an_open_server_by_the_machines_own_name(tmp_path: Path) -> None:
+    """Debian and Ubuntu map the host name to loopback, so `--server http://$(hostname):PORT`
+    is a common spelling; the Host rule must not refuse it (it did, 421 and exit 2)."""
+    port = free_port()
+    server = Process("server", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'h.db'}",
+                     log=tmp_path / "server.log")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", server)
+        listed = cli(f"http://{socket.gethostname()}:{port}", "jobs", "--json")
+        assert listed.returncode == 0, listed.stderr
+    finally:
+        server.stop()
