@@ -76,12 +76,13 @@ class ServerSettings:
     (e.g. "10.0.0.5,10.1.0.0/16"): only a request from one of them may name its client in
     X-Forwarded-For (for rate limits and logs). Empty: nobody, the peer is the client."""
     allowed_hosts: str = ""
-    """Names the server answers to besides loopback ones while it needs no token,
+    """Names the server answers to besides loopback ones while reading needs no token,
     comma-separated host names or addresses without a port (e.g. "devbox,devbox.lan"): a
     request that came in on a loopback address must name a loopback host (localhost, a name
     under it, 127.x.x.x, [::1]), the machine's own name or one of these, else any web page
-    could reach the server by
-    DNS rebinding. With tokens every name is answered: a page holds no token."""
+    could reach the server by DNS rebinding. Reading needs no token while no token exists or
+    `public_dashboard` is on; once every request needs one, every name is answered: a page
+    holds no token."""
     max_connections: int = 10_000
     """Open connections the server keeps at most (lowered to fit the process's descriptor
     limit); one more is answered 503 and closed at once."""
@@ -96,7 +97,8 @@ class ServerSettings:
     upload for several seconds."""
     public_dashboard: bool = False
     """Let anyone read `/` (the dashboard) and `/metrics`; otherwise, once tokens exist, they
-    need an admin token."""
+    need an admin token. On a loopback address the server then answers only to the names
+    `allowed_hosts` describes, as with no tokens."""
     open_without_tokens: bool = True
     """With no tokens configured, allow every request. `qgjob server` turns this off when it
     listens beyond loopback (`--insecure` keeps it on), so revoking the last token never

@@ -11,12 +11,13 @@ and whatever page it shows can send requests on its own:
   header, never a cookie), so there it only guards a future cookie, and costs nothing.
 - a page of a DNS-rebinding domain (one that turns to 127.0.0.1 once the page has loaded) is
   the server's own origin as far as the browser knows: it could read and change everything.
-  While no token is needed, a request that came in on a loopback address must name a
-  loopback host (`localhost` or a name under it, 127.x.x.x, [::1]), the machine's own name
-  (its host name or fully qualified name: its operator chose them, no site can) or one of
-  QGJOB_ALLOWED_HOSTS in its Host header, else 421 `host_not_allowed`. With tokens a
-  rebinding page gets only 401s, and a proxy on the same machine may forward any name, so
-  then every name is answered; a request that came in on another address reached a server
+  While reading needs no token (no token exists, or QGJOB_PUBLIC_DASHBOARD lets anyone read),
+  a request that came in on a loopback address must name a loopback host (`localhost` or a
+  name under it, 127.x.x.x, [::1]), the machine's own name (its host name or fully qualified
+  name: its operator chose them, no site can) or one of QGJOB_ALLOWED_HOSTS in its Host
+  header, else 421 `host_not_allowed`. Once every request needs a token a rebinding page gets
+  only 401s (it holds none), and a proxy on the same machine may forward any name, so then
+  every name is answered; a request that came in on another address reached a server
   listening beyond loopback, which the operator opened to the network (tokens or
   `--insecure`) and which has no single name to expect.
 Clients that are not browsers (the CLI, agents, curl) send neither Origin nor Sec-Fetch-Site,
@@ -79,9 +80,9 @@ def _shown(value: str) -> str:
 
 class BrowserGuard:
     """Refuses what a page in a local browser must not do: a cross-site state change (403
-    `cross_site_request`), and while no token is needed, a foreign Host on a loopback
-    connection (421 `host_not_allowed`). The app's gatekeeper says whether tokens are
-    needed; `own_names` are the machine's (`machine_names()`), looked up once as the app is
+    `cross_site_request`), and while reading needs no token, a foreign Host on a loopback
+    connection (421 `host_not_allowed`). The app's gatekeeper says whether reads need a
+    token; `own_names` are the machine's (`machine_names()`), looked up once as the app is
     built."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] = frozenset(),
@@ -109,14 +110,14 @@ class BrowserGuard:
             return None
         # No Host at all (HTTP/1.0) names no foreign site, and a browser always sends one.
         foreign = [host for host in hosts if not self._allowed(host)]
-        if not foreign or await _tokens_enforced(scope):
+        if not foreign or not await _reads_open(scope):
             return None
         return JSONResponse({
             "detail": f"this server answers only to loopback names (localhost, 127.0.0.1, "
-                      f"[::1]){self._own_names_shown()} while it needs no API token, not to "
-                      f"Host {_shown(foreign[0])}: "
-                      "a web page could otherwise reach it through DNS rebinding. Use one of "
-                      "those names, or list this one in QGJOB_ALLOWED_HOSTS",
+                      f"[::1]){self._own_names_shown()} while it can be read without an API "
+                      f"token, not to Host {_shown(foreign[0])}: a web page could otherwise "
+                      "reach it through DNS rebinding. Use one of those names, or list this "
+                      "one in QGJOB_ALLOWED_HOSTS",
             "code": "host_not_allowed"}, status_code=421)
 
     def _allowed(self, host: str) -> bool:
@@ -156,8 +157,10 @@ def _headers(scope: Scope) -> dict[str, list[str]]:
     return headers
 
 
-async def _tokens_enforced(scope: Scope) -> bool:
-    """Whether this app's requests need tokens; until its start-up has built the gatekeeper,
-    assume not (the check then applies)."""
+async def _reads_open(scope: Scope) -> bool:
+    """Whether this app answers reads without a token: none is needed at all, or the public
+    dashboard lets anyone read. Until its start-up has built the gatekeeper, assume so (the
+    check then applies)."""
     keeper = getattr(scope["app"].state, "gatekeeper", None)
-    return keeper is not None and await keeper.authenticator.tokens_enforced()
+    return keeper is None or keeper.public_dashboard \
+        or not await keeper.authenticator.tokens_enforced()

@@ -34,8 +34,8 @@ class Problem(BaseModel):
         "`bad_artifact_name` (400), `artifact_type` (415), `artifact_over_cap` (413), "
         "`unknown_artifact` (404); `cross_site_request` (403) on a change a browser sent from "
         "another site's page; `host_not_allowed` (421) on a request naming a host other "
-        "than a loopback one, the machine's own name or one of QGJOB_ALLOWED_HOSTS while no "
-        "token is needed"))
+        "than a loopback one, the machine's own name or one of QGJOB_ALLOWED_HOSTS while "
+        "reading needs no token"))
 
 
 class CodedProblem(HTTPException):
@@ -59,7 +59,7 @@ _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
     409: ("the request does not fit the current state", None),
     413: ("the body is over the size cap", None),
     415: ("the body is not JSON", None),
-    421: ("a Host the server does not answer to while it needs no token "
+    421: ("a Host the server does not answer to while reading needs no token "
           "(`host_not_allowed`)", None),
     422: ("invalid input", None),
     429: ("over this token's rate limit", {

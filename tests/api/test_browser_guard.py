@@ -166,6 +166,24 @@ def test_with_tokens_any_name_is_answered_a_rebinding_page_has_no_token(
                           ).status_code == 200
 
 
+def test_a_public_dashboard_refuses_a_foreign_host_even_with_tokens(
+        settings: ServerSettings) -> None:
+    """With QGJOB_PUBLIC_DASHBOARD anyone may read without a token, so a rebinding page
+    could read every org's jobs from a server that listens only on loopback."""
+    public = replace(settings, public_dashboard=True, allowed_hosts="qgjob.example.com")
+    with served(public, token=True) as (client, auth):
+        client.post("/jobs", json={**JOB, "org_id": "secretorg"}, headers=auth)
+        for path in ["/jobs", "/timeline", "/metrics"]:
+            rebound = client.get(path, headers={"Host": "attacker.example:8000"})
+            assert rebound.status_code == 421, (path, rebound.text)
+            assert rebound.json()["code"] == "host_not_allowed"
+            assert "secretorg" not in rebound.text
+        assert "without an API token" in rebound.json()["detail"]
+        assert client.get("/jobs", headers={"Host": "localhost:8000"}).status_code == 200
+        # A proxy on the machine that forwards its public name: list it.
+        assert client.get("/jobs", headers={"Host": "qgjob.example.com"}).status_code == 200
+
+
 def test_a_server_reached_beyond_loopback_answers_any_name(settings: ServerSettings) -> None:
     """Reached on another address, the server listens beyond loopback: opened to the network
     by its operator (`--insecure`), under names it cannot know."""
