@@ -19,7 +19,9 @@ and whatever page it shows can send requests on its own:
   only 401s (it holds none), and a proxy on the same machine may forward any name, so then
   every name is answered; a request that came in on another address reached a server
   listening beyond loopback, which the operator opened to the network (tokens or
-  `--insecure`) and which has no single name to expect.
+  `--insecure`) and which has no single name to expect. `GET /health`, `/openapi.json` and
+  `/docs` hold no data and are open to anyone in every mode, so any name may read them: a
+  health probe or a proxy that sends its own Host still gets its answer.
 Clients that are not browsers (the CLI, agents, curl) send neither Origin nor Sec-Fetch-Site,
 so the cross-site rule never refuses them. The Host rule holds for them too: they name what
 they dialled, and a loopback address, `localhost` and the machine's own name pass; another
@@ -38,6 +40,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 SHOWN_CHARS = 100
 """Of a header value quoted in an answer."""
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs"})
+"""Read under any Host: they hold no data (`/docs/static/…` are Swagger UI's files)."""
+OPEN_PREFIX = "/docs/"
 
 
 def cross_site_refusal(method: str, host: str | None, origin: str | None,
@@ -106,7 +111,7 @@ class BrowserGuard:
 
     async def _foreign_host(self, scope: Scope, hosts: list[str]) -> JSONResponse | None:
         server = scope.get("server")
-        if not server or not is_loopback_address(str(server[0])):
+        if not server or not is_loopback_address(str(server[0])) or _open_to_anyone(scope):
             return None
         # No Host at all (HTTP/1.0) names no foreign site, and a browser always sends one.
         foreign = [host for host in hosts if not self._allowed(host)]
@@ -128,6 +133,12 @@ class BrowserGuard:
     def _own_names_shown(self) -> str:
         names = sorted(name for name in self.own_names if not is_loopback_name(name))
         return f" and this machine's name ({', '.join(names)})" if names else ""
+
+
+def _open_to_anyone(scope: Scope) -> bool:
+    path = scope["path"]
+    return scope["method"] in SAFE_METHODS and (path in OPEN_PATHS
+                                                or path.startswith(OPEN_PREFIX))
 
 
 def _cross_site(method: str, headers: dict[str, list[str]]) -> JSONResponse | None:

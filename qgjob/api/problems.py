@@ -35,7 +35,7 @@ class Problem(BaseModel):
         "`unknown_artifact` (404); `cross_site_request` (403) on a change a browser sent from "
         "another site's page; `host_not_allowed` (421) on a request naming a host other "
         "than a loopback one, the machine's own name or one of QGJOB_ALLOWED_HOSTS while "
-        "reading needs no token"))
+        "reading needs no token (`/health`, `/docs` and `/openapi.json` answer any name)"))
 
 
 class CodedProblem(HTTPException):

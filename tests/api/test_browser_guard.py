@@ -123,6 +123,27 @@ def test_an_open_server_refuses_a_foreign_host_dns_rebinding(
         assert client.post("/jobs", json=JOB, headers={"Host": host}).status_code == 421
 
 
+@pytest.mark.parametrize("public_dashboard", [False, True])
+def test_health_and_the_api_docs_answer_any_name_they_hold_no_data(
+        settings: ServerSettings, public_dashboard: bool) -> None:
+    """README: `/health`, `/docs` and `/openapi.json` are open "always, to anyone"; a health
+    probe or a local proxy may send its own Host."""
+    with served(replace(settings, public_dashboard=public_dashboard),
+                token=public_dashboard) as (client, _):
+        foreign = {"Host": "probe.example:8000"}
+        assert client.get("/health", headers=foreign).json()["status"] == "ok"
+        assert client.get("/openapi.json", headers=foreign).json()["info"]["title"] == "qgjob"
+        docs = client.get("/docs", headers=foreign)
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        [script] = [part.split('"')[1] for part in docs.text.split("src=")[1:]
+                    if part.startswith('"/docs/static/')]
+        assert client.get(script, headers=foreign).status_code == 200
+        for method, path in [("GET", "/"), ("GET", "/static/app.js"), ("GET", "/jobs"),
+                             ("GET", "/events"), ("POST", "/health")]:
+            answer = client.request(method, path, headers=foreign)
+            assert answer.status_code == 421, (method, path)
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1:8000", "127.0.0.1", "127.9.8.7:1", "localhost:8000",
                                   "LOCALHOST.", "qgjob.localhost:8000", "[::1]:8000", "[::1]"])
 def test_an_open_server_answers_to_loopback_names(settings: ServerSettings, host: str) -> None:
