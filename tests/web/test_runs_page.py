@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from qgjob.agent.executors.simulate import SimulateExecutor
 from tests.agent_thread import running_agent
 from tests.conftest import LiveServer
 from tests.scripted_executor import ScriptedExecutor
 from tests.web.test_dashboard_browser import BUILD, shoot
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Route
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 SUITE = ["tests/login.spec.js", "tests/onboarding.spec.js", "tests/smoke/math.spec.js"]
@@ -76,3 +77,53 @@ def test_rerun_failed_from_the_run_page(live_server: LiveServer, page: Page) -> 
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         shoot(page, "runs-390.png")
     assert problems == []
+
+
+def test_a_refused_action_stays_shown_until_dismissed(live_server: LiveServer,
+                                                     page: Page) -> None:
+    """A refusal used to vanish at once: the refresh after the click (and after every change)
+    hid it, so "Cancel run" on a run that finished meanwhile looked like it did nothing."""
+    url = live_server.url
+    run_id = _finished_run(url)  # no agent: its jobs wait, and Cancel run shows
+    page.goto(f"{url}/#/runs/{run_id}")
+    page.wait_for_selector("#run-cancel")
+
+    def cancelled_meanwhile(route: Route) -> None:
+        httpx.post(f"{url}/runs/{run_id}/cancel").raise_for_status()
+        route.continue_()
+
+    page.route(f"**/runs/{run_id}/cancel", cancelled_meanwhile)
+    page.click("#run-cancel")
+    refusal = page.locator("#action-problem")
+    refusal.locator("text=Cannot cancel").wait_for()
+    page.wait_for_selector("#run-fields [data-status=cancelled]")
+    httpx.post(f"{url}/jobs", json={**BUILD, "test_path": "tests/other.spec.js"})  # a change
+    page.wait_for_timeout(2500)  # the refreshes after the click and after the change
+    assert refusal.is_visible()
+    assert "has finished" in refusal.inner_text()
+    shoot(page, "run-action-refused.png")
+    refusal.locator("button.dismiss").click()
+    assert refusal.is_hidden()
+
+
+def test_a_refused_fleet_action_stays_shown_until_the_next_action(
+        live_server: LiveServer, page: Page) -> None:
+    """The Fleet buttons share the runs page's way of acting; a 503 writes_refused (a full
+    disk) was as invisible as a 409."""
+    url = live_server.url
+    agent = '#fleet-agents tr[data-agent="cli-test"]'
+    refused = {"detail": "the database refuses writes (disk full)", "code": "writes_refused"}
+    with running_agent(url, SimulateExecutor(0, 30), devices="emulator:1"):
+        page.route("**/agents/cli-test/drain",
+                   lambda route: route.fulfill(status=503, json=refused))
+        page.goto(f"{url}/#/fleet")
+        page.click(f"{agent} button.fleet-drain")
+        refusal = page.locator("#action-problem")
+        refusal.locator("text=Cannot drain cli-test: the database refuses writes").wait_for()
+        httpx.post(f"{url}/jobs", json={**BUILD, "test_path": "tests/other.spec.js"})
+        page.wait_for_timeout(2500)  # the refreshes after the click and after the change
+        assert refusal.is_visible()
+        page.unroute("**/agents/cli-test/drain")
+        page.click(f"{agent} button.fleet-drain")  # the next action
+        page.wait_for_selector(f'{agent} [data-status="draining"]')
+        assert refusal.is_hidden()

@@ -1,7 +1,9 @@
 // qgjob dashboard: routing between the pages, and live updates from the server's change
 // events (polling every 2 s while the stream reconnects). Plain JavaScript modules, no build
 // step, nothing loaded from elsewhere.
-import { NeedToken, readEvents, setToken, showProblem, token } from "./dom.js";
+import {
+  NeedToken, readEvents, setToken, showActionProblem, showProblem, token,
+} from "./dom.js";
 import { fleet } from "./fleet.js";
 import { jobPage, jobs } from "./jobs.js";
 import { overview } from "./overview.js";
@@ -143,6 +145,9 @@ document.getElementById("forget-token").addEventListener("click", (event) => {
   live.refreshNow();
 });
 
-window.addEventListener("hashchange", route);
+document.querySelector("#action-problem .dismiss").addEventListener("click", () =>
+  showActionProblem(null));
+
+window.addEventListener("hashchange", () => { showActionProblem(null); route(); });
 route();
 live.connect();

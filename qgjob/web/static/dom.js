@@ -190,10 +190,34 @@ export async function getJson(path) {
   return response.json();
 }
 
+// What the user asked for (a button): the request, the answer's JSON when it succeeds, and
+// null when it did not, after saying why with showActionProblem.
+export async function act(what, path, { method = "POST", body } = {}) {
+  showActionProblem(null);
+  const json = body === undefined ? {} : { "Content-Type": "application/json" };
+  let response;
+  try {
+    response = await fetch(path, { method, body: body === undefined ? undefined : JSON.stringify(body),
+      headers: authHeaders({ Accept: "application/json", ...json }) });
+  } catch (error) {
+    showActionProblem(`Cannot ${what}: ${error.message}`);
+    return null;
+  }
+  const answer = await response.json().catch(() => ({}));
+  if (response.ok) return answer;
+  showActionProblem(`Cannot ${what}: ${response.status === 401
+    ? "this action needs an API token" : answer.detail || `HTTP ${response.status}`}`);
+  return null;
+}
+
 // A report file, fetched with the token (a plain link could not send it) and saved.
 export async function download(path, name) {
+  showActionProblem(null);
   const response = await fetch(path, { headers: authHeaders() });
-  if (!response.ok) { showProblem(`Cannot download ${name}: HTTP ${response.status}`); return; }
+  if (!response.ok) {
+    showActionProblem(`Cannot download ${name}: HTTP ${response.status}`);
+    return;
+  }
   const url = URL.createObjectURL(await response.blob());
   const link = h("a", { href: url, download: name });
   document.body.append(link);
@@ -225,9 +249,20 @@ export async function readEvents(onOpen, onChange, signal) {
   }
 }
 
+// Why the page cannot be shown; every refresh sets or clears it.
 export function showProblem(message) {
   const box = document.getElementById("problem");
   box.hidden = !message;
   box.textContent = message || "";
+}
+
+// Why an action the user took was refused. A refresh follows every action and every change,
+// so this has a box of its own that only the user clears: Dismiss, another action, or
+// another page. Otherwise a refusal (a run that finished meanwhile, writes refused) would
+// vanish before anyone could read it.
+export function showActionProblem(message) {
+  const box = document.getElementById("action-problem");
+  box.hidden = !message;
+  box.querySelector(".text").textContent = message || "";
 }
 

@@ -4,8 +4,7 @@
 // long that has run, and its utilisation. The buttons show only when the server says this
 // token may use them (an admin's); the server checks again on every click.
 import {
-  authHeaders, badge, clock, duration, getJson, h, replace, runningCell, runningJobs, showProblem,
-  table,
+  act, badge, clock, duration, getJson, h, replace, runningCell, runningJobs, table,
 } from "./dom.js";
 
 export const fleet = {
@@ -88,16 +87,11 @@ export const fleet = {
       "No device is registered."));
   },
 
-  // A button that calls the API and shows the page again, or says why it could not.
+  // A button that calls the API and shows the page again; a refusal stays shown (act).
   button(kind, label, method, path, body, what) {
     return h("button", { type: "button", class: `fleet-${kind}`, onclick: async (event) => {
       event.currentTarget.disabled = true;
-      const response = await fetch(path, { method, body: body && JSON.stringify(body),
-        headers: authHeaders(body ? { "Content-Type": "application/json" } : {}) });
-      if (response.ok) { this.again(); return; }
-      let detail = `HTTP ${response.status}`;
-      try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
-      showProblem(`Cannot ${what}: ${detail}`);
+      await act(what, path, { method, body: body || undefined });
       this.again();
     } }, label);
   },

@@ -1,8 +1,7 @@
 // Runs: the list (newest first, a page at a time) and one run's page with its tests,
 // failures first, and the actions this token may take (cancel, re-run failed).
 import {
-  NeedToken, authHeaders, badge, clock, duration, filtersToHash, getJson, h, jobLink, replace,
-  showProblem, table,
+  act, badge, clock, duration, filtersToHash, getJson, h, jobLink, replace, table,
 } from "./dom.js";
 import { failureShot } from "./evidence.js";
 
@@ -83,13 +82,9 @@ export const runPage = {
 
   async act(event, action, then) {
     event.currentTarget.disabled = true;
-    try {
-      then(await postJson(`/runs/${encodeURIComponent(this.runId)}/${action}`));
-    } catch (error) {
-      showProblem(error instanceof NeedToken ? "This action needs an API token."
-        : `Cannot ${action.replace("-", " ")}: ${error.message}`);
-      this.again();
-    }
+    const done = await act(action.replace("-", " "),
+      `/runs/${encodeURIComponent(this.runId)}/${action}`);
+    if (done) then(done); else this.again();
   },
 
   drawFields(run) {
@@ -148,13 +143,4 @@ function attempt(run) {
   if (!run.rerun_of) return "1";
   return h("span", {}, `${run.attempt}, re-runs `, h("a", { class: "mono", href: runHash(run.rerun_of) },
     run.rerun_of));
-}
-
-async function postJson(path) {
-  const response = await fetch(path, { method: "POST",
-    headers: authHeaders({ Accept: "application/json" }) });
-  if (response.status === 401) throw new NeedToken(path);
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
-  return body;
 }

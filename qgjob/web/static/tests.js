@@ -1,7 +1,7 @@
 // The Tests page: each test's health, its pass/fail history over its recent runs and a chart
 // of their durations, and a quarantine button (the server says whether the token may).
 import {
-  authHeaders, badge, duration, filtersToHash, getJson, h, replace, s, showProblem, table,
+  act, badge, duration, filtersToHash, getJson, h, replace, s, table,
 } from "./dom.js";
 
 const SORTS = ["flaky", "failing", "slowest", "runs", "recent", "name"];
@@ -50,19 +50,11 @@ export const tests = {
     const label = test.quarantined ? "Unquarantine" : "Quarantine";
     return h("button", { type: "button", class: "quarantine", onclick: async () => {
       const target = { org_id: test.org_id, test_path: test.test_path };
-      const response = test.quarantined
-        ? await fetch(`/quarantine?${new URLSearchParams(target)}`,
-          { method: "DELETE", headers: authHeaders() })
-        : await fetch("/quarantine", { method: "POST", body: JSON.stringify(
-          { ...target, reason: "from the dashboard" }),
-        headers: authHeaders({ "Content-Type": "application/json" }) });
-      if (!response.ok) {
-        let detail = `HTTP ${response.status}`;
-        try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
-        showProblem(`Cannot ${label.toLowerCase()} ${test.test_path}: ${detail}`);
-        return;
-      }
-      this.again();
+      const what = `${label.toLowerCase()} ${test.test_path}`;
+      const done = test.quarantined
+        ? await act(what, `/quarantine?${new URLSearchParams(target)}`, { method: "DELETE" })
+        : await act(what, "/quarantine", { body: { ...target, reason: "from the dashboard" } });
+      if (done) this.again();
     } }, label);
   },
 };
