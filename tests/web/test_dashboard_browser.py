@@ -20,7 +20,7 @@ from tests.conftest import LiveServer
 from tests.web.conftest import WAIT_MS
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Route
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 BUILD = {"org_id": "qualgent", "app_version_id": "xyz123", "target": "emulator"}
@@ -168,3 +168,76 @@ def test_with_tokens_the_dashboard_asks_for_one_and_stays_live(tmp_path: Path) -
         shoot(page, "dashboard-with-token.png")
         page.click("#forget-token")
         page.wait_for_selector("#token-form:not([hidden])")
+
+
+def test_a_submitter_token_is_told_the_timeline_is_for_admins_and_stops_asking(
+        tmp_path: Path) -> None:
+    """GET /timeline shows every org's work, so a submitter's token gets 403. The page used
+    to show "Cannot load this page" and ask again at every refresh; now it says why once,
+    leaves the nav, and asks no more until the token changes."""
+    from qgjob.auth import tokens
+    from qgjob.auth.tokens import Role
+    from qgjob.store import open_store
+    from tests.conftest import fast_settings, serve
+
+    settings = fast_settings(tmp_path)
+    store = open_store(settings.resolved_database_url)
+    secrets = {}
+    for role, org in [(Role.ADMIN, None), (Role.SUBMITTER, BUILD["org_id"])]:
+        record, secrets[role] = tokens.issue(role, org, 0.0)
+        store.insert_token(record)
+    store.close()
+    submitter = {"Authorization": f"Bearer {secrets[Role.SUBMITTER]}"}
+    with serve(settings) as live, chromium(require_chromium()) as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(WAIT_MS)
+        asked: list[int] = []  # the statuses of /timeline's answers
+        page.on("response", lambda r: asked.append(r.status) if "/timeline?" in r.url else None)
+
+        def sign_in(role: Role) -> None:
+            page.wait_for_selector("#token-form:not([hidden])")
+            page.fill("#token-form input[name=token]", secrets[role])
+            page.click("#token-form button")
+            page.wait_for_selector("#live.on")
+
+        page.goto(f"{live.url}/#/timeline")
+        sign_in(Role.SUBMITTER)
+        note = page.locator("#timeline-refused")
+        note.wait_for()
+        assert "needs an admin token" in note.inner_text()
+        link = page.locator('nav a[data-view="timeline"]')
+        assert link.is_hidden() and page.locator("#problem").is_hidden()
+        for name in ["a", "b"]:  # changes: each refreshes the page
+            httpx.post(f"{live.url}/jobs", json={**BUILD, "test_path": f"tests/{name}.spec.js"},
+                       headers=submitter).raise_for_status()
+            page.wait_for_timeout(1200)
+        page.click('nav a[data-view="jobs"]')
+        page.wait_for_selector("#job-list tbody tr")
+        page.evaluate("location.hash = '#/timeline'")
+        note.wait_for()
+        page.wait_for_timeout(600)
+        assert page.locator("#problem").is_hidden()
+        assert asked == [401, 403]  # before the token, then once with it
+        shoot(page, "dashboard-timeline-submitter.png")
+
+        # An answer that comes after the user left the page: no banner on the next page,
+        # and the refusal is remembered all the same.
+        held: list[Route] = []
+        page.route("**/timeline?*", lambda route: held.append(route))
+        page.reload()  # the same token, nothing remembered yet
+        page.wait_for_function("document.querySelector('#main h1')?.textContent === "
+                               "'Device timeline'")
+        page.click('nav a[data-view="jobs"]')
+        held[0].continue_()  # its 403, while the Jobs page shows
+        page.wait_for_selector("#job-list tbody tr")
+        page.wait_for_timeout(600)
+        assert page.locator("#problem").is_hidden()
+        page.unroute("**/timeline?*")
+        assert link.is_hidden() and asked == [401, 403, 403]
+
+        page.click("#forget-token")
+        sign_in(Role.ADMIN)
+        link.click()
+        page.wait_for_selector("#gantt")
+        assert note.count() == 0
+        assert asked[3] == 200  # the admin token's

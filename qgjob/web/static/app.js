@@ -44,6 +44,11 @@ function route() {
   live.show(view);
 }
 
+// Pages this token may not read leave the nav (the timeline, for a submitter's token).
+function showNav() {
+  document.querySelector('nav a[data-view="timeline"]').hidden = timeline.refused();
+}
+
 const live = {
   view: null,
   busy: false,
@@ -70,6 +75,7 @@ const live = {
       if (error instanceof NeedToken) askForToken(true);
       else showProblem(`Cannot load this page: ${error.message}`);
     } finally {
+      showNav();
       this.busy = false;
       if (this.pending) { this.pending = false; this.refreshNow(); }
     }

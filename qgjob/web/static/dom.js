@@ -163,6 +163,9 @@ const TOKEN_KEY = "qgjob-token";
 
 export class NeedToken extends Error {}
 
+// A 403: this token's role may not read that (a submitter's token and GET /timeline).
+export class Forbidden extends Error {}
+
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
@@ -185,7 +188,7 @@ export async function getJson(path) {
   if (!response.ok) {
     let detail = `HTTP ${response.status}`;
     try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
-    throw new Error(`${path}: ${detail}`);
+    throw new (response.status === 403 ? Forbidden : Error)(`${path}: ${detail}`);
   }
   return response.json();
 }

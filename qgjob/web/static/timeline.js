@@ -1,6 +1,6 @@
 // The device timeline: a Gantt chart in SVG, one row per device, installs hatched grey,
 // tests coloured by build, failed attempts outlined red, running ones dashed.
-import { duration, getJson, h, jobHref, replace, s } from "./dom.js";
+import { Forbidden, duration, getJson, h, jobHref, replace, s, token } from "./dom.js";
 
 const WINDOWS = [[300, "5 min"], [900, "15 min"], [3600, "1 hour"], [21600, "6 hours"],
   [86400, "24 hours"]];
@@ -10,24 +10,49 @@ const AXIS = 24;
 
 export const timeline = {
   seconds: 3600,
+  // The token GET /timeline refused (403): it shows every org's work, so a submitter's
+  // token may not read it. Remembered so that the page says so once and asks no more, and
+  // the nav hides the page, until the token changes.
+  refusedFor: null,
+
+  refused() {
+    return this.refusedFor !== null && this.refusedFor === token();
+  },
 
   mount(main, { params, again }) {
     const asked = Number(params.get("window"));
     if (WINDOWS.some(([seconds]) => seconds === asked)) this.seconds = asked;
+    this.again = again;
+    this.body = h("div", { id: "timeline-body" });
+    replace(main, h("h1", {}, "Device timeline"), this.body);
+    if (this.refused()) this.drawRefusal(); else this.drawControls();
+  },
+
+  drawControls() {
     const picker = h("select", { id: "window", onchange: (e) => {
-      this.seconds = Number(e.target.value); again(); } },
+      this.seconds = Number(e.target.value); this.again(); } },
       WINDOWS.map(([seconds, label]) =>
         h("option", { value: seconds, selected: seconds === this.seconds }, label)));
     this.legend = h("div", { class: "legend" });
     this.chart = h("div", { class: "panel", id: "gantt" });
-    replace(main, h("h1", {}, "Device timeline"),
+    replace(this.body,
       h("div", { class: "controls" }, h("label", {}, "Window ", picker), this.legend),
       this.chart);
   },
 
   async refresh() {
-    const [data, agents] = await Promise.all([
-      getJson(`/timeline?since=${this.seconds}`), getJson("/agents")]);
+    if (this.refused()) return;
+    if (!this.body.contains(this.chart)) this.drawControls();  // another token now
+    let data, agents;
+    try {
+      [data, agents] = await Promise.all([
+        getJson(`/timeline?since=${this.seconds}`), getJson("/agents")]);
+    } catch (error) {
+      if (!(error instanceof Forbidden)) throw error;
+      this.refusedFor = token();
+      this.drawRefusal();
+      return;
+    }
     const rows = new Map();
     for (const agent of agents.agents) {
       for (const device of agent.devices) rows.set(device.device_id, []);
@@ -40,6 +65,15 @@ export const timeline = {
     replace(this.chart, devices.length
       ? gantt(devices, rows, firstActivity(data), Date.parse(data.until), this.chart)
       : h("div", { class: "empty" }, "No device has reported yet."));
+  },
+
+  drawRefusal() {
+    const why = h("div", { class: "empty", id: "timeline-refused" },
+      "The timeline shows every org's devices and tests, so it needs an admin token; this " +
+      "token may not read it. Your org's work is on the ", h("a", { href: "#/runs" }, "Runs"),
+      " and ", h("a", { href: "#/jobs" }, "Jobs"), " pages, and the devices on ",
+      h("a", { href: "#/fleet" }, "Fleet"), ".");
+    replace(this.body, h("div", { class: "panel" }, why));
   },
 
   drawLegend(devices, truncated) {
