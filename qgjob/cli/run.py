@@ -200,12 +200,27 @@ def _report(client: ApiClient, waited: Waited, suite: str, junit: Path | None,
         write_report(junit, junit_xml(waited.jobs, excerpts, suite, cases))
     if not in_actions:
         return
-    github.append(os.environ.get("GITHUB_STEP_SUMMARY"),
-                  github.summary_markdown(waited.jobs, excerpts, suite))
-    github.append(os.environ.get("GITHUB_OUTPUT"),
-                  github.step_outputs(Tally.of(waited.jobs), junit))
+    _append_for_github("GITHUB_STEP_SUMMARY", github.summary_markdown(waited.jobs, excerpts,
+                                                                       suite))
+    _append_for_github("GITHUB_OUTPUT", github.step_outputs(Tally.of(waited.jobs), junit))
     for line in github.annotation_lines(waited.jobs):
         print(line, file=sys.stderr if as_json else sys.stdout, flush=True)
+
+
+_GITHUB_FILES = {"GITHUB_STEP_SUMMARY": "the job summary", "GITHUB_OUTPUT": "the step outputs"}
+
+
+def _append_for_github(variable: str, text: str) -> None:
+    """Best effort: a job summary or outputs file that cannot be written costs only that,
+    not the annotations, the results table or the exit code the tests decide."""
+    from qgjob.cli import github
+
+    path = os.environ.get(variable)
+    try:
+        github.append(path, text)
+    except OSError as error:
+        print(f"qgjob: warning: {_GITHUB_FILES[variable]} not written: ${variable} {path!r}: "
+              f"{error.strerror or error}", file=sys.stderr, flush=True)
 
 
 def run_cases(client: ApiClient, run_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -161,3 +161,23 @@ def test_log_excerpts_of_failed_jobs(capsys: pytest.CaptureFixture[str],
     assert found == ({} if excerpt is None else {"a": excerpt})
     assert server.asked == ["/jobs/a/logs"]  # only failed jobs' logs
     assert note in capsys.readouterr().err
+
+
+def test_an_unwritable_summary_or_outputs_file_costs_only_that(
+        capsys: pytest.CaptureFixture[str], live_server: LiveServer, in_github: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", "/nonexistent/dir/summary.md")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(in_github))  # a directory
+    with running_agent(live_server.url, SimulateExecutor(0, 0.02, fail_rate=1.0)):
+        code, out, err = run(capsys, live_server, *RUN, "--max-attempts=1",
+                             "--junit=junit.xml", "--timeout=30")
+    assert code == 1, err  # the tests' verdict, not "the server failed"
+    assert out.count("::error file=") == 3 and "3 job(s): 3 failed" in err
+    table = [line for line in out.splitlines() if not line.startswith("::")]
+    assert any("tests/login.spec.js" in line for line in table), out
+    assert junit_cases(in_github / "junit.xml")
+    warnings = [line for line in err.splitlines() if line.startswith("qgjob: warning: ")]
+    assert len(warnings) == 2, err
+    assert "the job summary not written: $GITHUB_STEP_SUMMARY '/nonexistent/dir/summary.md': " \
+           "No such file or directory" in warnings[0]
+    assert "the step outputs not written: $GITHUB_OUTPUT" in warnings[1]
