@@ -19,6 +19,7 @@ from qgjob.cli.outcomes import (
     UNFINISHED,
     Job,
     Tally,
+    is_forgiven,
     result_of,
     seconds_of,
     tries,
@@ -28,6 +29,9 @@ MAX_ROWS = 500
 MAX_ANNOTATIONS = 50
 MAX_LOGS_SHOWN = 10
 _ICONS = {PASSED: "✅", FAILED: "❌", CANCELLED: "⛔", UNFINISHED: "⏳"}
+_FORGIVEN_ICON = "⚠️"
+_QUARANTINE_NOTE = ("Quarantined tests (`qgjob quarantine list`) run and are reported, but "
+                    "their failures do not fail the step.")
 
 
 def in_actions(environ: Mapping[str, str]) -> bool:
@@ -35,12 +39,14 @@ def in_actions(environ: Mapping[str, str]) -> bool:
 
 
 def summary_markdown(jobs: Sequence[Job], excerpts: Mapping[str, str], suite: str) -> str:
-    """A heading with the counts, a table of the jobs (problems first) and, for failed
-    tests, the end of their logs."""
+    """A heading with the counts, a table of the jobs (problems first, then quarantined
+    failures, then flaky tests) and, for failed tests, the end of their logs."""
     tally = Tally.of(jobs)
-    ordered = sorted(jobs, key=lambda j: (result_of(j) == PASSED, not j.get("flaky")))
-    lines = [_heading(tally, suite), "",
-             "| result | test | attempts | time | job | error |", "|---|---|---|---|---|---|"]
+    ordered = sorted(jobs, key=lambda j: (result_of(j) == PASSED, is_forgiven(j),
+                                          not j.get("flaky")))
+    lines = [_heading(tally, suite), ""]
+    lines += [_QUARANTINE_NOTE, ""] if tally.quarantined else []
+    lines += ["| result | test | attempts | time | job | error |", "|---|---|---|---|---|---|"]
     lines += [_row(job) for job in ordered[:MAX_ROWS]]
     if len(ordered) > MAX_ROWS:
         lines.append(f"\n… and {len(ordered) - MAX_ROWS} more (all of them are in the JUnit "
@@ -56,16 +62,21 @@ def _heading(tally: Tally, suite: str) -> str:
     if tally.not_passed == 0:
         text = f"✅ qgjob: all {tally.total} test(s) passed"
     else:
-        parts = [f"{n} {what}" for n, what in ((tally.failed, "failed"),
+        failed = "failed" + (f" ({tally.quarantined} quarantined)" if tally.quarantined else "")
+        parts = [f"{n} {what}" for n, what in ((tally.failed, failed),
                  (tally.cancelled, "cancelled"), (tally.unfinished, "unfinished")) if n]
-        text = f"❌ qgjob: {', '.join(parts)} of {tally.total} test(s)"
+        icon = _ICONS[FAILED] if tally.failing_the_run else _FORGIVEN_ICON
+        text = f"{icon} qgjob: {', '.join(parts)} of {tally.total} test(s)"
     flaky = f", {tally.flaky} flaky" if tally.flaky else ""
     return f"### {text}{flaky} ({_cell(suite)})"
 
 
 def _row(job: Job) -> str:
     result = result_of(job)
-    label = f"{_ICONS[result]} {result}" + (" (flaky)" if job.get("flaky") else "")
+    if is_forgiven(job):
+        label = f"{_FORGIVEN_ICON} {result} (quarantined)"
+    else:
+        label = f"{_ICONS[result]} {result}" + (" (flaky)" if job.get("flaky") else "")
     cells = [label, f"`{job['test_path']}`", tries(job), f"{seconds_of(job):.1f} s",
              f"`{job['job_id']}`", _cell((job.get("error") or "")[:300])]
     return "| " + " | ".join(cells) + " |"
@@ -90,7 +101,7 @@ def annotation_lines(jobs: Sequence[Job]) -> list[str]:
     for job in jobs:
         result, path = result_of(job), job["test_path"]
         attempts = f"attempt {tries(job, ' of ')}"
-        if job.get("quarantined"):
+        if is_forgiven(job):
             lines.append(_command("warning", path, f"{path} failed (quarantined)",
                                   f"{job.get('error') or 'failed'}\njob {job['job_id']}, "
                                   f"{attempts}; quarantined: it does not fail the run"))
@@ -123,8 +134,10 @@ def _property(text: str) -> str:
 
 
 def step_outputs(tally: Tally, junit: Path | None) -> str:
-    """`name=value` lines for `$GITHUB_OUTPUT`; the counts add up to `total`."""
+    """`name=value` lines for `$GITHUB_OUTPUT`; the counts add up to `total` (`quarantined`
+    is a part of `failed`)."""
     values = {"total": tally.total, "passed": tally.passed, "failed": tally.failed,
+              "quarantined": tally.quarantined,
               "cancelled": tally.cancelled, "unfinished": tally.unfinished,
               "flaky": tally.flaky, "junit": "" if junit is None else junit.resolve()}
     return "".join(f"{name}={value}\n" for name, value in values.items())

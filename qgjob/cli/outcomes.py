@@ -27,6 +27,12 @@ def result_of(job: Job) -> str:
     return _RESULTS.get(job["status"], UNFINISHED)
 
 
+def is_forgiven(job: Job) -> bool:
+    """A failure that does not fail the run: its test is quarantined (`quarantine.py` marks
+    such jobs when waiting ends)."""
+    return job["status"] == "failed" and bool(job.get("quarantined"))
+
+
 def seconds_of(job: Job) -> float:
     """From its first start to its finish (retries included); 0 if it never ran."""
     started, finished = job.get("started_at"), job.get("finished_at")
@@ -57,6 +63,8 @@ class Tally:
     cancelled: int
     unfinished: int
     flaky: int
+    quarantined: int = 0
+    """Of `failed`, those of quarantined tests: they do not fail the run."""
 
     @classmethod
     def of(cls, jobs: Iterable[Job]) -> Tally:
@@ -64,11 +72,17 @@ class Tally:
         counts = Counter(result_of(j) for j in listed)
         return cls(total=len(listed), passed=counts[PASSED], failed=counts[FAILED],
                    cancelled=counts[CANCELLED], unfinished=counts[UNFINISHED],
-                   flaky=sum(bool(j.get("flaky")) for j in listed))
+                   flaky=sum(bool(j.get("flaky")) for j in listed),
+                   quarantined=sum(is_forgiven(j) for j in listed))
 
     @property
     def not_passed(self) -> int:
         return self.total - self.passed
+
+    @property
+    def failing_the_run(self) -> int:
+        """What the exit code counts: every test that did not pass, but quarantined ones."""
+        return self.not_passed - self.quarantined
 
 
 def log_excerpt(log: str | None) -> str:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from qgjob.cli import render
@@ -27,8 +26,3 @@ def mark_quarantined(client: ApiClient, jobs: list[dict[str, Any]]) -> list[dict
     return [{**job, "quarantined": True}
             if job["status"] == "failed" and (job["org_id"], job["test_path"]) in quarantined
             else job for job in jobs]
-
-
-def is_forgiven(job: Mapping[str, Any]) -> bool:
-    """A failure that does not fail the run: its test is quarantined."""
-    return job["status"] == "failed" and bool(job.get("quarantined"))

@@ -13,7 +13,8 @@ from typing import Any
 from qgjob.cli import render
 from qgjob.cli.errors import EXIT_JOB_FAILED, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE, CliError
 from qgjob.cli.http import ApiClient
-from qgjob.cli.quarantine import is_forgiven, mark_quarantined
+from qgjob.cli.outcomes import is_forgiven
+from qgjob.cli.quarantine import mark_quarantined
 
 FINISHED = ("completed", "failed", "cancelled")
 POLL_SECONDS = 0.5

@@ -72,8 +72,8 @@ def test_the_self_contained_workflow_passes(runner: LocalRunner) -> None:
     assert summary.startswith(EARLIER_SUMMARY)  # appended, never overwritten
     assert f"all {len(SUITE)} test(s) passed" in summary and SUITE[0] in summary
     outputs = step(steps, "Run the suite").outputs
-    assert outputs == {"passed": str(len(SUITE)), "failed": "0", "cancelled": "0",
-                       "unfinished": "0", "flaky": "0", "total": str(len(SUITE)),
+    assert outputs == {"passed": str(len(SUITE)), "failed": "0", "quarantined": "0",
+                       "cancelled": "0", "unfinished": "0", "flaky": "0", "total": str(len(SUITE)),
                        "junit": str(runner.workspace / "qgjob-junit.xml")}
     uploaded = step(steps, "Upload the JUnit report").given["path"].split()
     assert all((runner.workspace / path).is_file() for path in uploaded)

@@ -51,6 +51,12 @@ def test_a_quarantined_failure_does_not_fail_the_run(
         assert "::error" not in out
         assert junit_properties(in_github / "junit.xml")["quarantined"] == "true"
         assert ET.parse(in_github / "junit.xml").find(".//failure") is not None  # reported
+        summary = (in_github / "summary.md").read_text()
+        assert summary.startswith("### ⚠️ qgjob: 1 failed (1 quarantined) of 1 test(s)")
+        assert f"| ⚠️ failed (quarantined) | `{LOGIN}` |" in summary and "❌" not in summary
+        outputs = dict(line.split("=", 1) for line in (in_github / "output").read_text()
+                       .splitlines())
+        assert (outputs["failed"], outputs["quarantined"]) == ("1", "1")
 
         code, _, _ = run(capsys, live_server, "quarantine", "remove", "--org-id=acme",
                          f"--test={LOGIN}")

@@ -149,6 +149,22 @@ def test_summary_lists_problems_first_with_the_counts() -> None:
 
 
 @pytest.mark.parametrize(
+    ("others", "heading"),
+    [([], "### ⚠️ qgjob: 1 failed (1 quarantined) of 1 test(s) (s)"),
+     ([job(2, status="failed")], "### ❌ qgjob: 2 failed (1 quarantined) of 2 test(s) (s)")],
+)
+def test_summary_marks_quarantined_failures_as_not_failing_the_step(
+        others: list[dict[str, Any]], heading: str) -> None:
+    forgiven = job(1, status="failed", quarantined=True)
+    lines = github.summary_markdown([forgiven, *others], {}, "s").splitlines()
+    assert lines[0] == heading
+    assert "do not fail the step" in lines[2]
+    rows = [line for line in lines if line.startswith("| ")][1:]
+    assert rows[-1].startswith("| ⚠️ failed (quarantined) | `tests/smoke/t1.spec.js` |")
+    assert all(row.startswith("| ❌ failed |") for row in rows[:-1])  # real failures first
+
+
+@pytest.mark.parametrize(
     ("error", "cell"),
     [("a | b", "a \\| b"), ("two\nlines", "two lines"), ("<b>x</b>", "&lt;b&gt;x&lt;/b&gt;"),
      (None, "")],
@@ -189,8 +205,16 @@ def test_annotations_are_capped() -> None:
 def test_step_outputs_add_up(tmp_path: Path) -> None:
     text = github.step_outputs(Tally.of(SUITE), tmp_path / "r.xml")
     outputs = dict(line.split("=", 1) for line in text.splitlines())
-    assert outputs == {"total": "5", "passed": "2", "failed": "1", "cancelled": "1",
-                       "unfinished": "1", "flaky": "1", "junit": str(tmp_path / "r.xml")}
+    assert outputs == {"total": "5", "passed": "2", "failed": "1", "quarantined": "0",
+                       "cancelled": "1", "unfinished": "1", "flaky": "1",
+                       "junit": str(tmp_path / "r.xml")}
+
+
+def test_step_outputs_count_quarantined_failures_apart() -> None:
+    jobs = [job(1, status="failed", quarantined=True), job(2, status="failed"), job(3)]
+    outputs = dict(line.split("=", 1) for line in
+                   github.step_outputs(Tally.of(jobs), None).splitlines())
+    assert (outputs["failed"], outputs["quarantined"], outputs["total"]) == ("2", "1", "3")
 
 
 def test_append_never_overwrites(tmp_path: Path) -> None:
