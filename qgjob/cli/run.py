@@ -150,11 +150,12 @@ def _create_run(client: ApiClient, org_id: str, app_version_id: str, target: str
                 name: str | None, idempotency_key: str | None) -> str | None:
     """The run the jobs go into; None from a server that has no runs yet."""
     from qgjob.cli.idempotency import run_key
-    from qgjob.cli.run_source import github_source, run_name
+    from qgjob.cli.run_source import github_run_number, github_source, run_name
 
     source = github_source(os.environ)
-    body = {"org_id": org_id, "app_version_id": app_version_id,
-            "name": run_name(name, source, app_version_id), "source": source,
+    named = run_name(name, source, app_version_id, github_run_number(os.environ))
+    body = {"org_id": org_id, "app_version_id": app_version_id, "name": named,
+            "source": source,
             "idempotency_key": run_key(idempotency_key, app_version_id, target)}
     try:
         return str(client.post("/runs", body)["run_id"])

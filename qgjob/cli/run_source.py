@@ -36,15 +36,24 @@ def github_source(environ: Mapping[str, str]) -> dict[str, Any] | None:
             for key, value in source.items() if value not in (None, "")}
 
 
-def run_name(given: str | None, source: Mapping[str, Any] | None, fallback: str) -> str:
+def github_run_number(environ: Mapping[str, str]) -> int | None:
+    """The number GitHub's pages show a workflow run by (`#42`), counting that workflow's
+    runs; the run id (10-11 digits) is what its URL and the run's `source` keep."""
+    return _number(environ.get("GITHUB_RUN_NUMBER"))
+
+
+def run_name(given: str | None, source: Mapping[str, Any] | None, fallback: str,
+             run_number: int | None = None) -> str:
     """The name the user gave; else, inside GitHub Actions, `CI #42 (attempt 2) · main ·
-    PR #7 · 0123abcd`; else `fallback`."""
+    PR #7 · 0123abcd` (`CI run <id>` without a run number); else `fallback`."""
     if given:
         return _line(given)[:NAME_MAX]
     if not source:
         return fallback
     parts = [source.get("workflow") or source.get("repository") or "GitHub Actions"]
-    if source.get("ci_run_id"):
+    if run_number:
+        parts[0] += f" #{run_number}"
+    elif source.get("ci_run_id"):
         parts[0] += f" run {source['ci_run_id']}"
     if (source.get("ci_run_attempt") or 1) > 1:
         parts[0] += f" (attempt {source['ci_run_attempt']})"

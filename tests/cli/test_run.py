@@ -27,7 +27,8 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / test).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / test).touch()
     monkeypatch.chdir(tmp_path)
-    for name in ("GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"):
+    for name in ("GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITHUB_RUN_NUMBER", "GITHUB_STEP_SUMMARY",
+                 "GITHUB_OUTPUT"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 

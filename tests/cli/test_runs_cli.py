@@ -22,6 +22,7 @@ def test_a_run_its_listing_and_a_rerun_of_its_failed_tests(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_RUN_ID", "77")
+    monkeypatch.setenv("GITHUB_RUN_NUMBER", "7")
     monkeypatch.setenv("GITHUB_WORKFLOW", "CI")
     monkeypatch.setenv("GITHUB_REF", "refs/pull/12/merge")
     monkeypatch.setenv("GITHUB_HEAD_REF", "feature/login")
@@ -33,8 +34,8 @@ def test_a_run_its_listing_and_a_rerun_of_its_failed_tests(
         [first] = _json_lines(run(capsys, live_server, "runs", "--json")[1])
         assert (first["status"], first["counts"]["failed"], first["counts"]["passed"]) == (
             "failed", 1, 2)
-        assert first["name"] == "CI run 77 · feature/login · PR #12 · 01234567"
-        assert first["source"]["pull_request"] == 12
+        assert first["name"] == "CI #7 · feature/login · PR #12 · 01234567"  # as GitHub shows
+        assert (first["source"]["pull_request"], first["source"]["ci_run_id"]) == (12, "77")
         assert f"as run {first['run_id']}" in err
 
         code, shown, _ = run(capsys, live_server, "runs", "show", first["run_id"])
