@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -134,13 +135,25 @@ def _property(text: str) -> str:
 
 
 def step_outputs(tally: Tally, junit: Path | None) -> str:
-    """`name=value` lines for `$GITHUB_OUTPUT`; the counts add up to `total` (`quarantined`
-    is a part of `failed`)."""
+    """The outputs for `$GITHUB_OUTPUT`; the counts add up to `total` (`quarantined` is a
+    part of `failed`)."""
     values = {"total": tally.total, "passed": tally.passed, "failed": tally.failed,
               "quarantined": tally.quarantined,
               "cancelled": tally.cancelled, "unfinished": tally.unfinished,
               "flaky": tally.flaky, "junit": "" if junit is None else junit.resolve()}
-    return "".join(f"{name}={value}\n" for name, value in values.items())
+    return "".join(_output(name, str(value)) for name, value in values.items())
+
+
+def _output(name: str, value: str) -> str:
+    """`name=value`, or for a value with a line break (a path may hold one: the working
+    directory's) GitHub's `name<<DELIMITER` form, with a random delimiter the value does not
+    hold, as @actions/core writes it: no value can add or override an output."""
+    if "\n" not in value and "\r" not in value:
+        return f"{name}={value}\n"
+    delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+    while delimiter in value:
+        delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+    return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 
 
 def append(path: str | None, text: str) -> None:

@@ -132,10 +132,17 @@ def _text(value: str) -> str:
     return _NOT_XML.sub("\ufffd", value)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def check_writable(path: Path) -> None:
     """Fail before any job is queued if the report could not be written later, by doing what
     `write_report` will: make its folder and a file in it. Permission bits cannot say (root
-    passes them everywhere, /proc and read-only mounts included)."""
+    passes them everywhere, /proc and read-only mounts included). A control character is
+    refused: the path goes into `$GITHUB_OUTPUT`, where a line break would add outputs."""
+    if _CONTROL.search(str(path)):
+        raise CliError(EXIT_USAGE, f"--junit {str(path)!r} holds a control character (a line "
+                                   "break, tab or escape)")
     if path.is_dir():
         raise CliError(EXIT_USAGE, f"--junit {str(path)!r} is a directory")
     try:

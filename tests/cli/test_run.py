@@ -109,6 +109,8 @@ def test_timeout_is_exit_3_and_reported(capsys: pytest.CaptureFixture[str],
         ([*RUN, "--junit=tests"], "--junit 'tests' is a directory"),
         ([*RUN, "--junit=tests/login.spec.js/junit.xml"], "cannot be written"),
         ([*RUN, "--junit=/proc/junit.xml"], "cannot be written"),  # os.access lies as root
+        ([*RUN, "--junit=out/x\npassed=999", "--timeout=1"], "holds a control character"),
+        (["run", "--rerun-failed=r1", "--junit=out/\x1b[2Jx"], "holds a control character"),
         ([*RUN, "--test=/etc/hostname"], "relative"),
     ],
 )

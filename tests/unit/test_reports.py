@@ -12,6 +12,7 @@ import pytest
 from qgjob.cli import github
 from qgjob.cli.junit import junit_xml
 from qgjob.cli.outcomes import Tally, log_excerpt, seconds_of
+from tests.ci.local_runner import _commands_file
 
 
 def job(n: int = 1, **changes: Any) -> dict[str, Any]:
@@ -215,6 +216,16 @@ def test_step_outputs_count_quarantined_failures_apart() -> None:
     outputs = dict(line.split("=", 1) for line in
                    github.step_outputs(Tally.of(jobs), None).splitlines())
     assert (outputs["failed"], outputs["quarantined"], outputs["total"]) == ("2", "1", "3")
+
+
+@pytest.mark.parametrize("junit", ["out/x\npassed=999", "out/x\r\nfailed<<END", "out/ok.xml"])
+def test_no_value_adds_or_overrides_an_output(tmp_path: Path, junit: str) -> None:
+    output = tmp_path / "output"
+    output.write_text(github.step_outputs(Tally.of(SUITE), tmp_path / junit))
+    outputs = _commands_file(output)  # as the runner reads $GITHUB_OUTPUT
+    assert (outputs["passed"], outputs["failed"]) == ("2", "1")
+    assert outputs["junit"] == str(tmp_path / junit).replace("\r\n", "\n")
+    assert len(outputs) == 8
 
 
 def test_append_never_overwrites(tmp_path: Path) -> None:
