@@ -100,7 +100,7 @@ def _trend(trend: float | None) -> str:
 def _failure(failure: dict[str, Any] | None) -> str:
     if failure is None:
         return "-"
-    error = (failure["error"] or "failed").splitlines()[0][:60]
+    error = render.short_error(failure["error"], 60) or "failed"
     return f"{render.short_time(failure['at'])} {failure['app_version_id']}: {error}"
 
 

@@ -111,7 +111,7 @@ def run_view(run: dict[str, Any]) -> Group:
         ["RESULT", "TEST", "TITLE", "TARGET", "TOOK", "JOB", "ERROR"],
         ([render.status_text(t["result"]), t["test_path"], t["title"], t["target"],
           "-" if t["duration_seconds"] is None else f"{t['duration_seconds']:.1f}s",
-          t["job_id"], (t["error"] or "").strip().split("\n")[0][:80]]
+          t["job_id"], render.short_error(t["error"], 80)]
          for t in run["tests"]))
     return Group(render.table(["", ""], fields), "", tests)
 

@@ -109,3 +109,24 @@ def test_runs_takes_the_lists_limit(capsys: pytest.CaptureFixture[str],
     assert run(capsys, live_server, "runs", "--limit", "1000")[0] == 0
     code, _, err = run(capsys, live_server, "runs", "--limit", "1001")
     assert code == 2 and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(("error", "cell"), [
+    ("\nAssertionError: expected 1 to be 2", "AssertionError: expected 1 to be 2"),
+    ("x" * 100, "x" * 79 + "…"), ("first\nsecond", "first …")])
+def test_runs_show_gives_an_errors_first_line_and_says_what_was_cut(error: str,
+                                                                    cell: str) -> None:
+    from qgjob.cli.runs import run_view
+    from tests.cli.test_render import printed
+
+    test = {"result": "failed", "test_path": "tests/a.spec.js", "title": "logs in",
+            "target": "emulator", "duration_seconds": 1.0, "job_id": "j1", "error": error}
+    shown = run_view({"run_id": "r1", "name": "nightly", "status": "failed", "org_id": "acme",
+                      "app_version_id": "v1", "targets": ["emulator"],
+                      "counts": {"failed": 1, "flaky": 0, "cancelled": 0, "running": 0,
+                                 "queued": 0, "passed": 0},
+                      "attempt": 1, "rerun_of": None, "duration_seconds": 1.0,
+                      "created_at": "2026-11-23T10:00:00Z", "finished_at": None,
+                      "source": {}, "tests": [test]})
+    [row] = [line for line in printed(shown, width=400).splitlines() if "j1" in line]
+    assert row.split("  j1")[1].strip() == cell

@@ -134,6 +134,18 @@ def test_a_trend_that_rounds_to_nothing_is_0_percent(trend: float | None, shown:
     assert _trend(trend) == shown
 
 
+@pytest.mark.parametrize(("error", "shown"), [
+    ("\nAssertionError: expected 1 to be 2", "AssertionError: expected 1 to be 2"),
+    ("expected 1\nto be 2", "expected 1 …"),
+    ("x" * 100, "x" * 59 + "…"), (None, "failed"), ("  \n", "failed")])
+def test_a_last_failure_shows_its_first_line_and_says_what_was_cut(error: str | None,
+                                                                   shown: str) -> None:
+    from qgjob.cli.health import _failure
+
+    failure = {"error": error, "at": "2026-11-23T10:00:00.000Z", "app_version_id": "v1"}
+    assert _failure(failure) == f"10:00:00 v1: {shown}"
+
+
 def test_an_empty_list_says_whether_a_filter_matched_nothing(
         capsys: pytest.CaptureFixture[str], live_server: LiveServer) -> None:
     """`tests --org-id nobody` said "no test history yet" on a server with history."""
