@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 from qgjob import __version__
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
+from qgjob.cli.safe_text import plain
 from qgjob.servers import ServerList
 
 RATE_LIMIT_PATIENCE = 60.0
@@ -254,7 +255,9 @@ def _rate_limited_pause(response: Response) -> float | None:
 
 def _error(response: Response, data: Any) -> CliError:
     detail = data.get("detail") if isinstance(data, dict) else None
-    message = str(detail) if detail else f"HTTP {response.status_code}"
+    # The server's text, and on the way a proxy's: dropping escapes here covers every path
+    # that prints an error, not only `main`'s last line.
+    message = plain(str(detail)) if detail else f"HTTP {response.status_code}"
     if response.status_code == 401:
         message += " (set --token or QGJOB_TOKEN)"
     if response.status_code == 429:

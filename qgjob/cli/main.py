@@ -24,7 +24,7 @@ from qgjob.cli import (  # noqa: F401  (registers the commands)
 )
 from qgjob.cli.app import command_line
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
-from qgjob.cli.render import plain
+from qgjob.cli.safe_text import plain
 
 # Recent Typer versions carry their own copy of click; take its exceptions, whichever it is.
 click = sys.modules[typer.BadParameter.__module__]

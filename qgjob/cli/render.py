@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -14,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qgjob.cli.outcomes import tries
+from qgjob.cli.safe_text import plain
 
 STATUS_STYLES = {
     "queued": "yellow",
@@ -32,20 +32,6 @@ stdout = Console(highlight=False, markup=False, emoji=False,
                  width=None if sys.stdout.isatty() else _PIPE_WIDTH)
 stderr = Console(stderr=True, highlight=False, markup=False, emoji=False,
                  width=None if sys.stderr.isatty() else _PIPE_WIDTH)
-
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"            # CSI: colours, cursor moves, clearing the screen
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window title, clipboard (OSC 52), links
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"       # DCS, SOS, PM, APC strings
-    r"|\x1b.?"                              # any other escape
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")       # other control characters (tab and newline stay)
-
-
-def plain(text: str) -> str:
-    """The server's free text (an agent's error, a test's title) as a terminal shows it
-    safely: escape sequences and control characters dropped, as the dashboard drops them, so
-    a reported error cannot clear the screen, retitle the window or write the clipboard."""
-    return _ESCAPES.sub("", text)
 
 
 def json_lines(rows: Iterable[Any]) -> None:

@@ -3,6 +3,7 @@ connections the server closed, failover between replicas, and one-line errors.""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -12,6 +13,8 @@ import pytest
 
 from qgjob.cli.errors import EXIT_SERVER, CliError
 from qgjob.cli.http import ApiClient
+from qgjob.cli.quarantine import mark_quarantined
+from tests.cli.test_render import HOSTILE
 from tests.conftest import LiveServer
 
 JOB = {"org_id": "acme", "app_version_id": "v1", "test_path": "tests/a.spec.js"}
@@ -89,3 +92,44 @@ def test_nobody_there_is_one_line() -> None:
     assert error.value.code == EXIT_SERVER
     assert str(error.value) == (f"cannot reach the qgjob server at {url} (connection refused); "
                                 "is it running? (`qgjob up`)")
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[str]:
+    """Answers every request 500 with a `detail` full of terminal escapes (a proxy's or a
+    compromised server's)."""
+    body = json.dumps({"detail": HOSTILE}).encode()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n"
+                             b"Content-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_the_servers_error_text_enters_the_cli_without_escapes(
+        hostile_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    client = ApiClient(hostile_server, None)
+    with pytest.raises(CliError) as raised:
+        client.get("/jobs")
+    assert raised.value.message.startswith("server error: ")
+    assert "\x1b" not in raised.value.message and "\x07" not in raised.value.message
+    assert "boom red" in raised.value.message
+    # a path that prints the error itself rather than ending the command with it
+    failed = {"job_id": "j1", "org_id": "acme", "test_path": "t.spec.js", "status": "failed"}
+    assert mark_quarantined(client, [failed]) == [failed]
+    err = capsys.readouterr().err
+    assert "cannot tell which tests are quarantined: server error:" in err
+    assert "\x1b" not in err and "\x9b" not in err

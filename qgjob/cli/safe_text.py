@@ -1,0 +1,22 @@
+"""Text from elsewhere (the server's errors, test titles) made safe for a terminal. Apart
+from `render` so the HTTP client can clean the server's error messages where they enter the
+CLI without importing Rich."""
+
+from __future__ import annotations
+
+import re
+
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"            # CSI: colours, cursor moves, clearing the screen
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window title, clipboard (OSC 52), links
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"       # DCS, SOS, PM, APC strings
+    r"|\x1b.?"                              # any other escape
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")       # other control characters (tab and newline stay)
+
+
+def plain(text: str) -> str:
+    """The server's free text (an agent's error, a test's title) as a terminal shows it
+    safely: escape sequences and control characters dropped, as the dashboard drops them, so
+    a reported error cannot clear the screen, retitle the window or write the clipboard."""
+    return _ESCAPES.sub("", text)
+
