@@ -1,6 +1,6 @@
-"""Text from elsewhere (the server's errors, test titles) made safe for a terminal. Apart
-from `render` so the HTTP client can clean the server's error messages where they enter the
-CLI without importing Rich."""
+"""Text from elsewhere (the server's errors, test titles, a job's log) made safe for a
+terminal. Apart from `render` so the HTTP client can clean the server's error messages where
+they enter the CLI without importing Rich."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ _ESCAPES = re.compile(
     r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"       # DCS, SOS, PM, APC strings
     r"|\x1b.?"                              # any other escape
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")       # other control characters (tab and newline stay)
+_COLOUR = re.compile(r"\x1b\[[0-9;:]*m|\r")
 
 
 def plain(text: str) -> str:
@@ -20,3 +21,9 @@ def plain(text: str) -> str:
     a reported error cannot clear the screen, retitle the window or write the clipboard."""
     return _ESCAPES.sub("", text)
 
+
+def colours_kept(text: str) -> str:
+    """`plain`, but keeping colours and styles (SGR, `ESC[…m`) and carriage returns: a job's
+    log on a terminal keeps its test runner's colours, while titles, the clipboard, cursor
+    moves and screen clears are dropped."""
+    return _ESCAPES.sub(lambda found: found[0] if _COLOUR.fullmatch(found[0]) else "", text)

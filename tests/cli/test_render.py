@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import sys
 
+import pytest
 from rich.console import Console
 
 from qgjob.cli import render
@@ -59,6 +61,23 @@ def test_server_text_cannot_drive_the_terminal_or_rich_markup() -> None:
     assert "\x1b" not in text and "\x9b" not in text and "\x07" not in text
     assert row.endswith("boom red 2J [/nope] [bold]x :smile:")
     assert render.plain("a\tb\nc\x00d\x7fe") == "a\tb\ncde"
+
+
+def test_a_log_on_a_terminal_keeps_only_its_colours(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from qgjob.cli.logs import _print_part
+
+    class Logs:
+        def get_text(self, path: str, params: object = None, *, retry_for: float = 0.0
+                     ) -> tuple[str, dict[str, str]]:
+            return f"{HOSTILE}\r\n\x1b[1;38;5;196mFAIL\x1b[0m 10%\r20%\n", {}
+
+    _print_part(Logs(), "j1", None, 0, heading=False)  # type: ignore[arg-type]
+    assert capsys.readouterr().out.startswith(HOSTILE)  # into a file or a pipe: as it is
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    _print_part(Logs(), "j1", None, 0, heading=False)  # type: ignore[arg-type]
+    assert capsys.readouterr().out == ("boom \x1b[31mred\x1b[0m 2J [/nope] [bold]x :smile:"
+                                       "\r\n\x1b[1;38;5;196mFAIL\x1b[0m 10%\r20%\n")
 
 
 def test_styles_stay_styles(tmp_path: object) -> None:
