@@ -139,7 +139,7 @@ def test_a_request_body_that_stalls_is_answered_408(tmp_path: Path) -> None:
     """A body that stops halfway (a Content-Length it never reaches) is cut off once no byte
     came for `http_body_seconds`, while a slow body that keeps coming is not."""
     body = b'{"org_id": "acme", "app_version_id": "v1", "test_path": "tests/a.spec.js"}'
-    head = (b"POST /jobs HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+    head = (b"POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
             b"content-length: %d\r\n\r\n" % len(body))
     with server(tmp_path, http_body_seconds="1") as (_, url), \
             connections(url, 2) as [stalled, slow]:
