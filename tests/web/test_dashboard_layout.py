@@ -43,7 +43,10 @@ def failed_job(live: LiveServer) -> str:
 
 
 def submit(live: LiveServer, jobs: list[dict[str, Any]]) -> list[str]:
-    answer = httpx.post(f"{live.url}/jobs/batch", json={"jobs": [{**BUILD, **j} for j in jobs]})
+    # A thousand jobs take about 50 ms; beside the other worker's browser tests on 2 cores,
+    # once, the answer took over httpx's default 5 s.
+    answer = httpx.post(f"{live.url}/jobs/batch", json={"jobs": [{**BUILD, **j} for j in jobs]},
+                        timeout=30)
     assert answer.status_code == 201, answer.text
     return [job["job_id"] for job in answer.json()["jobs"]]
 
