@@ -3,6 +3,7 @@ connections the server closed, failover between replicas, and one-line errors.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -26,11 +27,10 @@ def dead_url() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-@pytest.fixture
-def closing_server() -> Iterator[tuple[str, list[bytes]]]:
-    """Answers each request with `{}` and then closes the connection without saying so
-    (as a server whose keep-alive timed out would)."""
-    seen: list[bytes] = []
+@contextlib.contextmanager
+def answering(answer: bytes, seen: list[bytes]) -> Iterator[str]:
+    """A server on loopback that reads each request (into `seen`), sends `answer` and closes
+    the connection; its URL."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -43,12 +43,22 @@ def closing_server() -> Iterator[tuple[str, list[bytes]]]:
                 return
             with conn:
                 seen.append(conn.recv(65536))
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: 2\r\n\r\n{}")
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
-    listener.close()
+                conn.sendall(answer)
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+@pytest.fixture
+def closing_server() -> Iterator[tuple[str, list[bytes]]]:
+    """Answers each request with `{}` and then closes the connection without saying so
+    (as a server whose keep-alive timed out would)."""
+    seen: list[bytes] = []
+    with answering(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: 2\r\n\r\n{}", seen) as url:
+        yield url, seen
 
 
 def test_list_parameters_and_json(live_server: LiveServer) -> None:
@@ -99,24 +109,10 @@ def hostile_server() -> Iterator[str]:
     """Answers every request 500 with a `detail` full of terminal escapes (a proxy's or a
     compromised server's)."""
     body = json.dumps({"detail": HOSTILE}).encode()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n"
-                             b"Content-Type: application/json\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    listener.close()
+    with answering(b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n"
+                   b"Content-Type: application/json\r\n"
+                   b"Content-Length: %d\r\n\r\n%s" % (len(body), body), []) as url:
+        yield url
 
 
 def test_the_servers_error_text_enters_the_cli_without_escapes(

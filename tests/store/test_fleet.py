@@ -153,15 +153,20 @@ def test_device_time_is_what_the_install_and_attempt_records_say(store: Store) -
     assert (usage.busy_seconds, usage.installing_seconds, usage.idle_seconds) == (5.0, 5.0, 10.0)
 
 
+def _install_and_run(store: Store, lab: str, job_id: str) -> None:
+    """Device e1 claims the job at T0 + 1, installs for 2 s and runs it for 3 s."""
+    batch = claim(store, lab, "e1", at=T0 + 1).batch
+    assert batch is not None
+    store.record_install(lab, "e1", "xyz123", "emulator", T0 + 1, T0 + 3, ok=True)
+    start(store, job_id, batch.lease.lease_id, T0 + 3)
+    finish(store, job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 6)
+
+
 def test_short_work_between_two_counts_is_not_lost(store: Store) -> None:
     [job] = store.insert_jobs([new_job()])
     lab = register(store, "lab", "e1:emulator")
     store.count_device_time(T0, 50.0)
-    batch = claim(store, lab, "e1", at=T0 + 1).batch
-    assert batch is not None
-    store.record_install(lab, "e1", "xyz123", "emulator", T0 + 1, T0 + 3, ok=True)
-    start(store, job.job_id, batch.lease.lease_id, T0 + 3)
-    finish(store, job.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 6)
+    _install_and_run(store, lab, job.job_id)
     store.count_device_time(T0 + 10, 50.0)
     usage = _device(store, "lab/e1").usage
     assert (usage.busy_seconds, usage.installing_seconds, usage.idle_seconds) == (3.0, 2.0, 5.0)
@@ -171,11 +176,7 @@ def test_a_new_devices_time_counts_from_its_registration(store: Store) -> None:
     """As after `qgjob up`: the work comes before the first count that sees the device."""
     [job] = store.insert_jobs([new_job()])
     lab = register(store, "lab", "e1:emulator", at=T0)
-    batch = claim(store, lab, "e1", at=T0 + 1).batch
-    assert batch is not None
-    store.record_install(lab, "e1", "xyz123", "emulator", T0 + 1, T0 + 3, ok=True)
-    start(store, job.job_id, batch.lease.lease_id, T0 + 3)
-    finish(store, job.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 6)
+    _install_and_run(store, lab, job.job_id)
     store.count_device_time(T0 + 10, 50.0)
     usage = _device(store, "lab/e1").usage
     assert (usage.busy_seconds, usage.installing_seconds, usage.idle_seconds) == (3.0, 2.0, 5.0)
