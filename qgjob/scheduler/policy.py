@@ -43,13 +43,16 @@ For a device that asks for work:
    install buys more when the turnaround it shortens is urgent); for one that leaves work of
    its own, `join_installs` installs (an install spends device time that work could use) --
    `leave_installs` times that when nobody else serves the build it leaves, which then needs
-   installing again. Once submits pause (nothing submitted on any target for `quiet_tests`
-   of the target's typical tests), what is queued is all there is, and an idle device's
-   joins serve the makespan: on the target expected to drain last (`ClaimContext.drains`)
-   its bar is `last_drain_join` of the usual one; on any other target it joins only a build
-   that would otherwise finish after the last target drains (any other join spends an
-   install and buys no earlier end), at that same share of the bar: that build sets the
-   makespan. The same holds while `batch_builds` builds or more were
+   installing again -- less a second for each second the urgent build is late (expected to
+   end, on the devices it has, more than `urgent_deadline_tests` typical tests after its
+   submit), down to `join_installs` installs: the urgent builds that would take longest draw
+   a second device, the others cost no install more. Once submits pause (nothing submitted on
+   any target for `quiet_tests` of the target's typical tests), what is queued is all there
+   is, and an idle device's joins serve the makespan: on the target expected to drain last
+   (`ClaimContext.drains`) its bar is `last_drain_join` of the usual one; on any other
+   target it joins only a build that would otherwise finish after the last target drains
+   (any other join spends an install and buys no earlier end), at that same share of the
+   bar: that build sets the makespan. The same holds while `batch_builds` builds or more were
    submitted within a typical test of the newest submit: builds submitted together are
    waited on together (a stream brings one at a time). While a batch arrives, no idle device
    joins a build whose jobs are still being submitted (one within `arriving_seconds`): the
@@ -147,7 +150,15 @@ class FairAffinityPolicy:
     that brings the urgent build's finish forward by at least this many installs."""
     leave_installs: float = 6.0
     """... and this many times as much when nobody else serves the build it leaves (which
-    then needs installing again)."""
+    then needs installing again) -- less a second for every second the urgent build is late
+    (`urgent_deadline_tests`), down to `join_installs` installs."""
+    urgent_deadline_tests: float = 5.0
+    """Work that cuts in (`cut_in_levels` bands more urgent) is late once the devices on it are
+    expected to finish it more than this many of the target's typical tests after it was
+    submitted (its age plus its work left over those devices): every second late lowers by a
+    second what a busy device that leaves a build nobody else serves must bring its finish
+    forward by, so the builds that would take longest draw a second device and the rest cost
+    no install more."""
     urgent_join_share: float = 0.5
     """A device with nothing of its own to do joins an urgent build (`urgent_priority`) at
     this share of the usual bar: an install buys more when the turnaround it shortens is
@@ -316,10 +327,30 @@ class FairAffinityPolicy:
             # and install it again).
             return own
         urgent = [lane for lane in lanes if bands[lane.key] >= mine + self.cut_in_levels]
-        leaving = self.join_installs * (1.0 if shared else self.leave_installs)
-        chosen = self._by_band(urgent, ctx, bands,
-                               bar=lambda ctx, lane: leaving * ctx.install_seconds)
+        bar = self._leave_bar_shared if shared else self._leave_bar
+        chosen = self._by_band(urgent, ctx, bands, bar=bar)
         return own if chosen is None else chosen
+
+    def _leave_bar_shared(self, ctx: ClaimContext, lane: LaneView) -> float:
+        """How many seconds sooner urgent work must finish for a device to leave a build that
+        other devices go on serving (rule 3)."""
+        return self.join_installs * ctx.install_seconds
+
+    def _leave_bar(self, ctx: ClaimContext, lane: LaneView) -> float:
+        """... and to leave one nobody else serves: `leave_installs` times that, less the
+        seconds the urgent build is late (`urgent_deadline_tests`), down to the shared bar."""
+        shared = self._leave_bar_shared(ctx, lane)
+        return max(shared, self.leave_installs * shared - self.late_seconds(ctx, lane))
+
+    def late_seconds(self, ctx: ClaimContext, lane: LaneView) -> float:
+        """How many seconds after `urgent_deadline_tests` typical tests from its submit the
+        devices on the lane's build are expected to finish it (0 when sooner, or with no
+        device on it)."""
+        working = ctx.devices_per_group.get(lane.group_key, 0)
+        if not working:
+            return 0.0
+        finish = ctx.now - lane.head_submitted_at + remaining_seconds(ctx, lane) / working
+        return max(0.0, finish - self.urgent_deadline_tests * ctx.typical_test_seconds)
 
     def _idle_join_bar(self, ctx: ClaimContext, lane: LaneView) -> float:
         """How many seconds sooner a served build must finish for a device with nothing of its

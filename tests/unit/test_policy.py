@@ -182,10 +182,19 @@ def chosen(context: ClaimContext) -> str | None:
              working={"hotfix": 1}), "hotfix",
          "a device alone on its build leaves it for urgent work others serve when that brings "
          "the urgent build 310 s forward: more than twelve installs"),
-        (ctx(lane("mine", work=2000), lane("hotfix", priority=5, work=400), holds="mine",
-             working={"hotfix": 1}), "mine",
-         "... but not for 210 s: its own build would need installing again"),
-        (ctx(lane("mine", priority=1, work=3000), lane("hotfix", priority=5, work=60),
+        (ctx(lane("mine", work=2000), lane("hotfix", priority=5, work=400, age=50),
+             holds="mine", working={"hotfix": 1}, typical=100), "mine",
+         "... but not for 210 s: its own build would need installing again, and the hotfix "
+         "is due to end 490 s after its submit, within five typical tests"),
+        (ctx(lane("mine", work=2000), lane("hotfix", priority=5, work=400, age=200),
+             holds="mine", working={"hotfix": 1}, typical=100), "hotfix",
+         "... unless it is late: due 640 s after its submit, 140 s past five typical tests, "
+         "it needs to come forward by 240 - 140 = 100 s, and 210 s is more"),
+        (ctx(lane("mine", work=2000), lane("hotfix", priority=5, work=30, queued=1,
+                                           age=900), holds="mine", working={"hotfix": 1}),
+         "mine", "however late, urgent work must come forward by two installs (40 s) "
+         "for a device to leave its own build: one 30 s job left gains nothing"),
+        (ctx(lane("mine", priority=1, work=3000), lane("hotfix", priority=5, work=60, age=60),
              holds="mine", working={"hotfix": 1}), "mine",
          "urgent work that does not need this device: back to its own build"),
         (ctx(lane("shared", org="a", work=2000), lane("new", org="b", work=100),
