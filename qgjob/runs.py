@@ -10,11 +10,7 @@ from qgjob.domain.models import Job
 from qgjob.domain.runs import NewRun, Run, RunRow, RunSource, failed_jobs, rows_of_run
 from qgjob.ids import new_id
 from qgjob.service import JobService
-from qgjob.store.base import Conflict, RunFilter, RunPage
-
-
-class RunFinished(Conflict):
-    code = "run_finished"
+from qgjob.store.base import Conflict, RunCancelled, RunFilter, RunFinished, RunPage
 
 
 class RunNotFinished(Conflict):
@@ -26,15 +22,18 @@ class NothingFailed(Conflict):
 
 
 def check_takes_jobs(run: Run) -> None:
-    """A run that was cancelled takes no new jobs (RunFinished): they would run anyway and
-    turn it back to `running`. One that passed or failed still does: a retried `qgjob run`
-    step submits its jobs into its run again (its keys find them), and several CI jobs may
-    submit into one run (`qgjob submit --run`), one after another's jobs have finished. A
-    cancelled run is one that has finished with cancelled jobs (its status is derived from
-    them: with a failed one it reads `failed`)."""
-    if not run.counts.unfinished and run.counts.cancelled:
-        raise RunFinished(f"run {run.run_id!r} was cancelled ({run.status}): it takes no new "
-                          "jobs; submit them into a new run")
+    """A run that was cancelled takes no new jobs (RunCancelled, a RunFinished): they would
+    run anyway and turn it back to `running`. One that passed or failed still does: a
+    retried `qgjob run` step submits its jobs into its run again (its keys find them), and
+    several CI jobs may submit into one run (`qgjob submit --run`), one after another's jobs
+    have finished. A cancelled run is one that has finished with cancelled jobs (its status
+    is derived from them: with a failed one it reads `failed`).
+
+    This early check gives the clear answer cheaply; the one that holds when a submit races
+    the run's cancel is the store's, in the transaction that inserts the jobs
+    (qgjob/store/sql/runs.py `refuse_if_cancelled`)."""
+    if run.was_cancelled:
+        raise RunCancelled(run)
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,12 @@ class Run:
         return run_status(self.counts)
 
     @property
+    def was_cancelled(self) -> bool:
+        """It finished with cancelled jobs (its status reads `failed` if one failed too): it
+        takes no new jobs, which would run anyway and turn it back to `running`."""
+        return not self.counts.unfinished and self.counts.cancelled > 0
+
+    @property
     def finished_at(self) -> float | None:
         return self.last_finished_at if self.status not in ("queued", "running") else None
 

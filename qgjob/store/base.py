@@ -82,6 +82,21 @@ class JobFinished(Conflict):
     code = "job_finished"
 
 
+class RunFinished(Conflict):
+    """The run has finished: nothing is left to cancel, or (RunCancelled) it takes no new
+    jobs."""
+
+    code = "run_finished"
+
+
+class RunCancelled(RunFinished):
+    """Jobs submitted into a run that was cancelled (`Run.was_cancelled`): refused."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(f"run {run.run_id!r} was cancelled ({run.status}): it takes no new "
+                         "jobs; submit them into a new run")
+
+
 class WrongTarget(Conflict):
     """A device asked for work or reported an install for another target than the one it
     registered with."""
@@ -255,7 +270,9 @@ class JobStore(Protocol):
 
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:
         """Store all, or none. A job whose idempotency key its org already used comes back as
-        the job stored then; a key reused for a different job raises Conflict."""
+        the job stored then; a key reused for a different job raises Conflict. A new job
+        into a run that was cancelled raises RunCancelled (checked in the same
+        transaction)."""
         ...
     def get_job(self, job_id: str) -> Job | None: ...
     def list_jobs(self, query: JobFilter) -> list[Job]: ...

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from qgjob.api.routes import jobs as jobs_routes
 from tests.api.test_agent_protocol import claim, register
 
 RUN = {"org_id": "qualgent", "app_version_id": "xyz123", "name": "ci #42"}
@@ -123,10 +125,17 @@ def test_an_idempotency_key_of_another_run_is_a_409(client: TestClient) -> None:
     assert client.get("/runs").json()["count"] == 1
 
 
-def test_a_cancelled_run_takes_no_new_jobs(client: TestClient) -> None:
-    """They were queued (201) and the run read `running` again after its cancel."""
+@pytest.mark.parametrize("early_check", [True, False], ids=["route", "store"])
+def test_a_cancelled_run_takes_no_new_jobs(client: TestClient, monkeypatch: pytest.MonkeyPatch,
+                                           early_check: bool) -> None:
+    """They were queued (201) and the run read `running` again after its cancel. A submit
+    racing the cancel passes the route's early check (it reads the run before the submit's
+    transaction; here the check is skipped): the store refuses it in that transaction, and
+    the answer is the same."""
     run_id, _ = _run_with_jobs(client, "tests/a.spec.js")
     assert client.post(f"/runs/{run_id}/cancel").json()["status"] == "cancelled"
+    if not early_check:
+        monkeypatch.setattr(jobs_routes, "check_takes_jobs", lambda run: None)
     one = client.post(f"/jobs?run_id={run_id}", json=_job("tests/b.spec.js"))
     batch = client.post(f"/jobs/batch?run_id={run_id}", json={"jobs": [_job("tests/c.spec.js")]})
     for answer in (one, batch):

@@ -1,7 +1,8 @@
 """Runs on every store: a run and its first jobs go in together; its counts, status, targets
 and end are read from its jobs as they change; idempotency keys find the run again; pages of
 runs go newest first with a cursor, filtered by org, build and status; cancelling a run
-cancels what it still has to do and leaves what finished."""
+cancels what it still has to do and leaves what finished; a cancelled run takes no new
+jobs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import CaseResult, NewJob
 from qgjob.domain.runs import NewRun, RunCounts, RunSource
 from qgjob.domain.states import JobState
-from qgjob.store.base import IdempotencyKeyReused, JobFilter, RunFilter, Store
+from qgjob.store.base import IdempotencyKeyReused, JobFilter, RunCancelled, RunFilter, Store
 from tests.factories import T0, new_job
 from tests.store.helpers import claim, finish, register, start
 
@@ -91,6 +92,32 @@ def test_an_idempotency_key_of_another_run_is_refused(store: Store) -> None:
                              _jobs(run_id, "b.js"))
         assert store.get_run(run_id) is None
     assert len(store.list_jobs(JobFilter(limit=10))) == 1
+
+
+def test_the_insert_itself_refuses_new_jobs_into_a_cancelled_run(store: Store) -> None:
+    """Only the API checked, before the submit and outside its transaction: a submit racing
+    the run's cancel queued jobs into the cancelled run, and they ran. Jobs replayed by
+    their idempotency keys still come back; new ones are refused, with anything submitted
+    alongside them (all or none), and no lane counts them."""
+    _, [kept], _ = store.insert_run(_run(), [new_job(test_path="a.js", run_id="run1",
+                                                     idempotency_key="k1")])
+    store.insert_run(_run("open"), _jobs("open", "a.js"))
+    store.cancel_run("run1", T0 + 1)
+    replay = new_job(test_path="a.js", run_id="run1", idempotency_key="k1")
+    for jobs in (_jobs("run1", "b.js"), [replay, *_jobs("run1", "c.js")],
+                 _jobs("open", "d.js") + _jobs("run1", "e.js") + [new_job(test_path="f.js")]):
+        with pytest.raises(RunCancelled, match=r"^run 'run1' was cancelled \(cancelled\): it "
+                                               r"takes no new jobs; submit them into a new run$"):
+            store.insert_jobs(jobs)
+    assert [j.test_path for j in store.run_jobs("run1")] == ["a.js"]
+    assert store.get_run("run1").status == "cancelled"  # type: ignore[union-attr]
+    assert len(store.list_jobs(JobFilter(limit=10))) == 2
+    assert store.queued_jobs_of_org("qualgent") == 1  # the open run's
+
+    [again] = store.insert_jobs([replay])
+    assert again.job_id == kept.job_id and again.state is JobState.CANCELLED
+    [more] = store.insert_jobs(_jobs("open", "g.js"))
+    assert more.state is JobState.QUEUED
 
 
 def test_runs_page_newest_first_by_org_build_and_status(store: Store) -> None:

@@ -125,6 +125,8 @@ async def submit_jobs(
 
 async def _check_run(runs: RunService, caller: Principal, run_id: str | None,
                      jobs: Sequence[JobCreate]) -> None:
+    """Early, for a clear answer before any work: the run may change before the submit's
+    transaction, whose own check (the store's) is the one that holds against a cancel."""
     if run_id is not None:
         run = await visible_run(runs, caller, run_id)
         check_joins_run(run, {job.org_id for job in jobs},

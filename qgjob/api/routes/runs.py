@@ -27,8 +27,8 @@ from qgjob.protocol.runs import (
     decode_cursor,
     encode_cursor,
 )
-from qgjob.runs import RunFinished, RunRequest, RunService
-from qgjob.store.base import RunFilter
+from qgjob.runs import RunRequest, RunService
+from qgjob.store.base import RunFilter, RunFinished
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
 Action = Literal["cancel", "rerun-failed"]

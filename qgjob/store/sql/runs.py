@@ -11,7 +11,7 @@ from typing import Any
 from qgjob.domain.models import CaseResult, Job
 from qgjob.domain.runs import NewRun, Position, Run, RunCounts, RunSource, counts_of
 from qgjob.domain.states import JobState
-from qgjob.store.base import IdempotencyKeyReused, RunFilter, RunPage
+from qgjob.store.base import IdempotencyKeyReused, RunCancelled, RunFilter, RunPage
 from qgjob.store.rows import Row, job_from_row
 from qgjob.store.sql.database import TransientConflict, Tx
 from qgjob.store.sql.output import cases_of
@@ -116,6 +116,17 @@ def cases(conn: Tx, run_id: str) -> dict[str, list[CaseResult]]:
     for row in conn.run("run_attempt_details", {"run_id": run_id}):
         last[row["job_id"]] = row["details"]
     return {job_id: cases_of(details) for job_id, details in last.items()}
+
+
+def refuse_if_cancelled(conn: Tx, run_ids: set[str]) -> None:
+    """RunCancelled if any of the runs was cancelled (`Run.was_cancelled`): new jobs in it
+    would run anyway. A run not stored is left to the caller, which checked that it
+    exists."""
+    rows = [row for row in (conn.run("run_by_id", {"run_id": run_id}).fetchone()
+                            for run_id in sorted(run_ids)) if row]
+    for run in with_counts(conn, rows):
+        if run.was_cancelled:
+            raise RunCancelled(run)
 
 
 def active_job_ids(conn: Tx, run_id: str) -> list[str]:

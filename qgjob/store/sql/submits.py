@@ -16,6 +16,7 @@ from qgjob.domain.states import JobState
 from qgjob.scheduler.durations import DEFAULT_SECONDS, price
 from qgjob.store.base import IdempotencyKeyReused
 from qgjob.store.rows import job_from_row, lane_counts_to_column
+from qgjob.store.sql import runs
 from qgjob.store.sql.claim_driver import SqlClaimDriver
 from qgjob.store.sql.database import TransientConflict, Tx
 
@@ -44,7 +45,9 @@ def _claim_order(job: NewJob) -> ClaimKey:
 
 def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
     """The stored jobs, in the order given: new ones queued, and for an idempotency key seen
-    before (in the database or earlier in this batch), the job it made."""
+    before (in the database or earlier in this batch), the job it made. RunCancelled, storing
+    nothing, when a new job names a run that was cancelled (a replayed one stays where it
+    is)."""
     found = _by_idempotency_key(conn, jobs)
     fresh: list[NewJob] = []
     answer: list[Job | NewJob] = []
@@ -61,6 +64,7 @@ def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
                 job.app_version_id, job.test_path, job.target):
             raise IdempotencyKeyReused(key[1], "job", earlier.job_id)
         answer.append(earlier)
+    runs.refuse_if_cancelled(conn, {job.run_id for job in fresh if job.run_id is not None})
     prices = _prices(conn, {_test(job) for job in fresh})
     _count_in(conn, fresh, prices)
     if fresh:
