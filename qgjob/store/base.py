@@ -271,8 +271,8 @@ class JobStore(Protocol):
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:
         """Store all, or none. A job whose idempotency key its org already used comes back as
         the job stored then; a key reused for a different job raises Conflict. A new job
-        into a run that was cancelled raises RunCancelled (checked in the same
-        transaction)."""
+        into a run that was cancelled raises RunCancelled (checked in the same transaction,
+        so a concurrent `cancel_run` of that run either cancels it too or makes it refused)."""
         ...
     def get_job(self, job_id: str) -> Job | None: ...
     def list_jobs(self, query: JobFilter) -> list[Job]: ...
@@ -311,7 +311,8 @@ class RunStore(Protocol):
         """Per job: the per-test results of its last attempt that reported any."""
         ...
     def cancel_run(self, run_id: str, now: float) -> list[Transitioned]:
-        """Cancel every job of the run that has not finished, in one transaction."""
+        """Cancel every job of the run that has not finished, in one transaction (serialised
+        against submits into the run: see `insert_jobs`)."""
         ...
 
 

@@ -2,7 +2,7 @@
 and end are read from its jobs as they change; idempotency keys find the run again; pages of
 runs go newest first with a cursor, filtered by org, build and status; cancelling a run
 cancels what it still has to do and leaves what finished; a cancelled run takes no new
-jobs."""
+jobs (not even from a submit racing its cancel: tests/store/test_run_cancel_race.py)."""
 
 from __future__ import annotations
 

@@ -988,6 +988,10 @@ ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHI
 -- name: run_by_id
 SELECT * FROM runs WHERE id = %(run_id)s;
 
+-- name: lock_run
+-- A submit into the run and the run's cancel both lock it first: one waits for the other.
+SELECT * FROM runs WHERE id = %(run_id)s FOR UPDATE;
+
 -- name: run_by_idempotency_key
 SELECT * FROM runs WHERE org_id = %(org_id)s AND idempotency_key = %(idempotency_key)s;
 

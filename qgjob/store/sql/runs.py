@@ -118,12 +118,20 @@ def cases(conn: Tx, run_id: str) -> dict[str, list[CaseResult]]:
     return {job_id: cases_of(details) for job_id, details in last.items()}
 
 
+def lock(conn: Tx, run_id: str) -> Row | None:
+    """The run's row, locked for the rest of the write transaction (on PostgreSQL; SQLite's
+    one writer serialises write transactions already). A submit into the run and the run's
+    cancel both take it first, so one waits for the other: the cancel then sees the jobs
+    the submit stored and cancels them too, or the submit sees the run cancelled."""
+    row: Row | None = conn.run("lock_run", {"run_id": run_id}).fetchone()
+    return row
+
+
 def refuse_if_cancelled(conn: Tx, run_ids: set[str]) -> None:
     """RunCancelled if any of the runs was cancelled (`Run.was_cancelled`): new jobs in it
-    would run anyway. A run not stored is left to the caller, which checked that it
-    exists."""
-    rows = [row for row in (conn.run("run_by_id", {"run_id": run_id}).fetchone()
-                            for run_id in sorted(run_ids)) if row]
+    would run anyway. Locks the runs (in id order, as concurrent submits take them); a run
+    not stored is left to the caller, which checked that it exists."""
+    rows = [row for row in (lock(conn, run_id) for run_id in sorted(run_ids)) if row]
     for run in with_counts(conn, rows):
         if run.was_cancelled:
             raise RunCancelled(run)

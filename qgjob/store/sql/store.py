@@ -179,9 +179,12 @@ class SqlStore:
 
     @retried
     def cancel_run(self, run_id: str, now: float) -> list[Transitioned]:
-        """Jobs are locked one by one in id order; one that finished meanwhile is left."""
+        """The run is locked first, as a submit into it locks it (so the jobs a submit stores
+        meanwhile are cancelled too, or the submit is refused); then its jobs one by one in
+        id order; one that finished meanwhile is left."""
         changed: list[Transitioned] = []
         with self._db.write() as conn:
+            runs.lock(conn, run_id)
             for job_id in runs.active_job_ids(conn, run_id):
                 job = _load_job(conn, job_id)
                 if not job.state.is_final:

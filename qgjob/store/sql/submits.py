@@ -64,6 +64,8 @@ def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
                 job.app_version_id, job.test_path, job.target):
             raise IdempotencyKeyReused(key[1], "job", earlier.job_id)
         answer.append(earlier)
+    # The runs are locked before any lane or group row, as a run's cancel locks its run
+    # before its jobs (SqlStore.cancel_run): one order, no deadlock.
     runs.refuse_if_cancelled(conn, {job.run_id for job in fresh if job.run_id is not None})
     prices = _prices(conn, {_test(job) for job in fresh})
     _count_in(conn, fresh, prices)

@@ -947,6 +947,10 @@ ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHI
 -- name: run_by_id
 SELECT * FROM runs WHERE id = :run_id;
 
+-- name: lock_run
+-- The PostgreSQL store locks the run here; SQLite's one writer serialises write transactions.
+SELECT * FROM runs WHERE id = :run_id;
+
 -- name: run_by_idempotency_key
 SELECT * FROM runs WHERE org_id = :org_id AND idempotency_key = :idempotency_key;
 
