@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from qgjob.agent.executors.appwright import AppWrightExecutor
@@ -17,6 +16,7 @@ from qgjob.agent.executors.simulate import SimulateExecutor
 from tests.agent_thread import running_agent
 from tests.browser import ARTIFACTS, chromium, require_chromium
 from tests.conftest import LiveServer
+from tests.web import live_http
 from tests.web.conftest import WAIT_MS
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def test_jobs_appear_change_state_live_and_show_their_logs(live_server: LiveServ
 
     tests = ["tests/onboarding.spec.js", "tests/login.spec.js", "tests/checkout.spec.js"]
     body = {"jobs": [{**BUILD, "test_path": test} for test in tests]}
-    submitted = httpx.post(f"{live_server.url}/jobs/batch", json=body).json()["jobs"]
+    submitted = live_http.post(f"{live_server.url}/jobs/batch", json=body).json()["jobs"]
     ids = [job["job_id"] for job in submitted]
     for job_id in ids:  # no device yet: they appear, queued
         page.wait_for_selector(status_of(job_id, "queued"))
@@ -59,7 +59,7 @@ def test_jobs_appear_change_state_live_and_show_their_logs(live_server: LiveServ
 
         page.click(f'tr[data-job-id="{ids[0]}"]')
         page.wait_for_selector('#job-attempts [data-status="passed"]')
-        logs = httpx.get(f"{live_server.url}/jobs/{ids[0]}/logs")
+        logs = live_http.get(f"{live_server.url}/jobs/{ids[0]}/logs")
         if logs.status_code == 200 and logs.text.strip():
             assert page.text_content("#job-logs-text") == logs.text
         else:
@@ -79,9 +79,9 @@ def test_jobs_appear_change_state_live_and_show_their_logs(live_server: LiveServ
 
 def test_the_job_filter_and_a_failed_job(live_server: LiveServer, page: Page) -> None:
     failing = {**BUILD, "test_path": "tests/broken.spec.js", "max_attempts": 1}
-    job_id = httpx.post(f"{live_server.url}/jobs", json=failing).json()["job_id"]
+    job_id = live_http.post(f"{live_server.url}/jobs", json=failing).json()["job_id"]
     waiting = {**BUILD, "test_path": "tests/ok.spec.js", "org_id": "acme", "target": "device"}
-    httpx.post(f"{live_server.url}/jobs", json=waiting)  # no device of that target: it waits
+    live_http.post(f"{live_server.url}/jobs", json=waiting)  # no device of that target: it waits
     with running_agent(live_server.url, SimulateExecutor(0.1, 0.1, fail_rate=1.0),
                        devices="emulator:1"):
         page.goto(f"{live_server.url}/#/jobs?status=failed")
@@ -118,7 +118,7 @@ def test_a_job_page_shows_per_test_results_and_report_files(live_server: LiveSer
                                  build_template="https://builds.invalid/{app_version_id}.apk",
                                  timeout_seconds=180)
     job = {**BUILD, "test_path": "tests/smoke/math.spec.js", "max_attempts": 1}
-    job_id = httpx.post(f"{live_server.url}/jobs", json=job).json()["job_id"]
+    job_id = live_http.post(f"{live_server.url}/jobs", json=job).json()["job_id"]
     with running_agent(live_server.url, executor, devices="emulator:1"):
         page.goto(f"{live_server.url}/#/jobs/{job_id}")
         page.wait_for_selector('#job-attempts [data-status="passed"]', timeout=180_000)
@@ -152,13 +152,13 @@ def test_with_tokens_the_dashboard_asks_for_one_and_stays_live(tmp_path: Path) -
         page.set_default_timeout(WAIT_MS)
         page.goto(f"{live.url}/#/jobs")
         page.wait_for_selector("#token-form:not([hidden])")
-        assert httpx.get(f"{live.url}/jobs").status_code == 401
+        assert live_http.get(f"{live.url}/jobs").status_code == 401
         page.fill("#token-form input[name=token]", secret)
         page.click("#token-form button")
         page.wait_for_selector("#live.on")  # the event stream, read with the token
         page.wait_for_selector("#token-form", state="hidden")
         job = {**BUILD, "test_path": "tests/token.spec.js"}
-        job_id = httpx.post(f"{live.url}/jobs", json=job, headers=auth).json()["job_id"]
+        job_id = live_http.post(f"{live.url}/jobs", json=job, headers=auth).json()["job_id"]
         page.wait_for_selector(status_of(job_id, "queued"))  # seen live, no reload
         with running_agent(live.url, SimulateExecutor(0.1, 0.2), devices="emulator:1",
                            token=secret):
@@ -208,7 +208,7 @@ def test_a_submitter_token_is_told_the_timeline_is_for_admins_and_stops_asking(
         link = page.locator('nav a[data-view="timeline"]')
         assert link.is_hidden() and page.locator("#problem").is_hidden()
         for name in ["a", "b"]:  # changes: each refreshes the page
-            httpx.post(f"{live.url}/jobs", json={**BUILD, "test_path": f"tests/{name}.spec.js"},
+            live_http.post(f"{live.url}/jobs", json={**BUILD, "test_path": f"tests/{name}.spec.js"},
                        headers=submitter).raise_for_status()
             page.wait_for_timeout(1200)
         page.click('nav a[data-view="jobs"]')

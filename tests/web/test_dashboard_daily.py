@@ -10,12 +10,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 from qgjob.agent.executors.simulate import SimulateExecutor
 from tests.agent_thread import running_agent
 from tests.conftest import LiveServer
+from tests.web import live_http
 from tests.web.test_dashboard_browser import BUILD, shoot
 
 if TYPE_CHECKING:
@@ -30,10 +30,10 @@ class HandAgent:
 
     def __init__(self, url: str, job_id: str) -> None:
         self.url, self.job_id = url, job_id
-        self.agent = httpx.post(f"{url}/agents", json={
+        self.agent = live_http.post(f"{url}/agents", json={
             "name": "hand", "executor": "simulate",
             "devices": [{"name": "emulator-1", "target": "emulator"}]}).json()["agent"]["agent_id"]
-        batch = httpx.post(f"{url}/agents/{self.agent}/claim", json={
+        batch = live_http.post(f"{url}/agents/{self.agent}/claim", json={
             "device": "emulator-1", "target": "emulator"}).json()
         self.lease = batch["lease_id"]
         self.post("start", {})
@@ -45,10 +45,10 @@ class HandAgent:
         device = {"name": "emulator-1", "state": "running", "current_job_id": self.job_id,
                   "lease_id": self.lease, "holds_app_version_id": None}
         while not self.done.wait(0.3):
-            httpx.post(f"{self.url}/agents/{self.agent}/heartbeat", json={"devices": [device]})
+            live_http.post(f"{self.url}/agents/{self.agent}/heartbeat", json={"devices": [device]})
 
     def post(self, what: str, body: dict[str, Any]) -> None:
-        response = httpx.post(f"{self.url}/agents/{self.agent}/jobs/{self.job_id}/{what}",
+        response = live_http.post(f"{self.url}/agents/{self.agent}/jobs/{self.job_id}/{what}",
                               json={"lease_id": self.lease, **body})
         assert response.status_code < 300, response.text
 
@@ -63,7 +63,7 @@ class HandAgent:
 
 def running(live: LiveServer, **job: Any) -> HandAgent:
     body = {**BUILD, "test_path": "tests/long.spec.js", "max_attempts": 1, **job}
-    job_id = httpx.post(f"{live.url}/jobs", json=body).json()["job_id"]
+    job_id = live_http.post(f"{live.url}/jobs", json=body).json()["job_id"]
     return HandAgent(live.url, job_id)
 
 
@@ -105,7 +105,7 @@ def test_the_log_box_appends_keeps_scroll_and_selection_and_follows(live_server:
     page.wait_for_selector(f"{box} >> text=line 300:")
     page.wait_for_function(at_end)
     shoot(page, "dashboard-log-following.png")
-    httpx.post(f"{live_server.url}/jobs/{agent.job_id}/cancel")  # just before it ends
+    live_http.post(f"{live_server.url}/jobs/{agent.job_id}/cancel")  # just before it ends
     agent.report("passed")
     page.wait_for_selector('#job-attempts [data-status="passed"]')
     assert "requested, but the job completed before the cancel reached it" in (
@@ -114,7 +114,7 @@ def test_the_log_box_appends_keeps_scroll_and_selection_and_follows(live_server:
     with page.expect_download() as download:
         page.click("#job-logs-raw")
     raw = Path(download.value.path()).read_text(encoding="utf-8")
-    assert raw == httpx.get(f"{live_server.url}/jobs/{agent.job_id}/logs").text
+    assert raw == live_http.get(f"{live_server.url}/jobs/{agent.job_id}/logs").text
     assert "\x1b[32m" in raw  # the raw download is the output as printed
 
 
@@ -146,7 +146,7 @@ def test_the_jobs_list_keeps_errors_on_one_line_and_says_where_it_stops(
     agent.report("failed", error)
     jobs = [{**BUILD, "app_version_id": "release-2.5.0", "test_path": f"tests/t{n}.spec.js"}
             for n in range(200)]
-    queued = httpx.post(f"{live_server.url}/jobs/batch", json={"jobs": jobs}).json()["jobs"]
+    queued = live_http.post(f"{live_server.url}/jobs/batch", json={"jobs": jobs}).json()["jobs"]
 
     page.goto(f"{live_server.url}/#/jobs")
     page.wait_for_selector("#job-more")
@@ -166,7 +166,7 @@ def test_the_jobs_list_keeps_errors_on_one_line_and_says_where_it_stops(
     page.wait_for_selector(f"{row} pre.error-rest >> text=at step 39")
     assert page.url.endswith("#/jobs")  # opening the error did not open the job
     other = queued[0]["job_id"]
-    httpx.post(f"{live_server.url}/jobs/{other}/cancel")  # the list refreshes
+    live_http.post(f"{live_server.url}/jobs/{other}/cancel")  # the list refreshes
     page.wait_for_selector(f'tr[data-job-id="{other}"] [data-status="cancelled"]')
     assert page.locator(f"{row} details[open]").count() == 1
 
@@ -181,9 +181,9 @@ def test_no_page_logs_a_console_error(live_server: LiveServer, page: Page) -> No
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
             if r.status >= 400 else None)
-    job_id = httpx.post(f"{live_server.url}/jobs", json={
+    job_id = live_http.post(f"{live_server.url}/jobs", json={
         **BUILD, "test_path": "tests/a.spec.js"}).json()["job_id"]
-    waiting = httpx.post(f"{live_server.url}/jobs", json={  # no device of its target
+    waiting = live_http.post(f"{live_server.url}/jobs", json={  # no device of its target
         **BUILD, "target": "device", "test_path": "tests/b.spec.js"}).json()["job_id"]
     with running_agent(live_server.url, SimulateExecutor(0, 0.1), devices="emulator:1"):
         for view in ["", "timeline", "runs", "jobs", "jobs?status=queued", "jobs?status=failed",
@@ -207,7 +207,7 @@ def test_a_phone_sized_screen_has_no_sideways_scroll(live_server: LiveServer, pa
                                            "without-many-places-to-break.spec.js")
     agent.print(lines(1, 5) + "a-long-line-without-spaces-" * 20 + "\n")
     agent.report("failed", "expected 200, got 500 " + "x" * 150 + "\n    at login.spec.js:12")
-    waiting = httpx.post(f"{live_server.url}/jobs", json={
+    waiting = live_http.post(f"{live_server.url}/jobs", json={
         **BUILD, "target": "device", "test_path": "tests/b.spec.js"}).json()["job_id"]
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/#/" + {"job": f"jobs/{agent.job_id}",
@@ -236,11 +236,11 @@ def test_timeline_builds_get_distinct_colours_and_failures_show(live_server: Liv
     jobs = [{**BUILD, "app_version_id": build, "test_path": "tests/a.spec.js",
              "max_attempts": 1} for build in builds]
     ids = [j["job_id"] for j in
-           httpx.post(f"{live_server.url}/jobs/batch", json={"jobs": jobs}).json()["jobs"]]
+           live_http.post(f"{live_server.url}/jobs/batch", json={"jobs": jobs}).json()["jobs"]]
     with running_agent(live_server.url, SimulateExecutor(0, 0.05, fail_rate=0.5),
                        devices="emulator:2"):
         deadline = 200
-        while deadline and any(httpx.get(f"{live_server.url}/jobs/{i}").json()["status"]
+        while deadline and any(live_http.get(f"{live_server.url}/jobs/{i}").json()["status"]
                                in ("queued", "running") for i in ids):
             page.wait_for_timeout(100)
             deadline -= 1

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 from qgjob.agent.executors.simulate import SimulateExecutor
 from tests.agent_thread import running_agent
 from tests.conftest import LiveServer
+from tests.web import live_http
 from tests.web.test_dashboard_browser import BUILD, shoot
 from tests.web.test_dashboard_daily import running
 
@@ -43,10 +43,8 @@ def failed_job(live: LiveServer) -> str:
 
 
 def submit(live: LiveServer, jobs: list[dict[str, Any]]) -> list[str]:
-    # A thousand jobs take about 50 ms; beside the other worker's browser tests on 2 cores,
-    # once, the answer took over httpx's default 5 s.
-    answer = httpx.post(f"{live.url}/jobs/batch", json={"jobs": [{**BUILD, **j} for j in jobs]},
-                        timeout=30)
+    answer = live_http.post(f"{live.url}/jobs/batch",
+                            json={"jobs": [{**BUILD, **j} for j in jobs]})
     assert answer.status_code == 201, answer.text
     return [job["job_id"] for job in answer.json()["jobs"]]
 

@@ -8,7 +8,6 @@ import base64
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from qgjob.artifacts import DROPS_LISTED
@@ -16,6 +15,7 @@ from tests.agent.test_evidence_upload import ReportingExecutor
 from tests.agent_thread import running_agent
 from tests.api.test_agent_protocol import running_job
 from tests.conftest import LiveServer, fast_settings, serve
+from tests.web import live_http
 from tests.web.test_dashboard_browser import BUILD, shoot
 
 if TYPE_CHECKING:
@@ -55,10 +55,10 @@ def test_a_failed_tests_screenshot_video_and_trace(live_server: LiveServer, page
     webm = base64.b64decode(page.evaluate(RECORD_WEBM))
     executor = ReportingExecutor(tmp_path / "runs", png=png, webm=webm)
     with running_agent(live_server.url, executor, devices="emulator:1"):
-        job_id = httpx.post(f"{live_server.url}/jobs", json={
+        job_id = live_http.post(f"{live_server.url}/jobs", json={
             **BUILD, "test_path": "tests/login.spec.js", "max_attempts": 1}).json()["job_id"]
         for _ in range(300):
-            if httpx.get(f"{live_server.url}/jobs/{job_id}").json()["status"] == "failed":
+            if live_http.get(f"{live_server.url}/jobs/{job_id}").json()["status"] == "failed":
                 break
             page.wait_for_timeout(50)
 
@@ -68,7 +68,7 @@ def test_a_failed_tests_screenshot_video_and_trace(live_server: LiveServer, page
     assert shot.evaluate("img => img.naturalWidth") > 0
     video = page.wait_for_selector("#job-evidence video[data-name='03-video.webm']")
     page.wait_for_function("document.querySelector('#job-evidence video').readyState >= 1")
-    assert httpx.get(live_server.url + video.get_attribute("src")).status_code == 200  # type: ignore[operator]
+    assert live_http.get(live_server.url + video.get_attribute("src")).status_code == 200  # type: ignore[operator]
     trace = page.locator("#job-evidence .trace")
     assert "npx playwright show-trace 02-trace.zip" in trace.inner_text()
     assert "login > logs in" in page.locator("#job-evidence h4").first.inner_text()
@@ -86,7 +86,7 @@ def test_a_failed_tests_screenshot_video_and_trace(live_server: LiveServer, page
 def test_drops_past_the_listed_ones_are_counted_on_the_job_page(tmp_path: Path,
                                                                  page: Page) -> None:
     with serve(fast_settings(tmp_path, artifact_attempt_max_bytes=10)) as live, \
-            httpx.Client(base_url=live.url) as client:
+            live_http.client(base_url=live.url) as client:
         agent, job_id, lease = running_job(client)  # type: ignore[arg-type]
         for n in range(DROPS_LISTED + 3):
             over = client.put(f"/agents/{agent}/jobs/{job_id}/artifacts/v{n}.webm",

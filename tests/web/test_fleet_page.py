@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from qgjob.agent.executors.simulate import SimulateExecutor
 from tests.agent_thread import running_agent
 from tests.conftest import LiveServer
+from tests.web import live_http
 from tests.web.test_dashboard_browser import shoot
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def test_the_fleet_page_drains_an_agent(live_server: LiveServer, page: Page) -> 
     page.on("console", lambda message: errors.append(message.text)
             if message.type == "error" else None)
     job = {"org_id": "acme", "app_version_id": "v1", "test_path": TEST}
-    httpx.post(f"{live_server.url}/jobs", json=job).raise_for_status()
+    live_http.post(f"{live_server.url}/jobs", json=job).raise_for_status()
     with running_agent(live_server.url, SimulateExecutor(0, 30), devices="emulator:2"):
         page.goto(f"{live_server.url}/#/fleet")
         agent = '#fleet-agents tr[data-agent="cli-test"]'
@@ -37,7 +37,7 @@ def test_the_fleet_page_drains_an_agent(live_server: LiveServer, page: Page) -> 
         page.click(f"{agent} button.fleet-drain")
         page.wait_for_selector(f'{agent} [data-status="draining"]')
         page.wait_for_selector(f"{agent} button.fleet-undrain")
-        listed = httpx.get(f"{live_server.url}/agents").json()["agents"]
+        listed = live_http.get(f"{live_server.url}/agents").json()["agents"]
         assert [a["draining"] for a in listed if a["name"] == "cli-test"] == [True]
         page.wait_for_selector(f"#fleet-devices tr >> text={TEST}")  # its test runs on
         shoot(page, "dashboard-fleet.png")

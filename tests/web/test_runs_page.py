@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from qgjob.agent.executors.simulate import SimulateExecutor
 from tests.agent_thread import running_agent
 from tests.conftest import LiveServer
 from tests.scripted_executor import ScriptedExecutor
+from tests.web import live_http
 from tests.web.test_dashboard_browser import BUILD, shoot
 
 if TYPE_CHECKING:
@@ -23,17 +23,17 @@ SUITE = ["tests/login.spec.js", "tests/onboarding.spec.js", "tests/smoke/math.sp
 
 
 def _finished_run(url: str) -> str:
-    run_id = httpx.post(f"{url}/runs", json={"org_id": BUILD["org_id"],
+    run_id = live_http.post(f"{url}/runs", json={"org_id": BUILD["org_id"],
                                              "app_version_id": BUILD["app_version_id"],
                                              "name": "nightly suite"}).json()["run_id"]
     jobs = [{**BUILD, "test_path": path, "max_attempts": 1} for path in SUITE]
-    assert httpx.post(f"{url}/jobs/batch?run_id={run_id}", json={"jobs": jobs}).is_success
+    assert live_http.post(f"{url}/jobs/batch?run_id={run_id}", json={"jobs": jobs}).is_success
     return run_id
 
 
 def _wait_finished(page: Page, url: str, run_id: str) -> None:
     for _ in range(300):
-        if httpx.get(f"{url}/runs/{run_id}").json()["status"] not in ("queued", "running"):
+        if live_http.get(f"{url}/runs/{run_id}").json()["status"] not in ("queued", "running"):
             return
         page.wait_for_timeout(50)
     raise AssertionError(f"run {run_id} did not finish")
@@ -89,7 +89,7 @@ def test_a_refused_action_stays_shown_until_dismissed(live_server: LiveServer,
     page.wait_for_selector("#run-cancel")
 
     def cancelled_meanwhile(route: Route) -> None:
-        httpx.post(f"{url}/runs/{run_id}/cancel").raise_for_status()
+        live_http.post(f"{url}/runs/{run_id}/cancel").raise_for_status()
         route.continue_()
 
     page.route(f"**/runs/{run_id}/cancel", cancelled_meanwhile)
@@ -97,7 +97,7 @@ def test_a_refused_action_stays_shown_until_dismissed(live_server: LiveServer,
     refusal = page.locator("#action-problem")
     refusal.locator("text=Cannot cancel").wait_for()
     page.wait_for_selector("#run-fields [data-status=cancelled]")
-    httpx.post(f"{url}/jobs", json={**BUILD, "test_path": "tests/other.spec.js"})  # a change
+    live_http.post(f"{url}/jobs", json={**BUILD, "test_path": "tests/other.spec.js"})  # a change
     page.wait_for_timeout(2500)  # the refreshes after the click and after the change
     assert refusal.is_visible()
     assert "has finished" in refusal.inner_text()
@@ -120,7 +120,7 @@ def test_a_refused_fleet_action_stays_shown_until_the_next_action(
         page.click(f"{agent} button.fleet-drain")
         refusal = page.locator("#action-problem")
         refusal.locator("text=Cannot drain cli-test: the database refuses writes").wait_for()
-        httpx.post(f"{url}/jobs", json={**BUILD, "test_path": "tests/other.spec.js"})
+        live_http.post(f"{url}/jobs", json={**BUILD, "test_path": "tests/other.spec.js"})
         page.wait_for_timeout(2500)  # the refreshes after the click and after the change
         assert refusal.is_visible()
         page.unroute("**/agents/cli-test/drain")
