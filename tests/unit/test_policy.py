@@ -193,7 +193,7 @@ def chosen(context: ClaimContext) -> str | None:
         (ctx(lane("mine", work=2000), lane("hotfix", priority=5, work=30, queued=1,
                                            age=900), holds="mine", working={"hotfix": 1}),
          "mine", "however late, urgent work must come forward by two installs (40 s) "
-         "for a device to leave its own build: one 30 s job left gains nothing"),
+         "for a device to leave its own build: a 30 s job queued and 40 s held gain 20 s"),
         (ctx(lane("mine", priority=1, work=3000), lane("hotfix", priority=5, work=60, age=60),
              holds="mine", working={"hotfix": 1}), "mine",
          "urgent work that does not need this device: back to its own build"),

@@ -209,7 +209,7 @@ def test_a_submitter_token_is_told_the_timeline_is_for_admins_and_stops_asking(
         assert link.is_hidden() and page.locator("#problem").is_hidden()
         for name in ["a", "b"]:  # changes: each refreshes the page
             live_http.post(f"{live.url}/jobs", json={**BUILD, "test_path": f"tests/{name}.spec.js"},
-                       headers=submitter).raise_for_status()
+                           headers=submitter).raise_for_status()
             page.wait_for_timeout(1200)
         page.click('nav a[data-view="jobs"]')
         page.wait_for_selector("#job-list tbody tr")

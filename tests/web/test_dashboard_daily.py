@@ -49,7 +49,7 @@ class HandAgent:
 
     def post(self, what: str, body: dict[str, Any]) -> None:
         response = live_http.post(f"{self.url}/agents/{self.agent}/jobs/{self.job_id}/{what}",
-                              json={"lease_id": self.lease, **body})
+                                  json={"lease_id": self.lease, **body})
         assert response.status_code < 300, response.text
 
     def print(self, text: str) -> None:

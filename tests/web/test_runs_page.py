@@ -24,8 +24,8 @@ SUITE = ["tests/login.spec.js", "tests/onboarding.spec.js", "tests/smoke/math.sp
 
 def _finished_run(url: str) -> str:
     run_id = live_http.post(f"{url}/runs", json={"org_id": BUILD["org_id"],
-                                             "app_version_id": BUILD["app_version_id"],
-                                             "name": "nightly suite"}).json()["run_id"]
+                                                 "app_version_id": BUILD["app_version_id"],
+                                                 "name": "nightly suite"}).json()["run_id"]
     jobs = [{**BUILD, "test_path": path, "max_attempts": 1} for path in SUITE]
     assert live_http.post(f"{url}/jobs/batch?run_id={run_id}", json={"jobs": jobs}).is_success
     return run_id
