@@ -345,10 +345,12 @@ class FairAffinityPolicy:
     def late_seconds(self, ctx: ClaimContext, lane: LaneView) -> float:
         """How many seconds after `urgent_deadline_tests` typical tests from its submit the
         devices on the lane's build are expected to finish it (0 when sooner, or with no
-        device on it)."""
+        device on it); an idle device that holds its app counts as on it, as in
+        `finish_gain`."""
         working = ctx.devices_per_group.get(lane.group_key, 0)
         if not working:
             return 0.0
+        working += lane.app_version_id in ctx.idle_holds
         finish = ctx.now - lane.head_submitted_at + remaining_seconds(ctx, lane) / working
         return max(0.0, finish - self.urgent_deadline_tests * ctx.typical_test_seconds)
 
