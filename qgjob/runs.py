@@ -26,8 +26,10 @@ def check_takes_jobs(run: Run) -> None:
     run anyway and turn it back to `running`. One that passed or failed still does: a
     retried `qgjob run` step submits its jobs into its run again (its keys find them), and
     several CI jobs may submit into one run (`qgjob submit --run`), one after another's jobs
-    have finished. A cancelled run is one that has finished with cancelled jobs (its status
-    is derived from them: with a failed one it reads `failed`).
+    have finished. A cancelled run is one its cancel was asked for (`Run.was_cancelled`,
+    stored on the run), whatever its status (derived from its jobs: `running` while a job
+    whose cancel was requested still runs, `failed` if one failed); a run where only a job
+    was cancelled on its own was not.
 
     This early check gives the clear answer cheaply; the one that holds when a submit races
     the run's cancel is the store's, in the transaction that inserts the jobs

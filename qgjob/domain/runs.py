@@ -1,7 +1,7 @@
 """Runs: the jobs one `qgjob run` (or one batch of submits) queued, seen as one thing. A run
-stores only what it was given (name, org, build, where it came from, which run it re-runs);
-its status, counts, targets and duration are derived from its jobs each time they are read,
-here, by pure functions (time is a parameter)."""
+stores only what it was given (name, org, build, where it came from, which run it re-runs)
+and when it was cancelled; its status, counts, targets and duration are derived from its
+jobs each time they are read, here, by pure functions (time is a parameter)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,10 @@ class Run:
     targets: tuple[str, ...]
     last_finished_at: float | None
     """When its last finished job finished (its end, once none is unfinished)."""
+    cancelled_at: float | None = None
+    """When it was cancelled (its first cancel), else None. Stored on the run: its jobs
+    cannot tell, as a running job stops only at its agent's next report, and a job can be
+    cancelled on its own."""
 
     @property
     def status(self) -> RunStatus:
@@ -110,9 +114,12 @@ class Run:
 
     @property
     def was_cancelled(self) -> bool:
-        """It finished with cancelled jobs (its status reads `failed` if one failed too): it
-        takes no new jobs, which would run anyway and turn it back to `running`."""
-        return not self.counts.unfinished and self.counts.cancelled > 0
+        """It was cancelled (`cancelled_at`): it takes no new jobs, which would run anyway
+        and turn it back to `running`. From the cancel on, even while a job whose cancel was
+        requested still runs (its status reads `running` until that job's agent reports, then
+        `cancelled`, or `failed` if a job failed). A job cancelled on its own does not cancel
+        its run."""
+        return self.cancelled_at is not None
 
     @property
     def finished_at(self) -> float | None:

@@ -74,6 +74,9 @@ class RunPublic(BaseModel):
     counts: RunCounts
     created_at: str
     finished_at: str | None
+    cancelled_at: str | None = Field(
+        default=None, description="when it was cancelled: it takes no new jobs since (its "
+        "status reads `running` while a job asked to stop has yet to report)")
     duration_seconds: float = Field(description="from its creation to its end, or to now")
     attempt: int = Field(description="1, or the re-run's number (its source's + 1)")
     rerun_of: str | None = Field(description="the run whose failed tests this one re-runs")
@@ -93,6 +96,7 @@ def _fields(run: Run, now: float) -> dict[str, object]:
         "counts": {"total": c.total, "passed": c.passed, "flaky": c.flaky, "failed": c.failed,
                    "cancelled": c.cancelled, "queued": c.queued, "running": c.running},
         "created_at": iso(run.created_at), "finished_at": iso(run.finished_at),
+        "cancelled_at": iso(run.cancelled_at),
         "duration_seconds": round(run.duration(now), 3), "attempt": run.attempt,
         "rerun_of": run.rerun_of, "source": RunSourceFields.of(run.source),
     }

@@ -311,8 +311,9 @@ class RunStore(Protocol):
         """Per job: the per-test results of its last attempt that reported any."""
         ...
     def cancel_run(self, run_id: str, now: float) -> list[Transitioned]:
-        """Cancel every job of the run that has not finished, in one transaction (serialised
-        against submits into the run: see `insert_jobs`)."""
+        """Mark the run cancelled (`Run.cancelled_at`, the first cancel's time is kept: it
+        takes no new jobs from then on) and cancel every job of it that has not finished, in
+        one transaction (serialised against submits into the run: see `insert_jobs`)."""
         ...
 
 

@@ -158,6 +158,39 @@ def test_a_run_cancelled_after_a_failure_takes_no_new_jobs(client: TestClient) -
     assert _code(answer, 409) == "run_finished"
 
 
+@pytest.mark.parametrize("early_check", [True, False], ids=["route", "store"])
+def test_a_run_cancelled_while_its_job_runs_takes_no_new_jobs(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch, early_check: bool) -> None:
+    """The running job is only asked to stop, so by its jobs the run still read `running`
+    and took the new job (queued, 201), and never read cancelled again: the run itself
+    remembers its cancel."""
+    run_id, [job_id] = _run_with_jobs(client, "tests/a.spec.js")
+    agent = register(client)
+    batch = claim(client, agent).json()
+    client.post(f"/agents/{agent}/jobs/{job_id}/start", json={"lease_id": batch["lease_id"]})
+    cancelled = client.post(f"/runs/{run_id}/cancel").json()
+    assert cancelled["status"] == "running" and cancelled["cancelled_at"] is not None
+    if not early_check:
+        monkeypatch.setattr(jobs_routes, "check_takes_jobs", lambda run: None)
+    answer = client.post(f"/jobs/batch?run_id={run_id}", json={"jobs": [_job("tests/b.spec.js")]})
+    assert _code(answer, 409) == "run_finished"
+    assert answer.json()["detail"] == (f"run {run_id!r} was cancelled (running): it takes no "
+                                       "new jobs; submit them into a new run")
+    assert client.get(f"/runs/{run_id}").json()["counts"]["total"] == 1
+
+
+def test_a_run_where_a_job_alone_was_cancelled_still_takes_jobs(client: TestClient) -> None:
+    """Its status reads `cancelled` (by its jobs), but nobody cancelled the run: a later
+    `qgjob submit --run` into it was refused."""
+    run_id, [alone, _] = _run_with_jobs(client, "tests/a.spec.js", "tests/b.spec.js")
+    assert client.post(f"/jobs/{alone}/cancel").status_code == 200
+    _play(client, {})
+    run = client.get(f"/runs/{run_id}").json()
+    assert run["status"] == "cancelled" and run["cancelled_at"] is None
+    answer = client.post(f"/jobs/batch?run_id={run_id}", json={"jobs": [_job("tests/c.spec.js")]})
+    assert answer.status_code == 201, answer.text
+
+
 def test_a_run_that_passed_or_failed_still_takes_jobs(client: TestClient) -> None:
     """Several CI jobs may submit into one run, one after another's jobs finished, and a
     retried `qgjob run` step submits into its finished run again (tests/cli/test_run.py)."""

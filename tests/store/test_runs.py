@@ -2,7 +2,8 @@
 and end are read from its jobs as they change; idempotency keys find the run again; pages of
 runs go newest first with a cursor, filtered by org, build and status; cancelling a run
 cancels what it still has to do and leaves what finished; a cancelled run takes no new
-jobs (not even from a submit racing its cancel: tests/store/test_run_cancel_race.py)."""
+jobs (not even from a submit racing its cancel: tests/store/test_run_cancel_race.py), while a
+run where only a job was cancelled does."""
 
 from __future__ import annotations
 
@@ -117,6 +118,41 @@ def test_the_insert_itself_refuses_new_jobs_into_a_cancelled_run(store: Store) -
     [again] = store.insert_jobs([replay])
     assert again.job_id == kept.job_id and again.state is JobState.CANCELLED
     [more] = store.insert_jobs(_jobs("open", "g.js"))
+    assert more.state is JobState.QUEUED
+
+
+def test_a_run_cancelled_while_a_job_runs_takes_no_new_jobs(store: Store) -> None:
+    """Its running job is only asked to stop (it finishes at its agent's next report), so
+    by its jobs the run was still `running`: a submit then queued a job into it, and it
+    never read cancelled again. The cancel is stored on the run, and its first time kept."""
+    store.insert_run(_run(), _jobs("run1", "a.js"))
+    batch = claim(store, register(store, "lab")).batch
+    assert batch is not None
+    start(store, batch.jobs[0].job_id, batch.lease.lease_id, T0 + 1)
+    [asked] = store.cancel_run("run1", T0 + 2)
+    assert asked.after.state is JobState.RUNNING and asked.after.cancel_requested
+    run = store.get_run("run1")
+    assert run is not None and run.status == "running" and run.cancelled_at == T0 + 2
+    with pytest.raises(RunCancelled, match=r"^run 'run1' was cancelled \(running\)"):
+        store.insert_jobs(_jobs("run1", "b.js"))
+    store.cancel_run("run1", T0 + 3)
+    assert store.get_run("run1").cancelled_at == T0 + 2  # type: ignore[union-attr]
+    assert [j.test_path for j in store.run_jobs("run1")] == ["a.js"]
+    assert store.queued_jobs_of_org("qualgent") == 0
+
+
+def test_a_run_where_a_job_alone_was_cancelled_still_takes_jobs(store: Store) -> None:
+    """Nobody cancelled the run: one of its jobs was (`cancel_job`), the others passed. By
+    its jobs it looked cancelled and refused every later `qgjob submit --run`."""
+    _, [alone, passing], _ = store.insert_run(_run(), _jobs("run1", "a.js", "b.js"))
+    store.cancel_job(alone.job_id, T0 + 1)
+    batch = claim(store, register(store, "lab")).batch
+    assert batch is not None and [job.job_id for job in batch.jobs] == [passing.job_id]
+    start(store, passing.job_id, batch.lease.lease_id, T0 + 2)
+    finish(store, passing.job_id, batch.lease.lease_id, 1, Outcome.PASSED, T0 + 3)
+    run = store.get_run("run1")
+    assert run is not None and run.status == "cancelled" and run.cancelled_at is None
+    [more] = store.insert_jobs(_jobs("run1", "c.js"))
     assert more.state is JobState.QUEUED
 
 

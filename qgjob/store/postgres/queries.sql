@@ -992,6 +992,10 @@ SELECT * FROM runs WHERE id = %(run_id)s;
 -- A submit into the run and the run's cancel both lock it first: one waits for the other.
 SELECT * FROM runs WHERE id = %(run_id)s FOR UPDATE;
 
+-- name: mark_run_cancelled
+-- The first cancel's time is kept.
+UPDATE runs SET cancelled_at = coalesce(cancelled_at, %(now)s) WHERE id = %(run_id)s;
+
 -- name: run_by_idempotency_key
 SELECT * FROM runs WHERE org_id = %(org_id)s AND idempotency_key = %(idempotency_key)s;
 

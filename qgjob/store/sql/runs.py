@@ -37,7 +37,7 @@ def insert(conn: Tx, run: NewRun) -> tuple[Run, bool]:
     if not conn.run("insert_run", _params(run)).rowcount:
         raise TransientConflict("a concurrent request stored a run with the same key")
     return Run(run.run_id, run.org_id, run.app_version_id, run.name, run.created_at,
-               run.source, run.rerun_of, run.attempt, RunCounts(), (), None), True
+               run.source, run.rerun_of, run.attempt, RunCounts(), (), None, None), True
 
 
 def by_id(conn: Tx, run_id: str) -> Run | None:
@@ -137,6 +137,11 @@ def refuse_if_cancelled(conn: Tx, run_ids: set[str]) -> None:
             raise RunCancelled(run)
 
 
+def mark_cancelled(conn: Tx, run_id: str, now: float) -> None:
+    """The run takes no new jobs from `now` on (a cancel again keeps the first time)."""
+    conn.run("mark_run_cancelled", {"run_id": run_id, "now": now})
+
+
 def active_job_ids(conn: Tx, run_id: str) -> list[str]:
     return [row["id"] for row in conn.run("active_job_ids_of_run", {"run_id": run_id})]
 
@@ -156,4 +161,9 @@ def _run(row: Row, counts: RunCounts, targets: tuple[str, ...], end: float | Non
     return Run(run_id=row["id"], org_id=row["org_id"], app_version_id=row["app_version_id"],
                name=row["name"], created_at=float(row["created_at"]), source=source,
                rerun_of=row["rerun_of"], attempt=int(row["attempt"]), counts=counts,
-               targets=targets, last_finished_at=end)
+               targets=targets, last_finished_at=end,
+               cancelled_at=_float_or_none(row["cancelled_at"]))
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if value is not None else None

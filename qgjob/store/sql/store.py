@@ -180,11 +180,14 @@ class SqlStore:
     @retried
     def cancel_run(self, run_id: str, now: float) -> list[Transitioned]:
         """The run is locked first, as a submit into it locks it (so the jobs a submit stores
-        meanwhile are cancelled too, or the submit is refused); then its jobs one by one in
-        id order; one that finished meanwhile is left."""
+        meanwhile are cancelled too, or the submit is refused), and marked cancelled (its
+        `cancelled_at`: a running job is only asked to stop, so the jobs alone would not keep
+        it from taking new ones); then its jobs one by one in id order; one that finished
+        meanwhile is left."""
         changed: list[Transitioned] = []
         with self._db.write() as conn:
             runs.lock(conn, run_id)
+            runs.mark_cancelled(conn, run_id, now)
             for job_id in runs.active_job_ids(conn, run_id):
                 job = _load_job(conn, job_id)
                 if not job.state.is_final:

@@ -951,6 +951,10 @@ SELECT * FROM runs WHERE id = :run_id;
 -- The PostgreSQL store locks the run here; SQLite's one writer serialises write transactions.
 SELECT * FROM runs WHERE id = :run_id;
 
+-- name: mark_run_cancelled
+-- The first cancel's time is kept.
+UPDATE runs SET cancelled_at = coalesce(cancelled_at, :now) WHERE id = :run_id;
+
 -- name: run_by_idempotency_key
 SELECT * FROM runs WHERE org_id = :org_id AND idempotency_key = :idempotency_key;
 
