@@ -24,7 +24,10 @@ PAUSE_SECONDS = 5.0
 """Longest a paused transaction waits for the test to let it go (a hang is a failure)."""
 RACE_SECONDS = 0.5
 """How long the racing call is given to get through while the other transaction is paused:
-a call that has to wait (the fix) is still waiting then."""
+a call that has to wait (the fix) is still waiting then, and must be, or the race was not
+run. On PostgreSQL it waits for the run's row lock; on SQLite for the store's write lock
+(a Python lock, no timeout: SQLite's own busy timeout, 10 s, only covers other
+processes)."""
 
 
 class _Outcome:
@@ -71,10 +74,12 @@ def _race(first: Callable[[], Any], then: Callable[[], Any], monkeypatch: pytest
     assert reached.wait(PAUSE_SECONDS)
     racing, raced = _in_thread(then)
     racing.join(RACE_SECONDS)
+    blocked = racing.is_alive()
     go.set()
     leading.join(PAUSE_SECONDS)
     racing.join(PAUSE_SECONDS)
     assert not leading.is_alive() and not racing.is_alive()
+    assert blocked, "the racing call got through while the other transaction was paused"
     return led, raced
 
 
