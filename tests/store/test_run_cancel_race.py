@@ -51,10 +51,12 @@ def _in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, _Outcome]:
 
 
 def _race(first: Callable[[], Any], then: Callable[[], Any], monkeypatch: pytest.MonkeyPatch,
-          module: object, pause_at: str, after: bool) -> tuple[_Outcome, _Outcome]:
+          module: object, pause_at: str, after: bool, waits: bool = True
+          ) -> tuple[_Outcome, _Outcome]:
     """`first` in a thread, paused in its transaction at the first call of `module.pause_at`
     (before or `after` it runs); then `then` in another thread, given RACE_SECONDS to get
-    through; then `first` goes on. The outcomes of both."""
+    through (it must not, or must if not `waits`); then `first` goes on. The outcomes of
+    both."""
     reached, go = threading.Event(), threading.Event()
     real = getattr(module, pause_at)
 
@@ -79,7 +81,8 @@ def _race(first: Callable[[], Any], then: Callable[[], Any], monkeypatch: pytest
     leading.join(PAUSE_SECONDS)
     racing.join(PAUSE_SECONDS)
     assert not leading.is_alive() and not racing.is_alive()
-    assert blocked, "the racing call got through while the other transaction was paused"
+    assert blocked == waits, ("the racing call got through while the other transaction was "
+                              "paused" if waits else "the racing call waited")
     return led, raced
 
 
@@ -123,3 +126,26 @@ def test_no_order_leaves_a_job_queued_in_a_cancelled_run(
     assert [job.test_path for job in jobs] == (["a.js", "b.js"] if submit_first else ["a.js"])
     assert sorted(change.after.job_id for change in cancelled.value) == sorted(
         job.job_id for job in jobs)
+
+
+def test_a_rerun_of_a_run_being_cancelled_does_not_wait_for_it(
+        store: Store, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's lock excludes a submit into it and its cancel, not a re-run naming it: the
+    foreign key check of `runs.rerun_of` takes a key share lock, which waited for a
+    FOR UPDATE lock (not for FOR NO KEY UPDATE)."""
+    if not store_url.startswith("postgres"):
+        pytest.skip("SQLite's one writer serialises every write transaction")
+    store.insert_run(NewRun("run1", "qualgent", "xyz123", "ci", T0),
+                     [new_job(test_path="a.js", run_id="run1")])
+
+    def cancel() -> list[Transitioned]:
+        return store.cancel_run("run1", T0 + 2)
+
+    def rerun() -> Any:
+        return store.insert_run(NewRun("run2", "qualgent", "xyz123", "ci", T0 + 1,
+                                       rerun_of="run1", attempt=2), [])
+
+    cancelled, reran = _race(cancel, rerun, monkeypatch, sql_store, "_cancel", after=True,
+                             waits=False)
+    assert cancelled.error is None and reran.error is None
+    assert store.get_run("run2").rerun_of == "run1"  # type: ignore[union-attr]

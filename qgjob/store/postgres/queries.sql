@@ -990,7 +990,9 @@ SELECT * FROM runs WHERE id = %(run_id)s;
 
 -- name: lock_run
 -- A submit into the run and the run's cancel both lock it first: one waits for the other.
-SELECT * FROM runs WHERE id = %(run_id)s FOR UPDATE;
+-- NO KEY: the two still exclude each other, but the key share lock a foreign key check takes
+-- (a re-run inserted with `rerun_of` naming this run) does not wait for either.
+SELECT * FROM runs WHERE id = %(run_id)s FOR NO KEY UPDATE;
 
 -- name: mark_run_cancelled
 -- The first cancel's time is kept.
