@@ -132,9 +132,9 @@ def refuse_if_cancelled(conn: Tx, run_ids: set[str]) -> None:
     would run anyway. Locks the runs (in id order, as concurrent submits take them); a run
     not stored is left to the caller, which checked that it exists."""
     rows = [row for row in (lock(conn, run_id) for run_id in sorted(run_ids)) if row]
-    for run in with_counts(conn, rows):
-        if run.was_cancelled:
-            raise RunCancelled(run)
+    cancelled = [row for row in rows if row["cancelled_at"] is not None]
+    if cancelled:  # its jobs are counted only for the refusal's message
+        raise RunCancelled(with_counts(conn, cancelled[:1])[0])
 
 
 def mark_cancelled(conn: Tx, run_id: str, now: float) -> None:
