@@ -81,9 +81,11 @@ def invalid_input(field: str, message: str) -> RequestValidationError:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        detail, items = describe_validation_errors(list(exc.errors()))
-        return JSONResponse({"detail": detail, "errors": items, "code": "invalid_input"},
-                            status_code=422)
+        errors = list(exc.errors())
+        detail, items = describe_validation_errors(errors)
+        # `error_count`: how many there were in all, `errors` listing the first ones.
+        return JSONResponse({"detail": detail, "errors": items, "error_count": len(errors),
+                             "code": "invalid_input"}, status_code=422)
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -17,7 +17,9 @@ class ProblemItem(BaseModel):
 class Problem(BaseModel):
     detail: str = Field(description="one readable line")
     errors: list[ProblemItem] | None = Field(
-        default=None, description="for 422: each invalid field and why")
+        default=None, description="for 422: each invalid field and why (the first 20)")
+    error_count: int | None = Field(
+        default=None, description="for 422: how many invalid fields there were in all")
     code: str | None = Field(default=None, description=(
         "`lease_lost`, `yield`, `agent_name_in_use` or `queue_full` on some 409s; "
         "`idempotency_key_reused` (409) when a job's or run's idempotency key already named "

@@ -137,7 +137,8 @@ def test_a_body_that_cannot_be_parsed_is_a_422_like_invalid_json(
 def test_invalid_json_keeps_its_answer(client: TestClient) -> None:
     answer = client.post("/jobs", content=b"{bad", headers=JSON)
     assert answer.json() == {"detail": "body: is not valid JSON", "code": "invalid_input",
-                             "errors": [{"field": "body", "message": "is not valid JSON"}]}
+                             "errors": [{"field": "body", "message": "is not valid JSON"}],
+                             "error_count": 1}
 
 
 # 3. Unknown fields are refused inside `source` as at the top of a body.

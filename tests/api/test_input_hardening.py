@@ -167,6 +167,7 @@ def test_a_body_with_thousands_of_errors_is_answered_in_a_few_lines(
     assert answer.status_code == 422 and len(answer.content) < 3000
     problem = answer.json()
     assert problem["code"] == "invalid_input" and len(problem["errors"]) == 20
+    assert problem["error_count"] == 6002  # two fields missing, 6,000 unknown
     assert problem["detail"].startswith("org_id: is required; test_path: is required; k0: is")
     assert problem["detail"].endswith("; … and 5982 more")
 
