@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,16 +114,22 @@ def test_qgjob_up_refuses_what_a_page_in_a_local_browser_sends(tmp_path: Path) -
         finally:
             connection.close()
 
+    def agents() -> list[dict[str, object]]:
+        status, answer = send("GET", "/agents", {})
+        assert status == 200
+        return answer["agents"]  # type: ignore[return-value]
+
     try:
         wait_healthy(url, up)
+        deadline = time.monotonic() + 30  # `up`'s agent registers after the server answers
+        while not agents() and time.monotonic() < deadline:
+            time.sleep(0.1)
         drained = send("POST", "/agents/local/drain", {"Origin": "https://evil.example",
                                                        "Content-Type": "text/plain"})
         assert drained[0] == 403 and drained[1]["code"] == "cross_site_request"
         rebound = send("GET", "/jobs", {"Host": f"attacker.example:{port}"})
         assert rebound[0] == 421 and rebound[1]["code"] == "host_not_allowed"
-        status, agents = send("GET", "/agents", {})
-        assert status == 200
-        assert [a["draining"] for a in agents["agents"]] == [False]  # type: ignore[union-attr]
+        assert [agent["draining"] for agent in agents()] == [False]
         assert send("GET", "/jobs", {"Host": f"localhost:{port}"})[0] == 200
     finally:
         assert up.stop(signal.SIGINT) == 0, up.output()
