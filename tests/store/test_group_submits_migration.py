@@ -6,6 +6,7 @@ says so; later submits keep both up to date."""
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,7 @@ def test_groups_and_lanes_learn_their_newest_submit_from_their_jobs(
         with store_before(backend, url, LAST_OLD[backend], monkeypatch) as old, \
                 old._db.write() as tx:  # type: ignore[attr-defined]
             _submit_as_before(tx, jsonb="::jsonb" if backend == "postgres" else "")
-        store = open_store(url)
-        try:
-            store.migrate()
+        with closing(open_store(url)) as store:  # migrated as it opens
             with store._db.read() as tx:  # type: ignore[attr-defined]
                 counted = tx.run("builds_submitted_since",
                                  {"since": T0 + 103 - 60, "limit": 32}).fetchone()["n"]
@@ -48,8 +47,6 @@ def test_groups_and_lanes_learn_their_newest_submit_from_their_jobs(
             assert view is not None and view.builds_together == 4  # "old" again, just now
             assert {lane.app_version_id: lane.newest_submitted_at
                     for lane in view.lanes}["old"] == T0 + 104
-        finally:
-            store.close()
 
 
 def _submit_as_before(tx: Tx, jsonb: str) -> None:

@@ -5,6 +5,7 @@ claimed, in claim order."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,7 @@ def test_queued_jobs_come_through_the_move_of_lane_counts(
                     for n, p in enumerate(PRIORITIES)]
             with old._db.write() as tx:  # type: ignore[attr-defined]
                 _submit_as_before(tx, jobs)
-        store = open_store(url)
-        try:
+        with closing(open_store(url)) as store:  # migrated as it opens
             [view] = store.queue_views(T0 + 10, RULES)
             assert view.lanes[0].queued_by_priority == (2, 1, 2, 1, 2)
             later = new_job(test_path="tests/later.spec.js", priority=5, at=T0 + 9)
@@ -47,8 +47,6 @@ def test_queued_jobs_come_through_the_move_of_lane_counts(
             in_order = sorted(jobs, key=lambda j: claim_key(j.priority, j.created_at, j.job_id))
             assert claimed == [job.job_id for job in in_order]
             assert store.queue_views(T0 + 12, RULES) == []
-        finally:
-            store.close()
 
 
 def _submit_as_before(tx: Tx, jobs: list) -> None:  # type: ignore[type-arg]

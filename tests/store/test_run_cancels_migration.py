@@ -5,6 +5,7 @@ get none and take new jobs, as they did."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,7 @@ def test_runs_cancelled_by_their_jobs_stay_cancelled(
         with store_before(backend, url, LAST_OLD[backend], monkeypatch) as old, \
                 old._db.write() as tx:  # type: ignore[attr-defined]
             _runs_as_before(tx)
-        store = open_store(url)
-        try:
-            store.migrate()
+        with closing(open_store(url)) as store:  # migrated as it opens
             cancelled_at = {run_id: store.get_run(run_id).cancelled_at  # type: ignore[union-attr]
                             for run_id in RUNS}
             assert cancelled_at == {"cancelled": T0 + 6, "cancelled-after-a-failure": T0 + 4,
@@ -50,8 +49,6 @@ def test_runs_cancelled_by_their_jobs_stay_cancelled(
             for run_id in ("passed", "still-running", "empty"):
                 [job] = store.insert_jobs([new_job(test_path="new.js", run_id=run_id)])
                 assert job.state is JobState.QUEUED
-        finally:
-            store.close()
 
 
 def _runs_as_before(tx: Tx) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ import pytest
 
 from qgjob.agent.executors.appwright import AppWrightExecutor
 from qgjob.agent.executors.simulate import SimulateExecutor
+from qgjob.auth.tokens import Role
 from tests.agent_thread import running_agent
 from tests.browser import ARTIFACTS, chromium, require_chromium
 from tests.conftest import LiveServer
@@ -21,6 +23,8 @@ from tests.web.conftest import WAIT_MS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
+
+    from qgjob.settings import ServerSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 BUILD = {"org_id": "qualgent", "app_version_id": "xyz123", "target": "emulator"}
@@ -133,19 +137,30 @@ def test_a_job_page_shows_per_test_results_and_report_files(live_server: LiveSer
         shoot(page, "dashboard-job-tests.png")
 
 
+def _with_tokens(tmp_path: Path, *grants: tuple[Role, str | None]
+                 ) -> tuple[ServerSettings, dict[Role, str]]:
+    """A live server's settings whose database already holds a token of each (role, org):
+    from then on every request needs one. The secrets, by role."""
+    from qgjob.auth import tokens
+    from qgjob.store import open_store
+    from tests.conftest import fast_settings
+
+    settings = fast_settings(tmp_path)
+    secrets = {}
+    with closing(open_store(settings.resolved_database_url)) as store:
+        for role, org in grants:
+            record, secrets[role] = tokens.issue(role, org, 0.0)
+            store.insert_token(record)
+    return settings, secrets
+
+
 def test_with_tokens_the_dashboard_asks_for_one_and_stays_live(tmp_path: Path) -> None:
     """Once tokens exist the page asks for one, then reads (and follows the change events)
     with it."""
-    from qgjob.auth import tokens
-    from qgjob.auth.tokens import Role
-    from qgjob.store import open_store
-    from tests.conftest import fast_settings, serve
+    from tests.conftest import serve
 
-    settings = fast_settings(tmp_path)
-    store = open_store(settings.resolved_database_url)
-    record, secret = tokens.issue(Role.ADMIN, None, 0.0)
-    store.insert_token(record)
-    store.close()
+    settings, secrets = _with_tokens(tmp_path, (Role.ADMIN, None))
+    secret = secrets[Role.ADMIN]
     auth = {"Authorization": f"Bearer {secret}"}
     with serve(settings) as live, chromium(require_chromium()) as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -175,18 +190,10 @@ def test_a_submitter_token_is_told_the_timeline_is_for_admins_and_stops_asking(
     """GET /timeline shows every org's work, so a submitter's token gets 403. The page used
     to show "Cannot load this page" and ask again at every refresh; now it says why once,
     leaves the nav, and asks no more until the token changes."""
-    from qgjob.auth import tokens
-    from qgjob.auth.tokens import Role
-    from qgjob.store import open_store
-    from tests.conftest import fast_settings, serve
+    from tests.conftest import serve
 
-    settings = fast_settings(tmp_path)
-    store = open_store(settings.resolved_database_url)
-    secrets = {}
-    for role, org in [(Role.ADMIN, None), (Role.SUBMITTER, BUILD["org_id"])]:
-        record, secrets[role] = tokens.issue(role, org, 0.0)
-        store.insert_token(record)
-    store.close()
+    settings, secrets = _with_tokens(tmp_path, (Role.ADMIN, None),
+                                     (Role.SUBMITTER, BUILD["org_id"]))
     submitter = {"Authorization": f"Bearer {secrets[Role.SUBMITTER]}"}
     with serve(settings) as live, chromium(require_chromium()) as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
