@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from qgjob.agent.executors.simulate import SimulateExecutor
 from tests.agent_thread import running_agent
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, fast_settings, serve
 from tests.web import live_http
 from tests.web.test_dashboard_browser import BUILD, shoot
 
@@ -22,6 +23,16 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The live server with a 30 s lease: these tests drive logs, not lease expiry, and
+    under CI's load the 2 s lease of `fast_settings` can lapse between two of the hand
+    agent's heartbeats (the server's event loop stalls for a second or more), which
+    requeued a job mid-test once."""
+    with serve(fast_settings(tmp_path, lease_seconds=30.0)) as live:
+        yield live
 
 
 class HandAgent:
