@@ -21,12 +21,16 @@ Every schedule is turned into events and judged by `qgjob.sim.metrics.summarize`
 policy's are. Failed attempts run back to back on the device of the job.
 
     python -m benchmarks.best_schedule [--kind burst] [--seeds 100] [--first 1]
-                                       [--variant "a handful of jobs"]
+                                       [--variant "a handful of jobs"] [--tools DIR]
+
+With `--tools DIR` (the directory of the scheduling judge's tracegen.py, refsim.py,
+schedcheck.py and sweep.py) the traces are the judge's and every schedule is scored by its
+checker, baselines and goals, as `benchmarks.judged` scores the policy's.
 
 Prints per kind the traces on which the search meets every goal it can speak to (burst:
 makespan against the lower bound and FIFO-affinity's within twice the minimum installs;
 steady with a handful of jobs: mean turnaround against FIFO's within half its installs), next
-to qgjob's; writes benchmarks/results/best_schedule[-VARIANT].json.
+to qgjob's; writes benchmarks/results/best_schedule[-VARIANT][-judge].json.
 """
 
 from __future__ import annotations
@@ -36,15 +40,17 @@ import multiprocessing
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchmarks.common import print_table, seed_count, write_result
 from benchmarks.goals import baselines, goals
+from benchmarks.judged import JudgeScore, generated, judge_tools
 from benchmarks.sweep import HANDFUL, VARIANTS, varied
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
 from qgjob.sim.generate import generate
-from qgjob.sim.metrics import Summary, summarize
+from qgjob.sim.metrics import summarize
 from qgjob.sim.trace import Trace, TraceJob, parse_trace
 
 EXACT_JOBS = 8
@@ -302,27 +308,43 @@ def events_of(trace: Trace, chosen: list[Point]) -> list[dict[str, Any]]:
     return events
 
 
-def judged(args: tuple[str, int, str | None]) -> dict[str, Any]:
-    kind, seed, variant = args
-    trace = parse_trace(varied(generate(kind, seed), variant))
-    base = baselines(trace)
-    ours = summarize(trace, "qgjob", Simulator(trace, FairAffinityPolicy()).run().events)
+def judged(args: tuple[str, int, str | None, str | None]) -> dict[str, Any]:
+    kind, seed, variant, tools = args
+    if tools is not None:  # the judge's generator, checker, baselines and goals
+        judge = judge_tools(Path(tools))
+        raw = generated(judge, kind, seed, [variant] if variant else [])
+        trace = parse_trace(raw)
+        score = JudgeScore.of(judge, kind, raw)
+        fifo_installs = int(score.fifo["installs"])
+
+        def scored(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+            return score.goals(events)
+    else:
+        trace = parse_trace(varied(generate(kind, seed), variant))
+        base = baselines(trace)
+        fifo_installs = base["fifo"].installs
+
+        def scored(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+            return goals(kind, summarize(trace, name, events), base["fifo"],
+                         base["fifo-affinity"])
+    ours_events = Simulator(trace, FairAffinityPolicy()).run().events
+    min_installs = len({(job.app_version_id, job.target) for job in trace.jobs})
     found = frontiers(trace)
     if kind == "steady":  # its P5 goal is left out: a handful of jobs is a build or two
-        budget, objective, kept = int(0.5 * base["fifo"].installs), "turnaround", 2
+        budget, objective, kept = int(0.5 * fifo_installs), "turnaround", 2
     else:
-        budget, objective, kept = 2 * ours.min_installs, "makespan", None
+        budget, objective, kept = 2 * min_installs, "makespan", None
 
-    def checks(summary: Summary) -> list[dict[str, Any]]:
-        return goals(kind, summary, base["fifo"], base["fifo-affinity"])[:kept]
+    def checks(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+        return scored(events, name)[:kept]
 
     chosen = best_within(found, budget, objective)
     return {"kind": kind, "seed": seed, "variant": variant,
             "exact": all(len([j for j in trace.jobs if j.target == t]) <= EXACT_JOBS
                          for t in found),
             "best": None if chosen is None
-            else checks(summarize(trace, "offline", events_of(trace, chosen))),
-            "qgjob": checks(ours)}
+            else checks(events_of(trace, chosen), "offline"),
+            "qgjob": checks(ours_events, "qgjob")}
 
 
 def main() -> None:
@@ -333,13 +355,23 @@ def main() -> None:
     parser.add_argument("--variant", default=None, choices=sorted(VARIANTS),
                         help="a fleet unlike the usual one, or every attempt passing "
                              "(benchmarks.sweep's VARIANTS)")
+    parser.add_argument("--tools", default=None,
+                        help="the directory of the scheduling judge's tracegen.py, refsim.py, "
+                             "schedcheck.py and sweep.py: its traces, each schedule scored by "
+                             "its checker, baselines and goals")
     args = parser.parse_args()
+    if args.tools is not None:
+        try:
+            judge_tools(Path(args.tools))
+        except ValueError as bad:
+            parser.error(str(bad))
     if args.kind == "steady" and args.variant != HANDFUL:
         parser.error("steady is searched with --variant 'a handful of jobs' only (its "
                      "arrivals make a long trace an online problem)")
     seeds = range(args.first, args.first + args.seeds)
     with multiprocessing.Pool() as pool:
-        rows = pool.map(judged, [(args.kind, s, args.variant) for s in seeds], chunksize=1)
+        rows = pool.map(judged, [(args.kind, s, args.variant, args.tools) for s in seeds],
+                        chunksize=1)
     table = []
     names = [c["goal"] for c in rows[0]["qgjob"]]
     for who in ("best", "qgjob"):
@@ -355,7 +387,8 @@ def main() -> None:
     print(f"{args.kind}{' / ' + args.variant if args.variant else ''}: seeds {seeds.start}-"
           f"{seeds.stop - 1} ({exact} searched exhaustively)")
     print_table(["schedule", "meets every goal", *(f"{n}: median" for n in names)], table)
-    suffix = "" if args.variant is None else "-" + args.variant.replace(" ", "-")
+    suffix = ("" if args.variant is None else "-" + args.variant.replace(" ", "-")) + \
+        ("" if args.tools is None else "-judge")
     path = write_result(f"best_schedule-{args.kind}{suffix}", {
         "command": "python -m benchmarks.best_schedule " + " ".join(
             f"--{k} {v!r}" for k, v in vars(args).items() if v is not None),
