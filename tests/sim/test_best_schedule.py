@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from benchmarks.best_schedule import best_within, events_of, frontiers
 from benchmarks.sweep import varied
 from qgjob.sim.generate import brief_example, generate
@@ -69,13 +65,3 @@ def test_failed_attempts_run_too_and_the_events_match_the_model() -> None:
     assert summary.installs == sum(p.installs for p in chosen)
     assert summary.makespan == max(p.makespan for p in chosen)
     assert summary.makespan >= lower_bound(trace)
-
-
-def test_without_the_judges_tools_it_says_so_in_one_line(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "benchmarks.best_schedule", "--tools",
-                             str(tmp_path), "--seeds", "1"],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert "no tracegen.py, refsim.py, schedcheck.py, sweep.py" \
-        in result.stderr.strip().splitlines()[-1]
-    assert "Traceback" not in result.stderr

@@ -1,6 +1,7 @@
 """`benchmarks.judged` runs the scheduling judge's tools, which are not part of this repository:
 without them, or with a constant the policy does not have, it says so in one line (exit 2)
-before it starts a pool or writes a result."""
+before it starts a pool or writes a result; so do `benchmarks.hindsight` and
+`benchmarks.best_schedule` given `--tools`."""
 
 import argparse
 import subprocess
@@ -49,4 +50,15 @@ def test_it_refuses_what_it_cannot_run_in_one_line(tmp_path: Path, args: list[st
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert error in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("module", ["benchmarks.hindsight", "benchmarks.best_schedule"])
+def test_the_other_instruments_say_in_one_line_without_the_judges_tools(tmp_path: Path,
+                                                                         module: str) -> None:
+    result = subprocess.run([sys.executable, "-m", module, "--tools", str(tmp_path),
+                             "--seeds", "1"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "no tracegen.py, refsim.py, schedcheck.py, sweep.py" \
+        in result.stderr.strip().splitlines()[-1]
     assert "Traceback" not in result.stderr
