@@ -12,7 +12,7 @@ from qgjob.cli import render
 from qgjob.cli.app import app, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.cli.jobs import JobIdOption
-from qgjob.cli.safe_text import colours_kept
+from qgjob.cli.safe_text import colours_kept, unfinished_escape
 from qgjob.protocol import limits
 
 if TYPE_CHECKING:
@@ -87,7 +87,13 @@ def _print_part(client: ApiClient, job_id: str, attempt: int | None, offset: int
     dropped = int(headers.get("x-qgjob-dropped", "0"))
     if offset == 0 and dropped:
         sys.stdout.write(f"[{dropped} earlier characters were not kept]\n")
-    # Raw into a file or a pipe (it is the job's output); on a terminal, only its colours.
-    sys.stdout.write(colours_kept(text) if sys.stdout.isatty() else text)
+    next_offset = int(headers.get("x-qgjob-next-offset", "0"))
+    # Raw into a file or a pipe (it is the job's output); on a terminal, only its colours, and
+    # a colour code the attempt is still writing waits for its end (read again next time).
+    if sys.stdout.isatty():
+        held = 0 if headers.get("x-qgjob-finished") == "true" else unfinished_escape(text)
+        text = colours_kept(text[:len(text) - held])
+        next_offset -= held
+    sys.stdout.write(text)
     sys.stdout.flush()
-    return shown, int(headers.get("x-qgjob-next-offset", "0"))
+    return shown, next_offset

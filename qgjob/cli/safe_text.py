@@ -13,6 +13,10 @@ _ESCAPES = re.compile(
     r"|\x1b.?"                              # any other escape
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")       # other control characters (tab and newline stay)
 _COLOUR = re.compile(r"\x1b\[[0-9;:]*m|\r")
+_UNFINISHED = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*|[PX^_][^\x1b]*)?\Z")
+UNFINISHED_MAX_CHARS = 256
+"""A trailing escape sequence longer than this is not waited for (`unfinished_escape`): it is
+no colour, and is dropped as it is."""
 
 
 def plain(text: str) -> str:
@@ -20,6 +24,15 @@ def plain(text: str) -> str:
     safely: escape sequences and control characters dropped, as the dashboard drops them, so
     a reported error cannot clear the screen, retitle the window or write the clipboard."""
     return _ESCAPES.sub("", text)
+
+
+def unfinished_escape(text: str) -> int:
+    """How many characters at the end of `text` are an escape sequence not yet complete: a
+    job's output arrives in pieces, and a colour code split between two (`ESC[3` then `4m`)
+    would otherwise lose its start here and show its end (`4m`) as text. A reader holds them
+    back and reads them again with the rest."""
+    found = _UNFINISHED.search(text[-UNFINISHED_MAX_CHARS:])
+    return len(found[0]) if found else 0
 
 
 def colours_kept(text: str) -> str:

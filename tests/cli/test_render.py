@@ -80,6 +80,42 @@ def test_a_log_on_a_terminal_keeps_only_its_colours(
                                        "\r\n\x1b[1;38;5;196mFAIL\x1b[0m 10%\r20%\n")
 
 
+def test_a_colour_code_split_between_two_reads_is_printed_whole(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`logs --follow` reads an attempt's output as it grows: a piece that ends inside an
+    escape sequence is printed up to it, and the sequence is read again with its end."""
+    from qgjob.cli.logs import _print_part
+    output = ["cut \x1b[3", "4mblue\x1b[0m \x1b]0;ti", "tle\x07done\n\x1b["]
+    written: list[str] = []
+
+    class Growing:
+        def get_text(self, path: str, params: dict[str, int], *, retry_for: float = 0.0
+                     ) -> tuple[str, dict[str, str]]:
+            written.append(output[len(written)])
+            whole = "".join(written)
+            return whole[params["offset"]:], {
+                "x-qgjob-attempt": "1", "x-qgjob-next-offset": str(len(whole)),
+                "x-qgjob-finished": "true" if len(written) == len(output) else "false"}
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    offset = 0
+    for _ in output:
+        _, offset = _print_part(Growing(), "j1", 1, offset, heading=False)  # type: ignore[arg-type]
+    # The unfinished `ESC[` at the very end of a finished attempt is dropped, not waited for.
+    assert capsys.readouterr().out == "cut \x1b[34mblue\x1b[0m done\n"
+    assert offset == len("".join(output))
+
+
+def test_an_unfinished_escape_is_found_only_at_the_end() -> None:
+    from qgjob.cli.safe_text import UNFINISHED_MAX_CHARS, unfinished_escape
+    assert unfinished_escape("a \x1b[31mred\x1b[0m") == 0
+    assert unfinished_escape("a \x1b[31") == 4
+    assert unfinished_escape("a \x1b") == 1
+    assert unfinished_escape("a \x1b]0;title") == len("\x1b]0;title")
+    assert unfinished_escape("a \x1b]0;title\x07 b") == 0
+    assert unfinished_escape("\x1b]" + "x" * UNFINISHED_MAX_CHARS) == 0  # not waited for
+
+
 def test_styles_stay_styles(tmp_path: object) -> None:
     out = io.StringIO()
     Console(file=out, width=100, force_terminal=True, color_system="standard").print(
