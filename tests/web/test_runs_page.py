@@ -1,19 +1,23 @@
 """The runs pages in headless Chromium: a run with a failing test shows its failures first;
 "Re-run failed" makes a linked run holding only the failed tests and opens it; no console
-errors or failed requests; no sideways scroll at 390 px."""
+errors or failed requests; no sideways scroll at 390 px; a cancelled run says when it was
+cancelled and that it takes no new jobs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from qgjob.agent.executors.simulate import SimulateExecutor
 from tests.agent_thread import running_agent
-from tests.conftest import LiveServer
+from tests.browser import chromium, require_chromium
+from tests.conftest import LiveServer, fast_settings, serve
 from tests.scripted_executor import ScriptedExecutor
 from tests.web import live_http
-from tests.web.test_dashboard_browser import BUILD, shoot
+from tests.web.test_dashboard_browser import BUILD, WAIT_MS, shoot
+from tests.web.test_dashboard_daily import HandAgent
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
@@ -56,6 +60,7 @@ def test_rerun_failed_from_the_run_page(live_server: LiveServer, page: Page) -> 
         assert results == ["failed", "passed", "passed", "passed"]
         assert "logs in" in page.locator("#run-tests tbody tr").first.inner_text()
         assert page.locator("#run-cancel").count() == 0
+        assert page.locator("#run-cancelled").count() == 0  # finished, never cancelled
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         shoot(page, "run-page-390.png")
 
@@ -127,3 +132,47 @@ def test_a_refused_fleet_action_stays_shown_until_the_next_action(
         page.click(f"{agent} button.fleet-drain")  # the next action
         page.wait_for_selector(f'{agent} [data-status="draining"]')
         assert refusal.is_hidden()
+
+
+def test_a_cancelled_run_says_when_and_that_it_takes_no_new_jobs(tmp_path: Path) -> None:
+    """The run page showed nothing of a cancel: a run cancelled while a job ran still read
+    `running` (its jobs' status, as the API says), with no sign that it refuses new jobs
+    (409 run_finished). A 30 s lease: the hand agent's job must not be requeued mid-test."""
+    problems: list[str] = []
+    with (serve(fast_settings(tmp_path, lease_seconds=30.0)) as live,
+          chromium(require_chromium()) as browser):
+        url = live.url
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(WAIT_MS)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 else None)
+        run_id = live_http.post(f"{url}/runs", json={
+            "org_id": BUILD["org_id"], "app_version_id": BUILD["app_version_id"],
+            "name": "nightly suite"}).json()["run_id"]
+        job = {**BUILD, "test_path": "tests/long.spec.js", "max_attempts": 1}
+        [queued] = live_http.post(f"{url}/jobs/batch?run_id={run_id}",
+                                  json={"jobs": [job]}).json()["jobs"]
+        hand = HandAgent(url, queued["job_id"])
+        try:
+            page.goto(f"{url}/#/runs/{run_id}")
+            page.wait_for_selector("#run-fields [data-status=running]")
+            assert page.locator("#run-cancelled").count() == 0
+
+            cancelled = live_http.post(f"{url}/runs/{run_id}/cancel").json()
+            assert cancelled["status"] == "running" and cancelled["cancelled_at"]
+            refused = live_http.post(f"{url}/jobs?run_id={run_id}",
+                                     json={**job, "test_path": "tests/late.spec.js"})
+            assert refused.status_code == 409  # what the page now says
+            note = page.locator("#run-cancelled")
+            note.wait_for()  # the cancel's change event refreshes the page
+            at = page.evaluate("iso => new Date(iso).toLocaleTimeString([], { hour12: false })",
+                               cancelled["cancelled_at"])
+            assert note.inner_text() == f"cancelled at {at}: it takes no new jobs"
+            assert page.locator("#run-fields [data-status=running]").count() == 1
+            assert page.locator("#main h1 [data-status=running]").count() == 1
+            shoot(page, "run-cancelled.png")
+        finally:
+            hand.done.set()
+    assert problems == []

@@ -97,6 +97,12 @@ export const runPage = {
       ["Created", clock(run.created_at)], ["Finished", clock(run.finished_at)],
       ["Took", duration(run.duration_seconds)],
     ];
+    // A cancel is the run's own record: its status, read from its jobs, may still say
+    // running (a job asked to stop has yet to report), failed, or cancelled.
+    if (run.cancelled_at) {
+      rows.splice(2, 0, ["Cancelled", h("span", { id: "run-cancelled" },
+        `cancelled at ${clock(run.cancelled_at)}: it takes no new jobs`)]);
+    }
     if (source.commit_sha) rows.push(["Commit", h("span", { class: "mono" }, source.commit_sha.slice(0, 12))]);
     if (source.branch) rows.push(["Branch", source.branch]);
     if (source.pull_request) rows.push(["Pull request", `#${source.pull_request}`]);
