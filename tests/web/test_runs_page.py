@@ -160,13 +160,14 @@ def test_a_cancelled_run_says_when_and_that_it_takes_no_new_jobs(tmp_path: Path)
             page.wait_for_selector("#run-fields [data-status=running]")
             assert page.locator("#run-cancelled").count() == 0
 
-            cancelled = live_http.post(f"{url}/runs/{run_id}/cancel").json()
+            page.click("#run-cancel")  # the page refreshes after it
+            note = page.locator("#run-cancelled")
+            note.wait_for()
+            cancelled = live_http.get(f"{url}/runs/{run_id}").json()
             assert cancelled["status"] == "running" and cancelled["cancelled_at"]
             refused = live_http.post(f"{url}/jobs?run_id={run_id}",
                                      json={**job, "test_path": "tests/late.spec.js"})
-            assert refused.status_code == 409  # what the page now says
-            note = page.locator("#run-cancelled")
-            note.wait_for()  # the cancel's change event refreshes the page
+            assert refused.status_code == 409  # what the page says
             at = page.evaluate("iso => new Date(iso).toLocaleTimeString([], { hour12: false })",
                                cancelled["cancelled_at"])
             assert note.inner_text() == f"cancelled at {at}: it takes no new jobs"
