@@ -166,6 +166,11 @@ export class NeedToken extends Error {}
 // A 403: this token's role may not read that (a submitter's token and GET /timeline).
 export class Forbidden extends Error {}
 
+// What GET /devices said of each token this tab sent it: whether it may operate the fleet
+// (`may_operate`, an admin's). Pages only an admin may read (the timeline, every org's
+// work) are not asked for with another token: that was a 403 in the console, once a tab.
+const operators = new Map();  // token -> may_operate
+
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
@@ -180,6 +185,29 @@ export function authHeaders(extra) {
   const current = token();
   if (current) headers.Authorization = `Bearer ${current}`;
   return headers;
+}
+
+// GET /devices, remembering what it says of the token it was sent with.
+export async function getDevices() {
+  const sent = token();
+  const devices = await getJson("/devices");
+  if (sent) operators.set(sent, devices.may_operate);
+  return devices;
+}
+
+// Whether this tab's token is known not to be an admin's (nothing asked).
+export function knownNonAdmin() {
+  return token() !== null && operators.get(token()) === false;
+}
+
+// Whether this tab's token may be an admin's, asking GET /devices (once a token) when not
+// known yet. True without a token: none is needed (no tokens configured, or a public
+// dashboard), or the server asks for one.
+export async function mayBeAdmin() {
+  const current = token();
+  if (!current) return true;
+  if (!operators.has(current)) await getDevices();
+  return operators.get(current) !== false;
 }
 
 export async function getJson(path) {

@@ -4,7 +4,7 @@
 // long that has run, and its utilisation. The buttons show only when the server says this
 // token may use them (an admin's); the server checks again on every click.
 import {
-  act, badge, clock, duration, getJson, h, replace, runningCell, runningJobs, table,
+  act, badge, clock, duration, getDevices, getJson, h, replace, runningCell, runningJobs, table,
 } from "./dom.js";
 
 export const fleet = {
@@ -19,7 +19,7 @@ export const fleet = {
 
   async refresh() {
     const [agents, fleetDevices, jobs] = await Promise.all([
-      getJson("/agents"), getJson("/devices"), runningJobs()]);
+      getJson("/agents"), getDevices(), runningJobs()]);
     const may = fleetDevices.may_operate;
     this.drawAgents(agents.agents, may);
     this.drawTargets(fleetDevices.targets);

@@ -1,6 +1,8 @@
 // The device timeline: a Gantt chart in SVG, one row per device, installs hatched grey,
 // tests coloured by build, failed attempts outlined red, running ones dashed.
-import { Forbidden, duration, getJson, h, jobHref, replace, s, token } from "./dom.js";
+import {
+  Forbidden, duration, getJson, h, jobHref, knownNonAdmin, mayBeAdmin, replace, s, token,
+} from "./dom.js";
 
 const WINDOWS = [[300, "5 min"], [900, "15 min"], [3600, "1 hour"], [21600, "6 hours"],
   [86400, "24 hours"]];
@@ -10,13 +12,14 @@ const AXIS = 24;
 
 export const timeline = {
   seconds: 3600,
-  // The token GET /timeline refused (403): it shows every org's work, so a submitter's
-  // token may not read it. Remembered so that the page says so once and asks no more, and
-  // the nav hides the page, until the token changes.
+  // GET /timeline shows every org's work, so only an admin's token may read it. A token
+  // GET /devices says is not one is not sent to it (a submitter's: a 403 once a tab);
+  // one it refused all the same (403) is remembered. Either way the page says so and asks
+  // no more, and the nav hides the page, until the token changes.
   refusedFor: null,
 
   refused() {
-    return this.refusedFor !== null && this.refusedFor === token();
+    return knownNonAdmin() || (this.refusedFor !== null && this.refusedFor === token());
   },
 
   mount(main, { params, again }) {
@@ -42,6 +45,11 @@ export const timeline = {
 
   async refresh() {
     if (this.refused()) return;
+    const asking = token();
+    if (!(await mayBeAdmin())) {
+      if (token() === asking) this.drawRefusal();
+      return;
+    }
     if (!this.body.contains(this.chart)) this.drawControls();  // another token now
     let data, agents;
     try {
