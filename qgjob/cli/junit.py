@@ -13,8 +13,10 @@ failed, but does not fail the run)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -137,17 +139,24 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def check_writable(path: Path) -> None:
     """Fail before any job is queued if the report could not be written later, by doing what
-    `write_report` will: make its folder and a file in it. Permission bits cannot say (root
-    passes them everywhere, /proc and read-only mounts included). A control character is
-    refused: the path goes into `$GITHUB_OUTPUT`, where a line break would add outputs."""
+    `write_report` will: make its folder and a file in it, or, for a target that is no
+    ordinary file (a FIFO, a device), find it writable. Permission bits cannot say for a new
+    file (root passes them everywhere, /proc and read-only mounts included). A control
+    character is refused: the path goes into `$GITHUB_OUTPUT`, where a line break would add
+    outputs."""
     if _CONTROL.search(str(path)):
         raise CliError(EXIT_USAGE, f"--junit {str(path)!r} holds a control character (a line "
                                    "break, tab or escape)")
     if path.is_dir():
         raise CliError(EXIT_USAGE, f"--junit {str(path)!r} is a directory")
+    target = _followed(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        if not _replaceable(target):
+            if not os.access(target, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         os.close(fd)
         os.unlink(probe)
     except OSError as error:
@@ -156,17 +165,50 @@ def check_writable(path: Path) -> None:
 
 
 def write_report(path: Path, report: bytes) -> None:
-    """Whole or not at all: a reader never sees half a file."""
+    """Whole or not at all, so a reader never sees half a file, where the target is an
+    ordinary file (or none yet): written beside it and renamed over it. A symlink is followed
+    (the link stays, its target gets the report); a FIFO or a device (`/dev/stdout`) is
+    written into, never replaced: a rename would swap it for a file its reader never sees."""
+    target = _followed(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(report)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        if _replaceable(target):
+            _replace(target, report)
+        else:
+            _write_into(target, report)
     except OSError as error:
-        raise CliError(EXIT_USAGE, f"--junit {str(path)!r}: {error.strerror}") from None
+        raise CliError(EXIT_USAGE, f"--junit {str(path)!r} not written: "
+                                   f"{error.strerror or error}") from None
+
+
+def _followed(path: Path) -> Path:
+    """The path a write to `path` lands on: every symlink resolved (a dangling one to the
+    file it names)."""
+    return Path(os.path.realpath(path))
+
+
+def _replaceable(target: Path) -> bool:
+    """Whether `target` is an ordinary file or missing: what a rename may put in place."""
+    try:
+        return stat.S_ISREG(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return True
+
+
+def _replace(target: Path, report: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(report)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _write_into(target: Path, report: bytes) -> None:
+    """Into a FIFO or device as it stands; O_WRONLY without O_CREAT, so one that vanished
+    meanwhile fails rather than turns into a file."""
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_NOCTTY), "wb") as out:
+        out.write(report)

@@ -3,7 +3,11 @@ and, with GITHUB_ACTIONS=true, the job summary, annotations and step outputs."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
+import threading
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -11,6 +15,7 @@ import pytest
 
 from qgjob.agent.executors.simulate import SimulateExecutor
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
+from qgjob.cli.junit import check_writable, write_report
 from qgjob.cli.run import log_excerpts
 from tests.agent_thread import running_agent
 from tests.cli.test_cli import run
@@ -122,6 +127,67 @@ def test_bad_input_is_one_line_exit_2_and_queues_nothing(
     assert err.startswith("qgjob: error: ") and says in err
     _, listed, _ = run(capsys, live_server, "jobs", "--json")
     assert listed == ""
+
+
+def test_a_junit_symlink_stays_a_link_and_its_target_gets_the_report(tmp_path: Path) -> None:
+    """The report went to a file renamed over the link: the link was gone, its target
+    stale."""
+    (tmp_path / "reports").mkdir()
+    target = tmp_path / "reports" / "junit.xml"
+    target.write_bytes(b"old")
+    link = tmp_path / "junit.xml"
+    link.symlink_to(Path("reports") / "junit.xml")
+    dangling = tmp_path / "later.xml"
+    dangling.symlink_to(tmp_path / "made" / "later.xml")
+    for path in (link, dangling):
+        check_writable(path)
+        write_report(path, b"<testsuites/>\n")
+    assert link.is_symlink() and os.readlink(link) == str(Path("reports") / "junit.xml")
+    assert target.read_bytes() == b"<testsuites/>\n"
+    assert dangling.is_symlink() and (tmp_path / "made" / "later.xml").read_bytes() == \
+        b"<testsuites/>\n"
+
+
+def test_a_junit_fifo_is_written_into_not_replaced(tmp_path: Path) -> None:
+    """Renamed over, the FIFO's reader waited forever for a report that went to a file."""
+    fifo = tmp_path / "junit.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    check_writable(fifo)
+    write_report(fifo, b"<testsuites/>\n")
+    reader.join(timeout=10)
+    assert got == [b"<testsuites/>\n"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "file"])
+def test_a_junit_report_that_cannot_be_written_is_exit_2(
+        capsys: pytest.CaptureFixture[str], live_server: LiveServer, checkout: Path,
+        monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """As `--junit /dev/full` fails (ENOSPC) once it is written into rather than replaced;
+    it was exit 0 and no report."""
+    from qgjob.cli import junit
+
+    def full(target: Path, report: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    report = checkout / "junit.xml"
+    if kind == "fifo":
+        os.mkfifo(report)
+    else:
+        report.write_bytes(b"old")
+    monkeypatch.setattr(junit, "_write_into" if kind == "fifo" else "_replace", full)
+    with running_agent(live_server.url, SimulateExecutor(0, 0.02)):
+        code, _, err = run(capsys, live_server, *RUN, "--junit=junit.xml", "--timeout=30")
+    assert code == 2, err
+    assert [line for line in err.splitlines() if "error" in line] == [
+        "qgjob: error: --junit 'junit.xml' not written: No space left on device"]
+    if kind == "fifo":
+        assert stat.S_ISFIFO(os.lstat(report).st_mode)
+    else:
+        assert report.read_bytes() == b"old"
 
 
 def test_an_unreachable_server_is_exit_4(capsys: pytest.CaptureFixture[str],
