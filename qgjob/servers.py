@@ -4,7 +4,9 @@ has failed, the one that failed longest ago is tried again."""
 
 from __future__ import annotations
 
+import re
 import time
+from urllib.parse import urlsplit
 
 PASS_OVER_SECONDS = 5.0
 
@@ -21,9 +23,36 @@ def parse_servers(text: str) -> list[str]:
         scheme, _, rest = url.partition("://")
         if scheme not in ("http", "https") or not rest:
             raise BadServerList(f"{url!r} is not an http:// or https:// URL")
+        problem = _url_problem(url)
+        if problem:
+            raise BadServerList(f"{url!r} is not a valid URL: {problem}")
     if len(set(urls)) != len(urls):
         raise BadServerList("a server URL is listed twice")
     return urls
+
+
+_BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes an http(s) URL one no request can be sent to, found now rather than as a
+    crash (`http://[::1`, a port past 65535) or a host that cannot be reached (`http://:80`)
+    when the first request is made."""
+    if _BLANK_OR_CONTROL.search(url):
+        return "it contains a space or a control character"
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unclosed "[", or not an IPv6 address inside "[...]"
+        return str(error)
+    if not parts.hostname:
+        return "it names no host"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return f"its port {parts.netloc.rpartition(':')[2]!r} is not a number from 1 to 65535"
+    return None
 
 
 class ServerList:

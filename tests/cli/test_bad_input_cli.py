@@ -214,3 +214,37 @@ def test_an_id_is_told_the_rule_it_broke(capsys: pytest.CaptureFixture[str], arg
     code, out, err = run(capsys, "--server", UNREACHABLE, *args)
     one_line_exit_2(code, err)  # refused before connecting: not 4
     assert says in err and out == ""
+
+
+@pytest.mark.parametrize(("server", "why"), [
+    ("http://[::1", "Invalid IPv6 URL"),
+    ("http://[zzz]:8000", "'zzz' does not appear to be an IPv4 or IPv6 address"),
+    ("http://127.0.0.1:99999", "its port '99999' is not a number from 1 to 65535"),
+    ("http://127.0.0.1:abc", "its port 'abc' is not a number from 1 to 65535"),
+    ("http://127.0.0.1:0", "its port '0' is not a number from 1 to 65535"),
+    ("http://:8000", "it names no host"),
+    ("http://farm 1:8000", "it contains a space or a control character"),
+    (f"{UNREACHABLE},http://[::1", "Invalid IPv6 URL"),
+])
+@pytest.mark.parametrize("given_as", ["--server", "QGJOB_SERVER"])
+def test_a_server_address_that_is_no_valid_url_is_bad_input(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, server: str,
+        why: str, given_as: str) -> None:
+    """`http://[::1` and a port past 65535 were exit 4, "unexpected ValueError"; a server
+    with no host was "cannot reach the qgjob server"."""
+    if given_as == "QGJOB_SERVER":
+        monkeypatch.setenv("QGJOB_SERVER", server)
+        code, out, err = run(capsys, "jobs")
+    else:
+        code, out, err = run(capsys, "--server", server, "jobs")
+    one_line_exit_2(code, err)
+    bad = server.rpartition(",")[2]
+    assert f"'--server': {bad!r} is not a valid URL: {why}" in err and out == ""
+
+
+@pytest.mark.parametrize("server", ["http://[::1]:9", "https://farm:65535/qgjob/",
+                                    "http://127.0.0.1"])
+def test_a_valid_server_address_is_taken(server: str) -> None:
+    from qgjob.servers import parse_servers
+
+    assert parse_servers(server) == [server.rstrip("/")]
