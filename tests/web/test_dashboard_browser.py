@@ -105,6 +105,24 @@ def test_the_job_filter_and_a_failed_job(live_server: LiveServer, page: Page) ->
         shoot(page, "dashboard-failed-job.png")
 
 
+@pytest.mark.parametrize(("address", "title"), [("#/jobs/%", "Job %"),
+                                              ("#/runs/%E0%A4%A", "Run %E0%A4%A")])
+def test_an_address_with_a_malformed_escape_is_an_id_that_cannot_load(
+        live_server: LiveServer, page: Page, address: str, title: str) -> None:
+    """decodeURIComponent threw URIError: #main stayed empty on a fresh load, or kept the
+    previous page. Now it is an unknown id like any other (`#/jobs/nonexistent`)."""
+    page.goto(f"{live_server.url}/#/jobs")
+    page.wait_for_selector("#job-list")
+    page.goto(f"{live_server.url}/{address}")  # from another page: only the hash changes
+    for load in ("from the jobs page", "loaded afresh"):
+        page.wait_for_selector("#problem:not([hidden])")
+        problem = page.text_content("#problem") or ""
+        assert problem.startswith("Cannot load this page: "), (load, problem)
+        assert page.text_content("#main h1") == title, load
+        assert page.locator("#job-list").count() == 0, load
+        page.reload()
+
+
 def test_a_job_page_shows_per_test_results_and_report_files(live_server: LiveServer,
                                                             page: Page) -> None:
     """The example AppWright project's device-free spec, run for real by the appwright

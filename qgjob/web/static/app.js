@@ -23,9 +23,9 @@ function route() {
   let view = overview;
   let name = "overview";
   if (jobMatch) {
-    [view, name, context.jobId] = [jobPage, "jobs", decodeURIComponent(jobMatch[1])];
+    [view, name, context.jobId] = [jobPage, "jobs", idIn(jobMatch[1])];
   } else if (/^\/runs\/.+$/.test(path || "")) {
-    [view, name, context.runId] = [runPage, "runs", decodeURIComponent(path.slice(6))];
+    [view, name, context.runId] = [runPage, "runs", idIn(path.slice(6))];
   } else if (path === "/runs") {
     [view, name] = [runs, "runs"];
   } else if (path === "/jobs") {
@@ -42,6 +42,17 @@ function route() {
     link.classList.toggle("active", link.dataset.view === name);
   }
   live.show(view);
+}
+
+// The id in an address, as the pages write it (percent-encoded). A malformed escape
+// (`#/jobs/%`) is taken as it stands: decodeURIComponent would throw and leave the page
+// empty; as an id no job has, the page says it cannot load it, as for any other unknown id.
+function idIn(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {  // URIError, its only error
+    return text;
+  }
 }
 
 // Pages this token may not read leave the nav (the timeline, for a submitter's token).
