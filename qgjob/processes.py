@@ -18,6 +18,7 @@ from qgjob.agent.executors.base import Executor
 from qgjob.agent.identity import AgentIdentity, identity_folder
 from qgjob.agent.runner import Agent
 from qgjob.domain.models import DeviceSpec
+from qgjob.servers import server_url
 from qgjob.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -122,8 +123,7 @@ async def run_up(
             await serving
             return
         await asyncio.sleep(0.01)
-    url_host = f"[{host}]" if ":" in host else host
-    client = AgentClient(f"http://{url_host}:{port}", local_token)
+    client = AgentClient(server_url(host, port), local_token)
     # `local` (or local-2… while another `up` runs on this host), the same after a restart
     identity = AgentIdentity.first_free(identity_folder(), "local")
     agent = Agent(client, identity.name, devices, executor, identity)

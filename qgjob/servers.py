@@ -15,6 +15,12 @@ class BadServerList(ValueError):
     pass
 
 
+def server_url(host: str, port: int) -> str:
+    """The URL of a server listening on `host` and `port`: an IPv6 address in brackets, so
+    the URL `qgjob up` prints can be given back to `--server` or `QGJOB_SERVER`."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def parse_servers(text: str) -> list[str]:
     urls = [part.strip().rstrip("/") for part in text.split(",")]
     if not any(urls):

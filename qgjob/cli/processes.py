@@ -11,6 +11,7 @@ import typer
 from qgjob.cli.app import DEFAULT_SERVER, app
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 from qgjob.cli.numbers import number
+from qgjob.servers import server_url
 
 if TYPE_CHECKING:
     from qgjob.agent.executors.base import Executor
@@ -199,7 +200,7 @@ def server(
     settings = secure_settings(server_settings(db, group_by_org, preemption), host, insecure)
     sock = _listen(host, port)
     configure_logging(log_level)
-    typer.echo(f"qgjob server on http://{host}:{port} "
+    typer.echo(f"qgjob server on {server_url(host, sock.getsockname()[1])} "
                f"(database {redacted(settings.resolved_database_url)})", err=True)
     run_server(settings, sock, access_log)
     return 0
@@ -229,7 +230,7 @@ def up(
     settings = secure_settings(server_settings(db, group_by_org, preemption), host, insecure)
     sock = _listen(host, port)
     configure_logging(log_level)
-    url = f"http://{host}:{port}"
+    url = server_url(host, sock.getsockname()[1])
     hint = "" if url == DEFAULT_SERVER.replace("localhost", "127.0.0.1") else \
         f" (export QGJOB_SERVER={url})"
     typer.echo(

@@ -248,3 +248,14 @@ def test_a_valid_server_address_is_taken(server: str) -> None:
     from qgjob.servers import parse_servers
 
     assert parse_servers(server) == [server.rstrip("/")]
+
+
+@pytest.mark.parametrize(("host", "url"), [("127.0.0.1", "http://127.0.0.1:8123"),
+                                           ("::1", "http://[::1]:8123"),
+                                           ("::", "http://[::]:8123")])
+def test_the_address_up_prints_is_one_server_takes_back(host: str, url: str) -> None:
+    """`qgjob up --host ::` printed `http://:::8000`, which `--server` refuses."""
+    from qgjob.servers import parse_servers, server_url
+
+    assert server_url(host, 8123) == url
+    assert parse_servers(url) == [url]
