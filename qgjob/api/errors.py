@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qgjob.queue_cap import QueueFull
@@ -145,6 +146,15 @@ def install_error_handlers(app: FastAPI) -> None:
         code = getattr(exc, "code", None)  # a CodedProblem's
         return JSONResponse({"detail": exc.detail, **({"code": code} if code else {})},
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, _: ClientDisconnect) -> JSONResponse:
+        # The client hung up, or the connection guard cut off its stalled body (408), while a
+        # route streamed the body itself: no server fault, and nobody to read the answer.
+        log.info("%s %s: the client went away before the whole body came", request.method,
+                 request.url.path)
+        return JSONResponse({"detail": "the request body ended early (the client went away)"},
+                            status_code=400)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

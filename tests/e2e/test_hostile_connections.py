@@ -202,3 +202,36 @@ def test_the_cap_stays_below_the_descriptor_limit(tmp_path: Path) -> None:
     log = process.output()
     assert f"the descriptor limit allows {cap} connections" in log
     assert "out of system resource" not in log and "cannot accept" not in log
+
+
+def test_an_evidence_upload_cut_short_is_said_in_one_line(tmp_path: Path) -> None:
+    """An artifact body that stops before its Content-Length, whether the client hangs up or
+    the server gives up on it (408), is no server error: no traceback, no file kept."""
+    with server(tmp_path, http_body_seconds="1",
+                artifact_dir=str(tmp_path / "artifacts")) as (process, url), \
+            httpx.Client(base_url=url, timeout=5) as client:
+        job_id = client.post("/jobs", json={"org_id": "acme", "app_version_id": "v1",
+                                            "test_path": "tests/a.spec.js"}).json()["job_id"]
+        agent = client.post("/agents", json={
+            "name": "lab", "executor": "simulate",
+            "devices": [{"name": "emulator-1", "target": "emulator"}]}).json()["agent"]
+        lease = client.post(f"/agents/{agent['agent_id']}/claim", json={
+            "device": "emulator-1", "target": "emulator", "wait_seconds": 0}).json()["lease_id"]
+        client.post(f"/agents/{agent['agent_id']}/jobs/{job_id}/start",
+                    json={"lease_id": lease})
+        head = (f"PUT /agents/{agent['agent_id']}/jobs/{job_id}/artifacts/f.png"
+                f"?lease_id={lease}&attempt=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "content-type: application/octet-stream\r\ncontent-length: 1000\r\n\r\n")
+        with connections(url, 2) as [hung_up, stalled]:
+            hung_up.sendall(head.encode() + b"abc")
+            stalled.sendall(head.encode() + b"abc")
+            time.sleep(0.3)
+            hung_up.close()
+            stalled.settimeout(6)
+            assert stalled.recv(4096).startswith(b"HTTP/1.1 408 ")
+        time.sleep(0.3)
+        assert client.get(f"/jobs/{job_id}/artifacts").json()["attempts"] == []
+    log = process.output()
+    assert "Traceback" not in log and "Exception in ASGI" not in log, log
+    assert log.count("f.png") <= 2, log
+    assert not [p for p in (tmp_path / "artifacts").rglob("*") if p.is_file()]
