@@ -10,6 +10,7 @@ import ipaddress
 import json
 import math
 import os
+import tempfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_type_hints
@@ -285,8 +286,8 @@ def _check(settings: ServerSettings) -> None:
                          "or never")
     if settings.max_body_bytes < 1024:
         raise ValueError(f"{value('max_body_bytes')} must be at least 1024")
-    if settings.artifact_dir and Path(settings.artifact_dir).expanduser().is_file():
-        raise ValueError(f"{value('artifact_dir')} is a file, not a directory")
+    if settings.artifact_dir:
+        _check_artifact_dir(value('artifact_dir'), Path(settings.artifact_dir).expanduser())
     settings.trusted_proxy_networks()  # a bad entry is refused at start, not at a request
     settings.allowed_host_names()
     for org, tier in sorted(settings.org_tiers.items()):
@@ -303,6 +304,22 @@ def _check(settings: ServerSettings) -> None:
         raise ValueError(f"QGJOB_POLICY: unknown setting(s) {', '.join(unknown)}; known: "
                          f"{', '.join(sorted(tunable))}")
     _check_policy(settings.policy)
+
+
+def _check_artifact_dir(named: str, folder: Path) -> None:
+    """The evidence folder exists and takes new files, or its nearest existing parent takes
+    new folders: found at start, not at the first upload. Each is tried with a folder made
+    and removed at once (permission bits alone do not say that /proc/x cannot be made)."""
+    if folder.is_file():
+        raise ValueError(f"{named} is a file, not a directory")
+    parent = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        raise ValueError(f"{named} can't be created: {parent} is not a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".qgjob-check-", dir=parent))
+    except OSError as refused:
+        why = "isn't writable" if parent == folder else f"can't be created in {parent}"
+        raise ValueError(f"{named} {why}: {refused.strerror or refused}") from None
 
 
 PRIORITY_KNOBS = ("urgent_priority", "preemptible_priority")

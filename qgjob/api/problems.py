@@ -34,7 +34,9 @@ class Problem(BaseModel):
         "`run_finished`, "
         "`run_not_finished`, `nothing_failed` (409); from the evidence endpoints "
         "`bad_artifact_name` (400), `artifact_type` (415), `artifact_over_cap` (413), "
-        "`unknown_artifact` (404); `cross_site_request` (403) on a change a browser sent from "
+        "`unknown_artifact` (404), `artifact_storage_full` (507) and "
+        "`artifact_storage_unavailable` (503) when the server cannot write evidence; "
+        "`cross_site_request` (403) on a change a browser sent from "
         "another site's page; `host_not_allowed` (421) on a request naming a host other "
         "than a loopback one, the machine's own name or one of QGJOB_ALLOWED_HOSTS while "
         "reading needs no token (`/health`, `/docs` and `/openapi.json` answer any name)"))

@@ -9,10 +9,13 @@ lock per process is enough for the manifest's read-modify-write."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,8 @@ from qgjob.artifacts.base import (
     artifact_type,
     check_place,
 )
+
+log = logging.getLogger("qgjob.evidence")
 
 MANIFEST = ".manifest.json"
 """Starts with a dot: no uploaded name can (the name pattern forbids it)."""
@@ -43,7 +48,7 @@ class DirectoryArtifactStore:
     def save(self, job_id: str, attempt: int, name: str, content: bytes, *,
              test: str | None, now: float) -> ArtifactEntry:
         media_type, kind = artifact_type(name)
-        with self._lock:
+        with self._lock, _storage_errors():
             manifest = self._load(job_id, attempt, now)
             others = [f for f in manifest.files if f.name != name]
             reason = self._over_cap(others, len(content))
@@ -70,7 +75,7 @@ class DirectoryArtifactStore:
     def drop(self, job_id: str, attempt: int, name: str, size: int, reason: str, *,
              test: str | None, now: float) -> None:
         artifact_type(name)
-        with self._lock:
+        with self._lock, _storage_errors():
             manifest = self._load(job_id, attempt, now)
             self._write(job_id, attempt,
                         manifest.with_drop(DroppedArtifact(name, size, reason, test)))
@@ -138,10 +143,30 @@ class DirectoryArtifactStore:
         _write_atomic(folder / MANIFEST, json.dumps(body, indent=1).encode())
 
 
+@contextlib.contextmanager
+def _storage_errors() -> Iterator[None]:
+    """The folder failing under a write (a full disk, a lost mount, permissions changed
+    since the start) is the server's trouble, said as such (507 when out of space, else 503),
+    not a traceback: the agent's upload is refused, its result is not."""
+    try:
+        yield
+    except OSError as failed:
+        full = failed.errno in (errno.ENOSPC, errno.EDQUOT)
+        log.warning("cannot store evidence: %s", failed)
+        raise ArtifactRefused(
+            f"the server cannot store evidence now: {failed.strerror or failed}",
+            "artifact_storage_full" if full else "artifact_storage_unavailable",
+            507 if full else 503) from None
+
+
 def _write_atomic(path: Path, content: bytes) -> None:
     scratch = path.with_name(f".part-{os.getpid()}-{threading.get_ident()}-{path.name}")
-    scratch.write_bytes(content)
-    os.replace(scratch, path)
+    try:
+        scratch.write_bytes(content)
+        os.replace(scratch, path)
+    except OSError:
+        scratch.unlink(missing_ok=True)  # a half-written file is no evidence
+        raise
 
 
 def _stored_at(attempt: Path) -> float:

@@ -116,6 +116,17 @@ def test_over_the_cap_without_a_declared_length_is_the_same_drop(
         assert attempt["dropped"][1]["size"] > 100 - kept  # what came before it was refused
 
 
+def test_an_evidence_folder_gone_bad_is_a_503_not_a_traceback(settings: ServerSettings,
+                                                            tmp_path: Path) -> None:
+    with TestClient(create_app(settings, maintenance=False)) as client:
+        agent, job_id, lease = running_job(client)
+        (tmp_path / "artifacts").write_text("")  # since the start, a file in its place
+        answer = upload(client, agent, job_id, lease, "a.png", PNG)
+        assert (answer.status_code, answer.json()["code"]) == (  # type: ignore[attr-defined]
+            503, "artifact_storage_unavailable")
+        assert answer.headers["retry-after"] == "5"  # type: ignore[attr-defined]
+
+
 def test_maintenance_sweeps_evidence_past_the_retention(settings: ServerSettings) -> None:
     now = [1_000_000.0]
     with TestClient(create_app(settings, maintenance=False, clock=lambda: now[0])) as client:

@@ -1,6 +1,8 @@
 """The directory artifact store: the cap per attempt, the retention sweep, hostile names."""
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -108,6 +110,45 @@ def test_the_artifact_dir_must_not_be_a_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="QGJOB_ARTIFACT_DIR"):
         ServerSettings(artifact_dir=str(tmp_path / "file"))
     assert ServerSettings(artifact_dir=str(tmp_path)).resolved_artifact_dir == tmp_path
+
+
+@pytest.mark.parametrize(("inside", "message"), [
+    ("file/evidence", "can't be created: .*file is not a directory"),
+    ("/proc/qgjob-evidence", "can't be created in /proc"),  # permission bits say root may
+])
+def test_an_artifact_dir_that_cannot_be_made_is_refused_at_start(
+        tmp_path: Path, inside: str, message: str) -> None:
+    if inside.startswith("/proc") and not Path("/proc/self").exists():
+        pytest.skip("no /proc here")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=f"QGJOB_ARTIFACT_DIR=.*{message}"):
+        ServerSettings(artifact_dir=str(tmp_path / inside))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # the check leaves nothing
+
+
+@pytest.mark.parametrize(("error", "status", "code"), [
+    (errno.ENOSPC, 507, "artifact_storage_full"),
+    (errno.EIO, 503, "artifact_storage_unavailable"),
+])
+def test_a_write_the_folder_fails_is_refused_as_the_servers_trouble(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, status: int,
+        code: str) -> None:
+    artifacts = store(tmp_path)
+    artifacts.save("job-1", 1, "kept.png", b"png", test=None, now=0.0)
+    real_write = Path.write_bytes
+
+    def failing(path: Path, content: bytes) -> int:
+        real_write(path, content[:1])  # half written, then the disk fails
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(Path, "write_bytes", failing)
+    with pytest.raises(ArtifactRefused) as refused:
+        artifacts.save("job-1", 1, "shot.png", b"png", test=None, now=0.0)
+    assert (refused.value.status, refused.value.code) == (status, code)
+    assert os.strerror(error) in str(refused.value)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "evidence/job-1/1").iterdir()) == [
+        ".manifest.json", "kept.png"]  # no half-written file left
 
 
 def test_drops_past_the_listed_ones_are_only_counted(tmp_path: Path) -> None:

@@ -30,14 +30,21 @@ ArtifactName = Annotated[str, Path(min_length=1, max_length=255)]
 """Checked by the store (400 `bad_artifact_name`), so a hostile name gets a clear code."""
 
 
+STORAGE_RETRY_SECONDS = 5
+"""A full or lost evidence folder is seldom back within a second."""
+
+
 def _refused(problem: ArtifactRefused) -> CodedProblem:
-    return CodedProblem(problem.status, str(problem), problem.code)
+    retry = {"Retry-After": str(STORAGE_RETRY_SECONDS)} if problem.status >= 500 else None
+    return CodedProblem(problem.status, str(problem), problem.code, headers=retry)
 
 
 @router.put("/agents/{agent_id}/jobs/{job_id}/artifacts/{name}",
             status_code=status.HTTP_204_NO_CONTENT,
             openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
-            responses={409: {"description": "the job left this lease"}})
+            responses={409: {"description": "the job left this lease"},
+                       507: {"description": "the evidence folder is full "
+                                            "(`artifact_storage_full`); nothing was stored"}})
 async def upload_artifact(
     agent_id: OwnAgentId, job_id: JobIdPath, name: ArtifactName, request: Request,
     evidence: EvidenceDep,
@@ -49,7 +56,9 @@ async def upload_artifact(
     The name's extension decides its type (`.png`, `.jpg`, `.webm`, `.mp4`, `.zip`, `.txt`,
     `.log`, `.json`; others 415 `artifact_type`); a name that is not a plain file name is 400
     `bad_artifact_name`. Past the attempt's cap it is 413 `artifact_over_cap`, and the file is
-    listed as dropped, whether its length was declared (Content-Length) or not (chunked)."""
+    listed as dropped, whether its length was declared (Content-Length) or not (chunked).
+    When the server cannot write the file it is 507 `artifact_storage_full` (out of space)
+    or 503 `artifact_storage_unavailable`, with Retry-After."""
     try:
         artifact_type(name)
         room = await evidence.room(agent_id, job_id, lease_id, attempt)
