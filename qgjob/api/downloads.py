@@ -42,9 +42,13 @@ def file_answer(name: str, media_type: str) -> tuple[str, dict[str, str]]:
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The one byte range (first, last; inclusive) a `Range` header asks of a `size`-byte
     file, so a video player can seek; None to answer with the whole file (no header, a
-    form this server does not serve, such as several ranges, or one RFC 9110 calls invalid).
-    RangeNotSatisfiable when the range starts past the end, or is a suffix of no bytes."""
-    if not header:
+    form this server does not serve, such as several ranges, or one RFC 9110 calls invalid;
+    or an empty file). RangeNotSatisfiable when the range starts past the end, or is a suffix
+    of no bytes."""
+    # No Content-Range can name a part of nothing, and 416 to a player's "bytes=0-" would
+    # call an empty file broken: an empty file is sent whole, as RFC 9110 (14.2) lets a
+    # server ignore Range.
+    if not header or size == 0:
         return None
     unit, _, spec = header.strip().partition("=")
     found = _RANGE_SPEC.fullmatch(spec.strip())
@@ -56,10 +60,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
             suffix = int(last_text)
             if suffix == 0:
                 raise RangeNotSatisfiable(size)
-            # RFC 9110 (14.1.2) calls such a suffix satisfiable even on an empty file, yet
-            # no Content-Range can name a part of nothing: answer with the whole (empty) file,
-            # as 14.2 lets a server do when the representation has no content.
-            return (max(size - suffix, 0), size - 1) if size else None
+            return max(size - suffix, 0), size - 1
         first = int(first_text)
         last = int(last_text) if last_text else size - 1
     except ValueError:  # more digits than int() takes

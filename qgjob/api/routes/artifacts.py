@@ -129,7 +129,8 @@ async def get_artifact(job_id: JobIdPath, attempt: AttemptNumber, name: Artifact
                        request: Request) -> Response:
     """The file with its type: images and video inline, a trace (`application/zip`) as a
     download to open with `npx playwright show-trace FILE`. A single `Range: bytes=…` is
-    answered with 206 and that part, so a long video seeks in the player."""
+    answered with 206 and that part, so a long video seeks in the player; an empty file is
+    sent whole (200) whatever range is asked."""
     await visible_job(service, caller, job_id)
     try:
         found = await evidence.read(job_id, attempt, name)
