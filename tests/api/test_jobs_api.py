@@ -234,6 +234,18 @@ def test_batch_entries_carry_their_own_keys(client: TestClient) -> None:
     assert len(stored_jobs(client)) == 2
 
 
+def test_a_batch_refuses_an_idempotency_key_header(client: TestClient) -> None:
+    """Keys are per job: a header for the whole batch is refused, not silently ignored (a
+    retried batch would queue every job twice)."""
+    body = {"jobs": [JOB, {**JOB, "test_path": "b.spec.js"}]}
+    for _ in range(2):
+        refused = client.post("/jobs/batch", json=body, headers={"Idempotency-Key": "ci-1"})
+        assert (refused.status_code, refused.json()["code"]) == (422, "invalid_input")
+        assert "each job its own idempotency_key" in refused.json()["detail"]
+        assert refused.json()["errors"][0]["field"] == "header.idempotency-key"
+    assert stored_jobs(client) == []
+
+
 @pytest.mark.parametrize("key", ["", "x" * 201, "has space", "tab\there"])
 def test_bad_idempotency_keys(client: TestClient, key: str) -> None:
     response = client.post("/jobs", json={**JOB, "idempotency_key": key})

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 
 from qgjob.api.auth import gatekeeper
@@ -105,10 +106,17 @@ async def submit_jobs(
     run_id: RunIdQuery = None,
 ) -> Response:
     """Submit several jobs at once: all are stored, or none (one transaction). Each job may
-    carry its own `idempotency_key`. A client that needs only the ids (the CLI) sends
+    carry its own `idempotency_key`; an `Idempotency-Key` header is refused (422), as it
+    would name several jobs. A client that needs only the ids (the CLI) sends
     `Prefer: return=minimal` (RFC 7240) and gets `{"job_ids": [...], "count": n}`, a tenth
     of the bytes. With `run_id`, the jobs join that run as with `POST /jobs` (see `POST
     /runs`)."""
+    if "idempotency-key" in request.headers:
+        # Ignored, a retried batch would queue every job again; keys name one job each.
+        raise RequestValidationError([{
+            "type": "value_error", "loc": ("header", "idempotency-key"),
+            "msg": "a batch takes no Idempotency-Key header: give each job its own "
+                   "idempotency_key in the body"}])
     check_may_submit(caller, {job.org_id for job in body.jobs})
     await _check_run(runs, caller, run_id, body.jobs)
     gatekeeper(request).spend_jobs(request, caller, len(body.jobs))
