@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from qgjob import __version__
 from qgjob.agent.executors.base import Evidence, JobTicket
+from qgjob.agent.output import OutputGap
 from qgjob.domain.attempts import Outcome
 from qgjob.domain.models import AttemptFile, CaseResult, DeviceSpec
 from qgjob.domain.values import TargetName
@@ -281,6 +282,8 @@ class AgentClient:
             # Over the rate limit; the runner backs off and tries again (same replica).
             raise ServerUnavailable(f"{server} answered 429 (rate limited)")
         detail, code = _problem(response)
+        if response.status_code == 409 and code == "output_gap":
+            raise OutputGap(detail, _next_offset(response))
         if response.status_code >= 400 and code in _CODES:
             raise _CODES[code](detail)
         if response.status_code >= 400:
@@ -327,6 +330,12 @@ def _case(case: CaseResult) -> CasePublic:
         "duration_seconds": limits.case_seconds(case.duration_seconds),
         "error": case.error[-limits.CASE_ERROR_MAX:] if case.error else None,
         "file": case.file[:limits.CASE_FILE_MAX] if case.file else None})
+
+
+def _next_offset(response: httpx.Response) -> int:
+    """Where an `output_gap` answer says the server's output ends (0 if it does not say)."""
+    held = response.json().get("next_offset")
+    return held if isinstance(held, int) and not isinstance(held, bool) and held >= 0 else 0
 
 
 def _problem(response: httpx.Response) -> tuple[str, str | None]:

@@ -4,7 +4,9 @@ not be sent yet is kept (at most the last `keep_chars`) and sent on the next try
 
 Each chunk says its offset: how many characters were sent before it. A chunk whose answer was
 lost is sent again at the same offset, and the server keeps only what it does not hold yet, so
-a block of output never appears twice."""
+a block of output never appears twice. A server that holds less than was sent (it refuses a
+chunk past its end, with `OutputGap`) gets the pending output again from where its own ends,
+so nothing still held here is lost."""
 
 from __future__ import annotations
 
@@ -89,6 +91,12 @@ class OutputStream:
             except _Refused:
                 self.refused = True
                 return
+            except OutputGap as gap:
+                if gap.next_offset >= self._sent:  # not a gap this stream made: try later
+                    log.debug("output not sent yet: %s", gap)
+                    return
+                self._sent = gap.next_offset  # what was sent past it is gone: go on from there
+                continue
             except Exception as problem:  # keep it for the next try
                 log.debug("output not sent yet: %s", problem)
                 return
@@ -99,6 +107,15 @@ class OutputStream:
 
 class _Refused(Exception):
     pass
+
+
+class OutputGap(Exception):
+    """The server refused a chunk that starts past the output it holds (`next_offset`
+    characters)."""
+
+    def __init__(self, detail: str, next_offset: int) -> None:
+        super().__init__(detail)
+        self.next_offset = next_offset
 
 
 def refusing(send: Callable[[str, int], Awaitable[None]],

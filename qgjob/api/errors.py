@@ -20,6 +20,7 @@ from qgjob.store.base import (
     Conflict,
     LeaseLost,
     NotFound,
+    OutputGap,
     StoreUnavailable,
     WritesRefused,
     Yielded,
@@ -97,6 +98,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LeaseLost)
     async def _lease_lost(_: Request, exc: LeaseLost) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "code": "lease_lost"}, status_code=409)
+
+    @app.exception_handler(OutputGap)
+    async def _output_gap(_: Request, exc: OutputGap) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": exc.code, "next_offset": exc.held},
+                            status_code=409)
 
     @app.exception_handler(Yielded)
     async def _yielded(_: Request, exc: Yielded) -> JSONResponse:

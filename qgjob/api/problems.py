@@ -20,10 +20,15 @@ class Problem(BaseModel):
         default=None, description="for 422: each invalid field and why (the first 20)")
     error_count: int | None = Field(
         default=None, description="for 422: how many invalid fields there were in all")
+    next_offset: int | None = Field(
+        default=None, description="for 409 `output_gap`: the characters of output the "
+                                  "server holds, the offset to send again from")
     code: str | None = Field(default=None, description=(
         "`lease_lost`, `yield`, `agent_name_in_use` or `queue_full` on some 409s; "
         "`idempotency_key_reused` (409) when a job's or run's idempotency key already named "
-        "one made from another request; `job_finished` (409) when cancelling a job that has "
+        "one made from another request; `output_gap` (409) when an output chunk's `offset` "
+        "is past what the server holds (`next_offset` says where to send from); "
+        "`job_finished` (409) when cancelling a job that has "
         "finished; "
         "`register_again` on a 404 that tells an agent its session is gone; `writes_refused` "
         "on a 503 while the database refuses writes; `unknown_agent`, `unknown_device` (404), "

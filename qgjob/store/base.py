@@ -111,6 +111,18 @@ class LeaseLost(Conflict):
     handed to another device. The caller must drop it."""
 
 
+class OutputGap(Conflict):
+    """A chunk of output said it starts past the end of what the attempt holds: stored, it
+    would close the gap silently. The sender sends again from `held`."""
+
+    code = "output_gap"
+
+    def __init__(self, offset: int, held: int) -> None:
+        super().__init__(f"the output chunk starts at {offset}, past the {held} characters "
+                         f"the attempt holds: send again from offset {held}")
+        self.held = held
+
+
 class AgentNameInUse(Conflict):
     """Another live agent session holds the name an agent registers under."""
 
@@ -382,7 +394,8 @@ class AttemptRecords(Protocol):
     def append_output(self, job_id: str, lease_id: str, attempt: int, text: str,
                       offset: int | None = None) -> None:
         """Append `text`; with `offset` (where `text` starts in the attempt's output) only
-        the part not held yet, so a chunk sent again is kept once."""
+        the part not held yet, so a chunk sent again is kept once. An `offset` past what the
+        attempt holds is OutputGap."""
         ...
     def save_file(self, job_id: str, lease_id: str, attempt: int, file: AttemptFile) -> None: ...
     def read_output(self, job_id: str, attempt: int | None, offset: int

@@ -3,7 +3,7 @@ send is still in flight as the test ends or a sent chunk's answer is lost."""
 
 import asyncio
 
-from qgjob.agent.output import OutputStream
+from qgjob.agent.output import OutputGap, OutputStream, refusing
 
 
 class Server:
@@ -64,3 +64,31 @@ def test_the_tail_left_for_the_report_says_where_it_starts() -> None:
         return await stream.close(carry_chars=4)
 
     assert asyncio.run(scenario()) == ("aaaa", 6)
+
+
+def test_a_server_that_lost_output_gets_the_rest_from_where_its_own_ends() -> None:
+    """The server refuses a chunk past its end (`output_gap`): the stream goes on from the
+    server's end instead of stopping, so every character it still holds arrives."""
+    class Forgetful(Server):
+        async def send(self, text: str, offset: int) -> None:
+            if offset > len(self.text):
+                self.chunks.append((text, offset))
+                raise OutputGap("past the end", len(self.text))
+            await super().send(text, offset)
+
+    async def scenario() -> Forgetful:
+        server = Forgetful()
+        stream = OutputStream(refusing(server.send, (LookupError,)), flush_seconds=0.01)
+        stream.start()
+        stream.write("one\n")
+        await asyncio.sleep(0.05)
+        server.text = ""  # its copy of "one\n" is gone
+        stream.write("two\n")
+        await asyncio.sleep(0.05)
+        stream.write("three\n")
+        assert await stream.close(carry_chars=0) == ("", 10) and not stream.refused
+        return server
+
+    server = asyncio.run(scenario())
+    assert server.text == "two\nthree\n"
+    assert ("two\n", 4) in server.chunks and ("two\n", 0) in server.chunks

@@ -189,6 +189,24 @@ def running_job(client: TestClient) -> tuple[str, str, str]:
     return agent, job_id, lease
 
 
+def test_output_past_the_servers_end_is_refused_with_where_it_ends(
+        client: TestClient) -> None:
+    agent, job_id, lease = running_job(client)
+    url = f"/agents/{agent}/jobs/{job_id}/output"
+
+    def send(text: str, offset: int) -> Any:
+        return client.post(url, json={"lease_id": lease, "attempt": 1, "text": text,
+                                      "offset": offset})
+
+    gap = send("gap", 5)
+    assert (gap.status_code, gap.json()["code"], gap.json()["next_offset"]) == (
+        409, "output_gap", 0)
+    assert send("hello", 0).status_code == 204
+    assert send("lo world", 3).status_code == 204  # overlapping: only the new part is kept
+    assert send("!", 12).json()["next_offset"] == 11
+    assert client.get(f"/jobs/{job_id}/logs").text == "hello world"
+
+
 def test_output_files_and_per_test_results(client: TestClient) -> None:
     import base64
 

@@ -5,7 +5,7 @@ import pytest
 from qgjob.domain.attempts import Outcome, Verdict
 from qgjob.domain.models import AttemptFile, CaseResult
 from qgjob.domain.states import JobState
-from qgjob.store.base import LeaseLost, Store
+from qgjob.store.base import LeaseLost, OutputGap, Store
 from qgjob.store.sql.output import MAX_OUTPUT_CHARS
 from tests.factories import T0, new_job
 from tests.store.helpers import claim, finish, register, start
@@ -41,6 +41,32 @@ def test_a_chunk_sent_again_at_its_offset_is_kept_once(store: Store) -> None:
                          last_output="line 3\nline 4\n", output_offset=14)
     part = store.read_output(job_id, 1, 0)
     assert part is not None and part.text == "line 1\nline 2\nline 3\nline 4\n"
+
+
+def test_a_chunk_past_the_end_is_refused_not_stored_after_a_hole(store: Store) -> None:
+    job_id, lease = running(store)
+    with pytest.raises(OutputGap) as gap:
+        store.append_output(job_id, lease, 1, "gap", offset=5)
+    assert gap.value.held == 0 and gap.value.code == "output_gap"
+    store.append_output(job_id, lease, 1, "hello", offset=0)
+    store.append_output(job_id, lease, 1, "lo world", offset=3)  # overlaps: the new part
+    with pytest.raises(OutputGap) as gap:
+        store.append_output(job_id, lease, 1, "!", offset=12)
+    assert gap.value.held == 11 and "send again from offset 11" in str(gap.value)
+    part = store.read_output(job_id, 1, 0)
+    assert part is not None and part.text == "hello world"
+
+
+def test_a_reports_output_past_the_end_is_kept_all_the_same(store: Store) -> None:
+    """The report's end of output comes after sends that failed: its result must not be
+    refused for a gap, and what it carries is the best the server will get."""
+    job_id, lease = running(store)
+    store.append_output(job_id, lease, 1, "start\n", offset=0)
+    store.finish_attempt(job_id, lease, 1, Outcome.PASSED, None, T0 + 9,
+                         lambda job: Verdict(JobState.COMPLETED, None),
+                         last_output="end\n", output_offset=50)
+    part = store.read_output(job_id, 1, 0)
+    assert part is not None and part.text == "start\nend\n"
 
 
 def test_offsets_count_what_was_dropped_from_the_front(store: Store) -> None:

@@ -13,6 +13,7 @@ from qgjob.agent.client import (
     Rejected,
     YieldToUrgentWork,
 )
+from qgjob.agent.output import OutputGap
 
 pytestmark = pytest.mark.anyio
 
@@ -34,6 +35,14 @@ async def test_a_code_names_what_happened(status: int, code: str, raised: type) 
     client = client_answering(status, {"detail": "whatever the words", "code": code})
     with pytest.raises(raised, match="whatever the words"):
         await client.start("job", "lease")
+
+
+async def test_an_output_gap_says_where_the_servers_output_ends() -> None:
+    client = client_answering(409, {"detail": "past the end", "code": "output_gap",
+                                    "next_offset": 42})
+    with pytest.raises(OutputGap) as gap:
+        await client.send_output("job", "lease", 1, "text", 50)
+    assert gap.value.next_offset == 42 and not isinstance(gap.value, Rejected)
 
 
 @pytest.mark.parametrize("body", [

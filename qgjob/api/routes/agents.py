@@ -113,10 +113,14 @@ async def report(
 
 
 @router.post("/{agent_id}/jobs/{job_id}/output", status_code=status.HTTP_204_NO_CONTENT,
-             responses={409: {"description": "the job left this lease"}})
+             responses={409: {"description": "the job left this lease; or `output_gap`: the "
+                                             "`offset` is past what the server holds"}})
 async def append_output(agent_id: OwnAgentId, job_id: JobIdPath, body: OutputChunk,
                         service: ServiceDep) -> Response:
-    """A chunk of the running attempt's stdout/stderr (the last 1 MiB is kept)."""
+    """A chunk of the running attempt's stdout/stderr (the last 1 MiB is kept). With
+    `offset`, a chunk the server partly holds adds only its new part, and one that starts
+    past the end is refused (409 `output_gap`, with `next_offset`) rather than stored after a
+    hole."""
     await service.append_output(agent_id, job_id, body.lease_id, body.attempt, body.text,
                                 body.offset)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -577,6 +577,11 @@ WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND finished_at IS NULL;
 SELECT attempt, output, output_dropped, finished_at FROM attempts
 WHERE job_id = %(job_id)s AND attempt = %(attempt)s;
 
+-- name: output_end
+-- Characters of the attempt's output received so far (dropped from the front or held).
+SELECT output_dropped + length(output) AS held FROM attempts
+WHERE job_id = %(job_id)s AND attempt = %(attempt)s;
+
 -- name: last_attempt_number
 SELECT max(attempt) AS attempt FROM attempts WHERE job_id = %(job_id)s;
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from qgjob.domain.models import AttemptFile, CaseResult, OutputSlice
 from qgjob.protocol.limits import case_seconds
+from qgjob.store.base import OutputGap
 from qgjob.store.sql.database import Tx
 
 MAX_OUTPUT_CHARS = 1024 * 1024
@@ -20,6 +21,17 @@ def append(conn: Tx, job_id: str, attempt: int, text: str, offset: int | None = 
         conn.run("append_output", params)
     else:
         conn.run("append_output_at", {**params, "offset": offset})
+
+
+def append_chunk(conn: Tx, job_id: str, attempt: int, text: str, offset: int) -> None:
+    """`append` at `offset`, which must not be past what the attempt holds (OutputGap): the
+    sender missed nothing it means to send. (A report's end of output is kept even so, by
+    `append`: the result matters more than the gap.)"""
+    row = conn.run("output_end", {"job_id": job_id, "attempt": attempt}).fetchone()
+    held = int(row["held"]) if row is not None else 0
+    if offset > held:
+        raise OutputGap(offset, held)
+    append(conn, job_id, attempt, text, offset)
 
 
 def read(conn: Tx, job_id: str, attempt: int | None, offset: int

@@ -374,7 +374,10 @@ class SqlStore:
                       offset: int | None = None) -> None:
         with self._db.write() as conn:
             _current_attempt(conn, job_id, lease_id, attempt)
-            output.append(conn, job_id, attempt, text, offset)
+            if offset is None:
+                output.append(conn, job_id, attempt, text)
+            else:
+                output.append_chunk(conn, job_id, attempt, text, offset)
 
     @retried
     def save_file(self, job_id: str, lease_id: str, attempt: int, file: AttemptFile) -> None:

@@ -552,6 +552,11 @@ WHERE job_id = :job_id AND attempt = :attempt AND finished_at IS NULL;
 SELECT attempt, output, output_dropped, finished_at FROM attempts
 WHERE job_id = :job_id AND attempt = :attempt;
 
+-- name: output_end
+-- Characters of the attempt's output received so far (dropped from the front or held).
+SELECT output_dropped + length(output) AS held FROM attempts
+WHERE job_id = :job_id AND attempt = :attempt;
+
 -- name: last_attempt_number
 SELECT max(attempt) AS attempt FROM attempts WHERE job_id = :job_id;
 
