@@ -29,7 +29,8 @@ SHOWN = "\ufffd"
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
     with database_url(request.param, tmp_path) as url:
         settings = ServerSettings(database_url=url, heartbeat_seconds=0.2,
-                                  claim_poll_seconds=0.2)
+                                  claim_poll_seconds=0.2,
+                                  artifact_dir=str(tmp_path / "artifacts"))
         with TestClient(create_app(settings, maintenance=False)) as test_client:
             yield test_client
 
@@ -73,6 +74,18 @@ def test_every_text_an_agent_reports_is_kept_whole(client: TestClient, odd: str)
         f"a{SHOWN}b", f"boom{SHOWN}bang", f"x{SHOWN}.spec.js")
     [attempt] = client.get(f"/jobs/{job_id}/attempts").json()["attempts"]
     assert attempt["error"] == f"expected{SHOWN}got"
+
+
+def test_an_evidence_files_test_title_is_text_like_a_cases(client: TestClient) -> None:
+    """The `test` query parameter of an upload is the title a case of the report has: a NUL
+    is shown as U+FFFD there too, not listed raw. (A lone surrogate cannot come in a URL:
+    its UTF-8 bytes are invalid, and are read as U+FFFD already.)"""
+    agent, job_id, lease = running_job(client)
+    uploaded = client.put(f"/agents/{agent}/jobs/{job_id}/artifacts/kept.png"
+                          f"?lease_id={lease}&attempt=1&test=login%00fails", content=b"png")
+    assert uploaded.status_code == 204, uploaded.text
+    [attempt] = client.get(f"/jobs/{job_id}/artifacts").json()["attempts"]
+    assert [f["test"] for f in attempt["files"]] == [f"login{SHOWN}fails"]
 
 
 @pytest.mark.parametrize("field", ["org_id", "app_version_id", "test_path"])

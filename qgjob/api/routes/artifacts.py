@@ -21,7 +21,7 @@ from qgjob.protocol.artifacts import (
     AttemptArtifactsPublic,
     DroppedPublic,
 )
-from qgjob.protocol.fields import iso
+from qgjob.protocol.fields import Text, iso
 
 router = APIRouter(tags=["failure evidence"], responses=ERROR_RESPONSES)
 
@@ -50,7 +50,7 @@ async def upload_artifact(
     evidence: EvidenceDep,
     lease_id: LeaseIdQuery,
     attempt: Annotated[int, Query(ge=1, le=limits.MAX_ATTEMPT_NUMBER)],
-    test: Annotated[str | None, Query(max_length=limits.CASE_TITLE_MAX)] = None,
+    test: Annotated[Text | None, Query(max_length=limits.CASE_TITLE_MAX)] = None,
 ) -> Response:
     """One file of the running attempt's evidence, as raw bytes (`application/octet-stream`).
     The name's extension decides its type (`.png`, `.jpg`, `.webm`, `.mp4`, `.zip`, `.txt`,
