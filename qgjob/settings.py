@@ -237,6 +237,14 @@ _NOT_NEGATIVE = ("claim_wait_seconds", "retry_base_seconds", "rate_limit_per_sec
                  "device_failure_limit", "artifact_attempt_max_bytes")
 
 
+SHORTEST_PERIOD_SECONDS = 0.1
+"""The shortest period of what repeats for as long as the server runs, busy or not (each
+agent's heartbeat, a waiting claim's poll, the maintenance pass, the usage count): below it
+the server spends itself on the repetition (a 1 ms heartbeat kept two thirds of a core busy
+with no work queued)."""
+_PERIODS = ("heartbeat_seconds", "claim_poll_seconds", "maintenance_seconds",
+            "usage_count_seconds")
+
 LONGEST_SECONDS = 1e9
 """The longest a `*_seconds` setting may be (about thirty years, under the longest timeout a
 thread may wait, `threading.TIMEOUT_MAX`): past it, seconds added to
@@ -264,6 +272,10 @@ def _check(settings: ServerSettings) -> None:
     for name in _NOT_NEGATIVE:
         if not getattr(settings, name) >= 0:
             raise ValueError(f"{value(name)} must not be negative")
+    for name in _PERIODS:
+        if getattr(settings, name) < SHORTEST_PERIOD_SECONDS:
+            raise ValueError(f"{value(name)} must be at least {SHORTEST_PERIOD_SECONDS:g}: it "
+                             "repeats for as long as the server runs")
     if settings.heartbeat_seconds >= settings.lease_seconds:
         raise ValueError(f"{value('heartbeat_seconds')} must be shorter than "
                          f"{value('lease_seconds')}: a lease would lapse between heartbeats")

@@ -42,7 +42,7 @@ class SlowStore:
 
 def test_the_app_stops_only_after_its_store_calls_return(tmp_path: Path) -> None:
     settings = ServerSettings(database_url=f"sqlite:///{tmp_path / 's.db'}",
-                              maintenance_seconds=0.05)
+                              maintenance_seconds=0.1)
     inner = open_store(settings.database_url)
     store = SlowStore(inner)
     try:

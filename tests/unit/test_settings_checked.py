@@ -16,6 +16,12 @@ from qgjob.settings import ServerSettings
     [
         ({"QGJOB_LEASE_SECONDS": "-5"}, "QGJOB_LEASE_SECONDS=-5.0 must be greater than 0"),
         ({"QGJOB_HEARTBEAT_SECONDS": "100"}, "must be shorter than QGJOB_LEASE_SECONDS"),
+        # Accepted, a 1 ms heartbeat kept two thirds of a core busy with nothing queued.
+        ({"QGJOB_HEARTBEAT_SECONDS": "0.001"}, "QGJOB_HEARTBEAT_SECONDS=0.001 must be at "
+                                               "least 0.1: it repeats for as long as"),
+        ({"QGJOB_CLAIM_POLL_SECONDS": "0.01"}, "QGJOB_CLAIM_POLL_SECONDS=0.01 must be at least"),
+        ({"QGJOB_MAINTENANCE_SECONDS": "1e-9"}, "QGJOB_MAINTENANCE_SECONDS=1e-09 must be at"),
+        ({"QGJOB_USAGE_COUNT_SECONDS": "0.05"}, "QGJOB_USAGE_COUNT_SECONDS=0.05 must be at"),
         ({"QGJOB_MAX_BATCH": "0"}, "QGJOB_MAX_BATCH=0 must be greater than 0"),
         ({"QGJOB_CLAIM_WAIT_SECONDS": "600"}, "the 60 s the API lets a claim wait"),
         ({"QGJOB_LEASE_SECONDS": "nan"}, "QGJOB_LEASE_SECONDS='nan' is not a valid float"),
