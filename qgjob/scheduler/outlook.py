@@ -56,6 +56,42 @@ def _held_seconds(ctx: ClaimContext, lane: LaneView) -> float:
     return work.held_seconds if work is not None else 0.0
 
 
+def expected_finish(ctx: ClaimContext, lane: LaneView) -> float:
+    """In how many seconds the devices on the lane's build are expected to finish it (an idle
+    device that holds its app counted on it, as in `finish_gain`); infinite with none."""
+    working = ctx.devices_per_group.get(lane.group_key, 0) \
+        + (lane.app_version_id in ctx.idle_holds)
+    return remaining_seconds(ctx, lane) / working if working else math.inf
+
+
+class LatestFinish:
+    """Which served build of the target (with queued work) is expected to finish last, worked
+    out once for a claim that weighs many lanes, and only if asked."""
+
+    def __init__(self, ctx: ClaimContext) -> None:
+        self.ctx = ctx
+        self._latest: tuple[float, str, float] | None = None
+
+    def another_after(self, lane: LaneView) -> bool:
+        """Whether another served build of the target is expected to finish after this one."""
+        latest, group, second = self._two_latest()
+        other = second if group == lane.group_key else latest
+        return other > expected_finish(self.ctx, lane)
+
+    def _two_latest(self) -> tuple[float, str, float]:
+        """The latest finish, its build (group), and the latest of every other build."""
+        if self._latest is None:
+            finishes: dict[str, float] = {}
+            for lane in self.ctx.lanes:
+                if self.ctx.devices_per_group.get(lane.group_key, 0):
+                    finishes[lane.group_key] = expected_finish(self.ctx, lane)
+            ranked = sorted(((end, group) for group, end in finishes.items()), reverse=True)
+            latest, group = ranked[0] if ranked else (-math.inf, "")
+            second = ranked[1][0] if len(ranked) > 1 else -math.inf
+            self._latest = (latest, group, second)
+        return self._latest
+
+
 def drain_seconds(ctx: ClaimContext) -> float:
     """In how many seconds the target's devices run out of work, were they all on it: its
     queued work and what its devices hold, over its online devices (what `ClaimContext.drains`

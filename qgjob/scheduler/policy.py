@@ -52,9 +52,12 @@ For a device that asks for work:
    (`ClaimContext.drains`) its bar is `last_drain_join` of the usual one; on any other
    target it joins only a build that would otherwise finish after the last target drains
    (any other join spends an install and buys no earlier end), at that same share of the
-   bar: that build sets the makespan. The same holds while `batch_builds` builds or more were
-   submitted within a typical test of the newest submit: builds submitted together are
-   waited on together (a stream brings one at a time). While a batch arrives, no idle device
+   bar: that build sets the makespan. Either way it joins only the build expected to end
+   last on its target (`LatestFinish`; an urgent build is joined for its own turnaround):
+   the target ends with that one, so an install on any other buys no earlier end either.
+   The same holds while `batch_builds` builds or more were submitted within a typical test
+   of the newest submit: builds submitted together are waited on together (a stream brings
+   one at a time). While a batch arrives, no idle device
    joins a build whose jobs are still being submitted (one within `arriving_seconds`): the
    build's work and every target's drain are then known in part, and an install spent on a
    part cannot be taken back; devices still start builds nobody serves, and join once the
@@ -94,10 +97,12 @@ from qgjob.scheduler.fairness import (
     starved_waiting,
 )
 from qgjob.scheduler.outlook import (
+    LatestFinish,
     alone_gain,
     batch_share,
     budget_price,
     drain_seconds,
+    expected_finish,
     finish_gain,
     remaining_seconds,
 )
@@ -317,8 +322,9 @@ class FairAffinityPolicy:
         if own is None and streaming:
             return self._least_left(lanes, ctx, bands)
         if own is None:
+            latest = LatestFinish(ctx)
             return self._by_band(self._joinable(ctx, lanes), ctx, bands,
-                                 bar=self._idle_join_bar)
+                                 bar=lambda c, lane: self._idle_join_bar(c, lane, latest))
         mine = bands[own.key]
         shared = ctx.devices_per_group.get(own.group_key, 0) > 0
         if not shared and remaining_seconds(ctx, own) <= self.leave_installs * ctx.install_seconds:
@@ -347,16 +353,15 @@ class FairAffinityPolicy:
         devices on the lane's build are expected to finish it (0 when sooner, or with no
         device on it); an idle device that holds its app counts as on it, as in
         `finish_gain`."""
-        working = ctx.devices_per_group.get(lane.group_key, 0)
-        if not working:
+        if not ctx.devices_per_group.get(lane.group_key, 0):
             return 0.0
-        working += lane.app_version_id in ctx.idle_holds
-        finish = ctx.now - lane.head_submitted_at + remaining_seconds(ctx, lane) / working
+        finish = ctx.now - lane.head_submitted_at + expected_finish(ctx, lane)
         return max(0.0, finish - self.urgent_deadline_tests * ctx.typical_test_seconds)
 
-    def _idle_join_bar(self, ctx: ClaimContext, lane: LaneView) -> float:
+    def _idle_join_bar(self, ctx: ClaimContext, lane: LaneView, latest: LatestFinish
+                       ) -> float:
         """How many seconds sooner a served build must finish for a device with nothing of its
-        own to do to join it (rule 4)."""
+        own to do to join it (rule 4); `latest` knows which build of the target ends last."""
         working = ctx.devices_per_group.get(lane.group_key, 0)
         if working <= 1:
             bar = self.lone_join_installs * ctx.install_seconds
@@ -366,6 +371,11 @@ class FairAffinityPolicy:
             bar *= self.urgent_join_share
         if not (ctx.drains and self.weighs_drains(ctx)):
             return bar
+        if lane.top_priority < self.urgent_priority and latest.another_after(lane):
+            # Another build of the target ends later: the target's end is that build's, and
+            # joining this one spends an install that brings no end forward. (An urgent
+            # build is joined for its own turnaround.)
+            return float("inf")
         last = max(ctx.drains.values())
         if (ctx.drains.get(ctx.device.target, 0.0) < last
                 and remaining_seconds(ctx, lane) / max(working, 1) < last):

@@ -134,6 +134,20 @@ def chosen(context: ClaimContext) -> str | None:
              typical=90, quiet=300, drains={"emulator": 200, "device": 150}), "wide",
          "once submits pause (nothing for three typical tests), a device of the target that "
          "drains last joins at a quarter of the bar: its target sets the makespan"),
+        (ctx(lane("a", queued=4, work=160), lane("b", queued=20, work=840),
+             working={"a": 1, "b": 4}, held={"a": 40, "b": 200}, typical=90, quiet=300,
+             drains={"emulator": 200, "device": 150}), "b",
+         "... and only the build expected to end last on the target (b, in 260 s on its four "
+         "devices): joining a (ends in 200 s alone) would bring it 90 s forward, but the "
+         "target's end is b's, so that install buys no earlier end; b gains 48 s"),
+        (ctx(lane("a", priority=5, queued=4, work=160), lane("b", queued=20, work=840),
+             working={"a": 1, "b": 4}, held={"a": 40, "b": 200}, typical=90, quiet=300,
+             drains={"emulator": 200, "device": 150}), "a",
+         "... except an urgent build, joined for its own turnaround"),
+        (ctx(lane("a", queued=4, work=160), lane("b", queued=20, work=840),
+             working={"a": 1, "b": 4}, held={"a": 40, "b": 200}, typical=90, quiet=100,
+             drains={"emulator": 200, "device": 150}), "a",
+         "... and while submits still arrive, the build it brings forward most"),
         (ctx(lane("tail", queued=8, work=250), working={"tail": 3}, held={"tail": 60},
              typical=46, quiet=300, drains={"emulator": 200, "device": 150}), "tail",
          "... a build's last minutes too: a fourth device brings it 21 s forward, over a "
