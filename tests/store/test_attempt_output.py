@@ -30,15 +30,20 @@ def test_output_is_kept_and_read_from_an_offset(store: Store) -> None:
     assert later is not None and later.text == "world\n" and later.next_offset == 12
 
 
+def passes_with_tail(store: Store, job_id: str, lease: str, tail: str, offset: int) -> None:
+    """The attempt passes, its report carrying the end of its output from `offset`."""
+    store.finish_attempt(job_id, lease, 1, Outcome.PASSED, None, T0 + 9,
+                         lambda job: Verdict(JobState.COMPLETED, None),
+                         last_output=tail, output_offset=offset)
+
+
 def test_a_chunk_sent_again_at_its_offset_is_kept_once(store: Store) -> None:
     job_id, lease = running(store)
     store.append_output(job_id, lease, 1, "line 1\n", offset=0)
     store.append_output(job_id, lease, 1, "line 1\n", offset=0)  # its answer was lost
     store.append_output(job_id, lease, 1, "line 1\nline 2\n", offset=0)  # partly held
     store.append_output(job_id, lease, 1, "line 3\n", offset=14)
-    store.finish_attempt(job_id, lease, 1, Outcome.PASSED, None, T0 + 9,
-                         lambda job: Verdict(JobState.COMPLETED, None),
-                         last_output="line 3\nline 4\n", output_offset=14)
+    passes_with_tail(store, job_id, lease, "line 3\nline 4\n", 14)
     part = store.read_output(job_id, 1, 0)
     assert part is not None and part.text == "line 1\nline 2\nline 3\nline 4\n"
 
@@ -62,9 +67,7 @@ def test_a_reports_output_past_the_end_is_kept_all_the_same(store: Store) -> Non
     refused for a gap, and what it carries is the best the server will get."""
     job_id, lease = running(store)
     store.append_output(job_id, lease, 1, "start\n", offset=0)
-    store.finish_attempt(job_id, lease, 1, Outcome.PASSED, None, T0 + 9,
-                         lambda job: Verdict(JobState.COMPLETED, None),
-                         last_output="end\n", output_offset=50)
+    passes_with_tail(store, job_id, lease, "end\n", 50)
     part = store.read_output(job_id, 1, 0)
     assert part is not None and part.text == "start\nend\n"
 
