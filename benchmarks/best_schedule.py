@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import print_table, seed_count, write_result
+from benchmarks.common import command_line, print_table, seed_count, write_result
 from benchmarks.goals import baselines, goals
-from benchmarks.judged import JudgeScore, generated, judge_tools
+from benchmarks.judged import JudgeScore, generated, judge_tools, tools_given, tools_option
 from benchmarks.sweep import HANDFUL, VARIANTS, varied
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
@@ -355,22 +355,15 @@ def main() -> None:
     parser.add_argument("--variant", default=None, choices=sorted(VARIANTS),
                         help="a fleet unlike the usual one, or every attempt passing "
                              "(benchmarks.sweep's VARIANTS)")
-    parser.add_argument("--tools", default=None,
-                        help="the directory of the scheduling judge's tracegen.py, refsim.py, "
-                             "schedcheck.py and sweep.py: its traces, each schedule scored by "
-                             "its checker, baselines and goals")
+    tools_option(parser)
     args = parser.parse_args()
-    if args.tools is not None:
-        try:
-            judge_tools(Path(args.tools))
-        except ValueError as bad:
-            parser.error(str(bad))
+    tools = tools_given(parser, args.tools)
     if args.kind == "steady" and args.variant != HANDFUL:
         parser.error("steady is searched with --variant 'a handful of jobs' only (its "
                      "arrivals make a long trace an online problem)")
     seeds = range(args.first, args.first + args.seeds)
     with multiprocessing.Pool() as pool:
-        rows = pool.map(judged, [(args.kind, s, args.variant, args.tools) for s in seeds],
+        rows = pool.map(judged, [(args.kind, s, args.variant, tools) for s in seeds],
                         chunksize=1)
     table = []
     names = [c["goal"] for c in rows[0]["qgjob"]]
@@ -388,10 +381,9 @@ def main() -> None:
           f"{seeds.stop - 1} ({exact} searched exhaustively)")
     print_table(["schedule", "meets every goal", *(f"{n}: median" for n in names)], table)
     suffix = ("" if args.variant is None else "-" + args.variant.replace(" ", "-")) + \
-        ("" if args.tools is None else "-judge")
+        ("" if tools is None else "-judge")
     path = write_result(f"best_schedule-{args.kind}{suffix}", {
-        "command": "python -m benchmarks.best_schedule " + " ".join(
-            f"--{k} {v!r}" for k, v in vars(args).items() if v is not None),
+        "command": command_line("benchmarks.best_schedule"),
         "rows": rows})
     print(f"\nwrote {path}")
 

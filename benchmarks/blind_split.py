@@ -42,7 +42,7 @@ from typing import Any
 
 from benchmarks.common import command_line, print_table, seed_count, write_result
 from benchmarks.goals import baselines, goals
-from benchmarks.judged import JudgeScore, generated, judge_tools
+from benchmarks.judged import JudgeScore, generated, judge_tools, tools_given, tools_option
 from benchmarks.sweep import HANDFUL, VARIANTS, varied
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
@@ -176,19 +176,12 @@ def main() -> None:
                         help="a fleet unlike the usual one as well (benchmarks.sweep's VARIANTS)")
     parser.add_argument("--orders", type=seed_count, default=120,
                         help="random orders of each build's jobs tried per split")
-    parser.add_argument("--tools", default=None,
-                        help="the directory of the scheduling judge's tracegen.py, refsim.py, "
-                             "schedcheck.py and sweep.py: its traces, each schedule scored by "
-                             "its checker, baselines and goals")
+    tools_option(parser)
     args = parser.parse_args()
-    if args.tools is not None:
-        try:
-            judge_tools(Path(args.tools))
-        except ValueError as bad:
-            parser.error(str(bad))
+    tools = tools_given(parser, args.tools)
     seeds = range(args.first, args.first + args.seeds)
     with multiprocessing.Pool() as pool:
-        rows = pool.map(judged, [(s, args.variant, args.orders, args.tools) for s in seeds],
+        rows = pool.map(judged, [(s, args.variant, args.orders, tools) for s in seeds],
                         chunksize=1)
     left_out = len(rows)
     rows = [r for r in rows if r["covered"]]
@@ -201,7 +194,7 @@ def main() -> None:
         ["most jobs a device", f"{sum(r['most_jobs_a_device'] for r in rows):.1f}/{n}"],
         ["qgjob", f"{sum(r['qgjob_met'] for r in rows)}/{n}"]])
     suffix = ("" if args.variant is None else "-" + args.variant.replace(" ", "-")) + \
-        ("" if args.tools is None else "-judge")
+        ("" if tools is None else "-judge")
     path = write_result(f"blind_split{suffix}", {
         "command": command_line("benchmarks.blind_split"), "first": args.first,
         "seeds": args.seeds, "orders": args.orders, "left_out": left_out, "rows": rows})

@@ -64,7 +64,15 @@ from typing import Any
 
 from benchmarks.common import command_line, print_table, seed_count, write_result
 from benchmarks.goals import STEADY_INSTALL_SHARE, baselines, goals
-from benchmarks.judged import DEFAULT_SEEDS, JudgeScore, generated, judge_tools, varied_parts
+from benchmarks.judged import (
+    DEFAULT_SEEDS,
+    JudgeScore,
+    generated,
+    judge_tools,
+    tools_given,
+    tools_option,
+    varied_parts,
+)
 from benchmarks.sweep import VARIANTS, varied
 from qgjob.scheduler.durations import DurationModel
 from qgjob.scheduler.policy import FairAffinityPolicy
@@ -399,17 +407,9 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], choices=sorted(VARIANTS),
                         help="a fleet unlike the usual one, or every attempt passing "
                              "(benchmarks.sweep's VARIANTS)")
-    parser.add_argument("--tools", type=Path,
-                        help="the scheduling judge's tools (tracegen.py, refsim.py, "
-                             "schedcheck.py, sweep.py): its generator, baselines, checker and "
-                             "goals instead of this repository's")
+    tools_option(parser)
     args = parser.parse_args()
-    if args.tools is not None:
-        try:
-            judge_tools(args.tools)
-        except ValueError as bad:
-            parser.error(str(bad))
-    tools = None if args.tools is None else str(args.tools)
+    tools = tools_given(parser, args.tools)
     seeds = range(args.first, args.first + args.seeds)
     with multiprocessing.Pool() as pool:
         results = pool.map(judged, [(args.kind, s, tuple(args.variant), tools) for s in seeds],

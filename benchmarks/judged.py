@@ -59,6 +59,27 @@ def judge_tools(folder: Path) -> dict[str, ModuleType]:
     return {name: importlib.import_module(name) for name in JUDGE_MODULES}
 
 
+def tools_option(parser: argparse.ArgumentParser) -> None:
+    """`--tools DIR`, for a benchmark that may judge on the judge's traces instead of this
+    repository's (read back with `tools_given`)."""
+    parser.add_argument("--tools", type=Path, default=None,
+                        help="the directory of the scheduling judge's tracegen.py, refsim.py, "
+                             "schedcheck.py and sweep.py: its traces, each schedule scored by "
+                             "its checker, baselines and goals, instead of this repository's")
+
+
+def tools_given(parser: argparse.ArgumentParser, folder: Path | None) -> str | None:
+    """`--tools` as worker processes take it (a string, or None), once it is known to hold
+    the judge's modules (a usage error otherwise)."""
+    if folder is None:
+        return None
+    try:
+        judge_tools(folder)
+    except ValueError as bad:
+        parser.error(str(bad))
+    return str(folder)
+
+
 def generated(tools: dict[str, ModuleType], kind: str, seed: int,
               variants: list[str]) -> dict[str, Any]:
     """The trace the judge's `tracegen.py gen KIND SEED` writes, on a fleet unlike the usual
