@@ -482,7 +482,8 @@ class HistoryStore(Protocol):
         """Jobs in each stored state, every state present."""
         ...
     def change_marker(self) -> tuple[object, ...]:
-        """A cheap value that differs whenever jobs, devices, installs or agents changed."""
+        """A cheap value that differs whenever jobs, devices, installs or agents changed or a
+        run was cancelled."""
         ...
 
 

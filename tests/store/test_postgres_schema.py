@@ -59,6 +59,7 @@ def test_the_schema_matches_sqlite_and_every_query_compiles(tmp_path: Path) -> N
      ("queued_lane_seconds", "job_lanes_ready"), ("promote_due_retries", "jobs_retry_due"),
      ("expired_leases", "leases_expiry"),
      ("change_marker", "job_groups_updated"),
+     ("change_marker", "runs_cancelled"),
      ("count_device_time", "attempts_finished"), ("count_device_time", "installs_finished")],
 )
 def test_the_claim_path_can_use_its_indexes(query: str, index: str) -> None:

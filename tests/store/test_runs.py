@@ -141,6 +141,18 @@ def test_a_run_cancelled_while_a_job_runs_takes_no_new_jobs(store: Store) -> Non
     assert store.queued_jobs_of_org("qualgent") == 0
 
 
+def test_a_runs_cancel_moves_the_change_marker_while_its_job_still_runs(store: Store) -> None:
+    """No job changed state (the running one is only asked to stop), so the marker stood
+    still and a dashboard open on the run showed no cancel until that job stopped."""
+    store.insert_run(_run(), _jobs("run1", "a.js"))
+    batch = claim(store, register(store, "lab")).batch
+    assert batch is not None
+    start(store, batch.jobs[0].job_id, batch.lease.lease_id, T0 + 1)
+    before = store.change_marker()
+    store.cancel_run("run1", T0 + 2)
+    assert store.change_marker() != before
+
+
 def test_a_run_where_a_job_alone_was_cancelled_still_takes_jobs(store: Store) -> None:
     """Nobody cancelled the run: one of its jobs was (`cancel_job`), the others passed. By
     its jobs it looked cancelled and refused every later `qgjob submit --run`."""

@@ -45,6 +45,7 @@ def test_every_named_query_compiles_and_is_used(tmp_path: Path) -> None:
      ("reprice_queued_test", "jobs_queued_test"), ("promote_due_retries", "jobs_retry_due"),
      ("runs_between", "attempts_finished"), ("installs_between", "installs_finished"),
      ("change_marker", "job_groups_updated"),
+     ("change_marker", "runs_cancelled"),
      ("jobs_by_idempotency_keys", "jobs_idempotency"),
      ("test_durations_of", "sqlite_autoindex_test_durations_1"),
      ("run_job_counts", "jobs_run"), ("jobs_of_run", "jobs_run"),

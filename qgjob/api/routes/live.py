@@ -27,7 +27,7 @@ async def metrics(service: ServiceDep, _: DashboardReader) -> Response:
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "server-sent events"}})
 async def events(feed: FeedDep, _: Caller) -> StreamingResponse:
-    """A `change` event whenever jobs, devices, installs or agents changed (checked about once
-    a second): a dashboard fetches what it shows again."""
+    """A `change` event whenever jobs, devices, installs or agents changed or a run was
+    cancelled (checked about once a second): a dashboard fetches what it shows again."""
     return StreamingResponse(feed.stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -12,7 +12,8 @@ from qgjob.domain.states import JobState
 from qgjob.store.rows import Row
 from qgjob.store.sql.database import Tx
 
-_MARKER_COLUMNS = ("jobs_changed_at", "last_install", "devices_seen_at", "devices", "agents_online")
+_MARKER_COLUMNS = ("jobs_changed_at", "runs_cancelled_at", "last_install", "devices_seen_at",
+                   "devices", "agents_online")
 
 
 def job_attempts(conn: Tx, job_id: str) -> list[Attempt]:

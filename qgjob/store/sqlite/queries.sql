@@ -423,10 +423,12 @@ ORDER BY finished_at DESC
 LIMIT :limit;
 
 -- name: change_marker
--- Moves whenever a job changes state, a device reports, an install ends or an agent comes
--- or goes: what a live view polls (cheaply, through indexes) to know it should look again.
+-- Moves whenever a job changes state, a run is cancelled, a device reports, an install ends
+-- or an agent comes or goes: what a live view polls (cheaply, through indexes) to know it
+-- should look again.
 SELECT
     (SELECT max(updated_at) FROM job_groups) AS jobs_changed_at,
+    (SELECT max(cancelled_at) FROM runs WHERE cancelled_at IS NOT NULL) AS runs_cancelled_at,
     (SELECT max(id) FROM installs) AS last_install,
     (SELECT max(last_seen_at) FROM devices) AS devices_seen_at,
     (SELECT count(*) FROM devices) AS devices,
