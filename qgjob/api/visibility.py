@@ -45,11 +45,12 @@ def check_joins_run(run: Run, org_ids: set[str], app_version_ids: set[str]) -> N
 
 
 def run_actions(caller: Principal, run: Run) -> list[str]:
-    """What the caller may do to the run now: a reader of a public dashboard nothing."""
+    """What the caller may do to the run now: a reader of a public dashboard nothing. A
+    cancelled run's unfinished jobs are already asked to stop: no second cancel."""
     if caller is VIEWER:
         return []
     if run.counts.unfinished:
-        return ["cancel"]
+        return [] if run.was_cancelled else ["cancel"]
     return ["rerun-failed"] if run.counts.failed else []
 
 

@@ -179,6 +179,20 @@ def test_a_run_cancelled_while_its_job_runs_takes_no_new_jobs(
     assert client.get(f"/runs/{run_id}").json()["counts"]["total"] == 1
 
 
+def test_a_cancelled_run_whose_job_is_stopping_offers_no_second_cancel(
+        client: TestClient) -> None:
+    """By its jobs it still runs, so its page offered "Cancel run" again after the cancel;
+    the run remembers its cancel, and the job asked to stop ends cancelled anyway."""
+    run_id, [job_id] = _run_with_jobs(client, "tests/a.spec.js")
+    agent = register(client)
+    batch = claim(client, agent).json()
+    client.post(f"/agents/{agent}/jobs/{job_id}/start", json={"lease_id": batch["lease_id"]})
+    assert client.get(f"/runs/{run_id}").json()["actions"] == ["cancel"]
+    cancelled = client.post(f"/runs/{run_id}/cancel").json()
+    assert cancelled["status"] == "running" and cancelled["actions"] == []
+    assert client.get(f"/runs/{run_id}").json()["actions"] == []
+
+
 def test_a_run_where_a_job_alone_was_cancelled_still_takes_jobs(client: TestClient) -> None:
     """Its status reads `cancelled` (by its jobs), but nobody cancelled the run: a later
     `qgjob submit --run` into it was refused."""

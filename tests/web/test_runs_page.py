@@ -173,6 +173,7 @@ def test_a_cancelled_run_says_when_and_that_it_takes_no_new_jobs(tmp_path: Path)
             assert note.inner_text() == f"cancelled at {at}: it takes no new jobs"
             assert page.locator("#run-fields [data-status=running]").count() == 1
             assert page.locator("#main h1 [data-status=running]").count() == 1
+            assert page.locator("#run-cancel").count() == 0  # its job stops: no second cancel
             shoot(page, "run-cancelled.png")
         finally:
             hand.done.set()
