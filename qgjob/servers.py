@@ -27,6 +27,10 @@ def parse_servers(text: str) -> list[str]:
         raise BadServerList("no server URL given")
     for url in urls:
         scheme, _, rest = url.partition("://")
+        hidden = _credentials_hidden(scheme, rest)
+        if hidden:
+            raise BadServerList(f"{hidden!r} has credentials in it, which qgjob does not use: "
+                                "pass an API token with --token or QGJOB_TOKEN")
         if scheme not in ("http", "https") or not rest:
             raise BadServerList(f"{url!r} is not an http:// or https:// URL")
         problem = _url_problem(url)
@@ -38,6 +42,16 @@ def parse_servers(text: str) -> list[str]:
 
 
 _BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_AUTHORITY_END = re.compile(r"[/?#]")
+
+
+def _credentials_hidden(scheme: str, rest: str) -> str | None:
+    """The URL with its `user:password@` shown as `***@`, or None when it has none. Checked
+    first, so that no message prints a password; refused, as no request would carry it."""
+    authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
+    if "@" not in authority:
+        return None
+    return f"{scheme}://***@{rest[authority.rindex('@') + 1:]}"
 
 
 def _url_problem(url: str) -> str | None:

@@ -242,8 +242,34 @@ def test_a_server_address_that_is_no_valid_url_is_bad_input(
     assert f"'--server': {bad!r} is not a valid URL: {why}" in err and out == ""
 
 
+@pytest.mark.parametrize(("server", "shown"), [
+    ("http://ci:s3cret@127.0.0.1:9", "http://***@127.0.0.1:9"),
+    ("https://ci@farm/qgjob", "https://***@farm/qgjob"),
+    ("http://@127.0.0.1:9", "http://***@127.0.0.1:9"),
+    (f"{UNREACHABLE},http://ci:s3cret@[::1]:9", "http://***@[::1]:9"),
+])
+@pytest.mark.parametrize("given_as", ["--server", "QGJOB_SERVER", "--server after"])
+def test_credentials_in_a_server_address_are_refused_and_never_echoed(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, server: str,
+        shown: str, given_as: str) -> None:
+    """`http://user:pass@host` was taken and the user:pass silently dropped (the server then
+    answered 401, or let the command through unauthenticated), and the password was printed
+    back in "cannot reach the qgjob server at ..."."""
+    if given_as == "QGJOB_SERVER":
+        monkeypatch.setenv("QGJOB_SERVER", server)
+        code, out, err = run(capsys, "jobs")
+    elif given_as == "--server":
+        code, out, err = run(capsys, "--server", server, "jobs")
+    else:
+        code, out, err = run(capsys, "jobs", "--server", server)
+    one_line_exit_2(code, err)
+    assert (f"'--server': {shown!r} has credentials in it, which qgjob does not use: pass "
+            "an API token with --token or QGJOB_TOKEN") in err and out == ""
+    assert "s3cret" not in err and "ci@" not in err
+
+
 @pytest.mark.parametrize("server", ["http://[::1]:9", "https://farm:65535/qgjob/",
-                                    "http://127.0.0.1"])
+                                    "http://127.0.0.1", "http://farm:8000/team@ci"])
 def test_a_valid_server_address_is_taken(server: str) -> None:
     from qgjob.servers import parse_servers
 
