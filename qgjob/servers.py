@@ -56,8 +56,8 @@ def _credentials_hidden(scheme: str, rest: str) -> str | None:
 
 def _url_problem(url: str) -> str | None:
     """What makes an http(s) URL one no request can be sent to, found now rather than as a
-    crash (`http://[::1`, a port past 65535) or a host that cannot be reached (`http://:80`)
-    when the first request is made."""
+    crash (`http://[::1`, a port past 65535), a host that cannot be reached (`http://:80`)
+    when the first request is made, or a port nobody meant (`http://farm:`)."""
     if _BLANK_OR_CONTROL.search(url):
         return "it contains a space or a control character"
     try:
@@ -66,6 +66,8 @@ def _url_problem(url: str) -> str | None:
         return str(error)
     if not parts.hostname:
         return "it names no host"
+    if parts.netloc.endswith(":"):  # urlsplit reads no port: it would silently be 80 or 443
+        return "its port is empty (leave the ':' out for the default port)"
     try:
         port = parts.port
     except ValueError:

@@ -224,6 +224,8 @@ def test_an_id_is_told_the_rule_it_broke(capsys: pytest.CaptureFixture[str], arg
     ("http://127.0.0.1:0", "its port '0' is not a number from 1 to 65535"),
     ("http://:8000", "it names no host"),
     ("http://farm 1:8000", "it contains a space or a control character"),
+    ("http://127.0.0.1:", "its port is empty (leave the ':' out for the default port)"),
+    ("https://[::1]:/qgjob", "its port is empty (leave the ':' out for the default port)"),
     (f"{UNREACHABLE},http://[::1", "Invalid IPv6 URL"),
 ])
 @pytest.mark.parametrize("given_as", ["--server", "QGJOB_SERVER"])
@@ -231,7 +233,7 @@ def test_a_server_address_that_is_no_valid_url_is_bad_input(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, server: str,
         why: str, given_as: str) -> None:
     """`http://[::1` and a port past 65535 were exit 4, "unexpected ValueError"; a server
-    with no host was "cannot reach the qgjob server"."""
+    with no host was "cannot reach the qgjob server"; an empty port silently meant 80."""
     if given_as == "QGJOB_SERVER":
         monkeypatch.setenv("QGJOB_SERVER", server)
         code, out, err = run(capsys, "jobs")
