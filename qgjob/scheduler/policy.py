@@ -44,30 +44,30 @@ For a device that asks for work:
    its own, `join_installs` installs (an install spends device time that work could use) --
    `leave_installs` times that when nobody else serves the build it leaves, which then needs
    installing again -- less a second for each second the urgent build is late (expected to
-   end, on the devices it has, more than `urgent_deadline_tests` typical tests after its
-   submit), down to `join_installs` installs: the urgent builds that would take longest draw
-   a second device, the others cost no install more. Once submits pause (nothing submitted on
-   any target for `quiet_tests` of the target's typical tests), what is queued is all there
-   is, and an idle device's joins serve the makespan: on the target expected to drain last
-   (`ClaimContext.drains`) its bar is `last_drain_join` of the usual one; on any other
-   target it joins only a build that would otherwise finish after the last target drains
-   (any other join spends an install and buys no earlier end), at that same share of the
-   bar: that build sets the makespan. Either way it joins only the build expected to end
-   last on its target (`LatestFinish`; an urgent build is joined for its own turnaround):
-   the target ends with that one, so an install on any other buys no earlier end either.
-   The same holds while `batch_builds` builds or more were submitted within a typical test
-   of the newest submit: builds submitted together are waited on together (a stream brings
-   one at a time). While a batch arrives, no idle device
-   joins a build whose jobs are still being submitted (one within `arriving_seconds`): the
-   build's work and every target's drain are then known in part, and an install spent on a
-   part cannot be taken back; devices still start builds nobody serves, and join once the
-   build's submits stop (at their next claim). With no stream of work at all (fewer than
-   `stream_builds` builds submitted in the last half hour, or fewer than a batch submitted
-   together and nothing else, once their submits stop for `arriving_seconds`; and the
-   target's queued work theirs: a developer's handful of jobs on an idle fleet, not the tail
-   of an old backlog), an idle device's install takes nothing another build needs, so it
-   joins any build it does not make finish later, its queued jobs counted whole as well as
-   spread (`alone_gain`: six jobs on five devices end when the sixth does).
+   end, on the devices it has, more than an install and `urgent_deadline_tests` typical
+   tests after its submit), down to `join_installs` installs: the urgent builds that would
+   take longest draw a second device, the others cost no install more. Once submits pause
+   (nothing submitted on any target for `quiet_tests` of the target's typical tests), what
+   is queued is all there is, and an idle device's joins serve the makespan: on the target
+   expected to drain last (`ClaimContext.drains`) its bar is `last_drain_join` of the usual
+   one; on any other target it joins only a build that would otherwise finish after the last
+   target drains (any other join spends an install and buys no earlier end), at that same
+   share of the bar: that build sets the makespan. Either way it joins only the build
+   expected to end last on its target (`LatestFinish`; an urgent build is joined for its own
+   turnaround): the target ends with that one, so an install on any other buys no earlier
+   end either. The same holds while `batch_builds` builds or more were submitted within a
+   typical test of the newest submit: builds submitted together are waited on together (a
+   stream brings one at a time). While a batch arrives, no idle device joins a build whose
+   jobs are still being submitted (one within `arriving_seconds`): the build's work and
+   every target's drain are then known in part, and an install spent on a part cannot be
+   taken back; devices still start builds nobody serves, and join once the build's submits
+   stop (at their next claim). With no stream of work at all (fewer than `stream_builds`
+   builds submitted in the last half hour, or fewer than a batch submitted together and
+   nothing else, once their submits stop for `arriving_seconds`; and the target's queued
+   work theirs: a developer's handful of jobs on an idle fleet, not the tail of an old
+   backlog), an idle device's install takes nothing another build needs, so it joins any
+   build it does not make finish later, its queued jobs counted whole as well as spread
+   (`alone_gain`: six jobs on five devices end when the sixth does).
 5. A failed job is queued again at once by default. With a retry backoff configured, a failed
    job of the build the device holds comes back after it: when that is sooner than an install
    elsewhere and nobody else serves the build, the device waits for it.
@@ -159,11 +159,11 @@ class FairAffinityPolicy:
     (`urgent_deadline_tests`), down to `join_installs` installs."""
     urgent_deadline_tests: float = 5.0
     """Work that cuts in (`cut_in_levels` bands more urgent) is late once the devices on it are
-    expected to finish it more than this many of the target's typical tests after it was
-    submitted (its age plus its work left over those devices): every second late lowers by a
-    second what a busy device that leaves a build nobody else serves must bring its finish
-    forward by, so the builds that would take longest draw a second device and the rest cost
-    no install more."""
+    expected to finish it more than an install and this many of the target's typical tests
+    after it was submitted (its age plus its work left over those devices): every second late
+    lowers by a second what a busy device that leaves a build nobody else serves must bring
+    its finish forward by, so the builds that would take longest draw a second device and the
+    rest cost no install more."""
     urgent_join_share: float = 0.5
     """A device with nothing of its own to do joins an urgent build (`urgent_priority`) at
     this share of the usual bar: an install buys more when the turnaround it shortens is
@@ -349,14 +349,16 @@ class FairAffinityPolicy:
         return max(shared, self.leave_installs * shared - self.late_seconds(ctx, lane))
 
     def late_seconds(self, ctx: ClaimContext, lane: LaneView) -> float:
-        """How many seconds after `urgent_deadline_tests` typical tests from its submit the
-        devices on the lane's build are expected to finish it (0 when sooner, or with no
-        device on it); an idle device that holds its app counts as on it, as in
-        `finish_gain`."""
+        """How many seconds after an install and `urgent_deadline_tests` typical tests from
+        its submit the devices on the lane's build are expected to finish it (0 when sooner,
+        or with no device on it); an idle device that holds its app counts as on it, as in
+        `finish_gain`. The install is the least any build waits: where installs are slow, a
+        build is not late for the install it could not skip."""
         if not ctx.devices_per_group.get(lane.group_key, 0):
             return 0.0
         finish = ctx.now - lane.head_submitted_at + expected_finish(ctx, lane)
-        return max(0.0, finish - self.urgent_deadline_tests * ctx.typical_test_seconds)
+        due = ctx.install_seconds + self.urgent_deadline_tests * ctx.typical_test_seconds
+        return max(0.0, finish - due)
 
     def _idle_join_bar(self, ctx: ClaimContext, lane: LaneView, latest: LatestFinish
                        ) -> float:

@@ -202,8 +202,12 @@ def chosen(context: ClaimContext) -> str | None:
          "is due to end 490 s after its submit, within five typical tests"),
         (ctx(lane("mine", work=2000), lane("hotfix", priority=5, work=400, age=200),
              holds="mine", working={"hotfix": 1}, typical=100), "hotfix",
-         "... unless it is late: due 640 s after its submit, 140 s past five typical tests, "
-         "it needs to come forward by 240 - 140 = 100 s, and 210 s is more"),
+         "... unless it is late: due 640 s after its submit, 120 s past an install (20 s) and "
+         "five typical tests, it needs to come forward by 240 - 120 = 120 s, and 210 s is more"),
+        (ctx(lane("mine", work=2000), lane("hotfix", priority=5, work=400, age=100),
+             holds="mine", working={"hotfix": 1}, typical=100), "mine",
+         "... and not when it ends 540 s after its submit: no build ends sooner than an "
+         "install after it, so it is 20 s late, not 40, and 210 s is less than 220"),
         (ctx(lane("mine", work=2000), lane("hotfix", priority=5, work=30, queued=1,
                                            age=900), holds="mine", working={"hotfix": 1}),
          "mine", "however late, urgent work must come forward by two installs (40 s) "
