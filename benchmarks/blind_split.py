@@ -126,9 +126,10 @@ def judged(args: tuple[int, str | None, int, str | None]) -> dict[str, Any]:
     variants = [HANDFUL] + ([variant] if variant else [])
     score: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
     if tools is not None:  # the judge's generator, checker, baselines and goals
-        raw = generated(judge_tools(Path(tools)), "burst", seed, variants)
+        judge = judge_tools(Path(tools))
+        raw = generated(judge, "burst", seed, variants)
         trace = parse_trace(raw)
-        score = JudgeScore.of(judge_tools(Path(tools)), "burst", raw).goals
+        score = JudgeScore.of(judge, "burst", raw).goals
     else:
         raw = generate("burst", seed)
         for name in variants:
@@ -160,8 +161,7 @@ def judged(args: tuple[int, str | None, int, str | None]) -> dict[str, Any]:
     chances = [chance(split) for split in splits(builds, devices)]
     ours = score(Simulator(trace, FairAffinityPolicy()).run().events)
     return {"seed": seed, "variant": variant, "covered": True,
-            "jobs_per_build": [len(builds[b])
-                                                                 for b in sorted(builds)],
+            "jobs_per_build": [len(builds[b]) for b in sorted(builds)],
             "best_split": max(chances, default=0.0),
             "most_jobs_a_device": chance(most_jobs_a_device(builds, devices)),
             "qgjob": ours, "qgjob_met": all(goal["met"] for goal in ours)}
