@@ -72,9 +72,14 @@ class DeviceList(BaseModel):
     may_operate: bool = Field(default=False, description=(
         "the caller may drain, undrain and remove agents and enable devices (an admin): the "
         "dashboard shows those buttons only then"))
+    may_read_all: bool = Field(default=False, description=(
+        "the caller may read every org's work (`GET /timeline`, `GET /metrics`): an admin, "
+        "or anyone with QGJOB_PUBLIC_DASHBOARD=true; the dashboard asks for the timeline "
+        "only then"))
 
     @classmethod
-    def of(cls, agents: list[Agent], may_operate: bool = False) -> DeviceList:
+    def of(cls, agents: list[Agent], may_operate: bool = False,
+           may_read_all: bool = False) -> DeviceList:
         devices = [FleetDevice.of(a, d) for a in agents for d in a.devices]
         totals: dict[str, tuple[int, int, DeviceUsage]] = {}
         for agent in agents:
@@ -83,9 +88,10 @@ class DeviceList(BaseModel):
                 serves = (agent.state == "online" and agent.draining_since is None
                           and d.disabled_reason is None)
                 totals[d.target] = (count + 1, serving + serves, usage + d.usage)
-        return cls(devices=devices, may_operate=may_operate, targets=[
-            TargetUsagePublic(target=t, devices=n, in_rotation=k, usage=UsagePublic.of(u))
-            for t, (n, k, u) in sorted(totals.items())])
+        targets = [TargetUsagePublic(target=t, devices=n, in_rotation=k, usage=UsagePublic.of(u))
+                   for t, (n, k, u) in sorted(totals.items())]
+        return cls(devices=devices, targets=targets, may_operate=may_operate,
+                   may_read_all=may_read_all)
 
 
 class DrainResult(BaseModel):

@@ -188,6 +188,33 @@ def test_the_dashboard_follows_its_setting(tmp_path: Path, public: bool, status:
             "name": "lab", "devices": [{"name": "e1", "target": "emulator"}]}).status_code == 401
 
 
+@pytest.mark.parametrize(("public", "role", "may_read_all", "may_operate"), [
+    (False, Role.ADMIN, True, True),
+    (False, Role.SUBMITTER, False, False),
+    (True, Role.SUBMITTER, True, False),  # GET /timeline answers it: the dashboard asks
+    (True, None, True, False),  # no token on a public dashboard
+])
+def test_devices_says_whether_the_caller_reads_every_org(
+        tmp_path: Path, public: bool, role: Role | None, may_read_all: bool,
+        may_operate: bool) -> None:
+    """`may_read_all` is what GET /timeline and GET /metrics decide, which the dashboard's
+    timeline page goes by; `may_operate` stays an admin's token's."""
+    with app_with(tmp_path, public_dashboard=public) as (client, store):
+        _, admin = issue(store)
+        _, submitter = issue(store, Role.SUBMITTER, "acme")
+        headers = {} if role is None else bearer(admin if role is Role.ADMIN else submitter)
+        devices = client.get("/devices", headers=headers).json()
+        assert (devices["may_read_all"], devices["may_operate"]) == (may_read_all, may_operate)
+        timeline = client.get("/timeline", headers=headers).status_code
+        assert timeline == (200 if may_read_all else 403)
+
+
+def test_with_no_tokens_devices_says_the_caller_reads_every_org(tmp_path: Path) -> None:
+    with app_with(tmp_path) as (client, _):
+        devices = client.get("/devices").json()
+        assert devices["may_read_all"] and devices["may_operate"]
+
+
 def test_an_agent_token_cannot_take_over_a_session_by_its_id(tmp_path: Path) -> None:
     with app_with(tmp_path) as (client, store):
         _, mine = issue(store, Role.AGENT)

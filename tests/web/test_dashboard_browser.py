@@ -207,8 +207,8 @@ def test_a_submitter_token_opens_the_timeline_without_a_refused_request(
         tmp_path: Path) -> None:
     """The page learned that a submitter's token may not read GET /timeline (every org's
     work) from the 403 itself: one refused request in each tab's console and network log.
-    It knows the token's role from GET /devices (`may_operate`, an admin's) and does not
-    ask: no 4xx, no console error, across refreshes, pages and reloads."""
+    It knows from GET /devices (`may_read_all`: an admin's, off a public dashboard) and
+    does not ask: no 4xx, no console error, across refreshes, pages and reloads."""
     from tests.conftest import serve
 
     settings, secrets = _with_tokens(tmp_path, (Role.ADMIN, None),
@@ -249,12 +249,47 @@ def test_a_submitter_token_opens_the_timeline_without_a_refused_request(
     assert asked == [] and problems == []
 
 
+def test_a_submitter_token_on_a_public_dashboard_sees_the_timeline(tmp_path: Path) -> None:
+    """With QGJOB_PUBLIC_DASHBOARD=true anyone reads GET /timeline, a submitter's token too;
+    the page used to go by `may_operate` (an admin's) and tell that token the timeline
+    needs an admin's. It goes by GET /devices' `may_read_all`: the chart, and the nav link."""
+    from dataclasses import replace
+
+    from tests.conftest import serve
+
+    settings, secrets = _with_tokens(tmp_path, (Role.ADMIN, None),
+                                     (Role.SUBMITTER, BUILD["org_id"]))
+    settings = replace(settings, public_dashboard=True)
+    with serve(settings) as live, chromium(require_chromium()) as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(WAIT_MS)
+        problems: list[str] = []
+        asked: list[int] = []  # the statuses of /timeline's answers
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("response", lambda r: asked.append(r.status) if "/timeline?" in r.url else None)
+        page.goto(f"{live.url}/static/app.css")  # the origin, to hold the tab's token
+        page.evaluate("secret => sessionStorage.setItem('qgjob-token', secret)",
+                      secrets[Role.SUBMITTER])
+
+        page.goto(f"{live.url}/#/timeline")
+        page.wait_for_selector("#live.on")
+        page.wait_for_selector("#gantt")
+        for _ in range(50):  # let the response event of the chart's request land
+            if asked:
+                break
+            page.wait_for_timeout(100)
+        assert page.locator("#timeline-refused").count() == 0
+        assert page.locator('nav a[data-view="timeline"]').is_visible()
+        assert page.locator("#problem").is_hidden()
+    assert asked and set(asked) == {200} and problems == []
+
+
 def test_a_submitter_token_is_told_the_timeline_is_for_admins_and_stops_asking(
         tmp_path: Path) -> None:
     """GET /timeline shows every org's work, so a submitter's token gets 403. The page used
     to show "Cannot load this page" and ask again at every refresh; now it says why once,
     leaves the nav, and asks no more until the token changes. It does not ask at all: GET
-    /devices says the token is no admin's (`may_operate`)."""
+    /devices says the token may not read every org's work (`may_read_all`)."""
     from tests.conftest import serve
 
     settings, secrets = _with_tokens(tmp_path, (Role.ADMIN, None),

@@ -167,9 +167,11 @@ export class NeedToken extends Error {}
 export class Forbidden extends Error {}
 
 // What GET /devices said of each token this tab sent it: whether it may operate the fleet
-// (`may_operate`, an admin's). Pages only an admin may read (the timeline, every org's
-// work) are not asked for with another token: that was a 403 in the console, once a tab.
+// (`may_operate`, an admin's), and whether it may read every org's work (`may_read_all`:
+// an admin's, or any on a public dashboard). Pages of every org's work (the timeline) are
+// not asked for with a token that may not: that was a 403 in the console, once a tab.
 const operators = new Map();  // token -> may_operate
+const readers = new Map();  // token -> may_read_all
 
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
@@ -191,23 +193,26 @@ export function authHeaders(extra) {
 export async function getDevices() {
   const sent = token();
   const devices = await getJson("/devices");
-  if (sent) operators.set(sent, devices.may_operate);
+  if (sent) {
+    operators.set(sent, devices.may_operate);
+    readers.set(sent, devices.may_read_all);
+  }
   return devices;
 }
 
-// Whether this tab's token is known not to be an admin's (nothing asked).
-export function knownNonAdmin() {
-  return token() !== null && operators.get(token()) === false;
+// Whether this tab's token is known not to read every org's work (nothing asked).
+export function knownNotReadingAll() {
+  return token() !== null && readers.get(token()) === false;
 }
 
-// Whether this tab's token may be an admin's, asking GET /devices (once a token) when not
-// known yet. True without a token: none is needed (no tokens configured, or a public
-// dashboard), or the server asks for one.
-export async function mayBeAdmin() {
+// Whether this tab's token may read every org's work, asking GET /devices (once a token)
+// when not known yet. True without a token: none is needed (no tokens configured, or a
+// public dashboard), or the server asks for one.
+export async function mayReadAll() {
   const current = token();
   if (!current) return true;
-  if (!operators.has(current)) await getDevices();
-  return operators.get(current) !== false;
+  if (!readers.has(current)) await getDevices();
+  return readers.get(current) !== false;
 }
 
 export async function getJson(path) {

@@ -1,7 +1,7 @@
 // The device timeline: a Gantt chart in SVG, one row per device, installs hatched grey,
 // tests coloured by build, failed attempts outlined red, running ones dashed.
 import {
-  Forbidden, duration, getJson, h, jobHref, knownNonAdmin, mayBeAdmin, replace, s, token,
+  Forbidden, duration, getJson, h, jobHref, knownNotReadingAll, mayReadAll, replace, s, token,
 } from "./dom.js";
 
 const WINDOWS = [[300, "5 min"], [900, "15 min"], [3600, "1 hour"], [21600, "6 hours"],
@@ -12,14 +12,15 @@ const AXIS = 24;
 
 export const timeline = {
   seconds: 3600,
-  // GET /timeline shows every org's work, so only an admin's token may read it. A token
-  // GET /devices says is not one is not sent to it (a submitter's: a 403 once a tab);
-  // one it refused all the same (403) is remembered. Either way the page says so and asks
-  // no more, and the nav hides the page, until the token changes.
+  // GET /timeline shows every org's work, so only an admin's token may read it, or any on
+  // a public dashboard. A token GET /devices says may not (`may_read_all`: a submitter's
+  // off a public dashboard) is not sent to it (a 403 once a tab); one it refused all the
+  // same (403) is remembered. Either way the page says so and asks no more, and the nav
+  // hides the page, until the token changes.
   refusedFor: null,
 
   refused() {
-    return knownNonAdmin() || (this.refusedFor !== null && this.refusedFor === token());
+    return knownNotReadingAll() || (this.refusedFor !== null && this.refusedFor === token());
   },
 
   mount(main, { params, again }) {
@@ -46,7 +47,7 @@ export const timeline = {
   async refresh() {
     if (this.refused()) return;
     const asking = token();
-    if (!(await mayBeAdmin())) {
+    if (!(await mayReadAll())) {
       if (token() === asking) this.drawRefusal();
       return;
     }
