@@ -166,11 +166,10 @@ export class NeedToken extends Error {}
 // A 403: this token's role may not read that (a submitter's token and GET /timeline).
 export class Forbidden extends Error {}
 
-// What GET /devices said of each token this tab sent it: whether it may operate the fleet
-// (`may_operate`, an admin's), and whether it may read every org's work (`may_read_all`:
-// an admin's, or any on a public dashboard). Pages of every org's work (the timeline) are
-// not asked for with a token that may not: that was a 403 in the console, once a tab.
-const operators = new Map();  // token -> may_operate
+// What GET /devices said of each token this tab sent it: whether it may read every org's
+// work (`may_read_all`: an admin's, or any on a public dashboard). Pages of every org's work
+// (the timeline) are not asked for with a token that may not: that was a 403 in the
+// console, once a tab. (The Fleet page's buttons go by the same answer's `may_operate`.)
 const readers = new Map();  // token -> may_read_all
 
 export function token() {
@@ -193,10 +192,7 @@ export function authHeaders(extra) {
 export async function getDevices() {
   const sent = token();
   const devices = await getJson("/devices");
-  if (sent) {
-    operators.set(sent, devices.may_operate);
-    readers.set(sent, devices.may_read_all);
-  }
+  if (sent) readers.set(sent, devices.may_read_all);
   return devices;
 }
 
