@@ -40,18 +40,14 @@ import multiprocessing
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from benchmarks.common import command_line, print_table, seed_count, write_result
-from benchmarks.goals import baselines, goals
-from benchmarks.judged import JudgeScore, generated, judge_tools, tools_given, tools_option
-from benchmarks.sweep import HANDFUL, VARIANTS, varied
+from benchmarks.judged import scored_trace, tools_given, tools_option
+from benchmarks.sweep import HANDFUL, VARIANTS
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
-from qgjob.sim.generate import generate
-from qgjob.sim.metrics import summarize
-from qgjob.sim.trace import Trace, TraceJob, parse_trace
+from qgjob.sim.trace import Trace, TraceJob
 
 EXACT_JOBS = 8
 """Up to this many jobs on a target, every assignment is tried."""
@@ -310,23 +306,8 @@ def events_of(trace: Trace, chosen: list[Point]) -> list[dict[str, Any]]:
 
 def judged(args: tuple[str, int, str | None, str | None]) -> dict[str, Any]:
     kind, seed, variant, tools = args
-    if tools is not None:  # the judge's generator, checker, baselines and goals
-        judge = judge_tools(Path(tools))
-        raw = generated(judge, kind, seed, [variant] if variant else [])
-        trace = parse_trace(raw)
-        score = JudgeScore.of(judge, kind, raw)
-        fifo_installs = int(score.fifo["installs"])
-
-        def scored(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-            return score.goals(events)
-    else:
-        trace = parse_trace(varied(generate(kind, seed), variant))
-        base = baselines(trace)
-        fifo_installs = base["fifo"].installs
-
-        def scored(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-            return goals(kind, summarize(trace, name, events), base["fifo"],
-                         base["fifo-affinity"])
+    trace, scored, fifo_installs, _ = scored_trace(kind, seed, [variant] if variant else [],
+                                                   tools)
     ours_events = Simulator(trace, FairAffinityPolicy()).run().events
     min_installs = len({(job.app_version_id, job.target) for job in trace.jobs})
     found = frontiers(trace)

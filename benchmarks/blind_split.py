@@ -36,19 +36,14 @@ import argparse
 import itertools
 import multiprocessing
 import random
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from benchmarks.common import command_line, print_table, seed_count, write_result
-from benchmarks.goals import baselines, goals
-from benchmarks.judged import JudgeScore, generated, judge_tools, tools_given, tools_option
-from benchmarks.sweep import HANDFUL, VARIANTS, varied
+from benchmarks.judged import scored_trace, tools_given, tools_option
+from benchmarks.sweep import HANDFUL, VARIANTS
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
-from qgjob.sim.generate import generate
-from qgjob.sim.metrics import summarize
-from qgjob.sim.trace import Trace, TraceJob, parse_trace
+from qgjob.sim.trace import Trace, TraceJob
 
 Build = tuple[str, str]
 """(app, target): what one install serves."""
@@ -56,6 +51,22 @@ Split = dict[Build, int]
 """Devices per build."""
 Orders = dict[Build, list[TraceJob]]
 """Each build's jobs in the order they are handed out."""
+
+
+def builds_of(trace: Trace) -> dict[Build, list[TraceJob]]:
+    """The trace's jobs by build, each build's in order of arrival."""
+    builds: dict[Build, list[TraceJob]] = {}
+    for job in sorted(trace.jobs, key=lambda j: (j.submit_at, j.job_id)):
+        builds.setdefault((job.app_version_id, job.target), []).append(job)
+    return builds
+
+
+def devices_of(trace: Trace) -> dict[str, int]:
+    """How many devices each target has."""
+    devices: dict[str, int] = {}
+    for device in trace.devices:
+        devices[device.target] = devices.get(device.target, 0) + 1
+    return devices
 
 
 def events_of(trace: Trace, split: Split, orders: Orders) -> list[dict[str, Any]]:
@@ -124,29 +135,12 @@ def most_jobs_a_device(builds: dict[Build, list[TraceJob]], devices: dict[str, i
 def judged(args: tuple[int, str | None, int, str | None]) -> dict[str, Any]:
     seed, variant, orders, tools = args
     variants = [HANDFUL] + ([variant] if variant else [])
-    score: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
-    if tools is not None:  # the judge's generator, checker, baselines and goals
-        judge = judge_tools(Path(tools))
-        raw = generated(judge, "burst", seed, variants)
-        trace = parse_trace(raw)
-        score = JudgeScore.of(judge, "burst", raw).goals
-    else:
-        raw = generate("burst", seed)
-        for name in variants:
-            raw = varied(raw, name)
-        trace = parse_trace(raw)
-        base = baselines(trace)
+    trace, checks, _, _ = scored_trace("burst", seed, variants, tools)
 
-        def score(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return goals("burst", summarize(trace, "blind", events), base["fifo"],
-                         base["fifo-affinity"])
+    def score(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return checks(events, "blind")
 
-    builds: dict[Build, list[TraceJob]] = {}
-    for job in sorted(trace.jobs, key=lambda j: (j.submit_at, j.job_id)):
-        builds.setdefault((job.app_version_id, job.target), []).append(job)
-    devices: dict[str, int] = {}
-    for device in trace.devices:
-        devices[device.target] = devices.get(device.target, 0) + 1
+    builds, devices = builds_of(trace), devices_of(trace)
     if any(sum(1 for _, t in builds if t == target) > n for target, n in devices.items()):
         return {"seed": seed, "variant": variant, "covered": False}
     rng = random.Random(seed)

@@ -57,29 +57,24 @@ import math
 import multiprocessing
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from benchmarks.common import command_line, print_table, seed_count, write_result
-from benchmarks.goals import STEADY_INSTALL_SHARE, baselines, goals
+from benchmarks.goals import STEADY_INSTALL_SHARE
 from benchmarks.judged import (
     DEFAULT_SEEDS,
-    JudgeScore,
-    generated,
-    judge_tools,
+    scored_trace,
     tools_given,
     tools_option,
     varied_parts,
 )
-from benchmarks.sweep import VARIANTS, varied
+from benchmarks.sweep import VARIANTS
 from qgjob.scheduler.durations import DurationModel
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
-from qgjob.sim.generate import generate
-from qgjob.sim.metrics import Summary, summarize
-from qgjob.sim.trace import Trace, TraceJob, parse_trace
+from qgjob.sim.trace import Trace, TraceJob
 
 CAP_SECONDS = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 85.0, 100.0, 120.0, 150.0, 200.0)
 """Prices of an install, in seconds of turnaround, that hindsight chooses from per trace."""
@@ -328,34 +323,6 @@ def turnaround_bound(trace: Trace, installs: int) -> float:
         return math.inf
     return statistics.fmean(builds[b].span(trace.install_seconds[b[2]], caps[b])
                             for b in builds)
-
-
-Checks = Callable[[list[dict[str, Any]], str], list[dict[str, Any]]]
-"""A schedule's events (and the schedule's name) scored against its kind's goals."""
-
-
-def scored_trace(kind: str, seed: int, variants: Sequence[str], tools: str | None
-                 ) -> tuple[Trace, Checks, float, float]:
-    """The trace (this repository's generator's, or with `tools` the scheduling judge's),
-    on the fleet of each of `variants` (`benchmarks.sweep.VARIANTS`); how a schedule of it is
-    scored (this repository's goals and baselines, or the judge's checker, baselines and
-    goals); and FIFO's installs and mean build turnaround on it."""
-    if tools is not None:
-        judge = judge_tools(Path(tools))
-        raw = generated(judge, kind, seed, list(variants))
-        score = JudgeScore.of(judge, kind, raw)
-        return (parse_trace(raw), lambda events, name: score.goals(events),
-                score.fifo["installs"], score.fifo["turnaround_mean"])
-    raw = generate(kind, seed)
-    for variant in variants:
-        raw = varied(raw, variant)
-    trace = parse_trace(raw)
-    base = baselines(trace)
-
-    def checks(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-        summary: Summary = summarize(trace, name, events)
-        return goals(kind, summary, base["fifo"], base["fifo-affinity"])
-    return trace, checks, base["fifo"].installs, base["fifo"].mean_turnaround
 
 
 def judged(args: tuple[str, int, tuple[str, ...], str | None]) -> dict[str, Any]:

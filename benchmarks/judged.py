@@ -25,17 +25,20 @@ import io
 import multiprocessing
 import random
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from benchmarks.common import command_line, print_table, seed_count, write_result
+from benchmarks.goals import baselines, goals
 from benchmarks.sweep import HANDFUL, VARIANTS, summary_of, varied
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator
-from qgjob.sim.trace import parse_trace
+from qgjob.sim.generate import generate
+from qgjob.sim.metrics import summarize
+from qgjob.sim.trace import Trace, parse_trace
 
 JUDGE_MODULES = ("tracegen", "refsim", "schedcheck", "sweep")
 DEFAULT_SEEDS = 100
@@ -121,6 +124,33 @@ class JudgeScore:
         return [{"goal": name, "value": ratios[name], "limit": limit,
                  "met": ratios[name] <= limit}
                 for name, limit in self.tools["sweep"].GOALS[self.kind]]
+
+
+Checks = Callable[[list[dict[str, Any]], str], list[dict[str, Any]]]
+"""A schedule's events (and the schedule's name) scored against its kind's goals."""
+
+
+def scored_trace(kind: str, seed: int, variants: Sequence[str], tools: str | None
+                 ) -> tuple[Trace, Checks, float, float]:
+    """The trace (this repository's generator's, or with `tools` the scheduling judge's),
+    on the fleet of each of `variants` (`benchmarks.sweep.VARIANTS`); how a schedule of it is
+    scored (this repository's goals and baselines, or the judge's checker, baselines and
+    goals); and FIFO's installs and mean build turnaround on it."""
+    if tools is not None:
+        judge_modules = judge_tools(Path(tools))
+        raw = generated(judge_modules, kind, seed, list(variants))
+        score = JudgeScore.of(judge_modules, kind, raw)
+        return (parse_trace(raw), lambda events, name: score.goals(events),
+                score.fifo["installs"], score.fifo["turnaround_mean"])
+    raw = generate(kind, seed)
+    for variant in variants:
+        raw = varied(raw, variant)
+    trace = parse_trace(raw)
+    base = baselines(trace)
+
+    def checks(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+        return goals(kind, summarize(trace, name, events), base["fifo"], base["fifo-affinity"])
+    return trace, checks, base["fifo"].installs, base["fifo"].mean_turnaround
 
 
 def judge(args: tuple[str, str, int, list[str], dict[str, Any]]) -> dict[str, Any]:

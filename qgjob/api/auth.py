@@ -189,6 +189,13 @@ async def dashboard_reader(request: Request, credentials: Credentials) -> Princi
     return await keeper.admit(request, credentials, ADMINS, "api")
 
 
+def reads_every_org(request: Request, caller: Principal) -> bool:
+    """Whether `dashboard_reader` lets this caller in (`GET /devices` says so as
+    `may_read_all`): every caller on a public dashboard, else an admin (everyone while no
+    token exists, `OPEN` being one)."""
+    return gatekeeper(request).public_dashboard or caller.role in ADMINS
+
+
 def caller_key(request: Request, principal: Principal) -> str:
     """Whose rate budget a request spends: its token's, or without one its peer address's."""
     return f"token:{principal.token_id}" if principal.token_id else client_key(request)

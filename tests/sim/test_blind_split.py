@@ -6,30 +6,23 @@ from __future__ import annotations
 import itertools
 import random
 
-from benchmarks.blind_split import events_of, judged, most_jobs_a_device, splits
+from benchmarks.blind_split import (
+    builds_of,
+    devices_of,
+    events_of,
+    judged,
+    most_jobs_a_device,
+    splits,
+)
 from benchmarks.sweep import HANDFUL, varied
 from qgjob.sim.generate import brief_example, generate
 from qgjob.sim.metrics import lower_bound, summarize
-from qgjob.sim.trace import Trace, TraceJob, parse_trace
-
-
-def _builds(jobs: list[TraceJob]) -> dict[tuple[str, str], list[TraceJob]]:
-    builds: dict[tuple[str, str], list[TraceJob]] = {}
-    for job in jobs:
-        builds.setdefault((job.app_version_id, job.target), []).append(job)
-    return builds
-
-
-def _devices(trace: Trace) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for device in trace.devices:
-        counts[device.target] = counts.get(device.target, 0) + 1
-    return counts
+from qgjob.sim.trace import parse_trace
 
 
 def test_every_split_keeps_to_twice_the_builds_and_to_each_targets_devices() -> None:
     trace = parse_trace(brief_example())
-    builds = _builds(list(trace.jobs))
+    builds = builds_of(trace)
     found = splits(builds, {"emulator": 3, "device": 1})
     assert {("xyz123", "emulator"): 2, ("xyz999", "emulator"): 1,
             ("xyz123", "device"): 1} in found
@@ -44,10 +37,10 @@ def test_the_spare_devices_go_to_the_build_with_the_most_jobs_a_device() -> None
     one emulator runs two of them (2 + 3 + 3 s on `qgjob up`); on the example's own two
     emulators there is none to spare."""
     trace = parse_trace(brief_example())
-    builds = _builds(list(trace.jobs))
+    builds = builds_of(trace)
     assert most_jobs_a_device(builds, {"emulator": 3, "device": 1}) == {
         ("xyz123", "emulator"): 2, ("xyz999", "emulator"): 1, ("xyz123", "device"): 1}
-    split = most_jobs_a_device(builds, _devices(trace))
+    split = most_jobs_a_device(builds, devices_of(trace))
     assert split == dict.fromkeys(builds, 1)
     summary = summarize(trace, "blind", events_of(trace, split, builds))
     assert summary.installs == 3 and summary.passed == len(trace.jobs)
@@ -56,7 +49,7 @@ def test_the_spare_devices_go_to_the_build_with_the_most_jobs_a_device() -> None
 
 def test_each_job_runs_every_attempt_it_needs_on_the_device_that_freed_first() -> None:
     trace = parse_trace(varied(generate("burst", 3), HANDFUL))
-    builds = _builds(sorted(trace.jobs, key=lambda j: (j.submit_at, j.job_id)))
+    builds = builds_of(trace)
     rng = random.Random(1)
     orders = {b: rng.sample(jobs, len(jobs)) for b, jobs in builds.items()}
     split = dict.fromkeys(builds, 1)

@@ -25,9 +25,9 @@ from benchmarks.hindsight import (
     build_work,
     plan,
     result_name,
-    scored_trace,
     turnaround_bound,
 )
+from benchmarks.judged import scored_trace
 from qgjob.scheduler.durations import DEFAULT_SECONDS
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.sim.engine import Simulator

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from qgjob.api.auth import gatekeeper, require
+from qgjob.api.auth import reads_every_org, require
 from qgjob.api.deps import Caller, ServiceDep
 from qgjob.api.params import AgentNamePath
 from qgjob.api.problems import ERROR_RESPONSES
@@ -52,12 +52,9 @@ async def list_devices(request: Request, service: ServiceDep, caller: Caller) ->
     """Every device: state, rotation, the build it holds, the test it runs, and utilisation
     (busy / installing / idle shares and idle seconds while work waited), per device and
     per target. A submitter token sees what a device holds and runs only for its own jobs."""
-    # Reading every org's work follows dashboard_reader: admins (and everyone with no
-    # tokens configured, OPEN being one), or anyone on a public dashboard.
     return DeviceList.of(await visible_agents(service, caller),
                          may_operate=caller.role in ADMINS and caller is not VIEWER,
-                         may_read_all=caller.role in ADMINS
-                         or gatekeeper(request).public_dashboard)
+                         may_read_all=reads_every_org(request, caller))
 
 
 @router.post("/devices/enable", response_model=FleetDevice)
