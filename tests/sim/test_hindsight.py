@@ -20,6 +20,7 @@ from benchmarks.hindsight import (
     ONLINE,
     Foresight,
     Stream,
+    best_price,
     budget_caps,
     build_of,
     build_work,
@@ -94,6 +95,14 @@ def test_the_turnaround_bound_holds_for_every_schedule_at_its_installs() -> None
     for name, events in schedules.items():
         summary = summarize(trace, name, events)
         assert turnaround_bound(trace, summary.installs) <= summary.mean_turnaround, name
+
+
+def test_the_price_chosen_meets_every_goal_with_most_room_else_misses_least() -> None:
+    def goals(*ratios: float) -> list[dict[str, float | bool]]:
+        return [{"value": r, "limit": 1.0, "met": r <= 1.0} for r in ratios]
+    assert best_price({50.0: goals(0.9, 0.99), 100.0: goals(0.95, 0.96),
+                       150.0: goals(0.5, 1.01)}) == 100.0
+    assert best_price({50.0: goals(1.2, 0.5), 100.0: goals(1.05, 1.04)}) == 100.0
 
 
 def test_an_install_budget_gives_every_build_a_device_and_spends_no_more() -> None:
