@@ -101,6 +101,7 @@ class Foresight:
 HINDSIGHT = Foresight(lengths=True, failures=True)
 ONLINE = Foresight(lengths=False, failures=False)
 LENGTHS_ONLY = Foresight(lengths=True, failures=False)
+FAILURES_ONLY = Foresight(lengths=False, failures=True)
 
 
 @dataclass
@@ -332,14 +333,15 @@ def turnaround_bound(trace: Trace, installs: int) -> float:
 def judged(args: tuple[str, int, tuple[str, ...], str | None]) -> dict[str, Any]:
     kind, seed, variants, tools = args
     trace, checks, fifo_installs, fifo_turnaround = scored_trace(kind, seed, variants, tools)
-    per_price = {price: checks(plan(trace, price, HINDSIGHT), "hindsight")
-                 for price in CAP_SECONDS}
+
+    def at_every_price(foresight: Foresight, name: str) -> dict[float, list[dict[str, Any]]]:
+        return {price: checks(plan(trace, price, foresight), name) for price in CAP_SECONDS}
+    per_price = at_every_price(HINDSIGHT, "hindsight")
     best = best_price(per_price)
     # Failures are drawn per job and lengths vary run to run: nothing online foresees them.
     # What this rule does without that foresight, granted the price chosen per trace.
-    unforeseen = {price: checks(plan(trace, price, LENGTHS_ONLY), "lengths")
-                  for price in CAP_SECONDS}
-    learned = {price: checks(plan(trace, price, ONLINE), "online") for price in CAP_SECONDS}
+    unforeseen = at_every_price(LENGTHS_ONLY, "lengths")
+    learned = at_every_price(ONLINE, "online")
     budgeted: dict[str, list[dict[str, Any]]] = {}
     bound = None
     if kind == "steady":
@@ -358,8 +360,7 @@ def judged(args: tuple[str, int, tuple[str, ...], str | None]) -> dict[str, Any]
                      f"true lengths, failures unforeseen, {ONE_PRICE:.0f} s for all":
                          unforeseen[ONE_PRICE],
                      f"learned lengths, failures foreseen, {ONE_PRICE:.0f} s for all":
-                         checks(plan(trace, ONE_PRICE, Foresight(lengths=False, failures=True)),
-                                "failures"),
+                         checks(plan(trace, ONE_PRICE, FAILURES_ONLY), "failures"),
                      f"learned lengths, {ONE_PRICE:.0f} s for all": learned[ONE_PRICE],
                      "qgjob": checks(Simulator(trace, FairAffinityPolicy()).run().events,
                                      "qgjob")}}
