@@ -61,7 +61,10 @@ def explain(ctx: ClaimContext, policy: Policy) -> list[LaneStanding]:
     free_at = _free_times(ctx)
     for position, lane in enumerate(waiting, start=1):
         if ctx.target_devices == 0:
-            reason, start = f"no online device for target {lane.target}", None
+            # Draining devices and those out of rotation take no work: not counted online.
+            reason = (f"no device takes work on target {lane.target}: none online, or every "
+                      "one draining or out of rotation")
+            start = None
         elif capped(ctx, lane.org_id):
             share = ctx.orgs[lane.org_id]
             reason, start = f"{lane.org_id} is at its cap of {share.cap} device(s)", None

@@ -55,7 +55,8 @@ def test_the_line_and_the_reasons() -> None:
 
 def test_no_device_of_the_target() -> None:
     [standing] = explain(view(lane("a"), devices=0), FairAffinityPolicy())
-    assert standing.reason == "no online device for target emulator"
+    assert standing.reason == ("no device takes work on target emulator: none online, or every "
+                               "one draining or out of rotation")
     assert standing.estimated_start is None
 
 

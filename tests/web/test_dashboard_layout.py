@@ -132,7 +132,7 @@ def test_jobs_tabs_search_claim_order_and_a_queued_jobs_place(live_server: LiveS
     page.goto(f"{live_server.url}/#/jobs/{low}")
     page.wait_for_selector("#job-place:not([hidden])")
     place = page.inner_text("#job-place")
-    assert "no online device for target device" in place
+    assert "no device takes work on target device: none online" in place
     assert "3 of its build's 4 queued job(s) go before it" in place
     assert "Its build is 1st of 1 build(s) waiting for a device of target device." in place
     page.goto(f"{live_server.url}/#/jobs/{urgent}")
