@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import select
 import socket
 import time
@@ -102,7 +103,9 @@ class ApiClient:
         only if it was never sent, so it cannot happen twice). Patience is a promise: each try
         waits at most what is left of it (or the client's timeout, when there is none)."""
         deadline = time.monotonic() + retry_for
-        limited_until = time.monotonic() + RATE_LIMIT_PATIENCE
+        # A read with patience has a deadline (a wait's --timeout): 429s end at it too.
+        limited_until = time.monotonic() + (min(retry_for, RATE_LIMIT_PATIENCE)
+                                            if retry_for > 0 else RATE_LIMIT_PATIENCE)
         delay = 0.5
         tried: set[str] = set()
         if params:
@@ -246,11 +249,15 @@ def _not_qgjob(server: str, method: str, path: str) -> str:
             f"qgjob server at {server}; is --server (or QGJOB_SERVER) the right address?{hint}")
 
 
+_SECONDS = re.compile(r"[0-9]{1,9}")
+
+
 def _rate_limited_pause(response: Response) -> float | None:
     if response.status_code != 429:
         return None
     raw = response.headers.get("retry-after", "1")
-    return min(float(raw), 10.0) if raw.isdigit() else 1.0
+    # Digits only: str.isdigit() also takes '²', which float() refuses.
+    return min(float(raw), 10.0) if _SECONDS.fullmatch(raw) else 1.0
 
 
 def _error(response: Response, data: Any) -> CliError:

@@ -129,3 +129,26 @@ def test_the_servers_error_text_enters_the_cli_without_escapes(
     err = capsys.readouterr().err
     assert "cannot tell which tests are quarantined: server error:" in err
     assert "\x1b" not in err and "\x9b" not in err
+
+
+def rate_limiting(retry_after: bytes) -> contextlib.AbstractContextManager[str]:
+    body = b'{"detail": "too many requests; try again in 1 s"}'
+    return answering(b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\n"
+                     b"Retry-After: %s\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (retry_after, len(body), body), [])
+
+
+def test_a_wait_rate_limited_ends_at_its_deadline_not_a_minute_later() -> None:
+    with rate_limiting(b"1") as url:
+        started = time.monotonic()
+        with pytest.raises(CliError) as raised:
+            ApiClient(url, None).get("/jobs", retry_for=1.5)
+    assert time.monotonic() - started < 5
+    assert raised.value.code == EXIT_SERVER and raised.value.message.startswith("rate limited")
+
+
+def test_a_retry_after_of_other_digits_is_waited_as_one_second() -> None:
+    # '²' is a digit to str.isdigit() and no number to float()
+    with rate_limiting("²".encode("latin-1")) as url, pytest.raises(CliError) as raised:
+        ApiClient(url, None).get("/jobs", retry_for=1.5)
+    assert raised.value.message.startswith("rate limited")
