@@ -233,13 +233,15 @@ class RequestGuard:
                                                                         self.max_body_bytes)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
+        declared = _DIGITS.fullmatch(length) if length is not None else None
         # An evidence upload's declared size is the route's to judge: it records the drop.
-        if length is not None and (not _DIGITS.fullmatch(length)
-                                   or (not artifact and int(length) > limit)):
+        if length is not None and (declared is None
+                                   or (not artifact and int(declared[1]) > limit)):
             await _reject(send, 413, f"request body is larger than {limit} bytes")
             return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        has_body = length not in (None, "0") or "transfer-encoding" in headers
+        has_body = (declared is not None and int(declared[1]) > 0) \
+            or "transfer-encoding" in headers
         if has_body and not artifact and content_type != "application/json" \
                 and not content_type.endswith("+json"):
             await _reject(send, 415, "request body must be JSON (Content-Type: application/json)")
@@ -247,7 +249,9 @@ class RequestGuard:
         await self.app(scope, _counting(receive, limit), send)
 
 
-_DIGITS = re.compile(r"[0-9]{1,12}")
+_DIGITS = re.compile(r"0*([0-9]{1,12})")
+"""A Content-Length: HTTP allows leading zeros (h11 takes them); past 12 significant digits
+it is over every cap, and int() is never asked to read thousands of digits."""
 _ARTIFACT_UPLOAD = re.compile(r"/agents/[^/]+/jobs/[^/]+/artifacts/.+", re.DOTALL)
 """Evidence uploads are raw bytes (a video is no JSON), up to the attempt's cap. Any name
 counts, a newline in it too: judging it is the route's (400 `bad_artifact_name`)."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import typing
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from qgjob.api.errors import RequestGuard
 from qgjob.protocol import fields as schemas
 
 JOB = {"org_id": "acme", "app_version_id": "xyz123", "test_path": "tests/a.spec.js"}
@@ -177,3 +179,32 @@ def test_an_unknown_field_is_named_without_echoing_a_long_name(client: TestClien
     assert answer.status_code == 422 and LONG not in answer.text and len(answer.text) < 1000
     assert {"field": "x" * 99 + "…", "message": "is not a known field"} \
         in answer.json()["errors"]
+
+
+
+@pytest.mark.parametrize(("length", "refused"), [
+    ("00000000000000000000045", False),  # leading zeros: HTTP allows them, h11 takes them
+    ("0" * 5000, False),
+    ("1" + "0" * 20, True),
+    ("65537", True),
+])
+def test_a_content_length_is_read_as_its_number(length: str, refused: bool) -> None:
+    """Before, 13 characters or more were a 413 "larger than 65536 bytes" whatever they
+    said."""
+    answered: list[int] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        answered.append(201)
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answered.append(message["status"])
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/jobs",
+             "headers": [(b"content-length", length.encode()),
+                         (b"content-type", b"application/json")]}
+    asyncio.run(RequestGuard(app, max_body_bytes=65536)(scope, receive, send))
+    assert answered == ([413] if refused else [201])
