@@ -319,10 +319,11 @@ class JobService:
     async def register_agent(
         self, name: str, version: str, executor: str, devices: Sequence[DeviceSpec],
         token_id: str | None = None,
+        holder_check: Callable[[AgentOwner | None], None] | None = None,
     ) -> Agent:
         agent = await self._run(
             self.store.register_agent, new_id(), name, version, executor, devices, self.clock(),
-            token_id,
+            token_id, holder_check,
         )
         log.info("agent %s registered (%s) with %d devices", name, agent.agent_id,
                  len(agent.devices))

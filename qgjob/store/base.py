@@ -335,9 +335,13 @@ class AgentStore(Protocol):
     def register_agent(
         self, agent_id: str, name: str, version: str, executor: str,
         devices: Sequence[DeviceSpec], now: float, token_id: str | None = None,
+        holder_check: Callable[[AgentOwner | None], None] | None = None,
     ) -> Agent:
         """`token_id`: the API token the session registered with, recorded for
-        `agent_owner`."""
+        `agent_owner`. `holder_check` is given the name's online session (as
+        `online_agent_owner` finds it) in the same transaction, one registration of a name at
+        a time, and may raise to refuse the take-over: a check made before would let two
+        registrations at once both pass it."""
         ...
     def list_agents(self) -> list[Agent]: ...
     def sign_off(self, agent_id: str) -> None:

@@ -6,9 +6,13 @@ the wrong target taken, an unknown lease released, and 422s or 409s without thei
 from __future__ import annotations
 
 import math
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,6 +23,7 @@ from qgjob.protocol import limits
 from qgjob.store.sql.output import save_cases
 from tests.api.test_access_settings import app_with, bearer, issue
 from tests.api.test_agent_protocol import JOB, claim, register, running_job
+from tests.conftest import LiveServer
 
 JSON = {"content-type": "application/json"}
 
@@ -186,3 +191,19 @@ def test_a_refused_role_is_named_with_its_article(tmp_path: Path) -> None:
             "an agent token may not use GET /timeline")
         assert client.get("/timeline", headers=bearer(submitter)).json()["detail"] == (
             "a submitter token may not use GET /timeline")
+
+
+def test_registrations_under_one_name_at_once_take_it_once(live_server: LiveServer) -> None:
+    """Before, each registration checked the name before its transaction, so of 16 sent
+    at once several found it free and took it over in turn (all 201)."""
+    body = {"name": "twin", "devices": [{"name": "e1", "target": "emulator"}]}
+    start = threading.Barrier(16)
+
+    def register_once(_: int) -> int:
+        with httpx.Client(base_url=live_server.url, timeout=30) as client:
+            start.wait()
+            return client.post("/agents", json=body).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = Counter(pool.map(register_once, range(16)))
+    assert statuses == {201: 1, 409: 15}

@@ -45,16 +45,23 @@ async def register(body: AgentRegistration, service: ServiceDep,
     refused (409, `agent_name_in_use`), unless it comes from that session's own process
     after a restart (`replaces_agent_id`). A stale session is taken over: its unfinished
     batches are rescued at once. The session belongs to the token it registered with."""
-    running = await service.online_agent_owner(body.name)
-    if running is not None and caller.role is Role.AGENT and running.token_id != caller.token_id:
-        raise AgentNameInUse(f"agent name {body.name!r} is in use by an online session of "
-                             "another token")
-    if running is not None and running.agent_id != body.replaces_agent_id:
-        check_name_free(body.name, running, service.clock(), service.settings.lease_seconds)
+    now = service.clock()
+
+    def holder_check(running: AgentOwner | None) -> None:
+        """In the registration's transaction: two registrations at once must not both
+        find the name free."""
+        if running is None:
+            return
+        if caller.role is Role.AGENT and running.token_id != caller.token_id:
+            raise AgentNameInUse(f"agent name {body.name!r} is in use by an online session "
+                                 "of another token")
+        if running.agent_id != body.replaces_agent_id:
+            check_name_free(body.name, running, now, service.settings.lease_seconds)
+
     devices = [DeviceSpec(d.name, d.target, d.holds_app_version_id) for d in body.devices]
     agent = await service.register_agent(
         body.name, body.version or __version__, body.executor or "unknown", devices,
-        token_id=caller.token_id,
+        token_id=caller.token_id, holder_check=holder_check,
     )
     settings = service.settings
     return AgentRegistered(

@@ -331,6 +331,12 @@ RETURNING *;
 -- name: agent_by_id
 SELECT * FROM agents WHERE id = %(agent_id)s;
 
+-- name: lock_agent_name
+-- One registration of a name at a time, until its transaction ends: the check of who holds
+-- the name and the take-over happen as one, also for a name no session has had yet (no row
+-- to lock).
+SELECT pg_advisory_xact_lock(hashtext('qgjob_agent_name'), hashtext(%(name)s));
+
 -- name: replace_agents_named
 -- A take-over ends every earlier session of the name. FOR UPDATE, which an UPDATE alone does
 -- not take, waits for their claims under way (device_of_agent's key-share lock), and a claim

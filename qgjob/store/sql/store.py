@@ -4,7 +4,7 @@ inside it. Queries are named; each dialect has its own SQL for them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -231,9 +231,13 @@ class SqlStore:
     def register_agent(
         self, agent_id: str, name: str, version: str, executor: str,
         devices: Sequence[DeviceSpec], now: float, token_id: str | None = None,
+        holder_check: Callable[[AgentOwner | None], None] | None = None,
     ) -> Agent:
         device_ids = [f"{name}/{spec.name}" for spec in devices]
         with self._db.write() as conn:
+            conn.run("lock_agent_name", {"name": name})
+            if holder_check is not None:
+                holder_check(tokens.online_agent_owner(conn, name))
             conn.run("replace_agents_named", {"name": name})
             conn.run("insert_agent",
                 {"agent_id": agent_id, "name": name, "version": version,

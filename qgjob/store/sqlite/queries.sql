@@ -326,6 +326,11 @@ RETURNING *;
 -- name: agent_by_id
 SELECT * FROM agents WHERE id = :agent_id;
 
+-- name: lock_agent_name
+-- One registration of a name at a time (PostgreSQL takes a lock; here the write transaction
+-- holds the whole database already).
+SELECT 1 AS locked;
+
 -- name: replace_agents_named
 UPDATE agents SET state = 'replaced' WHERE name = :name AND state <> 'replaced';
 
