@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qgjob.store import BadDatabaseUrl, open_store
-from qgjob.store.postgres.database import parse_url
+from qgjob.store.postgres.database import describe, parse_url
 from qgjob.store.sqlfiles import load_migrations, load_queries
 from tests.postgres import fresh_schema
 
@@ -102,3 +102,12 @@ def test_an_unreachable_server_is_one_clear_error(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(StoreUnavailable, match=r"cannot connect to PostgreSQL at .*:1/"):
         open_store("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
     assert opened == []
+
+
+@pytest.mark.parametrize(("conninfo", "where"), [
+    ("host=127.0.0.1 port=1 dbname=x", "127.0.0.1:1/x"),
+    ("host=db user=qgjob password=secret dbname=q", "qgjob@db:5432/q"),
+])
+def test_where_a_database_is_named_without_a_stray_at_or_the_password(conninfo: str,
+                                                                      where: str) -> None:
+    assert describe(conninfo) == where

@@ -87,7 +87,8 @@ def describe(conninfo: str) -> str:
     """Where a conninfo points, without its password (for messages and logs)."""
     params = conninfo_to_dict(conninfo)
     host = params.get("host") or "localhost"
-    return f"{params.get('user', '')}@{host}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+    user = f"{params['user']}@" if params.get("user") else ""
+    return f"{user}{host}:{params.get('port', 5432)}/{params.get('dbname', '')}"
 
 
 class PostgresDatabase:
