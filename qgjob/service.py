@@ -566,7 +566,8 @@ class JobService:
         device as it is now, with its agent."""
         _, device = find_device(await self.list_agents(), name)
         await self._run(self.store.enable_device, device.device_id)
-        log.info("device %s is back in rotation", device.device_id)
+        log.info("device %s %s, its failure count reset", device.device_id,
+                 "is back in rotation" if device.disabled_reason else "was in rotation already")
         self.waiters.wake_all()
         return find_device(await self.list_agents(), device.device_id)
 

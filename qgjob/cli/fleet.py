@@ -152,7 +152,9 @@ def enable(ctx: typer.Context, device: Annotated[str, typer.Argument(
             or not re.fullmatch(limits.DEVICE_CHOICE_PATTERN, device)):
         raise typer.BadParameter("letters, digits and . _ : @ - / only", param_hint="'DEVICE'")
     enabled = globals_of(ctx).client().post("/devices/enable", {"device": device})
-    render.stderr.print(f"device {enabled['device_id']} is back in rotation")
+    # The same answer whether it was out or not: it is in rotation now, counting afresh.
+    render.stderr.print(f"device {enabled['device_id']} is in rotation; its failure count "
+                        "starts again")
     return 0
 
 

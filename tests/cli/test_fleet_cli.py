@@ -59,7 +59,9 @@ def test_fleet_commands_against_a_server(capsys: pytest.CaptureFixture[str],
     assert run(capsys, live_server, "agents", "undrain", "lab")[0] == 0
     code, _, err = run(capsys, live_server, "agents", "remove", "lab")
     assert code == 2 and "is online" in err
-    assert run(capsys, live_server, "devices", "enable", "e1")[0] == 0
+    # Never out of rotation: enabling it says where it is, not that it came back.
+    code, _, err = run(capsys, live_server, "devices", "enable", "e1")
+    assert code == 0 and "lab/e1 is in rotation; its failure count starts again" in err
     code, _, err = run(capsys, live_server, "export-trace", "--out", str(tmp_path / "t.json"))
     assert code == 0 and "0 job(s) on 1 device(s)" in err
     assert json.loads((tmp_path / "t.json").read_text())["devices"] == [
