@@ -146,7 +146,9 @@ def parse_count(raw: str, what: str) -> int:
 
 
 def check_test_path(value: str) -> str:
-    """A relative path inside the test suite: no leading '/', no '..', no shell characters."""
+    """A relative path inside the test suite: no leading '/', no '..', no shell characters;
+    in one spelling ('./tests//a.js' is 'tests/a.js'), so one test has one name in its
+    history, its quarantine and its idempotency keys."""
     if not value:
         raise InvalidValue("test_path must not be empty")
     if len(value) > TEST_PATH_MAX:
@@ -161,7 +163,12 @@ def check_test_path(value: str) -> str:
         raise InvalidValue(
             "test_path may contain only letters, digits, single spaces and . _ / @ + , = -"
         )
-    return value
+    if value.endswith("/"):
+        raise InvalidValue("test_path names a directory (it ends in '/'): name a test file")
+    parts = [part for part in value.split("/") if part not in ("", ".")]
+    if not parts:
+        raise InvalidValue("test_path names no file")
+    return "/".join(parts)
 
 
 UNSTORABLE_SHOWN_AS = "\ufffd"
