@@ -30,7 +30,9 @@ fail with learned lengths, so a gap between hindsight and learning can be put do
 the other. True lengths without foreseen failures are tried at every price as well, the best
 per trace kept, and so are learned lengths: failures are drawn per job and a run's length
 varies about its test's, so the last is what this rule does with what a server knows,
-granted only the price in hindsight.
+granted only the price in hindsight. Beside it, qgjob's own policy at each of
+`QGJOB_PRICES` in place of its budget's price (`PricedPolicy`), the best per trace kept: what
+choosing the price per trace would give the policy itself.
 
     python -m benchmarks.hindsight [--kind steady] [--seeds 100] [--first 1]
                                    [--variant NAME] [--tools DIR]
@@ -76,6 +78,7 @@ from benchmarks.judged import (
 from benchmarks.sweep import VARIANTS
 from qgjob.scheduler.durations import DurationModel
 from qgjob.scheduler.policy import FairAffinityPolicy
+from qgjob.scheduler.views import ClaimContext
 from qgjob.sim.engine import Simulator
 from qgjob.sim.trace import Trace, TraceJob
 
@@ -84,6 +87,10 @@ CAP_SECONDS = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 85.0, 100.0, 120.0, 150.0, 20
 ONE_PRICE = 100.0
 """The price for every trace, in the rows without a choice per trace: the median of the prices
 hindsight chose on this generator's steady seeds 1-100."""
+QGJOB_PRICES = (45.0, 65.0, 90.0, 130.0, 190.0)
+"""Prices of an install at which qgjob's policy runs in place of its budget's
+(`PricedPolicy`), the best of them per trace kept: how much a price chosen per trace would
+lift the policy itself."""
 BUDGET_ROW = "hindsight, devices per build from half FIFO's installs"
 Build = tuple[str, str, str]
 """Org, app and target: a build as the goals count builds."""
@@ -102,6 +109,17 @@ HINDSIGHT = Foresight(lengths=True, failures=True)
 ONLINE = Foresight(lengths=False, failures=False)
 LENGTHS_ONLY = Foresight(lengths=True, failures=False)
 FAILURES_ONLY = Foresight(lengths=False, failures=True)
+
+
+@dataclass(frozen=True)
+class PricedPolicy(FairAffinityPolicy):
+    """qgjob's policy with an install's price in a stream fixed at `price` seconds of
+    turnaround, where the policy sets it from its install budget
+    (`FairAffinityPolicy.install_price`): everything else as the server decides."""
+    price: float = ONE_PRICE
+
+    def install_price(self, ctx: ClaimContext) -> float:
+        return self.price
 
 
 @dataclass
@@ -342,6 +360,10 @@ def judged(args: tuple[str, int, tuple[str, ...], str | None]) -> dict[str, Any]
     # What this rule does without that foresight, granted the price chosen per trace.
     unforeseen = at_every_price(LENGTHS_ONLY, "lengths")
     learned = at_every_price(ONLINE, "online")
+    # The policy itself at one price per trace, against its budget's price: is the price
+    # what it lacks?
+    priced = {price: checks(Simulator(trace, PricedPolicy(price=price)).run().events, "priced")
+              for price in QGJOB_PRICES}
     budgeted: dict[str, list[dict[str, Any]]] = {}
     bound = None
     if kind == "steady":
@@ -362,6 +384,8 @@ def judged(args: tuple[str, int, tuple[str, ...], str | None]) -> dict[str, Any]
                      f"learned lengths, failures foreseen, {ONE_PRICE:.0f} s for all":
                          checks(plan(trace, ONE_PRICE, FAILURES_ONLY), "failures"),
                      f"learned lengths, {ONE_PRICE:.0f} s for all": learned[ONE_PRICE],
+                     "qgjob, its price per trace (best of five)":
+                         priced[best_price(priced)],
                      "qgjob": checks(Simulator(trace, FairAffinityPolicy()).run().events,
                                      "qgjob")}}
 

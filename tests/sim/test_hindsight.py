@@ -19,6 +19,7 @@ from benchmarks.hindsight import (
     HINDSIGHT,
     ONLINE,
     Foresight,
+    PricedPolicy,
     Stream,
     best_price,
     budget_caps,
@@ -219,3 +220,13 @@ def test_a_run_that_varies_anything_is_written_beside_the_default_result() -> No
         == "hindsight-steady-judge-9000-tests-x0.25"
     assert result_name("burst", 1, 20, ["fleet x2"], judge=False) \
         == "hindsight-burst-1-n20-fleet-x2"
+
+
+def test_the_policy_at_a_price_of_its_own_spends_fewer_installs_the_dearer_an_install() -> None:
+    """`PricedPolicy` is the server's policy with its budget's price replaced: a dear install
+    keeps builds on fewer devices than a cheap one, on the same stream."""
+    trace, _, _, _ = scored_trace("steady", 3, (), None)
+    installs = {price: sum(e["kind"] == "install" for e in
+                           Simulator(trace, PricedPolicy(price=price)).run().events)
+                for price in (20.0, 400.0)}
+    assert installs[400.0] < installs[20.0]
