@@ -339,9 +339,6 @@ class JobService:
     async def agent_owner(self, agent_id: str) -> AgentOwner | None:
         return await self._run(self.store.agent_owner, agent_id)
 
-    async def online_agent_owner(self, name: str) -> AgentOwner | None:
-        return await self._run(self.store.online_agent_owner, name)
-
     async def heartbeat(self, agent_id: str, devices: Sequence[DeviceReport]) -> HeartbeatAck:
         return await self._run(
             self.store.heartbeat, agent_id, devices, self.clock(), self.settings.lease_seconds

@@ -1,5 +1,7 @@
 """The storage contract for API tokens, agent-session owners and an org's view of groups."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from qgjob.auth import tokens
@@ -94,3 +96,31 @@ def test_the_online_session_of_a_name(store: Store) -> None:
     store.mark_agents_offline(T0 + 10, T0 + 10)
     assert store.online_agent_owner("lab") is None
     assert store.online_agent_owner("other") is None
+
+
+class NameHeld(Exception):
+    """What a registration's `holder_check` raises here: the name has a live session."""
+
+
+def test_registrations_of_one_name_at_once_find_its_holder_one_at_a_time(store: Store) -> None:
+    """Each registration checks who holds the name inside its own transaction, one at a time
+    (PostgreSQL: an advisory lock; SQLite: its one writer): of eight at once, one takes the
+    name and seven find it held."""
+    specs = [DeviceSpec("emulator-1", "emulator")]
+
+    def held(owner: object) -> None:
+        if owner is not None:
+            raise NameHeld
+
+    def register(n: int) -> bool:
+        try:
+            store.register_agent(f"a{n}", "lab", "1", "simulate", specs, T0, holder_check=held)
+        except NameHeld:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        taken = list(pool.map(register, range(8)))
+    assert taken.count(True) == 1
+    owner = store.online_agent_owner("lab")
+    assert owner is not None and owner.agent_id == f"a{taken.index(True)}"

@@ -45,18 +45,18 @@ async def register(body: AgentRegistration, service: ServiceDep,
     refused (409, `agent_name_in_use`), unless it comes from that session's own process
     after a restart (`replaces_agent_id`). A stale session is taken over: its unfinished
     batches are rescued at once. The session belongs to the token it registered with."""
-    now = service.clock()
-
     def holder_check(running: AgentOwner | None) -> None:
         """In the registration's transaction: two registrations at once must not both
-        find the name free."""
+        find the name free. The time is read here, once the name is this registration's
+        to check: the holder may have registered while it waited."""
         if running is None:
             return
         if caller.role is Role.AGENT and running.token_id != caller.token_id:
             raise AgentNameInUse(f"agent name {body.name!r} is in use by an online session "
                                  "of another token")
         if running.agent_id != body.replaces_agent_id:
-            check_name_free(body.name, running, now, service.settings.lease_seconds)
+            check_name_free(body.name, running, service.clock(),
+                            service.settings.lease_seconds)
 
     devices = [DeviceSpec(d.name, d.target, d.holds_app_version_id) for d in body.devices]
     agent = await service.register_agent(
@@ -75,7 +75,7 @@ async def register(body: AgentRegistration, service: ServiceDep,
 
 def check_name_free(name: str, running: AgentOwner, now: float, lease_seconds: float) -> None:
     """Two processes under one name would take each other's devices and batches in turn."""
-    quiet = now - (running.last_seen_at or 0.0)
+    quiet = max(now - (running.last_seen_at or 0.0), 0.0)
     if quiet < lease_seconds:
         raise AgentNameInUse(
             f"another live agent holds the name {name!r} (heard from {quiet:.0f} s ago); "
