@@ -22,7 +22,7 @@ from qgjob.cli import (  # noqa: F401  (registers the commands)
     simulate,
     tokens,
 )
-from qgjob.cli.app import command_line
+from qgjob.cli.app import OFFLINE_COMMANDS, command_line
 from qgjob.cli.errors import EXIT_SERVER, EXIT_USAGE, CliError
 from qgjob.cli.safe_text import plain
 
@@ -63,6 +63,13 @@ def _usage_line(usage: click.UsageError) -> str:  # type: ignore[name-defined]
     # Typer checks enum options (`token create --role`) with pydantic, whose message for a
     # ValueError starts "Value error, ": a detail of pydantic, not of the user's mistake.
     message = usage.format_message().replace(": Value error, ", ": ", 1)
+    words = command.split()
+    name = words[1] if len(words) > 1 else None  # `qgjob token list`: token
+    if (isinstance(usage, click.NoSuchOption) and usage.option_name in ("--server", "--token")
+            and name in OFFLINE_COMMANDS):
+        # click's suggestion ("Possible options: --seed") misleads: no option of it is meant.
+        message = (f"No such option: {usage.option_name}: `{command}` asks no qgjob "
+                   "server (it starts one, or works on files or the database)")
     return f"{message} (see `{command} --help`)"
 
 

@@ -108,3 +108,4 @@ def test_a_command_that_asks_no_server_refuses_one_after_its_name(
     code, _, err = run(capsys, *path, "--server", UNREACHABLE)
     assert code == 2
     assert "No such option: --server" in err and len(err.strip().splitlines()) == 1
+    assert "asks no qgjob server" in err and "Possible options" not in err
