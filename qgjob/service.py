@@ -54,6 +54,7 @@ from qgjob.store.base import (
     DeviceNameAmbiguous,
     DeviceReport,
     HeartbeatAck,
+    HolderCheck,
     JobFilter,
     LeaseLost,
     NotFound,
@@ -319,7 +320,7 @@ class JobService:
     async def register_agent(
         self, name: str, version: str, executor: str, devices: Sequence[DeviceSpec],
         token_id: str | None = None,
-        holder_check: Callable[[AgentOwner | None], None] | None = None,
+        holder_check: HolderCheck | None = None,
     ) -> Agent:
         agent = await self._run(
             self.store.register_agent, new_id(), name, version, executor, devices, self.clock(),

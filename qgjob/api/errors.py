@@ -233,15 +233,14 @@ class RequestGuard:
                                                                         self.max_body_bytes)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
-        declared = _DIGITS.fullmatch(length) if length is not None else None
+        digits = _DIGITS.fullmatch(length) if length is not None else None
+        declared = int(digits[1]) if digits is not None else None
         # An evidence upload's declared size is the route's to judge: it records the drop.
-        if length is not None and (declared is None
-                                   or (not artifact and int(declared[1]) > limit)):
+        if length is not None and (declared is None or (not artifact and declared > limit)):
             await _reject(send, 413, f"request body is larger than {limit} bytes")
             return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        has_body = (declared is not None and int(declared[1]) > 0) \
-            or "transfer-encoding" in headers
+        has_body = bool(declared) or "transfer-encoding" in headers
         if has_body and not artifact and content_type != "application/json" \
                 and not content_type.endswith("+json"):
             await _reject(send, 415, "request body must be JSON (Content-Type: application/json)")

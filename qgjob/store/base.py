@@ -258,6 +258,11 @@ class AgentOwner:
     """Its last registration or heartbeat."""
 
 
+HolderCheck = Callable[[AgentOwner | None], None]
+"""Given a name's online session in the registration's own transaction (None when nobody
+holds it), it raises to refuse the take-over (`AgentStore.register_agent`)."""
+
+
 DecideAttempt = Callable[[Job], Verdict]
 WakeUp = Callable[[str, str, int], None]
 """`wake(target, app_version_id, count)`: that many jobs of one build became queued."""
@@ -335,7 +340,7 @@ class AgentStore(Protocol):
     def register_agent(
         self, agent_id: str, name: str, version: str, executor: str,
         devices: Sequence[DeviceSpec], now: float, token_id: str | None = None,
-        holder_check: Callable[[AgentOwner | None], None] | None = None,
+        holder_check: HolderCheck | None = None,
     ) -> Agent:
         """`token_id`: the API token the session registered with, recorded for
         `agent_owner`. `holder_check` is given the name's online session (as

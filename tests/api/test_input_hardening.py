@@ -181,7 +181,6 @@ def test_an_unknown_field_is_named_without_echoing_a_long_name(client: TestClien
         in answer.json()["errors"]
 
 
-
 @pytest.mark.parametrize(("length", "refused"), [
     ("00000000000000000000045", False),  # leading zeros: HTTP allows them, h11 takes them
     ("0" * 5000, False),

@@ -4,7 +4,7 @@ inside it. Queries are named; each dialect has its own SQL for them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -39,6 +39,7 @@ from qgjob.store.base import (
     DecideAttempt,
     DeviceReport,
     HeartbeatAck,
+    HolderCheck,
     JobFilter,
     JobFinished,
     LeaseLost,
@@ -231,7 +232,7 @@ class SqlStore:
     def register_agent(
         self, agent_id: str, name: str, version: str, executor: str,
         devices: Sequence[DeviceSpec], now: float, token_id: str | None = None,
-        holder_check: Callable[[AgentOwner | None], None] | None = None,
+        holder_check: HolderCheck | None = None,
     ) -> Agent:
         device_ids = [f"{name}/{spec.name}" for spec in devices]
         with self._db.write() as conn:
