@@ -107,6 +107,10 @@ class ClaimDriver(Protocol):
     def builds_submitted_since(self, since: float, limit: int) -> int:
         """How many groups (builds on a target, any target) had a job, of any state, submitted
         at or after `since`, counted up to `limit`."""
+    def builds_submitted_between(self, target: str, start: float, end: float, limit: int
+                                 ) -> int:
+        """How many of the target's groups had their newest job submitted from `start` to
+        `end` (both included), counted up to `limit`."""
     def builds_since(self, since: float, limit: int) -> list[tuple[str, int]]:
         """Each group (any target) with a job, of any state, submitted at or after `since`:
         its target and how many jobs it has, the newest `limit` groups at most."""

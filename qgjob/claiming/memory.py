@@ -268,6 +268,12 @@ class MemoryQueue:
         return min(sum(1 for group in self._groups.values()
                        if group.newest_submitted_at >= since), limit)
 
+    def builds_submitted_between(self, target: str, start: float, end: float, limit: int
+                                 ) -> int:
+        return min(sum(1 for group in self._groups.values()
+                       if group.target == target
+                       and start <= group.newest_submitted_at <= end), limit)
+
     def builds_since(self, since: float, limit: int) -> list[tuple[str, int]]:
         recent = sorted((-group.newest_submitted_at, key, group)
                         for key, group in self._groups.items()

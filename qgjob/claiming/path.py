@@ -270,6 +270,7 @@ def target_view(
         # explaining the queue are spared the read.
         builds_together=0 if policy is None or last_submit is None
         else driver.builds_submitted_since(last_submit - prior, TOGETHER_COUNTED),
+        builds_beside_oldest=_builds_beside_oldest(driver, target, lanes, prior),
         builds_recent=None if policy is None
         else driver.builds_submitted_since(now - RECENT_SECONDS, TOGETHER_COUNTED),
     )
@@ -293,6 +294,17 @@ def target_view(
             drains[other] = _drain(driver.queued_lane_seconds(other), other_work,
                                    driver.device_counts(other, now, counts_max_age)[0])
     return replace(view, drains=drains)
+
+
+def _builds_beside_oldest(driver: ClaimDriver, target: str, lanes: Sequence[LaneView],
+                          typical: float) -> int:
+    """`ClaimContext.builds_beside_oldest`: the target's builds submitted within a typical test
+    of its oldest queued job (one read through an index; none with nothing queued)."""
+    if not lanes:
+        return 0
+    oldest = min(lane.oldest_submitted_at for lane in lanes)
+    return driver.builds_submitted_between(target, oldest - typical, oldest + typical,
+                                           TOGETHER_COUNTED)
 
 
 def _with_install_record(driver: ClaimDriver, view: ClaimContext, counts_max_age: float

@@ -92,13 +92,6 @@ class LatestFinish:
         return self._latest
 
 
-def drain_seconds(ctx: ClaimContext) -> float:
-    """In how many seconds the target's devices run out of work, were they all on it: its
-    queued work and what its devices hold, over its online devices (what `ClaimContext.drains`
-    holds for the target once submits pause)."""
-    backlog = sum(ctx.queued_seconds.values()) + sum(ctx.held_seconds.values())
-    return backlog / max(ctx.target_devices, 1)
-
 
 def install_cost(ctx: ClaimContext, lane: LaneView) -> float:
     """What this device pays before it can run the lane's jobs."""

@@ -5,14 +5,16 @@ finish times (`outlook.py`), never on a timer.
 For a device that asks for work:
 
 0. While work streams in (`streams`: builds come one at a time, and the target's queue is no
-   backlog -- none of its builds has waited `stream_backlog_tests` typical tests, and its work
-   is under that many per device), a device with nothing of its own to do serves the builds'
-   mean turnaround: most urgent band first, the build with the least work left, served or
-   not, of those with fewer devices than their work is worth (`stream_share`, at the price
-   of an install at which the last half hour's builds would have kept to an install budget,
-   corrected by what its installs spent: `install_price`); with none, it idles. Fair share
-   and priorities 1-4 do not reorder a stream (rules 1 and 2 apply to a backlog); affinity
-   and cut-in (rule 3) hold in both.
+   backlog -- none of its builds has waited `stream_backlog_tests` typical tests, and its
+   oldest queued work is not what is left of a batch: fewer than `batch_builds` of the
+   target's builds were submitted within a typical test of it, however deep the queue), a
+   device with nothing of its own to do serves the builds' mean turnaround: most urgent band
+   first, the build with the least work left, served or not, of those with fewer devices
+   than their work is worth (`stream_share`, at the price of an install at which the last
+   half hour's builds would have kept to an install budget, corrected by what its installs
+   spent: `install_price`); with none, it idles. Fair share and priorities 1-4 do not
+   reorder a stream (rules 1 and 2 apply to a backlog); affinity and cut-in (rule 3) hold in
+   both.
 1. Fair share between orgs. On each target an org is entitled to devices in proportion to its
    weight (its tier) among the orgs with work there; an org short of its entitlement by a whole
    device is *starved* (never the org of the lane the asking device would stay on: it serves
@@ -101,7 +103,6 @@ from qgjob.scheduler.outlook import (
     alone_gain,
     batch_share,
     budget_price,
-    drain_seconds,
     expected_finish,
     finish_gain,
     remaining_seconds,
@@ -181,7 +182,9 @@ class FairAffinityPolicy:
     """This many builds on a target (groups) or more with a job submitted within one typical
     test of the newest submit are a batch (a release run on every target, a nightly): builds
     submitted together are waited on together, so an idle device's joins serve when the
-    batch ends, as once submits pause. A stream brings one build at a time."""
+    batch ends, as once submits pause. A stream brings one build at a time. So many of a
+    target's builds submitted within a typical test of its oldest queued work make its queue
+    what is left of a batch: a backlog (`streams`)."""
     stream_builds: int = 2
     """Fewer builds than this (groups, on any target) with a job submitted in the last
     `RECENT_SECONDS` (half an hour), owning all the target's queued work, are no stream of
@@ -202,11 +205,13 @@ class FairAffinityPolicy:
     (`ClaimContext.installs_recent`, on every target) spent above it, and halved for each
     below: what the split leaves out (devices busy when a build could use more, a device
     that leaves a build and installs it again) corrected by the record."""
-    stream_backlog_tests: float = 30.0
-    """... and work streams in only while the target's queued and held work is under this many
-    typical tests per device (a deeper queue is a backlog, where idle devices cost time), and
-    none of its queued builds has waited this many typical tests (one that has turns the
-    target back to the rules of a backlog: fair share, priority and ageing)."""
+    stream_backlog_tests: float = 120.0
+    """... and work streams in only while none of the target's queued builds has waited this
+    many typical tests (one that has turns the target back to the rules of a backlog: fair
+    share, priority and ageing, so no build starves behind shorter ones), nor is its oldest
+    queued work what is left of a batch (`batch_builds`). A long bar: in a busy stream the
+    least work left first is what keeps the builds' mean turnaround short, and on a busy
+    target a large build can wait that long behind shorter ones without starving."""
     arriving_seconds: float = 2.0
     """While a batch arrives, a build with a job submitted this recently is still arriving:
     idle devices do not join it yet (about a claim poll: a device left idle asks again)."""
@@ -402,17 +407,20 @@ class FairAffinityPolicy:
     def streams(self, ctx: ClaimContext) -> bool:
         """Work streams in: builds come one at a time (no batch is the newest work), and the
         target's queue is no backlog -- none of its queued builds has waited
-        `stream_backlog_tests` typical tests, and its queued and held work is under that many
-        typical tests per device. Then the order that minimises the builds' mean turnaround --
-        the least work left first, on as many devices as its work is worth -- decides (rule 0);
-        a build that has waited that long turns the target back to the rules of a backlog
-        (fair share, priority and ageing), so no build starves."""
+        `stream_backlog_tests` typical tests, and its oldest queued work is no batch's (fewer
+        than `batch_builds` of its builds were submitted within a typical test of it:
+        `ClaimContext.builds_beside_oldest`). Then the order that minimises the builds' mean
+        turnaround -- the least work left first, on as many devices as its work is worth --
+        decides (rule 0), however deep a queue grown out of a stream is; what is left of a
+        batch (a nightly's suites) is a backlog, and a build that has waited that long turns
+        the target back to the rules of a backlog (fair share, priority and ageing), so no
+        build starves."""
         if self._batch_arrives(ctx):
             return False
         horizon = self.stream_backlog_tests * ctx.typical_test_seconds
         if any(lane.head_submitted_at < ctx.now - horizon for lane in ctx.lanes):
             return False
-        return drain_seconds(ctx) < horizon
+        return ctx.builds_beside_oldest < self.batch_builds
 
     def idle_streams(self, ctx: ClaimContext) -> bool:
         """Whether a device with no build of its own follows the stream rule (rule 0): work

@@ -163,6 +163,12 @@ class ClaimContext:
     any state, counted up to `TOGETHER_COUNTED`: many at once are a batch (a release run on
     every target, a nightly), where a stream brings one at a time. Read for a claim's policy
     only (0 in views for preemption and for explaining the queue)."""
+    builds_beside_oldest: int = 0
+    """Builds on this target (groups) whose newest job was submitted within one of its typical
+    tests of its oldest queued job, either side, of any state, counted up to
+    `TOGETHER_COUNTED`: many, and the target's queue is what is left of a batch (a nightly, a
+    release run); few, and it grew out of builds that came one at a time. 0 with no queued
+    work."""
     builds_recent: int | None = None
     """Builds on a target (groups), on any target, with a job submitted in the last
     `RECENT_SECONDS`, of any state, counted up to `TOGETHER_COUNTED`: whether work streams in

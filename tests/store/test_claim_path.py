@@ -201,6 +201,34 @@ def test_the_view_counts_builds_submitted_together(store: Store) -> None:
     assert view.builds_together == 3  # a, b and c; "old" came 159 s before the newest
 
 
+def test_the_view_counts_the_builds_submitted_beside_the_oldest_queued_work(
+        store: Store) -> None:
+    """The target's builds whose newest job came within one typical test (the 60 s default)
+    of its oldest queued job, either side, whatever became of them: four or more, and the
+    queue is what is left of a batch (a backlog); another target's builds do not count."""
+    agent = register(store, devices="emulator-1:emulator,emulator-2:emulator,"
+                                    "emulator-3:emulator")
+    store.insert_jobs([new_job(app_version_id="before", at=T0 - 61),
+                       new_job(app_version_id="a", at=T0),
+                       new_job(app_version_id="b", at=T0 + 30),
+                       new_job(app_version_id="b", at=T0 + 31),
+                       new_job(app_version_id="c", target="device", at=T0 + 40),
+                       new_job(app_version_id="d", at=T0 + 60),
+                       new_job(app_version_id="late", at=T0 + 200)])
+    # "before" is the oldest queued job: within 60 s of it, only itself.
+    first = claim(store, agent, at=T0 + 201)
+    assert first.context is not None and first.context.builds_beside_oldest == 1
+    # Claimed, it still counts for what was submitted beside the next oldest ("a": a, b, d;
+    # "before" is 61 s before it).
+    second = claim(store, agent, device="emulator-2", at=T0 + 202)
+    assert second.context is not None and second.context.builds_beside_oldest == 3
+    assert FairAffinityPolicy().streams(second.context)
+    store.insert_jobs([new_job(app_version_id="e", at=T0 + 10)])  # a late submit of an old job
+    third = claim(store, agent, device="emulator-3", at=T0 + 203)
+    assert third.context is not None and third.context.builds_beside_oldest == 4
+    assert not FairAffinityPolicy().streams(third.context)
+
+
 def test_lanes_carry_their_newest_submit(store: Store) -> None:
     """A lane's view says when its newest job was submitted, whatever order submits come in:
     a build still being submitted is not joined while a batch arrives."""

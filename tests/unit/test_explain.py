@@ -70,13 +70,12 @@ def test_idle_devices_start_at_once_and_caps_block() -> None:
 
 
 @pytest.mark.parametrize(("big_age", "streams", "line"), [
-    # No build waited 30 typical tests (60 s each: 1800 s) and 1300 s of work on two devices
-    # is under that: work streams in, and idle devices take the least work left first,
-    # whatever the weight.
+    # No build waited 120 typical tests (60 s each: 7200 s): work streams in, and idle devices
+    # take the least work left first, whatever the weight.
     (600.0, True, ["small", "big"]),
     # The big build waited longer: a backlog, where it finishes soonest for its weight
-    # (1000 s over priority 4 and 1.7 levels of ageing, against 300 s over about 1).
-    (2000.0, False, ["big", "small"]),
+    # (1000 s over priority 4 and 6.7 levels of ageing, against 300 s over about 1).
+    (8000.0, False, ["big", "small"]),
 ])
 def test_the_line_follows_the_stream_rule(big_age: float, streams: bool,
                                           line: list[str]) -> None:
@@ -123,9 +122,9 @@ def test_an_urgent_builds_last_tests_say_why_no_device_joins() -> None:
 
 
 def test_no_device_note_in_a_backlog() -> None:
-    """A backlog (a build waited longer than 30 typical tests) holds no build to a number of
+    """A backlog (a build waited longer than 120 typical tests) holds no build to a number of
     devices: idle devices join by what joining gains, and the note says only the progress."""
-    ctx = view(lane("old", age=5000), working={"old": 2})
+    ctx = view(lane("old", age=8000), working={"old": 2})
     policy = FairAffinityPolicy()
     assert policy.device_caps(ctx) is None
     [standing] = explain(ctx, policy)

@@ -21,6 +21,20 @@ def test_groups_at_or_after_the_bound_are_counted_up_to_the_cap() -> None:
     assert queue.builds_submitted_since(T0 + 4, limit=32) == 0
 
 
+def test_a_targets_groups_are_counted_by_their_newest_submit_within_a_window() -> None:
+    queue = MemoryQueue()
+    queue.insert_jobs([new_job(app_version_id="before", at=T0 - 0.5),
+                       new_job(app_version_id="edge", at=T0),
+                       new_job(app_version_id="a", at=T0 + 1),
+                       new_job(app_version_id="a", target="device", at=T0 + 2),
+                       new_job(app_version_id="end", at=T0 + 3),
+                       new_job(app_version_id="after", at=T0 + 3.5)])
+    # Both ends count; another target's group does not.
+    assert queue.builds_submitted_between("emulator", T0, T0 + 3, limit=32) == 3
+    assert queue.builds_submitted_between("emulator", T0, T0 + 3, limit=2) == 2
+    assert queue.builds_submitted_between("device", T0, T0 + 3, limit=32) == 1
+
+
 def test_a_lane_carries_its_newest_submit_whatever_order_submits_come_in() -> None:
     queue = MemoryQueue()
     queue.insert_jobs([new_job(org_id="acme", at=T0), new_job(org_id="acme", at=T0 + 1)])

@@ -43,13 +43,14 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
         devices: int = 6, idle: int = 1, retry_due: dict[str, float] | None = None,
         idle_holds: frozenset[str] = frozenset(), typical: float = 40.0,
         drains: dict[str, float] | None = None, quiet: float | None = None,
-        together: int = 0, recent: int | None = None,
+        together: int = 0, recent: int | None = None, beside_oldest: int = 0,
         installs: int | None = None,
         history: tuple[RecentBuild, ...] = ()) -> ClaimContext:
     """`quiet`: seconds since the last submit; `drains`: when each target runs out of work;
     `together`: builds submitted within a typical test of the last submit; `recent`: within
-    the last half hour (None: not read, as in views that explain the queue); `installs`: the
-    last half hour's installs, and `history` the builds they were spent on."""
+    the last half hour (None: not read, as in views that explain the queue); `beside_oldest`:
+    the target's builds submitted within a typical test of its oldest queued job;
+    `installs`: the last half hour's installs, and `history` the builds they were spent on."""
     working = working or {}
     work = {f"emulator|{app}": GroupWork(app, n, (held or {}).get(app, 40.0 * n))
             for app, n in working.items()}
@@ -63,6 +64,7 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
                         typical_test_seconds=typical,
                         last_submit_at=None if quiet is None else NOW - quiet,
                         builds_together=together, builds_recent=recent, drains=drains or {},
+                        builds_beside_oldest=beside_oldest,
                         installs_recent=installs,
                         recent_builds=None if installs is None else history)
 
@@ -329,14 +331,21 @@ def test_which_lane(context: ClaimContext, expected: str | None, why: str) -> No
              holds="big", working={"big": 5}, orgs={"bigco": OrgShare("bigco", 5)}), "big",
          "fair share does not reorder a stream: the device keeps its build, and the next one "
          "to free takes tiny (the least left)"),
-        (ctx(lane("big", org="bigco", work=5000, age=2000), lane("tiny", org="small", age=30),
+        (ctx(lane("big", org="bigco", work=5000, age=5000), lane("tiny", org="small", age=30),
              holds="big", working={"big": 5}, orgs={"bigco": OrgShare("bigco", 5)}), "tiny",
-         "a build waiting more than 30 typical tests (1200 s) makes the queue a backlog: fair "
+         "a build waiting more than 120 typical tests (4800 s) makes the queue a backlog: fair "
          "share again"),
+        (ctx(lane("big", work=3200), lane("small", work=320), working={"small": 2},
+             held={"small": 0}, beside_oldest=4), "big",
+         "what is left of a batch (four builds submitted within a typical test of the oldest "
+         "queued work) is a backlog: the build nobody serves starts first"),
+        (ctx(lane("big", work=3200), lane("small", work=320), working={"small": 2},
+             held={"small": 0}, beside_oldest=3), "big",
+         "... as in a stream, where two devices are all 320 s is worth"),
         (ctx(lane("big", work=3200), lane("small", work=320), working={"other": 6},
              held={"other": 6 * 1700}), "small",
-         "a backlog of more than 30 typical tests a device: the backlog's rules (here the "
-         "same choice: the one that finishes soonest starts first)"),
+         "a queue grown out of a stream stays one however deep (here 1700 s a device): the "
+         "least work left first"),
     ],
 )
 def test_which_lane_while_work_streams_in(context: ClaimContext, expected: str | None,
@@ -348,11 +357,15 @@ def test_which_lane_while_work_streams_in(context: ClaimContext, expected: str |
 def test_what_makes_a_stream() -> None:
     fresh = ctx(lane("a", work=400), lane("b", work=800))
     assert STREAM.streams(fresh)
-    assert not STREAM.streams(ctx(lane("a", work=400), lane("old", age=1700)))
-    assert not STREAM.streams(ctx(lane("a", work=400), working={"b": 6}, held={"b": 9700}))
+    assert not STREAM.streams(ctx(lane("a", work=400), lane("old", age=4900)))
+    # However deep a queue grown out of a stream: no backlog ...
+    assert STREAM.streams(ctx(lane("a", work=400), working={"b": 6}, held={"b": 9700}))
+    # ... but what is left of a batch is one, and a batch arriving.
+    assert not STREAM.streams(ctx(lane("a", work=400), beside_oldest=4))
+    assert STREAM.streams(ctx(lane("a", work=400), beside_oldest=3))
     assert not STREAM.streams(ctx(lane("a", work=400), together=4))
-    # The same queue with tests ten times longer: 30 of them is 12,000 s, so 1700 s is recent.
-    assert STREAM.streams(ctx(lane("a", work=400), lane("old", age=1700), typical=400))
+    # The same queue with tests ten times longer: 120 of them is 48,000 s, so 4900 s is recent.
+    assert STREAM.streams(ctx(lane("a", work=400), lane("old", age=4900), typical=400))
 
 
 HISTORY = (RecentBuild(1440.0, 4),) * 25 + (RecentBuild(360.0, 4),) * 25

@@ -105,6 +105,13 @@ class SqlClaimDriver:
                             ).fetchone()
         return int(row["n"])
 
+    def builds_submitted_between(self, target: str, start: float, end: float, limit: int
+                                 ) -> int:
+        row = self.conn.run("builds_submitted_between",
+                            {"target": target, "start": start, "end": end, "limit": limit}
+                            ).fetchone()
+        return int(row["n"])
+
     def builds_since(self, since: float, limit: int) -> list[tuple[str, int]]:
         return [(r["target"], int(r["jobs"]))
                 for r in self.conn.run("builds_since", {"since": since, "limit": limit})]

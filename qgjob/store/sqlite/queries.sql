@@ -162,6 +162,15 @@ SELECT max(created_at) AS at FROM jobs;
 SELECT count(*) AS n FROM (SELECT 1 FROM job_groups WHERE submitted_at >= :since
                            LIMIT :limit) AS recent;
 
+-- name: builds_submitted_between
+-- The target's groups whose newest job was submitted from :start to :end, counted up to
+-- :limit: whether a target's oldest queued work came in a batch. It reads at most :limit
+-- entries of the index job_groups_target_submitted.
+SELECT count(*) AS n FROM (SELECT 1 FROM job_groups
+                           WHERE target = :target AND submitted_at >= :start
+                             AND submitted_at <= :end
+                           LIMIT :limit) AS around;
+
 -- name: builds_since
 -- Each group (a build on a target) with a job submitted at or after :since, the newest :limit:
 -- its target and how many jobs it has. It reads at most :limit entries of the groups'
