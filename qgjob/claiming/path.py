@@ -266,11 +266,12 @@ def target_view(
         idle_holds=frozenset(driver.idle_holds(target, device_id)),
         typical_test_seconds=prior,
         last_submit_at=last_submit,
-        # Only a policy deciding a claim weighs batches: views for preemption and for
-        # explaining the queue are spared the read.
+        # Only a policy weighs batches (deciding a claim, or explaining the queue as one would
+        # decide): views for preemption are spared the reads.
         builds_together=0 if policy is None or last_submit is None
         else driver.builds_submitted_since(last_submit - prior, TOGETHER_COUNTED),
-        builds_beside_oldest=_builds_beside_oldest(driver, target, lanes, prior),
+        builds_beside_oldest=0 if policy is None
+        else _builds_beside_oldest(driver, target, lanes, prior),
         builds_recent=None if policy is None
         else driver.builds_submitted_since(now - RECENT_SECONDS, TOGETHER_COUNTED),
     )

@@ -168,7 +168,7 @@ class ClaimContext:
     tests of its oldest queued job, either side, of any state, counted up to
     `TOGETHER_COUNTED`: many, and the target's queue is what is left of a batch (a nightly, a
     release run); few, and it grew out of builds that came one at a time. 0 with no queued
-    work."""
+    work, and in views read without a policy (for preemption)."""
     builds_recent: int | None = None
     """Builds on a target (groups), on any target, with a job submitted in the last
     `RECENT_SECONDS`, of any state, counted up to `TOGETHER_COUNTED`: whether work streams in
@@ -203,10 +203,6 @@ class ClaimContext:
         if self.recent_builds is None:
             return None
         return sum(build.devices for build in self.recent_builds)
-
-    @property
-    def held_seconds(self) -> dict[str, float]:
-        return {group: work.held_seconds for group, work in self.work.items()}
 
     def serves_app(self, app_version_id: str) -> bool:
         """Whether another device of the target works on a build of this app."""
