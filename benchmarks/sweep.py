@@ -45,10 +45,11 @@ VARIANTS = {**FLEETS, "no failures": ("outcomes", 0)}
 baselines alike (`benchmarks.judged`, `benchmarks.hindsight`; not in the sweep's table, which
 is about fleets)."""
 TUNED = ("aging_seconds", "cut_in_levels", "starve_ratio", "grow_ratio", "lone_join_installs",
-         "idle_join_tests", "quiet_tests", "last_drain_join", "batch_builds", "stream_builds",
-         "arriving_seconds", "urgent_join_share", "join_installs", "leave_installs",
-         "batch_seconds", "max_batch", "stream_price_tests", "stream_backlog_tests",
-         "install_budget_share", "install_budget_slack", "urgent_deadline_tests")
+         "idle_join_tests", "quiet_tests", "last_drain_join", "batch_builds", "batch_chance",
+         "stream_builds", "arriving_seconds", "urgent_join_share", "join_installs",
+         "leave_installs", "batch_seconds", "max_batch", "stream_price_tests",
+         "stream_backlog_tests", "install_budget_share", "install_budget_slack",
+         "urgent_deadline_tests")
 
 
 def varied(trace: dict[str, Any], variant: str | None) -> dict[str, Any]:

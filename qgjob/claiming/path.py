@@ -251,6 +251,7 @@ def target_view(
             orgs[lane.org_id] = rules.share(lane.org_id, 0)
     online, idle = driver.device_counts(target, now, counts_max_age)
     last_submit = driver.last_submit_at()
+    beside = 0 if policy is None else _builds_beside_oldest(driver, target, lanes, prior)
     view = ClaimContext(
         device=DeviceView(device_id, target, holds),
         lanes=lanes,
@@ -270,8 +271,10 @@ def target_view(
         # decide): views for preemption are spared the reads.
         builds_together=0 if policy is None or last_submit is None
         else driver.builds_submitted_since(last_submit - prior, TOGETHER_COUNTED),
-        builds_beside_oldest=0 if policy is None
-        else _builds_beside_oldest(driver, target, lanes, prior),
+        builds_beside_oldest=beside,
+        target_builds_recent=0 if beside < 2
+        else driver.builds_submitted_between(target, now - RECENT_SECONDS, now,
+                                             TOGETHER_COUNTED),
         builds_recent=None if policy is None
         else driver.builds_submitted_since(now - RECENT_SECONDS, TOGETHER_COUNTED),
     )

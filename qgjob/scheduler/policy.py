@@ -6,8 +6,9 @@ For a device that asks for work:
 
 0. While work streams in (`streams`: builds come one at a time, and the target's queue is no
    backlog -- none of its builds has waited `stream_backlog_tests` typical tests, and its
-   oldest queued work is not what is left of a batch: fewer than `batch_builds` of the
-   target's builds were submitted within a typical test of it, however deep the queue), a
+   oldest queued work is not what is left of a batch: a stream at the target's own rate of
+   builds would bring as many as were submitted within a typical test of it at least
+   `batch_chance` of the time, however deep the queue), a
    device with nothing of its own to do serves the builds' mean turnaround: most urgent band
    first, the build with the least work left, served or not, of those with fewer devices
    than their work is worth (`stream_share`, at the price of an install at which the last
@@ -182,9 +183,11 @@ class FairAffinityPolicy:
     """This many builds on a target (groups) or more with a job submitted within one typical
     test of the newest submit are a batch (a release run on every target, a nightly): builds
     submitted together are waited on together, so an idle device's joins serve when the
-    batch ends, as once submits pause. A stream brings one build at a time. So many of a
-    target's builds submitted within a typical test of its oldest queued work make its queue
-    what is left of a batch: a backlog (`streams`)."""
+    batch ends, as once submits pause. A stream brings one build at a time."""
+    batch_chance: float = 0.01
+    """A target's oldest queued work is what is left of a batch -- a backlog (`streams`) --
+    when a stream at the target's own rate of builds would bring as many builds as were
+    submitted within a typical test of it less often than this (`batch_leftovers`)."""
     stream_builds: int = 2
     """Fewer builds than this (groups, on any target) with a job submitted in the last
     `RECENT_SECONDS` (half an hour), owning all the target's queued work, are no stream of
@@ -209,7 +212,7 @@ class FairAffinityPolicy:
     """... and work streams in only while none of the target's queued builds has waited this
     many typical tests (one that has turns the target back to the rules of a backlog: fair
     share, priority and ageing, so no build starves behind shorter ones), nor is its oldest
-    queued work what is left of a batch (`batch_builds`). A long bar: in a busy stream the
+    queued work what is left of a batch (`batch_chance`). A long bar: in a busy stream the
     least work left first is what keeps the builds' mean turnaround short, and on a busy
     target a large build can wait that long behind shorter ones without starving."""
     arriving_seconds: float = 2.0
@@ -407,9 +410,8 @@ class FairAffinityPolicy:
     def streams(self, ctx: ClaimContext) -> bool:
         """Work streams in: builds come one at a time (no batch is the newest work), and the
         target's queue is no backlog -- none of its queued builds has waited
-        `stream_backlog_tests` typical tests, and its oldest queued work is no batch's (fewer
-        than `batch_builds` of its builds were submitted within a typical test of it:
-        `ClaimContext.builds_beside_oldest`). Then the order that minimises the builds' mean
+        `stream_backlog_tests` typical tests, and its oldest queued work is no batch's
+        (`batch_leftovers`). Then the order that minimises the builds' mean
         turnaround -- the least work left first, on as many devices as its work is worth --
         decides (rule 0), however deep a queue grown out of a stream is; what is left of a
         batch (a nightly's suites) is a backlog, and a build that has waited that long turns
@@ -420,7 +422,29 @@ class FairAffinityPolicy:
         horizon = self.stream_backlog_tests * ctx.typical_test_seconds
         if any(lane.head_submitted_at < ctx.now - horizon for lane in ctx.lanes):
             return False
-        return ctx.builds_beside_oldest < self.batch_builds
+        return not self.batch_leftovers(ctx)
+
+    def batch_leftovers(self, ctx: ClaimContext) -> bool:
+        """The target's oldest queued work is what is left of a batch: two or more of its
+        builds were submitted within a typical test of it (`ClaimContext.builds_beside_oldest`),
+        and a stream at the target's own rate of builds -- its last half hour's
+        (`ClaimContext.target_builds_recent`), those beside the oldest left out -- would bring
+        so many that close together less often than `batch_chance`. Builds submitted together
+        stand out against the rate builds come in, whatever their number: a nightly of three
+        suites on a quiet fleet, a dozen on a busy one."""
+        beside = ctx.builds_beside_oldest
+        if beside < 2 or not ctx.lanes:
+            return False
+        window = 2.0 * ctx.typical_test_seconds
+        oldest = min(lane.oldest_submitted_at for lane in ctx.lanes)
+        since = ctx.now - RECENT_SECONDS
+        overlap = max(0.0, min(oldest + window / 2, ctx.now) - max(oldest - window / 2, since))
+        # Builds beside the oldest within the half hour are not the stream's: left out, with
+        # the span they came in (a window partly inside counts all of them out, at worst
+        # understating the rate a little).
+        others = max(ctx.target_builds_recent - (beside if overlap > 0 else 0), 0)
+        rate = others / max(RECENT_SECONDS - overlap, window)
+        return _chance_of_at_least(rate * window, beside - 1) < self.batch_chance
 
     def idle_streams(self, ctx: ClaimContext) -> bool:
         """Whether a device with no build of its own follows the stream rule (rule 0): work
@@ -638,6 +662,15 @@ class FairAffinityPolicy:
         if not victims:
             return None
         return min(victims, key=lambda job: (job.priority, -job.started_at, job.job_id)).job_id
+
+
+def _chance_of_at_least(mean: float, count: int) -> float:
+    """The chance that a Poisson count of that mean reaches `count`."""
+    term = below = math.exp(-mean)
+    for k in range(1, count):
+        term *= mean / k
+        below += term
+    return max(0.0, 1.0 - below) if count > 0 else 1.0
 
 
 def _levels(lanes: list[LaneView], bands: Bands) -> list[list[LaneView]]:

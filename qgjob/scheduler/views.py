@@ -169,6 +169,11 @@ class ClaimContext:
     `TOGETHER_COUNTED`: many, and the target's queue is what is left of a batch (a nightly, a
     release run); few, and it grew out of builds that came one at a time. 0 with no queued
     work, and in views read without a policy (for preemption)."""
+    target_builds_recent: int = 0
+    """Builds on this target (groups) whose newest job was submitted in the last
+    `RECENT_SECONDS`, of any state, counted up to `TOGETHER_COUNTED`: the rate its builds come
+    in, against which builds submitted together stand out. Read only with two or more
+    `builds_beside_oldest` (0 otherwise)."""
     builds_recent: int | None = None
     """Builds on a target (groups), on any target, with a job submitted in the last
     `RECENT_SECONDS`, of any state, counted up to `TOGETHER_COUNTED`: whether work streams in

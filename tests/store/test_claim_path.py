@@ -204,8 +204,10 @@ def test_the_view_counts_builds_submitted_together(store: Store) -> None:
 def test_the_view_counts_the_builds_submitted_beside_the_oldest_queued_work(
         store: Store) -> None:
     """The target's builds whose newest job came within one typical test (the 60 s default)
-    of its oldest queued job, either side, whatever became of them: four or more, and the
-    queue is what is left of a batch (a backlog); another target's builds do not count."""
+    of its oldest queued job, either side, whatever became of them, and with two or more of
+    them those of the last half hour (the rate its builds come in): many beside the oldest
+    against that rate, and the queue is what is left of a batch (a backlog); another
+    target's builds do not count."""
     agent = register(store, devices="emulator-1:emulator,emulator-2:emulator,"
                                     "emulator-3:emulator")
     store.insert_jobs([new_job(app_version_id="before", at=T0 - 61),
@@ -218,14 +220,16 @@ def test_the_view_counts_the_builds_submitted_beside_the_oldest_queued_work(
     # "before" is the oldest queued job: within 60 s of it, only itself.
     first = claim(store, agent, at=T0 + 201)
     assert first.context is not None and first.context.builds_beside_oldest == 1
+    assert first.context.target_builds_recent == 0  # not read for one
     # Claimed, it still counts for what was submitted beside the next oldest ("a": a, b, d;
     # "before" is 61 s before it).
     second = claim(store, agent, device="emulator-2", at=T0 + 202)
     assert second.context is not None and second.context.builds_beside_oldest == 3
-    assert FairAffinityPolicy().streams(second.context)
+    assert second.context.target_builds_recent == 5  # before, a, b, d, late
     store.insert_jobs([new_job(app_version_id="e", at=T0 + 10)])  # a late submit of an old job
     third = claim(store, agent, device="emulator-3", at=T0 + 203)
     assert third.context is not None and third.context.builds_beside_oldest == 4
+    assert third.context.target_builds_recent == 6
     assert not FairAffinityPolicy().streams(third.context)
 
 

@@ -44,12 +44,13 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
         idle_holds: frozenset[str] = frozenset(), typical: float = 40.0,
         drains: dict[str, float] | None = None, quiet: float | None = None,
         together: int = 0, recent: int | None = None, beside_oldest: int = 0,
-        installs: int | None = None,
+        target_recent: int = 0, installs: int | None = None,
         history: tuple[RecentBuild, ...] = ()) -> ClaimContext:
     """`quiet`: seconds since the last submit; `drains`: when each target runs out of work;
     `together`: builds submitted within a typical test of the last submit; `recent`: within
     the last half hour (None: not read, as in views that explain the queue); `beside_oldest`:
-    the target's builds submitted within a typical test of its oldest queued job;
+    the target's builds submitted within a typical test of its oldest queued job, and
+    `target_recent` in the last half hour;
     `installs`: the last half hour's installs, and `history` the builds they were spent on."""
     working = working or {}
     work = {f"emulator|{app}": GroupWork(app, n, (held or {}).get(app, 40.0 * n))
@@ -65,6 +66,7 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
                         last_submit_at=None if quiet is None else NOW - quiet,
                         builds_together=together, builds_recent=recent, drains=drains or {},
                         builds_beside_oldest=beside_oldest,
+                        target_builds_recent=target_recent,
                         installs_recent=installs,
                         recent_builds=None if installs is None else history)
 
@@ -336,12 +338,14 @@ def test_which_lane(context: ClaimContext, expected: str | None, why: str) -> No
          "a build waiting more than 120 typical tests (4800 s) makes the queue a backlog: fair "
          "share again"),
         (ctx(lane("big", work=3200), lane("small", work=320), working={"small": 2},
-             held={"small": 0}, beside_oldest=4), "big",
-         "what is left of a batch (four builds submitted within a typical test of the oldest "
-         "queued work) is a backlog: the build nobody serves starts first"),
+             held={"small": 0}, beside_oldest=2, target_recent=2), "big",
+         "what is left of a batch (two builds submitted within a typical test of the oldest "
+         "queued work, and no other in the half hour) is a backlog: the build nobody serves "
+         "starts first"),
         (ctx(lane("big", work=3200), lane("small", work=320), working={"small": 2},
-             held={"small": 0}, beside_oldest=3), "big",
-         "... as in a stream, where two devices are all 320 s is worth"),
+             held={"small": 0}, beside_oldest=3, target_recent=10), "big",
+         "... as in a stream (three builds that close where seven others came in the half "
+         "hour), where two devices are all 320 s is worth"),
         (ctx(lane("big", work=3200), lane("small", work=320), working={"other": 6},
              held={"other": 6 * 1700}), "small",
          "a queue grown out of a stream stays one however deep (here 1700 s a device): the "
@@ -361,8 +365,14 @@ def test_what_makes_a_stream() -> None:
     # However deep a queue grown out of a stream: no backlog ...
     assert STREAM.streams(ctx(lane("a", work=400), working={"b": 6}, held={"b": 9700}))
     # ... but what is left of a batch is one, and a batch arriving.
-    assert not STREAM.streams(ctx(lane("a", work=400), beside_oldest=4))
-    assert STREAM.streams(ctx(lane("a", work=400), beside_oldest=3))
+    assert not STREAM.streams(ctx(lane("a", work=400), beside_oldest=2, target_recent=2))
+    assert STREAM.streams(ctx(lane("a", work=400), beside_oldest=1, target_recent=1))
+    # Builds submitted together stand out against the rate the target's builds come in: four
+    # within 80 s are a batch among six in the half hour (two others: 0.09 expected in 80 s),
+    # and what a busy stream brings by chance among thirty (26 others: 1.2 expected).
+    assert not STREAM.streams(ctx(lane("a", work=400), beside_oldest=4, target_recent=6))
+    assert STREAM.streams(ctx(lane("a", work=400), beside_oldest=4, target_recent=30))
+    assert not STREAM.streams(ctx(lane("a", work=400), beside_oldest=9, target_recent=32))
     assert not STREAM.streams(ctx(lane("a", work=400), together=4))
     # The same queue with tests ten times longer: 120 of them is 48,000 s, so 4900 s is recent.
     assert STREAM.streams(ctx(lane("a", work=400), lane("old", age=4900), typical=400))
