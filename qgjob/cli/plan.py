@@ -109,8 +109,8 @@ def _verdict(result: Plan, today: Fleet, goal: float | None) -> str:
                 f"{_span(goal)}: try more devices (--devices TARGET:A..B).")
     fleet = _label(result.recommended.fleet, today)
     if not result.recommended.meets(goal):
-        return (f"{fleet} met the goal target by target but not as a whole fleet: "
-                "try larger ones.")
+        return (f"{fleet} met the goal target by target but not as a whole fleet, even "
+                "with the most devices tried: try larger ones.")
     return f"Smallest fleet tried with every p95 wait within {_span(goal)}: {fleet}."
 
 

@@ -58,15 +58,16 @@ For a device that asks for work:
    share of the bar: that build sets the makespan. Either way it joins only the build
    expected to end last on its target (`LatestFinish`; an urgent build is joined for its own
    turnaround): the target ends with that one, so an install on any other buys no earlier
-   end either. The same holds while `batch_builds` builds or more were submitted within a
-   typical test of the newest submit: builds submitted together are waited on together (a
-   stream brings one at a time). While a batch arrives, no idle device joins a build whose
-   jobs are still being submitted (one within `arriving_seconds`): the build's work and
-   every target's drain are then known in part, and an install spent on a part cannot be
-   taken back; devices still start builds nobody serves, and join once the build's submits
+   end either. The same holds while a batch is the newest work: more builds submitted
+   within a typical test of the newest submit than a stream at the fleet's own rate would
+   bring that close but rarely (`batch_chance`): builds submitted together are waited on
+   together (a stream brings one at a time). While a batch arrives, no idle device joins a
+   build whose jobs are still being submitted (one within `arriving_seconds`): the build's
+   work and every target's drain are then known in part, and an install spent on a part
+   cannot be taken back; devices still start builds nobody serves, and join once the build's submits
    stop (at their next claim). With no stream of work at all (fewer than `stream_builds`
-   builds submitted in the last half hour, or fewer than a batch submitted together and
-   nothing else, once their submits stop for `arriving_seconds`; and the target's queued
+   builds submitted in the last half hour, or fewer than `batch_builds` submitted together
+   and nothing else, once their submits stop for `arriving_seconds`; and the target's queued
    work theirs: a developer's handful of jobs on an idle fleet, not the tail of an old
    backlog), an idle device's install takes nothing another build needs, so it joins any
    build it does not make finish later, its queued jobs counted whole as well as spread
@@ -180,14 +181,19 @@ class FairAffinityPolicy:
     else to do until new work comes. So does a device of another target, for a build that
     would finish after the last target drains on the devices it has."""
     batch_builds: int = 4
-    """This many builds on a target (groups) or more with a job submitted within one typical
-    test of the newest submit are a batch (a release run on every target, a nightly): builds
-    submitted together are waited on together, so an idle device's joins serve when the
-    batch ends, as once submits pause. A stream brings one build at a time."""
+    """Fewer builds than this (groups, on any target), submitted together with nothing else
+    in the last half hour, are a handful (one CI run's suites on two or three targets): no
+    stream (`no_stream`). And until the last half hour holds this many, the install price
+    is `stream_price_tests`' (`install_price`)."""
     batch_chance: float = 0.01
-    """A target's oldest queued work is what is left of a batch -- a backlog (`streams`) --
-    when a stream at the target's own rate of builds would bring as many builds as were
-    submitted within a typical test of it less often than this (`batch_leftovers`)."""
+    """Builds submitted together are a batch (a release run on every target, a nightly) when
+    a stream at the rate builds come in would bring so many that close together less often
+    than this -- a Poisson tail, whatever the batch's size against the stream's. A batch
+    that is the newest work (builds with a job submitted within a typical test of the newest
+    submit, against the fleet's rate: `_batch_arrives`) is waited on together, so an idle
+    device's joins serve when it ends, as once submits pause; a target whose oldest queued
+    work is what is left of one (its builds submitted within a typical test of it, against
+    the target's rate: `batch_leftovers`) is a backlog (`streams`)."""
     stream_builds: int = 2
     """Fewer builds than this (groups, on any target) with a job submitted in the last
     `RECENT_SECONDS` (half an hour), owning all the target's queued work, are no stream of
@@ -432,19 +438,14 @@ class FairAffinityPolicy:
         so many that close together less often than `batch_chance`. Builds submitted together
         stand out against the rate builds come in, whatever their number: a nightly of three
         suites on a quiet fleet, a dozen on a busy one."""
-        beside = ctx.builds_beside_oldest
-        if beside < 2 or not ctx.lanes:
+        if not ctx.lanes:
             return False
         window = 2.0 * ctx.typical_test_seconds
         oldest = min(lane.oldest_submitted_at for lane in ctx.lanes)
         since = ctx.now - RECENT_SECONDS
         overlap = max(0.0, min(oldest + window / 2, ctx.now) - max(oldest - window / 2, since))
-        # Builds beside the oldest within the half hour are not the stream's: left out, with
-        # the span they came in (a window partly inside counts all of them out, at worst
-        # understating the rate a little).
-        others = max(ctx.target_builds_recent - (beside if overlap > 0 else 0), 0)
-        rate = others / max(RECENT_SECONDS - overlap, window)
-        return _chance_of_at_least(rate * window, beside - 1) < self.batch_chance
+        return _stand_out(ctx.builds_beside_oldest, ctx.target_builds_recent, window, overlap,
+                          self.batch_chance)
 
     def idle_streams(self, ctx: ClaimContext) -> bool:
         """Whether a device with no build of its own follows the stream rule (rule 0): work
@@ -535,7 +536,7 @@ class FairAffinityPolicy:
     def weighs_drains(self, ctx: ClaimContext) -> bool:
         """Once submits pause -- nothing submitted for `quiet_tests` of the target's typical
         tests, so what is queued is all there is to do -- or while a batch of builds submitted
-        together is the newest work (`batch_builds`), an idle device's joins weigh when each
+        together is the newest work (`_batch_arrives`), an idle device's joins weigh when each
         target drains (rule 4)."""
         if ctx.last_submit_at is None:
             return False
@@ -557,16 +558,24 @@ class FairAffinityPolicy:
                    for lane in ctx.lanes)
 
     def _one_submission(self, ctx: ClaimContext) -> bool:
-        """Every build of the last half hour came together, fewer than a batch (one CI run's
-        handful on two or three targets), and their submits have stopped for
+        """Every build of the last half hour came together, fewer than `batch_builds` (one CI
+        run's handful on two or three targets), and their submits have stopped for
         `arriving_seconds`: no stream either, once what was submitted is known."""
         return (ctx.builds_recent == ctx.builds_together < self.batch_builds
                 and ctx.last_submit_at is not None
                 and ctx.now - ctx.last_submit_at >= self.arriving_seconds)
 
     def _batch_arrives(self, ctx: ClaimContext) -> bool:
-        """`batch_builds` builds or more were submitted together and are the newest work."""
-        return ctx.builds_together >= self.batch_builds
+        """A batch is the newest work: two or more builds, on any target, had a job submitted
+        within a typical test of the newest submit (`ClaimContext.builds_together`), and a
+        stream at the fleet's own rate of builds -- its last half hour's
+        (`ClaimContext.builds_recent`), those left out -- would bring so many that close
+        together less often than `batch_chance`."""
+        if ctx.builds_recent is None:
+            return False
+        window = ctx.typical_test_seconds
+        return _stand_out(ctx.builds_together, ctx.builds_recent, window, window,
+                          self.batch_chance)
 
     def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
                  bar: JoinBar, gain: Gain = finish_gain, ties: bool = False
@@ -662,6 +671,21 @@ class FairAffinityPolicy:
         if not victims:
             return None
         return min(victims, key=lambda job: (job.priority, -job.started_at, job.job_id)).job_id
+
+
+def _stand_out(together: int, recent: int, window: float, overlap: float, chance: float
+               ) -> bool:
+    """Whether `together` builds submitted within `window` seconds stand out against the
+    `recent` ones of the last half hour, which overlaps that window by `overlap` seconds: a
+    stream at the rate of the others would bring so many that close less often than `chance`.
+    The builds together are not the stream's: left out of the count and their span of the
+    half hour (a window partly inside it leaves all of them out, at worst understating the
+    rate a little). One build alone never stands out."""
+    if together < 2:
+        return False
+    others = max(recent - (together if overlap > 0 else 0), 0)
+    rate = others / max(RECENT_SECONDS - overlap, window)
+    return _chance_of_at_least(rate * window, together - 1) < chance
 
 
 def _chance_of_at_least(mean: float, count: int) -> float:

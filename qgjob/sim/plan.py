@@ -4,7 +4,10 @@ smallest fleet tried that keeps the p95 wait within a goal (`qgjob plan`).
 
 A fleet is a device count per target. Targets share no devices, so each target's wait
 depends mostly on its own count; the recommendation takes, per target, the fewest devices
-that met the goal in any fleet tried, and is then simulated as a whole to check it."""
+that met the goal in any fleet tried, and is then simulated as a whole to check it: a
+target that misses there (the policy reads the whole fleet: whether a batch arrives, what
+installs cost lately) gets a device more, up to the most tried for it, until the fleet
+meets the goal or no target can grow."""
 
 from __future__ import annotations
 
@@ -216,7 +219,17 @@ def plan(trace: Trace, alternatives: Sequence[Fleet], policy: Policy, load: floa
             fleets.append(fleet)
     outcomes = [simulate_fleet(loaded, fleet, policy) for fleet in fleets]
     best = recommend(outcomes, p95_wait) if p95_wait is not None else None
-    if best is None:
+    if best is None or p95_wait is None:
         return Plan(outcomes, None)
-    checked = next((o for o in outcomes if o.fleet == best), None)
-    return Plan(outcomes, checked or simulate_fleet(loaded, best, policy))
+    # Targets share no devices, but the policy reads the whole fleet (whether a batch
+    # arrives, what installs cost lately): a target that misses in the fleet as a whole gets
+    # a device more, up to the most tried for it.
+    most = {target: max(o.fleet.get(target, 0) for o in outcomes) for target in best}
+    while True:
+        checked = next((o for o in outcomes if o.fleet == best), None) \
+            or simulate_fleet(loaded, best, policy)
+        grown = {target: best[target] + 1 for target, outcome in checked.targets.items()
+                 if outcome.p95_wait > p95_wait and best[target] < most[target]}
+        if checked.meets(p95_wait) or not grown:
+            return Plan(outcomes, checked)
+        best = best | grown

@@ -178,8 +178,10 @@ def test_the_policy_reads_drains_only_once_submits_pause(store: Store) -> None:
     submits still arrive a claim is spared those reads."""
     policy = FairAffinityPolicy()
     agent = register(store, devices="emulator-1:emulator,emulator-2:emulator,device-1:device")
+    # Two builds two typical tests apart: a stream's, no batch (two at once on a quiet fleet
+    # would be one, and its drains weighed at once).
     store.insert_jobs([*[new_job(app_version_id="a", at=T0) for _ in range(8)],
-                       new_job(app_version_id="b", target="device", at=T0)])
+                       new_job(app_version_id="b", target="device", at=T0 - 120)])
     soon = store.claim_batch(agent, "emulator-1", None, T0 + 5, LEASE, policy, RULES)
     assert soon.context is not None and soon.context.drains == {}
     # Three typical tests (the 60 s default before anything ran) after the last submit.
@@ -189,7 +191,7 @@ def test_the_policy_reads_drains_only_once_submits_pause(store: Store) -> None:
 
 def test_the_view_counts_builds_submitted_together(store: Store) -> None:
     """Builds, on any target, with a job submitted within one typical test (the 60 s default
-    before anything ran) of the newest submit: four of them make a batch."""
+    before anything ran) of the newest submit: more than a stream would bring make a batch."""
     agent = register(store, devices="emulator-1:emulator,device-1:device")
     store.insert_jobs([new_job(app_version_id="old", at=T0),
                        new_job(app_version_id="a", at=T0 + 100),
@@ -284,16 +286,20 @@ def test_builds_together_are_capped(store: Store) -> None:
 
 
 def test_the_policy_reads_drains_while_a_batch_arrives(store: Store) -> None:
-    """Builds submitted together are waited on together: while four or more arrive at once,
+    """Builds submitted together are waited on together: while more arrive at once than the
+    fleet's own stream would bring that close (here one a minute for the last half hour),
     the policy weighs every target's drain before submits pause."""
     policy = FairAffinityPolicy()
     agent = register(store, devices="emulator-1:emulator,emulator-2:emulator,device-1:device")
+    store.insert_jobs([new_job(app_version_id=f"s{i}", at=T0 - 60 * i) for i in range(2, 30)])
     store.insert_jobs([new_job(app_version_id=app, at=T0) for app in ("a", "b", "c")])
+    # Three builds within a typical test (60 s) where about one a minute comes: no batch.
     three = store.claim_batch(agent, "emulator-1", None, T0 + 1, LEASE, policy, RULES)
     assert three.context is not None and three.context.drains == {}
-    store.insert_jobs([new_job(app_version_id="d", target="device", at=T0 + 2)])
-    four = store.claim_batch(agent, "emulator-2", None, T0 + 3, LEASE, policy, RULES)
-    assert four.context is not None and set(four.context.drains) == {"emulator", "device"}
+    store.insert_jobs([new_job(app_version_id=app, target="device", at=T0 + 2)
+                       for app in ("d", "e", "f")])
+    six = store.claim_batch(agent, "emulator-2", None, T0 + 3, LEASE, policy, RULES)
+    assert six.context is not None and set(six.context.drains) == {"emulator", "device"}
 
 
 def test_measured_installs_replace_the_default(store: Store) -> None:

@@ -176,23 +176,26 @@ def chosen(context: ClaimContext) -> str | None:
          "it would end after every target drains (it sets the makespan), and a third brings "
          "it 53 s forward against a 90 s typical test"),
         (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
-             typical=60, quiet=5, together=4, drains={"emulator": 60, "device": 1000}), None,
+             typical=60, quiet=5, together=4, recent=4,
+             drains={"emulator": 60, "device": 1000}), None,
          "while a batch of four builds submitted together is the newest work, the same: "
          "builds submitted together are waited on together, so the install buys nothing"),
         (ctx(lane("pair", queued=1, work=60), working={"pair": 1}, held={"pair": 60},
-             typical=60, quiet=5, together=3, drains={"emulator": 60, "device": 1000}),
-         "pair", "... but three builds at once are not yet a batch: the usual bar"),
+             typical=60, quiet=5, together=3, recent=30,
+             drains={"emulator": 60, "device": 1000}),
+         "pair", "... but three builds within a typical test in a busy stream (30 in the half "
+         "hour: 0.93 others expected in 60 s) are what it brings by chance: the usual bar"),
         (ctx(lane("worked", work=2000, submitted=1), working={"worked": 1}, quiet=1,
-             together=4), None,
+             together=4, recent=4), None,
          "while a batch arrives, no device joins a build whose jobs are still being "
          "submitted: its work is known only in part"),
         (ctx(lane("worked", work=2000, submitted=3), working={"worked": 1}, quiet=1,
-             together=4), "worked", "... and joins it once its submits stop"),
+             together=4, recent=4), "worked", "... and joins it once its submits stop"),
         (ctx(lane("worked", work=2000, submitted=1), lane("fresh", submitted=0.5),
-             working={"worked": 1}, quiet=0.5, together=4), "fresh",
+             working={"worked": 1}, quiet=0.5, together=4, recent=4), "fresh",
          "... while a build nobody serves still starts at once"),
         (ctx(lane("worked", work=2000, submitted=1), working={"worked": 1}, quiet=1,
-             together=3), "worked", "a stream's build is joined while it arrives"),
+             together=3, recent=30), "worked", "a stream's build is joined while it arrives"),
         (ctx(lane("wide", queued=10, work=400), lane("pair", queued=1, work=60),
              working={"wide": 2, "pair": 1}, held={"wide": 80, "pair": 60}, typical=90),
          "pair", "the build with the largest gain is not worth an install, a smaller one is"),
@@ -373,7 +376,11 @@ def test_what_makes_a_stream() -> None:
     assert not STREAM.streams(ctx(lane("a", work=400), beside_oldest=4, target_recent=6))
     assert STREAM.streams(ctx(lane("a", work=400), beside_oldest=4, target_recent=30))
     assert not STREAM.streams(ctx(lane("a", work=400), beside_oldest=9, target_recent=32))
-    assert not STREAM.streams(ctx(lane("a", work=400), together=4))
+    assert not STREAM.streams(ctx(lane("a", work=400), together=4, recent=4))
+    # A batch arriving stands out against the fleet's rate likewise: two builds within a
+    # typical test with nothing else in the half hour, not three among 32 (0.66 expected).
+    assert not STREAM.streams(ctx(lane("a", work=400), together=2, recent=2))
+    assert STREAM.streams(ctx(lane("a", work=400), together=3, recent=32))
     # The same queue with tests ten times longer: 120 of them is 48,000 s, so 4900 s is recent.
     assert STREAM.streams(ctx(lane("a", work=400), lane("old", age=4900), typical=400))
 
