@@ -336,6 +336,9 @@ def _check_artifact_dir(named: str, folder: Path) -> None:
 
 PRIORITY_KNOBS = ("urgent_priority", "preemptible_priority")
 """Policy settings that name a priority (1-5)."""
+CHANCE_KNOBS = ("batch_chance",)
+"""Policy settings that are a chance, between 0 and 1 (both left out: 0 would make nothing
+a batch, 1 everything)."""
 
 
 def _check_policy(knobs: dict[str, float]) -> None:
@@ -350,6 +353,9 @@ def _check_policy(knobs: dict[str, float]) -> None:
             raise ValueError(f"QGJOB_POLICY: {name}={number!r} is too large")
         if name in whole and number != int(number):
             raise ValueError(f"QGJOB_POLICY: {name}={number!r} must be a whole number")
+        if name in CHANCE_KNOBS and not 0 < number < 1:
+            raise ValueError(f"QGJOB_POLICY: {name}={number!r} must be a chance between 0 "
+                             "and 1, both left out")
         if name in PRIORITY_KNOBS and not MIN_PRIORITY <= number <= MAX_PRIORITY:
             raise ValueError(f"QGJOB_POLICY: {name}={number!r} must be a priority "
                              f"{MIN_PRIORITY}-{MAX_PRIORITY}")

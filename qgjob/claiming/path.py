@@ -31,6 +31,7 @@ from qgjob.scheduler.durations import DEFAULT_SECONDS, learn, price, unseen_repr
 from qgjob.scheduler.outlook import left_of
 from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import (
+    RATE_COUNTED,
     RECENT_SECONDS,
     SPREAD_COUNTED,
     TOGETHER_COUNTED,
@@ -273,10 +274,9 @@ def target_view(
         else driver.builds_submitted_since(last_submit - prior, TOGETHER_COUNTED),
         builds_beside_oldest=beside,
         target_builds_recent=0 if beside < 2
-        else driver.builds_submitted_between(target, now - RECENT_SECONDS, now,
-                                             TOGETHER_COUNTED),
+        else driver.builds_submitted_between(target, now - RECENT_SECONDS, now, RATE_COUNTED),
         builds_recent=None if policy is None
-        else driver.builds_submitted_since(now - RECENT_SECONDS, TOGETHER_COUNTED),
+        else driver.builds_submitted_since(now - RECENT_SECONDS, RATE_COUNTED),
     )
     if policy is not None and policy.weighs_installs(view):
         view = _with_install_record(driver, view, counts_max_age)

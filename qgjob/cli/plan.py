@@ -109,9 +109,9 @@ def _verdict(result: Plan, today: Fleet, goal: float | None) -> str:
                 f"{_span(goal)}: try more devices (--devices TARGET:A..B).")
     fleet = _label(result.recommended.fleet, today)
     if not result.recommended.meets(goal):
-        return (f"{fleet} met the goal target by target but not as a whole fleet, even "
-                "with the most devices tried: try larger ones.")
-    return f"Smallest fleet tried with every p95 wait within {_span(goal)}: {fleet}."
+        return (f"{fleet} misses the goal as a whole fleet (each target at its fewest devices "
+                "that met it, grown where it missed, up to the most tried): try larger ones.")
+    return f"Smallest fleet found with every p95 wait within {_span(goal)}: {fleet}."
 
 
 def _label(fleet: Fleet, today: Fleet) -> str:

@@ -182,9 +182,12 @@ class FairAffinityPolicy:
     would finish after the last target drains on the devices it has."""
     batch_builds: int = 4
     """Fewer builds than this (groups, on any target), submitted together with nothing else
-    in the last half hour, are a handful (one CI run's suites on two or three targets): no
-    stream (`no_stream`). And until the last half hour holds this many, the install price
-    is `stream_price_tests`' (`install_price`)."""
+    in the last half hour, are a handful (one CI run's suites on two or three targets): a
+    batch (`batch_chance`: nothing else came), but no stream either, so an idle device joins
+    any of them it does not make finish later (`no_stream`, which goes first). Until the
+    last half hour holds this many, the install price is `stream_price_tests`'
+    (`install_price`). And where tests are so long that the half hour holds no rate to
+    weigh builds submitted together against, this many are a batch."""
     batch_chance: float = 0.01
     """Builds submitted together are a batch (a release run on every target, a nightly) when
     a stream at the rate builds come in would bring so many that close together less often
@@ -444,8 +447,8 @@ class FairAffinityPolicy:
         oldest = min(lane.oldest_submitted_at for lane in ctx.lanes)
         since = ctx.now - RECENT_SECONDS
         overlap = max(0.0, min(oldest + window / 2, ctx.now) - max(oldest - window / 2, since))
-        return _stand_out(ctx.builds_beside_oldest, ctx.target_builds_recent, window, overlap,
-                          self.batch_chance)
+        return self._stands_out(ctx.builds_beside_oldest, ctx.target_builds_recent, window,
+                                overlap)
 
     def idle_streams(self, ctx: ClaimContext) -> bool:
         """Whether a device with no build of its own follows the stream rule (rule 0): work
@@ -571,11 +574,29 @@ class FairAffinityPolicy:
         stream at the fleet's own rate of builds -- its last half hour's
         (`ClaimContext.builds_recent`), those left out -- would bring so many that close
         together less often than `batch_chance`."""
-        if ctx.builds_recent is None:
+        if ctx.builds_recent is None or ctx.last_submit_at is None:
             return False
         window = ctx.typical_test_seconds
-        return _stand_out(ctx.builds_together, ctx.builds_recent, window, window,
-                          self.batch_chance)
+        overlap = max(0.0, min(ctx.last_submit_at, ctx.now)
+                      - max(ctx.last_submit_at - window, ctx.now - RECENT_SECONDS))
+        return self._stands_out(ctx.builds_together, ctx.builds_recent, window, overlap)
+
+    def _stands_out(self, together: int, recent: int, window: float, overlap: float) -> bool:
+        """Whether `together` builds submitted within `window` seconds stand out against the
+        `recent` ones of the last half hour, which overlaps that window by `overlap` seconds:
+        a stream at the rate of the others would bring so many that close less often than
+        `batch_chance`. The builds together are not the stream's: left out of the count and
+        of its span (a window partly inside the half hour leaves all of them out, at worst
+        understating the rate a little). One build alone never stands out; where the half
+        hour holds no window's span besides theirs (tests of ten minutes and more), there is
+        no rate to weigh them against, and `batch_builds` of them are a batch."""
+        if together < 2:
+            return False
+        span = RECENT_SECONDS - overlap
+        if span < window:
+            return together >= self.batch_builds
+        others = max(recent - (together if overlap > 0 else 0), 0)
+        return _chance_of_at_least(others / span * window, together - 1) < self.batch_chance
 
     def _by_band(self, lanes: list[LaneView], ctx: ClaimContext, bands: Bands,
                  bar: JoinBar, gain: Gain = finish_gain, ties: bool = False
@@ -671,21 +692,6 @@ class FairAffinityPolicy:
         if not victims:
             return None
         return min(victims, key=lambda job: (job.priority, -job.started_at, job.job_id)).job_id
-
-
-def _stand_out(together: int, recent: int, window: float, overlap: float, chance: float
-               ) -> bool:
-    """Whether `together` builds submitted within `window` seconds stand out against the
-    `recent` ones of the last half hour, which overlaps that window by `overlap` seconds: a
-    stream at the rate of the others would bring so many that close less often than `chance`.
-    The builds together are not the stream's: left out of the count and their span of the
-    half hour (a window partly inside it leaves all of them out, at worst understating the
-    rate a little). One build alone never stands out."""
-    if together < 2:
-        return False
-    others = max(recent - (together if overlap > 0 else 0), 0)
-    rate = others / max(RECENT_SECONDS - overlap, window)
-    return _chance_of_at_least(rate * window, together - 1) < chance
 
 
 def _chance_of_at_least(mean: float, count: int) -> float:

@@ -19,8 +19,12 @@ from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY
 from qgjob.scheduler.durations import DEFAULT_SECONDS
 
 TOGETHER_COUNTED = 32
-"""`ClaimContext.builds_together` and `builds_recent` count no further than this (a store reads
-at most this many entries of its groups' newest-submit index)."""
+"""`ClaimContext.builds_together` and `builds_beside_oldest` count no further than this (a store
+reads at most this many entries of its groups' newest-submit index)."""
+RATE_COUNTED = 1000
+"""`ClaimContext.builds_recent` and `target_builds_recent`, the half hour's builds that set the
+rate builds come in, count no further than this (one build every 1.8 s): past a count, the
+rate it gives is a floor, and a busy fleet's chance coincidences would look like batches."""
 RECENT_SECONDS = 1800.0
 """`ClaimContext.builds_recent` counts the builds submitted within this many seconds, and
 `installs_recent` the installs that ended within them."""
@@ -160,9 +164,10 @@ class ClaimContext:
     builds_together: int = 0
     """Builds on a target (groups: one app build on two targets counts twice), on any target,
     with a job submitted within one of this target's typical tests of the newest submit, of
-    any state, counted up to `TOGETHER_COUNTED`: many at once are a batch (a release run on
-    every target, a nightly), where a stream brings one at a time. Read for a claim's policy
-    only (0 in views for preemption and for explaining the queue)."""
+    any state, counted up to `TOGETHER_COUNTED`: more than the rate builds come in would
+    bring are a batch (a release run on every target, a nightly), where a stream brings one
+    at a time. Read with a policy only, for a claim or for explaining the queue (0 in views
+    for preemption)."""
     builds_beside_oldest: int = 0
     """Builds on this target (groups) whose newest job was submitted within one of its typical
     tests of its oldest queued job, either side, of any state, counted up to
@@ -171,14 +176,15 @@ class ClaimContext:
     work, and in views read without a policy (for preemption)."""
     target_builds_recent: int = 0
     """Builds on this target (groups) whose newest job was submitted in the last
-    `RECENT_SECONDS`, of any state, counted up to `TOGETHER_COUNTED`: the rate its builds come
+    `RECENT_SECONDS`, of any state, counted up to `RATE_COUNTED`: the rate its builds come
     in, against which builds submitted together stand out. Read only with two or more
     `builds_beside_oldest` (0 otherwise)."""
     builds_recent: int | None = None
     """Builds on a target (groups), on any target, with a job submitted in the last
-    `RECENT_SECONDS`, of any state, counted up to `TOGETHER_COUNTED`: whether work streams in
-    or a build came alone. Read for a claim's policy only (None in views for preemption and for
-    explaining the queue)."""
+    `RECENT_SECONDS`, of any state, counted up to `RATE_COUNTED`: whether work streams in or a
+    build came alone, and the rate against which builds submitted together stand out. Read
+    with a policy only, for a claim or for explaining the queue (None in views for
+    preemption)."""
     installs_recent: int | None = None
     """Installs that ended in the last `RECENT_SECONDS`, on any target (failed ones left out).
     Read for a claim's policy only when it prices installs (`Policy.weighs_installs`; None

@@ -224,12 +224,14 @@ def plan(trace: Trace, alternatives: Sequence[Fleet], policy: Policy, load: floa
     # Targets share no devices, but the policy reads the whole fleet (whether a batch
     # arrives, what installs cost lately): a target that misses in the fleet as a whole gets
     # a device more, up to the most tried for it.
+    # At most `MAX_FLEETS` more simulations, as many as the alternatives may ask for.
     most = {target: max(o.fleet.get(target, 0) for o in outcomes) for target in best}
-    while True:
+    for _ in range(MAX_FLEETS):
         checked = next((o for o in outcomes if o.fleet == best), None) \
             or simulate_fleet(loaded, best, policy)
         grown = {target: best[target] + 1 for target, outcome in checked.targets.items()
                  if outcome.p95_wait > p95_wait and best[target] < most[target]}
         if checked.meets(p95_wait) or not grown:
-            return Plan(outcomes, checked)
+            break
         best = best | grown
+    return Plan(outcomes, checked)

@@ -31,7 +31,7 @@ def test_plan_prints_a_table_per_target(capsys: pytest.CaptureFixture[str]) -> N
                        "--p95-wait", "10m")
     assert code == 0
     assert "wait p95" in out and "turnaround p95" in out and "today" in out
-    assert "Smallest fleet tried" in out
+    assert "Smallest fleet found" in out
 
 
 @pytest.mark.parametrize(("args", "message"), [

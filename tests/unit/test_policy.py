@@ -369,18 +369,24 @@ def test_what_makes_a_stream() -> None:
     assert STREAM.streams(ctx(lane("a", work=400), working={"b": 6}, held={"b": 9700}))
     # ... but what is left of a batch is one, and a batch arriving.
     assert not STREAM.streams(ctx(lane("a", work=400), beside_oldest=2, target_recent=2))
-    assert STREAM.streams(ctx(lane("a", work=400), beside_oldest=1, target_recent=1))
+    assert STREAM.streams(ctx(lane("a", work=400), beside_oldest=3, target_recent=10))
     # Builds submitted together stand out against the rate the target's builds come in: four
     # within 80 s are a batch among six in the half hour (two others: 0.09 expected in 80 s),
     # and what a busy stream brings by chance among thirty (26 others: 1.2 expected).
     assert not STREAM.streams(ctx(lane("a", work=400), beside_oldest=4, target_recent=6))
     assert STREAM.streams(ctx(lane("a", work=400), beside_oldest=4, target_recent=30))
     assert not STREAM.streams(ctx(lane("a", work=400), beside_oldest=9, target_recent=32))
-    assert not STREAM.streams(ctx(lane("a", work=400), together=4, recent=4))
+    assert not STREAM.streams(ctx(lane("a", work=400), together=4, recent=4, quiet=1))
     # A batch arriving stands out against the fleet's rate likewise: two builds within a
     # typical test with nothing else in the half hour, not three among 32 (0.66 expected).
-    assert not STREAM.streams(ctx(lane("a", work=400), together=2, recent=2))
-    assert STREAM.streams(ctx(lane("a", work=400), together=3, recent=32))
+    assert not STREAM.streams(ctx(lane("a", work=400), together=2, recent=2, quiet=1))
+    assert STREAM.streams(ctx(lane("a", work=400), together=3, recent=32, quiet=1))
+    # Tests so long (1000 s) that the half hour holds no other window's span: no rate to weigh
+    # builds submitted together against, and `batch_builds` (four) of them are a batch.
+    assert not STREAM.streams(ctx(lane("a", work=4000), together=4, recent=4, quiet=1,
+                                  typical=1000))
+    assert STREAM.streams(ctx(lane("a", work=4000), together=3, recent=3, quiet=1,
+                              typical=1000))
     # The same queue with tests ten times longer: 120 of them is 48,000 s, so 4900 s is recent.
     assert STREAM.streams(ctx(lane("a", work=400), lane("old", age=4900), typical=400))
 

@@ -46,6 +46,7 @@ from qgjob.settings import ServerSettings
         ({"QGJOB_POLICY": '{"aging_seconds": 1e200}'}, "aging_seconds=1e+200 is too large"),
         ({"QGJOB_POLICY": '{"cut_in_levels": 2.5}'}, "cut_in_levels=2.5 must be a whole number"),
         ({"QGJOB_POLICY": '{"urgent_priority": 99}'}, "urgent_priority=99 must be a priority"),
+        ({"QGJOB_POLICY": '{"batch_chance": 1}'}, "batch_chance=1 must be a chance between 0"),
         ({"QGJOB_ALLOWED_HOSTS": "devbox:8000"}, "QGJOB_ALLOWED_HOSTS: 'devbox:8000' is not "
                                                  "a host name or address"),
         ({"QGJOB_ALLOWED_HOSTS": "*.lan"}, "QGJOB_ALLOWED_HOSTS: '*.lan' is not a host name"),
