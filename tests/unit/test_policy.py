@@ -48,7 +48,7 @@ def ctx(*lanes: LaneView, holds: str | None = None, working: dict[str, int] | No
         history: tuple[RecentBuild, ...] = ()) -> ClaimContext:
     """`quiet`: seconds since the last submit; `drains`: when each target runs out of work;
     `together`: builds submitted within a typical test of the last submit; `recent`: within
-    the last half hour (None: not read, as in views that explain the queue); `beside_oldest`:
+    the last half hour (None: not read, as in views for preemption); `beside_oldest`:
     the target's builds submitted within a typical test of its oldest queued job, and
     `target_recent` in the last half hour;
     `installs`: the last half hour's installs, and `history` the builds they were spent on."""
