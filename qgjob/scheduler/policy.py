@@ -443,12 +443,10 @@ class FairAffinityPolicy:
         suites on a quiet fleet, a dozen on a busy one."""
         if not ctx.lanes:
             return False
-        window = 2.0 * ctx.typical_test_seconds
         oldest = min(lane.oldest_submitted_at for lane in ctx.lanes)
-        since = ctx.now - RECENT_SECONDS
-        overlap = max(0.0, min(oldest + window / 2, ctx.now) - max(oldest - window / 2, since))
-        return self._stands_out(ctx.builds_beside_oldest, ctx.target_builds_recent, window,
-                                overlap)
+        typical = ctx.typical_test_seconds
+        return self._stands_out(ctx.now, ctx.builds_beside_oldest, ctx.target_builds_recent,
+                                oldest - typical, oldest + typical)
 
     def idle_streams(self, ctx: ClaimContext) -> bool:
         """Whether a device with no build of its own follows the stream rule (rule 0): work
@@ -576,22 +574,23 @@ class FairAffinityPolicy:
         together less often than `batch_chance`."""
         if ctx.builds_recent is None or ctx.last_submit_at is None:
             return False
-        window = ctx.typical_test_seconds
-        overlap = max(0.0, min(ctx.last_submit_at, ctx.now)
-                      - max(ctx.last_submit_at - window, ctx.now - RECENT_SECONDS))
-        return self._stands_out(ctx.builds_together, ctx.builds_recent, window, overlap)
+        return self._stands_out(ctx.now, ctx.builds_together, ctx.builds_recent,
+                                ctx.last_submit_at - ctx.typical_test_seconds, ctx.last_submit_at)
 
-    def _stands_out(self, together: int, recent: int, window: float, overlap: float) -> bool:
-        """Whether `together` builds submitted within `window` seconds stand out against the
-        `recent` ones of the last half hour, which overlaps that window by `overlap` seconds:
-        a stream at the rate of the others would bring so many that close less often than
-        `batch_chance`. The builds together are not the stream's: left out of the count and
-        of its span (a window partly inside the half hour leaves all of them out, at worst
-        understating the rate a little). One build alone never stands out; where the half
-        hour holds no window's span besides theirs (tests of ten minutes and more), there is
-        no rate to weigh them against, and `batch_builds` of them are a batch."""
+    def _stands_out(self, now: float, together: int, recent: int, start: float, end: float
+                    ) -> bool:
+        """Whether `together` builds submitted from `start` to `end` stand out against the
+        `recent` ones of the last half hour before `now`: a stream at the rate of the others
+        would bring so many in a window that long less often than `batch_chance`. The builds
+        together are not the stream's: left out of the count and of its span (a window partly
+        inside the half hour leaves all of them out, at worst understating the rate a
+        little). One build alone never stands out; where the half hour holds no window's span
+        besides theirs (tests of ten minutes and more), there is no rate to weigh them
+        against, and `batch_builds` of them are a batch."""
         if together < 2:
             return False
+        window = end - start
+        overlap = max(0.0, min(end, now) - max(start, now - RECENT_SECONDS))
         span = RECENT_SECONDS - overlap
         if span < window:
             return together >= self.batch_builds

@@ -223,8 +223,8 @@ def plan(trace: Trace, alternatives: Sequence[Fleet], policy: Policy, load: floa
         return Plan(outcomes, None)
     # Targets share no devices, but the policy reads the whole fleet (whether a batch
     # arrives, what installs cost lately): a target that misses in the fleet as a whole gets
-    # a device more, up to the most tried for it.
-    # At most `MAX_FLEETS` more simulations, as many as the alternatives may ask for.
+    # a device more, up to the most tried for it -- in at most `MAX_FLEETS` more simulations,
+    # as many as the alternatives may ask for.
     most = {target: max(o.fleet.get(target, 0) for o in outcomes) for target in best}
     for _ in range(MAX_FLEETS):
         checked = next((o for o in outcomes if o.fleet == best), None) \
