@@ -215,9 +215,16 @@ def report_limit(max_body_bytes: int) -> int:
     return max(REPORT_BYTES, max_body_bytes)
 
 
+ONE_VALUE_HEADERS = (b"authorization", b"content-type", b"idempotency-key")
+"""Headers a request gives once. Sent twice, which copy counts is a guess: the credentials
+checked and the key stored would be the first, the body read by the last; so the request is
+refused (400) rather than served on either."""
+
+
 class RequestGuard:
-    """Refuses bodies over the cap (413) and non-JSON bodies (415) before any route reads them;
-    counts streamed bytes too, since Content-Length may be absent or wrong."""
+    """Refuses a header of `ONE_VALUE_HEADERS` given twice (400), bodies over the cap (413) and
+    non-JSON bodies (415) before any route reads them; counts streamed bytes too, since
+    Content-Length may be absent or wrong."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, artifact_bytes: int = 0) -> None:
         self.app = app
@@ -225,6 +232,10 @@ class RequestGuard:
         self.artifact_bytes = artifact_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (twice := _repeated_header(scope["headers"])):
+            await _reject(send, 400, f"the {twice} header is given more than once: send it once",
+                          "header_repeated")
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
@@ -246,6 +257,18 @@ class RequestGuard:
             await _reject(send, 415, "request body must be JSON (Content-Type: application/json)")
             return
         await self.app(scope, _counting(receive, limit), send)
+
+
+def _repeated_header(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The first of `ONE_VALUE_HEADERS` that the request gives more than once (ASGI header
+    names are lower case), as HTTP spells it; None when each comes at most once."""
+    seen: set[bytes] = set()
+    for name, _ in headers:
+        if name in ONE_VALUE_HEADERS:
+            if name in seen:
+                return "-".join(part.capitalize() for part in name.decode().split("-"))
+            seen.add(name)
+    return None
 
 
 _DIGITS = re.compile(r"0*([0-9]{1,12})")
@@ -271,8 +294,8 @@ def _counting(receive: Receive, limit: int) -> Receive:
     return counted
 
 
-async def _reject(send: Send, status: int, detail: str) -> None:
-    body = JSONResponse({"detail": detail}).body
+async def _reject(send: Send, status: int, detail: str, code: str | None = None) -> None:
+    body = JSONResponse({"detail": detail, **({"code": code} if code else {})}).body
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})

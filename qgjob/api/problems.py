@@ -30,6 +30,8 @@ class Problem(BaseModel):
         "is past what the server holds (`next_offset` says where to send from); "
         "`job_finished` (409) when cancelling a job that has "
         "finished; "
+        "`header_repeated` (400) when Authorization, Content-Type or Idempotency-Key comes "
+        "twice; "
         "`register_again` on a 404 that tells an agent its session is gone; `writes_refused` "
         "on a 503 while the database refuses writes; `unknown_agent`, `unknown_device` (404), "
         "`agent_online`, `device_ambiguous` (409) from the fleet operations; `invalid_input` on "
@@ -58,8 +60,9 @@ class CodedProblem(HTTPException):
 
 
 _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
-    400: ("a request the server cannot take as sent (`bad_artifact_name`); a body that is "
-          "not JSON is a 422", None),
+    400: ("a request the server cannot take as sent (`bad_artifact_name`; "
+          "`header_repeated`: Authorization, Content-Type or Idempotency-Key given twice); "
+          "a body that is not JSON is a 422", None),
     401: ("no valid API token (once tokens exist)", {
         "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}),
     403: ("the token's role or org does not allow this; or a browser sent a change from "

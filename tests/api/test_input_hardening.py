@@ -147,6 +147,30 @@ def test_a_list_query_parameter_may_repeat(client: TestClient) -> None:
     assert client.get("/jobs?job_id=a&job_id=b").status_code == 200
 
 
+@pytest.mark.parametrize(("name", "first", "second"), [
+    ("Idempotency-Key", "a1", "b1"), ("Idempotency-Key", "a1", ""),
+    ("Authorization", "Bearer one", "Bearer two"),
+    ("Content-Type", "text/plain", "application/json")])
+def test_a_header_given_twice_is_refused_and_nothing_is_stored(
+        client: TestClient, name: str, first: str, second: str) -> None:
+    """Which copy would count is a guess (credentials and keys were read from the first, the
+    body's type from the last), so neither does."""
+    headers = [(name, first), (name, second)]
+    if name != "Content-Type":
+        headers.append(("Content-Type", "application/json"))
+    answer = client.post("/jobs", content=json.dumps(JOB), headers=headers)
+    assert answer.status_code == 400
+    assert answer.json() == {"detail": f"the {name} header is given more than once: send it once",
+                             "code": "header_repeated"}
+    assert client.get("/jobs").json()["jobs"] == []
+
+
+def test_a_read_with_two_authorization_headers_is_refused(client: TestClient) -> None:
+    answer = client.get("/jobs", headers=[("Authorization", "Bearer a"),
+                                          ("Authorization", "Bearer b")])
+    assert answer.status_code == 400
+
+
 @pytest.mark.parametrize("name", ["a%0Ab.png", "a%0Db.png", "a%09b.png"])
 @pytest.mark.parametrize("size", [1, 70 * 1024])
 def test_an_upload_named_with_a_control_character_is_a_bad_name_whatever_its_size(
