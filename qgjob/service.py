@@ -221,7 +221,8 @@ class JobService:
                 job_id=job_id, org_id=r.org_id, app_version_id=r.app_version_id,
                 test_path=r.test_path, target=r.target, priority=r.priority,
                 max_attempts=r.max_attempts or self.settings.max_attempts, group=group,
-                created_at=now, idempotency_key=r.idempotency_key, run_id=run_id))
+                created_at=now, idempotency_key=r.idempotency_key, run_id=run_id,
+                max_attempts_asked=r.max_attempts is not None))
         return new_jobs
 
     async def get_job(self, job_id: str) -> Job | None:

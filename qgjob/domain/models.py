@@ -56,6 +56,16 @@ class NewJob:
     idempotency_key: str | None = None
     run_id: str | None = None
     """The run it belongs to (see qgjob/domain/runs.py), if any."""
+    max_attempts_asked: bool = False
+    """Whether the request named `max_attempts` (else the server's default was taken, which
+    may have changed by the time a retry of the request comes back)."""
+
+    def asks_otherwise_than(self, earlier: Job | NewJob) -> bool:
+        """Whether this job, sent with the idempotency key of `earlier`, asks for something
+        else: another test (build, path, target), priority, or a `max_attempts` it named."""
+        return ((self.app_version_id, self.test_path, self.target, self.priority)
+                != (earlier.app_version_id, earlier.test_path, earlier.target, earlier.priority)
+                or (self.max_attempts_asked and self.max_attempts != earlier.max_attempts))
 
     @functools.cached_property
     def group_key(self) -> str:

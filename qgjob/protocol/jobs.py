@@ -61,25 +61,26 @@ class JobBatchCreate(Strict):
     @field_validator("jobs")
     @classmethod
     def _keys_name_one_test(cls, jobs: list[JobCreate]) -> list[JobCreate]:
-        """An idempotency key given twice in one batch (in one org) names one job: for the
-        same test it is one job (a retried chunk may repeat itself), for different tests it
-        is the client's mistake, said here rather than as a conflict with a job that was
+        """An idempotency key given twice in one batch (in one org) names one job: asking
+        alike it is one job (a retried chunk may repeat itself), asking otherwise it is the
+        client's mistake, said here rather than as a conflict with a job that was
         never stored."""
         first: dict[tuple[str, str], int] = {}
         for at, job in enumerate(jobs):
             if job.idempotency_key is None:
                 continue
             earlier = first.setdefault((job.org_id, job.idempotency_key), at)
-            if earlier != at and _test_of(jobs[earlier]) != _test_of(job):
+            if earlier != at and _asked_of(jobs[earlier]) != _asked_of(job):
                 raise ValueError(f"idempotency_key {job.idempotency_key!r} appears twice in "
-                                 f"the batch, for different tests (jobs.{earlier} and "
+                                 f"the batch, for different jobs (jobs.{earlier} and "
                                  f"jobs.{at})")
         return jobs
 
 
-def _test_of(job: JobCreate) -> tuple[str, str, str]:
-    """What an idempotency key must name the same of (as the store compares)."""
-    return (job.app_version_id, job.test_path, job.target)
+def _asked_of(job: JobCreate) -> tuple[str, str, str, int, int | None]:
+    """What two jobs of one batch with one idempotency key must ask alike (as the store
+    compares a key seen before: `NewJob.asks_otherwise_than`)."""
+    return (job.app_version_id, job.test_path, job.target, job.priority, job.max_attempts)
 
 
 class JobPublic(BaseModel):

@@ -224,7 +224,7 @@ def test_a_key_twice_in_a_batch_for_different_tests_is_a_422_naming_both(
             {**JOB, "idempotency_key": "k"}, {**JOB, "test_path": "c.js", "idempotency_key": "k"}]
     answer = client.post("/jobs/batch", json={"jobs": jobs})
     _is_invalid_input(answer, "jobs", "idempotency_key 'k' appears twice in the batch, for "
-                                      "different tests (jobs.2 and jobs.3)")
+                                      "different jobs (jobs.2 and jobs.3)")
     assert "already used" not in answer.text
     assert _stored(client) == []
 

@@ -225,6 +225,38 @@ def test_the_same_idempotency_key_gives_the_same_job(client: TestClient) -> None
     assert len(stored_jobs(client)) == 2
 
 
+@pytest.mark.parametrize("change", [{"priority": 5}, {"priority": "urgent"},
+                                    {"max_attempts": 10}, {"target": "device"}])
+def test_a_key_sent_again_asking_for_something_else_is_a_409(
+        client: TestClient, change: dict[str, object]) -> None:
+    """A replay that answered 200 with the first job would drop what the second request
+    asked (ten attempts, priority 5) while saying it was done."""
+    first = client.post("/jobs", json={**JOB, "max_attempts": 1},
+                        headers={"Idempotency-Key": "k-1"})
+    again = client.post("/jobs", json={**JOB, "max_attempts": 1, **change},
+                        headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 201
+    assert again.status_code == 409 and again.json()["code"] == "idempotency_key_reused"
+    assert len(stored_jobs(client)) == 1
+
+
+def test_a_key_sent_again_without_max_attempts_is_the_same_job(client: TestClient) -> None:
+    """Without `max_attempts` a request takes the server's default, which may have changed
+    before a retry of it comes: only a number it names must match."""
+    first = client.post("/jobs", json={**JOB, "max_attempts": 1},
+                        headers={"Idempotency-Key": "k-2"})
+    again = client.post("/jobs", json=JOB, headers={"Idempotency-Key": "k-2"})
+    assert again.status_code == 200 and again.json()["job_id"] == first.json()["job_id"]
+
+
+def test_a_key_twice_in_a_batch_with_other_priorities_is_a_422(client: TestClient) -> None:
+    jobs = [{**JOB, "idempotency_key": "k"}, {**JOB, "priority": 5, "idempotency_key": "k"}]
+    answer = client.post("/jobs/batch", json={"jobs": jobs})
+    assert answer.status_code == 422 and "for different jobs (jobs.0 and jobs.1)" in \
+        answer.json()["detail"]
+    assert stored_jobs(client) == []
+
+
 def test_batch_entries_carry_their_own_keys(client: TestClient) -> None:
     body = {"jobs": [{**JOB, "idempotency_key": "k1"},
                      {**JOB, "test_path": "b.spec.js", "idempotency_key": "k2"}]}

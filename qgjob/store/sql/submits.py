@@ -60,8 +60,7 @@ def insert(conn: Tx, jobs: Sequence[NewJob]) -> list[Job]:
             if job.idempotency_key:
                 found[key] = job
             continue
-        if (earlier.app_version_id, earlier.test_path, earlier.target) != (
-                job.app_version_id, job.test_path, job.target):
+        if job.asks_otherwise_than(earlier):
             raise IdempotencyKeyReused(key[1], "job", earlier.job_id)
         answer.append(earlier)
     # The runs are locked before any lane or group row, as a run's cancel locks its run
