@@ -46,12 +46,22 @@ FileNamePath = Annotated[str, Path(min_length=1, max_length=limits.FILE_NAME_MAX
 
 
 _SINGLE: dict[int, tuple[str, ...]] = {}
+_KNOWN: dict[int, frozenset[str]] = {}
+MAX_NAMED_PARAMETERS = 12
+"""An unknown parameter's refusal lists the route's own up to this many."""
 
 
 def _takes_many(annotation: Any) -> bool:
     if get_origin(annotation) in (list, tuple, set, frozenset):
         return True
     return any(_takes_many(arg) for arg in get_args(annotation) if arg is not type(None))
+
+
+def _known(dependant: Dependant) -> frozenset[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _known(sub)
+    return frozenset(names)
 
 
 def _single_valued(dependant: Dependant) -> tuple[str, ...]:
@@ -64,11 +74,26 @@ def _single_valued(dependant: Dependant) -> tuple[str, ...]:
 
 async def single_query_values(request: Request) -> None:
     """A query parameter that takes one value, given more than once, is a 422 (FastAPI would
-    silently keep the last one)."""
+    silently keep the last one); so is one the route does not take, on an API route that
+    takes query parameters (`GET /jobs?stat=failed` would list every job, unfiltered, as if
+    the filter held). Routes that take none, and the dashboard's pages and files, ignore
+    what they are given (a cache buster on `/static/app.js` stays harmless)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
+    known = _KNOWN.get(id(route))
+    if known is None:
+        known = _KNOWN[id(route)] = _known(dependant) \
+            if getattr(route, "include_in_schema", False) else frozenset()
+    if known:
+        for name in request.query_params:
+            if name not in known:
+                takes = ", ".join(sorted(known)[:MAX_NAMED_PARAMETERS])
+                raise RequestValidationError([{
+                    "type": "unknown", "loc": ("query", name),
+                    "msg": f"is not a parameter of this route (it takes {takes})",
+                    "input": None}])
     names = _SINGLE.get(id(route))
     if names is None:
         names = _SINGLE[id(route)] = _single_valued(dependant)

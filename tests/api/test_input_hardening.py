@@ -143,6 +143,34 @@ def test_a_single_valued_query_parameter_given_twice_is_refused(client: TestClie
     assert "takes one value, got 2" in answer.json()["detail"]
 
 
+@pytest.mark.parametrize("path", ["/jobs?stat=failed", "/jobs?org=acme", "/runs?sttus=failed",
+                                  "/jobs?" + "x" * 5000 + "=1"])
+def test_an_unknown_query_parameter_of_a_listing_is_refused(client: TestClient,
+                                                            path: str) -> None:
+    """A typo'd filter listed everything, unfiltered, as if it held."""
+    answer = client.get(path)
+    assert answer.status_code == 422
+    assert "is not a parameter of this route (it takes" in answer.json()["detail"]
+    assert len(answer.text) < 2000
+
+
+@pytest.mark.parametrize("path", ["/?utm_source=mail", "/static/app.js?v=2", "/health?probe=1"])
+def test_pages_files_and_routes_without_parameters_ignore_a_query(client: TestClient,
+                                                                  path: str) -> None:
+    assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["nightly\u0085", "a\u2028b", "\u202enoisrev", "x\u2066y"])
+def test_a_run_name_is_one_line_that_reads_as_it_is_spelt(client: TestClient,
+                                                           name: str) -> None:
+    """NEL and the Unicode line separators break a line; bidirectional overrides make a name
+    show reversed in a terminal or the dashboard."""
+    answer = client.post("/runs", json={"org_id": "acme", "app_version_id": "v1", "name": name})
+    assert answer.status_code == 422
+    assert client.post("/runs", json={"org_id": "acme", "app_version_id": "v1",
+                                      "name": "nightly ✓ café"}).status_code == 201
+
+
 def test_a_list_query_parameter_may_repeat(client: TestClient) -> None:
     assert client.get("/jobs?job_id=a&job_id=b").status_code == 200
 
