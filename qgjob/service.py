@@ -332,8 +332,11 @@ class JobService:
         return agent
 
     async def sign_off(self, agent_id: str) -> None:
-        await self._run(self.store.sign_off, agent_id)
-        log.info("agent session %s signed off", agent_id)
+        if await self._run(self.store.sign_off, agent_id):
+            log.info("agent session %s signed off", agent_id)
+        else:
+            log.debug("sign-off of agent session %s: no session to end (ended before, or "
+                      "never was)", agent_id)
 
     async def list_agents(self) -> list[Agent]:
         return await self._run(self.store.list_agents)

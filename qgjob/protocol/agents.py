@@ -134,6 +134,16 @@ class Heartbeat(Strict):
     devices: list[DeviceStatus] = Field(default_factory=list,
                                         max_length=limits.MAX_DEVICES_PER_AGENT)
 
+    @field_validator("devices")
+    @classmethod
+    def _one_report_a_device(cls, devices: list[DeviceStatus]) -> list[DeviceStatus]:
+        """A device reported twice in one beat (idle and running) says two things at once:
+        which one the lease and the dashboard should believe would be a guess."""
+        names = [d.name for d in devices]
+        if len(set(names)) != len(names):
+            raise ValueError("each device is reported once a heartbeat")
+        return devices
+
 
 class HeartbeatReply(BaseModel):
     known: bool

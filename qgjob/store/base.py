@@ -349,10 +349,11 @@ class AgentStore(Protocol):
         registrations at once both pass it."""
         ...
     def list_agents(self) -> list[Agent]: ...
-    def sign_off(self, agent_id: str) -> None:
+    def sign_off(self, agent_id: str) -> bool:
         """The agent session stopped (after handing back its work): offline, its name free,
         and ended: its claims and installs raise RegisterAgain, its heartbeats are unknown.
-        Its leases are left to run out."""
+        Its leases are left to run out. Whether a session ended now (False for one
+        that had ended already, or never was: a sign-off sent again changes nothing)."""
         ...
     def heartbeat(
         self, agent_id: str, devices: Sequence[DeviceReport], now: float, lease_seconds: float

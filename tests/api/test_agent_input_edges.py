@@ -207,3 +207,12 @@ def test_registrations_under_one_name_at_once_take_it_once(live_server: LiveServ
     with ThreadPoolExecutor(16) as pool:
         statuses = Counter(pool.map(register_once, range(16)))
     assert statuses == {201: 1, 409: 15}
+
+
+def test_a_heartbeat_that_reports_a_device_twice_is_refused(client: TestClient) -> None:
+    """Idle and running at once: which the lease and the dashboard should believe would be a
+    guess (registration refuses a device named twice likewise)."""
+    agent = register(client)
+    answer = client.post(f"/agents/{agent}/heartbeat", json={"devices": [
+        {"name": "emulator-1", "state": "idle"}, {"name": "emulator-1", "state": "running"}]})
+    _is_invalid_input(answer, "devices", "each device is reported once a heartbeat")

@@ -7,6 +7,7 @@ out and is rescued."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -138,3 +139,17 @@ def test_work_in_flight_at_sign_off_keeps_its_lease(client: TestClient) -> None:
     assert back.status_code == 200 and back.json()["count"] == 1
     job = client.get(f"/jobs/{second}").json()
     assert (job["status"], job["device"], job["attempts"]) == ("queued", None, 0)
+
+
+def test_the_log_says_signed_off_only_when_a_session_ended(
+        client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    """A sign-off for a session that never was (or ended before) is answered as done, 204:
+    the session is not running; but the log said it had signed off."""
+    agent = register(client)
+    with caplog.at_level(logging.INFO, logger="qgjob.server"):
+        assert client.post("/agents/nope/sign-off").status_code == 204
+        sign_off(client, agent)
+        assert client.post(f"/agents/{agent}/sign-off").status_code == 204
+    said = [r.getMessage() for r in caplog.records if "signed off" in r.getMessage()]
+    assert said == [f"agent session {agent} signed off"]
+

@@ -512,11 +512,13 @@ class SqlStore:
                                            _GROUP_JOB_IDS_MAX)
 
     @retried
-    def sign_off(self, agent_id: str) -> None:
+    def sign_off(self, agent_id: str) -> bool:
         with self._db.write() as conn:
-            if conn.run("sign_off_agent", {"agent_id": agent_id}).rowcount:
+            ended = bool(conn.run("sign_off_agent", {"agent_id": agent_id}).rowcount)
+            if ended:
                 conn.run("mark_devices_offline", {"agent_ids": conn.array([agent_id])})
         self._device_counts.forget()
+        return ended
 
     @retried
     def mark_agents_offline(self, seen_before: float, now: float) -> list[str]:
