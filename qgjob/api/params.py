@@ -74,18 +74,20 @@ def _single_valued(dependant: Dependant) -> tuple[str, ...]:
 
 async def single_query_values(request: Request) -> None:
     """A query parameter that takes one value, given more than once, is a 422 (FastAPI would
-    silently keep the last one); so is one the route does not take, on an API route that
-    takes query parameters (`GET /jobs?stat=failed` would list every job, unfiltered, as if
-    the filter held). Routes that take none, and the dashboard's pages and files, ignore
-    what they are given (a cache buster on `/static/app.js` stays harmless)."""
+    silently keep the last one); so is one the route does not take, on a route that takes
+    query parameters (`GET /jobs?stat=failed` would list every job, unfiltered, as if the
+    filter held). Routes that take none (the dashboard's pages and files among them: a
+    cache buster stays harmless) ignore what they are given, and so does the agent protocol
+    (`/agents/...`): an agent newer than its server may send a parameter the server does
+    not know yet, as it leaves out body fields the server need not know."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
     known = _KNOWN.get(id(route))
     if known is None:
-        known = _KNOWN[id(route)] = _known(dependant) \
-            if getattr(route, "include_in_schema", False) else frozenset()
+        lenient = str(getattr(route, "path", "")).startswith("/agents/")
+        known = _KNOWN[id(route)] = frozenset() if lenient else _known(dependant)
     if known:
         for name in request.query_params:
             if name not in known:

@@ -20,17 +20,26 @@ def github_run_key(environ: Mapping[str, str]) -> str | None:
 
 def job_keys(
     key: str | None, app_version_id: str, target: str, tests: Sequence[str],
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None, asked: Sequence[object] = (),
 ) -> list[str | None]:
     """One key per test: a digest of the submission's key, the build, the target and the
     test, so it fits the server's 200 characters whatever the paths. The keys of one
     submission share their first characters (a digest of all but the test): the server's
     index of keys then takes them in one place rather than on a thousand pages at random,
-    which made a 1,000-test submit half again as slow and grew with the table."""
-    base = key or github_run_key(os.environ if environ is None else environ)
+    which made a 1,000-test submit half again as slow and grew with the table.
+
+    Without a key of the user's, the one GitHub Actions' variables make also digests `asked`
+    (the priority and attempts as given): two steps of one job that submit the same tests at
+    other priorities (a smoke step, then the suite) are two submissions, where the server
+    would refuse the second's keys as reused (409). A key the user gives names one
+    submission whatever it asks: sent again asking otherwise, the server says so."""
+    environ = os.environ if environ is None else environ
+    base = key or github_run_key(environ)
     if base is None:
         return [None] * len(tests)
-    submission = "\n".join((base, app_version_id, target))
+    parts = (base, app_version_id, target) if key else \
+        (base, app_version_id, target, *("-" if part is None else str(part) for part in asked))
+    submission = "\n".join(parts)
     shared = "qg-" + _digest(submission)[:16] + "-"
     return [shared + _digest(f"{submission}\n{test}")[:24] for test in tests]
 

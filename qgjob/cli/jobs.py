@@ -167,7 +167,8 @@ class Submission:
         """One job per test, each with its idempotency key (see `job_keys`)."""
         from qgjob.cli.idempotency import job_keys
 
-        keys = job_keys(self.idempotency_key, self.app_version_id, self.target, tests)
+        keys = job_keys(self.idempotency_key, self.app_version_id, self.target, tests,
+                        asked=(self.priority, self.max_attempts))
         return [
             {"org_id": self.org_id, "app_version_id": self.app_version_id, "test_path": path,
              "target": self.target, "priority": self.priority,

@@ -8,9 +8,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from qgjob.protocol import limits
+
 _PULL_REF = re.compile(r"^refs/pull/([0-9]{1,9})/")
 _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(f"[{limits.NOT_ONE_LINE}]")
+"""What the server refuses in one line of text (`limits.ONE_LINE_PATTERN`): a branch may be
+named with any of it."""
 NAME_MAX = 200
 """The most a run's name may hold: the server's limit (`RunName` in qgjob/protocol/runs.py)."""
 

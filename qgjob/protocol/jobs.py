@@ -70,17 +70,22 @@ class JobBatchCreate(Strict):
             if job.idempotency_key is None:
                 continue
             earlier = first.setdefault((job.org_id, job.idempotency_key), at)
-            if earlier != at and _asked_of(jobs[earlier]) != _asked_of(job):
+            if earlier != at and _asks_otherwise(jobs[earlier], job):
                 raise ValueError(f"idempotency_key {job.idempotency_key!r} appears twice in "
                                  f"the batch, for different jobs (jobs.{earlier} and "
                                  f"jobs.{at})")
         return jobs
 
 
-def _asked_of(job: JobCreate) -> tuple[str, str, str, int, int | None]:
-    """What two jobs of one batch with one idempotency key must ask alike (as the store
-    compares a key seen before: `NewJob.asks_otherwise_than`)."""
-    return (job.app_version_id, job.test_path, job.target, job.priority, job.max_attempts)
+def _asks_otherwise(first: JobCreate, then: JobCreate) -> bool:
+    """Whether two jobs of one batch with one idempotency key ask for different things: the
+    test, the priority, or `max_attempts` where both name one (one left out takes the
+    server's default, as the store compares a key seen before:
+    `NewJob.asks_otherwise_than`)."""
+    return ((first.app_version_id, first.test_path, first.target, first.priority)
+            != (then.app_version_id, then.test_path, then.target, then.priority)
+            or (None not in (first.max_attempts, then.max_attempts)
+                and first.max_attempts != then.max_attempts))
 
 
 class JobPublic(BaseModel):

@@ -58,15 +58,15 @@ FILE_MAX_BYTES = 6 * 1024 * 1024
 FILE_BASE64_MAX = (FILE_MAX_BYTES + 2) // 3 * 4
 """`FILE_MAX_BYTES` in base64, as an upload carries it."""
 
-_NOT_ONE_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+NOT_ONE_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 """Control characters (C0, DEL and C1: NUL, which PostgreSQL refuses in text, and the line
 breaks NEL and the Unicode line and paragraph separators) and the bidirectional overrides and
 isolates, which make a name read otherwise than it is spelt in a terminal or the dashboard."""
-ONE_LINE_PATTERN = rf"^[^{_NOT_ONE_LINE}]+$"
-"""One line of text: none of `_NOT_ONE_LINE`."""
+ONE_LINE_PATTERN = rf"^[^{NOT_ONE_LINE}]+$"
+"""One line of text: none of `NOT_ONE_LINE`."""
 QUARANTINE_REASON_MAX = 500
-QUARANTINE_REASON_PATTERN = rf"^[^{_NOT_ONE_LINE}]*$"
-"""One line: none of `_NOT_ONE_LINE` (may be empty)."""
+QUARANTINE_REASON_PATTERN = rf"^[^{NOT_ONE_LINE}]*$"
+"""One line: none of `NOT_ONE_LINE` (may be empty)."""
 STATS_DAYS_MAX = 365
 DEVICE_CHOICE_MAX = 260
 DEVICE_CHOICE_PATTERN = r"^[A-Za-z0-9._:@/-]+$"

@@ -32,7 +32,8 @@ class RunSourceFields(Strict):
     branch: Annotated[str, Field(min_length=1, max_length=255,
                                  pattern=limits.ONE_LINE_PATTERN)] | None = None
     pull_request: StrictInt | None = Field(default=None, ge=1, le=10**9)
-    url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")] \
+    url: Annotated[str, Field(max_length=2000,
+                              pattern=rf"^https?://[^\s{limits.NOT_ONE_LINE}]+$")] \
         | None = None
 
     def domain(self) -> RunSource:

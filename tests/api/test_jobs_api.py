@@ -225,8 +225,8 @@ def test_the_same_idempotency_key_gives_the_same_job(client: TestClient) -> None
     assert len(stored_jobs(client)) == 2
 
 
-@pytest.mark.parametrize("change", [{"priority": 5}, {"priority": "urgent"},
-                                    {"max_attempts": 10}, {"target": "device"}])
+@pytest.mark.parametrize("change", [{"priority": 5}, {"priority": "urgent"}, {"priority": 1},
+                                    {"max_attempts": 10}])
 def test_a_key_sent_again_asking_for_something_else_is_a_409(
         client: TestClient, change: dict[str, object]) -> None:
     """A replay that answered 200 with the first job would drop what the second request
@@ -249,12 +249,25 @@ def test_a_key_sent_again_without_max_attempts_is_the_same_job(client: TestClien
     assert again.status_code == 200 and again.json()["job_id"] == first.json()["job_id"]
 
 
-def test_a_key_twice_in_a_batch_with_other_priorities_is_a_422(client: TestClient) -> None:
-    jobs = [{**JOB, "idempotency_key": "k"}, {**JOB, "priority": 5, "idempotency_key": "k"}]
+@pytest.mark.parametrize("second", [{"priority": 5}, {"max_attempts": 2}])
+def test_a_key_twice_in_a_batch_asking_otherwise_is_a_422(
+        client: TestClient, second: dict[str, object]) -> None:
+    jobs = [{**JOB, "max_attempts": 1, "idempotency_key": "k"},
+            {**JOB, "max_attempts": 1, **second, "idempotency_key": "k"}]
     answer = client.post("/jobs/batch", json={"jobs": jobs})
     assert answer.status_code == 422 and "for different jobs (jobs.0 and jobs.1)" in \
         answer.json()["detail"]
     assert stored_jobs(client) == []
+
+
+def test_a_key_twice_in_a_batch_one_without_max_attempts_is_one_job(client: TestClient) -> None:
+    """As a key sent again in another request: one left out takes the default, compared with
+    nothing."""
+    jobs = [{**JOB, "max_attempts": 2, "idempotency_key": "k"}, {**JOB, "idempotency_key": "k"}]
+    answer = client.post("/jobs/batch", json={"jobs": jobs})
+    assert answer.status_code == 201
+    [first, again] = answer.json()["jobs"]
+    assert first["job_id"] == again["job_id"] and len(stored_jobs(client)) == 1
 
 
 def test_batch_entries_carry_their_own_keys(client: TestClient) -> None:

@@ -33,14 +33,14 @@ def test_a_session_gone_silent_that_signs_off_ends_too(store: Store) -> None:
     store.insert_jobs([new_job()])
     agent = register(store, at=T0)
     assert store.mark_agents_offline(seen_before=T0 + 1, now=T0 + 31) == [agent]
-    store.sign_off(agent)
+    assert store.sign_off(agent) is True  # an offline session ends too
     with pytest.raises(RegisterAgain):
         claim(store, agent, at=T0 + 32)
 
 
 def test_a_signed_off_session_is_not_brought_back(store: Store) -> None:
     agent = register(store, name="lab", at=T0)
-    store.sign_off(agent)
+    assert store.sign_off(agent) is True
     idle = [DeviceReport("emulator-1", "idle", None)]
     assert store.heartbeat(agent, idle, T0 + 1, LEASE).known is False
     assert store.online_agent_owner("lab") is None
@@ -49,7 +49,8 @@ def test_a_signed_off_session_is_not_brought_back(store: Store) -> None:
     assert [d.state for d in listed.devices] == ["offline"]
     with pytest.raises(RegisterAgain):
         store.record_install(agent, "emulator-1", "v1", "emulator", T0 + 1, T0 + 2, ok=True)
-    store.sign_off(agent)  # again: nothing changes
+    assert store.sign_off(agent) is False  # again: nothing changes
+    assert store.sign_off("never-was") is False
     assert [a.state for a in store.list_agents()] == ["offline"]
 
 

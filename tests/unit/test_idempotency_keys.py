@@ -28,3 +28,17 @@ def test_a_submissions_keys_share_a_prefix_and_differ_in_the_rest() -> None:
     assert len(set(keys)) == 1000 and all(k is not None and len(k) <= 200 for k in keys)
     assert len({k[:20] for k in keys if k}) == 1  # one place in the server's index
     assert other[0] is not None and other[0][:20] != keys[0][:20]
+
+
+def test_github_keys_tell_steps_that_ask_otherwise_apart_and_a_users_key_does_not() -> None:
+    """Two steps of one job submitting the same test at other priorities are two submissions
+    (the server would refuse the second's keys as reused); a key the user gives names one
+    submission, so asking otherwise under it is the server's 409 to say."""
+    smoke = job_keys(None, "v1", "emulator", ["a.js"], environ=GITHUB, asked=(5, None))
+    suite = job_keys(None, "v1", "emulator", ["a.js"], environ=GITHUB, asked=(3, None))
+    retried = job_keys(None, "v1", "emulator", ["a.js"], environ=GITHUB, asked=(5, None))
+    more_tries = job_keys(None, "v1", "emulator", ["a.js"], environ=GITHUB, asked=(5, 4))
+    assert smoke == retried and len({smoke[0], suite[0], more_tries[0]}) == 3
+    given = [job_keys("deploy-7", "v1", "emulator", ["a.js"], environ=GITHUB, asked=asked)
+             for asked in ((5, None), (3, 2))]
+    assert given[0] == given[1]
