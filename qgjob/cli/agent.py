@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qgjob.cli.app import app, globals_of
+from qgjob.cli.app import app, given, globals_of
 from qgjob.cli.errors import EXIT_USAGE, CliError
 from qgjob.cli.numbers import number
 from qgjob.cli.processes import (
@@ -72,10 +72,10 @@ def agent(
     from qgjob.agent.executors.registry import ExecutorOptions, OptionError, build_executor
     from qgjob.processes import configure_logging, run_agent
 
+    _options_of_the_executor(ctx, executor)
     options = globals_of(ctx)
     token = options.checked_token()
     specs = devices_option(devices, may_discover=True)
-    identity = _identity(name)
     try:
         chosen = build_executor(executor, ExecutorOptions(
             run_cmd=run_cmd, install_cmd=install_cmd, workdir=workdir,
@@ -86,6 +86,7 @@ def agent(
     except OptionError as bad:
         raise typer.BadParameter(str(bad), param_hint=" or ".join(
             f"'{option}'" for option in bad.options)) from None
+    identity = _identity(name)  # holds this host's agent name: taken once the options hold
     configure_logging(log_level)
     import asyncio
 
@@ -113,3 +114,30 @@ def _identity(name: str | None) -> AgentIdentity:
     except NameTaken as taken:
         raise CliError(EXIT_USAGE, str(taken)) from None
 
+
+
+EXECUTOR_OPTIONS = {
+    "run_cmd": ("--run-cmd", ("command",)), "install_cmd": ("--install-cmd", ("command",)),
+    "workdir": ("--workdir", ("command",)),
+    "project_dir": ("--project-dir", ("appwright",)),
+    "project_map": ("--project-map", ("appwright",)),
+    "build_template": ("--build-template", ("appwright",)),
+    "build_env": ("--build-env", ("appwright",)),
+    "timeout": ("--timeout", ("command", "appwright")),
+    "install_seconds": ("--install-seconds", ("simulate",)),
+    "test_seconds": ("--test-seconds", ("simulate",)),
+    "fail_rate": ("--fail-rate", ("simulate",)),
+    "install_fail_rate": ("--install-fail-rate", ("simulate",)),
+    "execution_log": ("--execution-log", ("simulate",)),
+}
+"""Each executor's own options (by parameter name): the option as spelt, and the executors
+that read it."""
+
+
+def _options_of_the_executor(ctx: typer.Context, executor: str) -> None:
+    """An option of another executor is refused: `--run-cmd false` beside the default
+    simulation ran nothing and reported every job passed."""
+    for param, (option, readers) in EXECUTOR_OPTIONS.items():
+        if executor not in readers and given(ctx, param):
+            raise CliError(EXIT_USAGE, f"{option} is for --executor {' or '.join(readers)}, "
+                                       f"not {executor}")

@@ -121,6 +121,9 @@ def submit(
     as_json: JsonOption = False,
 ) -> int:
     """Queue one job per test; prints each job id."""
+    if timeout is not None and not wait:
+        raise CliError(EXIT_USAGE, "--timeout needs --wait: it bounds the wait for the jobs "
+                                   "to finish, and without --wait submit does not wait")
     for path in test:
         _checked(values.check_test_path, path)
     client = globals_of(ctx).client()

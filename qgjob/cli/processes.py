@@ -53,10 +53,16 @@ PreemptionOption = Annotated[bool | None, typer.Option(
 GroupByOrgOption = Annotated[bool | None, typer.Option(
     "--group-by-org/--group-across-orgs", show_default=False,
     help="Group jobs per org as well (default: across orgs).")]
-InstallOption = Annotated[float, typer.Option("--install-seconds", parser=number(0),
-                                              help="Simulated app install time.")]
-TestOption = Annotated[float, typer.Option("--test-seconds", parser=number(0),
-                                           help="Simulated test run time.")]
+SIMULATED_SECONDS_MAX = 3600.0
+"""The longest simulated install or test: a larger value is a typo, and an install that
+sleeps for ever cannot be stopped by a signal (handing back interrupts tests, not
+installs)."""
+InstallOption = Annotated[float, typer.Option(
+    "--install-seconds", parser=number(0, SIMULATED_SECONDS_MAX),
+    help="Simulated app install time (at most an hour).")]
+TestOption = Annotated[float, typer.Option(
+    "--test-seconds", parser=number(0, SIMULATED_SECONDS_MAX),
+    help="Simulated test run time (at most an hour).")]
 FailOption = Annotated[float, typer.Option("--fail-rate", parser=number(0, 1),
                                            help="Share of simulated attempts that fail.")]
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")

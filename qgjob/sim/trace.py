@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY, PRIORITIES, TARGETS
-from qgjob.protocol.limits import MAX_ATTEMPTS, SECONDS_MAX
+from qgjob.domain import values
+from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY, PRIORITIES, TARGETS, InvalidValue
+from qgjob.protocol.limits import MAX_ATTEMPTS, ONE_LINE_PATTERN, SECONDS_MAX
 from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
+
+TRACE_NAME_MAX = 200
+"""A trace's name is shown on one line of the summary (as a run's name is)."""
 
 MAX_SECONDS = 1e8
 """The latest a trace may submit a job: about three years. Past it, seconds held as floats
@@ -111,8 +116,11 @@ def parse_trace(raw: Any, default_name: str = "trace") -> Trace:
             raise TraceError(f"job {job.job_id}: no device of target {job.target!r}")
         if job.target not in install:
             raise TraceError(f"install_seconds has no entry for target {job.target!r}")
-    return Trace(str(raw.get("name", default_name)), {k: float(v) for k, v in install.items()},
-                 max_attempts, devices, jobs)
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not re.fullmatch(ONE_LINE_PATTERN, name) \
+            or len(name) > TRACE_NAME_MAX:
+        raise TraceError(f"name must be one line of text, 1-{TRACE_NAME_MAX} characters")
+    return Trace(name, {k: float(v) for k, v in install.items()}, max_attempts, devices, jobs)
 
 
 def _list(raw: dict[str, Any], key: str) -> list[Any]:
@@ -125,15 +133,33 @@ def _list(raw: dict[str, Any], key: str) -> list[Any]:
 def _seconds(value: Any, most: float = MAX_SECONDS) -> bool:
     """A JSON number from 0 to `most` (Python's json also reads NaN and Infinity)."""
     return isinstance(value, int | float) and not isinstance(value, bool) \
-        and math.isfinite(value) and 0 <= value <= most
+        and 0 <= value <= most and math.isfinite(value)
 
 
 def _device(index: int, raw: Any) -> TraceDevice:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         raise TraceError(f"devices[{index}]: needs a string id")
+    try:
+        values.check_name(raw["id"], "id")
+    except InvalidValue as bad:
+        raise TraceError(f"devices[{index}]: {bad}") from None
     if raw.get("target") not in TARGETS:
         raise TraceError(f"devices[{index}]: target must be one of {', '.join(TARGETS)}")
     return TraceDevice(raw["id"], raw["target"])
+
+
+def _as_the_server_takes(where: str, job_id: str, org_id: str, app_version_id: str,
+                         test_path: str) -> None:
+    """A trace's names follow the server's rules (a newline in an org split the summary's
+    lines; a 10,000-character test path no server would take): a trace exported from a
+    server always does."""
+    try:
+        values.check_name(job_id, "id")
+        values.check_org_id(org_id)
+        values.check_app_version_id(app_version_id)
+        values.check_test_path(test_path)
+    except InvalidValue as bad:
+        raise TraceError(f"{where}: {bad}") from None
 
 
 def _job(index: int, raw: Any) -> TraceJob:
@@ -143,6 +169,8 @@ def _job(index: int, raw: Any) -> TraceJob:
     for key in ("id", "org_id", "app_version_id", "test_path", "target"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise TraceError(f"{where}: {key} must be a non-empty string")
+    _as_the_server_takes(where, raw["id"], raw["org_id"], raw["app_version_id"],
+                         raw["test_path"])
     priority = raw.get("priority", 3)
     if not isinstance(priority, int) or isinstance(priority, bool) or priority not in PRIORITIES:
         raise TraceError(f"{where}: priority must be an integer "

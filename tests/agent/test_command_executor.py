@@ -134,7 +134,10 @@ def test_install_command(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("template", "says"),
                          [("", "empty"), ("run 'unclosed", "cannot split"),
-                          ("run {nope}", "unknown placeholder")])
+                          ("run {nope}", "unknown placeholder"),
+                          ("echo {test_path", "half a placeholder: write {test_path}"),
+                          ("run --app=app_version_id} {device}",
+                           "half a placeholder: write {app_version_id}")])
 def test_bad_templates_are_refused_at_start(template: str, says: str) -> None:
     with pytest.raises(TemplateError, match=says):
         parse_template(template)

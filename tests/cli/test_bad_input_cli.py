@@ -5,8 +5,11 @@ tokens no token could be."""
 from __future__ import annotations
 
 import io
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -287,3 +290,71 @@ def test_the_address_up_prints_is_one_server_takes_back(host: str, url: str) -> 
 
     assert server_url(host, 8123) == url
     assert parse_servers(url) == [url]
+
+
+def test_a_trace_number_too_large_for_a_float_is_bad_input(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """10**400 seconds was 'unexpected OverflowError' (exit 4)."""
+    trace = tmp_path / "huge.json"
+    raw = (TRACES / "burst.json").read_text()
+    at = raw.index('"duration": ') + len('"duration": ')
+    end = at + next(i for i, c in enumerate(raw[at:]) if c in ",}\n")
+    trace.write_text(raw[:at] + "1" + "0" * 400 + raw[end:])
+    code, out, err = run(capsys, "simulate", str(trace))
+    one_line_exit_2(code, err)
+    assert "duration" in err and out == ""
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["submit", "--org-id", "acme", "--app-version-id", "v1", "--test", "t.js",
+      "--timeout", "5"], "--timeout needs --wait"),
+    (["agent", "--devices", "emulator:1,emulator:2"], "emulator is named twice"),
+    (["agent", "--devices", "emulator:1", "--run-cmd", "false"],
+     "--run-cmd is for --executor command, not simulate"),
+    (["agent", "--devices", "emulator:1", "--executor", "command", "--run-cmd", "false",
+      "--install-seconds", "1"], "--install-seconds is for --executor simulate, not command"),
+    (["agent", "--devices", "emulator:1", "--executor", "command",
+      "--run-cmd", "echo {test_path"], "half a placeholder: write {test_path}"),
+    (["up", "--install-seconds", "1e308"], "is above 3600"),
+])
+def test_options_that_would_be_ignored_or_misread_are_refused(
+        capsys: pytest.CaptureFixture[str], args: list[str], says: str) -> None:
+    """Each was taken: --timeout without --wait ignored, emulator:1,emulator:2 summed into
+    three, --run-cmd beside the simulation ignored (every job 'passed'), '{test_path' run as
+    written, an install of 1e308 s that no signal could stop."""
+    code, _, err = run(capsys, "--server", UNREACHABLE, *args) if args[0] != "up" \
+        else run(capsys, *args)
+    one_line_exit_2(code, err)  # refused before connecting or starting anything
+    assert says in err
+
+
+@pytest.mark.parametrize("where", ["folder", "missing/ledger.txt"])
+def test_an_execution_log_that_cannot_be_written_is_refused_at_start(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str) -> None:
+    """It was found at the first job, and every job failed on it."""
+    (tmp_path / "folder").mkdir()
+    code, _, err = run(capsys, "--server", UNREACHABLE, "agent", "--devices", "emulator:1",
+                       "--execution-log", str(tmp_path / where))
+    one_line_exit_2(code, err)
+    assert "--execution-log" in err
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    (lambda t: t["jobs"][0].update(org_id="acme\nevil"), "jobs[0]: org_id"),
+    (lambda t: t["jobs"][0].update(test_path="t/" * 5000 + "a.js"), "jobs[0]: test_path"),
+    (lambda t: t["devices"][0].update(id=""), "devices[0]"),
+    (lambda t: t.update(name={"an": "object"}), "name must be one line of text"),
+    (lambda t: t.update(name="two\nlines"), "name must be one line of text"),
+])
+def test_a_trace_holds_names_the_server_would_take(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        change: Callable[[dict[str, Any]], None], says: str) -> None:
+    """A newline in an org split the summary's lines; a 10,000-character test path, an empty
+    device id or an object for a name were taken."""
+    trace = json.loads((TRACES / "burst.json").read_text())
+    change(trace)
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(trace))
+    code, out, err = run(capsys, "simulate", str(path))
+    one_line_exit_2(code, err)
+    assert says in err and out == ""

@@ -18,6 +18,8 @@ from qgjob.agent.executors.base import JobTicket, Output
 
 PLACEHOLDERS = ("app_version_id", "target", "test_path", "job_id", "org_id", "device")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_HALF_PLACEHOLDER = re.compile(r"\{(%s)\b|\b(%s)\}" % (("|".join(PLACEHOLDERS),) * 2))
+"""A placeholder's name with one of its braces (what is left once whole ones are taken out)."""
 TAIL_LINES = 20
 TAIL_CHARS = 8 * 1024
 
@@ -39,6 +41,12 @@ def parse_template(template: str) -> list[str]:
             if name not in PLACEHOLDERS:
                 raise TemplateError(f"unknown placeholder {{{name}}} in {template!r}; known: "
                                     + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS))
+        half = _HALF_PLACEHOLDER.search(_PLACEHOLDER.sub("", word))
+        if half:
+            # `{test_path` would run as written for every job, which then "passes"; other
+            # braces (a JSON argument) are the command's own.
+            raise TemplateError(f"{half.group(0)!r} in {template!r} is half a placeholder: "
+                                "write {" + (half.group(1) or half.group(2)) + "}")
     return words
 
 

@@ -54,6 +54,13 @@ class ExecutorKind:
 def _simulate(options: ExecutorOptions) -> Executor:
     from qgjob.agent.executors.simulate import SimulateExecutor
 
+    log = options.execution_log
+    if log is not None and (log.is_dir() or not log.parent.is_dir()):
+        # Checked at start: found at the first job, every job failed on it.
+        raise OptionError(f"{log} is a folder" if log.is_dir()
+                          else f"{log.parent} is no folder to write {log.name} in",
+                          "--execution-log")
+
     return SimulateExecutor(options.install_seconds, options.test_seconds, options.fail_rate,
                             execution_log=options.execution_log,
                             install_fail_rate=options.install_fail_rate)
