@@ -17,9 +17,6 @@ def parse_devices(spec: str) -> list[DeviceSpec]:
             continue
         kind, _, count_text = part.partition(":")
         target = parse_target(kind)
-        if target in counters:
-            raise InvalidValue(f"{target} is named twice: give its count once "
-                               f"(e.g. {target}:3)")
         count = parse_count(count_text or "1", f"the device count in {part!r}")
         if len(devices) + count > MAX_DEVICES_PER_AGENT:
             raise InvalidValue(f"at most {MAX_DEVICES_PER_AGENT} devices per agent")

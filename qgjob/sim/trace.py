@@ -11,10 +11,17 @@ from typing import Any
 
 from qgjob.domain import values
 from qgjob.domain.values import MAX_PRIORITY, MIN_PRIORITY, PRIORITIES, TARGETS, InvalidValue
-from qgjob.protocol.limits import MAX_ATTEMPTS, ONE_LINE_PATTERN, SECONDS_MAX
+from qgjob.protocol.limits import (
+    DEVICE_CHOICE_MAX,
+    MAX_ATTEMPTS,
+    ONE_LINE_PATTERN,
+    SECONDS_MAX,
+)
 from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
 
 TRACE_NAME_MAX = 200
+DEVICE_ID_MAX = DEVICE_CHOICE_MAX
+"""An agent's name and a device's, with a '/' between (as `qgjob export-trace` writes)."""
 """A trace's name is shown on one line of the summary (as a run's name is)."""
 
 MAX_SECONDS = 1e8
@@ -139,10 +146,10 @@ def _seconds(value: Any, most: float = MAX_SECONDS) -> bool:
 def _device(index: int, raw: Any) -> TraceDevice:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         raise TraceError(f"devices[{index}]: needs a string id")
-    try:
-        values.check_name(raw["id"], "id")
-    except InvalidValue as bad:
-        raise TraceError(f"devices[{index}]: {bad}") from None
+    if not re.fullmatch(ONE_LINE_PATTERN, raw["id"]) or len(raw["id"]) > DEVICE_ID_MAX:
+        # An exported trace names a device with its agent's: `lab/emulator-1`.
+        raise TraceError(f"devices[{index}]: id must be one line of text, 1-{DEVICE_ID_MAX} "
+                         "characters")
     if raw.get("target") not in TARGETS:
         raise TraceError(f"devices[{index}]: target must be one of {', '.join(TARGETS)}")
     return TraceDevice(raw["id"], raw["target"])

@@ -308,7 +308,6 @@ def test_a_trace_number_too_large_for_a_float_is_bad_input(
 @pytest.mark.parametrize(("args", "says"), [
     (["submit", "--org-id", "acme", "--app-version-id", "v1", "--test", "t.js",
       "--timeout", "5"], "--timeout needs --wait"),
-    (["agent", "--devices", "emulator:1,emulator:2"], "emulator is named twice"),
     (["agent", "--devices", "emulator:1", "--run-cmd", "false"],
      "--run-cmd is for --executor command, not simulate"),
     (["agent", "--devices", "emulator:1", "--executor", "command", "--run-cmd", "false",
@@ -319,9 +318,9 @@ def test_a_trace_number_too_large_for_a_float_is_bad_input(
 ])
 def test_options_that_would_be_ignored_or_misread_are_refused(
         capsys: pytest.CaptureFixture[str], args: list[str], says: str) -> None:
-    """Each was taken: --timeout without --wait ignored, emulator:1,emulator:2 summed into
-    three, --run-cmd beside the simulation ignored (every job 'passed'), '{test_path' run as
-    written, an install of 1e308 s that no signal could stop."""
+    """Each was taken: --timeout without --wait ignored, --run-cmd beside the simulation
+    ignored (every job 'passed'), '{test_path' run as written, an install of 1e308 s that no
+    signal could stop."""
     code, _, err = run(capsys, "--server", UNREACHABLE, *args) if args[0] != "up" \
         else run(capsys, *args)
     one_line_exit_2(code, err)  # refused before connecting or starting anything
