@@ -116,28 +116,18 @@ def _identity(name: str | None) -> AgentIdentity:
 
 
 
-EXECUTOR_OPTIONS = {
-    "run_cmd": ("--run-cmd", ("command",)), "install_cmd": ("--install-cmd", ("command",)),
-    "workdir": ("--workdir", ("command",)),
-    "project_dir": ("--project-dir", ("appwright",)),
-    "project_map": ("--project-map", ("appwright",)),
-    "build_template": ("--build-template", ("appwright",)),
-    "build_env": ("--build-env", ("appwright",)),
-    "timeout": ("--timeout", ("command", "appwright")),
-    "install_seconds": ("--install-seconds", ("simulate",)),
-    "test_seconds": ("--test-seconds", ("simulate",)),
-    "fail_rate": ("--fail-rate", ("simulate",)),
-    "install_fail_rate": ("--install-fail-rate", ("simulate",)),
-    "execution_log": ("--execution-log", ("simulate",)),
-}
-"""Each executor's own options (by parameter name): the option as spelt, and the executors
-that read it."""
-
 
 def _options_of_the_executor(ctx: typer.Context, executor: str) -> None:
     """An option of another executor is refused: `--run-cmd false` beside the default
     simulation ran nothing and reported every job passed."""
-    for param, (option, readers) in EXECUTOR_OPTIONS.items():
-        if executor not in readers and given(ctx, param):
-            raise CliError(EXIT_USAGE, f"{option} is for --executor {' or '.join(readers)}, "
-                                       f"not {executor}")
+    from qgjob.agent.executors.registry import EXECUTORS
+
+    chosen = EXECUTORS.get(executor)
+    if chosen is None:
+        return  # build_executor names the executors there are
+    for kind in EXECUTORS.values():
+        for field in kind.reads:
+            if field not in chosen.reads and given(ctx, field):
+                readers = [k.name for k in EXECUTORS.values() if field in k.reads]
+                raise CliError(EXIT_USAGE, f"--{field.replace('_', '-')} is for --executor "
+                                           f"{' or '.join(readers)}, not {executor}")

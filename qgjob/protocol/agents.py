@@ -4,7 +4,7 @@ requests from them (qgjob/agent/client.py), so both sides keep to the same limit
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
@@ -35,10 +35,7 @@ class AgentRegistration(Strict):
     @field_validator("devices")
     @classmethod
     def _unique_names(cls, devices: list[DeviceAnnouncement]) -> list[DeviceAnnouncement]:
-        names = [d.name for d in devices]
-        if len(set(names)) != len(names):
-            raise ValueError("device names must be unique within an agent")
-        return devices
+        return _each_named_once(devices, "device names must be unique within an agent")
 
 
 class AgentRegistered(BaseModel):
@@ -139,10 +136,7 @@ class Heartbeat(Strict):
     def _one_report_a_device(cls, devices: list[DeviceStatus]) -> list[DeviceStatus]:
         """A device reported twice in one beat (idle and running) says two things at once:
         which one the lease and the dashboard should believe would be a guess."""
-        names = [d.name for d in devices]
-        if len(set(names)) != len(names):
-            raise ValueError("each device is reported once a heartbeat")
-        return devices
+        return _each_named_once(devices, "each device is reported once a heartbeat")
 
 
 class HeartbeatReply(BaseModel):
@@ -161,3 +155,14 @@ class InstallReport(Strict):
     target: TargetName
     seconds: StrictFloat = Field(ge=0, le=limits.SECONDS_MAX, allow_inf_nan=False)
     ok: StrictBool = True
+
+
+_Named = TypeVar("_Named", DeviceAnnouncement, DeviceStatus)
+
+
+def _each_named_once(devices: list[_Named], refusal: str) -> list[_Named]:
+    """`devices`, or ValueError(`refusal`) when one name comes twice."""
+    names = [d.name for d in devices]
+    if len(set(names)) != len(names):
+        raise ValueError(refusal)
+    return devices

@@ -20,9 +20,9 @@ from qgjob.protocol.limits import (
 from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS
 
 TRACE_NAME_MAX = 200
+"""A trace's name is shown on one line of the summary (as a run's name is)."""
 DEVICE_ID_MAX = DEVICE_CHOICE_MAX
 """An agent's name and a device's, with a '/' between (as `qgjob export-trace` writes)."""
-"""A trace's name is shown on one line of the summary (as a run's name is)."""
 
 MAX_SECONDS = 1e8
 """The latest a trace may submit a job: about three years. Past it, seconds held as floats
@@ -124,8 +124,7 @@ def parse_trace(raw: Any, default_name: str = "trace") -> Trace:
         if job.target not in install:
             raise TraceError(f"install_seconds has no entry for target {job.target!r}")
     name = raw.get("name", default_name)
-    if not isinstance(name, str) or not re.fullmatch(ONE_LINE_PATTERN, name) \
-            or len(name) > TRACE_NAME_MAX:
+    if not _one_line(name, TRACE_NAME_MAX):
         raise TraceError(f"name must be one line of text, 1-{TRACE_NAME_MAX} characters")
     return Trace(name, {k: float(v) for k, v in install.items()}, max_attempts, devices, jobs)
 
@@ -146,13 +145,19 @@ def _seconds(value: Any, most: float = MAX_SECONDS) -> bool:
 def _device(index: int, raw: Any) -> TraceDevice:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         raise TraceError(f"devices[{index}]: needs a string id")
-    if not re.fullmatch(ONE_LINE_PATTERN, raw["id"]) or len(raw["id"]) > DEVICE_ID_MAX:
+    if not _one_line(raw["id"], DEVICE_ID_MAX):
         # An exported trace names a device with its agent's: `lab/emulator-1`.
         raise TraceError(f"devices[{index}]: id must be one line of text, 1-{DEVICE_ID_MAX} "
                          "characters")
     if raw.get("target") not in TARGETS:
         raise TraceError(f"devices[{index}]: target must be one of {', '.join(TARGETS)}")
     return TraceDevice(raw["id"], raw["target"])
+
+
+def _one_line(text: Any, most: int) -> bool:
+    """A string of one line (`limits.ONE_LINE_PATTERN`), 1 to `most` characters."""
+    return isinstance(text, str) and len(text) <= most \
+        and re.fullmatch(ONE_LINE_PATTERN, text) is not None
 
 
 def _as_the_server_takes(where: str, job_id: str, org_id: str, app_version_id: str,

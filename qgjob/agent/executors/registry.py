@@ -49,6 +49,8 @@ class ExecutorKind:
     name: str
     summary: str
     build: Callable[[ExecutorOptions], Executor]
+    reads: tuple[str, ...]
+    """The `ExecutorOptions` fields it uses (the agent refuses another executor's, given)."""
 
 
 def _simulate(options: ExecutorOptions) -> Executor:
@@ -104,11 +106,13 @@ def _appwright(options: ExecutorOptions) -> Executor:
 
 EXECUTORS: dict[str, ExecutorKind] = {kind.name: kind for kind in (
     ExecutorKind("simulate", "a labelled simulation: sleeps instead of installing and testing",
-                 _simulate),
+                 _simulate, ("install_seconds", "test_seconds", "fail_rate",
+                             "install_fail_rate", "execution_log")),
     ExecutorKind("command", "runs a command per test (and one per app build on a device)",
-                 _command),
+                 _command, ("run_cmd", "install_cmd", "workdir", "timeout")),
     ExecutorKind("appwright", "runs an AppWright project's spec with npx appwright",
-                 _appwright),
+                 _appwright, ("project_dir", "project_map", "build_template", "build_env",
+                              "timeout")),
 )}
 
 
