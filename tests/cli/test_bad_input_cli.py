@@ -306,8 +306,6 @@ def test_a_trace_number_too_large_for_a_float_is_bad_input(
 
 
 @pytest.mark.parametrize(("args", "says"), [
-    (["submit", "--org-id", "acme", "--app-version-id", "v1", "--test", "t.js",
-      "--timeout", "5"], "--timeout needs --wait"),
     (["agent", "--devices", "emulator:1", "--run-cmd", "false"],
      "--run-cmd is for --executor command, not simulate"),
     (["agent", "--devices", "emulator:1", "--executor", "command", "--run-cmd", "false",
@@ -318,9 +316,8 @@ def test_a_trace_number_too_large_for_a_float_is_bad_input(
 ])
 def test_options_that_would_be_ignored_or_misread_are_refused(
         capsys: pytest.CaptureFixture[str], args: list[str], says: str) -> None:
-    """Each was taken: --timeout without --wait ignored, --run-cmd beside the simulation
-    ignored (every job 'passed'), '{test_path' run as written, an install of 1e308 s that no
-    signal could stop."""
+    """Each was taken: --run-cmd beside the simulation ignored (every job 'passed'),
+    '{test_path' run as written, an install of 1e308 s that no signal could stop."""
     code, _, err = run(capsys, "--server", UNREACHABLE, *args) if args[0] != "up" \
         else run(capsys, *args)
     one_line_exit_2(code, err)  # refused before connecting or starting anything
@@ -357,3 +354,13 @@ def test_a_trace_holds_names_the_server_would_take(
     code, out, err = run(capsys, "simulate", str(path))
     one_line_exit_2(code, err)
     assert says in err and out == ""
+
+
+def test_submit_says_a_timeout_without_wait_does_nothing(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The contract lists --timeout beside --wait, so a script may give it alone: it is not
+    refused, but it was silently ignored."""
+    code, _, err = run(capsys, "--server", UNREACHABLE, "submit", "--org-id", "acme",
+                       "--app-version-id", "v1", "--test", "t.js", "--timeout", "5")
+    assert code == 4  # it went on to submit (nothing listens here)
+    assert "--timeout has no effect without --wait" in err
