@@ -46,8 +46,8 @@ baselines alike (`benchmarks.judged`, `benchmarks.hindsight`; not in the sweep's
 is about fleets)."""
 TUNED = ("aging_seconds", "cut_in_levels", "starve_ratio", "grow_ratio", "lone_join_installs",
          "idle_join_tests", "quiet_tests", "last_drain_join", "batch_builds", "batch_chance",
-         "stream_builds", "arriving_seconds", "urgent_join_share", "join_installs",
-         "leave_installs", "batch_seconds", "max_batch", "stream_price_tests",
+         "stream_builds", "arriving_seconds", "arriving_installs", "urgent_join_share",
+         "join_installs", "leave_installs", "batch_seconds", "max_batch", "stream_price_tests",
          "stream_backlog_tests", "install_budget_share", "install_budget_slack",
          "urgent_deadline_tests")
 

@@ -51,6 +51,7 @@ from qgjob.scheduler.protocol import Policy
 from qgjob.settings import ServerSettings
 from qgjob.store.base import (
     AgentOwner,
+    ClaimResult,
     DeviceNameAmbiguous,
     DeviceReport,
     HeartbeatAck,
@@ -378,27 +379,35 @@ class JobService:
         deadline = loop.time() + min(wait_seconds, self.settings.claim_wait_seconds)
         while not self._draining:
             with self.waiters.waiting(target, holds_app_version_id) as woken:
-                began = time.perf_counter()
-                result = await self._run(
-                    self.store.claim_batch, agent_id, device, holds_app_version_id,
-                    self.clock(), self.settings.lease_seconds, self.policy, self.rules,
-                    target,
-                )
-                self.metrics.claimed(target, time.perf_counter() - began, result.batch is not None)
+                result = await self.claim_now(agent_id, device, target, holds_app_version_id)
                 if result.batch is not None:
-                    self._log_batch(device, result.batch)
                     return result.batch
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return None
                 try:
                     timeout = min(remaining, self.settings.claim_poll_seconds)
+                    if result.look_again_at is not None:  # a wait the policy set ends then
+                        timeout = min(timeout, max(result.look_again_at - self.clock(), 0.0))
                     await asyncio.wait_for(woken.wait(), timeout)
                 except TimeoutError:
                     pass
             if gone is not None and await gone():
                 return None
         return None
+
+    async def claim_now(self, agent_id: str, device: str, target: str,
+                        holds_app_version_id: str | None) -> ClaimResult:
+        """One claim decision, without waiting: the batch, or why none and when to ask again."""
+        began = time.perf_counter()
+        result = await self._run(
+            self.store.claim_batch, agent_id, device, holds_app_version_id,
+            self.clock(), self.settings.lease_seconds, self.policy, self.rules, target,
+        )
+        self.metrics.claimed(target, time.perf_counter() - began, result.batch is not None)
+        if result.batch is not None:
+            self._log_batch(device, result.batch)
+        return result
 
     async def _check_lease(self, agent_id: str, lease_id: str) -> None:
         """A lease's agent never changes, so it is read once per lease, not on every start,

@@ -115,6 +115,10 @@ class ServerSettings:
     org_caps: dict[str, int] = field(default_factory=dict)
     """Org id -> most devices it may use at once on one target (like BrowserStack's
     parallel limits)."""
+    install_seconds: dict[str, float] = field(default_factory=dict)
+    """Target -> seconds an install takes there, assumed until installs have been measured
+    (the scheduler prices an install by it); unlisted targets assume 20 (emulator), 45
+    (device) and 60 (BrowserStack). `qgjob up` sets its simulated install time."""
     flaky_threshold: float = 0.1
     """A test is flaky when it passed and failed on one build in at least this share of its
     recent builds (0 < x <= 1)."""
@@ -188,10 +192,11 @@ class ServerSettings:
     def fleet_rules(self) -> FleetRules:
         """Each org's weight and cap as the scheduler sees them; an org in no tier weighs
         what "standard" weighs."""
-        from qgjob.scheduler.views import FleetRules
+        from qgjob.scheduler.views import DEFAULT_INSTALL_SECONDS, FleetRules
 
         return FleetRules(org_weights=self.org_weights(), org_caps=dict(self.org_caps),
-                          default_weight=self.standard_weight)
+                          default_weight=self.standard_weight,
+                          install_seconds={**DEFAULT_INSTALL_SECONDS, **self.install_seconds})
 
     @property
     def resolved_artifact_dir(self) -> Path:
@@ -262,7 +267,8 @@ def _check(settings: ServerSettings) -> None:
     for setting in fields(settings):
         longest = LONGEST_SECONDS if setting.name.endswith("_seconds") \
             else LONGEST_DAYS if setting.name.endswith("_days") else None
-        if longest is not None and getattr(settings, setting.name) > longest:
+        number = getattr(settings, setting.name)
+        if longest is not None and isinstance(number, int | float) and number > longest:
             raise ValueError(f"{value(setting.name)} is longer than the {longest:g} "
                              f"{setting.name.rsplit('_', 1)[1]} a setting may be")
 
@@ -308,6 +314,17 @@ def _check(settings: ServerSettings) -> None:
             raise ValueError(f"QGJOB_ORG_TIERS: {org!r} is in tier {tier!r}, which "
                              f"QGJOB_TIER_WEIGHTS does not weigh (it has "
                              f"{', '.join(sorted(settings.tier_weights)) or 'none'})")
+    from qgjob.domain.values import TARGETS
+
+    installs = variable("install_seconds")
+    unknown_targets = sorted(set(settings.install_seconds) - set(TARGETS))
+    if unknown_targets:
+        raise ValueError(f"{installs}: unknown target(s) {', '.join(unknown_targets)}; "
+                         f"known: {', '.join(TARGETS)}")
+    for target, seconds in sorted(settings.install_seconds.items()):
+        if not 0 < seconds <= LONGEST_SECONDS:
+            raise ValueError(f"{installs}: {target}={seconds!r} must be positive and at most "
+                             f"{LONGEST_SECONDS:g}")
     from qgjob.scheduler.registry import KNOBS
 
     tunable = set(KNOBS) - {"max_batch", "preemption", "name"}

@@ -102,7 +102,7 @@ class ClaimPath:
                 lane = next((lane for lane in seen.lanes if choice is not None
                              and lane.key == (choice.group_key, choice.org_id)), None)
                 if lane is None:
-                    return ClaimResult(None, context, choice)
+                    return ClaimResult(None, context, choice, policy.looks_again_at(seen))
                 candidates = driver.lane_candidates(lane.group_key, lane.org_id, CANDIDATES)
                 picked = policy.choose_jobs(context, lane, candidates)
                 lease = Lease(new_id(now), agent_id, device.device_id, lane.group_key,

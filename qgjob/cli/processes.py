@@ -229,11 +229,19 @@ def up(
 ) -> int:
     """Everything on one machine: the server, an embedded SQLite database and a local agent
     with simulated devices. Ctrl-C stops it; queued jobs stay in the database."""
+    from dataclasses import replace
+
+    from qgjob.domain.values import TARGETS
     from qgjob.processes import configure_logging, run_up
     from qgjob.store import redacted
 
     specs = devices_option(devices)
     settings = secure_settings(server_settings(db, group_by_org, preemption), host, insecure)
+    # The simulated devices install in `install_seconds`: the scheduler assumes so until it
+    # has measured an install (QGJOB_INSTALL_SECONDS still wins where it names a target).
+    if install_seconds > 0:
+        settings = replace(settings, install_seconds={
+            **dict.fromkeys(TARGETS, install_seconds), **settings.install_seconds})
     sock = _listen(host, port)
     configure_logging(log_level)
     url = server_url(host, sock.getsockname()[1])

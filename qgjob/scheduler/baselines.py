@@ -77,6 +77,9 @@ class FifoPolicy:
     def preempts(self) -> bool:
         return False
 
+    def looks_again_at(self, ctx: ClaimContext) -> float | None:
+        return None
+
     def choose_preemption(self, ctx: ClaimContext, running: Sequence[RunningJob]
                           ) -> str | None:
         return None

@@ -62,12 +62,12 @@ For a device that asks for work:
    within a typical test of the newest submit than a stream at the fleet's own rate would
    bring that close but rarely (`batch_chance`): builds submitted together are waited on
    together (a stream brings one at a time). While a batch arrives, no idle device joins a
-   build whose jobs are still being submitted (one within `arriving_seconds`): the build's
+   build whose jobs are still being submitted (one within `arriving_window`): the build's
    work and every target's drain are then known in part, and an install spent on a part
    cannot be taken back; devices still start builds nobody serves, and join once the build's submits
    stop (at their next claim). With no stream of work at all (fewer than `stream_builds`
    builds submitted in the last half hour, or fewer than `batch_builds` submitted together
-   and nothing else, once their submits stop for `arriving_seconds`; and the target's queued
+   and nothing else, once their submits stop for `arriving_window`; and the target's queued
    work theirs: a developer's handful of jobs on an idle fleet, not the tail of an old
    backlog), an idle device's install takes nothing another build needs, so it joins any
    build it does not make finish later, its queued jobs counted whole as well as spread
@@ -226,7 +226,12 @@ class FairAffinityPolicy:
     target a large build can wait that long behind shorter ones without starving."""
     arriving_seconds: float = 2.0
     """While a batch arrives, a build with a job submitted this recently is still arriving:
-    idle devices do not join it yet (about a claim poll: a device left idle asks again)."""
+    idle devices do not join it yet (`arriving_window`) ..."""
+    arriving_installs: float = 0.25
+    """... nor longer than this many of the target's installs: the wait hedges against an
+    install spent on a build known only in part, and a hedge that idles a device for longer
+    than a share of that install costs more than it saves (two seconds against an install of
+    two is a third of a developer's handful on `qgjob up`; against twenty, nothing)."""
     batch_seconds: float = 90.0
     max_batch: int = 4
     preemption: bool = False
@@ -411,10 +416,31 @@ class FairAffinityPolicy:
         band -- an urgent build is joined a claim poll later at most, on its full work."""
         if not self._batch_arrives(ctx):
             return lanes
+        window = self.arriving_window(ctx)
         return [lane for lane in lanes
                 if not ctx.devices_per_group.get(lane.group_key, 0)
                 or lane.newest_submitted_at is None
-                or ctx.now - lane.newest_submitted_at >= self.arriving_seconds]
+                or ctx.now - lane.newest_submitted_at >= window]
+
+    def arriving_window(self, ctx: ClaimContext) -> float:
+        """How long after a submit its build (and a handful's submission) is still arriving:
+        `arriving_seconds`, at most `arriving_installs` of the target's install."""
+        return min(self.arriving_seconds, self.arriving_installs * ctx.install_seconds)
+
+    def looks_again_at(self, ctx: ClaimContext) -> float | None:
+        """A device left idle asks again when a submission stops arriving (the end of the
+        soonest `arriving_window` still open: of a build on its target, or of every build
+        since the last submit), rather than at its next poll: nothing else happens then to
+        wake it, and the wait is meant to last that long, not a poll longer."""
+        window = self.arriving_window(ctx)
+        starts = []
+        if self._batch_arrives(ctx):  # `_joinable` leaves out builds still arriving
+            starts += [lane.newest_submitted_at for lane in ctx.lanes
+                       if ctx.devices_per_group.get(lane.group_key, 0)]
+        if ctx.builds_recent == ctx.builds_together < self.batch_builds:  # `_one_submission`
+            starts.append(ctx.last_submit_at)
+        ends = [at + window for at in starts if at is not None and at + window > ctx.now]
+        return min(ends, default=None)
 
     def streams(self, ctx: ClaimContext) -> bool:
         """Work streams in: builds come one at a time (no batch is the newest work), and the
@@ -561,10 +587,10 @@ class FairAffinityPolicy:
     def _one_submission(self, ctx: ClaimContext) -> bool:
         """Every build of the last half hour came together, fewer than `batch_builds` (one CI
         run's handful on two or three targets), and their submits have stopped for
-        `arriving_seconds`: no stream either, once what was submitted is known."""
+        `arriving_window`: no stream either, once what was submitted is known."""
         return (ctx.builds_recent == ctx.builds_together < self.batch_builds
                 and ctx.last_submit_at is not None
-                and ctx.now - ctx.last_submit_at >= self.arriving_seconds)
+                and ctx.now - ctx.last_submit_at >= self.arriving_window(ctx))
 
     def _batch_arrives(self, ctx: ClaimContext) -> bool:
         """A batch is the newest work: two or more builds, on any target, had a job submitted

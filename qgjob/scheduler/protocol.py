@@ -68,6 +68,11 @@ class Policy(Protocol):
         None while it holds them to none."""
         ...
 
+    def looks_again_at(self, ctx: ClaimContext) -> float | None:
+        """When a device this decision left idle should ask again though nothing happens (a
+        wait the policy set ends then), or None: it asks at its next poll or wake-up."""
+        ...
+
     @property
     def preempts(self) -> bool:
         """Whether it may stop running jobs for urgent work (hard preemption)."""

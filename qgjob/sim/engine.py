@@ -6,8 +6,8 @@ are learned as the server learns them. Deterministic for a given trace, policy a
 
 What is idealised: every call answers at once, maintenance (retries coming back, hard
 preemption) runs the moment something is due rather than once a second, and a device the
-policy left idle asks again whenever anything happens, and at least every `poll_seconds` (the
-server's claim poll).
+policy left idle asks again whenever anything happens, when a wait the policy set ends
+(`Policy.looks_again_at`), and at least every `poll_seconds` (the server's claim poll).
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from qgjob.claiming.driver import DeviceRow
 from qgjob.claiming.memory import MemoryQueue
 from qgjob.claiming.path import ClaimPath
 from qgjob.domain.attempts import Outcome, RetryPolicy, after_attempt
-from qgjob.domain.models import Batch, Job, NewJob, group_key_for
+from qgjob.domain.models import Job, NewJob, group_key_for
 from qgjob.domain.states import JobState
 from qgjob.scheduler.protocol import Policy
 from qgjob.scheduler.views import FleetRules
 from qgjob.sim.trace import Trace, TraceJob
-from qgjob.store.base import Yielded
+from qgjob.store.base import ClaimResult, Yielded
 
 AGENT = "sim"
 POLL_SECONDS = 2.0
@@ -63,7 +63,7 @@ class Backend(Protocol):
     """The server as the simulated devices see it."""
 
     def submit(self, jobs: Sequence[NewJob], now: float) -> None: ...
-    def claim(self, device: str, holds: str | None, now: float) -> Batch | None: ...
+    def claim(self, device: str, holds: str | None, now: float) -> ClaimResult: ...
     def start(self, job_id: str, lease_id: str, now: float) -> Job | None:
         """The started job, or None when the device should yield its batch."""
     def report(self, job_id: str, lease_id: str, attempt: int, outcome: Outcome,
@@ -91,9 +91,9 @@ class MemoryBackend:
     def submit(self, jobs: Sequence[NewJob], now: float) -> None:
         self.queue.insert_jobs(jobs)
 
-    def claim(self, device: str, holds: str | None, now: float) -> Batch | None:
+    def claim(self, device: str, holds: str | None, now: float) -> ClaimResult:
         return self.claims.claim_batch(AGENT, device, holds, now, LEASE_SECONDS, self.policy,
-                                       self.rules).batch
+                                       self.rules)
 
     def start(self, job_id: str, lease_id: str, now: float) -> Job | None:
         try:
@@ -181,6 +181,8 @@ class Simulator:
         self._changed: set[str] = set()
         """Targets where something happened since their idle devices last asked."""
         self._poll_at: float | None = None
+        self._looks: set[tuple[float, str]] = set()
+        """(time, target) of the looks again the policy asked for, pending."""
         self._arrived = 0
         self._retry_at: dict[str, float] = {}
         """Jobs waiting out a retry delay, by job id: their `maintain` event wakes the devices."""
@@ -221,6 +223,9 @@ class Simulator:
         elif kind == "poll":
             self._poll_at = None
             self._changed.update(d.target for d in self.devices)
+        elif kind == "look":
+            self._looks.discard(data)
+            self._changed.add(data[1])
         elif kind == "installed":
             device, generation = data
             if generation == device.generation:
@@ -251,9 +256,11 @@ class Simulator:
         declined = False
         for device in idle:
             self.decisions += 1
-            batch = self.backend.claim(device.name, device.holds, now)
+            result = self.backend.claim(device.name, device.holds, now)
+            batch = result.batch
             if batch is None:
                 declined = True
+                self._look_again(result.look_again_at, device.target)
                 continue
             device.lease_id, device.batch, device.busy = batch.lease.lease_id, \
                 deque(batch.jobs), True
@@ -261,6 +268,13 @@ class Simulator:
         if declined and len(self.finished) < len(self.specs) and self._poll_at is None:
             self._poll_at = self._next_poll(now)
             self._push(self._poll_at, 2, "poll", None)
+
+    def _look_again(self, at: float | None, target: str) -> None:
+        """A device the policy left idle until a wait it set ends asks again then, as the
+        server's waiting claim does (`JobService.claim`), not at its next poll."""
+        if at is not None and (at, target) not in self._looks:
+            self._looks.add((at, target))
+            self._push(at, 2, "look", (at, target))
 
     def _next_poll(self, now: float) -> float:
         """When a device that was declined asks again: a poll from now. While no job waits

@@ -244,6 +244,9 @@ class ClaimResult:
     batch: Batch | None
     context: ClaimContext | None = None
     choice: LaneChoice | None = None
+    look_again_at: float | None = None
+    """With no batch: when the policy's answer may change though nothing happens
+    (`Policy.looks_again_at`)."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 import json
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -63,6 +64,31 @@ def test_a_waiting_claim_is_answered_when_work_arrives(settings: ServerSettings)
         waiting.join()
     assert answers[0].status_code == 200
     assert [j["job_id"] for j in answers[0].json()["jobs"]] == [job_id]
+
+
+def test_a_device_left_idle_while_a_build_arrives_is_answered_when_its_submits_stop(
+        settings: ServerSettings) -> None:
+    """A build's second job and another target's build come together after its first, which
+    one emulator runs: a second emulator does not join while the build arrives, and its
+    waiting claim is answered when the build's submits have stopped for the window (a quarter
+    of the 2 s install assumed: 0.5 s), not at the next poll (a minute here)."""
+    slow_poll = replace(settings, claim_poll_seconds=60.0,
+                        install_seconds={"emulator": 2.0, "device": 2.0})
+    devices = [{"name": "emulator-1", "target": "emulator"},
+               {"name": "emulator-2", "target": "emulator"},
+               {"name": "device-1", "target": "device"}]
+    with TestClient(create_app(slow_poll, maintenance=False)) as client:
+        agent = register(client, devices)
+        client.post("/jobs", json=JOB)
+        assert claim(client, agent).status_code == 200  # emulator-1 takes the first job
+        second = client.post("/jobs/batch", json={"jobs": [
+            {**JOB, "test_path": "tests/login.spec.js"}, {**JOB, "target": "device"}]})
+        submitted = time.monotonic()
+        answer = claim(client, agent, wait=20, device="emulator-2")
+        waited = time.monotonic() - submitted
+    assert answer.status_code == 200
+    assert [j["job_id"] for j in answer.json()["jobs"]] == [second.json()["jobs"][0]["job_id"]]
+    assert waited < 10  # the window, not the 60 s poll (no timing asserted beyond that)
 
 
 def test_cancel_of_a_running_job_travels_by_heartbeat(client: TestClient) -> None:

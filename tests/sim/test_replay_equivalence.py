@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from qgjob.domain.attempts import Outcome, RetryPolicy
-from qgjob.domain.models import Batch, DeviceSpec, Job, NewJob
+from qgjob.domain.models import DeviceSpec, Job, NewJob
 from qgjob.domain.states import JobState
 from qgjob.scheduler.policy import FairAffinityPolicy
 from qgjob.scheduler.protocol import Policy
@@ -31,7 +31,7 @@ from qgjob.sim.engine import AGENT, Simulator
 from qgjob.sim.generate import KINDS, generate
 from qgjob.sim.trace import Trace, parse_trace
 from qgjob.store import open_store
-from qgjob.store.base import JobFilter, Yielded
+from qgjob.store.base import ClaimResult, JobFilter, Yielded
 
 JOBS_PER_TRACE = 160
 """Each generated trace is cut to its first jobs: enough for builds to overlap, retry, cut in
@@ -70,11 +70,11 @@ class ServiceBackend:
         self.now = now
         self.store.insert_jobs(jobs)
 
-    def claim(self, device: str, holds: str | None, now: float) -> Batch | None:
+    def claim(self, device: str, holds: str | None, now: float) -> ClaimResult:
         self.now = now
-        batch: Batch | None = self._call(self.service.claim(
-            self.agent_id, device, self.targets[device], holds, wait_seconds=0))
-        return batch
+        result: ClaimResult = self._call(self.service.claim_now(
+            self.agent_id, device, self.targets[device], holds))
+        return result
 
     def start(self, job_id: str, lease_id: str, now: float) -> Job | None:
         self.now = now

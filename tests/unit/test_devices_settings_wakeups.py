@@ -52,7 +52,16 @@ def test_an_org_in_no_tier_weighs_what_standard_weighs() -> None:
     assert weights == {"acme": 8.0, "listed": 2.0, "unlisted": 2.0}
 
 
+def test_install_times_to_assume_until_measured() -> None:
+    rules = ServerSettings.from_env({"QGJOB_INSTALL_SECONDS": '{"emulator": 2.5}'}).fleet_rules()
+    assert rules.install_seconds == {"emulator": 2.5, "device": 45.0, "browserstack": 60.0}
+    assert ServerSettings.from_env({}).fleet_rules().install_seconds["emulator"] == 20.0
+
+
 @pytest.mark.parametrize(("name", "raw"), [("QGJOB_ORG_CAPS", "[4]"),
+                                           ("QGJOB_INSTALL_SECONDS", '{"phone": 3}'),
+                                           ("QGJOB_INSTALL_SECONDS", '{"device": 0}'),
+                                           ("QGJOB_INSTALL_SECONDS", '{"device": 1e10}'),
                                            ("QGJOB_ORG_CAPS", '{"acme": 0}'),
                                            ("QGJOB_ORG_CAPS", '{"acme": "four"}'),
                                            ("QGJOB_TIER_WEIGHTS", "not json"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -359,6 +360,32 @@ def test_which_lane_while_work_streams_in(context: ClaimContext, expected: str |
                                           why: str) -> None:
     choice = STREAM.choose_lane(context)
     assert (choice.group_key.split("|")[1] if choice else None) == expected, why
+
+
+def test_a_build_still_arriving_is_joined_when_its_submits_stop_and_the_device_asks_then(
+        ) -> None:
+    """Two builds submitted together onto an idle fleet, the last job 0.3 s ago: an idle
+    device does not join the served one yet, and asks again the moment its submits have
+    stopped for the window -- two seconds, or a quarter of an install when that is shorter
+    (the wait hedges against a wasted install and must not cost more than a share of it)."""
+    def arriving(quiet: float, install: float) -> ClaimContext:
+        return replace(ctx(lane("a", submitted=quiet), lane("b", submitted=quiet),
+                           working={"a": 1, "b": 1}, together=2, recent=2, quiet=quiet),
+                       install_seconds=install)
+
+    assert STREAM.arriving_window(arriving(0.3, 20.0)) == 2.0
+    assert STREAM.arriving_window(arriving(0.3, 2.0)) == 0.5
+    for install, window in ((20.0, 2.0), (2.0, 0.5)):
+        waiting = arriving(0.3, install)
+        assert STREAM.choose_lane(waiting) is None
+        assert STREAM.looks_again_at(waiting) == pytest.approx(NOW - 0.3 + window)
+        settled = arriving(window + 0.01, install)
+        choice = STREAM.choose_lane(settled)
+        assert choice is not None and choice.group_key == "emulator|a"
+        assert STREAM.looks_again_at(settled) is None
+    # Nothing the device waits on: no look before its next poll or wake-up.
+    assert STREAM.looks_again_at(ctx(lane("a", submitted=0.3), working={"a": 1}, recent=40,
+                                     together=1, quiet=0.3)) is None
 
 
 def test_what_makes_a_stream() -> None:
