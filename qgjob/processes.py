@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import secrets
@@ -41,10 +42,30 @@ def configure_logging(level: str = "info") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+BIND_HINTS = {
+    errno.EADDRINUSE: "is another qgjob server running? choose one with --port",
+    errno.EADDRNOTAVAIL: "no network interface of this machine has that address",
+    errno.EACCES: "ports below 1024 need privileges: choose another with --port",
+}
+"""What to do about a bind that failed, by its error."""
+
+
+def check_listen_host(host: str) -> None:
+    """A host to listen on is an IP address or a name this machine resolves: said before
+    anything else about it (whether it is loopback, whether tokens are needed)."""
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError):
+        raise ListenError(f"cannot listen on {host!r}: not an IP address or a host name this "
+                          "machine can resolve (--host 127.0.0.1 is this machine only, "
+                          "0.0.0.0 every interface)") from None
+
+
 def listen_socket(host: str, port: int) -> socket.socket:
     """Bind before starting, so a taken port is one clear error rather than a log line."""
     from qgjob.api.http_guard import LISTEN_BACKLOG
 
+    check_listen_host(host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio turns Nagle off only on accepted sockets whose proto is
     # IPPROTO_TCP, and with Nagle on every keep-alive response waits ~40 ms for a delayed ACK.
@@ -54,8 +75,9 @@ def listen_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        hint = BIND_HINTS.get(exc.errno or 0)
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-                          " (is another qgjob server running? choose one with --port)") from None
+                          + (f" ({hint})" if hint else "")) from None
     sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock

@@ -96,6 +96,15 @@ def server_settings(db: str | None, group_by_org: bool | None = None,
         raise CliError(EXIT_USAGE, str(bad)) from None
 
 
+def _check_host(host: str) -> None:
+    from qgjob.processes import ListenError, check_listen_host
+
+    try:
+        check_listen_host(host)
+    except ListenError as error:
+        raise CliError(EXIT_USAGE, str(error)) from None
+
+
 def _listen(host: str, port: int) -> socket.socket:
     from qgjob.processes import ListenError, listen_socket
 
@@ -203,6 +212,7 @@ def server(
     from qgjob.processes import configure_logging, run_server
     from qgjob.store import redacted
 
+    _check_host(host)
     settings = secure_settings(server_settings(db, group_by_org, preemption), host, insecure)
     sock = _listen(host, port)
     configure_logging(log_level)
@@ -236,6 +246,7 @@ def up(
     from qgjob.store import redacted
 
     specs = devices_option(devices)
+    _check_host(host)
     settings = secure_settings(server_settings(db, group_by_org, preemption), host, insecure)
     # The simulated devices install in `install_seconds`: the scheduler assumes so until it
     # has measured an install (QGJOB_INSTALL_SECONDS still wins where it names a target).

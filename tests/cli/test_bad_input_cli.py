@@ -145,6 +145,20 @@ def test_a_log_level_logging_lacks_is_refused_before_anything_is_created(
     assert not db.parent.exists() and out == ""
 
 
+@pytest.mark.parametrize("command", ["up", "server"])
+def test_a_host_that_is_no_address_is_said_so_before_anything_is_created(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str) -> None:
+    """It was refused as "no API tokens" (it is not loopback), and with --insecure as a taken
+    port ("is another qgjob server running?")."""
+    db = tmp_path / "data" / "qgjob.db"
+    for insecure in ([], ["--insecure"]):
+        code, out, err = run(capsys, command, "--host", "not a host", "--port", "18631",
+                             "--db", f"sqlite:///{db}", *insecure)
+        one_line_exit_2(code, err)
+        assert "'not a host': not an IP address or a host name this machine can resolve" in err
+        assert not db.parent.exists() and out == ""
+
+
 ORG_TAKING = [["jobs"], ["runs"], ["tests"], ["stats"],
               ["submit", "--app-version-id=v", "--test=a.js"],
               ["run", "--app-version-id=v", "--test=a.js"],

@@ -98,6 +98,16 @@ def test_bad_database_urls(url: str) -> None:
         open_store(url)
 
 
+def test_an_in_memory_database_is_refused_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's `:memory:` lives in one connection: `qgjob migrate` printed a missing table and
+    left a `:memory:.migrate-lock` file behind."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BadDatabaseUrl, match="':memory:' is not a file"):
+        open_store("sqlite:///:memory:")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("url", ["postgresql//qgjob@db.internal:5432/qgjob", "qgjob",
                                  "/var/lib/qgjob/q"])
 def test_a_schemeless_value_that_names_no_sqlite_file_is_refused(
