@@ -89,6 +89,8 @@ class Agent:
         self._unavailable_warned_at: float | None = None
         self._stopping = asyncio.Event()
         self._interrupting = False
+        self._interrupted = asyncio.Event()
+        """Set with `_interrupting`: installs in progress stop too."""
         self._registering = asyncio.Lock()
         self.jobs_run = 0
 
@@ -117,6 +119,7 @@ class Agent:
     def stop(self, interrupt: bool = False) -> None:
         if interrupt and not self._interrupting:
             self._interrupting = True
+            self._interrupted.set()
             for device in self.devices:
                 if device.job_id is not None:
                     device.interrupted = True
@@ -213,6 +216,11 @@ class Agent:
                     return
                 if device.holds != batch.app_version_id:
                     failure = await self._install(device, batch)
+                    if failure is None and device.holds != batch.app_version_id:
+                        # Interrupted while installing: nothing of the batch has started.
+                        await self._hand_back(batch.lease_id,
+                                              [j.job_id for j in batch.jobs[index:]])
+                        return
                     if failure is not None:
                         # The job's attempt fails with the reason (so a build that cannot be
                         # installed ends failed, and a retry prefers another device); the rest
@@ -234,16 +242,31 @@ class Agent:
             device.state, device.lease_id, device.job_id = "idle", None, None
 
     async def _install(self, device: _Device, batch: Assignment) -> RunResult | None:
-        """Install the batch's app; a RunResult saying why when that failed."""
+        """Install the batch's app; a RunResult saying why when that failed. An interrupting
+        stop (a second Ctrl-C, `qgjob up`'s first) stops the install too: the device then
+        holds nothing and None is returned."""
         device.state = "installing"
         log.info("%s: installing %s (%s executor)", device.spec.name, batch.app_version_id,
                  self.executor.name)
         started = time.monotonic()
         failure: RunResult | None = None
         device.install_output.clear()
+        device.holds = None  # until it is done: a device interrupted midway holds nothing
+        installing = asyncio.ensure_future(self.executor.install(
+            batch.app_version_id, batch.target, device.spec.name, device))
+        interrupted = asyncio.ensure_future(self._interrupted.wait())
         try:
-            await self.executor.install(batch.app_version_id, batch.target, device.spec.name,
-                                        device)
+            await asyncio.wait({installing, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            interrupted.cancel()
+        if not installing.done():
+            installing.cancel()  # an install's process group is stopped (run_process)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await installing
+            log.info("%s: install of %s interrupted", device.spec.name, batch.app_version_id)
+            return None
+        try:
+            installing.result()
         except InstallFailed as problem:
             log.error("%s: install of %s failed: %s", device.spec.name, batch.app_version_id,
                       problem)

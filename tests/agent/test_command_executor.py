@@ -132,6 +132,29 @@ def test_install_command(tmp_path: Path) -> None:
         asyncio.run(bad.install("v1", "emulator", "emulator-1", Collected()))
 
 
+def test_an_install_whose_task_is_cancelled_kills_its_process_group(tmp_path: Path) -> None:
+    """How an interrupting stop ends an install (`Agent._install` cancels it): the install
+    command and what it started do not outlive it."""
+    child_pid_file = tmp_path / "child.pid"
+    cmd = script(tmp_path, "slow_install.py",
+                 "import subprocess, sys, time\n"
+                 "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+                 f"open({str(child_pid_file)!r}, 'w').write(str(child.pid))\ntime.sleep(60)")
+    executor = CommandExecutor("true", install_cmd=cmd, kill_grace_seconds=1)
+
+    async def go() -> None:
+        install = asyncio.ensure_future(executor.install("v1", "emulator", "emulator-1",
+                                                         Collected()))
+        while not child_pid_file.exists() or not child_pid_file.read_text():
+            await asyncio.sleep(0.05)
+        install.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await install
+
+    asyncio.run(go())
+    assert not _alive(int(child_pid_file.read_text()))
+
+
 @pytest.mark.parametrize(("template", "says"),
                          [("", "empty"), ("run 'unclosed", "cannot split"),
                           ("run {nope}", "unknown placeholder"),

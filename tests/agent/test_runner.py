@@ -165,6 +165,24 @@ async def test_interrupting_hands_back_running_jobs_without_spending_attempts(
     assert done[job_id]["status"] == "completed"
 
 
+async def test_interrupting_stops_an_install_and_hands_the_batch_back(
+        live_server: LiveServer) -> None:
+    """Ctrl-C on `qgjob up` waited out an install in progress (a minute here) before it
+    stopped; now the install stops too, nothing of the batch was started, and the device
+    holds nothing."""
+    executor = CountingSimulation(install_seconds=60, test_seconds=0)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        ids = await submit(http, n=2, max_attempts=1)
+        agent, task = await start_agent(live_server, executor)
+        while not executor.installs:
+            await asyncio.sleep(0.02)
+        await stop(agent, task, interrupt=True)  # within stop()'s 10 s, not the install's 60
+        jobs = await jobs_of(http, ids)
+    assert {(j["status"], j["attempts"]) for j in jobs.values()} == {("queued", 0)}
+    assert executor.runs == []
+    assert agent.devices[0].holds is None
+
+
 async def test_output_reaches_the_server_while_the_test_runs(live_server: LiveServer) -> None:
     executor = CountingSimulation(install_seconds=0.1, test_seconds=2.5)
     async with httpx.AsyncClient(base_url=live_server.url) as http:

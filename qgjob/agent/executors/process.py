@@ -99,8 +99,16 @@ async def run_process(
     reading = asyncio.create_task(_pump(process, output, tail))
     waiting = asyncio.create_task(process.wait())
     stop = asyncio.create_task(cancelled.wait()) if cancelled is not None else None
-    done, _ = await asyncio.wait({waiting} | ({stop} if stop else set()), timeout=timeout,
-                                 return_when=asyncio.FIRST_COMPLETED)
+    try:
+        done, _ = await asyncio.wait({waiting} | ({stop} if stop else set()), timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        # The task running it was cancelled (an interrupted install): its processes go too.
+        for task in (reading, waiting, stop):
+            if task is not None:
+                task.cancel()
+        await asyncio.shield(_stop_group(process, kill_grace))
+        raise
     timed_out = not done
     was_cancelled = stop is not None and stop in done
     if timed_out or was_cancelled:
