@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -56,7 +57,12 @@ def simulate(
         raise CliError(EXIT_USAGE, str(bad)) from None
     # A baseline retries as the reference baselines do; qgjob as the server does.
     retry = None if chosen.name == "qgjob" else BASELINE_RETRY
-    result = Simulator(trace, chosen, retry=retry, seed=seed).run()
+    progress = ProgressLine(len(trace.jobs)) if sys.stderr.isatty() else None
+    try:
+        result = Simulator(trace, chosen, retry=retry, seed=seed).run(progress=progress)
+    finally:
+        if progress is not None:
+            progress.clear()
     summary = summarize(trace, chosen.name, result.events)
     if schedule_out is not None:
         schedule = {"trace": trace.name, "policy": chosen.name, "events": result.events}
@@ -146,3 +152,33 @@ def make_trace(
     except OSError as exc:
         raise CliError(EXIT_USAGE, f"cannot write {out}: {exc.strerror}") from None
     return 0
+
+
+
+PROGRESS_AFTER_SECONDS = 2.0
+"""A simulation says how far it is on a terminal once it has run this long, and as often."""
+
+
+class ProgressLine:
+    """One line on stderr, rewritten in place: jobs finished and the virtual time reached;
+    cleared when the simulation ends, so the summary stands alone."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.started = self.said = time.monotonic()
+        self.shown = False
+
+    def __call__(self, finished: int, now: float) -> None:
+        at = time.monotonic()
+        if at - self.said < PROGRESS_AFTER_SECONDS:
+            return
+        self.said, self.shown = at, True
+        sys.stderr.write(f"\r\033[Kqgjob simulate: {finished:,} of {self.jobs:,} jobs "
+                         f"finished, {now / 3600:.1f} h of virtual time, "
+                         f"{at - self.started:.0f} s so far")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()

@@ -16,7 +16,7 @@ import heapq
 import math
 import random
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +35,8 @@ AGENT = "sim"
 POLL_SECONDS = 2.0
 """A device the policy left idle while work waits asks again this often (the server's claim
 poll, `claim_poll_seconds`), besides whenever something happens."""
+PROGRESS_STEPS = 2048
+"""`Simulator.run` tells its progress once per this many moments of virtual time."""
 LEASE_SECONDS = math.inf
 """Leases never expire in virtual time: no device is ever lost (1e9 s ran out on a trace's
 own times: twenty tests of 1e8 s on one device)."""
@@ -189,18 +191,24 @@ class Simulator:
 
     # the event loop -------------------------------------------------------------------------
 
-    def run(self) -> SimulationResult:
+    def run(self, progress: Callable[[int, float], None] | None = None) -> SimulationResult:
+        """`progress`, if given, hears now and then how many jobs have finished and the
+        virtual time (a trace of hundreds of thousands of jobs takes minutes)."""
         arrivals: dict[float, list[TraceJob]] = {}
         for spec in self.trace.jobs:
             arrivals.setdefault(spec.submit_at, []).append(spec)
         for at, specs in arrivals.items():
             self._push(at, 0, "arrive", specs)
+        steps = 0
         while self._heap:
             now = self._heap[0][0]
             while self._heap and self._heap[0][0] == now:
                 _, _, _, kind, data = heapq.heappop(self._heap)
                 self._handle(kind, data, now)
             self._dispatch(now)
+            steps += 1
+            if progress is not None and steps % PROGRESS_STEPS == 0:
+                progress(len(self.finished), now)
         unfinished = len(self.specs) - len(self.finished)
         if unfinished:
             raise PolicyError(f"{self.policy.name}: {unfinished} job(s) were never finished")

@@ -272,3 +272,16 @@ def test_hard_preemption_keeps_the_schedule_feasible() -> None:
     assert simulator.preemptions > 0
     assert any(e.get("outcome") == "preempted" for e in events)
     assert check_schedule(trace, events) == []
+
+
+def test_a_long_simulation_says_how_far_it_is() -> None:
+    """`qgjob simulate` of a trace of hundreds of thousands of jobs ran for minutes without a
+    word: the simulator tells a listener now and then, in order, and the schedule is the same
+    with one as without."""
+    trace = parse_trace(generate("steady", seed=2))
+    heard: list[tuple[int, float]] = []
+    told = Simulator(trace, policy_named("qgjob")).run(
+        progress=lambda finished, now: heard.append((finished, now))).events
+    assert heard and heard == sorted(heard)
+    assert all(0 <= finished <= len(trace.jobs) for finished, _ in heard)
+    assert told == Simulator(trace, policy_named("qgjob")).run().events
