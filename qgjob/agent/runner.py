@@ -257,12 +257,14 @@ class Agent:
         interrupted = asyncio.ensure_future(self._interrupted.wait())
         try:
             await asyncio.wait({installing, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the worker itself is cancelled: the install goes too
+            installing.cancel()
+            raise
         finally:
             interrupted.cancel()
         if not installing.done():
             installing.cancel()  # an install's process group is stopped (run_process)
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await installing
+            await asyncio.wait({installing})  # its own end, whatever it raised
             log.info("%s: install of %s interrupted", device.spec.name, batch.app_version_id)
             return None
         try:

@@ -64,9 +64,10 @@ For a device that asks for work:
    together (a stream brings one at a time). While a batch arrives, no idle device joins a
    build whose jobs are still being submitted (one within `arriving_window`): the build's
    work and every target's drain are then known in part, and an install spent on a part
-   cannot be taken back; devices still start builds nobody serves, and join once the build's submits
-   stop (at their next claim). With no stream of work at all (fewer than `stream_builds`
-   builds submitted in the last half hour, or fewer than `batch_builds` submitted together
+   cannot be taken back; devices still start builds nobody serves, and join once the
+   build's submits stop (the claim that left them idle says when: `looks_again_at`). With
+   no stream of work at all (fewer than `stream_builds` builds submitted in the last half
+   hour, or fewer than `batch_builds` submitted together
    and nothing else, once their submits stop for `arriving_window`; and the target's queued
    work theirs: a developer's handful of jobs on an idle fleet, not the tail of an old
    backlog), an idle device's install takes nothing another build needs, so it joins any
@@ -230,8 +231,8 @@ class FairAffinityPolicy:
     arriving_installs: float = 0.25
     """... nor longer than this many of the target's installs: the wait hedges against an
     install spent on a build known only in part, and a hedge that idles a device for longer
-    than a share of that install costs more than it saves (two seconds against an install of
-    two is a third of a developer's handful on `qgjob up`; against twenty, nothing)."""
+    than a share of that install costs more than it saves (two seconds against `qgjob up`'s
+    two-second installs is a quarter of the brief's best schedule; against twenty, little)."""
     batch_seconds: float = 90.0
     max_batch: int = 4
     preemption: bool = False
@@ -413,14 +414,14 @@ class FairAffinityPolicy:
     def _joinable(self, ctx: ClaimContext, lanes: list[LaneView]) -> list[LaneView]:
         """The lanes a device with nothing of its own may take: while a batch arrives, not a
         build other devices serve whose jobs are still being submitted (rule 4), in every
-        band -- an urgent build is joined a claim poll later at most, on its full work."""
+        band -- an urgent build is joined once its submits stop, on its full work."""
         if not self._batch_arrives(ctx):
             return lanes
         window = self.arriving_window(ctx)
         return [lane for lane in lanes
                 if not ctx.devices_per_group.get(lane.group_key, 0)
                 or lane.newest_submitted_at is None
-                or ctx.now - lane.newest_submitted_at >= window]
+                or ctx.now >= lane.newest_submitted_at + window]
 
     def arriving_window(self, ctx: ClaimContext) -> float:
         """How long after a submit its build (and a handful's submission) is still arriving:
@@ -439,6 +440,8 @@ class FairAffinityPolicy:
                        if ctx.devices_per_group.get(lane.group_key, 0)]
         if ctx.builds_recent == ctx.builds_together < self.batch_builds:  # `_one_submission`
             starts.append(ctx.last_submit_at)
+        # The same sum `_joinable` and `_one_submission` compare: at the moment returned, the
+        # window has ended by their test too (a difference can round below the window).
         ends = [at + window for at in starts if at is not None and at + window > ctx.now]
         return min(ends, default=None)
 
@@ -590,7 +593,7 @@ class FairAffinityPolicy:
         `arriving_window`: no stream either, once what was submitted is known."""
         return (ctx.builds_recent == ctx.builds_together < self.batch_builds
                 and ctx.last_submit_at is not None
-                and ctx.now - ctx.last_submit_at >= self.arriving_window(ctx))
+                and ctx.now >= ctx.last_submit_at + self.arriving_window(ctx))
 
     def _batch_arrives(self, ctx: ClaimContext) -> bool:
         """A batch is the newest work: two or more builds, on any target, had a job submitted

@@ -73,7 +73,7 @@ def sqlite_path(url: str) -> tuple[Path, dict[str, str]]:
     raw = url[len("sqlite:///"):].split("?", 1)[0] if url.startswith("sqlite:///") else ""
     if not raw:
         raise BadDatabaseUrl("a SQLite URL needs a file path: sqlite:///path/to/qgjob.db")
-    if raw == ":memory:":
+    if str(Path(raw)) == ":memory:":  # also ./:memory: and :memory:/, which Path makes it
         # SQLite's name for a database in one connection's memory: qgjob's server, its
         # replicas and `qgjob migrate` share the file, and the migration lock sits beside it.
         raise BadDatabaseUrl(f"{raw!r} is not a file: qgjob keeps its jobs in a SQLite "

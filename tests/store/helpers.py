@@ -27,6 +27,9 @@ class OldestLanePolicy:
     def weighs_installs(self, ctx: ClaimContext) -> bool:
         return True
 
+    def looks_again_at(self, ctx: ClaimContext) -> float | None:
+        return None
+
     def choose_lane(self, ctx: ClaimContext) -> LaneChoice | None:
         held = [lane for lane in ctx.lanes
                 if lane.app_version_id == ctx.device.holds_app_version_id]

@@ -103,8 +103,9 @@ def test_an_in_memory_database_is_refused_and_leaves_nothing(
     """SQLite's `:memory:` lives in one connection: `qgjob migrate` printed a missing table and
     left a `:memory:.migrate-lock` file behind."""
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(BadDatabaseUrl, match="':memory:' is not a file"):
-        open_store("sqlite:///:memory:")
+    for url in ("sqlite:///:memory:", "sqlite:///./:memory:", "sqlite:///:memory:/"):
+        with pytest.raises(BadDatabaseUrl, match="is not a file"):
+            open_store(url)
     assert list(tmp_path.iterdir()) == []
 
 
