@@ -16,6 +16,7 @@ from qgjob.api.auth import Gatekeeper
 from qgjob.api.browser_guard import BrowserGuard
 from qgjob.api.errors import RequestGuard, install_error_handlers
 from qgjob.api.events import ChangeFeed
+from qgjob.api.head import HeadAsGet
 from qgjob.api.params import single_query_values
 from qgjob.api.routes import agents, artifacts, cluster, fleet, health, history, jobs, live, runs
 from qgjob.artifacts import ArtifactStore, DirectoryArtifactStore
@@ -100,6 +101,7 @@ def create_app(
                        artifact_bytes=settings.artifact_attempt_max_bytes)
     app.add_middleware(BrowserGuard, allowed_hosts=settings.allowed_host_names(),
                        own_names=machine_names())
+    app.add_middleware(HeadAsGet)  # outermost: every layer below sees the GET
     app.include_router(jobs.router)
     app.include_router(runs.router)
     app.include_router(artifacts.router)
