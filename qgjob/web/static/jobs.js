@@ -21,6 +21,12 @@ export const jobs = {
     this.again = again;
     this.shown = PAGE;
     this.list = h("div", { class: "panel", id: "job-list" });
+    // One button for the view's life: a live refresh moves it rather than drawing a new one,
+    // so a click that lands while the list is redrawn is not lost on a button taken away.
+    this.more = h("button", { type: "button", id: "job-more", onclick: () => {
+      this.shown += PAGE;
+      this.again();
+    } }, `Show ${PAGE} more`);
     replace(main, h("h1", {}, "Jobs"), this.tabs(params), this.filters(params), this.list);
   },
 
@@ -86,10 +92,7 @@ export const jobs = {
     replace(this.list, h("h2", { id: "job-count" }, this.heading(found.length, more)),
       table(["Test", "Status", "Error", "Build", "Org", "Target", "Priority", "Took",
         "Submitted", "Tries", "Device"], rows, "No job matches."),
-      more ? h("button", { type: "button", id: "job-more", onclick: () => {
-        this.shown += PAGE;
-        this.again();
-      } }, `Show ${PAGE} more`) : null);
+      more ? this.more : null);
   },
 
   heading(count, more) {
