@@ -34,10 +34,12 @@ class ChangeFeed:
         self._ticker: asyncio.Task[None] | None = None
 
     async def stream(self) -> AsyncIterator[str]:
-        """`change` events (data: a version number) for as long as the client listens."""
+        """`change` events (data: a version number) for as long as the client listens.
+        A client counts as listening once it has taken the first line: a `HEAD /events`
+        takes the head alone, and its stream is left to the garbage collector."""
+        yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
         self.listeners += 1
         try:
-            yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
             if self.closed:
                 return
             self._ensure_ticker()

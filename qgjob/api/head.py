@@ -4,8 +4,6 @@ was a 405."""
 
 from __future__ import annotations
 
-import contextlib
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -35,5 +33,9 @@ class HeadAsGet:
                 return
             await send(message)
 
-        with contextlib.suppress(_Answered):
+        try:
             await self.app({**scope, "method": "GET"}, receive, head_only)
+        except _Answered as answered:
+            # Its context holds the aborted response's frames (a stream's generator among
+            # them) in a cycle: broken here, they are freed now, not at the next collection.
+            answered.__context__ = answered.__traceback__ = None

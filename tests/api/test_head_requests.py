@@ -35,3 +35,13 @@ def test_head_of_the_live_event_stream_answers_with_its_head(tmp_path: Path) -> 
         head = client.head("/events")
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-type"].startswith("text/event-stream")
+
+
+def test_a_head_of_the_event_stream_is_not_a_listener(tmp_path: Path) -> None:
+    """The change feed reads the store every second while anyone listens: a `HEAD /events`
+    took its head and left, yet counted as a listener until the garbage collector ran."""
+    with app_with(tmp_path) as (client, _):
+        for _ in range(3):
+            assert client.head("/events").status_code == 200
+        feed = client.app.state.events  # type: ignore[attr-defined]
+        assert feed.listeners == 0 and not feed.ticking

@@ -190,9 +190,10 @@ def test_the_jobs_list_keeps_errors_on_one_line_and_says_where_it_stops(
 
 
 def show_more(page: Page, rows: int) -> None:
-    """Click "Show 100 more" until the list holds `rows` rows. A live refresh redraws the
-    button: a click that lands on the one it replaces is lost (on a busy machine the list of
-    hundreds of rows redraws often enough for that), so the click is made again."""
+    """Click "Show 100 more" until the list holds `rows` rows. The view keeps one button
+    across live refreshes (a click that landed on a redrawn one was lost, twice in CI); on a
+    busy machine a page may still take longer than a wait, so the click is made again while
+    the list is short -- never once it is long enough."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     count = "document.querySelectorAll('#job-list tbody tr').length"
