@@ -183,6 +183,34 @@ async def test_interrupting_stops_an_install_and_hands_the_batch_back(
     assert agent.devices[0].holds is None
 
 
+async def test_cancelling_the_agent_cancels_an_install_in_progress(
+        live_server: LiveServer) -> None:
+    """The install runs as a task of its own: a worker cancelled from outside (not through
+    `stop`) takes it down too, rather than leaving it to run out."""
+    ended: list[str] = []
+
+    class Watched(CountingSimulation):
+        async def install(self, app_version_id: str, target: str, device: str,
+                          output: Output) -> None:
+            try:
+                await super().install(app_version_id, target, device, output)
+            except asyncio.CancelledError:
+                ended.append("cancelled")
+                raise
+
+    executor = Watched(install_seconds=60, test_seconds=0)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        await submit(http)
+        agent, task = await start_agent(live_server, executor)
+        while not executor.installs:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        await agent.client.close()
+    assert ended == ["cancelled"]
+
+
 async def test_output_reaches_the_server_while_the_test_runs(live_server: LiveServer) -> None:
     executor = CountingSimulation(install_seconds=0.1, test_seconds=2.5)
     async with httpx.AsyncClient(base_url=live_server.url) as http:
