@@ -115,8 +115,6 @@ def _identity(name: str | None) -> AgentIdentity:
         raise CliError(EXIT_USAGE, str(taken)) from None
 
 
-
-
 def _options_of_the_executor(ctx: typer.Context, executor: str) -> None:
     """An option of another executor is refused: `--run-cmd false` beside the default
     simulation ran nothing and reported every job passed."""
@@ -125,9 +123,10 @@ def _options_of_the_executor(ctx: typer.Context, executor: str) -> None:
     chosen = EXECUTORS.get(executor)
     if chosen is None:
         return  # build_executor names the executors there are
-    for kind in EXECUTORS.values():
-        for field in kind.reads:
-            if field not in chosen.reads and given(ctx, field):
-                readers = [k.name for k in EXECUTORS.values() if field in k.reads]
-                raise CliError(EXIT_USAGE, f"--{field.replace('_', '-')} is for --executor "
-                                           f"{' or '.join(readers)}, not {executor}")
+    others = dict.fromkeys(field for kind in EXECUTORS.values() for field in kind.reads
+                           if field not in chosen.reads)
+    for field in others:
+        if given(ctx, field):
+            readers = [kind.name for kind in EXECUTORS.values() if field in kind.reads]
+            raise CliError(EXIT_USAGE, f"--{field.replace('_', '-')} is for --executor "
+                                       f"{' or '.join(readers)}, not {executor}")

@@ -154,7 +154,6 @@ def make_trace(
     return 0
 
 
-
 PROGRESS_AFTER_SECONDS = 2.0
 """A simulation says how far it is on a terminal once it has run this long, and as often."""
 

@@ -419,9 +419,16 @@ class FairAffinityPolicy:
             return lanes
         window = self.arriving_window(ctx)
         return [lane for lane in lanes
-                if not ctx.devices_per_group.get(lane.group_key, 0)
-                or lane.newest_submitted_at is None
-                or ctx.now >= lane.newest_submitted_at + window]
+                if (until := self._arriving_until(ctx, lane, window)) is None
+                or ctx.now >= until]
+
+    @staticmethod
+    def _arriving_until(ctx: ClaimContext, lane: LaneView, window: float) -> float | None:
+        """Until when a build other devices serve counts as still arriving (while a batch
+        arrives, `_joinable`): `window` past its newest submit; None for one nobody serves."""
+        if not ctx.devices_per_group.get(lane.group_key, 0) or lane.newest_submitted_at is None:
+            return None
+        return lane.newest_submitted_at + window
 
     def arriving_window(self, ctx: ClaimContext) -> float:
         """How long after a submit its build (and a handful's submission) is still arriving:
@@ -434,16 +441,14 @@ class FairAffinityPolicy:
         since the last submit), rather than at its next poll: nothing else happens then to
         wake it, and the wait is meant to last that long, not a poll longer."""
         window = self.arriving_window(ctx)
-        starts = []
+        ends: list[float | None] = []
         if self._batch_arrives(ctx):  # `_joinable` leaves out builds still arriving
-            starts += [lane.newest_submitted_at for lane in ctx.lanes
-                       if ctx.devices_per_group.get(lane.group_key, 0)]
-        if ctx.builds_recent == ctx.builds_together < self.batch_builds:  # `_one_submission`
-            starts.append(ctx.last_submit_at)
-        # The same sum `_joinable` and `_one_submission` compare: at the moment returned, the
+            ends += [self._arriving_until(ctx, lane, window) for lane in ctx.lanes]
+        if self._handful(ctx) and ctx.last_submit_at is not None:  # `_one_submission`
+            ends.append(ctx.last_submit_at + window)
+        # The very sums `_joinable` and `_one_submission` compare: at the moment returned, the
         # window has ended by their test too (a difference can round below the window).
-        ends = [at + window for at in starts if at is not None and at + window > ctx.now]
-        return min(ends, default=None)
+        return min((end for end in ends if end is not None and end > ctx.now), default=None)
 
     def streams(self, ctx: ClaimContext) -> bool:
         """Work streams in: builds come one at a time (no batch is the newest work), and the
@@ -591,9 +596,12 @@ class FairAffinityPolicy:
         """Every build of the last half hour came together, fewer than `batch_builds` (one CI
         run's handful on two or three targets), and their submits have stopped for
         `arriving_window`: no stream either, once what was submitted is known."""
-        return (ctx.builds_recent == ctx.builds_together < self.batch_builds
-                and ctx.last_submit_at is not None
+        return (self._handful(ctx) and ctx.last_submit_at is not None
                 and ctx.now >= ctx.last_submit_at + self.arriving_window(ctx))
+
+    def _handful(self, ctx: ClaimContext) -> bool:
+        """Every build of the last half hour came together, fewer than `batch_builds`."""
+        return ctx.builds_recent == ctx.builds_together < self.batch_builds
 
     def _batch_arrives(self, ctx: ClaimContext) -> bool:
         """A batch is the newest work: two or more builds, on any target, had a job submitted
